@@ -1,0 +1,103 @@
+import type Docker from 'dockerode';
+import { hostname } from 'node:os';
+import { LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, LABEL_ENGINE } from './labels.ts';
+
+export interface Removed {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+}
+
+/**
+ * Removes every container, network and volume matching all `labels` (`key=value` or `key`),
+ * in the order Docker requires: containers first (with their anonymous volumes), then the
+ * networks and volumes they held. Already-gone objects are not errors: two cleaners may race.
+ */
+export async function removeLabelled(docker: Docker, labels: string[], dryRun = false): Promise<Removed> {
+  const filters = JSON.stringify({ label: labels });
+  const removed: Removed = { containers: [], networks: [], volumes: [] };
+  const containers = await docker.listContainers({ all: true, filters });
+  await Promise.all(
+    containers.map(async (c) => {
+      if (!dryRun) await ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: true }));
+      removed.containers.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+    }),
+  );
+  const networks = await docker.listNetworks({ filters });
+  await Promise.all(
+    networks.map(async (n) => {
+      if (!dryRun) await ignoreGone(docker.getNetwork(n.Id).remove());
+      removed.networks.push(n.Name);
+    }),
+  );
+  const { Volumes } = await docker.listVolumes({ filters });
+  await Promise.all(
+    (Volumes ?? []).map(async (v) => {
+      if (!dryRun) await ignoreGone(docker.getVolume(v.Name).remove());
+      removed.volumes.push(v.Name);
+    }),
+  );
+  return removed;
+}
+
+async function ignoreGone(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 404 || status === 409) return; // gone already, or removal already in progress
+    throw err;
+  }
+}
+
+export function ownerId(pid = process.pid): string {
+  return `${hostname()}:${pid}`;
+}
+
+/** Whether the process that owns an object is still alive (only knowable on this host). */
+export function ownerAlive(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  if (host !== hostname()) return true; // another machine's: not ours to judge
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Finds the engines whose owning process died (kill -9, OOM, power loss) and removes them with
+ * everything they held. With `all`, named engines from `nestor engine start` go too.
+ */
+export async function cleanupOrphans(docker: Docker, opts: { all?: boolean; dryRun?: boolean } = {}): Promise<Removed> {
+  const total: Removed = { containers: [], networks: [], volumes: [] };
+  const add = (r: Removed) => {
+    total.containers.push(...r.containers);
+    total.networks.push(...r.networks);
+    total.volumes.push(...r.volumes);
+  };
+  if (opts.all) {
+    add(await removeLabelled(docker, [`${LABEL_MANAGED}=true`], opts.dryRun));
+    return total;
+  }
+  const engines = new Set<string>();
+  const candidates = [
+    ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_MANAGED, LABEL_ENGINE] }) })).map((c) => c.Labels),
+    ...(await docker.listNetworks({ filters: JSON.stringify({ label: [LABEL_MANAGED, LABEL_ENGINE] }) })).map((n) => n.Labels ?? {}),
+    ...((await docker.listVolumes({ filters: JSON.stringify({ label: [LABEL_MANAGED, LABEL_ENGINE] }) })).Volumes ?? []).map(
+      (v) => v.Labels ?? {},
+    ),
+  ];
+  for (const labels of candidates) {
+    if (labels[LABEL_PERSISTENT] === 'true') continue;
+    const owner = labels[LABEL_OWNER];
+    if (owner && ownerAlive(owner)) continue;
+    const engine = labels[LABEL_ENGINE];
+    if (engine) engines.add(engine);
+  }
+  for (const engine of engines) add(await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${engine}`], opts.dryRun));
+  return total;
+}

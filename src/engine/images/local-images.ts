@@ -1,0 +1,33 @@
+import type Docker from 'dockerode';
+import { NestorError } from '../../errors.ts';
+import { LOCAL_DIND_IMAGE, OFFICIAL_DIND_IMAGE } from './image-names.ts';
+
+export class ImageMissingError extends NestorError {
+  constructor(wanted: string[]) {
+    super(
+      'NESTOR_IMAGE_MISSING',
+      `None of these images is on the engine: ${wanted.join(', ')}`,
+      'Run `nestor images bootstrap` (it pulls them, or builds local ones where no registry can be reached).',
+    );
+  }
+}
+
+export async function imageExists(docker: Docker, name: string): Promise<boolean> {
+  try {
+    await docker.getImage(name).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first of `candidates` the engine has. */
+export async function firstPresent(docker: Docker, candidates: string[]): Promise<string> {
+  for (const name of candidates) if (await imageExists(docker, name)) return name;
+  throw new ImageMissingError(candidates);
+}
+
+/** The official image where the site has it, otherwise the one `images bootstrap` built. */
+export function dindImage(docker: Docker, preferred = process.env.NESTOR_DIND_IMAGE): Promise<string> {
+  return firstPresent(docker, [...(preferred ? [preferred] : []), OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE]);
+}

@@ -1,0 +1,30 @@
+/**
+ * Every Docker object Nestor creates carries these labels so that it can always be found
+ * again, by Nestor after a crash or by `docker ps --filter label=dev.nestor.managed`.
+ */
+export const LABEL_MANAGED = 'dev.nestor.managed';
+/** What the object is: engine, network, storage, registry, image, probe. */
+export const LABEL_ROLE = 'dev.nestor.role';
+/** The nested engine an object belongs to. */
+export const LABEL_ENGINE = 'dev.nestor.engine';
+/** `hostname:pid` of the process that owns a throw-away object; absent on named engines. */
+export const LABEL_OWNER = 'dev.nestor.owner';
+/** Set on engines created by `nestor engine start NAME`: they outlive the CLI process. */
+export const LABEL_PERSISTENT = 'dev.nestor.persistent';
+export const LABEL_CREATED = 'dev.nestor.created';
+
+export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe';
+
+export function nestorLabels(role: Role, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    [LABEL_MANAGED]: 'true',
+    [LABEL_ROLE]: role,
+    [LABEL_CREATED]: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+/** The filter Docker's list endpoints take, matching every object Nestor made. */
+export function managedFilter(extra: string[] = []): { label: string[] } {
+  return { label: [`${LABEL_MANAGED}=true`, ...extra] };
+}

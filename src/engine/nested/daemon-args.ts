@@ -1,0 +1,61 @@
+/** Options for the nested dockerd, the same knobs as daemon.json. */
+export interface DaemonOptions {
+  storageDriver?: string;
+  logDriver?: string;
+  logOpts?: Record<string, string>;
+  registryMirrors?: string[];
+  insecureRegistries?: string[];
+  mtu?: number;
+  cgroupDriver?: 'cgroupfs' | 'systemd';
+  cgroupParent?: string;
+  debug?: boolean;
+}
+
+export const ENGINE_PORT = 2376;
+export const CERT_DIR = '/nestor/certs';
+export const CLIENT_CERT_DIR = '/nestor/certs/client';
+
+/** The dockerd command line: TLS on 2376 and a local socket, then the user's options. */
+export function daemonArgs(opts: DaemonOptions): string[] {
+  const args = [
+    'dockerd',
+    `--host=tcp://0.0.0.0:${ENGINE_PORT}`,
+    '--host=unix:///var/run/docker.sock',
+    '--tlsverify',
+    `--tlscacert=${CERT_DIR}/ca.pem`,
+    `--tlscert=${CERT_DIR}/server-cert.pem`,
+    `--tlskey=${CERT_DIR}/server-key.pem`,
+  ];
+  if (opts.storageDriver) args.push(`--storage-driver=${opts.storageDriver}`);
+  if (opts.logDriver) args.push(`--log-driver=${opts.logDriver}`);
+  for (const [k, v] of Object.entries(opts.logOpts ?? {})) args.push(`--log-opt=${k}=${v}`);
+  for (const m of opts.registryMirrors ?? []) args.push(`--registry-mirror=${m}`);
+  for (const r of opts.insecureRegistries ?? []) args.push(`--insecure-registry=${r}`);
+  if (opts.mtu) args.push(`--mtu=${opts.mtu}`);
+  if (opts.cgroupDriver) args.push(`--exec-opt=native.cgroupdriver=${opts.cgroupDriver}`);
+  if (opts.cgroupParent) args.push(`--cgroup-parent=${opts.cgroupParent}`);
+  if (opts.debug) args.push('--debug');
+  return args;
+}
+
+/**
+ * Run before dockerd inside the sidecar. On cgroup v2 the sidecar's processes must leave the
+ * root of their cgroup namespace before dockerd can delegate controllers to its containers.
+ */
+export const ENTRY_SCRIPT = String.raw`#!/bin/sh
+set -e
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  mkdir -p /sys/fs/cgroup/nestor-init
+  for pid in $(cat /sys/fs/cgroup/cgroup.procs); do echo "$pid" > /sys/fs/cgroup/nestor-init/cgroup.procs 2>/dev/null || true; done
+  sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+fi
+# cgroup v1 with the host's tree mounted (dind-caps): put the nested containers under this
+# sidecar's own cgroup, so the engine's memory and CPU limits bound everything it runs.
+if [ "$NESTOR_CGROUP_NEST" = 1 ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+  parent=$(sed -n 's/^[0-9]*:memory:\(.*\)$/\1/p' /proc/self/cgroup)
+  if [ -n "$parent" ] && [ "$parent" != / ]; then set -- "$@" "--cgroup-parent=$parent/nested"; fi
+fi
+mkdir -p /var/run /var/lib/docker
+rm -f /var/run/docker.pid
+exec "$@"
+`;

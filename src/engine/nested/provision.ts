@@ -1,0 +1,257 @@
+import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { NestorError, errorMessage } from '../../errors.ts';
+import { tarOf } from '../archive.ts';
+import { connect, ping, type EngineClient } from '../engine-client.ts';
+import { containerLogTail } from '../container-logs.ts';
+import { removeLabelled, ownerId } from '../cleanup.ts';
+import { LABEL_ENGINE, LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
+import { makeEngineCertificates } from '../tls-material.ts';
+import { dindImage } from '../images/local-images.ts';
+import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
+import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
+import { NestedEngine } from './nested-engine.ts';
+
+export interface ProvisionOptions {
+  /** Engine name; generated when absent. Also the DNS name its certificate is valid for. */
+  name?: string;
+  isolation?: IsolationMode;
+  /** OCI runtime for the sysbox/runcvm/kata modes when registered under another name. */
+  runtime?: string;
+  image?: string;
+  storage?: { kind: 'tmpfs'; sizeMb?: number } | { kind: 'volume' };
+  memoryMb?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  daemon?: DaemonOptions;
+  /** Join this existing network instead of making one for the engine. */
+  network?: string;
+  /** Publish the TLS port on the host (0: any free port); always done for non-socket hosts. */
+  publishPort?: number;
+  /** Named engines (`nestor engine start`) outlive the process that made them. */
+  persistent?: boolean;
+  /** Mount the host's cgroup tree in `dind-caps` mode (the default). Off only to provoke failures. */
+  cgroupBind?: boolean;
+  readyTimeoutMs?: number;
+  host?: EngineClient;
+  extraLabels?: Record<string, string>;
+}
+
+export const DEFAULTS = { memoryMb: 2048, cpus: 2, pidsLimit: 4096, readyTimeoutMs: 20_000 } as const;
+
+export class EngineNotReadyError extends NestorError {
+  readonly logTail: string;
+  constructor(name: string, reason: string, logTail: string) {
+    super(
+      'NESTOR_ENGINE_NOT_READY',
+      `Nested engine ${name} did not become ready: ${reason}\n--- last lines of its dockerd log ---\n${logTail || '(empty)'}`,
+      'Read the daemon log above; `nestor doctor` checks privileges, cgroups and storage and names the fix.',
+    );
+    this.logTail = logTail;
+  }
+}
+
+export class EngineStartError extends NestorError {
+  constructor(name: string, mode: string, cause: unknown) {
+    super(
+      'NESTOR_ENGINE_START_FAILED',
+      `Could not start nested engine ${name} in ${mode} mode: ${errorMessage(cause)}`,
+      mode === 'dind'
+        ? 'The host refuses privileged containers; use --isolation dind-caps (or auto), or run `nestor doctor`.'
+        : mode in RUNTIME_OF
+          ? `Install and register the ${RUNTIME_OF[mode as ResolvedIsolation]} runtime with the host engine, or choose another --isolation.`
+          : 'Run `nestor doctor` to see which isolation this host supports.',
+      { cause },
+    );
+  }
+}
+
+/** What `auto` settled on per host, so only the first engine pays for a refused attempt. */
+const autoDecision = new Map<string, SidecarIsolation>();
+type SidecarIsolation = Exclude<ResolvedIsolation, 'socket'>;
+
+export function newEngineName(): string {
+  return `eng-${randomBytes(4).toString('hex')}`;
+}
+
+/** Starts a nested Docker engine and returns it once its API answers over TLS. */
+export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngine> {
+  const started = performance.now();
+  const host = opts.host ?? connect();
+  const name = opts.name ?? newEngineName();
+  const requested = opts.isolation ?? 'auto';
+  const notices: string[] = [];
+  const engineLabels = {
+    [LABEL_ENGINE]: name,
+    ...(opts.persistent ? { [LABEL_PERSISTENT]: 'true' } : { [LABEL_OWNER]: ownerId() }),
+    ...opts.extraLabels,
+  };
+
+  try {
+    const network = opts.network ?? (await createNetwork(host.docker, `nestor-${name}`, engineLabels, opts.daemon?.mtu));
+    if (requested === 'socket') {
+      return new NestedEngine({ name, isolation: 'socket', host, client: host, network, notices, readyMs: performance.now() - started });
+    }
+    const [image, certs] = await Promise.all([
+      opts.image ? Promise.resolve(opts.image) : dindImage(host.docker),
+      makeEngineCertificates({ dnsNames: [name, `nestor-${name}`, 'docker', 'localhost'], ipAddresses: ['127.0.0.1'] }),
+    ]);
+    const files = await tarOf([
+      { name: 'nestor/entry.sh', content: ENTRY_SCRIPT, mode: 0o755 },
+      { name: `${CERT_DIR.slice(1)}/ca.pem`, content: certs.ca },
+      { name: `${CERT_DIR.slice(1)}/server-cert.pem`, content: certs.server.cert },
+      { name: `${CERT_DIR.slice(1)}/server-key.pem`, content: certs.server.key, mode: 0o600 },
+      { name: `${CLIENT_CERT_DIR.slice(1)}/ca.pem`, content: certs.client.ca },
+      { name: `${CLIENT_CERT_DIR.slice(1)}/cert.pem`, content: certs.client.cert },
+      { name: `${CLIENT_CERT_DIR.slice(1)}/key.pem`, content: certs.client.key, mode: 0o600 },
+    ]);
+    const storageVolume = opts.storage?.kind === 'volume' ? await createVolume(host.docker, `nestor-${name}-storage`, engineLabels) : undefined;
+    const publish = opts.publishPort !== undefined || host.endpoint.kind !== 'unix';
+
+    let mode: SidecarIsolation = requested === 'auto' ? (autoDecision.get(host.address) ?? 'dind') : requested;
+    const build = (m: SidecarIsolation) =>
+      containerSpec({ name, image, mode: m, opts, network, storageVolume, labels: engineLabels, publish });
+    let container: Docker.Container;
+    try {
+      container = await createAndStart(host.docker, build(mode), files);
+    } catch (err) {
+      if (requested !== 'auto' || mode !== 'dind' || !refusesPrivileged(errorMessage(err))) throw new EngineStartError(name, mode, err);
+      notices.push(
+        `This host refuses privileged containers (${firstLine(errorMessage(err))}); using the explicit capability set (dind-caps) instead.`,
+      );
+      mode = 'dind-caps';
+      autoDecision.set(host.address, mode);
+      await removeLabelled(host.docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${name}`, 'dev.nestor.role=engine']);
+      try {
+        container = await createAndStart(host.docker, build(mode), files);
+      } catch (err2) {
+        throw new EngineStartError(name, mode, err2);
+      }
+    }
+    if (requested === 'auto' && !autoDecision.has(host.address)) autoDecision.set(host.address, mode);
+
+    const client = connect({ kind: 'tls', ...(await tlsAddress(host, container, network, publish)), tls: certs.client, serverName: name });
+    await waitReady(name, client, container, opts.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs);
+    return new NestedEngine({
+      name,
+      isolation: mode,
+      host,
+      client,
+      containerId: container.id,
+      network,
+      tls: certs.client,
+      notices,
+      readyMs: performance.now() - started,
+    });
+  } catch (err) {
+    // Nothing half-made stays behind: a failed provision removes what it created.
+    await removeLabelled(host.docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${name}`]).catch(() => undefined);
+    throw err;
+  }
+}
+
+interface SpecInput {
+  name: string;
+  image: string;
+  mode: SidecarIsolation;
+  opts: ProvisionOptions;
+  network: string;
+  storageVolume: string | undefined;
+  labels: Record<string, string>;
+  publish: boolean;
+}
+
+/** The sidecar's container definition: pure, so the tests can read it without an engine. */
+export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
+  const isolation = isolationHostConfig(s.mode, {
+    cgroupBind: s.opts.cgroupBind ?? true,
+    ...(s.opts.runtime ? { runtime: s.opts.runtime } : {}),
+  });
+  const storage = s.opts.storage ?? { kind: 'tmpfs' as const };
+  const cgroupNest = s.mode === 'dind-caps' && (s.opts.cgroupBind ?? true);
+  return {
+    name: `nestor-${s.name}`,
+    Image: s.image,
+    Hostname: s.name,
+    Entrypoint: ['/bin/sh', '/nestor/entry.sh'],
+    Cmd: daemonArgs(s.opts.daemon ?? {}),
+    Env: [`NESTOR_ENGINE=${s.name}`, ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : [])],
+    Labels: nestorLabels('engine', s.labels),
+    ExposedPorts: { [`${ENGINE_PORT}/tcp`]: {} },
+    HostConfig: {
+      ...isolation,
+      NetworkMode: s.network,
+      Memory: (s.opts.memoryMb ?? DEFAULTS.memoryMb) * 1024 * 1024,
+      NanoCpus: Math.round((s.opts.cpus ?? DEFAULTS.cpus) * 1e9),
+      PidsLimit: s.opts.pidsLimit ?? DEFAULTS.pidsLimit,
+      ...(storage.kind === 'tmpfs'
+        ? { Tmpfs: { '/var/lib/docker': `exec${storage.sizeMb ? `,size=${storage.sizeMb}m` : ''}` } }
+        : { Binds: [...(isolation.Binds ?? []), `${s.storageVolume}:/var/lib/docker`] }),
+      ...(s.publish ? { PortBindings: { [`${ENGINE_PORT}/tcp`]: [{ HostIp: '', HostPort: s.opts.publishPort ? String(s.opts.publishPort) : '' }] } } : {}),
+    },
+    NetworkingConfig: { EndpointsConfig: { [s.network]: { Aliases: [s.name, 'docker'] } } },
+  };
+}
+
+async function createAndStart(docker: Docker, spec: Docker.ContainerCreateOptions, files: Buffer): Promise<Docker.Container> {
+  const container = await docker.createContainer(spec);
+  await container.putArchive(files, { path: '/' });
+  await container.start();
+  return container;
+}
+
+async function createNetwork(docker: Docker, name: string, labels: Record<string, string>, mtu?: number): Promise<string> {
+  await docker.createNetwork({
+    Name: name,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Labels: nestorLabels('network', labels),
+    ...(mtu ? { Options: { 'com.docker.network.driver.mtu': String(mtu) } } : {}),
+  });
+  return name;
+}
+
+async function createVolume(docker: Docker, name: string, labels: Record<string, string>): Promise<string> {
+  await docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) });
+  return name;
+}
+
+/** The host reaches a local engine's containers directly; a remote one only through a published port. */
+async function tlsAddress(host: EngineClient, container: Docker.Container, network: string, publish: boolean): Promise<{ host: string; port: number }> {
+  const info = await container.inspect();
+  if (publish) {
+    const binding = info.NetworkSettings.Ports?.[`${ENGINE_PORT}/tcp`]?.[0];
+    const hostName = host.endpoint.kind === 'unix' ? '127.0.0.1' : host.endpoint.host;
+    return { host: hostName, port: Number(binding?.HostPort) };
+  }
+  const ip = info.NetworkSettings.Networks[network]?.IPAddress;
+  if (!ip) throw new Error(`engine container has no address on network ${network}`);
+  return { host: ip, port: ENGINE_PORT };
+}
+
+async function waitReady(name: string, client: EngineClient, container: Docker.Container, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no answer yet';
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    try {
+      await ping(client, Math.min(1000, Math.max(50, deadline - Date.now())));
+      return;
+    } catch (err) {
+      lastError = errorMessage(err).split('\n')[0] ?? lastError;
+    }
+    if (attempt % 5 === 4) {
+      const state = (await container.inspect()).State;
+      if (!state.Running) {
+        throw new EngineNotReadyError(name, `its dockerd exited with code ${state.ExitCode}`, await containerLogTail(container, 30));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  throw new EngineNotReadyError(name, `no answer within ${timeoutMs} ms (${lastError})`, await containerLogTail(container, 30));
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0] ?? text;
+  const m = /unable to apply caps: [^:"]+/.exec(line);
+  return m ? m[0] : line.slice(0, 160);
+}
