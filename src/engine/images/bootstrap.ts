@@ -1,0 +1,264 @@
+import type Docker from 'dockerode';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
+import { NestorError, errorMessage } from '../../errors.ts';
+import { consumeProgress } from '../json-stream.ts';
+import { tarOf } from '../archive.ts';
+import { imageExists } from './local-images.ts';
+import {
+  BASE_ALIAS,
+  LOCAL_BASE_IMAGE,
+  LOCAL_DIND_IMAGE,
+  LOCAL_REGISTRY_IMAGE,
+  OFFICIAL_DIND_IMAGE,
+  OFFICIAL_REGISTRY_IMAGE,
+} from './image-names.ts';
+
+export interface BootstrapEvent {
+  image: string;
+  phase: 'present' | 'pulling' | 'pulled' | 'building' | 'progress' | 'built';
+  detail?: string;
+}
+
+export interface BootstrapResult {
+  base: string;
+  dind: string;
+  registry: string;
+}
+
+export class BootstrapError extends NestorError {
+  constructor(image: string, why: string, hint: string, cause?: unknown) {
+    super('NESTOR_BOOTSTRAP_FAILED', `Could not make ${image}: ${why}`, hint, { cause });
+  }
+}
+
+type Progress = (e: BootstrapEvent) => void;
+
+/**
+ * Makes sure the images Nestor needs exist on the host engine: pulled where a registry answers,
+ * built here from Debian's packages where none does (air-gapped sites). Idempotent: an image
+ * already present is left alone.
+ */
+export async function bootstrapImages(
+  docker: Docker,
+  opts: { onProgress?: Progress; skipDind?: boolean; force?: boolean } = {},
+): Promise<BootstrapResult> {
+  const say = opts.onProgress ?? (() => {});
+  const base = await ensureBaseImage(docker, say, opts.force);
+  const registry = await ensureRegistryImage(docker, say, opts.force);
+  const dind = opts.skipDind ? '' : await ensureDindImage(docker, say, opts.force);
+  return { base, dind, registry };
+}
+
+async function tryPull(docker: Docker, image: string, say: Progress): Promise<boolean> {
+  say({ image, phase: 'pulling' });
+  try {
+    const stream = await docker.pull(image);
+    await consumeProgress(`pull of ${image}`, stream);
+    say({ image, phase: 'pulled' });
+    return true;
+  } catch (err) {
+    say({ image, phase: 'progress', detail: `cannot pull (${errorMessage(err).split('\n')[0]}); building locally` });
+    return false;
+  }
+}
+
+export async function ensureBaseImage(docker: Docker, say: Progress = () => {}, force = false, tag = LOCAL_BASE_IMAGE): Promise<string> {
+  if (!force && (await imageExists(docker, tag))) {
+    say({ image: tag, phase: 'present' });
+    await aliasBase(docker, tag);
+    return tag;
+  }
+  say({ image: tag, phase: 'building', detail: 'from busybox-static' });
+  const busybox = findBusybox();
+  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const tar = pack();
+  tar.entry({ name: 'bin', type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(busybox));
+  for (const a of applets) tar.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
+  for (const d of ['etc', 'root', 'var', 'usr']) tar.entry({ name: d, type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'tmp', type: 'directory', mode: 0o1777 });
+  tar.entry({ name: 'etc/passwd' }, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  tar.entry({ name: 'etc/group' }, 'root:x:0:\nnogroup:x:65534:\n');
+  tar.finalize();
+  const stream = await importRootfs(docker, tar, tag, 'CMD ["sh"]');
+  await consumeProgress(`import of ${tag}`, stream);
+  say({ image: tag, phase: 'built' });
+  await aliasBase(docker, tag);
+  return tag;
+}
+
+/** Offer the base under its usual name too, unless the host already has a real busybox. */
+async function aliasBase(docker: Docker, tag: string): Promise<void> {
+  if (tag !== LOCAL_BASE_IMAGE || (await imageExists(docker, BASE_ALIAS))) return;
+  const [repo, version] = splitTag(BASE_ALIAS);
+  await docker.getImage(tag).tag({ repo, tag: version });
+}
+
+function findBusybox(): string {
+  for (const p of ['/bin/busybox', '/usr/bin/busybox', '/usr/lib/initramfs-tools/bin/busybox']) {
+    if (existsSync(p)) return p;
+  }
+  throw new BootstrapError(
+    LOCAL_BASE_IMAGE,
+    'no busybox binary on this machine',
+    'Install it: apt-get install -y busybox-static (or make busybox:latest pullable).',
+  );
+}
+
+export async function ensureRegistryImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
+  for (const image of [OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE]) {
+    if (!force && (await imageExists(docker, image))) {
+      say({ image, phase: 'present' });
+      return image;
+    }
+  }
+  if (!force && (await tryPull(docker, OFFICIAL_REGISTRY_IMAGE, say))) return OFFICIAL_REGISTRY_IMAGE;
+  const binary = '/usr/bin/docker-registry';
+  if (!existsSync(binary)) {
+    throw new BootstrapError(
+      LOCAL_REGISTRY_IMAGE,
+      `${OFFICIAL_REGISTRY_IMAGE} cannot be pulled and ${binary} is missing`,
+      'Install Debian\'s registry server: apt-get install -y docker-registry (or make registry:2 pullable).',
+    );
+  }
+  say({ image: LOCAL_REGISTRY_IMAGE, phase: 'building', detail: `from ${binary}` });
+  const libs = sharedLibraries(binary);
+  const context = await tarOf([
+    {
+      name: 'Dockerfile',
+      content: [
+        `FROM ${await ensureBaseImage(docker, say)}`,
+        'COPY rootfs/ /',
+        'VOLUME /var/lib/registry',
+        'EXPOSE 5000',
+        'ENTRYPOINT ["/bin/registry"]',
+        'CMD ["serve", "/etc/docker/registry/config.yml"]',
+      ].join('\n'),
+    },
+    { name: 'rootfs/bin/registry', content: readFileSync(binary), mode: 0o755 },
+    ...libs.map((lib) => ({ name: `rootfs${lib}`, content: readFileSync(lib), mode: 0o755 })),
+    { name: 'rootfs/etc/docker/registry/config.yml', content: REGISTRY_CONFIG },
+  ]);
+  const stream = await docker.buildImage(Readable.from(context) as unknown as NodeJS.ReadableStream, {
+    t: LOCAL_REGISTRY_IMAGE,
+  });
+  await consumeProgress(`build of ${LOCAL_REGISTRY_IMAGE}`, stream, (m) => {
+    if (m.stream?.startsWith('Step')) say({ image: LOCAL_REGISTRY_IMAGE, phase: 'progress', detail: m.stream.trim() });
+  });
+  say({ image: LOCAL_REGISTRY_IMAGE, phase: 'built' });
+  return LOCAL_REGISTRY_IMAGE;
+}
+
+/** The registry's own configuration: deletes allowed so retention can prune. */
+export const REGISTRY_CONFIG = `version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: :5000
+`;
+
+function sharedLibraries(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i && existsSync(p));
+}
+
+export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
+  for (const image of [OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE]) {
+    if (!force && (await imageExists(docker, image))) {
+      say({ image, phase: 'present' });
+      return image;
+    }
+  }
+  if (!force && (await tryPull(docker, OFFICIAL_DIND_IMAGE, say))) return OFFICIAL_DIND_IMAGE;
+  await buildDindWithDebootstrap(docker, say);
+  return LOCAL_DIND_IMAGE;
+}
+
+async function buildDindWithDebootstrap(docker: Docker, say: Progress): Promise<void> {
+  const image = LOCAL_DIND_IMAGE;
+  if (!existsSync('/usr/sbin/debootstrap')) {
+    throw new BootstrapError(image, 'docker:dind cannot be pulled and debootstrap is missing', 'Install it: apt-get install -y debootstrap (as root).');
+  }
+  if (process.getuid?.() !== 0) {
+    throw new BootstrapError(image, 'debootstrap needs root', 'Run `sudo nestor images bootstrap` once, or make docker:dind pullable.');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-dind-'));
+  try {
+    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io (about a minute)' });
+    const mirror = process.env.NESTOR_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+    await runWithProgress(
+      'debootstrap',
+      ['--variant=minbase', '--include=docker.io,iptables,ca-certificates,procps', 'bookworm', dir, mirror],
+      (line) => {
+        const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(line);
+        if (m && (m[1] === 'Retrieving' || m[1] === 'Configuring')) say({ image, phase: 'progress', detail: `${m[1]!.toLowerCase()} ${m[2]}` });
+      },
+      image,
+    );
+    say({ image, phase: 'progress', detail: 'importing the root filesystem' });
+    const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stream = await importRootfs(docker, tar.stdout, image, 'CMD ["dockerd"]');
+    await consumeProgress(`import of ${image}`, stream);
+    say({ image, phase: 'built' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runWithProgress(cmd: string, args: string[], onLine: (l: string) => void, image: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const feed = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        onLine(line);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    };
+    child.stdout.on('data', feed);
+    child.stderr.on('data', feed);
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new BootstrapError(
+              image,
+              `${cmd} exited with ${code}:\n${tail.join('\n')}`,
+              'Check that Debian\'s mirror is reachable (NESTOR_DEBIAN_MIRROR sets another) and that there is 1 GB free in the temp folder.',
+            ),
+          ),
+    );
+  });
+}
+
+/** `docker import` of a root filesystem tar: a one-layer image with the given command. */
+async function importRootfs(docker: Docker, rootfs: NodeJS.ReadableStream | Readable, tag: string, cmd: string): Promise<NodeJS.ReadableStream> {
+  const [repo, version] = splitTag(tag);
+  const stream: unknown = await docker.importImage(rootfs as NodeJS.ReadableStream, {
+    repo,
+    tag: version,
+    changes: [cmd, 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  } as never);
+  return stream as NodeJS.ReadableStream;
+}
+
+export function splitTag(image: string): [string, string] {
+  const at = image.lastIndexOf(':');
+  if (at > image.lastIndexOf('/')) return [image.slice(0, at), image.slice(at + 1)];
+  return [image, 'latest'];
+}

@@ -1,0 +1,104 @@
+import { EventEmitter } from 'node:events';
+import { errorMessage } from '../errors.ts';
+import type { NestedEngine } from './nested/nested-engine.ts';
+import { provision, type ProvisionOptions } from './nested/provision.ts';
+
+export interface PoolOptions {
+  /** Engines kept ready. */
+  size: number;
+  /** How each engine is made; the pool adds nothing of its own. */
+  engine?: ProvisionOptions;
+  /** Replaceable for tests of the pool's own logic. */
+  provision?: (opts: ProvisionOptions) => Promise<NestedEngine>;
+}
+
+/**
+ * Keeps `size` nested engines started and ready. `acquire` hands one out at once when one is
+ * ready, or starts one cold when none is; either way the pool refills in the background.
+ * An engine leaves the pool for good: `release` destroys it, so no job ever sees another's
+ * images, containers or volumes.
+ *
+ * Events: `ready` (engine), `error` (Error) for a failed background start.
+ */
+export class EnginePool extends EventEmitter {
+  private readonly ready: NestedEngine[] = [];
+  private starting = 0;
+  private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly make: (opts: ProvisionOptions) => Promise<NestedEngine>;
+  private consecutiveFailures = 0;
+
+  private readonly options: PoolOptions;
+
+  constructor(options: PoolOptions) {
+    super();
+    this.options = options;
+    this.make = options.provision ?? provision;
+  }
+
+  /** Starts the pool filling; resolves when it is full (or a start failed). */
+  async start(): Promise<void> {
+    this.refill();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  get available(): number {
+    return this.ready.length;
+  }
+
+  get pending(): number {
+    return this.starting;
+  }
+
+  async acquire(): Promise<NestedEngine> {
+    if (this.closed) throw new Error('the engine pool is closed');
+    const engine = this.ready.shift();
+    this.refill();
+    if (engine) return engine;
+    return this.make(this.options.engine ?? {});
+  }
+
+  /** Destroys an engine a job has finished with. Never returns it to the pool. */
+  async release(engine: NestedEngine): Promise<void> {
+    await engine.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    const engines = this.ready.splice(0);
+    await Promise.allSettled(engines.map((e) => e.destroy()));
+  }
+
+  private refill(): void {
+    if (this.closed) return;
+    const missing = this.options.size - this.ready.length - this.starting;
+    for (let i = 0; i < missing; i++) this.startOne();
+  }
+
+  private startOne(): void {
+    this.starting++;
+    // Starting engines one after another after failures keeps a broken host from being hammered.
+    const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
+    const job = new Promise((r) => setTimeout(r, delay))
+      .then(() => this.make(this.options.engine ?? {}))
+      .then(
+        async (engine) => {
+          this.consecutiveFailures = 0;
+          if (this.closed) return engine.destroy();
+          this.ready.push(engine);
+          this.emit('ready', engine);
+        },
+        (err: unknown) => {
+          this.consecutiveFailures++;
+          if (this.listenerCount('error')) this.emit('error', err instanceof Error ? err : new Error(errorMessage(err)));
+        },
+      )
+      .finally(() => {
+        this.starting--;
+        this.inFlight.delete(job);
+        if (this.consecutiveFailures > 0 && this.consecutiveFailures < 6) this.refill();
+      });
+    this.inFlight.add(job);
+  }
+}
