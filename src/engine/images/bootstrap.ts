@@ -85,7 +85,7 @@ export async function ensureBaseImage(docker: Docker, say: Progress = () => {}, 
   tar.entry({ name: 'etc/passwd' }, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
   tar.entry({ name: 'etc/group' }, 'root:x:0:\nnogroup:x:65534:\n');
   tar.finalize();
-  const stream = await importRootfs(docker, tar, tag, 'CMD ["sh"]');
+  const stream = await importRootfs(docker, tar as unknown as Readable, tag, 'CMD ["sh"]');
   await consumeProgress(`import of ${tag}`, stream);
   say({ image: tag, phase: 'built' });
   await aliasBase(docker, tag);
