@@ -1,0 +1,139 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../../errors.ts';
+import type { EngineClient } from '../engine-client.ts';
+import type { NestedEngine } from '../nested/nested-engine.ts';
+import type { DaemonOptions } from '../nested/daemon-args.ts';
+import { consumeProgress } from '../json-stream.ts';
+import { imageExists } from './local-images.ts';
+import { ImagePublisher } from './publish.ts';
+import { ensureRegistry, type RegistryHandle } from './registry.ts';
+import { DOCKER_HUB, hostName, parseReference } from './reference.ts';
+
+const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
+
+/**
+ * How images reach nested engines. Each engine's dockerd uses this as its registry mirror, so
+ * `docker pull alpine:3.19` inside a job asks here first. A manifest the host engine has is
+ * copied into the shared registry on first request (uncompressed, layers shared); everything
+ * then streams from that registry. Nothing goes to the internet for an image the host has,
+ * which is what air-gapped sites need and what makes isolation cheap.
+ *
+ * The mirror listens only on the supply network's gateway, an address of this host that the
+ * nested engines reach through their default route and the outside world does not.
+ */
+export class ImageSupply {
+  readonly registry: RegistryHandle;
+  readonly mirrorUrl: string;
+  private readonly host: EngineClient;
+  private readonly publisher: ImagePublisher;
+  private readonly server: http.Server;
+  /** Mirror requests served, by outcome: what `nestor doctor` and metrics report. */
+  readonly stats = { manifests: 0, published: 0, blobs: 0, misses: 0 };
+
+  private constructor(host: EngineClient, registry: RegistryHandle, server: http.Server, publisher: ImagePublisher) {
+    this.host = host;
+    this.registry = registry;
+    this.server = server;
+    this.publisher = publisher;
+    const { port } = server.address() as AddressInfo;
+    this.mirrorUrl = `http://${registry.gateway}:${port}`;
+  }
+
+  static async start(host: EngineClient): Promise<ImageSupply> {
+    const registry = await ensureRegistry(host.docker);
+    const publisher = new ImagePublisher(host.docker, registry.url);
+    let supply: ImageSupply | undefined;
+    const server = http.createServer((req, res) => {
+      if (!supply) return void res.writeHead(503).end();
+      supply.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: errorMessage(err) }] }));
+      });
+    });
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, registry.gateway, resolve);
+    });
+    supply = new ImageSupply(host, registry, server, publisher);
+    return supply;
+  }
+
+  /** What a nested dockerd needs to use this supply. */
+  daemonOptions(): Pick<DaemonOptions, 'registryMirrors' | 'insecureRegistries'> {
+    const hostPort = new URL(this.mirrorUrl).host;
+    return { registryMirrors: [this.mirrorUrl], insecureRegistries: [hostPort] };
+  }
+
+  /**
+   * Copies host images into the shared cache now, and into `engine` when given, so a job's
+   * first `docker run` does not wait. Images only the host engine has (built there, loaded
+   * from a file) work too.
+   */
+  async preload(images: string[], engine?: NestedEngine): Promise<void> {
+    for (const image of images) {
+      const ref = parseReference(image);
+      if (ref.registry !== DOCKER_HUB || ref.digest) throw new Error(`only Docker Hub names by tag can be preloaded, not ${image}`);
+      await this.publisher.publish(image, ref.repository, ref.tag);
+    }
+    if (engine) await Promise.all(images.map((image) => pullInto(engine, image)));
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/v2/' || path === '/v2') {
+      res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
+      return;
+    }
+    const m = ROUTE.exec(path);
+    if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(405, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNSUPPORTED","message":"the Nestor mirror is read-only"}]}');
+      return;
+    }
+    const [, repository, kind, reference] = m as unknown as [string, string, string, string];
+    if (kind === 'manifests') {
+      this.stats.manifests++;
+      if (!reference.startsWith('sha256:')) {
+        const local = hostName({ registry: DOCKER_HUB, repository, tag: reference });
+        if (await imageExists(this.host.docker, local)) {
+          await this.publisher.publish(local, repository, reference);
+          this.stats.published++;
+        } else {
+          this.stats.misses++;
+        }
+      }
+    } else {
+      this.stats.blobs++;
+    }
+    await this.forward(req, res, path);
+  }
+
+  /** Streams the registry's answer through unchanged (status, digest headers, body). */
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const upstream = http.request(
+        `${this.registry.url}${path}`,
+        { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          up.on('end', resolve);
+          up.on('error', reject);
+        },
+      );
+      upstream.on('error', reject);
+      upstream.end();
+    });
+  }
+}
+
+export async function pullInto(engine: NestedEngine, image: string): Promise<void> {
+  const stream = await engine.docker.pull(image);
+  await consumeProgress(`pull of ${image} into ${engine.name}`, stream);
+}
