@@ -26,7 +26,13 @@ export async function removeLabelled(docker: Docker, labels: string[], dryRun = 
   const networks = await docker.listNetworks({ filters });
   await Promise.all(
     networks.map(async (n) => {
-      if (!dryRun) await ignoreGone(docker.getNetwork(n.Id).remove());
+      if (!dryRun) {
+        // Shared containers (the image registry) may still be attached; a network in use cannot go.
+        const inspected = (await docker.getNetwork(n.Id).inspect().catch(() => undefined)) as { Containers?: Record<string, unknown> } | undefined;
+        const attached = Object.keys(inspected?.Containers ?? {});
+        await Promise.all(attached.map((id) => ignoreGone(docker.getNetwork(n.Id).disconnect({ Container: id, Force: true }))));
+        await ignoreGone(docker.getNetwork(n.Id).remove());
+      }
       removed.networks.push(n.Name);
     }),
   );

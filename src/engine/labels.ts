@@ -11,6 +11,10 @@ export const LABEL_ENGINE = 'dev.nestor.engine';
 export const LABEL_OWNER = 'dev.nestor.owner';
 /** Set on engines created by `nestor engine start NAME`: they outlive the CLI process. */
 export const LABEL_PERSISTENT = 'dev.nestor.persistent';
+/** The isolation an engine actually runs with, after any fall-back. */
+export const LABEL_ISOLATION = 'dev.nestor.isolation';
+/** The options a named engine was started with, so `engine restart` can repeat them. */
+export const LABEL_OPTIONS = 'dev.nestor.options';
 export const LABEL_CREATED = 'dev.nestor.created';
 
 export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe';

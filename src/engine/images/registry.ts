@@ -6,6 +6,9 @@ import { LOCAL_REGISTRY_IMAGE, OFFICIAL_REGISTRY_IMAGE } from './image-names.ts'
 
 export const REGISTRY_CONTAINER = 'nestor-registry';
 export const SUPPLY_NETWORK = 'nestor-supply';
+/** The registry's name on the networks of engines it is attached to. */
+export const REGISTRY_ALIAS = 'nestor-registry';
+export const REGISTRY_ALIAS_URL = `http://${REGISTRY_ALIAS}:5000`;
 const REGISTRY_VOLUME = 'nestor-registry-data';
 
 export interface RegistryHandle {

@@ -5,9 +5,10 @@ import { tarOf } from '../archive.ts';
 import { connect, ping, type EngineClient } from '../engine-client.ts';
 import { containerLogTail } from '../container-logs.ts';
 import { removeLabelled, ownerId } from '../cleanup.ts';
-import { LABEL_ENGINE, LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
+import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
 import { makeEngineCertificates } from '../tls-material.ts';
 import { dindImage } from '../images/local-images.ts';
+import { REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
@@ -35,6 +36,11 @@ export interface ProvisionOptions {
   readyTimeoutMs?: number;
   host?: EngineClient;
   extraLabels?: Record<string, string>;
+  /**
+   * Attach the shared image registry to this engine's network as `nestor-registry`, for
+   * engines that outlive this process and so cannot use its on-demand mirror.
+   */
+  joinRegistry?: boolean;
 }
 
 export const DEFAULTS = { memoryMb: 2048, cpus: 2, pidsLimit: 4096, readyTimeoutMs: 20_000 } as const;
@@ -129,6 +135,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
       }
     }
     if (requested === 'auto' && !autoDecision.has(host.address)) autoDecision.set(host.address, mode);
+    if (opts.joinRegistry) await joinRegistry(host.docker, network);
 
     const client = connect({ kind: 'tls', ...(await tlsAddress(host, container, network, publish)), tls: certs.client, serverName: name });
     await waitReady(name, client, container, opts.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs);
@@ -176,7 +183,7 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
     Entrypoint: ['/bin/sh', '/nestor/entry.sh'],
     Cmd: daemonArgs(s.opts.daemon ?? {}),
     Env: [`NESTOR_ENGINE=${s.name}`, ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : [])],
-    Labels: nestorLabels('engine', s.labels),
+    Labels: nestorLabels('engine', { ...s.labels, [LABEL_ISOLATION]: s.mode }),
     ExposedPorts: { [`${ENGINE_PORT}/tcp`]: {} },
     HostConfig: {
       ...isolation,
@@ -191,6 +198,15 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
     },
     NetworkingConfig: { EndpointsConfig: { [s.network]: { Aliases: [s.name, 'docker'] } } },
   };
+}
+
+async function joinRegistry(docker: Docker, network: string): Promise<void> {
+  await docker
+    .getNetwork(network)
+    .connect({ Container: REGISTRY_CONTAINER, EndpointConfig: { Aliases: [REGISTRY_ALIAS] } })
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 403 && err.statusCode !== 409) throw err; // already attached
+    });
 }
 
 async function createAndStart(docker: Docker, spec: Docker.ContainerCreateOptions, files: Buffer): Promise<Docker.Container> {

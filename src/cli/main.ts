@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerEngineCommands } from './commands/engine.ts';
+import { registerImagesCommands } from './commands/images.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
+import { registerPruneCommand } from './commands/prune.ts';
+import { EXIT } from './output.ts';
+
+const program = new Command('nestor')
+  .description('Self-hosted CI/CD and GitOps: every job in its own throw-away Docker engine')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerEngineCommands(program);
+registerImagesCommands(program);
+registerDoctorCommand(program);
+registerPruneCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  }
+  throw err;
+}
