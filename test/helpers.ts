@@ -1,0 +1,43 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connect, ping, type EngineClient } from '../src/engine/engine-client.ts';
+import { LABEL_ENGINE, LABEL_MANAGED } from '../src/engine/labels.ts';
+
+const run = promisify(execFile);
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const NESTOR = `${ROOT}bin/nestor`;
+
+/**
+ * The host engine, or a loud failure. The suite never skips for want of Docker: in CI that
+ * would hide exactly the failures it exists to find.
+ */
+export async function hostEngine(): Promise<EngineClient> {
+  const host = connect();
+  try {
+    await ping(host, 5000);
+  } catch (err) {
+    throw new Error(`The tests need a running Docker engine (${(err as Error).message}). Run \`bash scripts/test.sh\`, which starts one.`);
+  }
+  return host;
+}
+
+/** Everything still on the host engine that carries a given engine's label. */
+export async function objectsOf(host: EngineClient, engine: string): Promise<number> {
+  const filters = JSON.stringify({ label: [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${engine}`] });
+  const [c, n, v] = await Promise.all([
+    host.docker.listContainers({ all: true, filters }),
+    host.docker.listNetworks({ filters }),
+    host.docker.listVolumes({ filters }),
+  ]);
+  return c.length + n.length + (v.Volumes?.length ?? 0);
+}
+
+export async function nestor(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(NESTOR, args, { env, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
