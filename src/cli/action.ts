@@ -7,7 +7,8 @@ import { Output } from './output.ts';
  */
 export function action<A extends unknown[]>(body: (out: Output, ...args: A) => Promise<number | void>) {
   return async (...args: A): Promise<void> => {
-    const opts = args.findLast((a) => a && typeof a === 'object' && !Array.isArray(a)) as { json?: boolean } | undefined;
+    // commander calls actions with (...arguments, options, command).
+    const opts = args[args.length - 2] as { json?: boolean } | undefined;
     const out = new Output({ json: opts?.json });
     try {
       process.exitCode = (await body(out, ...args)) ?? 0;
