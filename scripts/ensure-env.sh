@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[2m[nestor setup]\033[0m %s\n' "$*" >&2; }
+say() { if [ -t 2 ]; then printf '\033[2m[nestor setup]\033[0m %s\n' "$*" >&2; else printf '[nestor setup] %s\n' "$*" >&2; fi; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=""
@@ -30,14 +30,18 @@ fi
 say "node $(node_modules/.bin/node --version)"
 
 # 2. Tools for images built without a registry, and git for later stages.
-apt_install ca-certificates git openssl busybox-static debootstrap docker-registry iptables
+apt_install ca-certificates git openssl busybox-static debootstrap docker-registry iptables docker-compose
 
 # 3. A Docker engine that answers.
 if ! timeout 5 docker info >/dev/null 2>&1; then
   if ! command -v dockerd >/dev/null; then apt_install docker.io; fi
   if ! timeout 5 docker info >/dev/null 2>&1; then
-    say "starting dockerd (log: /var/log/nestor-dockerd.log) …"
-    as_root sh -c 'nohup setsid dockerd > /var/log/nestor-dockerd.log 2>&1 &'
+    # Match the bridge MTU to the uplink's: a larger one silently drops big packets (pulls, TLS).
+    mtu=""
+    uplink=$(awk '$2 == "00000000" { print $1; exit }' /proc/net/route 2>/dev/null || true)
+    if [ -n "$uplink" ] && [ -r "/sys/class/net/$uplink/mtu" ]; then mtu="--mtu=$(cat "/sys/class/net/$uplink/mtu")"; fi
+    say "starting dockerd $mtu (log: /var/log/nestor-dockerd.log) …"
+    as_root sh -c "nohup setsid dockerd $mtu > /var/log/nestor-dockerd.log 2>&1 &"
     for _ in $(seq 1 60); do timeout 2 docker info >/dev/null 2>&1 && break; sleep 0.5; done
     if ! timeout 5 docker info >/dev/null 2>&1; then
       say "dockerd did not start; its last lines:"; tail -n 30 /var/log/nestor-dockerd.log >&2 || true

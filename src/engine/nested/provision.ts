@@ -12,6 +12,7 @@ import { REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
+import { uplinkMtu } from '../host-network.ts';
 
 export interface ProvisionOptions {
   /** Engine name; generated when absent. Also the DNS name its certificate is valid for. */
@@ -93,8 +94,12 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
     ...opts.extraLabels,
   };
 
+  // Nested bridges inherit the uplink's MTU unless told otherwise: a larger MTU than the path
+  // allows drops big packets silently (pulls and TLS handshakes hang).
+  const mtu = opts.daemon?.mtu ?? (host.endpoint.kind === 'unix' ? localUplinkMtu() : undefined);
+  opts = { ...opts, daemon: { ...opts.daemon, ...(mtu ? { mtu } : {}) } };
   try {
-    const network = opts.network ?? (await createNetwork(host.docker, `nestor-${name}`, engineLabels, opts.daemon?.mtu));
+    const network = opts.network ?? (await createNetwork(host.docker, `nestor-${name}`, engineLabels, mtu));
     if (requested === 'socket') {
       return new NestedEngine({ name, isolation: 'socket', host, client: host, network, notices, readyMs: performance.now() - started });
     }
@@ -264,6 +269,11 @@ async function waitReady(name: string, client: EngineClient, container: Docker.C
     await new Promise((r) => setTimeout(r, 15));
   }
   throw new EngineNotReadyError(name, `no answer within ${timeoutMs} ms (${lastError})`, await containerLogTail(container, 30));
+}
+
+function localUplinkMtu(): number | undefined {
+  const mtu = uplinkMtu()?.mtu;
+  return mtu && mtu < 1500 ? mtu : undefined;
 }
 
 function firstLine(text: string): string {
