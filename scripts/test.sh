@@ -10,7 +10,7 @@ tsc --noEmit -p .
 
 status=0
 echo "== tests"
-node --test --test-concurrency=2 --test-timeout=300000 'src/**/*.test.ts' 'test/**/*.test.ts' || status=$?
+node --test --test-concurrency=1 --test-timeout=300000 'src/**/*.test.ts' 'test/**/*.test.ts' || status=$?
 
 echo "== nothing left behind"
 left=$(docker ps -a --filter label=dev.nestor.managed --format '{{.Names}} {{.Label "dev.nestor.persistent"}}' | grep -v ' true$' || true)
