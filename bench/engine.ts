@@ -1,0 +1,114 @@
+// npm run bench:engine — nested engine start, warm acquire, run overhead and image supply,
+// each next to a baseline measured in the same run on the same engine.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { connect, ping } from '../src/engine/engine-client.ts';
+import { provision } from '../src/engine/nested/provision.ts';
+import { EnginePool } from '../src/engine/pool.ts';
+import { ImageSupply, pullInto } from '../src/engine/images/supply.ts';
+import { runContainer } from '../src/engine/run-container.ts';
+import { tarOf } from '../src/engine/archive.ts';
+import { consumeProgress } from '../src/engine/json-stream.ts';
+import { nestorLabels } from '../src/engine/labels.ts';
+import { percentile, report, timeIt } from './stats.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const BASELINE_RUNS = Number(process.env.BENCH_BASELINE_RUNS ?? 5);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const host = connect();
+await ping(host);
+const supply = await ImageSupply.start(host);
+const engineOpts = { host, isolation: 'auto' as const, daemon: supply.daemonOptions() };
+const image = 'busybox:latest';
+
+// Cold start: from nothing to a daemon answering over TLS.
+const cold: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const e = await provision(engineOpts);
+  cold.push(e.readyMs);
+  await e.destroy();
+}
+log(`cold start p50 ${percentile(cold, 50)} ms`);
+
+// Warm acquire from a pool of one, waiting for the refill between runs.
+const pool = new EnginePool({ size: 1, engine: engineOpts });
+await pool.start();
+const warm: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  while (pool.available < 1) await new Promise((r) => setTimeout(r, 20));
+  let e;
+  warm.push(await timeIt(async () => (e = await pool.acquire())));
+  await pool.release(e!);
+}
+log(`warm acquire p50 ${percentile(warm, 50)} ms`);
+
+// One container run, host engine versus nested engine, through the same API calls.
+while (pool.available < 1) await new Promise((r) => setTimeout(r, 20));
+const nested = await pool.acquire();
+await supply.preload([image], nested);
+const hostRun: number[] = [];
+const nestedRun: number[] = [];
+await runContainer(host.docker, { image, cmd: ['true'] }); // warm both paths once
+await runContainer(nested.docker, { image, cmd: ['true'] });
+for (let i = 0; i < RUNS; i++) {
+  hostRun.push(await timeIt(() => runContainer(host.docker, { image, cmd: ['echo', 'hi'] })));
+  nestedRun.push(await timeIt(() => runContainer(nested.docker, { image, cmd: ['echo', 'hi'] })));
+}
+await pool.release(nested);
+log(`run p50 host ${percentile(hostRun, 50)} ms, nested ${percentile(nestedRun, 50)} ms`);
+
+// A fresh 100 MB image, made by this bench, into fresh nested engines.
+const big = `nestor-bench/blob-${Date.now()}:latest`;
+const context = await tarOf([{ name: 'Dockerfile', content: `FROM ${image}\nRUN head -c 104857600 /dev/urandom > /blob\n` }]);
+await consumeProgress('build', await host.docker.buildImage(Readable.from(context) as never, { t: big, labels: nestorLabels('image') }));
+const publishMs = await timeIt(() => supply.preload([big]));
+log(`100 MB image published to the shared cache once in ${Math.round(publishMs)} ms`);
+const viaMirror: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  while (pool.available < 1) await new Promise((r) => setTimeout(r, 20));
+  const e = await pool.acquire();
+  viaMirror.push(await timeIt(() => pullInto(e, big)));
+  await pool.release(e);
+}
+log(`100 MB via the shared cache p50 ${percentile(viaMirror, 50)} ms`);
+const saveLoad: number[] = [];
+for (let i = 0; i < BASELINE_RUNS; i++) {
+  while (pool.available < 1) await new Promise((r) => setTimeout(r, 20));
+  const e = await pool.acquire();
+  saveLoad.push(
+    await timeIt(async () => {
+      const saved = (await host.docker.getImage(big).get()) as NodeJS.ReadableStream;
+      const loaded = (await e.docker.loadImage(saved as never)) as NodeJS.ReadableStream;
+      await pipeline(loaded, async function* (src) {
+        for await (const _ of src) yield* [];
+      });
+    }),
+  );
+  await pool.release(e);
+}
+log(`100 MB by save | load p50 ${percentile(saveLoad, 50)} ms`);
+await pool.close();
+await supply.close();
+await host.docker.getImage(big).remove({ force: true }).catch(() => undefined);
+
+report('engine', {
+  runs: RUNS,
+  cold_p50_ms: percentile(cold, 50),
+  cold_p95_ms: percentile(cold, 95),
+  warm_acquire_p50_ms: percentile(warm, 50),
+  warm_acquire_p95_ms: percentile(warm, 95),
+  nested_run_p50_ms: percentile(nestedRun, 50),
+  nested_run_p95_ms: percentile(nestedRun, 95),
+  host_run_p50_ms: percentile(hostRun, 50),
+  host_run_p95_ms: percentile(hostRun, 95),
+  nested_over_host: Math.round((percentile(nestedRun, 50) / percentile(hostRun, 50)) * 100) / 100,
+  image_100mb_p50_ms: percentile(viaMirror, 50),
+  image_100mb_p95_ms: percentile(viaMirror, 95),
+  image_100mb_path: 'pull through the shared registry (uncompressed OCI layers)',
+  image_100mb_first_publish_ms: Math.round(publishMs),
+  baseline_save_load_100mb_p50_ms: percentile(saveLoad, 50),
+  baseline_save_load_100mb_p95_ms: percentile(saveLoad, 95),
+  baseline_save_load_runs: BASELINE_RUNS,
+  isolation: 'auto',
+});
