@@ -67,6 +67,18 @@ async function tryPull(docker: Docker, image: string, say: Progress): Promise<bo
   }
 }
 
+/** The official image or the local stand-in when either is present, else the official one pulled; undefined when a build is needed. */
+async function presentOrPulled(docker: Docker, official: string, local: string, say: Progress, force: boolean): Promise<string | undefined> {
+  if (force) return undefined;
+  for (const image of [official, local]) {
+    if (await imageExists(docker, image)) {
+      say({ image, phase: 'present' });
+      return image;
+    }
+  }
+  return (await tryPull(docker, official, say)) ? official : undefined;
+}
+
 export async function ensureBaseImage(docker: Docker, say: Progress = () => {}, force = false, tag = LOCAL_BASE_IMAGE): Promise<string> {
   if (!force && (await imageExists(docker, tag))) {
     say({ image: tag, phase: 'present' });
@@ -111,13 +123,8 @@ function findBusybox(): string {
 }
 
 export async function ensureRegistryImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
-  for (const image of [OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE]) {
-    if (!force && (await imageExists(docker, image))) {
-      say({ image, phase: 'present' });
-      return image;
-    }
-  }
-  if (!force && (await tryPull(docker, OFFICIAL_REGISTRY_IMAGE, say))) return OFFICIAL_REGISTRY_IMAGE;
+  const available = await presentOrPulled(docker, OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE, say, force);
+  if (available) return available;
   const binary = '/usr/bin/docker-registry';
   if (!existsSync(binary)) {
     throw new BootstrapError(
@@ -175,13 +182,8 @@ function sharedLibraries(binary: string): string[] {
 }
 
 export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
-  for (const image of [OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE]) {
-    if (!force && (await imageExists(docker, image))) {
-      say({ image, phase: 'present' });
-      return image;
-    }
-  }
-  if (!force && (await tryPull(docker, OFFICIAL_DIND_IMAGE, say))) return OFFICIAL_DIND_IMAGE;
+  const available = await presentOrPulled(docker, OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE, say, force);
+  if (available) return available;
   await buildDindWithDebootstrap(docker, say);
   return LOCAL_DIND_IMAGE;
 }
