@@ -8,11 +8,11 @@ export function registerImagesCommands(program: Command): void {
 
   images
     .command('bootstrap')
-    .option('--skip-dind', 'do not make the DinD image (the slow one)')
+    .option('--without-dind', 'do not make the DinD image (the slow one)')
     .option('--force', 'build the local images again even when present')
     .option('--json', 'machine-readable output')
     .description('Pull, or build locally where nothing can be pulled, the base, registry and DinD images')
-    .action(action(async (out, flags: { skipDind?: boolean; force?: boolean }) => {
+    .action(action(async (out, flags: { withoutDind?: boolean; force?: boolean }) => {
       const host = await hostEngine();
       const started = Date.now();
       const show = (e: BootstrapEvent) => {
@@ -26,7 +26,7 @@ export function registerImagesCommands(program: Command): void {
         };
         out.progress(text[e.phase]);
       };
-      const result = await bootstrapImages(host.docker, { onProgress: show, skipDind: Boolean(flags.skipDind), force: Boolean(flags.force) });
+      const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), force: Boolean(flags.force) });
       out.result(result);
       out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}`);
       return 0;

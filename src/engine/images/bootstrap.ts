@@ -45,12 +45,12 @@ type Progress = (e: BootstrapEvent) => void;
  */
 export async function bootstrapImages(
   docker: Docker,
-  opts: { onProgress?: Progress; skipDind?: boolean; force?: boolean } = {},
+  opts: { onProgress?: Progress; withoutDind?: boolean; force?: boolean } = {},
 ): Promise<BootstrapResult> {
   const say = opts.onProgress ?? (() => {});
   const base = await ensureBaseImage(docker, say, opts.force);
   const registry = await ensureRegistryImage(docker, say, opts.force);
-  const dind = opts.skipDind ? '' : await ensureDindImage(docker, say, opts.force);
+  const dind = opts.withoutDind ? '' : await ensureDindImage(docker, say, opts.force);
   return { base, dind, registry };
 }
 
