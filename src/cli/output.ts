@@ -33,7 +33,8 @@ export class Output {
 
   /** Progress on long work: always to stderr, so it never mixes with results. */
   progress(text: string): void {
-    process.stderr.write(`${this.colour || process.stderr.isTTY ? '\x1b[2m' : ''}${text}${process.stderr.isTTY ? '\x1b[0m' : ''}\n`);
+    const dim = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+    process.stderr.write(dim ? `\x1b[2m${text}\x1b[0m\n` : `${text}\n`);
   }
 
   result(value: unknown): void {
