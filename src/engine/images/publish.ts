@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -187,7 +187,6 @@ export class ImagePublisher {
     const pick = (name: string): Blob => {
       const blob = files.get(name);
       if (!blob) throw new PublishError(image, `the export lacks ${name}`);
-      statSync(blob.path);
       return blob;
     };
     return { layers: entry.Layers.map(pick), config: pick(entry.Config) };

@@ -5,7 +5,8 @@ import { NestorError } from '../../errors.ts';
 import { connect, type EngineClient } from '../engine-client.ts';
 import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED } from '../labels.ts';
 import type { TlsMaterial } from '../docker-host.ts';
-import { CLIENT_CERT_DIR, ENGINE_PORT } from './daemon-args.ts';
+import { CLIENT_CERT_DIR } from './daemon-args.ts';
+import { engineAddress } from './address.ts';
 import type { ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
 
@@ -35,11 +36,7 @@ export async function attachEngine(host: EngineClient, name: string): Promise<Ne
   const network = Object.keys(details.NetworkSettings.Networks)[0] ?? '';
   const isolation = (info.Labels[LABEL_ISOLATION] ?? 'dind') as ResolvedIsolation;
   const tls = await readClientCerts(container);
-  const published = details.NetworkSettings.Ports?.[`${ENGINE_PORT}/tcp`]?.[0]?.HostPort;
-  const address =
-    published && host.endpoint.kind !== 'unix'
-      ? { host: host.endpoint.kind === 'ssh' || host.endpoint.kind === 'tcp' || host.endpoint.kind === 'tls' ? host.endpoint.host : '127.0.0.1', port: Number(published) }
-      : { host: details.NetworkSettings.Networks[network]?.IPAddress ?? '', port: ENGINE_PORT };
+  const address = engineAddress(host, details, network, host.endpoint.kind !== 'unix');
   return new NestedEngine({
     name,
     isolation,

@@ -12,6 +12,7 @@ import { REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
+import { engineAddress } from './address.ts';
 import { uplinkMtu } from '../host-network.ts';
 
 export interface ProvisionOptions {
@@ -142,7 +143,8 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
     if (requested === 'auto' && !autoDecision.has(host.address)) autoDecision.set(host.address, mode);
     if (opts.joinRegistry) await joinRegistry(host.docker, network);
 
-    const client = connect({ kind: 'tls', ...(await tlsAddress(host, container, network, publish)), tls: certs.client, serverName: name });
+    const address = engineAddress(host, await container.inspect(), network, publish);
+    const client = connect({ kind: 'tls', ...address, tls: certs.client, serverName: name });
     await waitReady(name, client, container, opts.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs);
     return new NestedEngine({
       name,
@@ -235,19 +237,6 @@ async function createNetwork(docker: Docker, name: string, labels: Record<string
 async function createVolume(docker: Docker, name: string, labels: Record<string, string>): Promise<string> {
   await docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) });
   return name;
-}
-
-/** The host reaches a local engine's containers directly; a remote one only through a published port. */
-async function tlsAddress(host: EngineClient, container: Docker.Container, network: string, publish: boolean): Promise<{ host: string; port: number }> {
-  const info = await container.inspect();
-  if (publish) {
-    const binding = info.NetworkSettings.Ports?.[`${ENGINE_PORT}/tcp`]?.[0];
-    const hostName = host.endpoint.kind === 'unix' ? '127.0.0.1' : host.endpoint.host;
-    return { host: hostName, port: Number(binding?.HostPort) };
-  }
-  const ip = info.NetworkSettings.Networks[network]?.IPAddress;
-  if (!ip) throw new Error(`engine container has no address on network ${network}`);
-  return { host: ip, port: ENGINE_PORT };
 }
 
 async function waitReady(name: string, client: EngineClient, container: Docker.Container, timeoutMs: number): Promise<void> {
