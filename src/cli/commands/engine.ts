@@ -5,7 +5,7 @@ import { NestorError } from '../../errors.ts';
 import { cleanupOrphans, removeLabelled } from '../../engine/cleanup.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { BASE_ALIAS } from '../../engine/images/image-names.ts';
-import { REGISTRY_ALIAS, REGISTRY_ALIAS_URL } from '../../engine/images/registry.ts';
+import { ensureRegistry, REGISTRY_ALIAS, REGISTRY_ALIAS_URL } from '../../engine/images/registry.ts';
 import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_OPTIONS, LABEL_OWNER, LABEL_PERSISTENT } from '../../engine/labels.ts';
 import { attachEngine, findEngineContainer } from '../../engine/nested/attach.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -17,6 +17,7 @@ import type { Output } from '../output.ts';
 
 interface StartFlags {
   isolation: IsolationMode;
+  runtime?: string;
   port?: string;
   network?: string;
   memory: string;
@@ -35,6 +36,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 function engineOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--isolation <mode>', 'auto, dind, dind-caps, socket, sysbox, runcvm or kata').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
+    .addOption(new Option('--runtime <name>', 'OCI runtime name for sysbox, runcvm or kata when registered under another name').env('NESTOR_ENGINE_RUNTIME'))
     .addOption(new Option('--port <port>', 'publish the TLS port on the host at this port').env('NESTOR_ENGINE_PORT'))
     .addOption(new Option('--network <name>', 'join this network instead of making one').env('NESTOR_ENGINE_NETWORK'))
     .addOption(new Option('--memory <mb>', 'memory limit in MB').default('2048').env('NESTOR_ENGINE_MEMORY'))
@@ -68,6 +70,7 @@ function toProvisionOptions(name: string, f: StartFlags): ProvisionOptions {
     ...(port !== undefined ? { publishPort: port } : {}),
     ...(f.network ? { network: f.network } : {}),
     ...(f.image ? { image: f.image } : {}),
+    ...(f.runtime ? { runtime: f.runtime } : {}),
     daemon: {
       registryMirrors: [REGISTRY_ALIAS_URL, ...f.registryMirror],
       insecureRegistries: [`${REGISTRY_ALIAS}:5000`, ...f.insecureRegistry],
@@ -87,8 +90,8 @@ export function registerEngineCommands(program: Command): void {
       if (await findEngineContainer(host.docker, name)) {
         throw new NestorError('NESTOR_ENGINE_EXISTS', `An engine named ${name} exists already`, `Use it, or replace it: nestor engine restart ${name} (or stop ${name} first).`);
       }
-      const supply = await ImageSupply.start(host).catch(() => undefined); // makes sure the shared registry runs
-      await supply?.close();
+      // A named engine outlives this process, so it pulls from the shared registry directly.
+      await ensureRegistry(host.docker);
       const opts = toProvisionOptions(name, flags);
       out.progress(`starting nested engine ${name} …`);
       const eng = await provision({ ...opts, host, extraLabels: { [LABEL_OPTIONS]: JSON.stringify(flags) } });
