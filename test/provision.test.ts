@@ -123,3 +123,37 @@ test('a nested daemon killed from outside is reported unhealthy within 2 s', asy
     assert.ok(elapsed < 2000, `reported in ${Math.round(elapsed)} ms`);
   });
 });
+
+test('host images are shared into a new engine read-only, layers and tags intact', async () => {
+  const { Readable } = await import('node:stream');
+  const { tarOf } = await import('../src/engine/archive.ts');
+  const { consumeProgress } = await import('../src/engine/json-stream.ts');
+  const { nestorLabels } = await import('../src/engine/labels.ts');
+  const tag = `nestor-test/layered-${process.pid}:v1`;
+  const context = await tarOf([
+    { name: 'Dockerfile', content: 'FROM busybox:latest\nRUN echo one > /one\nRUN echo two > /two && rm /one\n' },
+  ]);
+  await consumeProgress('build', await host.docker.buildImage(Readable.from(context) as never, { t: tag, labels: nestorLabels('image') }));
+  try {
+    await withEngine({ isolation: 'dind-caps', images: [tag] }, async (engine) => {
+      assert.deepEqual(engine.sharedImages, [tag]);
+      const tags = (await engine.docker.listImages()).flatMap((i) => i.RepoTags ?? []);
+      assert.ok(tags.includes(tag), `the nested engine lists ${tag}: ${tags.join(', ')}`);
+      const run = await runContainer(engine.docker, {
+        image: tag,
+        cmd: ['sh', '-c', 'cat /two; test ! -e /one && echo deleted; echo mine > /mine && cat /mine'],
+      });
+      assert.equal(run.stdout, 'two\ndeleted\nmine\n', 'upper layers and whiteouts apply; the container writes its own layer');
+      const top = (await host.docker.getImage(tag).inspect()).GraphDriver.Data?.UpperDir?.split('/').at(-2);
+      assert.match(top ?? '', /^[0-9a-f]{64}$/);
+      const probe = await runContainer(engine.docker, {
+        image: tag,
+        cmd: ['sh', '-c', `touch /store/overlay2/${top}/diff/x 2>/dev/null && echo WRITABLE; ls /nestor/host 2>/dev/null || echo hidden`],
+        binds: ['/var/lib/docker:/store'],
+      });
+      assert.equal(probe.stdout, 'hidden\n', 'shared layers are read-only and the host store is not visible to jobs');
+    });
+  } finally {
+    await host.docker.getImage(tag).remove({ force: true });
+  }
+});

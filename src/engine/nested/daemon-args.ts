@@ -38,6 +38,8 @@ export function daemonArgs(opts: DaemonOptions): string[] {
   return args;
 }
 
+import { SEED_SCRIPT } from './shared-layers.ts';
+
 /**
  * Run before dockerd inside the sidecar. On cgroup v2 the sidecar's processes must leave the
  * root of their cgroup namespace before dockerd can delegate controllers to its containers.
@@ -57,5 +59,6 @@ if [ "$NESTOR_CGROUP_NEST" = 1 ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; 
 fi
 mkdir -p /var/run /var/lib/docker
 rm -f /var/run/docker.pid
+${SEED_SCRIPT}
 exec "$@"
 `;

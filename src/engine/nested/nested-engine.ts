@@ -22,6 +22,8 @@ export interface NestedEngineInit {
   containerId?: string;
   network: string;
   tls?: TlsMaterial;
+  /** Host images present from the start through shared layers. */
+  sharedImages?: string[];
   /** Things the provisioner decided on the user's behalf, e.g. a fall-back from privileged. */
   notices: string[];
   readyMs: number;
@@ -39,6 +41,7 @@ export class NestedEngine {
   readonly containerId: string | undefined;
   readonly network: string;
   readonly tls: TlsMaterial | undefined;
+  readonly sharedImages: string[];
   readonly notices: string[];
   readonly readyMs: number;
   private destroyed: Promise<void> | undefined;
@@ -51,6 +54,7 @@ export class NestedEngine {
     this.containerId = init.containerId;
     this.network = init.network;
     this.tls = init.tls;
+    this.sharedImages = init.sharedImages ?? [];
     this.notices = init.notices;
     this.readyMs = init.readyMs;
   }

@@ -14,6 +14,7 @@ import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode,
 import { NestedEngine } from './nested-engine.ts';
 import { engineAddress } from './address.ts';
 import { uplinkMtu } from '../host-network.ts';
+import { planLayerSeed } from './shared-layers.ts';
 
 export interface ProvisionOptions {
   /** Engine name; generated when absent. Also the DNS name its certificate is valid for. */
@@ -43,6 +44,13 @@ export interface ProvisionOptions {
    * engines that outlive this process and so cannot use its on-demand mirror.
    */
   joinRegistry?: boolean;
+  /**
+   * Host images to have in the engine from its start, by sharing the host's extracted layers
+   * read-only instead of pulling (local overlay2 hosts only; see shared-layers.ts). When they
+   * cannot be shared, `NestedEngine.sharedImages` is empty and the caller pulls them through
+   * the image supply instead.
+   */
+  images?: string[];
 }
 
 export const DEFAULTS = { memoryMb: 2048, cpus: 2, pidsLimit: 4096, readyTimeoutMs: 20_000 } as const;
@@ -104,11 +112,13 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
     if (requested === 'socket') {
       return new NestedEngine({ name, isolation: 'socket', host, client: host, network, notices, readyMs: performance.now() - started });
     }
-    const [image, certs] = await Promise.all([
+    const [image, certs, seed] = await Promise.all([
       opts.image ? Promise.resolve(opts.image) : dindImage(host.docker),
       makeEngineCertificates({ dnsNames: [name, `nestor-${name}`, 'docker', 'localhost'], ipAddresses: ['127.0.0.1'] }),
+      planLayerSeed(host, opts.images ?? [], opts.daemon?.storageDriver),
     ]);
     const files = await tarOf([
+      ...(seed?.files.map((f) => ({ ...f, name: f.name.slice(1) })) ?? []),
       { name: 'nestor/entry.sh', content: ENTRY_SCRIPT, mode: 0o755 },
       { name: `${CERT_DIR.slice(1)}/ca.pem`, content: certs.ca },
       { name: `${CERT_DIR.slice(1)}/server-cert.pem`, content: certs.server.cert },
@@ -122,7 +132,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
 
     let mode: SidecarIsolation = requested === 'auto' ? (autoDecision.get(host.address) ?? 'dind') : requested;
     const build = (m: SidecarIsolation) =>
-      containerSpec({ name, image, mode: m, opts, network, storageVolume, labels: engineLabels, publish });
+      containerSpec({ name, image, mode: m, opts, network, storageVolume, labels: engineLabels, publish, mounts: seed?.mounts ?? [] });
     let container: Docker.Container;
     try {
       container = await createAndStart(host.docker, build(mode), files);
@@ -154,6 +164,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
       containerId: container.id,
       network,
       tls: certs.client,
+      sharedImages: seed?.images ?? [],
       notices,
       readyMs: performance.now() - started,
     });
@@ -173,6 +184,7 @@ interface SpecInput {
   storageVolume: string | undefined;
   labels: Record<string, string>;
   publish: boolean;
+  mounts: Docker.MountSettings[];
 }
 
 /** The sidecar's container definition: pure, so the tests can read it without an engine. */
@@ -195,6 +207,7 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
     HostConfig: {
       ...isolation,
       NetworkMode: s.network,
+      ...(s.mounts.length ? { Mounts: s.mounts } : {}),
       Memory: (s.opts.memoryMb ?? DEFAULTS.memoryMb) * 1024 * 1024,
       NanoCpus: Math.round((s.opts.cpus ?? DEFAULTS.cpus) * 1e9),
       PidsLimit: s.opts.pidsLimit ?? DEFAULTS.pidsLimit,
