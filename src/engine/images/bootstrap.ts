@@ -198,11 +198,11 @@ async function buildDindWithDebootstrap(docker: Docker, say: Progress): Promise<
   }
   const dir = mkdtempSync(join(tmpdir(), 'nestor-dind-'));
   try {
-    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io (about a minute)' });
+    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose and git (a minute or two)' });
     const mirror = process.env.NESTOR_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
     await runWithProgress(
       'debootstrap',
-      ['--variant=minbase', '--include=docker.io,iptables,ca-certificates,procps', 'bookworm', dir, mirror],
+      ['--variant=minbase', '--include=docker.io,docker-compose,iptables,ca-certificates,procps,git', 'bookworm', dir, mirror],
       (line) => {
         const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(line);
         if (m && (m[1] === 'Retrieving' || m[1] === 'Configuring')) say({ image, phase: 'progress', detail: `${m[1]!.toLowerCase()} ${m[2]}` });

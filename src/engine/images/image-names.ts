@@ -1,6 +1,7 @@
 /** Images Nestor uses, and the local stand-ins it builds where nothing can be pulled. */
 export const OFFICIAL_DIND_IMAGE = 'docker:dind';
-export const LOCAL_DIND_IMAGE = 'nestor/dind:bookworm';
+/** Versioned by what it holds: a new tag makes `images bootstrap` build it again. */
+export const LOCAL_DIND_IMAGE = 'nestor/dind:bookworm-2';
 export const LOCAL_BASE_IMAGE = 'nestor/base:busybox';
 /** The base image is also offered under its usual name when the host has no busybox. */
 export const BASE_ALIAS = 'busybox:latest';
