@@ -144,7 +144,7 @@ test('host images are shared into a new engine read-only, layers and tags intact
         cmd: ['sh', '-c', 'cat /two; test ! -e /one && echo deleted; echo mine > /mine && cat /mine'],
       });
       assert.equal(run.stdout, 'two\ndeleted\nmine\n', 'upper layers and whiteouts apply; the container writes its own layer');
-      const top = (await host.docker.getImage(tag).inspect()).GraphDriver.Data?.UpperDir?.split('/').at(-2);
+      const top = ((await host.docker.getImage(tag).inspect()).GraphDriver.Data as { UpperDir?: string } | undefined)?.UpperDir?.split('/').at(-2);
       assert.match(top ?? '', /^[0-9a-f]{64}$/);
       const probe = await runContainer(engine.docker, {
         image: tag,

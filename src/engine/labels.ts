@@ -17,7 +17,9 @@ export const LABEL_ISOLATION = 'dev.nestor.isolation';
 export const LABEL_OPTIONS = 'dev.nestor.options';
 export const LABEL_CREATED = 'dev.nestor.created';
 
-export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe';
+export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe' | 'step' | 'service' | 'workspace';
+/** The job an object was made for. */
+export const LABEL_JOB = 'dev.nestor.job';
 
 export function nestorLabels(role: Role, extra: Record<string, string> = {}): Record<string, string> {
   return {

@@ -1,0 +1,275 @@
+import { posix } from 'node:path';
+import { PipelineError, type PipelineProblem } from './errors.ts';
+import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
+import type { JobPlan, PlanMount, PlanService, PlanStep } from './plan.ts';
+import { stepScript } from './script.ts';
+import { didYouMean } from './suggest.ts';
+import { evaluate, type RunFacts } from './when.ts';
+import type { YamlSource } from './yaml-source.ts';
+
+export interface CompileOptions extends RunFacts {
+  /** The image for steps that name none and whose file sets no default. */
+  defaultImage: string;
+  /** Trusted jobs may mount host paths. */
+  trusted?: boolean;
+  /** Run only these steps (and what they depend on). */
+  only?: string[];
+  /** Variables that override the file's (`nestor run --env`). */
+  env?: Record<string, string>;
+  /** Names of the secrets that will be supplied. */
+  secrets?: string[];
+  /** Variables every container gets (`CI=true`, the format's own CI_* names, …). */
+  builtins?: (job: { name: string; step?: string }) => Record<string, string>;
+}
+
+/** Where every container finds the job engine's client certificates. */
+export const ENGINE_CERTS_PATH = '/certs/client';
+/** The name every container reaches the job engine by, as GitLab's `docker` service alias. */
+export const ENGINE_ALIAS = 'docker';
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
+
+/** A `docker:dind`-style service: served by the job's own nested engine, not a second daemon. */
+export function isDindImage(image: string): boolean {
+  return /dind/i.test(image.split('@')[0]!);
+}
+
+/** Turns a checked pipeline into one plan per matrix entry, or throws every problem found. */
+export function compile(config: PipelineConfig, source: YamlSource, opts: CompileOptions): JobPlan[] {
+  const problems: PipelineProblem[] = [];
+  const at = (path: StepConfig['at'], key?: string) => source.position(path, key);
+  checkNames(config, problems, at);
+  const order = dependencies(config, problems, at);
+  const selected = selectSteps(config, order, opts.only, problems, source);
+  checkSecrets(config, opts.secrets ?? [], problems, at);
+  if (problems.length) throw new PipelineError(problems);
+
+  const pipelineWhen = evaluate(config.when, opts);
+  return config.matrix.map((axes) => {
+    const name = jobName(config.name, axes);
+    const vars = { ...config.environment, ...axes, ...opts.env };
+    const notices: string[] = [];
+    const dind = config.services.filter((s) => isDindImage(s.image));
+    for (const s of dind) notices.push(`service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`);
+    const engineRunVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
+    const certDirs = dind.map((s) => `${(s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR ?? '/certs').replace(/\/$/, '')}/client`);
+    for (const s of dind) {
+      if ((s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR) === '') {
+        problems.push({
+          position: at(s.at),
+          message: `service ${s.name} turns TLS off (DOCKER_TLS_CERTDIR is empty); Nestor's job engines answer on TLS only (port 2376)`,
+        });
+      }
+    }
+    const engineAliases = [...new Set([ENGINE_ALIAS, ...dind.flatMap((s) => [s.name, ...s.aliases])])];
+    const resolveImage = (image: string | undefined) => substitute(image ?? config.defaultImage ?? opts.defaultImage, vars);
+    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, engineRunVolumes, opts.trusted ?? false, problems, at));
+
+    const steps: PlanStep[] = config.steps
+      .filter((s) => selected.has(s.name))
+      .map((s) => {
+        const decided = evaluate(s.when, opts);
+        const mounts = mountsFor(s.volumes);
+        const usesSocketDir = mounts.some((m) => m.kind === 'engine-run' || m.kind === 'engine-socket');
+        const environment = {
+          ...opts.builtins?.({ name, step: s.name }),
+          ...(usesSocketDir ? {} : dockerVariables()),
+          ...config.environment,
+          ...axes,
+          ...s.environment,
+          ...opts.env,
+        };
+        return {
+          ...containerBase(s, resolveImage(s.image), environment, [...mounts, ...certMounts(certDirs, mounts)], engineAliases, config.workspace),
+          dependsOn: (order.get(s.name) ?? []).filter((d) => selected.has(d)),
+          runOn: decided.runOn,
+          timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
+          ignoreFailure: s.ignoreFailure,
+          detach: s.detach,
+          ...(!pipelineWhen.run ? { skip: `the pipeline's conditions: ${pipelineWhen.reason}` } : !decided.run ? { skip: decided.reason! } : {}),
+        };
+      });
+    const services: PlanService[] = config.services
+      .filter((s) => !isDindImage(s.image))
+      .map((s) => ({
+        ...containerBase(
+          { ...s, afterCommands: [], secrets: [] },
+          resolveImage(s.image),
+          { ...opts.builtins?.({ name }), ...config.environment, ...axes, ...s.environment },
+          mountsFor(s.volumes),
+          engineAliases,
+          config.workspace,
+        ),
+        aliases: s.aliases,
+        ports: s.ports,
+      }));
+    const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
+    const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.skip).map((s) => s.image)])];
+    for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, notices };
+  }).map((plan) => {
+    if (problems.length) throw new PipelineError(problems);
+    return plan;
+  });
+}
+
+function containerBase(
+  c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir'>,
+  image: string,
+  environment: Record<string, string>,
+  mounts: PlanMount[],
+  engineAliases: string[],
+  workspace: string,
+) {
+  return {
+    name: c.name,
+    image,
+    ...(c.commands.length ? { script: stepScript(c.commands, c.afterCommands) } : {}),
+    ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
+    ...(c.command ? { command: c.command } : {}),
+    environment,
+    secrets: c.secrets,
+    privileged: c.privileged,
+    mounts: [{ kind: 'workspace' as const, target: workspace, readOnly: false }, ...mounts],
+    engineAliases,
+    ...(c.networkMode ? { networkMode: c.networkMode } : {}),
+    workingDir: c.workingDir ? posix.resolve(workspace, c.workingDir) : workspace,
+  };
+}
+
+/** How a step's `docker` reaches its job engine when it does not use the socket. */
+function dockerVariables(): Record<string, string> {
+  return { DOCKER_HOST: `tcp://${ENGINE_ALIAS}:2376`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: ENGINE_CERTS_PATH };
+}
+
+function certMounts(certDirs: string[], mounts: PlanMount[]): PlanMount[] {
+  const targets = new Set([ENGINE_CERTS_PATH, ...certDirs]);
+  return [...targets].filter((t) => !mounts.some((m) => m.target === t)).map((target) => ({ kind: 'engine-certs' as const, target }));
+}
+
+function toMount(
+  v: VolumeRef,
+  config: PipelineConfig,
+  engineRun: Set<string>,
+  trusted: boolean,
+  problems: PipelineProblem[],
+  at: (path: VolumeRef['at'], key?: string) => ReturnType<YamlSource['position']>,
+): PlanMount {
+  const target = v.target;
+  if (!target.startsWith('/')) problems.push({ position: at(v.at), message: `volume target "${target}" must be an absolute path` });
+  if (v.source === '/var/run/docker.sock') return { kind: 'engine-socket', target };
+  if (engineRun.has(v.source)) return { kind: 'engine-run', target };
+  const declared = config.volumes.find((d) => d.name === v.source);
+  const hostPath = declared?.kind === 'host' ? declared.hostPath! : v.source.startsWith('/') ? v.source : undefined;
+  if (hostPath !== undefined) {
+    if (!trusted) {
+      problems.push({
+        position: at(declared?.kind === 'host' ? declared.at : v.at),
+        message: `host path ${hostPath} cannot be mounted: the job is not trusted`,
+      });
+    }
+    return { kind: 'host', path: hostPath, target, readOnly: v.readOnly };
+  }
+  if (v.source.startsWith('.')) {
+    const sub = posix.normalize(v.source);
+    if (sub === '..' || sub.startsWith('../')) {
+      problems.push({ position: at(v.at), message: `volume source ${v.source} leaves the workspace` });
+    }
+    return { kind: 'workspace', subPath: sub, target, readOnly: v.readOnly };
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v.source)) problems.push({ position: at(v.at), message: `volume name "${v.source}" is not a valid name` });
+  return { kind: 'volume', name: v.source, target, readOnly: v.readOnly };
+}
+
+function checkNames(config: PipelineConfig, problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): void {
+  const seen = new Set<string>();
+  for (const item of [...config.services, ...config.steps]) {
+    if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
+    seen.add(item.name);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
+      problems.push({ position: at(item.at), message: `"${item.name}" is not a valid name: use letters, digits, '.', '_' and '-'` });
+    }
+  }
+  if (config.steps.length === 0) problems.push({ position: at(config.at), message: 'the pipeline has no steps' });
+}
+
+/**
+ * Each step's prerequisites. Without any `depends_on` in the file, steps run in the order
+ * written; with one, the file is a graph and a step without `depends_on` starts at once.
+ */
+function dependencies(config: PipelineConfig, problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): Map<string, string[]> {
+  const names = config.steps.map((s) => s.name);
+  const graph = config.steps.some((s) => s.dependsOn !== undefined);
+  const order = new Map<string, string[]>();
+  config.steps.forEach((s, i) => {
+    const deps = graph ? (s.dependsOn ?? []) : i > 0 ? [config.steps[i - 1]!.name] : [];
+    for (const d of deps) {
+      if (!names.includes(d)) problems.push({ position: at(s.at, 'depends_on'), message: `step ${s.name} depends on unknown step "${d}"${didYouMean(d, names)}` });
+    }
+    order.set(s.name, deps.filter((d) => names.includes(d)));
+  });
+  const cycle = findCycle(order);
+  if (cycle) {
+    const first = config.steps.find((s) => s.name === cycle[0])!;
+    problems.push({ position: at(first.at, 'depends_on'), message: `depends_on makes a cycle: ${cycle.join(' → ')}` });
+  }
+  return order;
+}
+
+export function findCycle(graph: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined;
+    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node];
+    state.set(node, 'visiting');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      const found = visit(next);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of graph.keys()) {
+    const found = visit(node);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function selectSteps(config: PipelineConfig, order: Map<string, string[]>, only: string[] | undefined, problems: PipelineProblem[], source: YamlSource): Set<string> {
+  const names = config.steps.map((s) => s.name);
+  if (!only?.length) return new Set(names);
+  const selected = new Set<string>();
+  const add = (n: string) => {
+    if (selected.has(n)) return;
+    selected.add(n);
+    for (const d of order.get(n) ?? []) add(d);
+  };
+  for (const n of only) {
+    if (names.includes(n)) add(n);
+    else problems.push({ position: source.position(['steps']), message: `--step ${n}: there is no such step${didYouMean(n, names)}` });
+  }
+  return selected;
+}
+
+function checkSecrets(config: PipelineConfig, available: string[], problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): void {
+  for (const s of config.steps) {
+    for (const secret of s.secrets) {
+      if (!available.includes(secret.name)) {
+        problems.push({ position: at(s.at), message: `step ${s.name} needs the secret "${secret.name}", which was not given (nestor run --secret ${secret.name}=VALUE)` });
+      }
+    }
+  }
+}
+
+function jobName(pipeline: string, axes: Record<string, string>): string {
+  const values = Object.entries(axes).map(([k, v]) => `${k}=${v}`);
+  return values.length ? `${pipeline} (${values.join(', ')})` : pipeline;
+}
+
+/** `${VAR}` and `$VAR` from the job's variables, as CI systems do for image names. */
+export function substitute(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, a: string | undefined, b: string | undefined) => vars[(a ?? b)!] ?? whole);
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from '../errors.ts';
+import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
+import { check } from '../validate.ts';
+import type { PathSegment, YamlSource } from '../yaml-source.ts';
+import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
+import { unsupportedKeys } from './unsupported.ts';
+
+/** Drone's `.drone.yml`, docker pipelines: the common subset, mapped onto Nestor's model. */
+
+export const DRONE_WORKSPACE = '/drone/src';
+
+const STEP_UNSUPPORTED = {
+  settings: 'plugins are not run; write the commands the plugin would run',
+  user: 'steps run as the image user; set USER in the image',
+  dns: 'steps use the job network\'s DNS',
+  extra_hosts: 'reach other steps and services by name',
+  shm_size: 'not configurable per step',
+};
+const CONDITION_UNSUPPORTED = { repo: 'run conditions on the repository are not supported', instance: 'not supported', target: 'not supported', cron: 'not supported', ref: 'use branch instead', action: 'not supported' };
+
+const PIPELINE_UNSUPPORTED = {
+  depends_on: 'pipelines depending on other pipelines are not supported; merge them into one',
+  clone: 'the source is copied into the workspace; there is no clone to configure',
+  platform: "the job runs on the runner's platform",
+  node: 'target runners by labels instead',
+  image_pull_secrets: 'registry credentials are configured on the server',
+  concurrency: 'set max jobs on the runner',
+};
+/** Recognised keys that are refused with advice: accepted by the schema, reported after. */
+const recognised = (keys: Record<string, string>) => Object.fromEntries(Object.keys(keys).map((k) => [k, z.unknown().optional()]));
+
+const envValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.strictObject({ from_secret: z.string() })]);
+const condition = z.strictObject({
+  ...recognised(CONDITION_UNSUPPORTED),
+  branch: filterSchema.optional(),
+  event: filterSchema.optional(),
+  status: statusSchema.optional(),
+  paths: filterSchema.optional(),
+});
+const mount = z.strictObject({ name: z.string(), path: z.string() });
+
+const container = z.strictObject({
+  ...recognised(STEP_UNSUPPORTED),
+  name: z.string(),
+  image: z.string(),
+  commands: z.array(z.string()).optional(),
+  command: commandSchema.optional(),
+  entrypoint: commandSchema.optional(),
+  environment: z.record(z.string(), envValue).optional(),
+  volumes: z.array(mount).optional(),
+  privileged: z.boolean().optional(),
+  detach: z.boolean().optional(),
+  depends_on: z.array(z.string()).optional(),
+  when: condition.optional(),
+  failure: z.enum(['ignore', 'always']).optional(),
+  network_mode: z.string().optional(),
+  working_dir: z.string().optional(),
+  pull: z.string().optional(),
+});
+
+const pipeline = z.strictObject({
+  ...recognised(PIPELINE_UNSUPPORTED),
+  kind: z.literal('pipeline'),
+  type: z.literal('docker').optional(),
+  name: z.string().optional(),
+  steps: z.array(z.unknown()),
+  services: z.array(z.unknown()).optional(),
+  volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }).optional() })).optional(),
+  trigger: condition.optional(),
+  environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
+});
+
+export function readDrone(source: YamlSource): PipelineConfig | undefined {
+  const problems: PipelineProblem[] = [];
+  const unsupported: PipelineProblem[] = [];
+  const raw = source.value as Record<string, unknown> | null;
+  if (!raw || raw.kind !== 'pipeline') return undefined; // secrets, signatures: not pipelines
+  if (raw.type !== undefined && raw.type !== 'docker') {
+    throw new UnsupportedFeatureError([{ position: source.position([], 'type'), message: `Drone "${String(raw.type)}" pipelines are not supported; only type: docker` }]);
+  }
+  const top = check(source, pipeline, raw, [], 'the Drone pipeline', problems);
+  if (!top) throw new PipelineError(problems);
+  unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
+  if (top.trigger) unsupportedKeys(source, top.trigger, ['trigger'], CONDITION_UNSUPPORTED, unsupported);
+
+  const steps = top.steps.flatMap((s, i) => {
+    const at: PathSegment[] = ['steps', i];
+    const c = check(source, container, s, at, `step ${i + 1}`, problems);
+    if (!c) return [];
+    unsupportedKeys(source, s as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
+    if (c.when) unsupportedKeys(source, c.when, [...at, 'when'], CONDITION_UNSUPPORTED, unsupported);
+    return [toStep(c, at)];
+  });
+  const services = (top.services ?? []).flatMap((s, i): ServiceConfig[] => {
+    const at: PathSegment[] = ['services', i];
+    const c = check(source, container, s, at, `service ${i + 1}`, problems);
+    if (!c) return [];
+    const step = toStep(c, at);
+    return [{ name: c.name, image: c.image, aliases: [], environment: step.environment, commands: step.commands, ...(step.entrypoint ? { entrypoint: step.entrypoint } : {}), ...(step.command ? { command: step.command } : {}), ports: [], privileged: step.privileged, volumes: step.volumes, at }];
+  });
+  if (problems.length) throw new PipelineError(problems);
+  if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
+  return {
+    name: top.name ?? 'default',
+    format: 'drone',
+    file: source.file,
+    environment: Object.fromEntries(Object.entries(top.environment ?? {}).map(([k, v]) => [k, String(v)])),
+    steps,
+    services,
+    volumes: (top.volumes ?? []).map((v, i): JobVolume => (v.host ? { name: v.name, kind: 'host', hostPath: v.host.path, at: ['volumes', i] } : { name: v.name, kind: 'temp', at: ['volumes', i] })),
+    matrix: [{}],
+    workspace: top.workspace?.path ? `${top.workspace.base ?? DRONE_WORKSPACE}/${top.workspace.path}`.replace(/\/+/g, '/') : (top.workspace?.base ?? DRONE_WORKSPACE),
+    when: top.trigger ? [toCondition(top.trigger)] : [],
+    at: [],
+  };
+}
+
+function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
+  const environment: Record<string, string> = {};
+  const secrets: StepConfig['secrets'] = [];
+  for (const [k, v] of Object.entries(c.environment ?? {})) {
+    if (v !== null && typeof v === 'object') secrets.push({ name: v.from_secret, env: k });
+    else environment[k] = v === null ? '' : String(v);
+  }
+  return {
+    name: c.name,
+    image: c.image,
+    commands: c.commands ?? [],
+    afterCommands: [],
+    ...(c.entrypoint !== undefined ? { entrypoint: toArgv(c.entrypoint)! } : {}),
+    ...(c.command !== undefined ? { command: toArgv(c.command)! } : {}),
+    environment,
+    secrets,
+    privileged: c.privileged ?? false,
+    volumes: (c.volumes ?? []).map((v, i) => ({ source: v.name, target: v.path, readOnly: false, at: [...at, 'volumes', i] })),
+    ...(c.network_mode ? { networkMode: c.network_mode } : {}),
+    ...(c.working_dir ? { workingDir: c.working_dir } : {}),
+    ...(c.depends_on ? { dependsOn: c.depends_on } : {}),
+    when: c.when ? [toCondition(c.when)] : [],
+    ignoreFailure: c.failure === 'ignore',
+    detach: c.detach ?? false,
+    at,
+  };
+}

@@ -1,0 +1,219 @@
+import { z } from 'zod';
+import { PipelineError, type PipelineProblem } from '../errors.ts';
+import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
+import { check } from '../validate.ts';
+import type { PathSegment, YamlSource } from '../yaml-source.ts';
+import {
+  commandSchema,
+  durationSchema,
+  environmentSchema,
+  filterSchema,
+  listOf,
+  parseVolumeString,
+  scalar,
+  statusSchema,
+  stringList,
+  toArgv,
+  toCondition,
+  toEnvironment,
+  toPorts,
+  toSeconds,
+} from '../common.ts';
+
+/** Nestor's own format, `.nestor.yml`. docs/pipeline.md is its reference. */
+
+export const whenSchema = z.strictObject({
+  branch: filterSchema.optional(),
+  event: filterSchema.optional(),
+  status: statusSchema.optional(),
+  paths: filterSchema.optional(),
+});
+
+const volumeSchema = z.union([
+  z.string(),
+  z.strictObject({ name: z.string().optional(), source: z.string().optional(), path: z.string(), read_only: z.boolean().optional() }),
+]);
+
+const secretSchema = z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })]);
+
+export const stepSchema = z.strictObject({
+  name: z.string().optional(),
+  image: z.string().optional(),
+  commands: stringList.optional(),
+  run: z.string().optional(),
+  environment: environmentSchema.optional(),
+  secrets: z.array(secretSchema).optional(),
+  privileged: z.boolean().optional(),
+  volumes: z.array(volumeSchema).optional(),
+  network_mode: z.string().optional(),
+  working_dir: z.string().optional(),
+  entrypoint: commandSchema.optional(),
+  command: commandSchema.optional(),
+  depends_on: stringList.optional(),
+  when: z.union([whenSchema, z.array(whenSchema)]).optional(),
+  timeout: durationSchema.optional(),
+  failure: z.enum(['ignore', 'fail']).optional(),
+  detach: z.boolean().optional(),
+});
+
+export const serviceSchema = z.strictObject({
+  name: z.string().optional(),
+  image: z.string(),
+  alias: z.string().optional(),
+  aliases: z.array(z.string()).optional(),
+  environment: environmentSchema.optional(),
+  commands: stringList.optional(),
+  entrypoint: commandSchema.optional(),
+  command: commandSchema.optional(),
+  ports: z.array(z.union([z.number(), z.string()])).optional(),
+  privileged: z.boolean().optional(),
+  volumes: z.array(volumeSchema).optional(),
+});
+
+const matrixSchema = z.union([
+  z.strictObject({ include: z.array(z.record(z.string(), scalar)) }),
+  z.record(z.string(), z.array(scalar)),
+]);
+
+const jobVolumeSchema = z.strictObject({ temp: z.strictObject({}).optional(), host: z.strictObject({ path: z.string() }).optional() });
+
+export const pipelineSchema = z.strictObject({
+  name: z.string().optional(),
+  image: z.string().optional(),
+  environment: environmentSchema.optional(),
+  workspace: z.string().optional(),
+  matrix: matrixSchema.optional(),
+  when: z.union([whenSchema, z.array(whenSchema)]).optional(),
+  volumes: z.record(z.string(), jobVolumeSchema).optional(),
+  services: z.union([z.array(serviceSchema), z.record(z.string(), serviceSchema)]).optional(),
+  steps: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]),
+});
+
+export const DEFAULT_WORKSPACE = '/workspace';
+
+export function readNestor(source: YamlSource): PipelineConfig {
+  const problems: PipelineProblem[] = [];
+  const top = check(source, pipelineSchema, source.value ?? {}, [], 'the pipeline', problems);
+  if (!top) throw new PipelineError(problems);
+
+  const steps: StepConfig[] = [];
+  for (const [key, raw, at] of entries(top.steps, ['steps'])) {
+    const step = check(source, stepSchema, raw ?? {}, at, `step ${key}`, problems);
+    if (step) steps.push(toStep(step, typeof key === 'string' ? key : undefined, key, at, problems, source));
+  }
+  const services: ServiceConfig[] = [];
+  for (const [key, raw, at] of entries(top.services ?? [], ['services'])) {
+    const s = raw as z.infer<typeof serviceSchema>;
+    const name = (typeof key === 'string' ? key : undefined) ?? s.name;
+    if (!name) {
+      problems.push({ position: source.position(at), message: 'a service needs a name' });
+      continue;
+    }
+    services.push({
+      name,
+      image: s.image,
+      aliases: [...(s.alias ? [s.alias] : []), ...(s.aliases ?? [])],
+      environment: toEnvironment(s.environment),
+      commands: listOf(s.commands),
+      ...(s.entrypoint !== undefined ? { entrypoint: toArgv(s.entrypoint)! } : {}),
+      ...(s.command !== undefined ? { command: toArgv(s.command)! } : {}),
+      ports: toPorts(s.ports),
+      privileged: s.privileged ?? false,
+      volumes: toVolumes(s.volumes, [...at, 'volumes'], problems, source),
+      at,
+    });
+  }
+  if (problems.length) throw new PipelineError(problems);
+  return {
+    name: top.name ?? 'pipeline',
+    format: 'nestor',
+    file: source.file,
+    ...(top.image ? { defaultImage: top.image } : {}),
+    environment: toEnvironment(top.environment),
+    steps,
+    services,
+    volumes: Object.entries(top.volumes ?? {}).map(([name, v]): JobVolume =>
+      v.host ? { name, kind: 'host', hostPath: v.host.path, at: ['volumes', name] } : { name, kind: 'temp', at: ['volumes', name] },
+    ),
+    matrix: toMatrix(top.matrix),
+    workspace: top.workspace ?? DEFAULT_WORKSPACE,
+    when: top.when === undefined ? [] : (Array.isArray(top.when) ? top.when : [top.when]).map(toCondition),
+    at: [],
+  };
+}
+
+/** A list or a map of items, each with its key (index or name) and its path. */
+export function entries(value: unknown[] | Record<string, unknown>, base: PathSegment[]): [string | number, unknown, PathSegment[]][] {
+  return Array.isArray(value)
+    ? value.map((v, i) => [i, v, [...base, i]])
+    : Object.entries(value).map(([k, v]) => [k, v, [...base, k]]);
+}
+
+function toStep(
+  s: z.infer<typeof stepSchema>,
+  mapName: string | undefined,
+  key: string | number,
+  at: PathSegment[],
+  problems: PipelineProblem[],
+  source: YamlSource,
+): StepConfig {
+  if (s.commands !== undefined && s.run !== undefined) {
+    problems.push({ position: source.position(at, 'run'), message: 'a step has either `commands` or `run`, not both' });
+  }
+  const when = s.when === undefined ? [] : Array.isArray(s.when) ? s.when : [s.when];
+  return {
+    name: mapName ?? s.name ?? `step-${Number(key) + 1}`,
+    ...(s.image ? { image: s.image } : {}),
+    commands: s.run !== undefined ? [s.run] : listOf(s.commands),
+    afterCommands: [],
+    ...(s.entrypoint !== undefined ? { entrypoint: toArgv(s.entrypoint)! } : {}),
+    ...(s.command !== undefined ? { command: toArgv(s.command)! } : {}),
+    environment: toEnvironment(s.environment),
+    secrets: (s.secrets ?? []).map((x) => (typeof x === 'string' ? { name: x, env: x } : { name: x.source, env: x.target })),
+    privileged: s.privileged ?? false,
+    volumes: toVolumes(s.volumes, [...at, 'volumes'], problems, source),
+    ...(s.network_mode ? { networkMode: s.network_mode } : {}),
+    ...(s.working_dir ? { workingDir: s.working_dir } : {}),
+    ...(s.depends_on !== undefined ? { dependsOn: listOf(s.depends_on) } : {}),
+    when: when.map(toCondition),
+    ...(s.timeout !== undefined ? { timeoutSeconds: toSeconds(s.timeout)! } : {}),
+    ignoreFailure: s.failure === 'ignore',
+    detach: s.detach ?? false,
+    at,
+  };
+}
+
+function toVolumes(
+  values: z.infer<typeof volumeSchema>[] | undefined,
+  base: PathSegment[],
+  problems: PipelineProblem[],
+  source: YamlSource,
+): VolumeRef[] {
+  const out: VolumeRef[] = [];
+  (values ?? []).forEach((v, i) => {
+    const at = [...base, i];
+    if (typeof v === 'string') {
+      const parsed = parseVolumeString(v, at);
+      if (parsed) out.push(parsed);
+      else problems.push({ position: source.position(at), message: `volume "${v}" is not SOURCE:TARGET[:ro|rw]` });
+    } else {
+      const from = v.name ?? v.source;
+      if (!from) problems.push({ position: source.position(at), message: 'a volume needs `name` (or `source`) and `path`' });
+      else out.push({ source: from, target: v.path, readOnly: v.read_only ?? false, at });
+    }
+  });
+  return out;
+}
+
+/** `{A: [1, 2], B: [x]}` → every combination; `{include: [...]}` → exactly those. */
+export function toMatrix(matrix: z.infer<typeof matrixSchema> | undefined): Record<string, string>[] {
+  if (!matrix) return [{}];
+  if ('include' in matrix && Array.isArray(matrix.include) && matrix.include.every((e) => typeof e === 'object')) {
+    return (matrix.include as Record<string, string | number | boolean>[]).map((e) => toEnvironment(e));
+  }
+  let combos: Record<string, string>[] = [{}];
+  for (const [axis, values] of Object.entries(matrix as Record<string, (string | number | boolean)[]>)) {
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [axis]: String(v) })));
+  }
+  return combos;
+}

@@ -1,0 +1,95 @@
+import type { PathSegment } from './yaml-source.ts';
+
+/**
+ * The normalized pipeline every file format maps into (Nestor's own, Drone, Woodpecker,
+ * GitLab) before it is compiled to a plan. `at` is where the item is written in its file.
+ */
+
+export interface Condition {
+  branch?: Filter;
+  event?: Filter;
+  /** Which outcome so far lets the step run: success (the default), failure, or both. */
+  status?: ('success' | 'failure')[];
+  paths?: Filter;
+}
+
+/** Glob patterns a value must match (`include`) and must not match (`exclude`). */
+export interface Filter {
+  include: string[];
+  exclude: string[];
+}
+
+export interface VolumeRef {
+  /** A named volume of the job, or a path (absolute: a host path; relative: in the workspace). */
+  source: string;
+  target: string;
+  readOnly: boolean;
+  at: PathSegment[];
+}
+
+export interface StepConfig {
+  name: string;
+  image?: string;
+  /** Shell commands; none runs the image's own command. */
+  commands: string[];
+  /** Run after `commands` whatever their outcome (GitLab's after_script). */
+  afterCommands: string[];
+  entrypoint?: string[];
+  /** Arguments to the image's entrypoint when there are no commands. */
+  command?: string[];
+  environment: Record<string, string>;
+  /** Secrets given to the step: the secret `name`, exposed as the variable `env`. */
+  secrets: { name: string; env: string }[];
+  privileged: boolean;
+  volumes: VolumeRef[];
+  networkMode?: string;
+  workingDir?: string;
+  /** Undefined: after the previous step. Empty: at the start. */
+  dependsOn?: string[];
+  when: Condition[];
+  timeoutSeconds?: number;
+  ignoreFailure: boolean;
+  detach: boolean;
+  at: PathSegment[];
+}
+
+export interface ServiceConfig {
+  name: string;
+  image: string;
+  aliases: string[];
+  environment: Record<string, string>;
+  commands: string[];
+  entrypoint?: string[];
+  command?: string[];
+  ports: number[];
+  privileged: boolean;
+  volumes: VolumeRef[];
+  at: PathSegment[];
+}
+
+export interface JobVolume {
+  name: string;
+  /** `temp`: empty, lives as long as the job. `host`: a host path (trusted jobs only). */
+  kind: 'temp' | 'host';
+  hostPath?: string;
+  at: PathSegment[];
+}
+
+export interface PipelineConfig {
+  name: string;
+  /** Which format the file was written in, for messages. */
+  format: 'nestor' | 'drone' | 'woodpecker' | 'gitlab';
+  file: string;
+  defaultImage?: string;
+  environment: Record<string, string>;
+  steps: StepConfig[];
+  services: ServiceConfig[];
+  volumes: JobVolume[];
+  /** One entry per job; `[{}]` when there is no matrix. */
+  matrix: Record<string, string>[];
+  /** Where the source is in every container. */
+  workspace: string;
+  /** Conditions for the whole pipeline (Drone's trigger, Woodpecker's top-level when). */
+  when: Condition[];
+  at: PathSegment[];
+}

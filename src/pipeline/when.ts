@@ -1,0 +1,49 @@
+import picomatch from 'picomatch';
+import type { Condition, Filter } from './model.ts';
+
+/** What a run is about: the facts `when` conditions are checked against. */
+export interface RunFacts {
+  branch?: string;
+  event?: string;
+  /** Files changed by the commit; unknown (undefined) matches every `paths` filter. */
+  changedPaths?: string[];
+}
+
+function matches(filter: Filter, value: string): boolean {
+  const isMatch = (patterns: string[]) => patterns.some((p) => picomatch.isMatch(value, p, { dot: true }));
+  return (filter.include.length === 0 || isMatch(filter.include)) && !isMatch(filter.exclude);
+}
+
+/**
+ * Whether a condition list lets a step (or pipeline) run, and if not, why. Conditions in a
+ * list are alternatives; the keys inside one condition must all match. `status` is left to the
+ * executor, which alone knows how the job is going.
+ */
+export function evaluate(conditions: Condition[], facts: RunFacts): { run: boolean; runOn: ('success' | 'failure')[]; reason?: string } {
+  if (conditions.length === 0) return { run: true, runOn: ['success'] };
+  const reasons: string[] = [];
+  const runOn = new Set<'success' | 'failure'>();
+  for (const c of conditions) {
+    const reason = mismatch(c, facts);
+    if (reason) {
+      reasons.push(reason);
+      continue;
+    }
+    for (const s of c.status ?? ['success']) runOn.add(s);
+  }
+  if (runOn.size === 0) return { run: false, runOn: [], reason: reasons.join('; ') };
+  return { run: true, runOn: [...runOn] };
+}
+
+function mismatch(c: Condition, facts: RunFacts): string | undefined {
+  if (c.branch && !matches(c.branch, facts.branch ?? '')) return `branch ${facts.branch ?? '(none)'} does not match ${describe(c.branch)}`;
+  if (c.event && !matches(c.event, facts.event ?? '')) return `event ${facts.event ?? '(none)'} does not match ${describe(c.event)}`;
+  if (c.paths && facts.changedPaths && !facts.changedPaths.some((p) => matches(c.paths!, p))) {
+    return `no changed file matches ${describe(c.paths)}`;
+  }
+  return undefined;
+}
+
+function describe(f: Filter): string {
+  return [f.include.length ? f.include.join(', ') : '*', ...(f.exclude.length ? [`except ${f.exclude.join(', ')}`] : [])].join(' ');
+}

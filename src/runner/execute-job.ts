@@ -1,0 +1,232 @@
+import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { errorMessage } from '../errors.ts';
+import { LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../engine/labels.ts';
+import { removeLabelled } from '../engine/cleanup.ts';
+import type { NestedEngine } from '../engine/nested/nested-engine.ts';
+import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
+import { containerOptions } from './container-spec.ts';
+import type { JobContext } from './job-context.ts';
+import { prepareImages } from './job-images.ts';
+import { SecretMasker, type LogLine } from './log-lines.ts';
+import { attachOutput, waitFor } from './run-process.ts';
+import { PROBE_IMAGE, startService } from './services.ts';
+import { sourceArchive, sourceFiles } from './source-archive.ts';
+
+export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'ignored' | 'skipped' | 'timeout' | 'cancelled';
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  exitCode?: number;
+  durationMs: number;
+  reason?: string;
+}
+
+export interface JobResult {
+  name: string;
+  status: 'success' | 'failure' | 'cancelled';
+  steps: StepResult[];
+  durationMs: number;
+  engine: string;
+  error?: string;
+}
+
+export type JobEvent =
+  | { type: 'notice'; job: string; text: string }
+  | { type: 'step'; job: string; step: StepResult; startedAt?: number };
+
+export interface ExecuteOptions {
+  /** Copied into the workspace before the first step. */
+  sourceDir?: string;
+  secrets?: Record<string, string>;
+  signal?: AbortSignal;
+  onLog: (line: LogLine) => void;
+  onEvent?: (event: JobEvent) => void;
+  serviceTimeoutMs?: number;
+}
+
+const FAILED: StepStatus[] = ['failure', 'timeout'];
+
+/**
+ * Runs one job's plan on its engine: network, volumes, workspace with the source, services
+ * until ready, then the steps in dependency order. Everything it makes carries the job's label
+ * and is removed at the end, whatever the outcome; the engine itself belongs to the caller.
+ */
+export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: ExecuteOptions): Promise<JobResult> {
+  const started = performance.now();
+  const id = `nestor-job-${randomBytes(4).toString('hex')}`;
+  const signal = opts.signal ?? new AbortController().signal;
+  const secrets = opts.secrets ?? {};
+  const masker = new SecretMasker(Object.values(secrets));
+  const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text });
+  const results = new Map<string, StepResult>(plan.steps.map((s) => [s.name, { name: s.name, status: 'pending', durationMs: 0 }]));
+  const docker = engine.docker;
+  const labels = { [LABEL_JOB]: id };
+  const background: Docker.Container[] = [];
+  const finish = (status: JobResult['status'], error?: string): JobResult => ({
+    name: plan.name,
+    status,
+    steps: [...results.values()],
+    durationMs: performance.now() - started,
+    engine: engine.name,
+    ...(error ? { error } : {}),
+  });
+
+  for (const n of plan.notices) notice(n);
+  try {
+    const needsProbe = plan.services.some((s) => s.ports.length > 0);
+    const [ctx] = await Promise.all([
+      makeContext(id, engine, plan, labels, secrets),
+      prepareImages(docker, [...plan.images, ...(needsProbe ? [PROBE_IMAGE] : [])], notice),
+    ]);
+    if (signal.aborted) return finish('cancelled');
+    if (opts.sourceDir) await copySource(ctx, plan, opts.sourceDir);
+
+    for (const svc of plan.services) {
+      background.push(await startService(ctx, svc, opts.serviceTimeoutMs ?? 60_000, masker, opts.onLog));
+    }
+    await runGraph(ctx, plan, results, masker, opts, signal, background);
+    const steps = [...results.values()];
+    if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
+    return finish(steps.some((s) => FAILED.includes(s.status)) ? 'failure' : 'success');
+  } catch (err) {
+    if (signal.aborted) return finish('cancelled');
+    for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
+    return finish('failure', errorMessage(err));
+  } finally {
+    await Promise.all(background.map((c) => c.remove({ force: true }).catch(() => undefined)));
+    await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_JOB}=${id}`]).catch(() => undefined);
+  }
+}
+
+async function makeContext(
+  id: string,
+  engine: NestedEngine,
+  plan: JobPlan,
+  labels: Record<string, string>,
+  secrets: Record<string, string>,
+): Promise<JobContext> {
+  const docker = engine.docker;
+  const workspaceVolume = `${id}-workspace`;
+  const volumes = new Map(plan.volumes.map((v) => [v, `${id}-${v}`]));
+  const [network, workspace] = await Promise.all([
+    docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) }),
+    docker.createVolume({ Name: workspaceVolume, Labels: nestorLabels('workspace', labels) }),
+    ...[...volumes.values()].map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
+  ]);
+  const info = await (network as Docker.Network).inspect();
+  return {
+    id,
+    engine,
+    docker,
+    network: id,
+    gateway: info.IPAM?.Config?.[0]?.Gateway,
+    workspaceVolume,
+    workspaceMountpoint: (workspace as unknown as { Mountpoint: string }).Mountpoint,
+    volumes,
+    labels,
+    secrets,
+  };
+}
+
+/** Puts the source into the workspace volume through a container that is never started. */
+async function copySource(ctx: JobContext, plan: JobPlan, dir: string): Promise<void> {
+  const files = await sourceFiles(dir);
+  if (files.length === 0) return;
+  const holder = await ctx.docker.createContainer({
+    Image: plan.images[0] ?? PROBE_IMAGE,
+    Labels: nestorLabels('workspace', ctx.labels),
+    HostConfig: { Binds: [`${ctx.workspaceVolume}:${plan.workspace}`], NetworkMode: 'none' },
+  });
+  try {
+    await holder.putArchive(sourceArchive(dir, files) as unknown as NodeJS.ReadableStream, { path: plan.workspace });
+  } finally {
+    await holder.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** Starts each step once what it depends on has finished (a detached step: once started). */
+async function runGraph(
+  ctx: JobContext,
+  plan: JobPlan,
+  results: Map<string, StepResult>,
+  masker: SecretMasker,
+  opts: ExecuteOptions,
+  signal: AbortSignal,
+  background: Docker.Container[],
+): Promise<void> {
+  const done = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const report = (r: StepResult, startedAt?: number) => opts.onEvent?.({ type: 'step', job: plan.name, step: { ...r }, ...(startedAt ? { startedAt } : {}) });
+  const failedSoFar = () => [...results.values()].some((r) => FAILED.includes(r.status));
+
+  while (done.size < plan.steps.length) {
+    for (const step of plan.steps) {
+      if (done.has(step.name) || running.has(step.name)) continue;
+      if (!step.dependsOn.every((d) => done.has(d))) continue;
+      const result = results.get(step.name)!;
+      const skipWhy = signal.aborted
+        ? 'the job was cancelled'
+        : step.skip ?? (failedSoFar() ? (step.runOn.includes('failure') ? undefined : 'an earlier step failed') : step.runOn.includes('success') ? undefined : 'runs only when a step failed');
+      if (skipWhy) {
+        Object.assign(result, { status: signal.aborted ? 'cancelled' : 'skipped', reason: skipWhy });
+        done.add(step.name);
+        report(result);
+        continue;
+      }
+      running.set(
+        step.name,
+        runStep(ctx, plan, step, result, masker, opts, signal, background, report).finally(() => {
+          running.delete(step.name);
+          done.add(step.name);
+        }),
+      );
+    }
+    if (running.size === 0 && done.size < plan.steps.length) throw new Error('no step can start: the dependency graph is stuck');
+    if (running.size) await Promise.race(running.values());
+  }
+}
+
+async function runStep(
+  ctx: JobContext,
+  plan: JobPlan,
+  step: PlanStep,
+  result: StepResult,
+  masker: SecretMasker,
+  opts: ExecuteOptions,
+  signal: AbortSignal,
+  background: Docker.Container[],
+  report: (r: StepResult, startedAt?: number) => void,
+): Promise<void> {
+  const t0 = performance.now();
+  result.status = 'running';
+  report(result, Date.now());
+  try {
+    const container = await ctx.docker.createContainer({
+      ...containerOptions(ctx, step, 'step', [step.name]),
+      name: `${ctx.id}-${step.name}`,
+    });
+    const ended = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog);
+    await container.start();
+    if (step.detach) {
+      background.push(container);
+      Object.assign(result, { status: 'success', reason: 'detached: runs until the job ends' });
+      return;
+    }
+    const { exitCode, outcome } = await waitFor(container, step.timeoutMs, signal);
+    await ended;
+    await container.remove({ force: true }).catch(() => undefined);
+    result.exitCode = exitCode;
+    if (outcome === 'cancelled') Object.assign(result, { status: 'cancelled', reason: 'the job was cancelled' });
+    else if (outcome === 'timeout') Object.assign(result, { status: 'timeout', reason: `did not finish within ${step.timeoutMs / 1000} s` });
+    else if (exitCode === 0) result.status = 'success';
+    else if (step.ignoreFailure) Object.assign(result, { status: 'ignored', reason: `exit code ${exitCode}, ignored (failure: ignore)` });
+    else Object.assign(result, { status: 'failure', reason: `exit code ${exitCode}` });
+  } catch (err) {
+    Object.assign(result, signal.aborted ? { status: 'cancelled', reason: 'the job was cancelled' } : { status: 'failure', reason: errorMessage(err) });
+  } finally {
+    result.durationMs = performance.now() - t0;
+    report(result);
+  }
+}

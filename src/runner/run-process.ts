@@ -1,0 +1,58 @@
+import type Docker from 'dockerode';
+import { LineWriter, type LogLine, type SecretMasker, type StreamName } from './log-lines.ts';
+
+/**
+ * Attaches to a created container's output before it starts, so no line is lost, and feeds
+ * stdout and stderr separately, line by line and masked, to `onLog`. Resolves when the output
+ * has ended (the container has stopped).
+ */
+export async function attachOutput(
+  docker: Docker,
+  container: Docker.Container,
+  meta: { job: string; source: string },
+  masker: SecretMasker,
+  onLog: (line: LogLine) => void,
+): Promise<Promise<void>> {
+  const stream = (await container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
+  const writer = (name: StreamName) =>
+    new LineWriter((text) => onLog({ ...meta, stream: name, time: Date.now(), text: masker.mask(text) }));
+  const out = writer('stdout');
+  const err = writer('stderr');
+  docker.modem.demuxStream(stream, out, err);
+  return new Promise<void>((resolve) => {
+    const finish = () => {
+      out.end();
+      err.end();
+      resolve();
+    };
+    stream.on('end', finish);
+    stream.on('close', finish);
+    stream.on('error', finish);
+  });
+}
+
+/** Waits for a container to stop, killing it at the deadline or when told to stop. */
+export async function waitFor(
+  container: Docker.Container,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ exitCode: number; outcome: 'exited' | 'timeout' | 'cancelled' }> {
+  let outcome: 'exited' | 'timeout' | 'cancelled' = 'exited';
+  const kill = (why: 'timeout' | 'cancelled') => {
+    outcome = why;
+    container.kill().catch(() => undefined);
+  };
+  const timer = setTimeout(() => kill('timeout'), timeoutMs);
+  const onAbort = () => kill('cancelled');
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  try {
+    const result = (await container.wait()) as { StatusCode: number };
+    return { exitCode: result.StatusCode, outcome };
+  } catch {
+    return { exitCode: -1, outcome: outcome === 'exited' ? 'cancelled' : outcome };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,68 @@
+import type Docker from 'dockerode';
+import { NestorError } from '../errors.ts';
+import { nestorLabels } from '../engine/labels.ts';
+import type { PlanService } from '../pipeline/plan.ts';
+import { containerOptions } from './container-spec.ts';
+import type { JobContext } from './job-context.ts';
+import { attachOutput } from './run-process.ts';
+import type { LogLine, SecretMasker } from './log-lines.ts';
+
+export class ServiceNotReadyError extends NestorError {
+  constructor(service: string, why: string) {
+    super(
+      'NESTOR_SERVICE_NOT_READY',
+      `Service ${service} did not become ready: ${why}`,
+      'Read the service log lines above; check its image, environment and `ports` (the ports it must accept connections on).',
+    );
+  }
+}
+
+/** The image the readiness probe runs in: the small base image every engine can get. */
+export const PROBE_IMAGE = 'busybox:latest';
+
+/**
+ * Starts a service and resolves once it is ready: every declared port accepts a TCP connection
+ * (tried every 100 ms from inside the job network, never a fixed sleep), or, without ports, once
+ * it runs. A service that exits first fails at once.
+ */
+export async function startService(
+  ctx: JobContext,
+  svc: PlanService,
+  deadlineMs: number,
+  masker: SecretMasker,
+  onLog: (l: LogLine) => void,
+): Promise<Docker.Container> {
+  const container = await ctx.docker.createContainer({
+    ...containerOptions(ctx, svc, 'service', [svc.name, ...svc.aliases]),
+    name: `${ctx.id}-${svc.name}`,
+  });
+  const ended = await attachOutput(ctx.docker, container, { job: ctx.id, source: `service:${svc.name}` }, masker, onLog);
+  await container.start();
+  if (svc.ports.length === 0) return container;
+
+  const exited = container.wait().then((r: { StatusCode: number }) => `it exited with code ${r.StatusCode} before accepting connections`);
+  const seconds = Math.ceil(deadlineMs / 1000);
+  const checks = svc.ports.map((p) => `until nc -w 1 ${svc.name} ${p} -e true 2>/dev/null; do [ "$(date +%s)" -ge "$end" ] && { echo "port ${p} closed after ${seconds} s"; exit 1; }; sleep 0.1; done`);
+  const probe = await ctx.docker.createContainer({
+    Image: PROBE_IMAGE,
+    Entrypoint: ['/bin/sh', '-c'],
+    Cmd: [`end=$(( $(date +%s) + ${seconds} ))\n${checks.join('\n')}`],
+    Labels: nestorLabels('probe', ctx.labels),
+    HostConfig: { NetworkMode: ctx.network, AutoRemove: false, Memory: 64 * 1024 * 1024 },
+  });
+  try {
+    await probe.start();
+    const result = await Promise.race([probe.wait().then((r: { StatusCode: number }) => r), exited]);
+    if (typeof result === 'string') {
+      await ended;
+      throw new ServiceNotReadyError(svc.name, result);
+    }
+    if (result.StatusCode !== 0) {
+      const why = String(await probe.logs({ stdout: true, stderr: true })).replace(/[^\x20-\x7e\n]/g, '').trim();
+      throw new ServiceNotReadyError(svc.name, why || `probe exited with ${result.StatusCode}`);
+    }
+    return container;
+  } finally {
+    await probe.remove({ force: true }).catch(() => undefined);
+  }
+}
