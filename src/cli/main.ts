@@ -4,6 +4,7 @@ import { registerEngineCommands } from './commands/engine.ts';
 import { registerImagesCommands } from './commands/images.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerPruneCommand } from './commands/prune.ts';
+import { registerRunCommand } from './commands/run.ts';
 import { EXIT } from './output.ts';
 
 const program = new Command('nestor')
@@ -16,6 +17,7 @@ registerEngineCommands(program);
 registerImagesCommands(program);
 registerDoctorCommand(program);
 registerPruneCommand(program);
+registerRunCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -55,6 +55,9 @@ export class Output {
       process.stderr.write(`${this.red('error')} ${errorMessage(err)}\n`);
       if (process.env.NESTOR_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     }
-    return nestor?.code === 'NESTOR_ENGINE_UNREACHABLE' ? EXIT.engineUnreachable : EXIT.failed;
+    if (nestor?.code === 'NESTOR_ENGINE_UNREACHABLE') return EXIT.engineUnreachable;
+    // A file or flag that cannot be used: the user's input, not the run, is at fault.
+    if (nestor && /^NESTOR_(PIPELINE_|USAGE)/.test(nestor.code)) return EXIT.usage;
+    return EXIT.failed;
   }
 }

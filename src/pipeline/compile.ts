@@ -47,7 +47,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   return config.matrix.map((axes) => {
     const name = jobName(config.name, axes);
     const vars = { ...config.environment, ...axes, ...opts.env };
-    const notices: string[] = [];
+    const notices: string[] = [...(config.notices ?? [])];
     const dind = config.services.filter((s) => isDindImage(s.image));
     for (const s of dind) notices.push(`service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`);
     const engineRunVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
@@ -85,7 +85,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
-          ...(!pipelineWhen.run ? { skip: `the pipeline's conditions: ${pipelineWhen.reason}` } : !decided.run ? { skip: decided.reason! } : {}),
+          ...skipOf(s, pipelineWhen, decided, opts.only),
         };
       });
     const services: PlanService[] = config.services
@@ -105,11 +105,20 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.skip).map((s) => s.image)])];
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.skipSource, notices };
   }).map((plan) => {
     if (problems.length) throw new PipelineError(problems);
     return plan;
   });
+}
+
+/** Why a step will not run, if it will not; naming a step with --step runs it regardless. */
+function skipOf(s: StepConfig, pipeline: ReturnType<typeof evaluate>, own: ReturnType<typeof evaluate>, only: string[] | undefined): { skip?: string } {
+  if (only?.includes(s.name)) return {};
+  if (!pipeline.run) return { skip: `the pipeline's conditions: ${pipeline.reason}` };
+  if (s.skip) return { skip: s.skip };
+  if (!own.run) return { skip: own.reason! };
+  return {};
 }
 
 function containerBase(

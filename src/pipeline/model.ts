@@ -50,6 +50,8 @@ export interface StepConfig {
   timeoutSeconds?: number;
   ignoreFailure: boolean;
   detach: boolean;
+  /** Decided by the format itself (GitLab rules, manual jobs): why the step does not run. */
+  skip?: string;
   at: PathSegment[];
 }
 
@@ -92,4 +94,8 @@ export interface PipelineConfig {
   /** Conditions for the whole pipeline (Drone's trigger, Woodpecker's top-level when). */
   when: Condition[];
   at: PathSegment[];
+  /** How parts of the file were understood, shown before the job runs. */
+  notices?: string[];
+  /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */
+  skipSource?: boolean;
 }

@@ -64,6 +64,8 @@ export interface JobPlan {
   volumes: string[];
   /** Every image the job names, to have ready in its engine before the first step. */
   images: string[];
+  /** Whether the source is copied into the workspace before the first step. */
+  copySource: boolean;
   /** Messages about how the file was understood (e.g. a dind service served by the job engine). */
   notices: string[];
 }

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { errorMessage } from '../errors.ts';
-import { LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../engine/labels.ts';
+import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../engine/labels.ts';
 import { removeLabelled } from '../engine/cleanup.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
@@ -62,7 +62,9 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
   const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text });
   const results = new Map<string, StepResult>(plan.steps.map((s) => [s.name, { name: s.name, status: 'pending', durationMs: 0 }]));
   const docker = engine.docker;
-  const labels = { [LABEL_JOB]: id };
+  // The engine label too: in socket mode these objects live on the host engine, and the
+  // engine's destroy (also on cancel and crash clean-up) must find them.
+  const labels = { [LABEL_JOB]: id, [LABEL_ENGINE]: engine.name };
   const background: Docker.Container[] = [];
   const finish = (status: JobResult['status'], error?: string): JobResult => ({
     name: plan.name,
@@ -81,7 +83,7 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
       prepareImages(docker, [...plan.images, ...(needsProbe ? [PROBE_IMAGE] : [])], notice),
     ]);
     if (signal.aborted) return finish('cancelled');
-    if (opts.sourceDir) await copySource(ctx, plan, opts.sourceDir);
+    if (opts.sourceDir && plan.copySource) await copySource(ctx, plan, opts.sourceDir);
 
     for (const svc of plan.services) {
       background.push(await startService(ctx, svc, opts.serviceTimeoutMs ?? 60_000, masker, opts.onLog));
@@ -95,8 +97,12 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
     return finish('failure', errorMessage(err));
   } finally {
-    await Promise.all(background.map((c) => c.remove({ force: true }).catch(() => undefined)));
-    await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_JOB}=${id}`]).catch(() => undefined);
+    // On cancel the caller destroys the whole engine at once; waiting on it here would only
+    // slow the stop down.
+    if (!signal.aborted) {
+      await Promise.all(background.map((c) => c.remove({ force: true }).catch(() => undefined)));
+      await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_JOB}=${id}`]).catch(() => undefined);
+    }
   }
 }
 
@@ -207,7 +213,7 @@ async function runStep(
       ...containerOptions(ctx, step, 'step', [step.name]),
       name: `${ctx.id}-${step.name}`,
     });
-    const ended = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog);
+    const { ended } = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog);
     await container.start();
     if (step.detach) {
       background.push(container);

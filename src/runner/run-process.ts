@@ -4,7 +4,8 @@ import { LineWriter, type LogLine, type SecretMasker, type StreamName } from './
 /**
  * Attaches to a created container's output before it starts, so no line is lost, and feeds
  * stdout and stderr separately, line by line and masked, to `onLog`. Resolves when the output
- * has ended (the container has stopped).
+ * The returned `ended` settles when the output has ended (the container has stopped); it is
+ * wrapped in an object because an async function would otherwise wait for it.
  */
 export async function attachOutput(
   docker: Docker,
@@ -12,14 +13,14 @@ export async function attachOutput(
   meta: { job: string; source: string },
   masker: SecretMasker,
   onLog: (line: LogLine) => void,
-): Promise<Promise<void>> {
+): Promise<{ ended: Promise<void> }> {
   const stream = (await container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
   const writer = (name: StreamName) =>
     new LineWriter((text) => onLog({ ...meta, stream: name, time: Date.now(), text: masker.mask(text) }));
   const out = writer('stdout');
   const err = writer('stderr');
   docker.modem.demuxStream(stream, out, err);
-  return new Promise<void>((resolve) => {
+  const ended = new Promise<void>((resolve) => {
     const finish = () => {
       out.end();
       err.end();
@@ -29,6 +30,7 @@ export async function attachOutput(
     stream.on('close', finish);
     stream.on('error', finish);
   });
+  return { ended };
 }
 
 /** Waits for a container to stop, killing it at the deadline or when told to stop. */
@@ -46,8 +48,11 @@ export async function waitFor(
   const onAbort = () => kill('cancelled');
   signal.addEventListener('abort', onAbort, { once: true });
   if (signal.aborted) onAbort();
+  // On cancel the engine is being removed: its connections may never answer again, so the
+  // wait ends with the signal rather than with the container.
+  const aborted = new Promise<{ StatusCode: number }>((resolve) => signal.addEventListener('abort', () => resolve({ StatusCode: -1 }), { once: true }));
   try {
-    const result = (await container.wait()) as { StatusCode: number };
+    const result = (await Promise.race([container.wait() as Promise<{ StatusCode: number }>, aborted])) as { StatusCode: number };
     return { exitCode: result.StatusCode, outcome };
   } catch {
     return { exitCode: -1, outcome: outcome === 'exited' ? 'cancelled' : outcome };

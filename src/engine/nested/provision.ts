@@ -51,6 +51,8 @@ export interface ProvisionOptions {
    * the image supply instead.
    */
   images?: string[];
+  /** Host paths the engine's containers may mount (trusted jobs), at the same path in the sidecar. */
+  hostPaths?: string[];
 }
 
 export const DEFAULTS = { memoryMb: 2048, cpus: 2, pidsLimit: 4096, readyTimeoutMs: 20_000 } as const;
@@ -207,7 +209,9 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
     HostConfig: {
       ...isolation,
       NetworkMode: s.network,
-      ...(s.mounts.length ? { Mounts: s.mounts } : {}),
+      ...(s.mounts.length || s.opts.hostPaths?.length
+        ? { Mounts: [...s.mounts, ...(s.opts.hostPaths ?? []).map((p): Docker.MountSettings => ({ Type: 'bind', Source: p, Target: p }))] }
+        : {}),
       Memory: (s.opts.memoryMb ?? DEFAULTS.memoryMb) * 1024 * 1024,
       NanoCpus: Math.round((s.opts.cpus ?? DEFAULTS.cpus) * 1e9),
       PidsLimit: s.opts.pidsLimit ?? DEFAULTS.pidsLimit,

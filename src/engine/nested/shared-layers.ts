@@ -54,7 +54,8 @@ export function repositoriesJson(tags: { reference: string; id: string }[]): str
 
 /**
  * What to mount and write so that `images` (all present on the host) are in the new engine's
- * store at start. Undefined when this host cannot share layers; callers then pull instead.
+ * store at start (those the host has). Undefined when this host cannot share layers; callers
+ * then pull instead.
  */
 export async function planLayerSeed(host: EngineClient, images: string[], storageDriver?: string): Promise<LayerSeed | undefined> {
   if (images.length === 0 || host.endpoint.kind !== 'unix') return undefined;
@@ -66,13 +67,17 @@ export async function planLayerSeed(host: EngineClient, images: string[], storag
   const layers: string[] = [];
   const ids = new Set<string>();
   const tags: { reference: string; id: string }[] = [];
+  const shared: string[] = [];
   for (const reference of images) {
+    // Images the host lacks are left to the caller to pull; the others are still shared.
     const inspected = await host.docker.getImage(reference).inspect().catch(() => undefined);
-    if (!inspected || inspected.GraphDriver?.Name !== 'overlay2') return undefined;
+    if (!inspected || inspected.GraphDriver?.Name !== 'overlay2') continue;
+    shared.push(reference);
     ids.add(inspected.Id);
     tags.push({ reference, id: inspected.Id });
     for (const chain of chainIds(inspected.RootFS.Layers ?? [])) if (!layers.includes(chain)) layers.push(chain);
   }
+  if (shared.length === 0) return undefined;
   const mount = (Source: string, Target: string): Docker.MountSettings => ({
     Type: 'bind',
     Source,
@@ -82,7 +87,7 @@ export async function planLayerSeed(host: EngineClient, images: string[], storag
     BindOptions: { NonRecursive: true } as unknown as Docker.MountSettings['BindOptions'],
   });
   return {
-    images,
+    images: shared,
     mounts: [mount(`${root}/image/overlay2`, HOST_IMAGE_DIR), mount(`${root}/overlay2`, HOST_LAYER_DIR)],
     files: [
       { name: `${SEED_DIR}/images`, content: [...ids].map(hexOf).join('\n') + '\n' },

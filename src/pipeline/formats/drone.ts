@@ -21,8 +21,6 @@ const CONDITION_UNSUPPORTED = { repo: 'run conditions on the repository are not 
 
 const PIPELINE_UNSUPPORTED = {
   depends_on: 'pipelines depending on other pipelines are not supported; merge them into one',
-  clone: 'the source is copied into the workspace; there is no clone to configure',
-  platform: "the job runs on the runner's platform",
   node: 'target runners by labels instead',
   image_pull_secrets: 'registry credentials are configured on the server',
   concurrency: 'set max jobs on the runner',
@@ -70,6 +68,8 @@ const pipeline = z.strictObject({
   trigger: condition.optional(),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
+  platform: z.strictObject({ os: z.string().optional(), arch: z.string().optional(), variant: z.string().optional(), version: z.string().optional() }).optional(),
+  clone: z.strictObject({ disable: z.boolean().optional(), depth: z.number().optional(), retries: z.number().optional(), skip_verify: z.boolean().optional() }).optional(),
 });
 
 export function readDrone(source: YamlSource): PipelineConfig | undefined {
@@ -83,6 +83,11 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const top = check(source, pipeline, raw, [], 'the Drone pipeline', problems);
   if (!top) throw new PipelineError(problems);
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
+  const notices: string[] = [];
+  if (top.platform?.os && top.platform.os !== 'linux') {
+    unsupported.push({ position: source.position(['platform'], 'os'), message: `platform os ${top.platform.os} is not supported; Nestor runs Linux containers` });
+  }
+  if (top.clone) notices.push(top.clone.disable ? 'clone.disable: the workspace starts empty' : 'clone: Nestor copies the source into the workspace; clone options have no effect');
   if (top.trigger) unsupportedKeys(source, top.trigger, ['trigger'], CONDITION_UNSUPPORTED, unsupported);
 
   const steps = top.steps.flatMap((s, i) => {
@@ -114,6 +119,8 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     workspace: top.workspace?.path ? `${top.workspace.base ?? DRONE_WORKSPACE}/${top.workspace.path}`.replace(/\/+/g, '/') : (top.workspace?.base ?? DRONE_WORKSPACE),
     when: top.trigger ? [toCondition(top.trigger)] : [],
     at: [],
+    notices,
+    ...(top.clone?.disable ? { skipSource: true } : {}),
   };
 }
 

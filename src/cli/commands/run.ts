@@ -1,0 +1,130 @@
+import { Command, Option } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { NestorError } from '../../errors.ts';
+import { ImageSupply } from '../../engine/images/supply.ts';
+import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
+import { loadPlans } from '../../pipeline/load.ts';
+import { runPlans } from '../../runner/run-plans.ts';
+import { action, hostEngine } from '../action.ts';
+import { EXIT, type Output } from '../output.ts';
+import { RunPrinter } from '../run-printer.ts';
+
+interface RunFlags {
+  dir: string;
+  step: string[];
+  env: string[];
+  secret: string[];
+  mode: IsolationMode;
+  branch?: string;
+  event: string;
+  trusted?: boolean;
+  parallel: string;
+  image: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+export const DEFAULT_STEP_IMAGE = 'busybox:latest';
+
+export class BadAssignmentError extends NestorError {
+  constructor(flag: string, value: string) {
+    super('NESTOR_USAGE', `${flag} ${value}: expected NAME=VALUE`, `Write it as ${flag} NAME=VALUE (or ${flag} NAME to take the value from your environment).`);
+  }
+}
+
+/** `K=V` pairs; a bare `K` takes the value from this process's environment. */
+function assignments(flag: string, values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const name = eq < 0 ? v : v.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new BadAssignmentError(flag, v);
+    const value = eq < 0 ? process.env[name] : v.slice(eq + 1);
+    if (value === undefined) throw new BadAssignmentError(flag, v);
+    out[name] = value;
+  }
+  return out;
+}
+
+function currentBranch(dir: string): string | undefined {
+  try {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--abbrev-ref', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run [file]')
+    .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.yml, .gitlab-ci.yml)')
+    .option('-C, --dir <dir>', 'the source directory (copied into the workspace)', '.')
+    .option('--step <name>', 'run only this step and what it depends on (repeatable)', collect, [])
+    .option('-e, --env <K=V>', 'set a variable for every step (repeatable)', collect, [])
+    .option('-s, --secret <K=V>', 'give a secret (masked in logs); `--secret K` reads K from your environment (repeatable)', collect, [])
+    .addOption(new Option('--mode <isolation>', 'engine isolation').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
+    .option('--branch <name>', 'branch for `when` conditions (default: the checked-out branch)')
+    .option('--event <name>', 'event for `when` conditions', 'push')
+    .option('--trusted', 'allow host path volumes')
+    .option('--parallel <n>', 'matrix jobs run at once', '2')
+    .addOption(new Option('--image <image>', 'image for steps that name none').default(DEFAULT_STEP_IMAGE).env('NESTOR_DEFAULT_IMAGE'))
+    .option('--json', 'one JSON object per line: logs, step events, then the result')
+    .action(action(async (out: Output, file: string | undefined, flags: RunFlags) => runCommand(out, file, flags)));
+}
+
+async function runCommand(out: Output, file: string | undefined, flags: RunFlags): Promise<number> {
+  const dir = resolve(flags.dir);
+  const secrets = assignments('--secret', flags.secret);
+  const branch = flags.branch ?? currentBranch(dir);
+  const plans = loadPlans(dir, file, {
+    defaultImage: flags.image,
+    ...(branch ? { branch } : {}),
+    event: flags.event,
+    trusted: Boolean(flags.trusted),
+    only: flags.step,
+    env: assignments('--env', flags.env),
+    secrets: Object.keys(secrets),
+  });
+  const host = await hostEngine();
+  const supply = await ImageSupply.start(host);
+  const printer = new RunPrinter(out, plans.length > 1);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      printer.notice('cancelling: stopping containers and removing the job engines…');
+      controller.abort();
+    } else {
+      printer.notice('second interrupt: leaving now; `nestor engine cleanup` removes anything left');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const results = await runPlans(plans, {
+      host,
+      supply,
+      isolation: flags.mode,
+      sourceDir: dir,
+      secrets,
+      signal: controller.signal,
+      parallel: Math.max(1, Number(flags.parallel) || 1),
+      onLog: (line) => printer.log(line),
+      onEvent: (event) => printer.event(event),
+    });
+    printer.summary(results);
+    if (results.some((r) => r.status === 'cancelled')) {
+      // Connections to removed engines may linger until TCP gives up; nothing is left to wait for.
+      setTimeout(() => process.exit(130), 100).unref();
+      return 130;
+    }
+    return results.every((r) => r.status === 'success') ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await supply.close();
+  }
+}

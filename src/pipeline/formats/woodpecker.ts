@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from '../errors.ts';
+import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
+import { check } from '../validate.ts';
+import type { PathSegment, YamlSource } from '../yaml-source.ts';
+import {
+  commandSchema,
+  filterSchema,
+  listOf,
+  parseVolumeString,
+  scalar,
+  statusSchema,
+  stringList,
+  toArgv,
+  toCondition,
+} from '../common.ts';
+import { entries, toMatrix } from './nestor.ts';
+import { unsupportedKeys } from './unsupported.ts';
+
+/** Woodpecker's `.woodpecker.yml` and `.woodpecker/*.yml`: the common subset. */
+
+export const WOODPECKER_WORKSPACE = '/woodpecker/src';
+
+const CONDITION_UNSUPPORTED = { repo: 'not supported', instance: 'not supported', platform: 'not supported', cron: 'not supported', ref: 'use branch instead', evaluate: 'expressions are not supported; use branch, event, status or path', matrix: 'not supported' };
+const STEP_UNSUPPORTED = { settings: 'plugins are not run; write the commands the plugin would run', backend_options: 'not supported', dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', user: 'set USER in the image', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
+const recognised = (keys: Record<string, string>) => Object.fromEntries(Object.keys(keys).map((k) => [k, z.unknown().optional()]));
+
+const condition = z.strictObject({
+  ...recognised(CONDITION_UNSUPPORTED),
+  branch: filterSchema.optional(),
+  event: filterSchema.optional(),
+  status: statusSchema.optional(),
+  path: filterSchema.optional(),
+});
+const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() })]);
+
+const container = z.strictObject({
+  ...recognised(STEP_UNSUPPORTED),
+  name: z.string().optional(),
+  image: z.string(),
+  commands: stringList.optional(),
+  entrypoint: commandSchema.optional(),
+  command: commandSchema.optional(),
+  environment: z.record(z.string(), envValue).optional(),
+  secrets: z.array(z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })])).optional(),
+  privileged: z.boolean().optional(),
+  volumes: z.array(z.string()).optional(),
+  detach: z.boolean().optional(),
+  failure: z.enum(['ignore', 'fail']).optional(),
+  when: z.union([condition, z.array(condition)]).optional(),
+  depends_on: stringList.optional(),
+  directory: z.string().optional(),
+  network_mode: z.string().optional(),
+  pull: z.boolean().optional(),
+  ports: z.array(z.union([z.number(), z.string()])).optional(),
+});
+
+const workflow = z.strictObject({
+  ...recognised({ labels: '', platform: '', depends_on: '', runs_on: '' }),
+  steps: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
+  pipeline: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
+  services: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
+  when: z.union([condition, z.array(condition)]).optional(),
+  matrix: z.union([z.strictObject({ include: z.array(z.record(z.string(), scalar)) }), z.record(z.string(), z.array(scalar))]).optional(),
+  workspace: z.strictObject({ base: z.string().optional(), path: z.string().optional() }).optional(),
+  clone: z.unknown().optional(),
+  skip_clone: z.boolean().optional(),
+  variables: z.unknown().optional(),
+});
+
+export function readWoodpecker(source: YamlSource, name: string): PipelineConfig {
+  const problems: PipelineProblem[] = [];
+  const unsupported: PipelineProblem[] = [];
+  const raw = (source.value ?? {}) as Record<string, unknown>;
+  const top = check(source, workflow, raw, [], 'the Woodpecker workflow', problems);
+  if (!top) throw new PipelineError(problems);
+  unsupportedKeys(source, raw, [], { labels: 'target runners with `nestor run` options or runner labels instead', platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
+  const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
+  const notices: string[] = [];
+  if (top.clone !== undefined) notices.push('clone: Nestor copies the source into the workspace; the clone step is not run');
+
+  const read = (value: unknown, at: PathSegment[], key: string | number, what: string) => {
+    const c = check(source, container, value ?? {}, at, what, problems);
+    if (!c) return undefined;
+    unsupportedKeys(source, value as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
+    const when = c.when === undefined ? [] : Array.isArray(c.when) ? c.when : [c.when];
+    when.forEach((w, i) => unsupportedKeys(source, w, Array.isArray(c.when) ? [...at, 'when', i] : [...at, 'when'], CONDITION_UNSUPPORTED, unsupported));
+    return { c, when, name: typeof key === 'string' ? key : (c.name ?? `step-${key + 1}`) };
+  };
+
+  const steps: StepConfig[] = [];
+  for (const [key, value, at] of entries(top[stepsKey] ?? [], [stepsKey])) {
+    const r = read(value, at, key, `step ${key}`);
+    if (!r) continue;
+    const { c } = r;
+    const env = environmentOf(c.environment);
+    steps.push({
+      name: r.name,
+      image: c.image,
+      commands: listOf(c.commands),
+      afterCommands: [],
+      ...(c.entrypoint !== undefined ? { entrypoint: toArgv(c.entrypoint)! } : {}),
+      ...(c.command !== undefined ? { command: toArgv(c.command)! } : {}),
+      environment: env.environment,
+      secrets: [...env.secrets, ...(c.secrets ?? []).map((s) => (typeof s === 'string' ? { name: s, env: s.toUpperCase() } : { name: s.source, env: s.target.toUpperCase() }))],
+      privileged: c.privileged ?? false,
+      volumes: volumesOf(c.volumes, [...at, 'volumes'], source, problems),
+      ...(c.network_mode ? { networkMode: c.network_mode } : {}),
+      ...(c.directory ? { workingDir: c.directory } : {}),
+      ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on) } : {}),
+      when: r.when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
+      ignoreFailure: c.failure === 'ignore',
+      detach: c.detach ?? false,
+      at,
+    });
+  }
+  const services: ServiceConfig[] = [];
+  for (const [key, value, at] of entries(top.services ?? [], ['services'])) {
+    const r = read(value, at, key, `service ${key}`);
+    if (!r) continue;
+    services.push({
+      name: r.name,
+      image: r.c.image,
+      aliases: [],
+      environment: environmentOf(r.c.environment).environment,
+      commands: listOf(r.c.commands),
+      ...(r.c.entrypoint !== undefined ? { entrypoint: toArgv(r.c.entrypoint)! } : {}),
+      ...(r.c.command !== undefined ? { command: toArgv(r.c.command)! } : {}),
+      ports: (r.c.ports ?? []).map((p) => Number(String(p).replace(/\/tcp$/, ''))).filter(Number.isInteger),
+      privileged: r.c.privileged ?? false,
+      volumes: volumesOf(r.c.volumes, [...at, 'volumes'], source, problems),
+      at,
+    });
+  }
+  if (problems.length) throw new PipelineError(problems);
+  if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
+  const when = top.when === undefined ? [] : Array.isArray(top.when) ? top.when : [top.when];
+  return {
+    name,
+    format: 'woodpecker',
+    file: source.file,
+    environment: {},
+    steps,
+    services,
+    volumes: [],
+    matrix: toMatrix(top.matrix),
+    workspace: `${top.workspace?.base ?? WOODPECKER_WORKSPACE}${top.workspace?.path ? `/${top.workspace.path}` : ''}`,
+    when: when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
+    at: [],
+    notices,
+    ...(top.skip_clone ? { skipSource: true } : {}),
+  };
+}
+
+function environmentOf(env: Record<string, z.infer<typeof envValue>> | undefined): { environment: Record<string, string>; secrets: StepConfig['secrets'] } {
+  const environment: Record<string, string> = {};
+  const secrets: StepConfig['secrets'] = [];
+  for (const [k, v] of Object.entries(env ?? {})) {
+    if (v !== null && typeof v === 'object') secrets.push({ name: v.from_secret, env: k });
+    else environment[k] = v === null ? '' : String(v);
+  }
+  return { environment, secrets };
+}
+
+function volumesOf(values: string[] | undefined, base: PathSegment[], source: YamlSource, problems: PipelineProblem[]): VolumeRef[] {
+  return (values ?? []).flatMap((v, i) => {
+    const parsed = parseVolumeString(v, [...base, i]);
+    if (!parsed) problems.push({ position: source.position([...base, i]), message: `volume "${v}" is not SOURCE:TARGET[:ro|rw]` });
+    return parsed ? [parsed] : [];
+  });
+}

@@ -1,0 +1,96 @@
+import { errorMessage } from '../errors.ts';
+import type { EngineClient } from '../engine/engine-client.ts';
+import type { ImageSupply } from '../engine/images/supply.ts';
+import type { IsolationMode } from '../engine/nested/isolation.ts';
+import type { NestedEngine } from '../engine/nested/nested-engine.ts';
+import { provision } from '../engine/nested/provision.ts';
+import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
+import type { JobPlan } from '../pipeline/plan.ts';
+import { executeJob, type ExecuteOptions, type JobResult } from './execute-job.ts';
+
+export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
+  host: EngineClient;
+  supply?: ImageSupply;
+  isolation?: IsolationMode;
+  signal?: AbortSignal;
+  /** Jobs (matrix entries) run at once. */
+  parallel?: number;
+  /** Where engines come from; by default one is provisioned per job with its images shared. */
+  acquire?: (plan: JobPlan) => Promise<NestedEngine>;
+}
+
+/**
+ * Runs each job in its own nested engine, `parallel` at a time, and always destroys the engine
+ * afterwards, whether the job passed, failed or was cancelled.
+ */
+export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
+  const results: JobResult[] = new Array(plans.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < plans.length) {
+      const index = next++;
+      results[index] = await runOne(plans[index]!, opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel ?? 2, plans.length)) }, worker));
+  return results;
+}
+
+async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> {
+  const started = performance.now();
+  const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text });
+  if (opts.signal?.aborted) return { name: plan.name, status: 'cancelled', steps: [], durationMs: 0, engine: '' };
+  let engine: NestedEngine;
+  try {
+    engine = opts.acquire ? await opts.acquire(plan) : await provision(engineOptions(plan, opts));
+  } catch (err) {
+    return { name: plan.name, status: 'failure', steps: [], durationMs: performance.now() - started, engine: '', error: errorMessage(err) };
+  }
+  // Cancelling removes the engine at once: whatever the job is waiting on fails fast, and every
+  // container in it goes with it, well within the 5 s a user waits after Ctrl-C.
+  const onAbort = () => void engine.destroy().catch(() => undefined);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (const n of engine.notices) notice(n);
+    notice(`engine ${engine.name} (${engine.isolation}) ready in ${Math.round(engine.readyMs)} ms${engine.sharedImages.length ? `, ${engine.sharedImages.length} image(s) shared from the host` : ''}`);
+    const job = executeJob(plan, engine, { ...opts, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return await Promise.race([job, cancelled(plan, engine, opts.signal, started)]);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await engine.destroy().catch((err: unknown) => notice(`could not remove engine ${engine.name}: ${errorMessage(err)}; run \`nestor engine cleanup\``));
+  }
+}
+
+/**
+ * Settles only after a cancel, once the engine is gone and the job has had a moment to record
+ * its steps as cancelled; a job stuck on a connection to the removed engine cannot hold it up.
+ */
+function cancelled(plan: JobPlan, engine: NestedEngine, signal: AbortSignal | undefined, started: number): Promise<JobResult> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    signal.addEventListener(
+      'abort',
+      () => {
+        void engine
+          .destroy()
+          .catch(() => undefined)
+          .then(() => setTimeout(() => resolve({ name: plan.name, status: 'cancelled', steps: [], durationMs: performance.now() - started, engine: engine.name }), 1000).unref());
+      },
+      { once: true },
+    );
+  });
+}
+
+function engineOptions(plan: JobPlan, opts: RunPlansOptions) {
+  const hostPaths = [...new Set([...plan.steps, ...plan.services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'host' ? [m.path] : []))))];
+  return {
+    host: opts.host,
+    isolation: opts.isolation ?? 'auto',
+    ...(opts.supply ? { daemon: opts.supply.daemonOptions() } : {}),
+    // The local DinD image stands in for docker:*-cli images where those cannot be pulled;
+    // sharing it costs nothing and saves copying it when it is needed.
+    images: plan.images.some((i) => /^(docker\.io\/)?(library\/)?docker(:|$)/.test(i)) ? [...plan.images, LOCAL_DIND_IMAGE] : plan.images,
+    ...(hostPaths.length ? { hostPaths } : {}),
+    extraLabels: { 'dev.nestor.job-name': plan.name.replace(/[^\w.=-]+/g, '_').slice(0, 60) },
+  };
+}
