@@ -48,7 +48,8 @@ export class Output {
   error(err: unknown): number {
     const nestor = err instanceof NestorError ? err : undefined;
     if (this.json) {
-      process.stdout.write(`${JSON.stringify(nestor ? nestor.toJSON() : { error: 'NESTOR_INTERNAL', message: errorMessage(err) }, null, 2)}\n`);
+      // One line, so that commands printing JSON lines (`nestor run --json`) stay parseable.
+      process.stdout.write(`${JSON.stringify({ type: 'error', ...(nestor ? nestor.toJSON() : { error: 'NESTOR_INTERNAL', message: errorMessage(err) }) })}\n`);
     } else if (nestor) {
       process.stderr.write(`${this.red('error')} ${nestor.message}\n  ${this.bold('→')} ${nestor.hint}\n  ${this.dim(`(${nestor.code})`)}\n`);
     } else {

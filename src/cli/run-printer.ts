@@ -19,8 +19,25 @@ export class RunPrinter {
     this.withJob = withJob;
   }
 
+  private closed = false;
+
+  /** Stops writing to stdout (its reader has gone). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** While stdout's reader is behind, a promise that settles when it has caught up. */
+  full(): Promise<void> | undefined {
+    if (this.closed || !process.stdout.writableNeedDrain) return undefined;
+    return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+  }
+
+  private write(text: string): void {
+    if (!this.closed) process.stdout.write(text);
+  }
+
   private json(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value)}\n`);
+    this.write(`${JSON.stringify(value)}\n`);
   }
 
   private prefix(job: string, source: string): string {
@@ -32,7 +49,7 @@ export class RunPrinter {
 
   log(line: LogLine): void {
     if (this.out.json) return this.json({ type: 'log', ...line, time: new Date(line.time).toISOString() });
-    process.stdout.write(`${this.prefix(line.job, line.source)} ${line.stream === 'stderr' ? '!' : '|'} ${line.text}\n`);
+    this.write(`${this.prefix(line.job, line.source)} ${line.stream === 'stderr' ? '!' : '|'} ${line.text}\n`);
   }
 
   notice(text: string): void {

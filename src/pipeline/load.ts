@@ -69,7 +69,7 @@ export function readPipelines(path: string, text: string, facts: RunFacts, displ
         return config ? [{ config, source }] : [];
       }
       case 'woodpecker':
-        return [{ config: readWoodpecker(source, basename(path).replace(/^\.woodpecker$|\.ya?ml$/g, '') || 'woodpecker'), source }];
+        return [{ config: readWoodpecker(source, basename(path).replace(/\.ya?ml$/, '').replace(/^\.woodpecker$/, 'woodpecker')), source }];
       case 'gitlab':
         return [{ config: readGitlab(source, facts), source }];
       default:
@@ -82,7 +82,8 @@ export function readPipelines(path: string, text: string, facts: RunFacts, displ
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
   const plans: JobPlan[] = [];
   for (const path of discover(dir, file)) {
-    const display = relative(process.cwd(), path) || path;
+    const rel = relative(process.cwd(), path);
+    const display = rel && !rel.startsWith('..') ? rel : path;
     for (const { config, source } of readPipelines(path, readFileSync(path, 'utf8'), opts, display)) {
       plans.push(...compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }));
     }

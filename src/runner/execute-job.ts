@@ -42,6 +42,8 @@ export interface ExecuteOptions {
   secrets?: Record<string, string>;
   signal?: AbortSignal;
   onLog: (line: LogLine) => void;
+  /** A promise while the log consumer is full: containers' output then waits (back-pressure). */
+  logsFull?: () => Promise<void> | undefined;
   onEvent?: (event: JobEvent) => void;
   serviceTimeoutMs?: number;
 }
@@ -213,7 +215,7 @@ async function runStep(
       ...containerOptions(ctx, step, 'step', [step.name]),
       name: `${ctx.id}-${step.name}`,
     });
-    const { ended } = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog);
+    const { ended } = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog, opts.logsFull);
     await container.start();
     if (step.detach) {
       background.push(container);

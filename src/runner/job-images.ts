@@ -16,10 +16,10 @@ export class ImageNotFoundError extends NestorError {
   }
 }
 
-/** The official Docker CLI images (`docker:27-cli`, `docker:latest`); not their dind variants. */
+/** The official Docker images (`docker:27-cli`, `docker:dind`): all carry the docker client. */
 function isDockerCliImage(image: string): boolean {
   const ref = parseReference(image);
-  return ref.registry === DOCKER_HUB && ref.repository === 'library/docker' && !/dind/.test(ref.tag);
+  return ref.registry === DOCKER_HUB && ref.repository === 'library/docker';
 }
 
 /**

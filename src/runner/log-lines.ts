@@ -22,10 +22,13 @@ export const MAX_LINE_BYTES = 64 * 1024;
 export class LineWriter extends Writable {
   private partial = '';
   private readonly onLine: (text: string) => void;
+  private readonly full: (() => Promise<void> | undefined) | undefined;
 
-  constructor(onLine: (text: string) => void) {
-    super({ decodeStrings: true });
+  /** `full` answers a promise while the lines' consumer wants no more, so the source waits. */
+  constructor(onLine: (text: string) => void, full?: () => Promise<void> | undefined) {
+    super({ decodeStrings: true, highWaterMark: 256 * 1024 });
     this.onLine = onLine;
+    this.full = full;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -37,7 +40,9 @@ export class LineWriter extends Writable {
       this.onLine(this.partial.slice(0, MAX_LINE_BYTES));
       this.partial = this.partial.slice(MAX_LINE_BYTES);
     }
-    done();
+    const wait = this.full?.();
+    if (wait) wait.then(() => done(), done);
+    else done();
   }
 
   override _final(done: (err?: Error | null) => void): void {

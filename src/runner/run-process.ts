@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { demuxWithBackpressure } from '../engine/demux.ts';
 import { LineWriter, type LogLine, type SecretMasker, type StreamName } from './log-lines.ts';
 
 /**
@@ -13,13 +14,14 @@ export async function attachOutput(
   meta: { job: string; source: string },
   masker: SecretMasker,
   onLog: (line: LogLine) => void,
+  full?: () => Promise<void> | undefined,
 ): Promise<{ ended: Promise<void> }> {
   const stream = (await container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
   const writer = (name: StreamName) =>
-    new LineWriter((text) => onLog({ ...meta, stream: name, time: Date.now(), text: masker.mask(text) }));
+    new LineWriter((text) => onLog({ ...meta, stream: name, time: Date.now(), text: masker.mask(text) }), full);
   const out = writer('stdout');
   const err = writer('stderr');
-  docker.modem.demuxStream(stream, out, err);
+  demuxWithBackpressure(stream, out, err);
   const ended = new Promise<void>((resolve) => {
     const finish = () => {
       out.end();

@@ -103,6 +103,13 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that goes away (`nestor run | head`) cancels the run, which still cleans up.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    printer.close();
+    controller.abort();
+  };
+  process.stdout.on('error', onStdoutError);
   try {
     const results = await runPlans(plans, {
       host,
@@ -113,6 +120,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
       signal: controller.signal,
       parallel: Math.max(1, Number(flags.parallel) || 1),
       onLog: (line) => printer.log(line),
+      logsFull: () => printer.full(),
       onEvent: (event) => printer.event(event),
     });
     printer.summary(results);

@@ -7,6 +7,7 @@ import type { RunFacts } from '../when.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { scalar, stringList, listOf } from '../common.ts';
 import { evaluateRule, RuleSyntaxError } from './gitlab-rules.ts';
+import { substitute } from '../compile.ts';
 
 /**
  * GitLab's `.gitlab-ci.yml`: its jobs become the steps of one Nestor job, in one nested engine
@@ -133,13 +134,13 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
   if (problems.length) throw new PipelineError(problems);
   if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
 
-  const vars = { ...plainVars(globalVars), ...builtinVars(facts) };
+  const vars = expand({ ...builtinVars(facts), ...plainVars(globalVars) });
   const stageOf = (job: Job) => job.stage ?? 'test';
   const steps: StepConfig[] = [];
   const services = new Map<string, ServiceConfig>();
   for (const [name, job] of resolved) {
     const at: PathSegment[] = [name];
-    const jobVars = { ...vars, ...plainVars(job.variables ?? {}) };
+    const jobVars = expand({ ...vars, ...plainVars(job.variables ?? {}) });
     const decision = decide(job, jobVars, facts, source, at, problems);
     const earlier = [...resolved].filter(([, j]) => stages.indexOf(stageOf(j)) < stages.indexOf(stageOf(job))).map(([n]) => n);
     const image = job.image ?? defaults.image;
@@ -152,7 +153,7 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
       ...(image ? { image: typeof image === 'string' ? image : image.name } : {}),
       commands: [...lines(job.before_script ?? defaults.before_script), ...lines(job.script)],
       afterCommands: lines(job.after_script ?? defaults.after_script),
-      environment: plainVars(job.variables ?? {}),
+      environment: Object.fromEntries(Object.keys(job.variables ?? {}).map((k) => [k, jobVars[k]!])),
       secrets: [],
       privileged: false,
       volumes: [],
@@ -218,6 +219,13 @@ function lines(s: z.infer<typeof script> | undefined): string[] {
 
 function plainVars(v: z.infer<typeof variables>): Record<string, string> {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'object' ? x.value : String(x)]));
+}
+
+/** GitLab expands `$VAR` inside variable values, from the variables defined so far. */
+function expand(vars: Record<string, string>): Record<string, string> {
+  const out = { ...vars };
+  for (const k of Object.keys(out)) out[k] = substitute(out[k]!, out);
+  return out;
 }
 
 function builtinVars(facts: RunFacts): Record<string, string> {

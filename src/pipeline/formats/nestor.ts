@@ -98,7 +98,7 @@ export function readNestor(source: YamlSource): PipelineConfig {
 
   const steps: StepConfig[] = [];
   for (const [key, raw, at] of entries(top.steps, ['steps'])) {
-    const step = check(source, stepSchema, raw ?? {}, at, `step ${key}`, problems);
+    const step = check(source, stepSchema, raw ?? {}, at, `step ${typeof key === "number" ? `#${key + 1}` : key}`, problems);
     if (step) steps.push(toStep(step, typeof key === 'string' ? key : undefined, key, at, problems, source));
   }
   const services: ServiceConfig[] = [];

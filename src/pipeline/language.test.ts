@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compile, type CompileOptions } from './compile.ts';
+import { PipelineError } from './errors.ts';
+import { readPipelines } from './load.ts';
+import type { JobPlan } from './plan.ts';
+
+const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
+
+function plans(file: string, text: string, extra: Partial<CompileOptions> = {}): JobPlan[] {
+  return readPipelines(file, text, { ...opts, ...extra }).flatMap(({ config, source }) => compile(config, source, { ...opts, ...extra }));
+}
+
+function problems(file: string, text: string, extra: Partial<CompileOptions> = {}): string {
+  try {
+    plans(file, text, extra);
+  } catch (err) {
+    assert.ok(err instanceof PipelineError, `expected a PipelineError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('the pipeline was accepted');
+}
+
+test('malformed YAML is reported with file:line:column', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  - name: a\n    run: [unclosed\n'), /^\.nestor\.yml:\d+:\d+: YAML syntax/);
+});
+
+test('an unknown key is named at its own line and column, with the likely key', () => {
+  const message = problems('.nestor.yml', 'steps:\n  - name: build\n    comands: [make]\n');
+  assert.match(message, /\.nestor\.yml:3:5: unknown key "comands" in step #1 \(did you mean "commands"\?\)/);
+});
+
+test('steps may be written as a map; the key is the name', () => {
+  const [plan] = plans('.nestor.yml', 'steps:\n  one:\n    run: echo 1\n  two:\n    run: echo 2\n');
+  assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['one', []], ['two', ['one']]]);
+});
+
+test('depends_on naming an unknown step is refused with a suggestion', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  build: {run: make}\n  test: {run: make test, depends_on: [biuld]}\n'), /:3:26: step test depends on unknown step "biuld" \(did you mean "build"\?\)/);
+});
+
+test('a depends_on cycle is refused and shown', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  a: {run: x, depends_on: [b]}\n  b: {run: y, depends_on: [a]}\n'), /cycle: a → b → a|cycle: b → a → b/);
+});
+
+test('volumes that leave the workspace are refused', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  a:\n    run: ls\n    volumes: ["../secrets:/s"]\n'), /:4:15: volume source \.\.\/secrets leaves the workspace/);
+});
+
+test('host paths are refused unless the job is trusted', () => {
+  const text = 'steps:\n  a:\n    run: ls\n    volumes: ["/etc:/host-etc:ro"]\n';
+  assert.match(problems('.nestor.yml', text), /host path \/etc cannot be mounted: the job is not trusted/);
+  const [plan] = plans('.nestor.yml', text, { trusted: true });
+  assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'host' && m.path === '/etc' && m.readOnly));
+});
+
+test('a step needing a secret that was not given says how to give it', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  a:\n    run: echo\n    secrets: [token]\n'), /needs the secret "token".*--secret token=VALUE/);
+});
+
+test('a matrix expands into one job per combination, with its values as variables', () => {
+  const jobs = plans('.nestor.yml', 'matrix:\n  A: [1, 2]\n  B: [x, y, z]\nsteps:\n  s: {image: "busybox:${B}", run: echo}\n');
+  assert.equal(jobs.length, 6);
+  assert.deepEqual(jobs.map((j) => j.steps[0]!.image).sort(), ['busybox:x', 'busybox:x', 'busybox:y', 'busybox:y', 'busybox:z', 'busybox:z']);
+  assert.equal(jobs[0]!.steps[0]!.environment.A, '1');
+});
+
+test('when: a branch condition skips the step and says why', () => {
+  const [plan] = plans('.nestor.yml', 'steps:\n  deploy:\n    run: deploy\n    when: {branch: release/*}\n', { branch: 'main' });
+  assert.match(plan!.steps[0]!.skip ?? '', /branch main does not match release\/\*/);
+  const [onRelease] = plans('.nestor.yml', 'steps:\n  deploy:\n    run: deploy\n    when: {branch: release/*}\n', { branch: 'release/1.2' });
+  assert.equal(onRelease!.steps[0]!.skip, undefined);
+});
+
+test('every step reaches its own job engine over TLS unless it mounts the socket', () => {
+  const [plan] = plans('.nestor.yml', 'steps:\n  tcp: {run: docker ps}\n  sock: {run: docker ps, volumes: ["/var/run/docker.sock:/var/run/docker.sock"]}\n');
+  const [tcp, sock] = plan!.steps;
+  assert.equal(tcp!.environment.DOCKER_HOST, 'tcp://docker:2376');
+  assert.ok(tcp!.mounts.some((m) => m.kind === 'engine-certs' && m.target === '/certs/client'));
+  assert.equal(sock!.environment.DOCKER_HOST, undefined);
+  assert.ok(sock!.mounts.some((m) => m.kind === 'engine-socket'), 'the socket mount is the job engine\'s, never the host\'s');
+});
+
+test('secrets are masked in every line, including inside longer words', async () => {
+  const { SecretMasker } = await import('../runner/log-lines.ts');
+  assert.equal(new SecretMasker(['hunter22']).mask('pw=hunter22;again hunter22'), 'pw=********;again ********');
+});
+
+test('Drone: plugin settings are named as unsupported, not ignored', () => {
+  const text = 'kind: pipeline\ntype: docker\nname: p\nsteps:\n  - name: publish\n    image: plugins/docker\n    settings: {repo: x}\n';
+  assert.match(problems('.drone.yml', text), /\.drone\.yml:7:5: "settings" is not supported by Nestor: plugins are not run/);
+});
+
+test('Drone: the /var/run volume shared with a dind service becomes the job engine\'s /var/run', () => {
+  const text = [
+    'kind: pipeline', 'type: docker', 'name: p', 'steps:', '  - name: b', '    image: docker:dind', '    volumes: [{name: sock, path: /var/run}]', '    commands: [docker ps]',
+    'services:', '  - name: docker', '    image: docker:dind', '    privileged: true', '    volumes: [{name: sock, path: /var/run}]', 'volumes:', '  - name: sock', '    temp: {}', '',
+  ].join('\n');
+  const [plan] = plans('.drone.yml', text);
+  assert.equal(plan!.services.length, 0, 'no second daemon is started');
+  assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'engine-run' && m.target === '/var/run'));
+  assert.equal(plan!.workspace, '/drone/src');
+});
+
+test('Woodpecker: from_secret becomes a masked secret and depends_on a graph', () => {
+  const text = 'steps:\n  a:\n    image: busybox\n    commands: [echo]\n  b:\n    image: busybox\n    environment:\n      T:\n        from_secret: tok\n    commands: [echo]\n    depends_on: [a]\n';
+  const [plan] = plans('.woodpecker.yml', text, { secrets: ['tok'] });
+  assert.deepEqual(plan!.steps[1]!.secrets, [{ name: 'tok', env: 'T' }]);
+  assert.deepEqual(plan!.steps[1]!.dependsOn, ['a']);
+});
+
+test('GitLab: stages order jobs, needs overrides, include is refused', () => {
+  const text = 'stages: [build, test]\nb:\n  stage: build\n  script: [make]\nt1:\n  stage: test\n  script: [make test]\nt2:\n  stage: test\n  needs: []\n  script: [lint]\n';
+  const [plan] = plans('.gitlab-ci.yml', text);
+  assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['b', []], ['t1', ['b']], ['t2', []]]);
+  assert.match(problems('.gitlab-ci.yml', 'include: other.yml\nj:\n  script: [x]\n'), /\.gitlab-ci\.yml:1:1: "include" is not supported/);
+});
+
+test('GitLab: rules with if expressions decide which jobs run', () => {
+  const text = 'deploy:\n  script: [deploy]\n  rules:\n    - if: $CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE != "schedule"\n      when: always\n    - when: never\n';
+  assert.deepEqual(plans('.gitlab-ci.yml', text, { branch: 'main' })[0]!.steps[0]!.runOn, ['success', 'failure']);
+  assert.match(plans('.gitlab-ci.yml', text, { branch: 'dev' })[0]!.steps[0]!.skip ?? '', /when: never/);
+});
+
+test('GitLab: a dind service with TLS turned off is refused with the reason', () => {
+  const text = 'services: [docker:dind]\nvariables:\n  DOCKER_TLS_CERTDIR: ""\nj:\n  script: [docker ps]\n';
+  assert.match(problems('.gitlab-ci.yml', text), /turns TLS off.*TLS only/);
+});

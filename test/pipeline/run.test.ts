@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hostEngine, nestor, NESTOR, ROOT } from '../helpers.ts';
+
+const host = await hostEngine();
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-run-'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+async function jsonRun(dir: string, args: string[] = []) {
+  const r = await nestor(['run', '--json', '-C', dir, ...args]);
+  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { ...r, events, logs: events.filter((e) => e.type === 'log') as { source: string; stream: string; text: string; time: string }[] };
+}
+
+async function engines(): Promise<number> {
+  const filters = JSON.stringify({ label: ['dev.nestor.managed=true', 'dev.nestor.role=engine'] });
+  return (await host.docker.listContainers({ all: true, filters })).length;
+}
+
+test('stdout and stderr are kept apart, each in order, each line timestamped', async () => {
+  // Docker copies the two pipes independently, so order is kept within each stream.
+  const dir = project({ '.nestor.yml': 'steps:\n  s:\n    run: for i in 1 2 3; do echo out$i; echo err$i >&2; done\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.logs.filter((l) => l.source === 's' && !l.text.startsWith('+ '));
+  assert.deepEqual(lines.filter((l) => l.stream === 'stdout').map((l) => l.text), ['out1', 'out2', 'out3']);
+  assert.deepEqual(lines.filter((l) => l.stream === 'stderr').map((l) => l.text), ['err1', 'err2', 'err3']);
+  for (const l of lines) assert.ok(!Number.isNaN(Date.parse(l.time)));
+});
+
+test('the source directory is the workspace, and a failing step fails the run with exit 1', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  check:\n    run: cat input.txt && exit 4\n', 'input.txt': 'from the source\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 1);
+  assert.ok(r.logs.some((l) => l.text === 'from the source'));
+  const result = r.events.find((e) => e.type === 'result') as { jobs: { steps: { status: string; exitCode: number }[] }[] };
+  assert.deepEqual([result.jobs[0]!.steps[0]!.status, result.jobs[0]!.steps[0]!.exitCode], ['failure', 4]);
+});
+
+test('--step runs one step and what it depends on; --env overrides the file', async () => {
+  const dir = project({ '.nestor.yml': 'environment: {WHO: file}\nsteps:\n  a: {run: echo a}\n  b: {run: echo "b $WHO"}\n  c: {run: echo c}\n' });
+  const r = await jsonRun(dir, ['--step', 'b', '--env', 'WHO=flag']);
+  assert.equal(r.code, 0, r.stderr);
+  const texts = r.logs.map((l) => l.text).filter((t) => !t.startsWith('+ '));
+  assert.deepEqual(texts, ['a', 'b flag']);
+});
+
+test('an invalid file stops before any engine starts, with file:line:column and exit 2', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  a:\n    image: busybox\n    run: "true"\n    timeout: soon\n' });
+  const r = await nestor(['run', '-C', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\.nestor\.yml:5:\d+: .*duration/);
+});
+
+test('an image nobody has is reported by name with what to do', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  a:\n    image: nestor-test/does-not-exist:1\n    run: "true"\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 1);
+  const result = r.events.find((e) => e.type === 'result') as { jobs: { error?: string }[] };
+  assert.match(result.jobs[0]!.error ?? '', /Image nestor-test\/does-not-exist:1 cannot be found/);
+  assert.equal(await engines(), 0);
+});
+
+test('a step printing 100 MB is streamed, not held in memory', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  loud:\n    run: "head -c 100000000 /dev/zero | tr \'\\\\0\' x | fold -w 1000"\n' });
+  // With the heap capped well under the output's size, holding it would end in an out-of-memory crash.
+  const child = spawn(NESTOR, ['run', '-C', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=96' } });
+  let bytes = 0;
+  let peakKb = 0;
+  child.stdout.on('data', (b: Buffer) => (bytes += b.length));
+  child.stderr.resume();
+  const sampler = setInterval(() => {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    if (m) peakKb = Math.max(peakKb, Number(m[1]));
+  }, 50);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  clearInterval(sampler);
+  assert.equal(code, 0);
+  assert.ok(bytes > 100_000_000, `all lines arrived (${bytes} bytes)`);
+  assert.ok(peakKb < 250 * 1024, `peak RSS ${Math.round(peakKb / 1024)} MB`);
+});
+
+test('Ctrl-C removes every container and the engine within 5 s', async () => {
+  const before = await engines();
+  const child = spawn(NESTOR, ['run', '-C', `${ROOT}examples/cancel`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.resume();
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the job never started:\n${out}`)), 60_000);
+    child.stdout.on('data', () => {
+      if (out.includes('long | started')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  assert.equal(await engines(), before + 1, 'the job runs in its engine');
+  const t0 = performance.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  const elapsed = performance.now() - t0;
+  assert.equal(code, 130);
+  assert.ok(elapsed < 5000, `stopped in ${Math.round(elapsed)} ms`);
+  assert.equal(await engines(), before, 'no engine left');
+  const jobObjects = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.job'] }) });
+  assert.equal(jobObjects.length, 0);
+  assert.match(out, /long\s+cancelled/);
+});
