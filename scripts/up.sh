@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-env.sh
-# A job in its own throw-away nested engine: run a container, build an image and run it,
-# network two containers, share a volume; then the engine is destroyed.
-exec bin/nestor engine test "$@"
+# A job in its own throw-away nested engine: `docker build` an image and run it; then the
+# engine is destroyed.
+exec bin/nestor run -C examples/docker-build "$@"

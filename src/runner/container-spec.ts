@@ -37,13 +37,13 @@ export function containerOptions(
       Binds: binds,
       Privileged: c.privileged,
       NetworkMode: network,
-      ExtraHosts: ctx.gateway && !socketMode ? c.engineAliases.map((a) => `${a}:${ctx.gateway}`) : [],
+      ExtraHosts: network === 'host' ? [...new Set([...c.engineAliases, ...ctx.localNames])].map((a) => `${a}:127.0.0.1`) : [],
       // Bounded by the job engine's own limits too; these keep one runaway step from starving
       // the others (fork bombs, endless logs).
       PidsLimit: 4096,
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },
-    ...(network === ctx.network ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } } } : {}),
+    ...(network === ctx.network && network !== 'host' ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } } } : {}),
   };
 }
 

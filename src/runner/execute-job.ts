@@ -79,7 +79,7 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
 
   for (const n of plan.notices) notice(n);
   try {
-    const needsProbe = plan.services.some((s) => s.ports.length > 0);
+    const needsProbe = plan.services.length > 0;
     const [ctx] = await Promise.all([
       makeContext(id, engine, plan, labels, secrets),
       prepareImages(docker, [...plan.images, ...(needsProbe ? [PROBE_IMAGE] : [])], notice),
@@ -99,9 +99,9 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
     return finish('failure', errorMessage(err));
   } finally {
-    // On cancel the caller destroys the whole engine at once; waiting on it here would only
-    // slow the stop down.
-    if (!signal.aborted) {
+    // A nested engine is destroyed by the caller with everything in it (also on cancel);
+    // only in socket mode, on the host's own engine, must the job clean up after itself.
+    if (!signal.aborted && engine.isolation === 'socket') {
       await Promise.all(background.map((c) => c.remove({ force: true }).catch(() => undefined)));
       await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_JOB}=${id}`]).catch(() => undefined);
     }
@@ -116,20 +116,22 @@ async function makeContext(
   secrets: Record<string, string>,
 ): Promise<JobContext> {
   const docker = engine.docker;
+  const disposable = engine.isolation !== 'socket';
   const workspaceVolume = `${id}-workspace`;
   const volumes = new Map(plan.volumes.map((v) => [v, `${id}-${v}`]));
-  const [network, workspace] = await Promise.all([
-    docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) }),
+  const [workspace] = await Promise.all([
     docker.createVolume({ Name: workspaceVolume, Labels: nestorLabels('workspace', labels) }),
     ...[...volumes.values()].map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
+    ...(disposable ? [] : [docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) })]),
   ]);
-  const info = await (network as Docker.Network).inspect();
+  const localNames = plan.services.flatMap((s) => [s.name, ...s.aliases]).concat(plan.steps.filter((s) => s.detach).map((s) => s.name));
   return {
     id,
     engine,
     docker,
-    network: id,
-    gateway: info.IPAM?.Config?.[0]?.Gateway,
+    network: disposable ? 'host' : id,
+    localNames,
+    disposable,
     workspaceVolume,
     workspaceMountpoint: (workspace as unknown as { Mountpoint: string }).Mountpoint,
     volumes,
@@ -224,7 +226,8 @@ async function runStep(
     }
     const { exitCode, outcome } = await waitFor(container, step.timeoutMs, signal);
     await ended;
-    await container.remove({ force: true }).catch(() => undefined);
+    // A throw-away engine takes its containers with it; removing each one only costs time.
+    if (!ctx.disposable) await container.remove({ force: true }).catch(() => undefined);
     result.exitCode = exitCode;
     if (outcome === 'cancelled') Object.assign(result, { status: 'cancelled', reason: 'the job was cancelled' });
     else if (outcome === 'timeout') Object.assign(result, { status: 'timeout', reason: `did not finish within ${step.timeoutMs / 1000} s` });

@@ -6,9 +6,18 @@ export interface JobContext {
   id: string;
   engine: NestedEngine;
   docker: Docker;
+  /**
+   * `host` in a nested engine: every container of the job shares the engine's own network
+   * namespace, which belongs to this job alone. Names (the engine's `docker` alias, services,
+   * detached steps) resolve to 127.0.0.1. It starts containers about twice as fast as a
+   * bridge, which needs a veth pair and NAT rules per container. In socket mode, where `host`
+   * would be the real host, a bridge network of the job's own.
+   */
   network: string;
-  /** The job network's gateway: where containers reach their engine's TLS port. */
-  gateway: string | undefined;
+  /** Names every container resolves to 127.0.0.1 (host networking only). */
+  localNames: string[];
+  /** Whether the engine is thrown away after the job, taking everything in it along. */
+  disposable: boolean;
   workspaceVolume: string;
   /** Where the workspace volume lives in the engine's filesystem, for sub-path mounts. */
   workspaceMountpoint: string;

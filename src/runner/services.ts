@@ -20,6 +20,15 @@ export class ServiceNotReadyError extends NestorError {
 /** The image the readiness probe runs in: the small base image every engine can get. */
 export const PROBE_IMAGE = 'busybox:latest';
 
+/** The TCP ports an image declares (EXPOSE): what GitLab's runner waits for, too. */
+async function exposedPorts(ctx: JobContext, image: string): Promise<number[]> {
+  const info = await ctx.docker.getImage(image).inspect().catch(() => undefined);
+  return Object.keys(info?.Config?.ExposedPorts ?? {})
+    .filter((p) => p.endsWith('/tcp'))
+    .map((p) => Number(p.split('/')[0]))
+    .filter((p) => Number.isInteger(p) && p > 0);
+}
+
 /**
  * Starts a service and resolves once it is ready: every declared port accepts a TCP connection
  * (tried every 100 ms from inside the job network, never a fixed sleep), or, without ports, once
@@ -38,11 +47,13 @@ export async function startService(
   });
   const { ended } = await attachOutput(ctx.docker, container, { job: ctx.id, source: `service:${svc.name}` }, masker, onLog);
   await container.start();
-  if (svc.ports.length === 0) return container;
+  const ports = svc.ports.length ? svc.ports : await exposedPorts(ctx, svc.image);
+  if (ports.length === 0) return container;
 
   const exited = container.wait().then((r: { StatusCode: number }) => `it exited with code ${r.StatusCode} before accepting connections`);
   const seconds = Math.ceil(deadlineMs / 1000);
-  const checks = svc.ports.map((p) => `until nc -w 1 ${svc.name} ${p} -e true 2>/dev/null; do [ "$(date +%s)" -ge "$end" ] && { echo "port ${p} closed after ${seconds} s"; exit 1; }; sleep 0.1; done`);
+  const address = ctx.network === 'host' ? '127.0.0.1' : svc.name;
+  const checks = ports.map((p) => `until nc -w 1 ${address} ${p} -e true 2>/dev/null; do [ "$(date +%s)" -ge "$end" ] && { echo "port ${p} closed after ${seconds} s"; exit 1; }; sleep 0.1; done`);
   const probe = await ctx.docker.createContainer({
     Image: PROBE_IMAGE,
     Entrypoint: ['/bin/sh', '-c'],

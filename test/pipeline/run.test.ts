@@ -115,3 +115,22 @@ test('Ctrl-C removes every container and the engine within 5 s', async () => {
   assert.equal(jobObjects.length, 0);
   assert.match(out, /long\s+cancelled/);
 });
+
+test('GitLab: a service is awaited on the ports its image exposes, then reached by its alias', async () => {
+  const { Readable } = await import('node:stream');
+  const { tarOf } = await import('../../src/engine/archive.ts');
+  const { consumeProgress } = await import('../../src/engine/json-stream.ts');
+  const { nestorLabels } = await import('../../src/engine/labels.ts');
+  const tag = `nestor-test/slow-web-${process.pid}:1`;
+  // Listens only after 2 s: a runner that did not wait for the port would fail the step.
+  const context = await tarOf([{ name: 'Dockerfile', content: 'FROM busybox:latest\nEXPOSE 8080\nCMD ["sh", "-c", "sleep 2; mkdir -p /w; echo up > /w/i; httpd -f -p 8080 -h /w"]\n' }]);
+  await consumeProgress('build', await host.docker.buildImage(Readable.from(context) as never, { t: tag, labels: nestorLabels('image') }));
+  try {
+    const dir = project({ '.gitlab-ci.yml': `services:\n  - name: ${tag}\n    alias: web\nprobe:\n  image: busybox:latest\n  script:\n    - wget -q -O - http://web:8080/i\n` });
+    const r = await jsonRun(dir);
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(r.logs.some((l) => l.source === 'probe' && l.text === 'up'));
+  } finally {
+    await host.docker.getImage(tag).remove({ force: true });
+  }
+});
