@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-env.sh
-# A job in its own throw-away nested engine: `docker build` an image and run it; then the
-# engine is destroyed.
-exec bin/nestor run -C examples/docker-build "$@"
+# Nestor's main job: the server with the embedded store and a local runner in one process,
+# and a demo job (an image built and run inside its own nested engine) visible through the
+# API. Serves until Ctrl-C; `--exit-after-demo` stops after the demo.
+exec bin/nestor up "$@"

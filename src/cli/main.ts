@@ -5,6 +5,7 @@ import { registerImagesCommands } from './commands/images.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerPruneCommand } from './commands/prune.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerServerCommands } from './commands/server.ts';
 import { EXIT } from './output.ts';
 
 const program = new Command('nestor')
@@ -18,6 +19,7 @@ registerImagesCommands(program);
 registerDoctorCommand(program);
 registerPruneCommand(program);
 registerRunCommand(program);
+registerServerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

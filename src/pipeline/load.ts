@@ -115,3 +115,10 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
       return common;
   }
 }
+
+/** The job plans of a pipeline given as text (an API submission, a stored job). */
+export function compileText(pipeline: { text: string; file: string }, opts: CompileOptions): JobPlan[] {
+  return readPipelines(pipeline.file, pipeline.text, opts).flatMap(({ config, source }) =>
+    compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
+  );
+}

@@ -1,0 +1,217 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.ts';
+import type { EngineClient } from '../engine/engine-client.ts';
+import { cleanupOrphans } from '../engine/cleanup.ts';
+import type { ImageSupply } from '../engine/images/supply.ts';
+import type { IsolationMode } from '../engine/nested/isolation.ts';
+import { EnginePool } from '../engine/pool.ts';
+import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
+import { compileText } from '../pipeline/load.ts';
+import type { JobEvent, JobResult } from './execute-job.ts';
+import type { LogLine } from './log-lines.ts';
+import { runPlans } from './run-plans.ts';
+import { ServerClient, ServerProblem } from './server-client.ts';
+
+export interface AgentOptions {
+  server: string;
+  /** A registration token (the runner registers itself) or this runner's own token. */
+  token: string;
+  name: string;
+  maxJobs: number;
+  labels: string[];
+  host: EngineClient;
+  supply?: ImageSupply;
+  isolation?: IsolationMode;
+  /** Engines kept started for the next jobs. */
+  warm?: number;
+  log: Logger;
+}
+
+interface LeasedJob {
+  job: { id: string; name: string; spec: { pipeline: { text: string; file: string } }; attempt: number };
+  lease: { token: number; expires_at: number; lease_ms: number };
+}
+
+const FLUSH_MS = 150;
+const MAX_BATCH = 2000;
+const HEARTBEAT_MS = 1000;
+
+/**
+ * `nestor runner`: takes jobs from a server by long-poll, runs each in its own nested engine,
+ * streams log lines in batches, heartbeats its leases (and stops a job within 2 s of a
+ * cancel), and rides out server restarts with back-off. On start it removes engines a
+ * previous run of it left behind.
+ */
+export class RunnerAgent {
+  private readonly opts: AgentOptions;
+  private readonly client: ServerClient;
+  private readonly running = new Map<string, AbortController>();
+  private pool: EnginePool | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.client = new ServerClient(opts.server, opts.token);
+  }
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    const removed = await cleanupOrphans(this.opts.host.docker);
+    if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
+    await this.register();
+    if (this.opts.warm) {
+      this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions() });
+      this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
+      void this.pool.start();
+    }
+    this.loop = this.leaseLoop();
+  }
+
+  /** Stops taking jobs, cancels those running, and waits for their engines to go. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const c of this.running.values()) c.abort();
+    while (this.running.size) await new Promise((r) => setTimeout(r, 50));
+    await this.loop?.catch(() => undefined);
+    await this.pool?.close();
+  }
+
+  private engineOptions() {
+    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: ['busybox:latest', LOCAL_DIND_IMAGE] };
+  }
+
+  private async register(): Promise<void> {
+    const body = { name: this.opts.name, type: 'docker', host: hostname(), port: 0, capabilities: ['docker', `isolation:${this.opts.isolation ?? 'auto'}`], labels: this.opts.labels, metadata: { pid: process.pid }, max_jobs: this.opts.maxJobs };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await this.client.call<{ token: string }>('POST', '/api/runners/register', body);
+        this.client.token = reply!.token;
+        this.opts.log.info({ runner: this.opts.name, server: this.opts.server }, 'registered');
+        return;
+      } catch (err) {
+        // A runner's own token cannot register: it already is registered, so use it as it is.
+        if (err instanceof ServerProblem && err.status === 403) return;
+        if (err instanceof ServerProblem && err.status === 401) throw err;
+        await this.backoff(attempt, err);
+      }
+    }
+  }
+
+  private async backoff(attempt: number, err: unknown): Promise<void> {
+    const ms = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
+    this.opts.log.warn({ err: errorMessage(err), retryInMs: Math.round(ms) }, 'server unreachable; retrying');
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
+  private async leaseLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      if (this.running.size >= this.opts.maxJobs) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      try {
+        const leased = await this.client.call<LeasedJob>('POST', '/api/runner/lease', { wait_ms: 20_000 }, 30_000);
+        failures = 0;
+        if (leased && !this.stopped) void this.runJob(leased);
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof ServerProblem && err.status === 401) {
+          this.opts.log.error({ err: err.message }, 'the server no longer knows this runner; registering again');
+          await this.register().catch(() => undefined);
+        }
+        await this.backoff(failures++, err);
+      }
+    }
+  }
+
+  private async runJob({ job, lease }: LeasedJob): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(job.id, controller);
+    const log = this.opts.log.child({ job: job.id, attempt: job.attempt });
+    log.info({ name: job.name }, 'job leased');
+    const buffer: Omit<LogLine, 'job'>[] = [];
+    let lost = false;
+    const flush = async () => {
+      while (buffer.length && !lost) {
+        const batch = buffer.slice(0, MAX_BATCH);
+        try {
+          await this.client.call('POST', `/api/runner/jobs/${job.id}/logs`, { lease: lease.token, lines: batch });
+          buffer.splice(0, batch.length);
+        } catch (err) {
+          if (err instanceof ServerProblem && err.status === 409) return loseLease();
+          return; // kept; sent with the next flush once the server answers again
+        }
+      }
+    };
+    const loseLease = () => {
+      lost = true;
+      log.warn('lease lost: another runner owns this job now; stopping it here');
+      controller.abort();
+    };
+    const flusher = setInterval(() => void flush(), FLUSH_MS);
+    const heartbeat = setInterval(async () => {
+      try {
+        const r = await this.client.call<{ cancel: boolean }>('POST', `/api/runner/jobs/${job.id}/heartbeat`, { lease: lease.token }, HEARTBEAT_MS * 2);
+        if (r?.cancel && !controller.signal.aborted) {
+          log.info('cancel requested');
+          controller.abort();
+        }
+      } catch (err) {
+        if (err instanceof ServerProblem && err.status === 409) loseLease();
+      }
+    }, HEARTBEAT_MS);
+
+    let results: JobResult[] = [];
+    let error: string | undefined;
+    let engineMs: number | undefined;
+    try {
+      const plans = compileText(job.spec.pipeline, { defaultImage: process.env.NESTOR_DEFAULT_IMAGE ?? 'busybox:latest', event: 'push' });
+      results = await runPlans(plans, {
+        host: this.opts.host,
+        ...(this.opts.supply ? { supply: this.opts.supply } : {}),
+        isolation: this.opts.isolation ?? 'auto',
+        signal: controller.signal,
+        parallel: 1,
+        onLog: (l) => buffer.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
+        onEvent: (e: JobEvent) => {
+          if (e.type === 'notice') {
+            buffer.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: e.text });
+            const m = /ready in (\d+) ms/.exec(e.text);
+            if (m) engineMs = Number(m[1]);
+          }
+        },
+        ...(this.pool ? { acquire: async () => this.pool!.acquire() } : {}),
+      });
+    } catch (err) {
+      error = errorMessage(err);
+    } finally {
+      clearInterval(flusher);
+      clearInterval(heartbeat);
+    }
+    const status = controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => r.status !== 'success') ? 'failed' : 'succeeded';
+    // Keep trying to report: a restarting server must not lose the outcome or the last lines.
+    for (let attempt = 0; !lost; attempt++) {
+      try {
+        await flush();
+        if (lost) break;
+        await this.client.call('POST', `/api/runner/jobs/${job.id}/complete`, { lease: lease.token, status, result: results, ...(error ? { error } : {}), ...(engineMs !== undefined ? { engine_ms: engineMs } : {}) });
+        log.info({ status }, 'job finished');
+        break;
+      } catch (err) {
+        if (err instanceof ServerProblem && err.status === 409) break;
+        if (attempt > 60) {
+          log.error({ err: errorMessage(err) }, 'could not report the job; the server will requeue it when the lease expires');
+          break;
+        }
+        await this.backoff(attempt, err);
+      }
+    }
+    this.running.delete(job.id);
+  }
+}

@@ -1,0 +1,305 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { EventEmitter } from 'node:events';
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import { PipelineError } from '../pipeline/errors.ts';
+import { compileSubmission } from './submission.ts';
+import { HttpProblem, problemBody } from './problem.ts';
+import { ServerMetrics } from './metrics.ts';
+import {
+  completeBody,
+  heartbeatBody,
+  jsonSchema,
+  leaseBody,
+  logsBody,
+  registerRunnerBody,
+  submitJobBody,
+  tokenBody,
+} from './schemas.ts';
+import { FencedError, type Job, type Store, type TokenKind } from './store/store.ts';
+
+export interface AppOptions {
+  store: Store;
+  logger: Logger;
+  /** How long a lease lasts without a heartbeat. */
+  leaseMs: number;
+  bodyLimit?: number;
+  version?: string;
+}
+
+type Identity = { kind: TokenKind; name: string };
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: Identity;
+  }
+  interface FastifyContextConfig {
+    auth?: TokenKind[];
+  }
+}
+
+const USERS: TokenKind[] = ['admin', 'user'];
+const RUNNERS: TokenKind[] = ['runner'];
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
+}
+
+export function publicJob(j: Job) {
+  return {
+    id: j.id,
+    name: j.name,
+    status: j.status,
+    runner: j.runner,
+    target_runner: j.targetRunner,
+    labels: j.labels,
+    attempts: j.attempts,
+    max_attempts: j.maxAttempts,
+    retry_policy: j.retryPolicy,
+    cancel_requested: j.cancelRequested,
+    result: j.result,
+    error: j.error,
+    created_at: new Date(j.createdAt).toISOString(),
+    started_at: j.startedAt ? new Date(j.startedAt).toISOString() : null,
+    finished_at: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
+    ...(j.finishedAt && j.startedAt ? { duration_ms: j.finishedAt - j.startedAt } : {}),
+  };
+}
+
+/** The HTTP API of ../shared/DESIGN.md on Fastify. Only /health answers without a token. */
+export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; metrics: ServerMetrics; queueChanged: EventEmitter }> {
+  const { store, leaseMs } = opts;
+  const offlineMs = Math.max(3 * leaseMs, 10_000);
+  const app = Fastify({ loggerInstance: opts.logger as unknown as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
+  const metrics = new ServerMetrics(store, offlineMs);
+  const queueChanged = new EventEmitter().setMaxListeners(0);
+
+  // zod checks every body in the handlers; the JSON Schemas are for the OpenAPI document only.
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Nestor API', version: opts.version ?? '0.1.0', description: 'Jobs, runners and logs. Authorization: Bearer TOKEN on every route but /health.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpProblem) return sendProblem(reply, err.status, err.code, err.message, err.hint, err.extra);
+    if (err instanceof FencedError) return sendProblem(reply, 409, 'NESTOR_LEASE_LOST', err.message, 'Stop working on this job: another runner owns it now.');
+    if (err instanceof PipelineError) {
+      return sendProblem(reply, 422, err.code, err.message, err.hint, { problems: err.problems });
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'NESTOR_BODY_TOO_LARGE', `The request body is over the ${opts.bodyLimit ?? 1048576} byte limit`, 'Send less: split log batches, or put large pipelines in the repository.');
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 415, 'NESTOR_UNSUPPORTED_MEDIA_TYPE', err.message, 'Send JSON with Content-Type: application/json.');
+    if (err.statusCode && err.statusCode < 500) return sendProblem(reply, err.statusCode, 'NESTOR_BAD_REQUEST', err.message, 'Check the request against /api/openapi.json.');
+    req.log.error({ err }, 'request failed');
+    return sendProblem(reply, 500, 'NESTOR_INTERNAL', 'The server failed to answer', 'Retry; if it persists, the server log has the cause.');
+  });
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'NESTOR_NOT_FOUND', `No route ${req.method} ${req.url}`, 'See /api/openapi.json for the routes.'));
+
+  app.addHook('onRequest', async (req) => {
+    const allowed = req.routeOptions.config?.auth;
+    if (!allowed) return;
+    const header = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token) throw new HttpProblem(401, 'NESTOR_UNAUTHENTICATED', 'This route needs a token', 'Send Authorization: Bearer TOKEN (the admin token was printed at first start; runners get theirs at registration).');
+    const identity = await store.findToken(token);
+    if (!identity) throw new HttpProblem(401, 'NESTOR_UNAUTHENTICATED', 'The token is not known', 'Check the token; an admin can issue a new one with POST /api/tokens.');
+    if (!allowed.includes(identity.kind)) throw new HttpProblem(403, 'NESTOR_FORBIDDEN', `A ${identity.kind} token cannot use this route`, `Use a ${allowed.join(' or ')} token.`);
+    req.identity = identity;
+  });
+
+  const doc = (summary: string, body?: z.ZodType, tags = ['jobs']) => ({ summary, tags, ...(body ? { body: jsonSchema(body) } : {}) });
+
+  app.get('/health', { schema: { summary: 'Liveness, with the store reachable', tags: ['server'], security: [] } }, async () => {
+    await store.db.query('SELECT 1 AS ok');
+    return { status: 'ok', store: store.db.kind };
+  });
+  app.get('/api/openapi.json', { config: { auth: [...USERS, 'runner'] }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/metrics', { config: { auth: USERS }, schema: { summary: 'Prometheus metrics', tags: ['server'] } }, async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.post('/api/tokens', { config: { auth: ['admin'] }, schema: doc('Issue an API token for a user (admin)', tokenBody, ['auth']) }, async (req, reply) => {
+    const body = parse(tokenBody, req.body);
+    const token = await store.addToken('user', body.name);
+    return reply.code(201).send({ name: body.name, token });
+  });
+
+  // Runners
+
+  app.post('/api/runners/register', { config: { auth: ['registration', 'admin'] }, schema: doc('Register a runner; answers its own token', registerRunnerBody, ['runners']) }, async (req, reply) => {
+    const body = parse(registerRunnerBody, req.body);
+    const runner = await store.registerRunner({ name: body.name, type: body.type, host: body.host, port: body.port, capabilities: body.capabilities, labels: body.labels, metadata: body.metadata, maxJobs: body.max_jobs });
+    // A runner registering again gets a new token; its old one stops working.
+    await store.removeTokens('runner', body.name);
+    const token = await store.addToken('runner', body.name);
+    return reply.code(201).send({ ...publicRunner(runner, 0, offlineMs), token });
+  });
+  app.get('/api/runners', { config: { auth: USERS }, schema: doc('List runners', undefined, ['runners']) }, async () => {
+    const runners = await store.runners();
+    return { runners: await Promise.all(runners.map(async (r) => publicRunner(r, await store.runningCount(r.name), offlineMs))) };
+  });
+  const findRunner = async (name: string) => {
+    const runner = await store.runner(name);
+    if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `No runner named ${name}`, 'GET /api/runners lists the registered runners.');
+    return runner;
+  };
+  app.get<{ Params: { name: string } }>('/api/runners/:name/status', { config: { auth: USERS }, schema: doc('A runner\'s state and load', undefined, ['runners']) }, async (req) => {
+    const runner = await findRunner(req.params.name);
+    return publicRunner(runner, await store.runningCount(runner.name), offlineMs);
+  });
+  app.get<{ Params: { name: string } }>('/api/runners/:name/health', { config: { auth: USERS }, schema: doc('Whether a runner is heard from', undefined, ['runners']) }, async (req, reply) => {
+    const runner = await findRunner(req.params.name);
+    const age = Date.now() - runner.lastSeen;
+    const healthy = age < offlineMs;
+    return reply.code(healthy ? 200 : 503).send({ name: runner.name, healthy, last_seen: new Date(runner.lastSeen).toISOString(), last_seen_ms_ago: age, offline_after_ms: offlineMs });
+  });
+
+  // Jobs
+
+  app.post('/api/jobs', { config: { auth: USERS }, schema: doc('Submit a job: steps, or a whole pipeline file', submitJobBody) }, async (req, reply) => {
+    const body = parse(submitJobBody, req.body);
+    const { name, spec } = compileSubmission(body);
+    if (body.runner && !(await store.runner(body.runner))) {
+      throw new HttpProblem(422, 'NESTOR_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
+    }
+    const job = await store.createJob({ name, spec, ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts });
+    metrics.submitted.inc();
+    queueChanged.emit('job');
+    return reply.code(201).header('location', `/api/jobs/${job.id}`).send(publicJob(job));
+  });
+  const findJob = async (id: string) => {
+    const job = /^[0-9a-f-]{36}$/.test(id) ? await store.job(id) : undefined;
+    if (!job) throw new HttpProblem(404, 'NESTOR_JOB_NOT_FOUND', `No job ${id}`, 'Use the id POST /api/jobs answered.');
+    return job;
+  };
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result') }, async (req) => publicJob(await findJob(req.params.id)));
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { config: { auth: USERS }, schema: doc('Cancel a job (its runner stops it within 2 s)') }, async (req) => {
+    await findJob(req.params.id);
+    return publicJob((await store.cancel(req.params.id))!);
+  });
+  app.get<{ Params: { id: string }; Querystring: { after?: string; follow?: string } }>(
+    '/api/jobs/:id/logs',
+    { config: { auth: USERS }, schema: doc('Log lines: JSON, or live as server-sent events (Accept: text/event-stream; resumes after Last-Event-ID)') },
+    async (req, reply) => {
+      const job = await findJob(req.params.id);
+      const after = Number(req.headers['last-event-id'] ?? req.query.after ?? 0) || 0;
+      const follow = (req.headers.accept ?? '').includes('text/event-stream') || req.query.follow === 'true' || req.query.follow === '1';
+      if (!follow) {
+        const lines = await store.logsAfter(job.id, after, 10_000);
+        return { job: job.id, status: job.status, lines, next_after: lines.at(-1)?.seq ?? after };
+      }
+      return streamLogs(store, job.id, after, req, reply);
+    },
+  );
+
+  // The runner protocol: lease (long-poll), heartbeat, logs, complete. All fenced by the lease token.
+
+  app.post('/api/runner/lease', { config: { auth: RUNNERS }, schema: doc('Long-poll for a job (runner)', leaseBody, ['runner protocol']) }, async (req, reply) => {
+    const body = parse(leaseBody, req.body);
+    const runnerName = req.identity!.name;
+    const deadline = Date.now() + body.wait_ms;
+    let closed = false;
+    req.raw.once('close', () => (closed = true));
+    for (;;) {
+      await store.touchRunner(runnerName);
+      const runner = await store.runner(runnerName);
+      if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
+      const lease = await store.lease(runner, leaseMs);
+      if (lease) {
+        return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || closed) return reply.code(204).send();
+      // Woken by a submission on this server; the timeout covers other servers on one database.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, 500));
+        function done() {
+          clearTimeout(t);
+          queueChanged.off('job', done);
+          resolve();
+        }
+        queueChanged.once('job', done);
+      });
+    }
+  });
+  app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/heartbeat', { config: { auth: RUNNERS }, schema: doc('Extend a lease; answers whether to cancel', heartbeatBody, ['runner protocol']) }, async (req) => {
+    const body = parse(heartbeatBody, req.body);
+    await store.touchRunner(req.identity!.name);
+    return { ...(await store.heartbeat(req.params.id, body.lease, leaseMs)), lease_ms: leaseMs };
+  });
+  app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/logs', { config: { auth: RUNNERS }, schema: doc('Append log lines', logsBody, ['runner protocol']) }, async (req) => {
+    const body = parse(logsBody, req.body);
+    return { seq: await store.appendLogs(req.params.id, body.lease, body.lines) };
+  });
+  app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/complete', { config: { auth: RUNNERS }, schema: doc('Finish a job', completeBody, ['runner protocol']) }, async (req) => {
+    const body = parse(completeBody, req.body);
+    const job = await findJob(req.params.id);
+    await store.complete(req.params.id, body.lease, { status: body.status, ...(body.result !== undefined ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) });
+    if (job.startedAt) metrics.jobDuration.observe({ status: body.status }, (Date.now() - job.startedAt) / 1000);
+    if (body.engine_ms !== undefined) metrics.engineStart.observe(body.engine_ms / 1000);
+    return { ok: true };
+  });
+
+  return { app, metrics, queueChanged };
+}
+
+function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
+  return reply.code(status).type('application/problem+json').send(problemBody(status, code, detail, hint, extra));
+}
+
+function publicRunner(r: Awaited<ReturnType<Store['runners']>>[number], running: number, offlineMs: number) {
+  const online = Date.now() - r.lastSeen < offlineMs;
+  return {
+    name: r.name,
+    type: r.type,
+    host: r.host,
+    port: r.port,
+    capabilities: r.capabilities,
+    labels: r.labels,
+    metadata: r.metadata,
+    max_jobs: r.maxJobs,
+    running_jobs: running,
+    state: !online ? 'offline' : running > 0 ? 'busy' : 'idle',
+    registered_at: new Date(r.registeredAt).toISOString(),
+    last_seen: new Date(r.lastSeen).toISOString(),
+  };
+}
+
+/**
+ * Server-sent events: every stored line after `after` (each with its sequence number as the
+ * event id, so a reconnecting client resumes with Last-Event-ID), then live lines as they are
+ * stored, then an `end` event with the job's status. Polling the store (not this process's
+ * memory) is what lets followers on one server see lines written through another.
+ */
+async function streamLogs(store: Store, jobId: string, after: number, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  let closed = false;
+  req.raw.once('close', () => (closed = true));
+  let last = after;
+  let idle = 0;
+  while (!closed) {
+    const lines = await store.logsAfter(jobId, last, 1000);
+    for (const l of lines) res.write(`id: ${l.seq}\nevent: log\ndata: ${JSON.stringify(l)}\n\n`);
+    if (lines.length) {
+      last = lines.at(-1)!.seq;
+      continue;
+    }
+    const job = await store.job(jobId);
+    if (!job || ['succeeded', 'failed', 'cancelled'].includes(job.status)) {
+      res.write(`event: end\ndata: ${JSON.stringify({ status: job?.status ?? 'gone', error: job?.error ?? null })}\n\n`);
+      break;
+    }
+    if (++idle % 75 === 0) res.write(': keep-alive\n\n');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  res.end();
+}

@@ -1,0 +1,35 @@
+/**
+ * An API error as RFC 9457 problem details: `type`, `title`, `status`, `detail`, plus Nestor's
+ * stable `code` and a `hint` that says what to do next.
+ */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly hint: string;
+  readonly extra: Record<string, unknown>;
+
+  constructor(status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+    this.hint = hint;
+    this.extra = extra;
+  }
+}
+
+export const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function problemBody(status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
+  return { type: `https://nestor.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: TITLES[status] ?? 'Error', status, code, detail, hint, ...extra };
+}

@@ -1,0 +1,79 @@
+import type { Database } from './database.ts';
+
+/**
+ * One list of migrations for both stores, applied in order and recorded in
+ * `schema_migrations`. Append only: a released migration is never edited.
+ */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE tokens (
+     hash TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  `CREATE TABLE runners (
+     name TEXT PRIMARY KEY,
+     type TEXT NOT NULL,
+     host TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     capabilities TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     max_jobs INTEGER NOT NULL,
+     registered_at BIGINT NOT NULL,
+     last_seen BIGINT NOT NULL
+   )`,
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     status TEXT NOT NULL,
+     target_runner TEXT,
+     labels TEXT NOT NULL,
+     retry_policy TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     max_attempts INTEGER NOT NULL,
+     runner TEXT,
+     lease_token BIGINT NOT NULL,
+     lease_expires_at BIGINT,
+     cancel_requested INTEGER NOT NULL,
+     result TEXT,
+     error TEXT,
+     created_at BIGINT NOT NULL,
+     started_at BIGINT,
+     finished_at BIGINT
+   )`,
+  `CREATE INDEX jobs_queue ON jobs (status, created_at)`,
+  `CREATE TABLE job_logs (
+     job_id TEXT NOT NULL,
+     seq BIGINT NOT NULL,
+     attempt INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     stream TEXT NOT NULL,
+     time BIGINT NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (job_id, seq)
+   )`,
+  `CREATE TABLE job_runs (
+     job_id TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     runner TEXT NOT NULL,
+     lease_token BIGINT NOT NULL,
+     started_at BIGINT NOT NULL,
+     PRIMARY KEY (job_id, attempt)
+   )`,
+];
+
+export async function migrate(db: Database): Promise<number> {
+  await db.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+  return db.transaction(async (tx) => {
+    if (tx.kind === 'postgres') await tx.query('LOCK TABLE schema_migrations IN EXCLUSIVE MODE'); // two servers starting at once
+    const [row] = await tx.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    const current = Number(row?.v ?? 0);
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      await tx.query(MIGRATIONS[v - 1]!);
+      await tx.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+    }
+    return MIGRATIONS.length - current;
+  });
+}

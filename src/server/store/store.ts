@@ -1,0 +1,329 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Database } from './database.ts';
+import { migrate } from './migrations.ts';
+import { PostgresDatabase } from './postgres.ts';
+import { SqliteDatabase } from './sqlite.ts';
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type TokenKind = 'admin' | 'registration' | 'user' | 'runner';
+export type RetryPolicy = 'retry' | 'fail';
+
+export interface JobSpec {
+  /** A pipeline file's text, or steps the API took directly. */
+  pipeline?: { text: string; file: string };
+  steps?: { name: string; run?: string; commands?: string[]; image?: string }[];
+}
+
+export interface Job {
+  id: string;
+  name: string;
+  spec: JobSpec;
+  status: JobStatus;
+  targetRunner: string | null;
+  labels: string[];
+  retryPolicy: RetryPolicy;
+  attempts: number;
+  maxAttempts: number;
+  runner: string | null;
+  leaseToken: number;
+  leaseExpiresAt: number | null;
+  cancelRequested: boolean;
+  result: unknown;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface Runner {
+  name: string;
+  type: string;
+  host: string;
+  port: number;
+  capabilities: string[];
+  labels: string[];
+  metadata: Record<string, unknown>;
+  maxJobs: number;
+  registeredAt: number;
+  lastSeen: number;
+}
+
+export interface LogRecord {
+  seq: number;
+  attempt: number;
+  source: string;
+  stream: 'stdout' | 'stderr';
+  time: number;
+  text: string;
+}
+
+/** A lease on a job: who holds it, and the fencing token every later call must present. */
+export interface Lease {
+  job: Job;
+  token: number;
+  expiresAt: number;
+}
+
+export class FencedError extends Error {
+  constructor(jobId: string) {
+    super(`the lease on job ${jobId} is no longer held by this runner (it expired and the job moved on)`);
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function newToken(kind: TokenKind): string {
+  return `nst_${kind.slice(0, 3)}_${randomBytes(24).toString('base64url')}`;
+}
+
+type JobRow = Record<string, unknown>;
+
+function toJob(r: JobRow): Job {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    spec: JSON.parse(String(r.spec)) as JobSpec,
+    status: r.status as JobStatus,
+    targetRunner: (r.target_runner as string | null) ?? null,
+    labels: JSON.parse(String(r.labels)) as string[],
+    retryPolicy: r.retry_policy as RetryPolicy,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    runner: (r.runner as string | null) ?? null,
+    leaseToken: Number(r.lease_token),
+    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+    cancelRequested: Number(r.cancel_requested) === 1,
+    result: r.result === null || r.result === undefined ? null : JSON.parse(String(r.result)),
+    error: (r.error as string | null) ?? null,
+    createdAt: Number(r.created_at),
+    startedAt: r.started_at === null ? null : Number(r.started_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  };
+}
+
+function toRunner(r: JobRow): Runner {
+  return {
+    name: String(r.name),
+    type: String(r.type),
+    host: String(r.host),
+    port: Number(r.port),
+    capabilities: JSON.parse(String(r.capabilities)) as string[],
+    labels: JSON.parse(String(r.labels)) as string[],
+    metadata: JSON.parse(String(r.metadata)) as Record<string, unknown>,
+    maxJobs: Number(r.max_jobs),
+    registeredAt: Number(r.registered_at),
+    lastSeen: Number(r.last_seen),
+  };
+}
+
+/**
+ * Everything the server keeps: tokens (hashed), runners, jobs with their leases, and logs.
+ * Every state change of a leased job checks the fencing token, so a runner whose lease was
+ * taken over can no longer write to the job.
+ */
+export class Store {
+  readonly db: Database;
+
+  private constructor(db: Database) {
+    this.db = db;
+  }
+
+  static async open(opts: { databaseUrl?: string; file?: string }): Promise<Store> {
+    const db = opts.databaseUrl ? new PostgresDatabase(opts.databaseUrl) : new SqliteDatabase(opts.file ?? ':memory:');
+    await migrate(db);
+    return new Store(db);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  // Tokens
+
+  async addToken(kind: TokenKind, name: string, token = newToken(kind)): Promise<string> {
+    await this.db.query('INSERT INTO tokens (hash, kind, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING', [hashToken(token), kind, name, Date.now()]);
+    return token;
+  }
+
+  async hasToken(kind: TokenKind): Promise<boolean> {
+    return (await this.db.query('SELECT 1 AS x FROM tokens WHERE kind = $1 LIMIT 1', [kind])).length > 0;
+  }
+
+  async findToken(token: string): Promise<{ kind: TokenKind; name: string } | undefined> {
+    const [row] = await this.db.query<{ kind: TokenKind; name: string }>('SELECT kind, name FROM tokens WHERE hash = $1', [hashToken(token)]);
+    return row;
+  }
+
+  async removeTokens(kind: TokenKind, name: string): Promise<void> {
+    await this.db.query('DELETE FROM tokens WHERE kind = $1 AND name = $2', [kind, name]);
+  }
+
+  // Runners
+
+  async registerRunner(r: Omit<Runner, 'registeredAt' | 'lastSeen'>): Promise<Runner> {
+    const now = Date.now();
+    await this.db.query(
+      `INSERT INTO runners (name, type, host, port, capabilities, labels, metadata, max_jobs, registered_at, last_seen)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+       ON CONFLICT (name) DO UPDATE SET type = $2, host = $3, port = $4, capabilities = $5, labels = $6, metadata = $7, max_jobs = $8, last_seen = $9`,
+      [r.name, r.type, r.host, r.port, JSON.stringify(r.capabilities), JSON.stringify(r.labels), JSON.stringify(r.metadata), r.maxJobs, now],
+    );
+    return (await this.runner(r.name))!;
+  }
+
+  async runners(): Promise<Runner[]> {
+    return (await this.db.query('SELECT * FROM runners ORDER BY name')).map(toRunner);
+  }
+
+  async runner(name: string): Promise<Runner | undefined> {
+    const [row] = await this.db.query('SELECT * FROM runners WHERE name = $1', [name]);
+    return row ? toRunner(row) : undefined;
+  }
+
+  async touchRunner(name: string): Promise<void> {
+    await this.db.query('UPDATE runners SET last_seen = $1 WHERE name = $2', [Date.now(), name]);
+  }
+
+  // Jobs
+
+  async createJob(j: { name: string; spec: JobSpec; targetRunner?: string; labels?: string[]; retryPolicy?: RetryPolicy; maxAttempts?: number }): Promise<Job> {
+    const id = randomUUID();
+    await this.db.query(
+      `INSERT INTO jobs (id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at)
+       VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, 0, 0, $8)`,
+      [id, j.name, JSON.stringify(j.spec), j.targetRunner ?? null, JSON.stringify(j.labels ?? []), j.retryPolicy ?? 'retry', j.maxAttempts ?? 3, Date.now()],
+    );
+    return (await this.job(id))!;
+  }
+
+  async job(id: string): Promise<Job | undefined> {
+    const [row] = await this.db.query('SELECT * FROM jobs WHERE id = $1', [id]);
+    return row ? toJob(row) : undefined;
+  }
+
+  async jobs(opts: { status?: JobStatus; limit?: number } = {}): Promise<Job[]> {
+    const rows = opts.status
+      ? await this.db.query('SELECT * FROM jobs WHERE status = $1 ORDER BY created_at DESC LIMIT $2', [opts.status, opts.limit ?? 100])
+      : await this.db.query('SELECT * FROM jobs ORDER BY created_at DESC LIMIT $1', [opts.limit ?? 100]);
+    return rows.map(toJob);
+  }
+
+  async runningCount(runner: string): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE runner = $1 AND status = 'running'", [runner]);
+    return Number(row?.n ?? 0);
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const rows = await this.db.query<{ status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+    const out = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const r of rows) out[r.status] = Number(r.n);
+    return out;
+  }
+
+  /**
+   * Gives the oldest queued job this runner may take (its name or all of the job's labels) to
+   * the runner, with a new fencing token. In PostgreSQL the candidate rows are locked with
+   * SKIP LOCKED, so servers sharing the database never hand one job out twice.
+   */
+  async lease(runner: Runner, leaseMs: number): Promise<Lease | undefined> {
+    return this.db.transaction(async (tx) => {
+      if ((await this.runningCountIn(tx, runner.name)) >= runner.maxJobs) return undefined;
+      const lock = tx.kind === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+      const candidates = await tx.query(
+        `SELECT * FROM jobs WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) ORDER BY created_at, id LIMIT 50${lock}`,
+        [runner.name],
+      );
+      const have = new Set([...runner.labels, ...runner.capabilities]);
+      const row = candidates.map(toJob).find((j) => j.labels.every((l) => have.has(l)));
+      if (!row) return undefined;
+      const now = Date.now();
+      const token = row.leaseToken + 1;
+      const expiresAt = now + leaseMs;
+      await tx.query(
+        `UPDATE jobs SET status = 'running', runner = $1, lease_token = $2, lease_expires_at = $3, attempts = attempts + 1, started_at = COALESCE(started_at, $4)
+         WHERE id = $5 AND status = 'queued'`,
+        [runner.name, token, expiresAt, now, row.id],
+      );
+      await tx.query('INSERT INTO job_runs (job_id, attempt, runner, lease_token, started_at) VALUES ($1, $2, $3, $4, $5)', [row.id, row.attempts + 1, runner.name, token, now]);
+      return { job: { ...row, status: 'running', runner: runner.name, leaseToken: token, leaseExpiresAt: expiresAt, attempts: row.attempts + 1 }, token, expiresAt };
+    });
+  }
+
+  private async runningCountIn(tx: Database, runner: string): Promise<number> {
+    const [row] = await tx.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE runner = $1 AND status = 'running'", [runner]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** Extends a lease; answers whether the job was asked to stop. Throws FencedError when the lease moved on. */
+  async heartbeat(jobId: string, token: number, leaseMs: number): Promise<{ cancel: boolean }> {
+    const rows = await this.db.query<{ cancel_requested: number }>(
+      `UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running' RETURNING cancel_requested`,
+      [Date.now() + leaseMs, jobId, token],
+    );
+    if (rows.length === 0) throw new FencedError(jobId);
+    return { cancel: Number(rows[0]!.cancel_requested) === 1 };
+  }
+
+  /** Appends log lines of the current attempt, numbered after those already kept. */
+  async appendLogs(jobId: string, token: number, lines: Omit<LogRecord, 'seq' | 'attempt'>[]): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+      const [job] = await tx.query<{ attempts: number }>(`SELECT attempts FROM jobs WHERE id = $1 AND lease_token = $2 AND status = 'running'${lock}`, [jobId, token]);
+      if (!job) throw new FencedError(jobId);
+      const [last] = await tx.query<{ m: number | null }>('SELECT MAX(seq) AS m FROM job_logs WHERE job_id = $1', [jobId]);
+      let seq = Number(last?.m ?? 0);
+      for (const l of lines) {
+        seq++;
+        await tx.query('INSERT INTO job_logs (job_id, seq, attempt, source, stream, time, text) VALUES ($1, $2, $3, $4, $5, $6, $7)', [jobId, seq, job.attempts, l.source, l.stream, l.time, l.text]);
+      }
+      return seq;
+    });
+  }
+
+  async logsAfter(jobId: string, afterSeq: number, limit = 1000): Promise<LogRecord[]> {
+    const rows = await this.db.query('SELECT seq, attempt, source, stream, time, text FROM job_logs WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [jobId, afterSeq, limit]);
+    return rows.map((r) => ({ seq: Number(r.seq), attempt: Number(r.attempt), source: String(r.source), stream: r.stream as 'stdout' | 'stderr', time: Number(r.time), text: String(r.text) }));
+  }
+
+  async complete(jobId: string, token: number, outcome: { status: 'succeeded' | 'failed' | 'cancelled'; result?: unknown; error?: string }): Promise<void> {
+    const rows = await this.db.query(
+      `UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, lease_expires_at = NULL WHERE id = $5 AND lease_token = $6 AND status = 'running' RETURNING id`,
+      [outcome.status, outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null, Date.now(), jobId, token],
+    );
+    if (rows.length === 0) throw new FencedError(jobId);
+  }
+
+  /** Queued jobs stop at once; running ones are told at their runner's next heartbeat. */
+  async cancel(jobId: string): Promise<Job | undefined> {
+    await this.db.query(`UPDATE jobs SET status = 'cancelled', finished_at = $1, cancel_requested = 1 WHERE id = $2 AND status = 'queued'`, [Date.now(), jobId]);
+    await this.db.query(`UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'`, [jobId]);
+    return this.job(jobId);
+  }
+
+  /**
+   * Jobs whose runner stopped heartbeating: back to the queue while attempts remain and the
+   * policy is `retry`, failed otherwise. Returns the jobs it moved.
+   */
+  async expireLeases(now = Date.now()): Promise<{ requeued: string[]; failed: string[] }> {
+    return this.db.transaction(async (tx) => {
+      const lock = tx.kind === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+      const expired = (await tx.query(`SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < $1${lock}`, [now])).map(toJob);
+      const requeued: string[] = [];
+      const failed: string[] = [];
+      for (const j of expired) {
+        if (j.cancelRequested) {
+          await tx.query(`UPDATE jobs SET status = 'cancelled', finished_at = $1, lease_expires_at = NULL WHERE id = $2`, [now, j.id]);
+        } else if (j.retryPolicy === 'retry' && j.attempts < j.maxAttempts) {
+          await tx.query(`UPDATE jobs SET status = 'queued', runner = NULL, lease_expires_at = NULL WHERE id = $1`, [j.id]);
+          requeued.push(j.id);
+        } else {
+          await tx.query(`UPDATE jobs SET status = 'failed', finished_at = $1, lease_expires_at = NULL, error = $2 WHERE id = $3`, [now, `runner ${j.runner} stopped answering (attempt ${j.attempts} of ${j.maxAttempts})`, j.id]);
+          failed.push(j.id);
+        }
+      }
+      return { requeued, failed };
+    });
+  }
+}
