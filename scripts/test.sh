@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-env.sh
+# The server tests run against the embedded store and against PostgreSQL.
+NESTOR_TEST_DATABASE_URL=$(bash scripts/ensure-postgres.sh)
+export NESTOR_TEST_DATABASE_URL
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "== typecheck"

@@ -40,10 +40,11 @@ export const MIGRATIONS: string[] = [
      result TEXT,
      error TEXT,
      created_at BIGINT NOT NULL,
+     queue_order BIGINT NOT NULL,
      started_at BIGINT,
      finished_at BIGINT
    )`,
-  `CREATE INDEX jobs_queue ON jobs (status, created_at)`,
+  `CREATE INDEX jobs_queue ON jobs (status, queue_order)`,
   `CREATE TABLE job_logs (
      job_id TEXT NOT NULL,
      seq BIGINT NOT NULL,

@@ -70,6 +70,13 @@ export class FencedError extends Error {
   }
 }
 
+let lastOrder = 0;
+/** Microseconds since the epoch, strictly increasing in this process: first in, first out. */
+function nextQueueOrder(): number {
+  lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
+  return lastOrder;
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -191,9 +198,9 @@ export class Store {
   async createJob(j: { name: string; spec: JobSpec; targetRunner?: string; labels?: string[]; retryPolicy?: RetryPolicy; maxAttempts?: number }): Promise<Job> {
     const id = randomUUID();
     await this.db.query(
-      `INSERT INTO jobs (id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at)
-       VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, 0, 0, $8)`,
-      [id, j.name, JSON.stringify(j.spec), j.targetRunner ?? null, JSON.stringify(j.labels ?? []), j.retryPolicy ?? 'retry', j.maxAttempts ?? 3, Date.now()],
+      `INSERT INTO jobs (id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order)
+       VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, 0, 0, $8, $9)`,
+      [id, j.name, JSON.stringify(j.spec), j.targetRunner ?? null, JSON.stringify(j.labels ?? []), j.retryPolicy ?? 'retry', j.maxAttempts ?? 3, Date.now(), nextQueueOrder()],
     );
     return (await this.job(id))!;
   }
@@ -232,7 +239,7 @@ export class Store {
       if ((await this.runningCountIn(tx, runner.name)) >= runner.maxJobs) return undefined;
       const lock = tx.kind === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
       const candidates = await tx.query(
-        `SELECT * FROM jobs WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) ORDER BY created_at, id LIMIT 50${lock}`,
+        `SELECT * FROM jobs WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) ORDER BY queue_order LIMIT 50${lock}`,
         [runner.name],
       );
       const have = new Set([...runner.labels, ...runner.capabilities]);

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { NESTOR } from '../helpers.ts';
+import { ADMIN, REGISTRATION, api } from './harness.ts';
+
+/** A free TCP port on loopback, for servers that must come back on the same address. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(NESTOR, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export async function startServerProcess(port: number, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  const proc = start(['server', '--port', String(port), '--data-dir', dataDir], { NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, ...env });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (ok) return proc;
+    if (proc.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await proc.stop();
+  throw new Error(`the server did not come up:\n${proc.output()}`);
+}
+
+export async function startRunnerProcess(url: string, name: string, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  const proc = start(['runner', '--server', url, '--token', REGISTRATION, '--name', name, '--max-jobs', '2', '--warm', '0'], env);
+  for (let i = 0; i < 200; i++) {
+    const r = await api<{ state: string }>(url, 'GET', `/api/runners/${name}/status`).catch(() => undefined);
+    if (r?.status === 200 && r.body.state !== 'offline' && proc.output().includes('registered')) return proc;
+    if (proc.child.exitCode !== null) break;
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  await proc.stop();
+  throw new Error(`runner ${name} did not register:\n${proc.output()}`);
+}
+
+export async function waitForJob(url: string, id: string, timeoutMs: number, until: (job: Record<string, unknown>) => boolean = (j) => ['succeeded', 'failed', 'cancelled'].includes(String(j.status))) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api(url, 'GET', `/api/jobs/${id}`).catch(() => undefined);
+    if (r?.status === 200 && until(r.body)) return r.body;
+    if (Date.now() > deadline) throw new Error(`job ${id} did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(r?.body)}`);
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+}
