@@ -49,6 +49,8 @@ export class RunnerAgent {
   private readonly running = new Map<string, AbortController>();
   private pool: EnginePool | undefined;
   private stopped = false;
+  /** Engines being removed after their job was reported. */
+  private readonly removals = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
 
   constructor(opts: AgentOptions) {
@@ -78,6 +80,7 @@ export class RunnerAgent {
     for (const c of this.running.values()) c.abort();
     while (this.running.size) await new Promise((r) => setTimeout(r, 50));
     await this.loop?.catch(() => undefined);
+    await Promise.allSettled([...this.removals]);
     await this.pool?.close();
   }
 
@@ -178,6 +181,11 @@ export class RunnerAgent {
         isolation: this.opts.isolation ?? 'auto',
         signal: controller.signal,
         parallel: 1,
+        // Report first, remove the engine after: the job's result does not wait for teardown.
+        deferDestroy: (removal) => {
+          this.removals.add(removal);
+          void removal.finally(() => this.removals.delete(removal));
+        },
         onLog: (l) => buffer.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
         onEvent: (e: JobEvent) => {
           if (e.type === 'notice') {

@@ -15,6 +15,11 @@ export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
   signal?: AbortSignal;
   /** Jobs (matrix entries) run at once. */
   parallel?: number;
+  /**
+   * Takes the engine's removal instead of waiting for it, so a runner can report the result
+   * first; the caller must await what it was given before it exits.
+   */
+  deferDestroy?: (removal: Promise<void>) => void;
   /** Where engines come from; by default one is provisioned per job with its images shared. */
   acquire?: (plan: JobPlan) => Promise<NestedEngine>;
 }
@@ -57,7 +62,9 @@ async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> 
     return await Promise.race([job, cancelled(plan, engine, opts.signal, started)]);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await engine.destroy().catch((err: unknown) => notice(`could not remove engine ${engine.name}: ${errorMessage(err)}; run \`nestor engine cleanup\``));
+    const removal = engine.destroy().catch((err: unknown) => notice(`could not remove engine ${engine.name}: ${errorMessage(err)}; run \`nestor engine cleanup\``));
+    if (opts.deferDestroy) opts.deferDestroy(removal);
+    else await removal;
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
+import { apiCall } from '../../src/server/api-client.ts';
 
 export type StoreKind = 'embedded' | 'postgres';
 export const STORES: StoreKind[] = ['embedded', 'postgres'];
@@ -45,12 +46,6 @@ export async function testServer(kind: StoreKind, opts: { leaseMs?: number; data
   });
 }
 
-export async function api<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, token = ADMIN): Promise<{ status: number; body: T; type: string }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, type: res.headers.get('content-type') ?? '' };
+export function api<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, token = ADMIN) {
+  return apiCall<T>(base, method, path, body, token);
 }

@@ -32,7 +32,7 @@ function serverOptions(cmd: Command): Command {
     .addOption(new Option('--lease-seconds <s>', 'runner lease without heartbeat').default('30').env('NESTOR_LEASE_SECONDS'));
 }
 
-const log = () => pino({ name: 'nestor' });
+const log = () => pino({ name: 'nestor', level: process.env.LOG_LEVEL ?? 'info' });
 
 /** Waits for SIGINT/SIGTERM, then runs `stop` once. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {

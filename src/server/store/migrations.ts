@@ -63,6 +63,8 @@ export const MIGRATIONS: string[] = [
      started_at BIGINT NOT NULL,
      PRIMARY KEY (job_id, attempt)
    )`,
+  // Counting a runner's running jobs on every lease must not scan the whole table.
+  `CREATE INDEX jobs_runner ON jobs (runner, status)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

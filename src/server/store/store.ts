@@ -130,8 +130,11 @@ function toRunner(r: JobRow): Runner {
  * Every state change of a leased job checks the fencing token, so a runner whose lease was
  * taken over can no longer write to the job.
  */
+export const TOKEN_CACHE_MS = 5000;
+
 export class Store {
   readonly db: Database;
+  private readonly tokenCache = new Map<string, { identity: { kind: TokenKind; name: string } | undefined; until: number }>();
 
   private constructor(db: Database) {
     this.db = db;
@@ -158,12 +161,24 @@ export class Store {
     return (await this.db.query('SELECT 1 AS x FROM tokens WHERE kind = $1 LIMIT 1', [kind])).length > 0;
   }
 
+  /**
+   * The identity a token stands for. Answers are cached for a few seconds: every request
+   * checks its token, and this keeps that off the database (a removed token stops working
+   * within TOKEN_CACHE_MS).
+   */
   async findToken(token: string): Promise<{ kind: TokenKind; name: string } | undefined> {
-    const [row] = await this.db.query<{ kind: TokenKind; name: string }>('SELECT kind, name FROM tokens WHERE hash = $1', [hashToken(token)]);
-    return row;
+    const hash = hashToken(token);
+    const cached = this.tokenCache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.identity;
+    const [row] = await this.db.query<{ kind: TokenKind; name: string }>('SELECT kind, name FROM tokens WHERE hash = $1', [hash]);
+    const identity = row ? { kind: row.kind, name: row.name } : undefined;
+    if (this.tokenCache.size > 10_000) this.tokenCache.clear();
+    this.tokenCache.set(hash, { identity, until: Date.now() + TOKEN_CACHE_MS });
+    return identity;
   }
 
   async removeTokens(kind: TokenKind, name: string): Promise<void> {
+    this.tokenCache.clear();
     await this.db.query('DELETE FROM tokens WHERE kind = $1 AND name = $2', [kind, name]);
   }
 
@@ -197,12 +212,18 @@ export class Store {
 
   async createJob(j: { name: string; spec: JobSpec; targetRunner?: string; labels?: string[]; retryPolicy?: RetryPolicy; maxAttempts?: number }): Promise<Job> {
     const id = randomUUID();
+    const now = Date.now();
+    const job: Job = {
+      id, name: j.name, spec: j.spec, status: 'queued', targetRunner: j.targetRunner ?? null, labels: j.labels ?? [], retryPolicy: j.retryPolicy ?? 'retry',
+      attempts: 0, maxAttempts: j.maxAttempts ?? 3, runner: null, leaseToken: 0, leaseExpiresAt: null, cancelRequested: false, result: null, error: null,
+      createdAt: now, startedAt: null, finishedAt: null,
+    };
     await this.db.query(
       `INSERT INTO jobs (id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order)
        VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, 0, 0, $8, $9)`,
-      [id, j.name, JSON.stringify(j.spec), j.targetRunner ?? null, JSON.stringify(j.labels ?? []), j.retryPolicy ?? 'retry', j.maxAttempts ?? 3, Date.now(), nextQueueOrder()],
+      [id, job.name, JSON.stringify(job.spec), job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, job.maxAttempts, now, nextQueueOrder()],
     );
-    return (await this.job(id))!;
+    return job;
   }
 
   async job(id: string): Promise<Job | undefined> {

@@ -1,0 +1,68 @@
+// The bench starts servers the way the tests do, with fixed tokens and a fresh store.
+import pg from 'pg';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { Store } from '../src/server/store/store.ts';
+import { apiCall } from '../src/server/api-client.ts';
+
+export const ADMIN = 'nst_adm_bench-admin-token-0123456789';
+export const REGISTRATION = 'nst_reg_bench-registration-token-012';
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'nestor-bench-'));
+}
+
+export interface BenchServer {
+  url: string;
+  /** The same store, opened by the bench itself, for bulk set-up. */
+  store: Store;
+  close(): Promise<void>;
+}
+
+/**
+ * A `nestor server` process with a fresh store: a separate process, so the load the bench
+ * generates does not run on the server's own event loop.
+ */
+export async function freshStore(kind: 'embedded' | 'postgres'): Promise<{ server: BenchServer; databaseUrl?: string }> {
+  let databaseUrl: string | undefined;
+  if (kind === 'postgres') {
+    databaseUrl = process.env.NESTOR_TEST_DATABASE_URL;
+    if (!databaseUrl) throw new Error('set NESTOR_TEST_DATABASE_URL (bash scripts/ensure-postgres.sh prints one)');
+    const c = new pg.Client({ connectionString: databaseUrl });
+    await c.connect();
+    await c.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;');
+    await c.end();
+  }
+  const dataDir = tempDir();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(new URL('../bin/nestor', import.meta.url).pathname, ['server', '--port', String(port), '--data-dir', dataDir], {
+    env: { ...process.env, NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, LOG_LEVEL: 'warn', ...(databaseUrl ? { NESTOR_DATABASE_URL: databaseUrl } : {}) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    if (i > 150) throw new Error('bench server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const store = await Store.open(databaseUrl ? { databaseUrl } : { file: join(dataDir, 'nestor.db') });
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    server: {
+      url,
+      store,
+      async close() {
+        await store.close();
+        child.kill('SIGTERM');
+        await exited;
+      },
+    },
+    ...(databaseUrl ? { databaseUrl } : {}),
+  };
+}
+
+export function api<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, token = ADMIN) {
+  return apiCall<T>(base, method, path, body, token);
+}

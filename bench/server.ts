@@ -1,0 +1,147 @@
+// npm run bench:server — the API and queue under load, for the embedded store and PostgreSQL,
+// next to baselines measured in the same run (/health for the HTTP stack, a raw docker run on a
+// warm nested engine for the end-to-end job).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { connect, ping } from '../src/engine/engine-client.ts';
+import { ImageSupply } from '../src/engine/images/supply.ts';
+import { EnginePool } from '../src/engine/pool.ts';
+import { runContainer } from '../src/engine/run-container.ts';
+import { RunnerAgent } from '../src/runner/agent.ts';
+import { ADMIN, REGISTRATION, api, freshStore, tempDir } from './server-harness.ts';
+import { percentile, report } from './stats.ts';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const CONCURRENCY = 50;
+
+async function load(total: number, concurrency: number, one: (i: number) => Promise<void>): Promise<{ rps: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        await one(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { rps: Math.round(total / ((performance.now() - t0) / 1000)), latencies };
+}
+
+async function idleRss(kind: 'embedded' | 'postgres', databaseUrl: string | undefined): Promise<number> {
+  const child = spawn(new URL('../bin/nestor', import.meta.url).pathname, ['server', '--port', '0', '--data-dir', tempDir()], {
+    env: { ...process.env, NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, ...(databaseUrl ? { NESTOR_DATABASE_URL: databaseUrl } : {}) },
+    stdio: 'ignore',
+  });
+  await new Promise((r) => setTimeout(r, 4000));
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+  child.kill('SIGTERM');
+  log(`[${kind}] idle server RSS ${Math.round(kb / 1024)} MB`);
+  return Math.round(kb / 102.4) / 10;
+}
+
+const host = connect();
+await ping(host);
+const supply = await ImageSupply.start(host);
+const results: Record<string, Record<string, number | string>> = {};
+
+for (const kind of ['embedded', 'postgres'] as const) {
+  const { server, databaseUrl } = await freshStore(kind);
+  const url = server.url;
+  const out: Record<string, number | string> = {};
+
+  const health = await load(3000, CONCURRENCY, async () => void (await fetch(`${url}/health`)).arrayBuffer());
+  out.baseline_health_rps = health.rps;
+
+  const ids: string[] = [];
+  const submit = await load(2000, CONCURRENCY, async (i) => {
+    const r = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: `bench-${i}`, runner: undefined, steps: [{ name: 's', run: 'true' }] });
+    if (r.status !== 201) throw new Error(`submit failed: ${r.status}`);
+    ids.push(r.body.id);
+  });
+  out.submit_rps = submit.rps;
+  out.submit_p50_ms = percentile(submit.latencies, 50);
+  out.submit_p99_ms = percentile(submit.latencies, 99);
+  log(`[${kind}] submit ${submit.rps}/s p99 ${out.submit_p99_ms} ms (health ${health.rps}/s)`);
+
+  const status = await load(4000, CONCURRENCY, async (i) => {
+    const r = await api(url, 'GET', `/api/jobs/${ids[i % ids.length]}`);
+    if (r.status !== 200) throw new Error('status failed');
+  });
+  out.status_rps = status.rps;
+  out.status_p99_ms = percentile(status.latencies, 99);
+
+  // Lease latency with 10,000 jobs queued (the 2,000 above plus 8,000 more, written directly).
+  for (let i = 0; i < 8000; i++) await server.store.createJob({ name: `fill-${i}`, spec: { pipeline: { text: '{}', file: 'x.json' } } });
+  const reg = await api<{ token: string }>(url, 'POST', '/api/runners/register', { name: 'bench-leaser', max_jobs: 256 }, REGISTRATION);
+  const leases: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    const r = await api<{ job: { id: string }; lease: { token: number } }>(url, 'POST', '/api/runner/lease', { wait_ms: 0 }, reg.body.token);
+    leases.push(performance.now() - t);
+    if (r.status !== 200) throw new Error('lease failed');
+    await api(url, 'POST', `/api/runner/jobs/${r.body.job.id}/complete`, { lease: r.body.lease.token, status: 'succeeded' }, reg.body.token);
+  }
+  out.lease_p50_ms_10k_queued = percentile(leases, 50);
+  out.lease_p99_ms_10k_queued = percentile(leases, 99);
+  log(`[${kind}] lease p99 ${out.lease_p99_ms_10k_queued} ms with 10,000 queued`);
+  await server.store.db.query("UPDATE jobs SET status = 'cancelled' WHERE status = 'queued'");
+
+  // End to end: submit → succeeded for a one-step echo job, warm engines, a local runner.
+  const runnerToken = (await api<{ token: string }>(url, 'POST', '/api/runners/register', { name: 'bench-runner', max_jobs: 1 }, REGISTRATION)).body.token;
+  const agent = new RunnerAgent({ server: url, token: runnerToken, name: 'bench-runner', maxJobs: 1, labels: [], host, supply, warm: 2, log: pino({ level: 'silent' }) });
+  await agent.start();
+  const e2e: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 2500)); // let the warm pool refill, as an idle runner would be
+    const t = performance.now();
+    const job = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: 'trivial', runner: 'bench-runner', steps: [{ name: 'echo', run: 'echo hi' }] });
+    for (;;) {
+      const s = await api<{ status: string }>(url, 'GET', `/api/jobs/${job.body.id}`);
+      if (s.body.status === 'succeeded') break;
+      if (s.body.status === 'failed') throw new Error(JSON.stringify(s.body));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    e2e.push(performance.now() - t);
+  }
+  await agent.stop();
+  out.e2e_trivial_p50_ms = percentile(e2e, 50);
+  out.e2e_trivial_p95_ms = percentile(e2e, 95);
+  log(`[${kind}] trivial job end to end p50 ${out.e2e_trivial_p50_ms} ms`);
+  await server.close();
+  out.rss_idle_mb = await idleRss(kind, databaseUrl);
+  results[kind] = out;
+}
+
+// Baseline for the end-to-end figure: the same echo by a raw run on a warm nested engine.
+const pool = new EnginePool({ size: 1, engine: { host, daemon: supply.daemonOptions(), images: ['busybox:latest'] } });
+await pool.start();
+const raw: number[] = [];
+for (let i = 0; i < 10; i++) {
+  while (pool.available < 1) await new Promise((r) => setTimeout(r, 20));
+  const e = await pool.acquire();
+  const t = performance.now();
+  await runContainer(e.docker, { image: 'busybox:latest', cmd: ['echo', 'hi'], network: 'host' });
+  raw.push(performance.now() - t);
+  await pool.release(e);
+}
+await pool.close();
+await supply.close();
+
+report('server', {
+  submit_rps: results.embedded!.submit_rps!,
+  submit_p99_ms: results.embedded!.submit_p99_ms!,
+  status_rps: results.embedded!.status_rps!,
+  e2e_trivial_p50_ms: results.embedded!.e2e_trivial_p50_ms!,
+  lease_p99_ms_10k_queued: results.embedded!.lease_p99_ms_10k_queued!,
+  rss_idle_mb: results.embedded!.rss_idle_mb!,
+  embedded: results.embedded,
+  postgres: results.postgres,
+  baseline_raw_docker_run_warm_engine_p50_ms: percentile(raw, 50),
+  clients: CONCURRENCY,
+});
+process.exit(0);
