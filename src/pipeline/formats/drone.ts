@@ -4,7 +4,7 @@ import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../mo
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
-import { unsupportedKeys } from './unsupported.ts';
+import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Drone's `.drone.yml`, docker pipelines: the common subset, mapped onto Nestor's model. */
 
@@ -25,8 +25,6 @@ const PIPELINE_UNSUPPORTED = {
   image_pull_secrets: 'registry credentials are configured on the server',
   concurrency: 'set max jobs on the runner',
 };
-/** Recognised keys that are refused with advice: accepted by the schema, reported after. */
-const recognised = (keys: Record<string, string>) => Object.fromEntries(Object.keys(keys).map((k) => [k, z.unknown().optional()]));
 
 const envValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.strictObject({ from_secret: z.string() })]);
 const condition = z.strictObject({
@@ -125,12 +123,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
 }
 
 function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
-  const environment: Record<string, string> = {};
-  const secrets: StepConfig['secrets'] = [];
-  for (const [k, v] of Object.entries(c.environment ?? {})) {
-    if (v !== null && typeof v === 'object') secrets.push({ name: v.from_secret, env: k });
-    else environment[k] = v === null ? '' : String(v);
-  }
+  const { environment, secrets } = environmentWithSecrets(c.environment);
   return {
     name: c.name,
     image: c.image,

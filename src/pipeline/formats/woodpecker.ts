@@ -15,7 +15,7 @@ import {
   toCondition,
 } from '../common.ts';
 import { entries, toMatrix } from './nestor.ts';
-import { unsupportedKeys } from './unsupported.ts';
+import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Woodpecker's `.woodpecker.yml` and `.woodpecker/*.yml`: the common subset. */
 
@@ -23,7 +23,6 @@ export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 
 const CONDITION_UNSUPPORTED = { repo: 'not supported', instance: 'not supported', platform: 'not supported', cron: 'not supported', ref: 'use branch instead', evaluate: 'expressions are not supported; use branch, event, status or path', matrix: 'not supported' };
 const STEP_UNSUPPORTED = { settings: 'plugins are not run; write the commands the plugin would run', backend_options: 'not supported', dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', user: 'set USER in the image', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
-const recognised = (keys: Record<string, string>) => Object.fromEntries(Object.keys(keys).map((k) => [k, z.unknown().optional()]));
 
 const condition = z.strictObject({
   ...recognised(CONDITION_UNSUPPORTED),
@@ -93,7 +92,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     const r = read(value, at, key, `step ${key}`);
     if (!r) continue;
     const { c } = r;
-    const env = environmentOf(c.environment);
+    const env = environmentWithSecrets(c.environment);
     steps.push({
       name: r.name,
       image: c.image,
@@ -122,7 +121,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       name: r.name,
       image: r.c.image,
       aliases: [],
-      environment: environmentOf(r.c.environment).environment,
+      environment: environmentWithSecrets(r.c.environment).environment,
       commands: listOf(r.c.commands),
       ...(r.c.entrypoint !== undefined ? { entrypoint: toArgv(r.c.entrypoint)! } : {}),
       ...(r.c.command !== undefined ? { command: toArgv(r.c.command)! } : {}),
@@ -150,16 +149,6 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     notices,
     ...(top.skip_clone ? { skipSource: true } : {}),
   };
-}
-
-function environmentOf(env: Record<string, z.infer<typeof envValue>> | undefined): { environment: Record<string, string>; secrets: StepConfig['secrets'] } {
-  const environment: Record<string, string> = {};
-  const secrets: StepConfig['secrets'] = [];
-  for (const [k, v] of Object.entries(env ?? {})) {
-    if (v !== null && typeof v === 'object') secrets.push({ name: v.from_secret, env: k });
-    else environment[k] = v === null ? '' : String(v);
-  }
-  return { environment, secrets };
 }
 
 function volumesOf(values: string[] | undefined, base: PathSegment[], source: YamlSource, problems: PipelineProblem[]): VolumeRef[] {
