@@ -30,7 +30,7 @@ fi
 say "node $(node_modules/.bin/node --version)"
 
 # 2. Tools for images built without a registry, and git for later stages.
-apt_install ca-certificates git openssl busybox-static debootstrap docker-registry iptables docker-compose
+apt_install ca-certificates git openssl busybox-static debootstrap docker-registry iptables docker-compose openssh-server openssh-client curl
 
 # 3. A Docker engine that answers.
 if ! timeout 5 docker info >/dev/null 2>&1; then

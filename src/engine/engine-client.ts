@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { checkServerIdentity } from 'node:tls';
 import { NestorError, errorMessage } from '../errors.ts';
@@ -49,9 +52,21 @@ function dockerodeOptions(endpoint: EngineEndpoint): Docker.DockerOptions {
         host: endpoint.host,
         port: endpoint.port,
         ...(endpoint.username ? { username: endpoint.username } : {}),
-        sshOptions: { agent: process.env.SSH_AUTH_SOCK },
+        sshOptions: { ...(process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}), ...sshKey() },
       } as Docker.DockerOptions;
   }
+}
+
+/**
+ * The private key for ssh:// hosts besides the agent: NESTOR_SSH_KEY, else the usual key
+ * files, as the ssh command would try them.
+ */
+function sshKey(): { privateKey?: Buffer } {
+  const candidates = process.env.NESTOR_SSH_KEY ? [process.env.NESTOR_SSH_KEY] : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f));
+  for (const file of candidates) {
+    if (existsSync(file)) return { privateKey: readFileSync(file) };
+  }
+  return {};
 }
 
 /** Pings the engine and fails within `deadlineMs` with an error that says what to check. */
