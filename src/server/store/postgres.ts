@@ -1,8 +1,16 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Database, Row } from './database.ts';
 
 // BIGINT columns hold milliseconds and counters that fit a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
+
+const names = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (!name) names.set(sql, (name = `nestor_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`));
+  return name;
+}
 
 /** PostgreSQL through `pg`, for servers that share one database (NESTOR_DATABASE_URL). */
 export class PostgresDatabase implements Database {
@@ -17,7 +25,8 @@ export class PostgresDatabase implements Database {
 
   async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
     const values = params.map((p) => (typeof p === 'boolean' ? Number(p) : p));
-    const result = await (this.client ?? this.pool!).query(sql, values);
+    // Named statements are parsed and planned once per connection instead of on every call.
+    const result = await (this.client ?? this.pool!).query({ name: statementName(sql), text: sql, values });
     return result.rows as T[];
   }
 

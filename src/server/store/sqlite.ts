@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Database, Row } from './database.ts';
 
 /**
@@ -13,6 +13,8 @@ export class SqliteDatabase implements Database {
   readonly kind = 'sqlite' as const;
   private readonly db: DatabaseSync;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Prepared once per distinct query: preparing costs as much as running a small insert. */
+  private readonly statements = new Map<string, StatementSync>();
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -56,7 +58,11 @@ export class SqliteDatabase implements Database {
   }
 
   private run<T extends Row>(sql: string, params: unknown[]): T[] {
-    const statement = this.db.prepare(sql.replace(/\$(\d+)/g, '?$1'));
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql.replace(/\$(\d+)/g, '?$1'));
+      if (this.statements.size < 500) this.statements.set(sql, statement);
+    }
     const values = params.map((p) => (typeof p === 'boolean' ? Number(p) : p === undefined ? null : p)) as (string | number | null)[];
     if (/^\s*(select|with)\b|\breturning\b/i.test(sql)) return statement.all(...values) as T[];
     statement.run(...values);
