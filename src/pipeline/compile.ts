@@ -85,7 +85,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
-          ...skipOf(s, pipelineWhen, decided, opts.only),
+          ...notRunReason(s, pipelineWhen, decided, opts.only),
         };
       });
     const services: PlanService[] = config.services
@@ -103,9 +103,9 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         ports: s.ports,
       }));
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
-    const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.skip).map((s) => s.image)])];
+    const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.skipSource, notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.emptyWorkspace, notices };
   }).map((plan) => {
     if (problems.length) throw new PipelineError(problems);
     return plan;
@@ -113,11 +113,11 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
 }
 
 /** Why a step will not run, if it will not; naming a step with --step runs it regardless. */
-function skipOf(s: StepConfig, pipeline: ReturnType<typeof evaluate>, own: ReturnType<typeof evaluate>, only: string[] | undefined): { skip?: string } {
+function notRunReason(s: StepConfig, pipeline: ReturnType<typeof evaluate>, own: ReturnType<typeof evaluate>, only: string[] | undefined): { notRunBecause?: string } {
   if (only?.includes(s.name)) return {};
-  if (!pipeline.run) return { skip: `the pipeline's conditions: ${pipeline.reason}` };
-  if (s.skip) return { skip: s.skip };
-  if (!own.run) return { skip: own.reason! };
+  if (!pipeline.run) return { notRunBecause: `the pipeline's conditions: ${pipeline.reason}` };
+  if (s.notRunBecause) return { notRunBecause: s.notRunBecause };
+  if (!own.run) return { notRunBecause: own.reason! };
   return {};
 }
 

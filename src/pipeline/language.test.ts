@@ -67,9 +67,9 @@ test('a matrix expands into one job per combination, with its values as variable
 
 test('when: a branch condition skips the step and says why', () => {
   const [plan] = plans('.nestor.yml', 'steps:\n  deploy:\n    run: deploy\n    when: {branch: release/*}\n', { branch: 'main' });
-  assert.match(plan!.steps[0]!.skip ?? '', /branch main does not match release\/\*/);
+  assert.match(plan!.steps[0]!.notRunBecause ?? '', /branch main does not match release\/\*/);
   const [onRelease] = plans('.nestor.yml', 'steps:\n  deploy:\n    run: deploy\n    when: {branch: release/*}\n', { branch: 'release/1.2' });
-  assert.equal(onRelease!.steps[0]!.skip, undefined);
+  assert.equal(onRelease!.steps[0]!.notRunBecause, undefined);
 });
 
 test('every step reaches its own job engine over TLS unless it mounts the socket', () => {
@@ -119,7 +119,7 @@ test('GitLab: stages order jobs, needs overrides, include is refused', () => {
 test('GitLab: rules with if expressions decide which jobs run', () => {
   const text = 'deploy:\n  script: [deploy]\n  rules:\n    - if: $CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE != "schedule"\n      when: always\n    - when: never\n';
   assert.deepEqual(plans('.gitlab-ci.yml', text, { branch: 'main' })[0]!.steps[0]!.runOn, ['success', 'failure']);
-  assert.match(plans('.gitlab-ci.yml', text, { branch: 'dev' })[0]!.steps[0]!.skip ?? '', /when: never/);
+  assert.match(plans('.gitlab-ci.yml', text, { branch: 'dev' })[0]!.steps[0]!.notRunBecause ?? '', /when: never/);
 });
 
 test('GitLab: a dind service with TLS turned off is refused with the reason', () => {

@@ -51,7 +51,7 @@ export interface StepConfig {
   ignoreFailure: boolean;
   detach: boolean;
   /** Decided by the format itself (GitLab rules, manual jobs): why the step does not run. */
-  skip?: string;
+  notRunBecause?: string;
   at: PathSegment[];
 }
 
@@ -97,5 +97,5 @@ export interface PipelineConfig {
   /** How parts of the file were understood, shown before the job runs. */
   notices?: string[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */
-  skipSource?: boolean;
+  emptyWorkspace?: boolean;
 }

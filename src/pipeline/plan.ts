@@ -43,7 +43,7 @@ export interface PlanStep extends PlanContainer {
   ignoreFailure: boolean;
   detach: boolean;
   /** Why the step will not run (its `when` did not match), when that is known before the run. */
-  skip?: string;
+  notRunBecause?: string;
 }
 
 export interface PlanService extends PlanContainer {

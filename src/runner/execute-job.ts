@@ -176,11 +176,11 @@ async function runGraph(
       if (done.has(step.name) || running.has(step.name)) continue;
       if (!step.dependsOn.every((d) => done.has(d))) continue;
       const result = results.get(step.name)!;
-      const skipWhy = signal.aborted
+      const notRunBecause = signal.aborted
         ? 'the job was cancelled'
-        : step.skip ?? (failedSoFar() ? (step.runOn.includes('failure') ? undefined : 'an earlier step failed') : step.runOn.includes('success') ? undefined : 'runs only when a step failed');
-      if (skipWhy) {
-        Object.assign(result, { status: signal.aborted ? 'cancelled' : 'skipped', reason: skipWhy });
+        : step.notRunBecause ?? (failedSoFar() ? (step.runOn.includes('failure') ? undefined : 'an earlier step failed') : step.runOn.includes('success') ? undefined : 'runs only when a step failed');
+      if (notRunBecause) {
+        Object.assign(result, { status: signal.aborted ? 'cancelled' : 'skipped', reason: notRunBecause });
         done.add(step.name);
         report(result);
         continue;

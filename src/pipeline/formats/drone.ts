@@ -118,7 +118,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     when: top.trigger ? [toCondition(top.trigger)] : [],
     at: [],
     notices,
-    ...(top.clone?.disable ? { skipSource: true } : {}),
+    ...(top.clone?.disable ? { emptyWorkspace: true } : {}),
   };
 }
 

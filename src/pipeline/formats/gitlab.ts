@@ -158,8 +158,8 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
       privileged: false,
       volumes: [],
       dependsOn: job.needs ? job.needs.map((n) => (typeof n === 'string' ? n : n.job)) : earlier,
-      when: decision.when === 'skip' ? [] : [{ status: decision.when }],
-      ...(decision.when === 'skip' ? { skip: decision.note ?? 'not run' } : {}),
+      when: decision.when === 'never' ? [] : [{ status: decision.when }],
+      ...(decision.when === 'never' ? { notRunBecause: decision.note ?? 'not run' } : {}),
       ...(job.timeout ?? defaults.timeout ? { timeoutSeconds: seconds(job.timeout ?? defaults.timeout!) } : {}),
       ignoreFailure: decision.allowFailure,
       detach: false,
@@ -273,7 +273,7 @@ function decide(
   source: YamlSource,
   at: PathSegment[],
   problems: PipelineProblem[],
-): { when: 'skip' | ('success' | 'failure')[]; allowFailure: boolean; note?: string } {
+): { when: 'never' | ('success' | 'failure')[]; allowFailure: boolean; note?: string } {
   let when = job.when ?? 'on_success';
   let allowFailure = job.allow_failure !== undefined && job.allow_failure !== false;
   if (job.rules) {
@@ -288,20 +288,20 @@ function decide(
       if (changes && facts.changedPaths && !facts.changedPaths.some((p) => changes.some((c) => picomatch.isMatch(p, c, { dot: true })))) return false;
       return true;
     });
-    if (match < 0) return { when: 'skip', allowFailure, note: 'no rule matches: not run' };
+    if (match < 0) return { when: 'never', allowFailure, note: 'no rule matches: not run' };
     const rule = job.rules[match]!;
     if (rule.when) when = rule.when;
     if (rule.allow_failure !== undefined) allowFailure = rule.allow_failure;
   }
   const branch = facts.branch ?? '';
   const refMatch = (r: z.infer<typeof refs>) => (Array.isArray(r) ? r : (r.refs ?? [])).some((p) => p === 'branches' || p === branch || (p.startsWith('/') && new RegExp(p.slice(1, p.lastIndexOf('/'))).test(branch)));
-  if (job.only && !refMatch(job.only)) return { when: 'skip', allowFailure, note: `only: branch ${branch} not listed` };
-  if (job.except && refMatch(job.except)) return { when: 'skip', allowFailure, note: `except: branch ${branch} listed` };
+  if (job.only && !refMatch(job.only)) return { when: 'never', allowFailure, note: `only: branch ${branch} not listed` };
+  if (job.except && refMatch(job.except)) return { when: 'never', allowFailure, note: `except: branch ${branch} listed` };
   switch (when) {
     case 'never':
-      return { when: 'skip', allowFailure, note: 'when: never' };
+      return { when: 'never', allowFailure, note: 'when: never' };
     case 'manual':
-      return { when: 'skip', allowFailure, note: 'manual job: not run (run it with --step)' };
+      return { when: 'never', allowFailure, note: 'manual job: not run (run it with --step)' };
     case 'on_failure':
       return { when: ['failure'], allowFailure };
     case 'always':

@@ -147,7 +147,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     when: when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
     at: [],
     notices,
-    ...(top.skip_clone ? { skipSource: true } : {}),
+    ...(top.skip_clone ? { emptyWorkspace: true } : {}),
   };
 }
 
