@@ -32,6 +32,12 @@ export async function objectsOf(host: EngineClient, engine: string): Promise<num
   return c.length + n.length + (v.Volumes?.length ?? 0);
 }
 
+/** The nested engines (their sidecar containers) on the host engine right now, by name. */
+export async function engineNames(host: EngineClient): Promise<string[]> {
+  const filters = JSON.stringify({ label: [`${LABEL_MANAGED}=true`, 'dev.nestor.role=engine'] });
+  return (await host.docker.listContainers({ all: true, filters })).map((c) => c.Names[0]!);
+}
+
 export async function nestor(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(NESTOR, args, { env, maxBuffer: 16 * 1024 * 1024 });

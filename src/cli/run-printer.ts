@@ -29,8 +29,12 @@ export class RunPrinter {
   /** While stdout's reader is behind, a promise that settles when it has caught up. */
   full(): Promise<void> | undefined {
     if (this.closed || !process.stdout.writableNeedDrain) return undefined;
-    return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+    // One wait shared by every stream that is held back, not one listener each.
+    this.drained ??= new Promise<void>((resolve) => process.stdout.once('drain', () => resolve())).finally(() => (this.drained = undefined));
+    return this.drained;
   }
+
+  private drained: Promise<void> | undefined;
 
   private write(text: string): void {
     if (!this.closed) process.stdout.write(text);

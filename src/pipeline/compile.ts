@@ -44,7 +44,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   if (problems.length) throw new PipelineError(problems);
 
   const pipelineWhen = evaluate(config.when, opts);
-  return config.matrix.map((axes) => {
+  const plans = config.matrix.map((axes): JobPlan => {
     const name = jobName(config.name, axes);
     const vars = { ...config.environment, ...axes, ...opts.env };
     const notices: string[] = [...(config.notices ?? [])];
@@ -106,10 +106,10 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
     return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.emptyWorkspace, notices };
-  }).map((plan) => {
-    if (problems.length) throw new PipelineError(problems);
-    return plan;
   });
+  // Problems found while building the plans (mounts, TLS-less dind, unset variables).
+  if (problems.length) throw new PipelineError(problems);
+  return plans;
 }
 
 /** Why a step will not run, if it will not; naming a step with --step runs it regardless. */

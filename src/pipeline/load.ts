@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
+import { defaultStepImage } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
@@ -121,4 +122,12 @@ export function compileText(pipeline: { text: string; file: string }, opts: Comp
   return readPipelines(pipeline.file, pipeline.text, opts).flatMap(({ config, source }) =>
     compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
   );
+}
+
+/**
+ * The plans of a job given as text (an API submission, a stored job), as a runner compiles them:
+ * with the default step image, like `nestor run`.
+ */
+export function jobPlansOf(pipeline: { text: string; file: string }, facts: RunFacts = {}): JobPlan[] {
+  return compileText(pipeline, { defaultImage: defaultStepImage(), event: facts.event ?? 'push', ...(facts.branch ? { branch: facts.branch } : {}) });
 }

@@ -6,8 +6,8 @@ import { cleanupOrphans } from '../engine/cleanup.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import { EnginePool } from '../engine/pool.ts';
-import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
-import { compileText } from '../pipeline/load.ts';
+import { BASE_ALIAS, LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
+import { jobPlansOf } from '../pipeline/load.ts';
 import type { JobEvent, JobResult } from './execute-job.ts';
 import type { LogLine } from './log-lines.ts';
 import { runPlans } from './run-plans.ts';
@@ -85,7 +85,7 @@ export class RunnerAgent {
   }
 
   private engineOptions() {
-    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: ['busybox:latest', LOCAL_DIND_IMAGE] };
+    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: [BASE_ALIAS, LOCAL_DIND_IMAGE] };
   }
 
   private async register(): Promise<void> {
@@ -174,7 +174,7 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     try {
-      const plans = compileText(job.spec.pipeline, { defaultImage: process.env.NESTOR_DEFAULT_IMAGE ?? 'busybox:latest', event: 'push' });
+      const plans = jobPlansOf(job.spec.pipeline);
       results = await runPlans(plans, {
         host: this.opts.host,
         ...(this.opts.supply ? { supply: this.opts.supply } : {}),

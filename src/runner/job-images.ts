@@ -17,7 +17,7 @@ export class ImageNotFoundError extends NestorError {
 }
 
 /** The official Docker images (`docker:27-cli`, `docker:dind`): all carry the docker client. */
-function isDockerCliImage(image: string): boolean {
+export function isDockerImage(image: string): boolean {
   const ref = parseReference(image);
   return ref.registry === DOCKER_HUB && ref.repository === 'library/docker';
 }
@@ -34,7 +34,7 @@ export async function prepareImages(docker: Docker, images: string[], notice: (t
       if (await imageExists(docker, image)) return;
       const pulled = await pull(docker, image);
       if (pulled === true) return;
-      if (isDockerCliImage(image) && (await imageExists(docker, LOCAL_DIND_IMAGE).then((y) => y || pull(docker, LOCAL_DIND_IMAGE).then((r) => r === true)))) {
+      if (isDockerImage(image) && (await imageExists(docker, LOCAL_DIND_IMAGE).then((y) => y || pull(docker, LOCAL_DIND_IMAGE).then((r) => r === true)))) {
         const [repo, tag] = splitTag(image);
         await docker.getImage(LOCAL_DIND_IMAGE).tag({ repo, tag });
         notice(`${image} cannot be pulled here; ${LOCAL_DIND_IMAGE} (same docker and docker-compose clients) stands in for it`);

@@ -6,6 +6,7 @@ import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import { provision } from '../engine/nested/provision.ts';
 import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
+import { isDockerImage } from './job-images.ts';
 import { executeJob, type ExecuteOptions, type JobResult } from './execute-job.ts';
 
 export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
@@ -96,7 +97,7 @@ function engineOptions(plan: JobPlan, opts: RunPlansOptions) {
     ...(opts.supply ? { daemon: opts.supply.daemonOptions() } : {}),
     // The local DinD image stands in for docker:*-cli images where those cannot be pulled;
     // sharing it costs nothing and saves copying it when it is needed.
-    images: plan.images.some((i) => /^(docker\.io\/)?(library\/)?docker(:|$)/.test(i)) ? [...plan.images, LOCAL_DIND_IMAGE] : plan.images,
+    images: plan.images.some(isDockerImage) ? [...plan.images, LOCAL_DIND_IMAGE] : plan.images,
     ...(hostPaths.length ? { hostPaths } : {}),
     extraLabels: { 'dev.nestor.job-name': plan.name.replace(/[^\w.=-]+/g, '_').slice(0, 60) },
   };

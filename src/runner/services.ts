@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { NestorError } from '../errors.ts';
 import { nestorLabels } from '../engine/labels.ts';
+import { BASE_ALIAS } from '../engine/images/image-names.ts';
 import type { PlanService } from '../pipeline/plan.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
@@ -18,7 +19,7 @@ export class ServiceNotReadyError extends NestorError {
 }
 
 /** The image the readiness probe runs in: the small base image every engine can get. */
-export const PROBE_IMAGE = 'busybox:latest';
+export const PROBE_IMAGE = BASE_ALIAS;
 
 /** The TCP ports an image declares (EXPOSE): what GitLab's runner waits for, too. */
 async function exposedPorts(ctx: JobContext, image: string): Promise<number[]> {

@@ -1,9 +1,8 @@
 import type { z } from 'zod';
-import { compileText } from '../pipeline/load.ts';
+import { jobPlansOf } from '../pipeline/load.ts';
 import type { submitJobBody } from './schemas.ts';
 import type { JobSpec } from './store/store.ts';
 
-export const SERVER_DEFAULT_IMAGE = process.env.NESTOR_DEFAULT_IMAGE ?? 'busybox:latest';
 
 /**
  * A submitted job becomes a pipeline text either way (steps given to the API are written as
@@ -19,12 +18,6 @@ export function compileSubmission(body: z.infer<typeof submitJobBody>): { name: 
     const steps = (body.steps ?? []).map((s) => ({ name: s.name, ...(s.image ? { image: s.image } : {}), ...(s.run !== undefined ? { run: s.run } : {}), ...(s.commands ? { commands: s.commands } : {}) }));
     pipeline = { text: JSON.stringify({ name, steps }, null, 1), file: 'request.json' };
   }
-  plansOf(pipeline);
+  jobPlansOf(pipeline);
   return { name, spec: { pipeline } };
-}
-
-/** The job plans of a stored spec, as the runner compiles them (the same code as `nestor run`). */
-export function plansOf(pipeline: { text: string; file: string }, facts: { branch?: string; event?: string } = {}) {
-  const opts = { defaultImage: SERVER_DEFAULT_IMAGE, event: facts.event ?? 'push', ...(facts.branch ? { branch: facts.branch } : {}) };
-  return compileText(pipeline, opts);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostEngine, nestor, ROOT } from '../helpers.ts';
+import { engineNames, hostEngine, nestor, ROOT } from '../helpers.ts';
 
 const host = await hostEngine();
 
@@ -22,17 +22,13 @@ export async function runExample(dir: string, args: string[] = []): Promise<RunO
 
 const textOf = (out: RunOutput, source: string) => out.logs.filter((l) => l.source === source).map((l) => l.text);
 
-async function nestorContainers(): Promise<string[]> {
-  const list = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.managed=true', 'dev.nestor.role=engine'] }) });
-  return list.map((c) => c.Names[0]!);
-}
 
 test('docker build inside the job, then run the image it built', async () => {
   const out = await runExample('docker-build');
   assert.equal(out.result.status, 'success', out.raw);
   assert.ok(textOf(out, 'run').includes('hello from an image built inside a Nestor job'));
   assert.ok(textOf(out, 'run').includes('alpine:3.19 reached the job engine without the internet'));
-  assert.deepEqual(await nestorContainers(), [], 'the job engine is gone');
+  assert.deepEqual(await engineNames(host), [], 'the job engine is gone');
 });
 
 test('GitLab: a docker:dind service used over TLS with /certs/client, unchanged', async () => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostEngine, nestor, NESTOR, ROOT } from '../helpers.ts';
+import { engineNames, hostEngine, nestor, NESTOR, ROOT } from '../helpers.ts';
 
 const host = await hostEngine();
 
@@ -20,10 +20,7 @@ async function jsonRun(dir: string, args: string[] = []) {
   return { ...r, events, logs: events.filter((e) => e.type === 'log') as { source: string; stream: string; text: string; time: string }[] };
 }
 
-async function engines(): Promise<number> {
-  const filters = JSON.stringify({ label: ['dev.nestor.managed=true', 'dev.nestor.role=engine'] });
-  return (await host.docker.listContainers({ all: true, filters })).length;
-}
+const engines = async () => (await engineNames(host)).length;
 
 test('stdout and stderr are kept apart, each in order, each line timestamped', async () => {
   // Docker copies the two pipes independently, so order is kept within each stream.
@@ -133,4 +130,14 @@ test('GitLab: a service is awaited on the ports its image exposes, then reached 
   } finally {
     await host.docker.getImage(tag).remove({ force: true });
   }
+});
+
+test('--mode socket runs the steps on the host engine itself and leaves nothing of the job behind', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  a:\n    run: echo "in $NESTOR_WORKSPACE"; cat input.txt\n', 'input.txt': 'copied\n' });
+  const r = await jsonRun(dir, ['--mode', 'socket']);
+  assert.equal(r.code, 0, r.stdout);
+  assert.ok(r.logs.some((l) => l.text === 'copied'));
+  const filters = JSON.stringify({ label: ['dev.nestor.job'] });
+  const [containers, volumes, networks] = await Promise.all([host.docker.listContainers({ all: true, filters }), host.docker.listVolumes({ filters }), host.docker.listNetworks({ filters })]);
+  assert.deepEqual([containers.length, volumes.Volumes?.length ?? 0, networks.length], [0, 0, 0]);
 });

@@ -2,17 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { hostEngine } from '../helpers.ts';
+import { engineNames, hostEngine } from '../helpers.ts';
 import { ADMIN, REGISTRATION, api, resetPostgres, tempDir } from './harness.ts';
 import { freePort, startRunnerProcess, startServerProcess, waitForJob } from './processes.ts';
 
 const run = promisify(execFile);
 const host = await hostEngine();
 
-async function engines(): Promise<string[]> {
-  const filters = JSON.stringify({ label: ['dev.nestor.managed=true', 'dev.nestor.role=engine'] });
-  return (await host.docker.listContainers({ all: true, filters })).map((c) => c.Names[0]!);
-}
+const engines = () => engineNames(host);
 
 const curl = async (...args: string[]) => (await run('curl', ['-sS', '--fail-with-body', ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
 const slowJob = (name: string, lines: number) => ({ name, steps: [{ name: 'count', run: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.5; done` }] });

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { NestorError } from '../../errors.ts';
+import { defaultStepImage } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
 import { loadPlans } from '../../pipeline/load.ts';
@@ -25,7 +26,6 @@ interface RunFlags {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-export const DEFAULT_STEP_IMAGE = 'busybox:latest';
 
 export class BadAssignmentError extends NestorError {
   constructor(flag: string, value: string) {
@@ -68,7 +68,7 @@ export function registerRunCommand(program: Command): void {
     .option('--event <name>', 'event for `when` conditions', 'push')
     .option('--trusted', 'allow host path volumes')
     .option('--parallel <n>', 'matrix jobs run at once', '2')
-    .addOption(new Option('--image <image>', 'image for steps that name none').default(DEFAULT_STEP_IMAGE).env('NESTOR_DEFAULT_IMAGE'))
+    .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage()))
     .option('--json', 'one JSON object per line: logs, step events, then the result')
     .action(action(async (out: Output, file: string | undefined, flags: RunFlags) => runCommand(out, file, flags)));
 }

@@ -60,9 +60,8 @@ export function repositoriesJson(tags: { reference: string; id: string }[]): str
 export async function planLayerSeed(host: EngineClient, images: string[], storageDriver?: string): Promise<LayerSeed | undefined> {
   if (images.length === 0 || host.endpoint.kind !== 'unix') return undefined;
   if (storageDriver && storageDriver !== 'overlay2') return undefined;
-  const info = (await host.docker.info()) as { Driver?: string; DockerRootDir?: string };
-  if (info.Driver !== 'overlay2' || !info.DockerRootDir) return undefined;
-  const root = info.DockerRootDir;
+  const root = await overlayRootOf(host);
+  if (!root) return undefined;
 
   const layers: string[] = [];
   const ids = new Set<string>();
@@ -95,6 +94,18 @@ export async function planLayerSeed(host: EngineClient, images: string[], storag
       { name: `${SEED_DIR}/repositories.json`, content: repositoriesJson(tags) },
     ],
   };
+}
+
+/** The host's data root when it stores images with overlay2; asked once per host, not per engine. */
+const overlayRoots = new Map<string, Promise<string | undefined>>();
+function overlayRootOf(host: EngineClient): Promise<string | undefined> {
+  let root = overlayRoots.get(host.address);
+  if (!root) {
+    root = host.docker.info().then((info: { Driver?: string; DockerRootDir?: string }) => (info.Driver === 'overlay2' ? info.DockerRootDir : undefined));
+    root.catch(() => overlayRoots.delete(host.address));
+    overlayRoots.set(host.address, root);
+  }
+  return root;
 }
 
 /** Only hex digests reach the shell script: nothing from an image can become a command. */

@@ -253,7 +253,7 @@ function toService(s: z.infer<typeof serviceSchema>, vars: Record<string, string
   return {
     name: primary.replace(/[^a-zA-Z0-9_.-]/g, '-'),
     image: spec.name,
-    aliases: [...new Set([...(spec.alias ? aliases : aliases.slice(1)), ...(spec.alias ? [] : [])])].filter((a) => a !== primary),
+    aliases: aliases.filter((a) => a !== primary),
     environment: { ...vars, ...(typeof s === 'object' && s.variables ? Object.fromEntries(Object.entries(s.variables).map(([k, v]) => [k, String(v)])) : {}) },
     commands: [],
     ...(spec.entrypoint ? { entrypoint: spec.entrypoint } : {}),

@@ -238,9 +238,8 @@ export class Store {
     return rows.map(toJob);
   }
 
-  async runningCount(runner: string): Promise<number> {
-    const [row] = await this.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE runner = $1 AND status = 'running'", [runner]);
-    return Number(row?.n ?? 0);
+  runningCount(runner: string): Promise<number> {
+    return this.runningCountIn(this.db, runner);
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
