@@ -2,6 +2,9 @@
 # PostgreSQL for the suite's second store: Debian's server, started when it is down, with a
 # database and role for the tests. Prints the URL to use. Idempotent.
 set -euo pipefail
+# Only the URL goes to stdout (callers capture it); everything the tools print goes to stderr,
+# as pg_ctlcluster prints notes such as "Removed stale pid file." on stdout.
+exec 3>&1 1>&2
 say() { echo "[nestor setup] $*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -21,4 +24,4 @@ fi
 psql_admin() { as_root su postgres -c "psql -v ON_ERROR_STOP=1 -qtAX -c \"$1\""; }
 psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'nestor'" | grep -q 1 || psql_admin "CREATE ROLE nestor LOGIN PASSWORD 'nestor'"
 psql_admin "SELECT 1 FROM pg_database WHERE datname = 'nestor_test'" | grep -q 1 || psql_admin "CREATE DATABASE nestor_test OWNER nestor"
-echo "postgres://nestor:nestor@127.0.0.1:5432/nestor_test"
+echo "postgres://nestor:nestor@127.0.0.1:5432/nestor_test" >&3

@@ -1,6 +1,42 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { NestorError, errorMessage } from '../../errors.ts';
 import type { Database, Row } from './database.ts';
+
+export class DatabaseUrlError extends NestorError {
+  constructor(shown: string, reason: string, options?: { cause?: unknown }) {
+    super(
+      'database_unavailable',
+      `PostgreSQL at ${shown}: ${reason}`,
+      'Set NESTOR_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE for a server that answers, or unset it to use the embedded store.',
+      options,
+    );
+  }
+}
+
+/** The URL with its password hidden, for messages and logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return JSON.stringify(url.length > 80 ? `${url.slice(0, 80)}…` : url);
+  }
+}
+
+/** Refuses what is not a postgres:// URL before `pg` turns it into a confusing DNS error. */
+export function checkDatabaseUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DatabaseUrlError(redactedUrl(url), 'not a URL');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new DatabaseUrlError(redactedUrl(url), `the scheme is ${parsed.protocol.replace(/:$/, '')}, not postgres`);
+  }
+}
 
 // BIGINT columns hold milliseconds and counters that fit a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -17,10 +53,26 @@ export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool | undefined;
   private readonly client: pg.PoolClient | undefined;
+  private readonly shown: string = '';
 
   constructor(url: string | { client: pg.PoolClient }) {
-    if (typeof url === 'string') this.pool = new pg.Pool({ connectionString: url, max: 10 });
-    else this.client = url.client;
+    if (typeof url === 'string') {
+      checkDatabaseUrl(url);
+      this.pool = new pg.Pool({ connectionString: url, max: 10 });
+      this.shown = redactedUrl(url);
+    } else this.client = url.client;
+  }
+
+  /** Fails with the address and the server's reason when the database cannot be reached. */
+  async connectCheck(): Promise<void> {
+    if (!this.pool) return;
+    try {
+      const client = await this.pool.connect();
+      client.release();
+    } catch (err) {
+      await this.pool.end().catch(() => undefined);
+      throw new DatabaseUrlError(this.shown, errorMessage(err), { cause: err });
+    }
   }
 
   async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {

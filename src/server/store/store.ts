@@ -141,7 +141,12 @@ export class Store {
   }
 
   static async open(opts: { databaseUrl?: string; file?: string }): Promise<Store> {
-    const db = opts.databaseUrl ? new PostgresDatabase(opts.databaseUrl) : new SqliteDatabase(opts.file ?? ':memory:');
+    let db: Database;
+    if (opts.databaseUrl) {
+      const pgdb = new PostgresDatabase(opts.databaseUrl);
+      await pgdb.connectCheck();
+      db = pgdb;
+    } else db = new SqliteDatabase(opts.file ?? ':memory:');
     await migrate(db);
     return new Store(db);
   }
