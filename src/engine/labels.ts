@@ -17,7 +17,9 @@ export const LABEL_ISOLATION = 'dev.nestor.isolation';
 export const LABEL_OPTIONS = 'dev.nestor.options';
 export const LABEL_CREATED = 'dev.nestor.created';
 
-export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe' | 'step' | 'service' | 'workspace';
+export type Role = 'engine' | 'network' | 'storage' | 'registry' | 'image' | 'probe' | 'step' | 'service' | 'workspace' | 'function' | 'build';
+/** The function (NAMESPACE/PATH) a function container serves. */
+export const LABEL_FUNCTION = 'dev.nestor.function';
 /** The job an object was made for. */
 export const LABEL_JOB = 'dev.nestor.job';
 

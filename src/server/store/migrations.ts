@@ -65,6 +65,66 @@ export const MIGRATIONS: string[] = [
    )`,
   // Counting a runner's running jobs on every lease must not scan the whole table.
   `CREATE INDEX jobs_runner ON jobs (runner, status)`,
+  // GitOps: applications watched in Git, every deployment ever made, images kept per function.
+  `CREATE TABLE apps (
+     namespace TEXT NOT NULL,
+     name TEXT NOT NULL,
+     repo_url TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     path TEXT NOT NULL,
+     webhook_secret TEXT,
+     poll_interval_s INTEGER NOT NULL,
+     auto_sync INTEGER NOT NULL,
+     target TEXT,
+     last_commit TEXT,
+     current_deployment INTEGER,
+     last_error TEXT,
+     failures INTEGER NOT NULL,
+     next_poll_at BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (namespace, name)
+   )`,
+  `CREATE TABLE deployments (
+     namespace TEXT NOT NULL,
+     app TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     commit_sha TEXT NOT NULL,
+     message TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     status TEXT NOT NULL,
+     functions TEXT NOT NULL,
+     rollback_of INTEGER,
+     error TEXT,
+     build_log TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     finished_at BIGINT,
+     PRIMARY KEY (namespace, app, seq)
+   )`,
+  `CREATE TABLE function_images (
+     image TEXT PRIMARY KEY,
+     namespace TEXT NOT NULL,
+     app TEXT NOT NULL,
+     function_path TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     pruned_at BIGINT
+   )`,
+  `CREATE TABLE invocations (
+     id TEXT PRIMARY KEY,
+     namespace TEXT NOT NULL,
+     function_path TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     start_kind TEXT NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     stderr TEXT NOT NULL,
+     time BIGINT NOT NULL
+   )`,
+  `CREATE INDEX invocations_by_function ON invocations (namespace, function_path, time)`,
+  `CREATE TABLE registry_credentials (
+     registry TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     updated_at BIGINT NOT NULL
+   )`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -1,0 +1,118 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NestorError } from '../errors.ts';
+
+export class GitError extends NestorError {
+  readonly stderr: string;
+  constructor(what: string, url: string, stderr: string) {
+    const last = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
+    super(
+      'NESTOR_GIT_FAILED',
+      `git ${what} of ${url} failed: ${last}`,
+      'Check that the repository URL and branch are right and that this server can reach and read it (for ssh:// URLs, a key without a passphrase in ~/.ssh; for https:// ones, credentials in the URL or a credential helper).',
+    );
+    this.stderr = stderr;
+  }
+}
+
+/** Protocols Git may use; `ext::` (runs a command) and others are refused by Git itself. */
+const ALLOWED_PROTOCOLS = 'file:git:http:https:ssh';
+const TIMEOUT_MS = 120_000;
+
+/** Environment for every git command: never prompt, never run commands through URLs. */
+function gitEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'true',
+    SSH_ASKPASS: 'true',
+    GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+    GIT_ALLOW_PROTOCOL: ALLOWED_PROTOCOLS,
+    GIT_CONFIG_NOSYSTEM: '1',
+    LC_ALL: 'C',
+  };
+}
+
+/** Refuses URLs Git would treat as options or as commands, before Git sees them. */
+export function checkRepoUrl(url: string): void {
+  const bad = url.startsWith('-') ? 'starts with "-"' : /^ext::/i.test(url) ? 'uses the ext:: protocol, which runs commands' : /[\0\n\r]/.test(url) ? 'contains control characters' : undefined;
+  if (bad) throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(url)} ${bad}`, 'Use an https://, ssh://, git:// or file:// URL, or a local path.');
+}
+
+function git(args: string[], what: string, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new GitError(what, url, stderr || err.message));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The commit a branch points at, asked of the remote without fetching anything. */
+export async function remoteHead(url: string, branch: string): Promise<string> {
+  checkRepoUrl(url);
+  const out = await git(['ls-remote', '--heads', '--', url, `refs/heads/${branch}`], 'ls-remote', url);
+  const sha = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
+  if (!sha) throw new GitError('ls-remote', url, `branch ${branch} not found`);
+  return sha;
+}
+
+/**
+ * A bare mirror per repository under `cacheDir`, so each sync fetches only what is new, and
+ * `export` writes one commit's files into a directory of their own.
+ */
+export class RepositoryCache {
+  private readonly cacheDir: string;
+
+  constructor(cacheDir: string) {
+    this.cacheDir = cacheDir;
+  }
+
+  private dirOf(url: string): string {
+    return join(this.cacheDir, createHash('sha256').update(url).digest('hex').slice(0, 24));
+  }
+
+  /** Fetches `branch` and returns the commit it points at. */
+  async fetch(url: string, branch: string): Promise<string> {
+    checkRepoUrl(url);
+    const dir = this.dirOf(url);
+    if (!existsSync(join(dir, 'HEAD'))) {
+      mkdirSync(dir, { recursive: true });
+      await git(['init', '--quiet', '--bare', dir], 'init', url);
+    }
+    await git(['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url);
+    return (await git(['--git-dir', dir, 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], 'rev-parse', url)).trim();
+  }
+
+  /** Writes the files of `commit` (fetched before) into `target`, links and modes intact. */
+  async export(url: string, commit: string, target: string): Promise<void> {
+    if (!/^[0-9a-f]{40,64}$/.test(commit)) throw new GitError('archive', url, `not a commit id: ${commit}`);
+    mkdirSync(target, { recursive: true });
+    const dir = this.dirOf(url);
+    await new Promise<void>((resolve, reject) => {
+      const archive = spawn('git', ['--git-dir', dir, 'archive', '--format=tar', commit], { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const untar = spawn('tar', ['-x', '-C', target], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      archive.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      untar.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      archive.stdout.pipe(untar.stdin);
+      let pending = 2;
+      let failed = false;
+      const done = (code: number | null) => {
+        if (code !== 0) failed = true;
+        if (--pending === 0) (failed ? reject(new GitError('archive', url, stderr)) : resolve());
+      };
+      archive.on('close', done);
+      untar.on('close', done);
+      archive.on('error', reject);
+      untar.on('error', reject);
+    });
+  }
+
+  /** The subject line and author of a commit, for deployment records. */
+  async describe(url: string, commit: string): Promise<string> {
+    return (await git(['--git-dir', this.dirOf(url), 'log', '-1', '--format=%s (%an)', commit], 'log', url)).trim();
+  }
+}

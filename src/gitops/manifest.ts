@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { environmentSchema, scalar, toEnvironment, toSeconds, durationSchema } from '../pipeline/common.ts';
+import { PipelineError, type PipelineProblem } from '../pipeline/errors.ts';
+import { check } from '../pipeline/validate.ts';
+import { YamlSource } from '../pipeline/yaml-source.ts';
+
+export const MANIFEST_FILE = 'nestor.yaml';
+export const API_VERSION = 'nestor.dev/v1';
+
+/** DNS-label-like names: they become image repository parts and URL segments. */
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A function's URL path under /fn/NAMESPACE/: lower-case segments separated by slashes. */
+const FUNCTION_PATH = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/;
+const MEMORY = /^\s*(\d+(?:\.\d+)?)\s*([kmg])?i?b?\s*$/i;
+
+const memorySchema = z.union([z.number().positive(), z.string().regex(MEMORY, 'expected a size like 256m or 1g')]);
+
+const functionSchema = z.strictObject({
+  path: z.string().regex(FUNCTION_PATH, 'expected lower-case URL segments such as "hello" or "api/echo"'),
+  runtime: z.literal('docker').default('docker'),
+  dockerfile: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
+  env: environmentSchema.optional(),
+  memory: memorySchema.optional(),
+  cpus: z.number().positive().max(64).optional(),
+  timeout: durationSchema.optional(),
+  concurrency: z.number().int().min(1).max(1000).optional(),
+  warm: z.number().int().min(0).max(100).optional(),
+  network: z.enum(['none', 'bridge']).optional(),
+});
+
+const manifestSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Application'),
+  metadata: z.strictObject({
+    name: z.string().regex(NAME, 'expected a lower-case name of letters, digits and dashes'),
+    namespace: z.string().regex(NAME, 'expected a lower-case name of letters, digits and dashes').default('default'),
+    labels: z.record(z.string(), scalar).optional(),
+  }),
+  spec: z.strictObject({
+    source: z.strictObject({
+      repoURL: z.string().min(1),
+      branch: z.string().min(1).default('main'),
+      path: z.string().optional(),
+    }),
+    /** Images kept per function; older ones are pruned. Deployment records are all kept. */
+    keepImages: z.number().int().min(1).max(1000).optional(),
+    functions: z.array(functionSchema).default([]),
+  }),
+});
+
+export interface FunctionSpec {
+  path: string;
+  runtime: 'docker';
+  /** Relative to the context, as in Compose. */
+  dockerfile: string;
+  /** Relative to the source path in the repository. */
+  context: string;
+  env: Record<string, string>;
+  memoryMb: number;
+  cpus: number;
+  timeoutMs: number;
+  concurrency: number;
+  /** Started instances kept waiting for requests. */
+  warm: number;
+  network: 'none' | 'bridge';
+}
+
+export interface Manifest {
+  name: string;
+  namespace: string;
+  source: { repoURL: string; branch: string; path: string };
+  keepImages: number;
+  functions: FunctionSpec[];
+}
+
+export const FUNCTION_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 10_000, concurrency: 10, warm: 1, keepImages: 5 } as const;
+
+export class ManifestError extends PipelineError {
+  constructor(problems: PipelineProblem[]) {
+    super(problems, 'Fix nestor.yaml at the places named; docs/gitops.md describes every key.');
+    (this as { code: string }).code = 'NESTOR_MANIFEST_INVALID';
+  }
+}
+
+/** Parses and checks a `nestor.yaml`; every problem carries file:line:column. */
+export function parseManifest(file: string, text: string): Manifest {
+  let source: YamlSource;
+  try {
+    source = YamlSource.parse(file, text);
+  } catch (err) {
+    if (err instanceof PipelineError) throw new ManifestError(err.problems);
+    throw err;
+  }
+  const problems: PipelineProblem[] = [];
+  const parsed = check(source, manifestSchema, source.value, [], 'the application manifest', problems);
+  if (!parsed) throw new ManifestError(problems);
+  const seen = new Set<string>();
+  parsed.spec.functions.forEach((f, i) => {
+    if (seen.has(f.path)) problems.push({ position: source.position(['spec', 'functions', i, 'path']), message: `function path "${f.path}" is used twice` });
+    seen.add(f.path);
+  });
+  if (problems.length) throw new ManifestError(problems);
+  return {
+    name: parsed.metadata.name,
+    namespace: parsed.metadata.namespace,
+    source: { repoURL: parsed.spec.source.repoURL, branch: parsed.spec.source.branch, path: parsed.spec.source.path ?? '.' },
+    keepImages: parsed.spec.keepImages ?? FUNCTION_DEFAULTS.keepImages,
+    functions: parsed.spec.functions.map((f) => ({
+      path: f.path,
+      runtime: f.runtime,
+      dockerfile: f.dockerfile ?? 'Dockerfile',
+      context: f.context ?? f.path,
+      env: toEnvironment(f.env),
+      memoryMb: f.memory === undefined ? FUNCTION_DEFAULTS.memoryMb : toMegabytes(f.memory),
+      cpus: f.cpus ?? FUNCTION_DEFAULTS.cpus,
+      timeoutMs: f.timeout === undefined ? FUNCTION_DEFAULTS.timeoutMs : Math.round((toSeconds(f.timeout) ?? 0) * 1000),
+      concurrency: f.concurrency ?? FUNCTION_DEFAULTS.concurrency,
+      warm: f.warm ?? FUNCTION_DEFAULTS.warm,
+      network: f.network ?? 'none',
+    })),
+  };
+}
+
+export function toMegabytes(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = MEMORY.exec(value)!;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mb = unit === 'g' ? n * 1024 : unit === 'm' ? n : unit === 'k' ? n / 1024 : n / (1024 * 1024);
+  return Math.max(4, Math.round(mb));
+}
