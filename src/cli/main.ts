@@ -6,6 +6,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerPruneCommand } from './commands/prune.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerAppsCommands } from './commands/apps.ts';
 import { EXIT } from './output.ts';
 
 const program = new Command('nestor')
@@ -20,6 +21,7 @@ registerDoctorCommand(program);
 registerPruneCommand(program);
 registerRunCommand(program);
 registerServerCommands(program);
+registerAppsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { RunnerAgent } from '../runner/agent.ts';
 import { compileSubmission } from '../server/submission.ts';
 import type { RunningServer } from '../server/server.ts';
 import { hostEngine } from './action.ts';
+import type { EngineClient } from '../engine/engine-client.ts';
 import { EXIT, type Output } from './output.ts';
 
 /** The demo: an image built and run inside the job's own nested engine. */
@@ -22,16 +23,16 @@ export const DEMO_JOB = {
   ],
 };
 
-type Flags = { port: string; dataDir?: string; leaseSeconds: string; demo: boolean; exitAfterDemo?: boolean };
+type Flags = { port: string; dataDir?: string; leaseSeconds: string; gitops: boolean; demo: boolean; exitAfterDemo?: boolean };
 
 /**
  * `nestor up`: the server with the embedded store and a local runner in one process, and a
  * demo job submitted through the same queue any client uses, visible through the API.
  */
-export async function up(out: Output, flags: Flags, serve: (out: Output, flags: Flags) => Promise<RunningServer>): Promise<number> {
-  const server = await serve(out, flags);
+export async function up(out: Output, flags: Flags, serve: (out: Output, flags: Flags, host: EngineClient, supply: ImageSupply) => Promise<RunningServer>): Promise<number> {
   const host = await hostEngine();
   const supply = await ImageSupply.start(host);
+  const server = await serve(out, flags, host, supply);
   const runnerName = 'local';
   await server.store.registerRunner({ name: runnerName, type: 'docker', host: 'localhost', port: 0, capabilities: ['docker'], labels: ['local'], metadata: { embedded: true }, maxJobs: 3 });
   await server.store.removeTokens('runner', runnerName);

@@ -105,5 +105,12 @@ export async function cleanupOrphans(docker: Docker, opts: { all?: boolean; dryR
     if (engine) engines.add(engine);
   }
   for (const engine of engines) add(await removeLabelled(docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${engine}`], opts.dryRun));
+  // Containers a process made directly on this engine (function instances), not inside a nested one.
+  const direct = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_MANAGED, LABEL_OWNER] }) });
+  for (const c of direct) {
+    if (c.Labels[LABEL_ENGINE] || c.Labels[LABEL_PERSISTENT] === 'true' || ownerAlive(c.Labels[LABEL_OWNER]!)) continue;
+    if (!opts.dryRun) await ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: true }));
+    total.containers.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+  }
   return total;
 }

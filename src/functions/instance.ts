@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
+import { ownerId } from '../engine/cleanup.ts';
+import { LABEL_FUNCTION, LABEL_OWNER, nestorLabels } from '../engine/labels.ts';
 
 /** How one function's containers are made. */
 export interface InstanceSpec {
@@ -62,7 +63,7 @@ function baseOptions(spec: InstanceSpec): Docker.ContainerCreateOptions {
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
-    Labels: nestorLabels('function', { [LABEL_FUNCTION]: spec.id }),
+    Labels: nestorLabels('function', { [LABEL_FUNCTION]: spec.id, [LABEL_OWNER]: ownerId() }),
     HostConfig: hostConfig(spec),
   };
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { PipelineError } from '../pipeline/errors.ts';
 import { compileSubmission } from './submission.ts';
 import { HttpProblem, problemBody } from './problem.ts';
+import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
 import { ServerMetrics } from './metrics.ts';
 import {
   completeBody,
@@ -26,6 +27,8 @@ export interface AppOptions {
   leaseMs: number;
   bodyLimit?: number;
   version?: string;
+  /** GitOps routes and the function gateway, when this server runs them. */
+  gitops?: GitopsRoutesDeps;
 }
 
 type Identity = { kind: TokenKind; name: string };
@@ -93,7 +96,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     if (err instanceof PipelineError) {
       return sendProblem(reply, 422, err.code, err.message, err.hint, { problems: err.problems });
     }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'NESTOR_BODY_TOO_LARGE', `The request body is over the ${opts.bodyLimit ?? 1048576} byte limit`, 'Send less: split log batches, or put large pipelines in the repository.');
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'NESTOR_BODY_TOO_LARGE', 'The request body is over this route\'s size limit (1 MiB for the API, 6 MiB for functions, unless configured otherwise)', 'Send less: split log batches, or put large pipelines in the repository.');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 415, 'NESTOR_UNSUPPORTED_MEDIA_TYPE', err.message, 'Send JSON with Content-Type: application/json.');
     if (err.statusCode && err.statusCode < 500) return sendProblem(reply, err.statusCode, 'NESTOR_BAD_REQUEST', err.message, 'Check the request against /api/openapi.json.');
     req.log.error({ err }, 'request failed');
@@ -247,6 +250,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     return { ok: true };
   });
 
+  if (opts.gitops) await registerGitopsRoutes(app, opts.gitops);
   return { app, metrics, queueChanged };
 }
 

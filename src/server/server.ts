@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { Store } from './store/store.ts';
+import { startGitops, type GitopsConfig } from './gitops-service.ts';
 
 export interface ServerConfig {
   port: number;
@@ -13,6 +14,8 @@ export interface ServerConfig {
   adminToken?: string;
   registrationToken?: string;
   logger?: Logger;
+  /** Runs the GitOps controller and the function gateway; needs a Docker engine. */
+  gitops?: GitopsConfig;
 }
 
 export interface RunningServer {
@@ -35,7 +38,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const leaseMs = cfg.leaseMs ?? DEFAULT_LEASE_MS;
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
   const generated = await bootstrapTokens(store, cfg);
-  const { app, metrics } = await buildApp({ store, logger, leaseMs });
+  const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
+  const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(gitops ? { gitops: gitops.routes } : {}) });
+  gitops?.registerMetrics(metrics.registry);
   await app.listen({ port: cfg.port, host: cfg.host ?? '0.0.0.0' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
@@ -61,6 +66,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     async close() {
       clearInterval(reaper);
       await app.close();
+      await gitops?.close();
       await store.close();
     },
   };

@@ -7,12 +7,16 @@ import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolati
 import { RunnerAgent } from '../../runner/agent.ts';
 import { startServer } from '../../server/server.ts';
 import { action, hostEngine } from '../action.ts';
+import type { EngineClient } from '../../engine/engine-client.ts';
+import type { GitopsConfig } from '../../server/gitops-service.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Output } from '../output.ts';
 
 interface ServerFlags {
   port: string;
   dataDir?: string;
   leaseSeconds: string;
+  gitops: boolean;
 }
 
 interface RunnerFlags {
@@ -29,7 +33,19 @@ function serverOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--port <port>', 'HTTP port').default('8080').env('NESTOR_PORT'))
     .addOption(new Option('--data-dir <dir>', 'where the embedded store lives (default ~/.nestor)').env('NESTOR_DATA_DIR'))
-    .addOption(new Option('--lease-seconds <s>', 'runner lease without heartbeat').default('30').env('NESTOR_LEASE_SECONDS'));
+    .addOption(new Option('--lease-seconds <s>', 'runner lease without heartbeat').default('30').env('NESTOR_LEASE_SECONDS'))
+    .option('--no-gitops', 'do not watch applications or serve functions (no Docker engine needed)');
+}
+
+/** GitOps needs an engine for builds and functions; the host's, with its image supply. */
+export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsConfig {
+  return {
+    host,
+    supply,
+    ...(process.env.NESTOR_FUNCTIONS_REGISTRY ? { registry: process.env.NESTOR_FUNCTIONS_REGISTRY } : {}),
+    ...(process.env.NESTOR_WEBHOOK_SECRET ? { webhookSecret: process.env.NESTOR_WEBHOOK_SECRET } : {}),
+    ...(process.env.NESTOR_BUILD_ENGINES ? { buildWarm: Number(process.env.NESTOR_BUILD_ENGINES) } : {}),
+  };
 }
 
 const log = () => pino({ name: 'nestor', level: process.env.LOG_LEVEL ?? 'info' });
@@ -47,8 +63,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
-async function serve(out: Output, flags: ServerFlags) {
+async function serve(out: Output, flags: ServerFlags, gitops?: GitopsConfig) {
   const server = await startServer({
+    ...(gitops ? { gitops } : {}),
     port: Number(flags.port),
     dataDir: dataDir(process.env, flags.dataDir),
     ...(process.env.NESTOR_DATABASE_URL ? { databaseUrl: process.env.NESTOR_DATABASE_URL } : {}),
@@ -65,8 +82,22 @@ async function serve(out: Output, flags: ServerFlags) {
 export function registerServerCommands(program: Command): void {
   serverOptions(program.command('server').description('the HTTP API, the store and the job queue'))
     .action(action(async (out: Output, flags: ServerFlags) => {
-      const server = await serve(out, flags);
-      await untilSignal(() => server.close());
+      let supply: ImageSupply | undefined;
+      let gitops: GitopsConfig | undefined;
+      if (flags.gitops) {
+        try {
+          const host = await hostEngine();
+          supply = await ImageSupply.start(host);
+          gitops = gitopsConfig(host, supply);
+        } catch (err) {
+          out.progress(`GitOps and functions are off: ${errorMessage(err)} (start a Docker engine, or pass --no-gitops to silence this)`);
+        }
+      }
+      const server = await serve(out, flags, gitops);
+      await untilSignal(async () => {
+        await server.close();
+        await supply?.close();
+      });
     }));
 
   program
@@ -106,6 +137,6 @@ export function registerServerCommands(program: Command): void {
     .option('--exit-after-demo', 'stop once the demo job has finished (exit code: its result)')
     .action(action(async (out: Output, flags: ServerFlags & { demo: boolean; exitAfterDemo?: boolean }) => {
       const { up } = await import('../up.ts');
-      return up(out, flags, serve);
+      return up(out, flags, (o, f, host, supply) => serve(o, f, f.gitops ? gitopsConfig(host, supply) : undefined));
     }));
 }

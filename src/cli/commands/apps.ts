@@ -1,0 +1,147 @@
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { NestorError, errorMessage } from '../../errors.ts';
+import { apiCall } from '../../server/api-client.ts';
+import { action } from '../action.ts';
+import { EXIT, type Output } from '../output.ts';
+
+interface ServerFlags {
+  server: string;
+  token: string;
+  json?: boolean;
+}
+
+/** An API answer that is not a success, told the way the server's problem+json tells it. */
+class ApiProblemError extends NestorError {
+  constructor(status: number, body: Record<string, unknown>) {
+    super(String(body.code ?? `HTTP_${status}`), String(body.detail ?? `the server answered ${status}`), String(body.hint ?? 'See the server log.'));
+  }
+}
+
+function withServer(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--server <url>', 'the Nestor server').default('http://127.0.0.1:8080').env('NESTOR_SERVER'))
+    .addOption(new Option('--token <token>', 'an API token').env('NESTOR_TOKEN').makeOptionMandatory())
+    .option('--json', 'machine-readable output');
+}
+
+async function call<T = Record<string, unknown>>(flags: ServerFlags, method: string, path: string, body?: unknown): Promise<T> {
+  let res;
+  try {
+    res = await apiCall<T>(flags.server, method, path, body, flags.token);
+  } catch (err) {
+    throw new NestorError('NESTOR_SERVER_UNREACHABLE', `Cannot reach the Nestor server at ${flags.server}: ${errorMessage(err)}`, 'Start it with `nestor up` or `nestor server`, or point --server / NESTOR_SERVER at it.');
+  }
+  if (res.status >= 400) throw new ApiProblemError(res.status, res.body as Record<string, unknown>);
+  return res.body;
+}
+
+/** `team/api` or `api` (namespace default). */
+function appPath(id: string): string {
+  const [a, b] = id.includes('/') ? id.split('/', 2) : ['default', id];
+  return `/api/apps/${encodeURIComponent(a!)}/${encodeURIComponent(b!)}`;
+}
+
+type Deployment = { seq: number; commit: string; status: string; cause: string; created_at: string; error: string | null; message: string; rollback_of: number | null; functions: { path: string; image: string }[] };
+
+function deploymentLine(out: Output, d: Deployment, current: number | null): string {
+  const mark = d.status === 'deployed' ? out.green('deployed') : d.status === 'failed' ? out.red('failed') : out.yellow(d.status);
+  const now = d.seq === current ? out.bold(' ← serving') : '';
+  const what = d.cause === 'rollback' ? `rollback to #${d.rollback_of}` : d.cause;
+  return `#${String(d.seq).padEnd(4)} ${d.created_at.replace('T', ' ').slice(0, 19)}  ${d.commit.slice(0, 8)}  ${mark.padEnd(8)}  ${what}  ${d.message}${now}${d.error ? `\n       ${out.red(d.error.split('\n')[0] ?? '')}` : ''}`;
+}
+
+export function registerAppsCommands(program: Command): void {
+  const apps = program.command('apps').description('GitOps applications: functions built from Git, deployed with history');
+
+  withServer(apps.command('add').argument('[manifest]', 'a nestor.yaml naming the repository (or use --repo)'))
+    .description('watch an application\'s repository and deploy its functions')
+    .option('--repo <url>', 'repository URL (instead of a manifest file)')
+    .option('--name <name>', 'application name (with --repo)')
+    .option('--namespace <ns>', 'namespace (with --repo)', 'default')
+    .option('--branch <branch>', 'branch to follow (with --repo)', 'main')
+    .option('--path <dir>', 'directory of nestor.yaml in the repository (with --repo)', '.')
+    .option('--poll-interval <s>', 'seconds between checks of the branch', '60')
+    .option('--no-auto-sync', 'deploy only on `apps sync` or a webhook')
+    .addOption(new Option('--webhook-secret <secret>', 'secret the forge signs webhooks with').env('NESTOR_APP_WEBHOOK_SECRET'))
+    .option('--target <docker-host>', 'run the functions on another engine: ssh://user@host or tcp://host:2376')
+    .option('--target-cert-path <dir>', 'ca.pem, cert.pem and key.pem for a tcp:// target')
+    .action(action(async (out: Output, manifest: string | undefined, flags: ServerFlags & Record<string, string | boolean | undefined>) => {
+      const common = {
+        poll_interval_s: Number(flags.pollInterval),
+        auto_sync: flags.autoSync !== false,
+        ...(flags.webhookSecret ? { webhook_secret: flags.webhookSecret } : {}),
+        ...(flags.target ? { target: { host: flags.target, ...(flags.targetCertPath ? { certPath: flags.targetCertPath } : {}) } } : {}),
+      };
+      let body: Record<string, unknown>;
+      if (manifest) body = { manifest: readFileSync(manifest, 'utf8'), ...common };
+      else if (flags.repo && flags.name) body = { name: flags.name, namespace: flags.namespace, repo_url: flags.repo, branch: flags.branch, path: flags.path, ...common };
+      else throw new NestorError('NESTOR_USAGE', 'Give a nestor.yaml, or --repo and --name', 'For example: nestor apps add nestor.yaml, or nestor apps add --repo https://git.example.com/team/fns.git --name fns');
+      const app = await call(flags, 'POST', '/api/apps', body);
+      out.result(app);
+      out.line(`${out.mark(true)} ${app.namespace}/${app.name} added: watching ${app.repo_url} (${app.branch}) every ${app.poll_interval_s} s`);
+    }));
+
+  withServer(apps.command('list')).description('applications and what each serves').action(action(async (out: Output, flags: ServerFlags) => {
+    const { apps: list } = await call<{ apps: Record<string, unknown>[] }>(flags, 'GET', '/api/apps');
+    out.result(list);
+    if (!list.length) out.line('no applications; add one with `nestor apps add nestor.yaml`');
+    for (const a of list) {
+      const state = a.last_error ? out.red(`error: ${String(a.last_error).split('\n')[0]}`) : a.current_deployment ? out.green(`deployment #${a.current_deployment}`) : out.yellow('not deployed yet');
+      out.line(`${a.namespace}/${a.name}  ${a.repo_url}@${a.branch}  ${String(a.last_commit ?? '').slice(0, 8) || '-'}  ${state}`);
+    }
+  }));
+
+  withServer(apps.command('sync').argument('<app>', 'NAMESPACE/NAME')).description('check the branch now and deploy what changed').action(action(async (out: Output, id: string, flags: ServerFlags) => {
+    const r = await call<{ result: string; error?: string; deployment?: Deployment }>(flags, 'POST', `${appPath(id)}/sync`);
+    out.result(r);
+    if (r.result === 'unchanged') out.line(`${out.mark(true)} ${id}: unchanged, nothing to build`);
+    else if (r.result === 'deployed') out.line(`${out.mark(true)} ${id}: deployment #${r.deployment!.seq} serves ${r.deployment!.functions.map((f) => f.path).join(', ')}`);
+    else {
+      out.line(`${out.mark(false)} ${id}: sync failed${r.deployment ? ` (deployment #${r.deployment.seq}; the previous one still serves)` : ''}\n${r.error ?? ''}`);
+      return EXIT.failed;
+    }
+  }));
+
+  withServer(apps.command('history').argument('<app>', 'NAMESPACE/NAME')).description('every deployment, newest first').action(action(async (out: Output, id: string, flags: ServerFlags) => {
+    const app = await call<{ current_deployment: number | null; deployments: Deployment[] }>(flags, 'GET', appPath(id));
+    out.result(app.deployments);
+    for (const d of app.deployments) out.line(deploymentLine(out, d, app.current_deployment));
+  }));
+
+  withServer(apps.command('logs').argument('<app>', 'NAMESPACE/NAME').argument('[seq]', 'deployment number (default: the newest)')).description('the build log of a deployment').action(action(async (out: Output, id: string, seq: string | undefined, flags: ServerFlags) => {
+    const n = seq ?? String((await call<{ deployments: Deployment[] }>(flags, 'GET', `${appPath(id)}/deployments`)).deployments[0]?.seq ?? 1);
+    const d = await call<Deployment & { build_log: string }>(flags, 'GET', `${appPath(id)}/deployments/${n}`);
+    out.result(d);
+    out.line(d.build_log.trimEnd());
+  }));
+
+  withServer(apps.command('rollback').argument('<app>', 'NAMESPACE/NAME').argument('<seq>', 'the deployment to serve again')).description('serve an earlier deployment again (kept until the branch moves)').action(action(async (out: Output, id: string, seq: string, flags: ServerFlags) => {
+    const d = await call<Deployment>(flags, 'POST', `${appPath(id)}/rollback`, { to: Number(seq) });
+    out.result(d);
+    out.line(`${out.mark(true)} ${id}: deployment #${d.seq} serves the images of #${seq} (${d.commit.slice(0, 8)})`);
+  }));
+
+  withServer(apps.command('remove').argument('<app>', 'NAMESPACE/NAME')).description('stop watching and serving an application').action(action(async (out: Output, id: string, flags: ServerFlags) => {
+    await call(flags, 'DELETE', appPath(id));
+    out.result({ removed: id });
+    out.line(`${out.mark(true)} ${id} removed`);
+  }));
+
+  const registries = program.command('registries').description('credentials for the registries functions are pushed to and pulled from');
+  withServer(registries.command('login').argument('<registry>', 'HOST[:PORT]'))
+    .requiredOption('--username <user>', 'user name')
+    .option('--password-stdin', 'read the password from stdin (keeps it out of the shell history)')
+    .action(action(async (out: Output, registry: string, flags: ServerFlags & { username: string; passwordStdin?: boolean }) => {
+      const password = flags.passwordStdin ? readFileSync(0, 'utf8').trim() : process.env.NESTOR_REGISTRY_PASSWORD;
+      if (!password) throw new NestorError('NESTOR_USAGE', 'No password given', 'Pipe it in with --password-stdin, or set NESTOR_REGISTRY_PASSWORD.');
+      await call(flags, 'PUT', `/api/registries/${encodeURIComponent(registry)}`, { username: flags.username, password });
+      out.result({ registry });
+      out.line(`${out.mark(true)} credentials for ${registry} stored`);
+    }));
+  withServer(registries.command('import').argument('[config]', 'a Docker config.json', `${process.env.HOME ?? ''}/.docker/config.json`)).action(action(async (out: Output, file: string, flags: ServerFlags) => {
+    const r = await call<{ imported: string[] }>(flags, 'POST', '/api/registries/import', { config: readFileSync(file, 'utf8') });
+    out.result(r);
+    out.line(`${out.mark(true)} imported ${r.imported.join(', ')}`);
+  }));
+}

@@ -1,0 +1,173 @@
+import type Docker from 'dockerode';
+import type { EngineClient } from '../engine/engine-client.ts';
+import { EnginePool } from '../engine/pool.ts';
+import type { ImageSupply } from '../engine/images/supply.ts';
+import { REGISTRY_ALIAS } from '../engine/images/registry.ts';
+import { consumeProgress } from '../engine/json-stream.ts';
+import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
+import type { NestedEngine } from '../engine/nested/nested-engine.ts';
+import type { ProvisionOptions } from '../engine/nested/provision.ts';
+import { buildContext } from './build-context.ts';
+import type { FunctionSpec } from './manifest.ts';
+
+/** Where built images are pushed: Nestor's own registry, or one the user configures. */
+export interface ImageRegistry {
+  /** `local` for Nestor's registry, else HOST[:PORT]. */
+  host: string;
+  /** Repository prefix: `nestor` for the local registry, `HOST[:PORT]/PATH` for another. */
+  prefix: string;
+}
+
+export const LOCAL_REGISTRY: ImageRegistry = { host: 'local', prefix: 'nestor' };
+const LOCAL_PUSH_HOST = `${REGISTRY_ALIAS}:5000`;
+
+/** `registry.example.com/team` → pushed as registry.example.com/team/NS/PATH:TAG. */
+export function registryFromSetting(setting: string | undefined): ImageRegistry {
+  if (!setting || setting === 'local') return LOCAL_REGISTRY;
+  const prefix = setting.replace(/\/+$/, '');
+  return { host: prefix.split('/')[0]!, prefix };
+}
+
+export type Credentials = (registry: string) => Promise<{ username: string; secret: string } | undefined>;
+
+export interface BuiltImage {
+  path: string;
+  image: string;
+  buildMs: number;
+}
+
+export interface BuildBatch {
+  namespace: string;
+  app: string;
+  commit: string;
+  repoRoot: string;
+  sourcePath: string;
+  functions: FunctionSpec[];
+  log: (text: string) => void;
+  /** The engine that runs the functions; images are loaded into it. */
+  target: EngineClient;
+}
+
+/** `20261123T014649Z-ab12cd3`: sortable by time, and says which commit it holds. */
+export function imageTag(commit: string, at = new Date()): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${commit.slice(0, 7)}`;
+}
+
+/**
+ * Builds a deployment's functions inside one nested engine (from a warm pool), pushes each
+ * image to the registry, and loads it into the target engine. The engine is destroyed after
+ * the batch, successful or not; the host engine never sees a build.
+ */
+export class FunctionBuilder {
+  private readonly pool: EnginePool;
+  private readonly registry: ImageRegistry;
+  private readonly credentials: Credentials;
+
+  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; warm?: number; engine?: ProvisionOptions }) {
+    this.registry = opts.registry ?? LOCAL_REGISTRY;
+    this.credentials = opts.credentials;
+    const mirror = opts.supply?.daemonOptions();
+    this.pool = new EnginePool({
+      size: opts.warm ?? 1,
+      engine: {
+        host: opts.host,
+        joinRegistry: this.registry === LOCAL_REGISTRY,
+        daemon: { ...(mirror ?? {}), insecureRegistries: [...(mirror?.insecureRegistries ?? []), LOCAL_PUSH_HOST] },
+        extraLabels: { 'dev.nestor.purpose': 'build' },
+        ...opts.engine,
+      },
+    });
+    this.pool.on('error', () => undefined); // a failed background start shows up on acquire
+  }
+
+  start(): Promise<void> {
+    return this.pool.start();
+  }
+
+  imageName(namespace: string, path: string, tag: string): string {
+    return `${this.registry.prefix}/${namespace}/${path}:${tag}`;
+  }
+
+  async build(batch: BuildBatch, tag: string): Promise<BuiltImage[]> {
+    const engine = await this.pool.acquire();
+    try {
+      batch.log(`[nestor] building in nested engine ${engine.name}\n`);
+      const built: BuiltImage[] = [];
+      for (const fn of batch.functions) built.push(await this.buildOne(engine, batch, fn, tag));
+      return built;
+    } finally {
+      await this.pool.release(engine).catch(() => undefined);
+    }
+  }
+
+  private async buildOne(engine: NestedEngine, batch: BuildBatch, fn: FunctionSpec, tag: string): Promise<BuiltImage> {
+    const image = this.imageName(batch.namespace, fn.path, tag);
+    batch.log(`[nestor] ${fn.path}: docker build (context ${fn.context}, dockerfile ${fn.dockerfile}) → ${image}\n`);
+    const ctx = await buildContext(batch.repoRoot, batch.sourcePath, fn);
+    const started = performance.now();
+    const stream = await engine.docker.buildImage(ctx.archive as unknown as NodeJS.ReadableStream, {
+      t: image,
+      dockerfile: ctx.dockerfile,
+      rm: true,
+      forcerm: true,
+      labels: nestorLabels('image', { [LABEL_FUNCTION]: `${batch.namespace}/${fn.path}`, 'dev.nestor.commit': batch.commit }),
+    });
+    // The Engine API answers 200 for a failed build: consumeProgress finds errorDetail.
+    await consumeProgress(`build of ${fn.path}`, stream, (m) => {
+      if (m.stream) batch.log(m.stream);
+      else if (m.error) batch.log(`${m.error}\n`);
+    });
+    const buildMs = performance.now() - started;
+    await this.push(engine.docker, image, batch.log);
+    await this.deliver(engine.docker, image, batch.target, batch.log);
+    return { path: fn.path, image, buildMs };
+  }
+
+  /** Pushes to the registry; for Nestor's own, under the name the build engine reaches it by. */
+  private async push(docker: Docker, image: string, log: (t: string) => void): Promise<void> {
+    let pushName = image;
+    let registryHost = this.registry.host;
+    if (this.registry === LOCAL_REGISTRY) {
+      pushName = `${LOCAL_PUSH_HOST}/${image}`;
+      registryHost = LOCAL_PUSH_HOST;
+      const [repo, tag] = splitTag(pushName);
+      await docker.getImage(image).tag({ repo, tag });
+    }
+    const creds = await this.credentials(registryHost);
+    const stream = await docker.getImage(pushName).push(creds ? { authconfig: { username: creds.username, password: creds.secret, serveraddress: registryHost } } : {});
+    await consumeProgress(`push of ${image}`, stream as NodeJS.ReadableStream);
+    log(`[nestor] pushed ${image} to ${registryHost === LOCAL_PUSH_HOST ? 'the local registry' : registryHost}\n`);
+  }
+
+  /** Copies the image into the engine that runs it: `docker save` there, `docker load` here. */
+  private async deliver(from: Docker, image: string, target: EngineClient, log: (t: string) => void): Promise<void> {
+    const saved = (await from.getImage(image).get()) as NodeJS.ReadableStream;
+    const loading = (await target.docker.loadImage(saved, { quiet: true })) as NodeJS.ReadableStream;
+    await consumeProgress(`load of ${image} into ${target.address}`, loading);
+    log(`[nestor] loaded ${image} into ${target.address}\n`);
+  }
+
+  /**
+   * Deletes a pruned image's tag from the registry (manifest by digest, as the distribution
+   * API wants). Only Nestor's own registry is cleaned; another registry keeps its own policy.
+   */
+  async removeFromRegistry(image: string, localRegistryUrl: string | undefined): Promise<boolean> {
+    if (this.registry !== LOCAL_REGISTRY || !localRegistryUrl) return false;
+    const [repo, tag] = splitTag(image);
+    const accept = ['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
+    const head = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept } });
+    const digest = head.headers.get('docker-content-digest');
+    if (!head.ok || !digest) return false;
+    const del = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' });
+    return del.ok;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+export function splitTag(image: string): [string, string] {
+  const at = image.lastIndexOf(':');
+  return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
+}

@@ -1,0 +1,333 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { NestorError, errorMessage } from '../errors.ts';
+import type { FunctionGateway } from '../functions/gateway.ts';
+import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from '../server/store/gitops-store.ts';
+import { imageTag, type FunctionBuilder } from './builder.ts';
+import { RepositoryCache, checkRepoUrl, remoteHead } from './git.ts';
+import { MANIFEST_FILE, parseManifest, type FunctionSpec, type Manifest } from './manifest.ts';
+import { resolveInRepository } from './repo-paths.ts';
+import { checkTarget, type DeployTarget, type TargetClients } from './targets.ts';
+
+export class AppError extends NestorError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string, hint: string) {
+    super(code, message, hint);
+    this.status = status;
+  }
+}
+
+export interface NewApp {
+  name: string;
+  namespace: string;
+  repoUrl: string;
+  branch: string;
+  path: string;
+  pollIntervalS?: number;
+  autoSync?: boolean;
+  webhookSecret?: string | null;
+  target?: DeployTarget | null;
+}
+
+export type SyncCause = 'poll' | 'webhook' | 'manual';
+
+export type SyncOutcome =
+  | { result: 'unchanged'; commit: string }
+  | { result: 'deployed'; deployment: Deployment }
+  | { result: 'failed'; deployment?: Deployment; error: string };
+
+export interface ControllerOptions {
+  store: GitopsStore;
+  builder: FunctionBuilder;
+  gateway: FunctionGateway;
+  targets: TargetClients;
+  dataDir: string;
+  logger: Logger;
+  /** Host-side URL of Nestor's registry, for deleting pruned tags. */
+  localRegistryUrl?: string;
+  /** How often the controller looks for apps whose poll is due. */
+  tickMs?: number;
+  maxBackoffS?: number;
+}
+
+export const DEFAULT_POLL_S = 60;
+
+/** The serialised settings a deployment keeps for each function, enough to run it again. */
+function settingsOf(fn: FunctionSpec): Record<string, unknown> {
+  return { env: fn.env, memoryMb: fn.memoryMb, cpus: fn.cpus, timeoutMs: fn.timeoutMs, concurrency: fn.concurrency, warm: fn.warm, network: fn.network };
+}
+
+function targetOf(app: AppRecord): DeployTarget | null {
+  return app.target ? (JSON.parse(app.target) as DeployTarget) : null;
+}
+
+/**
+ * The GitOps loop: polls each application's branch (or is woken by a webhook), builds what
+ * changed in a nested engine, records a deployment, and puts the new images behind the
+ * gateway. A failed sync changes nothing that serves; an unchanged commit builds nothing.
+ */
+export class GitopsController {
+  private readonly opts: ControllerOptions;
+  private readonly cache: RepositoryCache;
+  /** One sync at a time per application; later requests wait for the one running. */
+  private readonly running = new Map<string, Promise<SyncOutcome>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+    this.cache = new RepositoryCache(join(opts.dataDir, 'gitops', 'repositories'));
+  }
+
+  /** Puts every application's current deployment back behind the gateway, then starts polling. */
+  async start(): Promise<void> {
+    const abandoned = await this.opts.store.abandonSyncing();
+    if (abandoned) this.opts.logger.warn({ deployments: abandoned }, 'syncs interrupted by a stop were marked failed');
+    for (const app of await this.opts.store.apps()) {
+      if (app.currentDeployment === null) continue;
+      const d = await this.opts.store.deployment(app.namespace, app.name, app.currentDeployment);
+      if (!d) continue;
+      await this.activate(app, d.functions).catch((err: unknown) => this.opts.logger.error({ err, app: `${app.namespace}/${app.name}` }, 'could not restore the deployed functions'));
+    }
+    this.timer = setInterval(() => void this.pollDue(), this.opts.tickMs ?? 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  async addApp(input: NewApp): Promise<AppRecord> {
+    checkRepoUrl(input.repoUrl);
+    if (input.target) checkTarget(input.target);
+    const added = await this.opts.store.addApp({
+      namespace: input.namespace,
+      name: input.name,
+      repoUrl: input.repoUrl,
+      branch: input.branch,
+      path: input.path,
+      webhookSecret: input.webhookSecret ?? null,
+      pollIntervalS: input.pollIntervalS ?? DEFAULT_POLL_S,
+      autoSync: input.autoSync ?? true,
+      target: input.target ? JSON.stringify(input.target) : null,
+      nextPollAt: Date.now(),
+    });
+    if (!added) throw new AppError(409, 'NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
+    return (await this.opts.store.app(input.namespace, input.name))!;
+  }
+
+  async app(namespace: string, name: string): Promise<AppRecord> {
+    const app = await this.opts.store.app(namespace, name);
+    if (!app) throw new AppError(404, 'NESTOR_APP_NOT_FOUND', `No application ${namespace}/${name}`, 'List them with `nestor apps list`; add one with `nestor apps add`.');
+    return app;
+  }
+
+  async remove(namespace: string, name: string): Promise<void> {
+    const app = await this.app(namespace, name);
+    await this.running.get(`${namespace}/${name}`)?.catch(() => undefined);
+    if (app.currentDeployment !== null) {
+      const d = await this.opts.store.deployment(namespace, name, app.currentDeployment);
+      for (const fn of d?.functions ?? []) await this.opts.gateway.undeploy(namespace, fn.path);
+    }
+    await this.opts.store.removeApp(namespace, name);
+  }
+
+  /** Syncs now; a second call while one runs waits for it and then syncs again if needed. */
+  sync(namespace: string, name: string, cause: SyncCause): Promise<SyncOutcome> {
+    const key = `${namespace}/${name}`;
+    const previous = this.running.get(key) ?? Promise.resolve(undefined);
+    const next = previous.catch(() => undefined).then(() => this.syncOnce(namespace, name, cause));
+    this.running.set(key, next);
+    void next.finally(() => {
+      if (this.running.get(key) === next) this.running.delete(key);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async pollDue(): Promise<void> {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const app of await this.opts.store.apps().catch(() => [])) {
+      if (!app.autoSync || app.nextPollAt > now || this.running.has(`${app.namespace}/${app.name}`)) continue;
+      // Cheap check first: ls-remote asks for one ref and fetches nothing.
+      void this.sync(app.namespace, app.name, 'poll').catch(() => undefined);
+    }
+  }
+
+  private async recordPoll(app: AppRecord, error: string | null): Promise<void> {
+    const failures = error ? app.failures + 1 : 0;
+    const maxBackoff = this.opts.maxBackoffS ?? 600;
+    // Back off on failures: interval × 2^failures, at most maxBackoff (and never less than the interval).
+    const delayS = error ? Math.min(Math.max(app.pollIntervalS, maxBackoff), app.pollIntervalS * 2 ** Math.min(failures, 10)) : app.pollIntervalS;
+    await this.opts.store.setPollOutcome(app.namespace, app.name, { error, failures, nextPollAt: Date.now() + delayS * 1000 });
+    if (error) this.opts.logger.warn({ app: `${app.namespace}/${app.name}`, failures, retryInS: delayS, error }, 'repository check failed; retrying with back-off');
+  }
+
+  private async syncOnce(namespace: string, name: string, cause: SyncCause): Promise<SyncOutcome> {
+    const app = await this.app(namespace, name);
+    let commit: string;
+    try {
+      commit = cause === 'poll' ? await remoteHead(app.repoUrl, app.branch) : await this.cache.fetch(app.repoUrl, app.branch);
+      if (commit !== app.lastCommit && cause === 'poll') commit = await this.cache.fetch(app.repoUrl, app.branch);
+    } catch (err) {
+      await this.recordPoll(app, errorMessage(err));
+      return { result: 'failed', error: errorMessage(err) };
+    }
+    await this.recordPoll(app, null);
+    if (commit === app.lastCommit) return { result: 'unchanged', commit };
+    return this.deployCommit(app, commit, cause);
+  }
+
+  private async deployCommit(app: AppRecord, commit: string, cause: SyncCause): Promise<SyncOutcome> {
+    const { store, logger } = this.opts;
+    const work = mkdtempSync(join(this.workRoot(), `${app.name}-`));
+    const log = new BuildLog(store, app, () => deployment?.seq);
+    let deployment: Deployment | undefined;
+    try {
+      await this.cache.export(app.repoUrl, commit, work);
+      const message = await this.cache.describe(app.repoUrl, commit).catch(() => '');
+      deployment = await store.startDeployment({ namespace: app.namespace, app: app.name, commit, message, cause, functions: [], rollbackOf: null });
+      log.write(`[nestor] sync of ${app.namespace}/${app.name} at ${commit.slice(0, 12)} (${cause})\n`);
+      const manifest = this.readManifest(work, app);
+      const target = await this.opts.targets.client(targetOf(app));
+      const tag = imageTag(commit);
+      const built = await this.opts.builder.build(
+        { namespace: app.namespace, app: app.name, commit, repoRoot: work, sourcePath: app.path, functions: manifest.functions, target, log: (t) => log.write(t) },
+        tag,
+      );
+      const functions: DeployedFunction[] = manifest.functions.map((fn) => ({ path: fn.path, image: built.find((b) => b.path === fn.path)!.image, spec: settingsOf(fn) }));
+      for (const fn of functions) await store.recordImage(fn.image, app.namespace, app.name, fn.path);
+      await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'built', functions });
+      await this.activate(app, functions);
+      await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'deployed', functions });
+      await store.setCurrent(app.namespace, app.name, deployment.seq);
+      await store.setLastCommit(app.namespace, app.name, commit);
+      log.write(`[nestor] deployed ${functions.map((f) => f.path).join(', ') || 'no functions'}\n`);
+      await log.flush();
+      await this.prune(app, manifest.keepImages, functions).catch((err: unknown) => logger.warn({ err }, 'image retention failed'));
+      logger.info({ app: `${app.namespace}/${app.name}`, seq: deployment.seq, commit }, 'deployed');
+      return { result: 'deployed', deployment: (await store.deployment(app.namespace, app.name, deployment.seq))! };
+    } catch (err) {
+      const error = err instanceof NestorError ? err.describe() : errorMessage(err);
+      log.write(`[nestor] sync failed: ${error}\n`);
+      await log.flush();
+      // The commit is recorded as seen, so polling does not rebuild a broken commit again and
+      // again; the previous deployment keeps serving.
+      await store.setLastCommit(app.namespace, app.name, commit);
+      if (deployment) await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'failed', error });
+      logger.warn({ app: `${app.namespace}/${app.name}`, commit, error }, 'sync failed');
+      return { result: 'failed', error, ...(deployment ? { deployment: (await store.deployment(app.namespace, app.name, deployment.seq))! } : {}) };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  private workRoot(): string {
+    const dir = join(this.opts.dataDir, 'gitops', 'work');
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  private readManifest(work: string, app: AppRecord): Manifest {
+    const file = resolveInRepository(work, app.path, MANIFEST_FILE, 'manifest');
+    const manifest = parseManifest(join(app.path, MANIFEST_FILE).replace(/^\.\//, ''), readFileSync(file, 'utf8'));
+    if (manifest.name !== app.name || manifest.namespace !== app.namespace) {
+      throw new AppError(422, 'NESTOR_MANIFEST_MISMATCH', `${MANIFEST_FILE} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
+    }
+    for (const fn of manifest.functions) {
+      const owner = this.opts.gateway.owner(app.namespace, fn.path);
+      if (owner && owner !== app.name) throw new AppError(409, 'NESTOR_FUNCTION_TAKEN', `/fn/${app.namespace}/${fn.path} is served by application ${owner}`, 'Use another path, or another namespace.');
+    }
+    return manifest;
+  }
+
+  /** Puts a deployment's images behind the gateway and takes away functions it no longer has. */
+  private async activate(app: AppRecord, functions: DeployedFunction[]): Promise<void> {
+    const target = await this.opts.targets.client(targetOf(app));
+    for (const fn of functions) {
+      const s = fn.spec as { env: Record<string, string>; memoryMb: number; cpus: number; timeoutMs: number; concurrency: number; warm: number; network: 'none' | 'bridge' };
+      await this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: s });
+    }
+    const keep = new Set(functions.map((f) => f.path));
+    for (const served of this.opts.gateway.list()) {
+      if (served.namespace === app.namespace && served.app === app.name && !keep.has(served.path)) await this.opts.gateway.undeploy(app.namespace, served.path);
+    }
+  }
+
+  /** Rolls back to deployment `seq`: its images serve again, recorded as a new deployment. */
+  async rollback(namespace: string, name: string, seq: number): Promise<Deployment> {
+    const key = `${namespace}/${name}`;
+    await this.running.get(key)?.catch(() => undefined);
+    const app = await this.app(namespace, name);
+    const to = await this.opts.store.deployment(namespace, name, seq);
+    if (!to) throw new AppError(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
+    if (to.status !== 'deployed' || !to.functions.length) throw new AppError(409, 'NESTOR_ROLLBACK_REFUSED', `Deployment ${seq} of ${namespace}/${name} is ${to.status}${to.functions.length ? '' : ' with no functions'}; only a deployment that was deployed can serve again`, 'Pick a deployed one from `nestor apps history`.');
+    for (const fn of to.functions) {
+      if (await this.opts.store.isPruned(fn.image)) throw new AppError(409, 'NESTOR_IMAGE_PRUNED', `The image ${fn.image} of deployment ${seq} was pruned by retention (keepImages)`, 'Roll back to a newer deployment, or raise spec.keepImages in nestor.yaml to keep more images.');
+    }
+    const d = await this.opts.store.startDeployment({ namespace, app: name, commit: to.commit, message: to.message, cause: 'rollback', functions: to.functions, rollbackOf: seq });
+    try {
+      await this.activate(app, to.functions);
+    } catch (err) {
+      await this.opts.store.finishDeployment(namespace, name, d.seq, { status: 'failed', error: errorMessage(err) });
+      throw err;
+    }
+    await this.opts.store.appendBuildLog(namespace, name, d.seq, `[nestor] rollback to deployment ${seq} (${to.commit.slice(0, 12)}); nothing built\n`);
+    await this.opts.store.finishDeployment(namespace, name, d.seq, { status: 'deployed' });
+    await this.opts.store.setCurrent(namespace, name, d.seq);
+    this.opts.logger.info({ app: key, to: seq, seq: d.seq }, 'rolled back');
+    return (await this.opts.store.deployment(namespace, name, d.seq))!;
+  }
+
+  /** Keeps the newest `keep` images of each function (and whatever serves now); removes the rest. */
+  private async prune(app: AppRecord, keep: number, serving: DeployedFunction[]): Promise<void> {
+    const target = await this.opts.targets.client(targetOf(app));
+    const inUse = new Set(serving.map((f) => f.image));
+    for (const fn of serving) {
+      const live = await this.opts.store.liveImages(app.namespace, app.name, fn.path);
+      for (const image of live.slice(keep)) {
+        if (inUse.has(image)) continue;
+        await target.docker.getImage(image).remove().catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+        await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
+        await this.opts.store.markPruned(image);
+        this.opts.logger.info({ app: `${app.namespace}/${app.name}`, image }, 'image pruned (retention)');
+      }
+    }
+  }
+}
+
+/** Build output, appended to the deployment in batches instead of one write per line. */
+class BuildLog {
+  private buffer = '';
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly store: GitopsStore;
+  private readonly app: AppRecord;
+  private readonly seq: () => number | undefined;
+
+  constructor(store: GitopsStore, app: AppRecord, seq: () => number | undefined) {
+    this.store = store;
+    this.app = app;
+    this.seq = seq;
+  }
+
+  write(text: string): void {
+    this.buffer += text;
+    this.timer ??= setTimeout(() => void this.flush(), 300);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const seq = this.seq();
+    if (seq === undefined || !this.buffer) return this.chain;
+    const text = this.buffer;
+    this.buffer = '';
+    this.chain = this.chain.then(() => this.store.appendBuildLog(this.app.namespace, this.app.name, seq, text)).catch(() => undefined);
+    return this.chain;
+  }
+}

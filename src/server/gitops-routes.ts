@@ -1,0 +1,274 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { NestorError } from '../errors.ts';
+import type { GitopsController } from '../gitops/controller.ts';
+import { parseManifest } from '../gitops/manifest.ts';
+import { normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature } from '../gitops/webhook.ts';
+import { FunctionBusyError, type InvocationResult } from '../functions/function-service.ts';
+import { FunctionNotFoundError, type FunctionGateway } from '../functions/gateway.ts';
+import { HttpProblem } from './problem.ts';
+import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
+import { parseDockerConfig } from '../gitops/registry-credentials.ts';
+
+export interface GitopsRoutesDeps {
+  controller: GitopsController;
+  gateway: FunctionGateway;
+  store: GitopsStore;
+  /** Used when an application has no webhook secret of its own. */
+  webhookSecret?: string;
+  /** Largest request body a function accepts. */
+  functionBodyLimit?: number;
+}
+
+const NAME = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and dashes');
+const target = z.strictObject({ host: z.string().min(1), certPath: z.string().optional() });
+export const addAppBody = z.union([
+  z.strictObject({
+    manifest: z.string().min(1).max(256 * 1024),
+    poll_interval_s: z.number().int().min(5).max(86_400).optional(),
+    auto_sync: z.boolean().optional(),
+    webhook_secret: z.string().min(8).optional(),
+    target: target.optional(),
+  }),
+  z.strictObject({
+    name: NAME,
+    namespace: NAME.default('default'),
+    repo_url: z.string().min(1),
+    branch: z.string().min(1).default('main'),
+    path: z.string().default('.'),
+    poll_interval_s: z.number().int().min(5).max(86_400).optional(),
+    auto_sync: z.boolean().optional(),
+    webhook_secret: z.string().min(8).optional(),
+    target: target.optional(),
+  }),
+]);
+export const rollbackBody = z.strictObject({ to: z.number().int().min(1) });
+export const credentialBody = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
+export const dockerConfigBody = z.strictObject({ config: z.string().min(2).max(256 * 1024) });
+
+/** Statuses for the errors GitOps raises; anything else is the server's own failure. */
+const STATUS_BY_CODE: Record<string, number> = {
+  NESTOR_PATH_OUTSIDE_REPOSITORY: 422,
+  NESTOR_PATH_MISSING: 422,
+  NESTOR_REPO_URL_REFUSED: 422,
+  NESTOR_TARGET_REFUSED: 422,
+  NESTOR_INVALID_DOCKER_HOST: 422,
+  NESTOR_DOCKER_CONFIG_INVALID: 422,
+  NESTOR_GIT_FAILED: 502,
+  NESTOR_ENGINE_UNREACHABLE: 502,
+};
+
+function asProblem(err: unknown): unknown {
+  if (!(err instanceof NestorError) || err instanceof HttpProblem) return err;
+  const status = (err as { status?: number }).status ?? STATUS_BY_CODE[err.code];
+  return status ? new HttpProblem(status, err.code, err.message, err.hint) : err;
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
+}
+
+function publicApp(a: AppRecord) {
+  return {
+    name: a.name,
+    namespace: a.namespace,
+    repo_url: a.repoUrl,
+    branch: a.branch,
+    path: a.path,
+    poll_interval_s: a.pollIntervalS,
+    auto_sync: a.autoSync,
+    webhook_secret_set: a.webhookSecret !== null,
+    target: a.target ? (JSON.parse(a.target) as { host: string }).host : 'local',
+    last_commit: a.lastCommit,
+    current_deployment: a.currentDeployment,
+    last_error: a.lastError,
+    failures: a.failures,
+    next_poll_at: new Date(a.nextPollAt).toISOString(),
+  };
+}
+
+function publicDeployment(d: Deployment) {
+  return {
+    seq: d.seq,
+    commit: d.commit,
+    message: d.message,
+    cause: d.cause,
+    status: d.status,
+    functions: d.functions.map((f) => ({ path: f.path, image: f.image })),
+    rollback_of: d.rollbackOf,
+    error: d.error,
+    created_at: new Date(d.createdAt).toISOString(),
+    finished_at: d.finishedAt ? new Date(d.finishedAt).toISOString() : null,
+  };
+}
+
+const USERS = ['admin', 'user'] as const;
+type AppParams = { Params: { namespace: string; name: string } };
+
+/** /api/apps, /api/webhooks/git, /api/registries and the function gateway at /fn/NAMESPACE/PATH. */
+export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRoutesDeps): Promise<void> {
+  const { controller, gateway, store } = deps;
+  const auth = { auth: [...USERS] };
+  const tags = ['gitops'];
+  const guard = async <T>(body: () => Promise<T>): Promise<T> => {
+    try {
+      return await body();
+    } catch (err) {
+      throw asProblem(err);
+    }
+  };
+
+  app.get('/api/apps', { config: auth, schema: { summary: 'List applications', tags } }, async () => ({ apps: (await store.apps()).map(publicApp) }));
+
+  app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags } }, async (req, reply) =>
+    guard(async () => {
+      const body = parse(addAppBody, req.body);
+      const common = { pollIntervalS: body.poll_interval_s, autoSync: body.auto_sync, webhookSecret: body.webhook_secret ?? null, target: body.target ?? null };
+      let input;
+      if ('manifest' in body) {
+        const m = parseManifest('nestor.yaml', body.manifest);
+        input = { name: m.name, namespace: m.namespace, repoUrl: m.source.repoURL, branch: m.source.branch, path: m.source.path, ...common };
+      } else {
+        input = { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path, ...common };
+      }
+      const added = await controller.addApp({ ...input, pollIntervalS: input.pollIntervalS ?? undefined, autoSync: input.autoSync ?? undefined } as Parameters<GitopsController['addApp']>[0]);
+      return reply.code(201).send(publicApp(added));
+    }),
+  );
+
+  app.get<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'An application and its deployments', tags } }, async (req) =>
+    guard(async () => {
+      const a = await controller.app(req.params.namespace, req.params.name);
+      return { ...publicApp(a), deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
+    }),
+  );
+
+  app.delete<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'Remove an application and stop serving its functions', tags } }, async (req, reply) =>
+    guard(async () => {
+      await controller.remove(req.params.namespace, req.params.name);
+      return reply.code(204).send();
+    }),
+  );
+
+  app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags } }, async (req) =>
+    guard(async () => {
+      const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual');
+      return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
+    }),
+  );
+
+  app.get<AppParams>('/api/apps/:namespace/:name/deployments', { config: auth, schema: { summary: 'Every deployment, newest first', tags } }, async (req) =>
+    guard(async () => {
+      const a = await controller.app(req.params.namespace, req.params.name);
+      return { deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
+    }),
+  );
+
+  app.get<{ Params: { namespace: string; name: string; seq: string } }>('/api/apps/:namespace/:name/deployments/:seq', { config: auth, schema: { summary: 'One deployment with its build log', tags } }, async (req) =>
+    guard(async () => {
+      const d = await store.deployment(req.params.namespace, req.params.name, Number(req.params.seq));
+      if (!d) throw new HttpProblem(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
+      return { ...publicDeployment(d), build_log: (await store.buildLog(d.namespace, d.app, d.seq)) ?? '' };
+    }),
+  );
+
+  app.post<AppParams>('/api/apps/:namespace/:name/rollback', { config: auth, schema: { summary: 'Serve an earlier deployment again', tags } }, async (req) =>
+    guard(async () => publicDeployment(await controller.rollback(req.params.namespace, req.params.name, parse(rollbackBody, req.body).to))),
+  );
+
+  // Registry credentials: stored for pushes and pulls, never answered back.
+  app.get('/api/registries', { config: { auth: ['admin'] }, schema: { summary: 'Registries with credentials (names only)', tags } }, async () => ({ registries: await store.registries() }));
+  app.put<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Set the credentials for a registry', tags } }, async (req, reply) => {
+    const body = parse(credentialBody, req.body);
+    await store.setCredential(req.params.registry, body.username, body.password);
+    return reply.code(204).send();
+  });
+  app.post('/api/registries/import', { config: { auth: ['admin'] }, schema: { summary: 'Import credentials from a Docker config.json', tags } }, async (req) =>
+    guard(async () => {
+      const entries = parseDockerConfig(parse(dockerConfigBody, req.body).config);
+      for (const e of entries) await store.setCredential(e.registry, e.username, e.secret);
+      return { imported: entries.map((e) => e.registry) };
+    }),
+  );
+  app.delete<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Forget a registry\'s credentials', tags } }, async (req, reply) => {
+    if (!(await store.removeCredential(req.params.registry))) throw new HttpProblem(404, 'NESTOR_REGISTRY_NOT_FOUND', `No credentials for ${req.params.registry}`, 'List them with GET /api/registries.');
+    return reply.code(204).send();
+  });
+
+  app.get('/api/functions', { config: auth, schema: { summary: 'Functions served now', tags } }, async () => ({ functions: gateway.list() }));
+  app.get<{ Params: { namespace: string; '*': string } }>('/api/functions/:namespace/*', { config: auth, schema: { summary: 'Recent invocations of a function (status, cold or warm, stderr)', tags } }, async (req) => ({
+    invocations: await store.invocations(req.params.namespace, req.params['*'].replace(/\/invocations$/, '')),
+  }));
+
+  await app.register(async (scope) => {
+    // The signature covers the exact bytes sent, so the body is kept raw and parsed here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.post('/api/webhooks/git', { schema: { summary: 'Push webhook from GitHub, GitLab or Gitea (signed; no token)', tags, security: [] } }, async (req, reply) => webhook(req, reply.code.bind(reply)));
+  });
+
+  const webhook = async (req: FastifyRequest, code: (n: number) => unknown) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const provider = providerOf(req.headers);
+    if (!provider) throw new HttpProblem(400, 'NESTOR_WEBHOOK_UNKNOWN', 'The request is not from GitHub, GitLab or Gitea (none of their event headers is set)', 'Point a push webhook of your forge at /api/webhooks/git, with a secret.');
+    let payload: unknown;
+    try {
+      const text = raw.toString('utf8');
+      payload = text.startsWith('payload=') ? JSON.parse(new URLSearchParams(text).get('payload') ?? '{}') : JSON.parse(text || '{}');
+    } catch {
+      throw new HttpProblem(400, 'NESTOR_WEBHOOK_BODY', 'The webhook body is not JSON', 'Set the webhook\'s content type to application/json.');
+    }
+    const event = parseEvent(provider, req.headers, payload);
+    const candidates = (await store.apps()).filter((a) => event.repoUrls.includes(normaliseRepoUrl(a.repoUrl)));
+    const verified = candidates.filter((a) => {
+      const secret = a.webhookSecret ?? deps.webhookSecret;
+      return secret !== undefined && verifySignature(provider, req.headers, raw, secret);
+    });
+    if (candidates.length && !verified.length) {
+      throw new HttpProblem(401, 'NESTOR_WEBHOOK_SIGNATURE', `The ${signatureHeader(provider)} header does not match the secret of any application watching this repository`, 'Set the same secret in the forge\'s webhook settings and in the application (webhook_secret, or NESTOR_WEBHOOK_SECRET on the server).');
+    }
+    if (!candidates.length) {
+      // Say nothing about which repositories exist to an unsigned caller.
+      code(202);
+      return { synced: [] };
+    }
+    const isPush = event.event === 'push' || event.event === 'Push Hook';
+    const matching = verified.filter((a) => isPush && event.branch === a.branch);
+    for (const a of matching) void controller.sync(a.namespace, a.name, 'webhook').catch(() => undefined);
+    code(202);
+    return { event: event.event, synced: matching.map((a) => `${a.namespace}/${a.name}`) };
+  };
+
+  await app.register(async (scope) => {
+    // Any method and any body: the function decides what its request means.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.functionBodyLimit ?? 6 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    const invoke = async (req: FastifyRequest<{ Params: { namespace: string; '*': string } }>, reply: import('fastify').FastifyReply) => {
+      const url = req.raw.url ?? '';
+      const q = url.indexOf('?');
+      let result: InvocationResult;
+      try {
+        result = await gateway.invoke(req.params.namespace, req.params['*'], {
+          method: req.method,
+          query: q >= 0 ? url.slice(q + 1) : '',
+          headers: req.headers,
+          body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        });
+      } catch (err) {
+        if (err instanceof FunctionBusyError) {
+          reply.header('retry-after', '1');
+          throw new HttpProblem(429, err.code, err.message, err.hint);
+        }
+        if (err instanceof FunctionNotFoundError) throw new HttpProblem(404, err.code, err.message, err.hint);
+        throw err;
+      }
+      reply.code(result.response.status).headers(result.response.headers);
+      reply.header('x-nestor-start', result.start);
+      return reply.send(result.response.body);
+    };
+    scope.all<{ Params: { namespace: string; '*': string } }>('/fn/:namespace/*', { schema: { hide: true } }, invoke);
+  });
+}

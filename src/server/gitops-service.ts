@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { EngineClient } from '../engine/engine-client.ts';
+import { cleanupOrphans } from '../engine/cleanup.ts';
+import type { ImageSupply } from '../engine/images/supply.ts';
+import { FunctionGateway } from '../functions/gateway.ts';
+import { FunctionBuilder, registryFromSetting } from '../gitops/builder.ts';
+import { GitopsController } from '../gitops/controller.ts';
+import { TargetClients } from '../gitops/targets.ts';
+import type { GitopsRoutesDeps } from './gitops-routes.ts';
+import { GitopsStore } from './store/gitops-store.ts';
+import type { Store } from './store/store.ts';
+
+export interface GitopsConfig {
+  host: EngineClient;
+  supply?: ImageSupply;
+  /** `local` (Nestor's registry) or HOST[:PORT]/PREFIX of another registry. */
+  registry?: string;
+  webhookSecret?: string;
+  /** Build engines kept started (0: each build starts one). */
+  buildWarm?: number;
+  tickMs?: number;
+  maxBackoffS?: number;
+}
+
+/** The GitOps controller, builder and function gateway of one server, started together. */
+export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: string, logger: Logger) {
+  const gitopsStore = new GitopsStore(store.db);
+  // Function containers left by a server that died are not anyone's any more.
+  await cleanupOrphans(cfg.host.docker).catch((err: unknown) => logger.warn({ err }, 'orphan clean-up failed'));
+  const gateway = new FunctionGateway();
+  const builder = new FunctionBuilder({
+    host: cfg.host,
+    ...(cfg.supply ? { supply: cfg.supply } : {}),
+    registry: registryFromSetting(cfg.registry),
+    credentials: (registry) => gitopsStore.credential(registry),
+    warm: cfg.buildWarm ?? 1,
+  });
+  void builder.start().catch((err: unknown) => logger.warn({ err }, 'build engine pool could not start; builds start engines cold'));
+  const controller = new GitopsController({
+    store: gitopsStore,
+    builder,
+    gateway,
+    targets: new TargetClients(cfg.host),
+    dataDir,
+    logger,
+    ...(cfg.supply ? { localRegistryUrl: cfg.supply.registry.url } : {}),
+    ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
+    ...(cfg.maxBackoffS ? { maxBackoffS: cfg.maxBackoffS } : {}),
+  });
+  gateway.onInvocation((id, result) => {
+    void gitopsStore
+      .recordInvocation({ id: randomUUID(), namespace: id.namespace, functionPath: id.path, status: result.response.status, startKind: result.start, durationMs: Math.round(result.durationMs), stderr: result.stderr.slice(-8192), time: Date.now() })
+      .catch((err: unknown) => logger.warn({ err }, 'could not record an invocation'));
+  });
+  await controller.start();
+  const routes: GitopsRoutesDeps = { controller, gateway, store: gitopsStore, ...(cfg.webhookSecret ? { webhookSecret: cfg.webhookSecret } : {}) };
+  return {
+    routes,
+    controller,
+    gateway,
+    registerMetrics(registry: Registry) {
+      const invocations = new Counter({ name: 'nestor_function_invocations_total', help: 'Function invocations by outcome and by cold or warm start', labelNames: ['namespace', 'function', 'start', 'status'], registers: [registry] });
+      const duration = new Histogram({ name: 'nestor_function_duration_seconds', help: 'Function invocation time, cold and warm starts apart', labelNames: ['start'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+      gateway.onInvocation((id, result) => {
+        invocations.inc({ namespace: id.namespace, function: id.path, start: result.start, status: String(result.response.status) });
+        duration.observe({ start: result.start }, result.durationMs / 1000);
+      });
+    },
+    async close() {
+      await controller.stop();
+      await gateway.close();
+      await builder.close();
+    },
+  };
+}
