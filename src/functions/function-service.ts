@@ -25,8 +25,10 @@ export interface InvocationResult {
   stderr: string;
 }
 
-function problem(status: number, title: string, detail: string): FunctionResponse {
-  return { status, headers: { 'content-type': 'application/problem+json' }, body: Buffer.from(JSON.stringify({ type: 'about:blank', title, status, detail })) };
+/** An answer in the API's problem+json form, with a stable code and what to do next. */
+function problem(status: number, code: string, title: string, detail: string, hint: string): FunctionResponse {
+  const body = { type: `https://nestor.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, detail, hint };
+  return { status, headers: { 'content-type': 'application/problem+json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
 /** An image without /bin/sh cannot run the waiting loop; its requests start containers directly. */
@@ -97,9 +99,9 @@ export class FunctionService {
       const out = await instance.invoke(env, req.body, { timeoutMs: this.spec.timeoutMs, maxOutputBytes: this.spec.maxOutputBytes });
       const tail = out.stderr.slice(-2000);
       let response: FunctionResponse;
-      if (out.timedOut) response = problem(504, 'Function timed out', `${this.spec.id} did not answer within ${this.spec.timeoutMs} ms; its container was killed. Raise \`timeout\` in nestor.yaml if it needs longer.`);
-      else if (out.tooLarge) response = problem(502, 'Function response too large', `${this.spec.id} wrote more than ${this.spec.maxOutputBytes} bytes to stdout.`);
-      else if (out.exitCode !== 0) response = problem(502, 'Function failed', `${this.spec.id} exited with status ${out.exitCode}. Its stderr ends with:\n${tail}`);
+      if (out.timedOut) response = problem(504, 'NESTOR_FUNCTION_TIMEOUT', 'Gateway Timeout', `${this.spec.id} did not answer within ${this.spec.timeoutMs} ms; its container was killed`, 'Raise `timeout` for this function in nestor.yaml if it needs longer, or make it answer sooner.');
+      else if (out.tooLarge) response = problem(502, 'NESTOR_FUNCTION_RESPONSE_TOO_LARGE', 'Bad Gateway', `${this.spec.id} wrote more than ${this.spec.maxOutputBytes} bytes to stdout`, 'Answer with less, or hand large results over through storage and return a reference.');
+      else if (out.exitCode !== 0) response = problem(502, 'NESTOR_FUNCTION_FAILED', 'Bad Gateway', `${this.spec.id} exited with status ${out.exitCode}. Its stderr ends with:\n${tail}`, 'Fix the function; GET /api/functions/NAMESPACE/PATH/invocations keeps the stderr of recent calls.');
       else response = responseFromStdout(out.stdout);
       return { response, start, durationMs: performance.now() - started, exitCode: out.exitCode, stderr: out.stderr };
     } finally {

@@ -134,7 +134,9 @@ export class FunctionBuilder {
       await docker.getImage(image).tag({ repo, tag });
     }
     const creds = await this.credentials(registryHost);
-    const stream = await docker.getImage(pushName).push(creds ? { authconfig: { username: creds.username, password: creds.secret, serveraddress: registryHost } } : {});
+    // The Engine API wants X-Registry-Auth on every push, even an anonymous one.
+    const authconfig = creds ? { username: creds.username, password: creds.secret, serveraddress: registryHost } : { serveraddress: registryHost };
+    const stream = await docker.getImage(pushName).push({ authconfig });
     await consumeProgress(`push of ${image}`, stream as NodeJS.ReadableStream);
     log(`[nestor] pushed ${image} to ${registryHost === LOCAL_PUSH_HOST ? 'the local registry' : registryHost}\n`);
   }

@@ -131,6 +131,12 @@ export class GitopsController {
       const d = await this.opts.store.deployment(namespace, name, app.currentDeployment);
       for (const fn of d?.functions ?? []) await this.opts.gateway.undeploy(namespace, fn.path);
     }
+    // Its images go too: nothing Nestor built for an application outlives it.
+    const target = await this.opts.targets.client(targetOf(app)).catch(() => undefined);
+    for (const image of await this.opts.store.appImages(namespace, name)) {
+      await target?.docker.getImage(image).remove().catch(() => undefined);
+      await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
+    }
     await this.opts.store.removeApp(namespace, name);
   }
 

@@ -132,6 +132,7 @@ export class GitopsStore {
     return this.db.transaction(async (tx) => {
       const gone = await tx.query('DELETE FROM apps WHERE namespace = $1 AND name = $2 RETURNING name', [namespace, name]);
       await tx.query('DELETE FROM deployments WHERE namespace = $1 AND app = $2', [namespace, name]);
+      await tx.query('DELETE FROM function_images WHERE namespace = $1 AND app = $2', [namespace, name]);
       return gone.length === 1;
     });
   }
@@ -205,6 +206,12 @@ export class GitopsStore {
   /** Images of a function still kept, newest first. */
   async liveImages(namespace: string, app: string, functionPath: string): Promise<string[]> {
     const rows = await this.db.query<{ image: string }>('SELECT image FROM function_images WHERE namespace = $1 AND app = $2 AND function_path = $3 AND pruned_at IS NULL ORDER BY created_at DESC, image DESC', [namespace, app, functionPath]);
+    return rows.map((r) => r.image);
+  }
+
+  /** Every image of an application not pruned yet, for removal with the application. */
+  async appImages(namespace: string, app: string): Promise<string[]> {
+    const rows = await this.db.query<{ image: string }>('SELECT image FROM function_images WHERE namespace = $1 AND app = $2 AND pruned_at IS NULL', [namespace, app]);
     return rows.map((r) => r.image);
   }
 
