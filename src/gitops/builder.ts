@@ -63,7 +63,7 @@ export class FunctionBuilder {
   private readonly registry: ImageRegistry;
   private readonly credentials: Credentials;
 
-  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; warm?: number; engine?: ProvisionOptions }) {
+  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
     this.credentials = opts.credentials;
     const mirror = opts.supply?.daemonOptions();
@@ -72,7 +72,7 @@ export class FunctionBuilder {
       engine: {
         host: opts.host,
         joinRegistry: this.registry === LOCAL_REGISTRY,
-        daemon: { ...(mirror ?? {}), insecureRegistries: [...(mirror?.insecureRegistries ?? []), LOCAL_PUSH_HOST] },
+        daemon: { ...(mirror ?? {}), insecureRegistries: [...(mirror?.insecureRegistries ?? []), LOCAL_PUSH_HOST, ...(opts.insecureRegistries ?? [])] },
         extraLabels: { 'dev.nestor.purpose': 'build' },
         ...opts.engine,
       },

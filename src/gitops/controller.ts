@@ -141,10 +141,10 @@ export class GitopsController {
   }
 
   /** Syncs now; a second call while one runs waits for it and then syncs again if needed. */
-  sync(namespace: string, name: string, cause: SyncCause): Promise<SyncOutcome> {
+  sync(namespace: string, name: string, cause: SyncCause, opts: { force?: boolean } = {}): Promise<SyncOutcome> {
     const key = `${namespace}/${name}`;
     const previous = this.running.get(key) ?? Promise.resolve(undefined);
-    const next = previous.catch(() => undefined).then(() => this.syncOnce(namespace, name, cause));
+    const next = previous.catch(() => undefined).then(() => this.syncOnce(namespace, name, cause, opts.force ?? false));
     this.running.set(key, next);
     void next.finally(() => {
       if (this.running.get(key) === next) this.running.delete(key);
@@ -171,7 +171,8 @@ export class GitopsController {
     if (error) this.opts.logger.warn({ app: `${app.namespace}/${app.name}`, failures, retryInS: delayS, error }, 'repository check failed; retrying with back-off');
   }
 
-  private async syncOnce(namespace: string, name: string, cause: SyncCause): Promise<SyncOutcome> {
+  /** `force` builds the branch's commit again even when it was seen (after fixing credentials, say). */
+  private async syncOnce(namespace: string, name: string, cause: SyncCause, force: boolean): Promise<SyncOutcome> {
     const app = await this.app(namespace, name);
     let commit: string;
     try {
@@ -182,7 +183,7 @@ export class GitopsController {
       return { result: 'failed', error: errorMessage(err) };
     }
     await this.recordPoll(app, null);
-    if (commit === app.lastCommit) return { result: 'unchanged', commit };
+    if (commit === app.lastCommit && !force) return { result: 'unchanged', commit };
     return this.deployCommit(app, commit, cause);
   }
 

@@ -43,6 +43,7 @@ export const addAppBody = z.union([
   }),
 ]);
 export const rollbackBody = z.strictObject({ to: z.number().int().min(1) });
+export const syncBody = z.strictObject({ force: z.boolean().default(false) });
 export const credentialBody = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
 export const dockerConfigBody = z.strictObject({ config: z.string().min(2).max(256 * 1024) });
 
@@ -155,7 +156,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
 
   app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags } }, async (req) =>
     guard(async () => {
-      const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual');
+      const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual', { force: parse(syncBody, req.body).force });
       return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
     }),
   );

@@ -18,6 +18,8 @@ export interface GitopsConfig {
   /** `local` (Nestor's registry) or HOST[:PORT]/PREFIX of another registry. */
   registry?: string;
   webhookSecret?: string;
+  /** Registries reached over plain HTTP (HOST:PORT), for sites that run one without TLS. */
+  insecureRegistries?: string[];
   /** Build engines kept started (0: each build starts one). */
   buildWarm?: number;
   tickMs?: number;
@@ -36,6 +38,7 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     registry: registryFromSetting(cfg.registry),
     credentials: (registry) => gitopsStore.credential(registry),
     warm: cfg.buildWarm ?? 1,
+    ...(cfg.insecureRegistries ? { insecureRegistries: cfg.insecureRegistries } : {}),
   });
   void builder.start().catch((err: unknown) => logger.warn({ err }, 'build engine pool could not start; builds start engines cold'));
   const controller = new GitopsController({

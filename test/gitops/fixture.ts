@@ -65,7 +65,7 @@ ${functions}`;
 /** A function whose image runs its request body as a shell script: any behaviour on demand. */
 export const SHELL_FUNCTION = (greeting: string) => `FROM busybox:latest\nENV GREETING=${greeting}\nCMD ["sh"]\n`;
 
-export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConfig> = {}): Promise<{ server: RunningServer; supply: ImageSupply; close: () => Promise<void> }> {
+export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConfig> = {}, logTo?: { write(line: string): void }): Promise<{ server: RunningServer; supply: ImageSupply; close: () => Promise<void> }> {
   const supply = await ImageSupply.start(host);
   const server = await startServer({
     port: 0,
@@ -73,7 +73,7 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
     dataDir: mkdtempSync(join(tmpdir(), 'nestor-gitops-')),
     adminToken: ADMIN,
     registrationToken: REGISTRATION,
-    logger: pino({ level: process.env.NESTOR_TEST_LOG ?? 'silent' }),
+    logger: logTo ? pino({ level: 'debug' }, logTo) : pino({ level: process.env.NESTOR_TEST_LOG ?? 'silent' }),
     gitops: { host, supply, tickMs: 200, buildWarm: 1, ...extra },
   });
   return {

@@ -92,8 +92,11 @@ export function registerAppsCommands(program: Command): void {
     }
   }));
 
-  withServer(apps.command('sync').argument('<app>', 'NAMESPACE/NAME')).description('check the branch now and deploy what changed').action(action(async (out: Output, id: string, flags: ServerFlags) => {
-    const r = await call<{ result: string; error?: string; deployment?: Deployment }>(flags, 'POST', `${appPath(id)}/sync`);
+  withServer(apps.command('sync').argument('<app>', 'NAMESPACE/NAME'))
+    .description('check the branch now and deploy what changed')
+    .option('--force', 'build the current commit again even if it was seen (after fixing credentials, say)')
+    .action(action(async (out: Output, id: string, flags: ServerFlags & { force?: boolean }) => {
+    const r = await call<{ result: string; error?: string; deployment?: Deployment }>(flags, 'POST', `${appPath(id)}/sync`, { force: Boolean(flags.force) });
     out.result(r);
     if (r.result === 'unchanged') out.line(`${out.mark(true)} ${id}: unchanged, nothing to build`);
     else if (r.result === 'deployed') out.line(`${out.mark(true)} ${id}: deployment #${r.deployment!.seq} serves ${r.deployment!.functions.map((f) => f.path).join(', ')}`);

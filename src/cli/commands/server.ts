@@ -45,6 +45,7 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
     ...(process.env.NESTOR_FUNCTIONS_REGISTRY ? { registry: process.env.NESTOR_FUNCTIONS_REGISTRY } : {}),
     ...(process.env.NESTOR_WEBHOOK_SECRET ? { webhookSecret: process.env.NESTOR_WEBHOOK_SECRET } : {}),
     ...(process.env.NESTOR_BUILD_ENGINES ? { buildWarm: Number(process.env.NESTOR_BUILD_ENGINES) } : {}),
+    ...(process.env.NESTOR_INSECURE_REGISTRIES ? { insecureRegistries: process.env.NESTOR_INSECURE_REGISTRIES.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
   };
 }
 
