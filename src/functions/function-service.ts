@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
-import { NestorError, errorMessage } from '../errors.ts';
+import { NestorError } from '../errors.ts';
 import { responseFromStdout, type FunctionResponse } from './envelope.ts';
-import { FunctionInstance, type InstanceSpec } from './instance.ts';
+import { FunctionInstance, InstanceUnfitError, type InstanceSpec } from './instance.ts';
 import { requestEnvironment, type FunctionRequest } from './request-env.ts';
 
 export interface ServiceSpec extends InstanceSpec {
@@ -31,27 +31,30 @@ function problem(status: number, code: string, title: string, detail: string, hi
   return { status, headers: { 'content-type': 'application/problem+json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
-/** An image without /bin/sh cannot run the waiting loop; its requests start containers directly. */
-function lacksShell(err: unknown): boolean {
-  return /no such file or directory|executable file not found|not found in \$PATH/i.test(errorMessage(err));
-}
+/** Idle instances beyond `warm` are removed after this long without a request. */
+export const IDLE_SCALE_DOWN_MS = 30_000;
 
 /**
- * One deployed function on one engine: instances started ahead of requests (warm), a limit
- * on requests at once, and the mapping of a container's outcome to an HTTP answer.
+ * One deployed function on one engine: idle instances waiting for requests (at least `warm`
+ * of them), more started when requests come faster than they finish (up to `concurrency`,
+ * beyond which callers get 429), idle extras removed after a while, and the mapping of an
+ * instance's outcome to an HTTP answer.
  */
 export class FunctionService {
   readonly spec: ServiceSpec;
   private readonly docker: Docker;
   private readonly ready: FunctionInstance[] = [];
-  private starting = 0;
+  /** Instances being started, so close() can wait for them and remove them too. */
+  private readonly starting = new Set<Promise<void>>();
   private inFlight = 0;
   private direct = false;
   private closed = false;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(docker: Docker, spec: ServiceSpec) {
     this.docker = docker;
     this.spec = spec;
+    this.sweeper = setInterval(() => this.scaleDown(), Math.min(IDLE_SCALE_DOWN_MS, 10_000)).unref();
   }
 
   get busy(): number {
@@ -65,17 +68,17 @@ export class FunctionService {
   /** Starts instances until `warm` are waiting; failures only mean the next call starts cold. */
   fill(): void {
     if (this.closed || this.direct) return;
-    while (this.ready.length + this.starting < this.spec.warm) {
-      this.starting++;
-      FunctionInstance.start(this.docker, this.spec)
-        .then((instance) => {
-          if (this.closed) void instance.remove();
+    while (this.ready.length + this.starting.size < this.spec.warm) {
+      const started: Promise<void> = FunctionInstance.start(this.docker, this.spec)
+        .then(async (instance) => {
+          if (this.closed) await instance.remove();
           else this.ready.push(instance);
         })
         .catch((err: unknown) => {
-          if (lacksShell(err)) this.direct = true;
+          if (err instanceof InstanceUnfitError) this.direct = true;
         })
-        .finally(() => this.starting--);
+        .finally(() => this.starting.delete(started));
+      this.starting.add(started);
     }
   }
 
@@ -97,6 +100,8 @@ export class FunctionService {
       if (!instance) instance = await this.startCold(env);
       this.fill();
       const out = await instance.invoke(env, req.body, { timeoutMs: this.spec.timeoutMs, maxOutputBytes: this.spec.maxOutputBytes });
+      if (instance.reusable && !this.closed) this.ready.push(instance);
+      else if (instance.reusable) void instance.remove();
       const tail = out.stderr.slice(-2000);
       let response: FunctionResponse;
       if (out.timedOut) response = problem(504, 'NESTOR_FUNCTION_TIMEOUT', 'Gateway Timeout', `${this.spec.id} did not answer within ${this.spec.timeoutMs} ms; its container was killed`, 'Raise `timeout` for this function in nestor.yaml if it needs longer, or make it answer sooner.');
@@ -111,7 +116,8 @@ export class FunctionService {
 
   private takeReady(): FunctionInstance | undefined {
     while (this.ready.length) {
-      const instance = this.ready.shift()!;
+      // The most recently used first: the others stay idle long enough to be scaled down.
+      const instance = this.ready.pop()!;
       if (instance.alive) return instance;
       void instance.remove();
     }
@@ -123,16 +129,28 @@ export class FunctionService {
       try {
         return await FunctionInstance.start(this.docker, this.spec);
       } catch (err) {
-        if (!lacksShell(err)) throw err;
+        if (!(err instanceof InstanceUnfitError)) throw err;
         this.direct = true;
       }
     }
     return FunctionInstance.startDirect(this.docker, this.spec, env);
   }
 
-  /** Removes the waiting instances; requests in flight finish on their own containers. */
+  /** Removes idle instances beyond `warm` that have waited longer than IDLE_SCALE_DOWN_MS. */
+  private scaleDown(): void {
+    const now = Date.now();
+    while (this.ready.length > this.spec.warm) {
+      const oldest = this.ready.reduce((a, b) => (a.lastUsed <= b.lastUsed ? a : b));
+      if (now - oldest.lastUsed < IDLE_SCALE_DOWN_MS) return;
+      this.ready.splice(this.ready.indexOf(oldest), 1);
+      void oldest.remove();
+    }
+  }
+
+  /** Removes the waiting instances; requests in flight finish, then their instances go too. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.ready.splice(0).map((i) => i.remove()));
+    clearInterval(this.sweeper);
+    await Promise.all([...this.ready.splice(0).map((i) => i.remove()), ...this.starting]);
   }
 }

@@ -29,17 +29,36 @@ export interface InvocationOutput {
 export const STDERR_TAIL_BYTES = 64 * 1024;
 
 /**
- * Started ahead of a request, the instance waits in `read`: the request's variables come as
- * `NAME=value` lines, an empty line, then the body, which the function reads on stdin. Each
- * value is set with `export "$kv"`, never evaluated. When the function exits, a token only
- * this instance knows is written after its stdout and with the exit status on stderr, so the
- * gateway can answer at once instead of waiting for the container to be torn down.
+ * The loop an instance runs (with the image's /bin/sh). Per request the gateway sends the
+ * request's variables as `NAME=value` lines, `NESTOR_LEN=bytes`, an empty line, then exactly
+ * that many bytes of body, which reach the function on its stdin. Each value is set with
+ * `export "$kv"`, never evaluated, and unset after the request. When the function exits, a
+ * token only this instance knows is written after its stdout and, with the exit status, on
+ * stderr: the gateway answers at once and the instance waits for the next request, with no
+ * container to start. Whatever body the function did not read is drained, so the next header
+ * starts where it should. "ready" on stderr says the loop runs (and that head and cat exist).
  */
-const WRAPPER = String.raw`while IFS= read -r kv; do [ -z "$kv" ] && break; export "$kv"; done
-t=$NESTOR_DONE; unset NESTOR_DONE
-"$@"; s=$?
-printf '%s' "$t"; printf '%s:%s\n' "$t" "$s" >&2
-exit "$s"`;
+const WRAPPER = String.raw`t=$NESTOR_DONE; unset NESTOR_DONE
+command -v head >/dev/null 2>&1 && command -v cat >/dev/null 2>&1 || { printf '%s:unfit
+' "$t" >&2; exit 127; }
+printf '%s:ready
+' "$t" >&2
+while :; do
+  n=0; names=
+  while IFS= read -r kv || exit 0; do
+    [ -z "$kv" ] && break
+    case "$kv" in
+      NESTOR_LEN=*) n=${'$'}{kv#NESTOR_LEN=} ;;
+      *) export "$kv"; names="$names ${'$'}{kv%%=*}" ;;
+    esac
+  done
+  head -c "$n" | ( "$@"; s=$?; cat >/dev/null; exit $s ); s=$?
+  unset $names
+  printf '%s' "$t"; printf '%s:%s
+' "$t" "$s" >&2
+done`;
+
+export class InstanceUnfitError extends Error {}
 
 function hostConfig(spec: InstanceSpec): Docker.HostConfig {
   return {
@@ -101,7 +120,11 @@ class FrameReader {
   }
 }
 
-/** One container that serves exactly one request and is then removed. */
+/**
+ * One container serving one function. Started ahead of requests it serves them one after
+ * another (its own process per request); started for images without a shell (`startDirect`)
+ * it serves exactly one, with the request in its environment.
+ */
 export class FunctionInstance {
   readonly container: Docker.Container;
   private readonly stream: Duplex;
@@ -110,6 +133,8 @@ export class FunctionInstance {
   private readonly endWaiters: (() => void)[] = [];
   private onData: ((chunk: Buffer) => void) | undefined;
   private early: Buffer[] = [];
+  /** When it last finished a request, for scaling idle instances down. */
+  lastUsed = Date.now();
 
   private constructor(container: Docker.Container, stream: Duplex, token: string | undefined) {
     this.container = container;
@@ -126,16 +151,17 @@ export class FunctionInstance {
     stream.on('error', end);
   }
 
-  /** Whether the instance is still waiting for its request (it may have been killed meanwhile). */
+  /** Whether the instance can take a request (it may have been killed meanwhile). */
   get alive(): boolean {
     return !this.ended;
   }
 
   /**
-   * A started instance waiting for its request. Throws when the image has no /bin/sh to run
-   * the waiting loop; such functions are started per request with `runDirect`.
+   * A started instance whose loop is ready for requests. Throws InstanceUnfitError when the
+   * image has no /bin/sh (or no head and cat) to run the loop; such functions are served by
+   * `startDirect`, a container per request.
    */
-  static async start(docker: Docker, spec: InstanceSpec): Promise<FunctionInstance> {
+  static async start(docker: Docker, spec: InstanceSpec, readyTimeoutMs = 10_000): Promise<FunctionInstance> {
     const token = randomBytes(16).toString('hex');
     const container = await docker.createContainer({
       ...baseOptions(spec),
@@ -143,15 +169,45 @@ export class FunctionInstance {
       Cmd: spec.command,
       Env: [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), `NESTOR_DONE=${token}`],
     });
+    let instance: FunctionInstance | undefined;
     try {
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
-      const instance = new FunctionInstance(container, stream, token);
-      await container.start();
+      instance = new FunctionInstance(container, stream, token);
+      try {
+        await container.start();
+      } catch (err) {
+        if (/no such file or directory|executable file not found/i.test(String((err as Error).message))) throw new InstanceUnfitError('the image has no /bin/sh');
+        throw err;
+      }
+      await instance.handshake(readyTimeoutMs);
       return instance;
     } catch (err) {
-      void container.remove({ force: true }).catch(() => undefined);
+      if (instance) void instance.remove();
+      else void container.remove({ force: true }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Waits for the loop's "ready" (or "unfit") line on stderr. */
+  private handshake(timeoutMs: number): Promise<void> {
+    const reader = new FrameReader(1024);
+    const token = this.token!;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the function's instance did not start within ${timeoutMs} ms`)), timeoutMs);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        this.onData = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      this.onData = (chunk) => {
+        reader.push(chunk);
+        if (reader.stderr.includes(`${token}:ready\n`)) finish();
+        else if (reader.stderr.includes(`${token}:unfit\n`)) finish(new InstanceUnfitError('the image lacks head or cat'));
+      };
+      for (const c of this.early.splice(0)) this.onData(c);
+      this.endWaiters.push(() => finish(/not found|no such file/i.test(reader.stderr) ? new InstanceUnfitError('the image has no /bin/sh') : new Error(`the function's instance stopped at start: ${reader.stderr.slice(-500)}`)));
+    });
   }
 
   /** For images without a shell: a container per request with the request in its environment. */
@@ -172,7 +228,15 @@ export class FunctionInstance {
     }
   }
 
-  /** Sends the request and collects the answer; the container is removed afterwards whatever happens. */
+  /** Whether the instance can serve another request after this one. */
+  get reusable(): boolean {
+    return this.token !== undefined && this.alive;
+  }
+
+  /**
+   * Sends one request and collects the answer. A timed-out, oversized or single-use instance
+   * is removed; a looping one stays for the next request.
+   */
   async invoke(requestEnv: string[], body: Buffer, limits: { timeoutMs: number; maxOutputBytes: number }): Promise<InvocationOutput> {
     const reader = new FrameReader(limits.maxOutputBytes);
     let settle!: (how: 'done' | 'ended' | 'timeout' | 'overflow') => void;
@@ -185,14 +249,21 @@ export class FunctionInstance {
       else if (token && doneLine!.test(reader.stderr) && endsWith(reader.stdout, token)) settle('done');
     };
     for (const c of this.early.splice(0)) this.onData(c);
+    const onEnd = () => settle('ended');
     if (this.ended) settle('ended');
-    else this.endWaiters.push(() => settle('ended'));
+    else this.endWaiters.push(onEnd);
     const timer = setTimeout(() => settle('timeout'), limits.timeoutMs);
-    const head = token ? Buffer.from(`${requestEnv.join('\n')}\n\n`) : Buffer.alloc(0);
-    this.stream.write(Buffer.concat([head, body]));
-    this.stream.end();
+    if (token) {
+      this.stream.write(Buffer.concat([Buffer.from(`${requestEnv.join('\n')}\nNESTOR_LEN=${body.length}\n\n`), body]));
+    } else {
+      this.stream.write(body);
+      this.stream.end();
+    }
     const how = await finished;
     clearTimeout(timer);
+    this.onData = undefined;
+    const waiter = this.endWaiters.indexOf(onEnd);
+    if (waiter >= 0) this.endWaiters.splice(waiter, 1);
 
     let exitCode: number;
     let stderr = reader.stderr;
@@ -202,24 +273,26 @@ export class FunctionInstance {
       exitCode = Number(m[1]);
       stderr = stderr.slice(0, m.index);
       stdout = stdout.subarray(0, stdout.length - token!.length);
+      this.lastUsed = Date.now();
     } else if (how === 'ended') {
       // Killed (out of memory, from outside) or a direct instance that finished: ask Docker.
-      let timer: NodeJS.Timeout | undefined;
+      let timer2: NodeJS.Timeout | undefined;
       const waited = await Promise.race([
         this.container.wait().then((w: { StatusCode: number }) => w.StatusCode, () => undefined),
         new Promise<undefined>((r) => {
-          timer = setTimeout(() => r(undefined), 5000);
+          timer2 = setTimeout(() => r(undefined), 5000);
         }),
-      ]).finally(() => clearTimeout(timer));
+      ]).finally(() => clearTimeout(timer2));
       exitCode = waited ?? 137;
       const state = await this.container.inspect().then((i) => i.State, () => undefined);
       if (state?.OOMKilled) stderr += '\n[nestor] the function ran out of memory\n';
     } else exitCode = 137;
-    void this.remove();
+    if (how !== 'done' || !token) void this.remove();
     return { exitCode, stdout, stderr: stderr.slice(-STDERR_TAIL_BYTES), timedOut: how === 'timeout', tooLarge: how === 'overflow' };
   }
 
   async remove(): Promise<void> {
+    this.ended = true;
     this.stream.destroy();
     await this.container.remove({ force: true }).catch(() => undefined);
   }

@@ -204,7 +204,10 @@ export class GitopsController {
         { namespace: app.namespace, app: app.name, commit, repoRoot: work, sourcePath: app.path, functions: manifest.functions, target, log: (t) => log.write(t) },
         tag,
       );
-      const functions: DeployedFunction[] = manifest.functions.map((fn) => ({ path: fn.path, image: built.find((b) => b.path === fn.path)!.image, spec: settingsOf(fn) }));
+      const functions: DeployedFunction[] = manifest.functions.map((fn) => {
+        const b = built.find((x) => x.path === fn.path)!;
+        return { path: fn.path, image: b.image, spec: settingsOf(fn), buildMs: Math.round(b.buildMs) };
+      });
       for (const fn of functions) await store.recordImage(fn.image, app.namespace, app.name, fn.path);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'built', functions });
       await this.activate(app, functions);

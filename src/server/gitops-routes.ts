@@ -98,7 +98,7 @@ function publicDeployment(d: Deployment) {
     message: d.message,
     cause: d.cause,
     status: d.status,
-    functions: d.functions.map((f) => ({ path: f.path, image: f.image })),
+    functions: d.functions.map((f) => ({ path: f.path, image: f.image, ...(f.buildMs !== undefined ? { build_ms: f.buildMs } : {}) })),
     rollback_of: d.rollbackOf,
     error: d.error,
     created_at: new Date(d.createdAt).toISOString(),

@@ -27,6 +27,8 @@ export interface DeployedFunction {
   path: string;
   image: string;
   spec: Record<string, unknown>;
+  /** How long `docker build` took, to tell build time from Nestor's own overhead. */
+  buildMs?: number;
 }
 
 export interface Deployment {
