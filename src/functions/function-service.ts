@@ -8,6 +8,7 @@ export interface ServiceSpec extends InstanceSpec {
   timeoutMs: number;
   concurrency: number;
   warm: number;
+  idleTimeoutMs?: number;
   maxOutputBytes: number;
 }
 
@@ -31,7 +32,7 @@ function problem(status: number, code: string, title: string, detail: string, hi
   return { status, headers: { 'content-type': 'application/problem+json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
-/** Idle instances beyond `warm` are removed after this long without a request. */
+/** Idle instances beyond `warm` are removed after this long without a request, by default. */
 export const IDLE_SCALE_DOWN_MS = 30_000;
 
 /**
@@ -54,7 +55,11 @@ export class FunctionService {
   constructor(docker: Docker, spec: ServiceSpec) {
     this.docker = docker;
     this.spec = spec;
-    this.sweeper = setInterval(() => this.scaleDown(), Math.min(IDLE_SCALE_DOWN_MS, 10_000)).unref();
+    this.sweeper = setInterval(() => this.scaleDown(), Math.max(1000, Math.min(this.idleTimeout, 10_000))).unref();
+  }
+
+  private get idleTimeout(): number {
+    return this.spec.idleTimeoutMs ?? IDLE_SCALE_DOWN_MS;
   }
 
   get busy(): number {
@@ -82,11 +87,19 @@ export class FunctionService {
     }
   }
 
-  /** Resolves once `warm` instances wait (for deploys that should answer warm at once). */
-  async warmUp(timeoutMs = 15_000): Promise<void> {
+  /**
+   * Resolves once one instance waits (when any should), so the first request after a deploy
+   * is answered warm; the rest of `warm` start behind it rather than competing with it.
+   */
+  async warmUp(): Promise<void> {
+    if (this.spec.warm > 0 && !this.direct) {
+      try {
+        this.ready.push(await FunctionInstance.start(this.docker, this.spec));
+      } catch (err) {
+        if (err instanceof InstanceUnfitError) this.direct = true;
+      }
+    }
     this.fill();
-    const deadline = Date.now() + timeoutMs;
-    while (!this.direct && this.ready.length < this.spec.warm && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   async invoke(req: FunctionRequest): Promise<InvocationResult> {
@@ -100,7 +113,7 @@ export class FunctionService {
       if (!instance) instance = await this.startCold(env);
       this.fill();
       const out = await instance.invoke(env, req.body, { timeoutMs: this.spec.timeoutMs, maxOutputBytes: this.spec.maxOutputBytes });
-      if (instance.reusable && !this.closed) this.ready.push(instance);
+      if (instance.reusable && !this.closed && !(this.idleTimeout === 0 && this.ready.length >= this.spec.warm)) this.ready.push(instance);
       else if (instance.reusable) void instance.remove();
       const tail = out.stderr.slice(-2000);
       let response: FunctionResponse;
@@ -136,12 +149,12 @@ export class FunctionService {
     return FunctionInstance.startDirect(this.docker, this.spec, env);
   }
 
-  /** Removes idle instances beyond `warm` that have waited longer than IDLE_SCALE_DOWN_MS. */
+  /** Removes idle instances beyond `warm` that have waited longer than the idle timeout. */
   private scaleDown(): void {
     const now = Date.now();
     while (this.ready.length > this.spec.warm) {
       const oldest = this.ready.reduce((a, b) => (a.lastUsed <= b.lastUsed ? a : b));
-      if (now - oldest.lastUsed < IDLE_SCALE_DOWN_MS) return;
+      if (now - oldest.lastUsed < this.idleTimeout) return;
       this.ready.splice(this.ready.indexOf(oldest), 1);
       void oldest.remove();
     }

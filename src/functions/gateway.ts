@@ -16,6 +16,8 @@ export interface FunctionSettings {
   timeoutMs: number;
   concurrency: number;
   warm: number;
+  /** Idle time before an instance beyond `warm` is removed; 0 removes it after its request. */
+  idleTimeoutMs?: number;
   network: 'none' | 'bridge';
 }
 
@@ -67,7 +69,8 @@ export class FunctionGateway {
     await service.warmUp();
     const previous = this.services.get(id);
     this.services.set(id, { app: req.app, image: req.image, service });
-    await previous?.service.close();
+    // The old instances finish what they serve and go; the deploy does not wait for that.
+    if (previous) this.retiring(previous.service.close());
   }
 
   async undeploy(namespace: string, path: string): Promise<void> {
@@ -75,6 +78,7 @@ export class FunctionGateway {
     const entry = this.services.get(id);
     this.services.delete(id);
     await entry?.service.close();
+    await this.settled();
   }
 
   /** The function serving `rest` (the URL after /fn/NAMESPACE/) and the path left for it. */
@@ -96,9 +100,22 @@ export class FunctionGateway {
     return result;
   }
 
+  private readonly closing = new Set<Promise<void>>();
+
+  private retiring(done: Promise<void>): void {
+    const tracked = done.catch(() => undefined);
+    this.closing.add(tracked);
+    void tracked.finally(() => this.closing.delete(tracked));
+  }
+
+  /** Resolves when the instances of replaced deployments are gone. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.closing]);
+  }
+
   async close(): Promise<void> {
     const all = [...this.services.values()];
     this.services.clear();
-    await Promise.all(all.map((s) => s.service.close()));
+    await Promise.all([...all.map((s) => s.service.close()), ...this.closing]);
   }
 }

@@ -62,6 +62,7 @@ export class FunctionBuilder {
   private readonly pool: EnginePool;
   private readonly registry: ImageRegistry;
   private readonly credentials: Credentials;
+  private readonly releasing = new Set<Promise<unknown>>();
 
   constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
@@ -90,13 +91,24 @@ export class FunctionBuilder {
 
   async build(batch: BuildBatch, tag: string): Promise<BuiltImage[]> {
     const engine = await this.pool.acquire();
+    const shipping: Promise<void>[] = [];
     try {
       batch.log(`[nestor] building in nested engine ${engine.name}\n`);
       const built: BuiltImage[] = [];
-      for (const fn of batch.functions) built.push(await this.buildOne(engine, batch, fn, tag));
+      for (const fn of batch.functions) {
+        const image = await this.buildOne(engine, batch, fn, tag);
+        built.push(image);
+        // Push and delivery of one image overlap the build of the next.
+        shipping.push(this.ship(engine.docker, image.image, batch));
+      }
+      await Promise.all(shipping);
       return built;
     } finally {
-      await this.pool.release(engine).catch(() => undefined);
+      await Promise.allSettled(shipping);
+      // The engine goes in the background: nothing waits for its teardown.
+      const gone = this.pool.release(engine).catch(() => undefined);
+      this.releasing.add(gone);
+      void gone.finally(() => this.releasing.delete(gone));
     }
   }
 
@@ -118,9 +130,12 @@ export class FunctionBuilder {
       else if (m.error) batch.log(`${m.error}\n`);
     });
     const buildMs = performance.now() - started;
-    await this.push(engine.docker, image, batch.log);
-    await this.deliver(engine.docker, image, batch.target, batch.log);
+    batch.log(`[nestor] ${fn.path}: built in ${Math.round(buildMs)} ms\n`);
     return { path: fn.path, image, buildMs };
+  }
+
+  private async ship(docker: Docker, image: string, batch: BuildBatch): Promise<void> {
+    await Promise.all([this.push(docker, image, batch.log), this.deliver(docker, image, batch.target, batch.log)]);
   }
 
   /** Pushes to the registry; for Nestor's own, under the name the build engine reaches it by. */
@@ -164,8 +179,9 @@ export class FunctionBuilder {
     return del.ok;
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.releasing]);
+    await this.pool.close();
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:f
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NestorError, errorMessage } from '../errors.ts';
-import type { FunctionGateway } from '../functions/gateway.ts';
+import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts';
 import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from '../server/store/gitops-store.ts';
 import { imageTag, type FunctionBuilder } from './builder.ts';
 import { RepositoryCache, checkRepoUrl, remoteHead } from './git.ts';
@@ -55,7 +55,7 @@ export const DEFAULT_POLL_S = 60;
 
 /** The serialised settings a deployment keeps for each function, enough to run it again. */
 function settingsOf(fn: FunctionSpec): Record<string, unknown> {
-  return { env: fn.env, memoryMb: fn.memoryMb, cpus: fn.cpus, timeoutMs: fn.timeoutMs, concurrency: fn.concurrency, warm: fn.warm, network: fn.network };
+  return { env: fn.env, memoryMb: fn.memoryMb, cpus: fn.cpus, timeoutMs: fn.timeoutMs, concurrency: fn.concurrency, warm: fn.warm, idleTimeoutMs: fn.idleTimeoutMs, network: fn.network };
 }
 
 function targetOf(app: AppRecord): DeployTarget | null {
@@ -210,6 +210,7 @@ export class GitopsController {
       });
       for (const fn of functions) await store.recordImage(fn.image, app.namespace, app.name, fn.path);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'built', functions });
+      log.write('[nestor] built; starting the new instances\n');
       await this.activate(app, functions);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'deployed', functions });
       await store.setCurrent(app.namespace, app.name, deployment.seq);
@@ -256,10 +257,12 @@ export class GitopsController {
   /** Puts a deployment's images behind the gateway and takes away functions it no longer has. */
   private async activate(app: AppRecord, functions: DeployedFunction[]): Promise<void> {
     const target = await this.opts.targets.client(targetOf(app));
-    for (const fn of functions) {
-      const s = fn.spec as { env: Record<string, string>; memoryMb: number; cpus: number; timeoutMs: number; concurrency: number; warm: number; network: 'none' | 'bridge' };
-      await this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: s });
-    }
+    await Promise.all(
+      functions.map((fn) => {
+        const s = fn.spec as unknown as FunctionSettings;
+        return this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: s });
+      }),
+    );
     const keep = new Set(functions.map((f) => f.path));
     for (const served of this.opts.gateway.list()) {
       if (served.namespace === app.namespace && served.app === app.name && !keep.has(served.path)) await this.opts.gateway.undeploy(app.namespace, served.path);
@@ -325,8 +328,11 @@ class BuildLog {
     this.seq = seq;
   }
 
+  private readonly started = performance.now();
+
+  /** Nestor's own lines carry the time since the sync began, so slow phases show. */
   write(text: string): void {
-    this.buffer += text;
+    this.buffer += text.startsWith('[nestor] ') ? `[nestor +${Math.round(performance.now() - this.started)} ms] ${text.slice(9)}` : text;
     this.timer ??= setTimeout(() => void this.flush(), 300);
   }
 

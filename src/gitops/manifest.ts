@@ -26,6 +26,7 @@ const functionSchema = z.strictObject({
   timeout: durationSchema.optional(),
   concurrency: z.number().int().min(1).max(1000).optional(),
   warm: z.number().int().min(0).max(100).optional(),
+  idleTimeout: z.union([z.literal(0), durationSchema]).optional(),
   network: z.enum(['none', 'bridge']).optional(),
 });
 
@@ -63,6 +64,8 @@ export interface FunctionSpec {
   concurrency: number;
   /** Started instances kept waiting for requests. */
   warm: number;
+  /** How long an instance beyond `warm` may wait idle before it is removed (0: at once). */
+  idleTimeoutMs: number;
   network: 'none' | 'bridge';
 }
 
@@ -74,7 +77,7 @@ export interface Manifest {
   functions: FunctionSpec[];
 }
 
-export const FUNCTION_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 10_000, concurrency: 10, warm: 1, keepImages: 5 } as const;
+export const FUNCTION_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 10_000, concurrency: 10, warm: 1, idleTimeoutMs: 30_000, keepImages: 5 } as const;
 
 export class ManifestError extends PipelineError {
   constructor(problems: PipelineProblem[]) {
@@ -117,6 +120,7 @@ export function parseManifest(file: string, text: string): Manifest {
       timeoutMs: f.timeout === undefined ? FUNCTION_DEFAULTS.timeoutMs : Math.round((toSeconds(f.timeout) ?? 0) * 1000),
       concurrency: f.concurrency ?? FUNCTION_DEFAULTS.concurrency,
       warm: f.warm ?? FUNCTION_DEFAULTS.warm,
+      idleTimeoutMs: f.idleTimeout === undefined ? FUNCTION_DEFAULTS.idleTimeoutMs : Math.round((toSeconds(f.idleTimeout) ?? 0) * 1000),
       network: f.network ?? 'none',
     })),
   };
