@@ -298,13 +298,21 @@ export class GitopsController {
   private async prune(app: AppRecord, keep: number, serving: DeployedFunction[]): Promise<void> {
     const target = await this.opts.targets.client(targetOf(app));
     const inUse = new Set(serving.map((f) => f.image));
+    // Instances of replaced deployments may still be going; their images cannot go before them.
+    await this.opts.gateway.settled();
     for (const fn of serving) {
       const live = await this.opts.store.liveImages(app.namespace, app.name, fn.path);
       for (const image of live.slice(keep)) {
         if (inUse.has(image)) continue;
-        await target.docker.getImage(image).remove().catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        });
+        const removed = await target.docker.getImage(image).remove().then(
+          () => true,
+          (err: { statusCode?: number; message?: string }) => {
+            if (err.statusCode === 404) return true;
+            this.opts.logger.warn({ image, err: err.message }, 'image kept for now; retention tries again after the next deployment');
+            return false;
+          },
+        );
+        if (!removed) continue;
         await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
         await this.opts.store.markPruned(image);
         this.opts.logger.info({ app: `${app.namespace}/${app.name}`, image }, 'image pruned (retention)');
