@@ -29,6 +29,8 @@ export function registryFromSetting(setting: string | undefined): ImageRegistry 
 }
 
 export type Credentials = (registry: string) => Promise<{ username: string; secret: string } | undefined>;
+/** Every stored credential, for pulls of FROM images during a build. */
+export type AllCredentials = () => Promise<{ registry: string; username: string; secret: string }[]>;
 
 export interface BuiltImage {
   path: string;
@@ -63,10 +65,12 @@ export class FunctionBuilder {
   private readonly registry: ImageRegistry;
   private readonly credentials: Credentials;
   private readonly releasing = new Set<Promise<unknown>>();
+  private readonly allCredentials: AllCredentials;
 
-  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
+  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
     this.credentials = opts.credentials;
+    this.allCredentials = opts.allCredentials ?? (async () => []);
     const mirror = opts.supply?.daemonOptions();
     this.pool = new EnginePool({
       size: opts.warm ?? 1,
@@ -116,9 +120,12 @@ export class FunctionBuilder {
     const image = this.imageName(batch.namespace, fn.path, tag);
     batch.log(`[nestor] ${fn.path}: docker build (context ${fn.context}, dockerfile ${fn.dockerfile}) → ${image}\n`);
     const ctx = await buildContext(batch.repoRoot, batch.sourcePath, fn);
+    // Credentials travel in the X-Registry-Config header, for FROM images in private registries.
+    const registryconfig = Object.fromEntries((await this.allCredentials()).map((c) => [c.registry, { username: c.username, password: c.secret }]));
     const started = performance.now();
     const stream = await engine.docker.buildImage(ctx.archive as unknown as NodeJS.ReadableStream, {
       t: image,
+      ...(Object.keys(registryconfig).length ? { registryconfig } : {}),
       dockerfile: ctx.dockerfile,
       rm: true,
       forcerm: true,

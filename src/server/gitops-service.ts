@@ -37,6 +37,7 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     ...(cfg.supply ? { supply: cfg.supply } : {}),
     registry: registryFromSetting(cfg.registry),
     credentials: (registry) => gitopsStore.credential(registry),
+    allCredentials: () => gitopsStore.credentials(),
     warm: cfg.buildWarm ?? 1,
     ...(cfg.insecureRegistries ? { insecureRegistries: cfg.insecureRegistries } : {}),
   });

@@ -74,7 +74,15 @@ test('pushes use the registry\'s stored credentials; without them the push fails
   const authed = await fetch(`http://${address}/v2/${repoName}/manifests/${tag}`, { method: 'HEAD', headers: { authorization: `Basic ${Buffer.from(`builder:${PASSWORD}`).toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
   assert.equal(authed.status, 200);
 
-  const buildLog = await api<{ build_log: string }>(env.server.url, 'GET', `/api/apps/team/private/deployments/${d.seq}`);
+  // A FROM image in the private registry is pulled with the same credentials.
+  const both = manifest('private', repo.origin, `    - path: priv\n    - path: child\n`);
+  const c2 = repo.commit('child', { 'nestor.yaml': both, 'child/Dockerfile': `FROM ${d.functions[0]!.image}\nENV GREETING=child-of-private\n` });
+  await api(env.server.url, 'POST', '/api/apps/team/private/sync');
+  const d2 = await deploymentOf(env.server.url, 'private', c2);
+  assert.equal(d2.status, 'deployed', d2.error ?? '');
+  assert.equal((await invoke(env.server.url, 'child', 'echo "$GREETING"')).text.trim(), 'child-of-private');
+
+  const buildLog = await api<{ build_log: string }>(env.server.url, 'GET', `/api/apps/team/private/deployments/${d2.seq}`);
   assert.doesNotMatch(buildLog.body.build_log, new RegExp(PASSWORD));
   assert.doesNotMatch(logs, new RegExp(PASSWORD));
   assert.ok(logs.length > 0, 'the server log was captured');

@@ -240,6 +240,10 @@ export class GitopsStore {
     return r ? { username: r.username, secret: r.secret } : undefined;
   }
 
+  async credentials(): Promise<{ registry: string; username: string; secret: string }[]> {
+    return this.db.query<{ registry: string; username: string; secret: string }>('SELECT registry, username, secret FROM registry_credentials');
+  }
+
   async registries(): Promise<{ registry: string; username: string; updatedAt: number }[]> {
     const rows = await this.db.query('SELECT registry, username, updated_at FROM registry_credentials ORDER BY registry');
     return rows.map((r) => ({ registry: String(r.registry), username: String(r.username), updatedAt: Number(r.updated_at) }));
