@@ -7,6 +7,7 @@ import { normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignat
 import { FunctionBusyError, type InvocationResult } from '../functions/function-service.ts';
 import { FunctionNotFoundError, type FunctionGateway } from '../functions/gateway.ts';
 import { HttpProblem } from './problem.ts';
+import { jsonSchema } from './schemas.ts';
 import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
 import { parseDockerConfig } from '../gitops/registry-credentials.ts';
 
@@ -124,7 +125,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
 
   app.get('/api/apps', { config: auth, schema: { summary: 'List applications', tags } }, async () => ({ apps: (await store.apps()).map(publicApp) }));
 
-  app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags } }, async (req, reply) =>
+  app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags, body: jsonSchema(addAppBody) } }, async (req, reply) =>
     guard(async () => {
       const body = parse(addAppBody, req.body);
       const common = { pollIntervalS: body.poll_interval_s, autoSync: body.auto_sync, webhookSecret: body.webhook_secret ?? null, target: body.target ?? null };
@@ -154,7 +155,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
     }),
   );
 
-  app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags } }, async (req) =>
+  app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags, body: jsonSchema(syncBody) } }, async (req) =>
     guard(async () => {
       const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual', { force: parse(syncBody, req.body).force });
       return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
@@ -176,18 +177,18 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
     }),
   );
 
-  app.post<AppParams>('/api/apps/:namespace/:name/rollback', { config: auth, schema: { summary: 'Serve an earlier deployment again', tags } }, async (req) =>
+  app.post<AppParams>('/api/apps/:namespace/:name/rollback', { config: auth, schema: { summary: 'Serve an earlier deployment again', tags, body: jsonSchema(rollbackBody) } }, async (req) =>
     guard(async () => publicDeployment(await controller.rollback(req.params.namespace, req.params.name, parse(rollbackBody, req.body).to))),
   );
 
   // Registry credentials: stored for pushes and pulls, never answered back.
   app.get('/api/registries', { config: { auth: ['admin'] }, schema: { summary: 'Registries with credentials (names only)', tags } }, async () => ({ registries: await store.registries() }));
-  app.put<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Set the credentials for a registry', tags } }, async (req, reply) => {
+  app.put<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Set the credentials for a registry', tags, body: jsonSchema(credentialBody) } }, async (req, reply) => {
     const body = parse(credentialBody, req.body);
     await store.setCredential(req.params.registry, body.username, body.password);
     return reply.code(204).send();
   });
-  app.post('/api/registries/import', { config: { auth: ['admin'] }, schema: { summary: 'Import credentials from a Docker config.json', tags } }, async (req) =>
+  app.post('/api/registries/import', { config: { auth: ['admin'] }, schema: { summary: 'Import credentials from a Docker config.json', tags, body: jsonSchema(dockerConfigBody) } }, async (req) =>
     guard(async () => {
       const entries = parseDockerConfig(parse(dockerConfigBody, req.body).config);
       for (const e of entries) await store.setCredential(e.registry, e.username, e.secret);
