@@ -14,10 +14,11 @@ test('plain stdout is a 200 text body; JSON stdout is served as JSON', () => {
 });
 
 test('a Lambda-style envelope sets status, headers and a base64 body', () => {
-  const r = responseFromStdout(Buffer.from(JSON.stringify({ statusCode: 201, headers: { 'X-Id': '7', 'Bad\nName': 'x' }, body: Buffer.from('bin').toString('base64'), isBase64Encoded: true })));
+  const r = responseFromStdout(Buffer.from(JSON.stringify({ statusCode: 201, headers: { 'X-Id': '7', 'Bad\nName': 'x', 'Content-Length': '999' }, body: Buffer.from('bin').toString('base64'), isBase64Encoded: true })));
   assert.equal(r.status, 201);
   assert.equal(r.headers['x-id'], '7');
   assert.equal(Object.keys(r.headers).some((k) => k.includes('\n')), false);
+  assert.equal(r.headers['content-length'], undefined, 'the gateway sets the length of what it sends');
   assert.equal(r.body.toString(), 'bin');
 });
 

@@ -6,6 +6,8 @@ export interface FunctionResponse {
 }
 
 const ENVELOPE_KEYS = new Set(['statusCode', 'headers', 'body', 'isBase64Encoded']);
+/** Headers the gateway sets itself: a function's values would contradict the body sent. */
+const GATEWAY_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer']);
 
 /**
  * A function's stdout as an HTTP response. Plain output is the body (JSON is served as JSON);
@@ -43,7 +45,7 @@ function asEnvelope(value: unknown): FunctionResponse | undefined {
     if (!obj.headers || typeof obj.headers !== 'object') return undefined;
     for (const [k, v] of Object.entries(obj.headers as Record<string, unknown>)) {
       // Header names and values go to the client verbatim: refuse what would split a response.
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[\r\n]/.test(String(v))) continue;
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[\r\n]/.test(String(v)) || GATEWAY_HEADERS.has(k.toLowerCase())) continue;
       headers[k.toLowerCase()] = String(v);
     }
   }

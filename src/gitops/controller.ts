@@ -71,9 +71,13 @@ export class GitopsController {
   private readonly opts: ControllerOptions;
   private readonly cache: RepositoryCache;
   /** One sync at a time per application; later requests wait for the one running. */
-  private readonly running = new Map<string, Promise<SyncOutcome>>();
+  private readonly running = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The deployment this server's gateway serves per application, to follow other servers' changes. */
+  private readonly serving = new Map<string, number>();
+  /** When to try again to serve a deployment that could not be activated. */
+  private readonly followRetryAt = new Map<string, number>();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -82,13 +86,15 @@ export class GitopsController {
 
   /** Puts every application's current deployment back behind the gateway, then starts polling. */
   async start(): Promise<void> {
-    const abandoned = await this.opts.store.abandonSyncing();
+    const abandoned = await this.opts.store.abandonSyncing(this.opts.store.shared ? 30 * 60_000 : 0);
     if (abandoned) this.opts.logger.warn({ deployments: abandoned }, 'syncs interrupted by a stop were marked failed');
     for (const app of await this.opts.store.apps()) {
       if (app.currentDeployment === null) continue;
       const d = await this.opts.store.deployment(app.namespace, app.name, app.currentDeployment);
       if (!d) continue;
-      await this.activate(app, d.functions).catch((err: unknown) => this.opts.logger.error({ err, app: `${app.namespace}/${app.name}` }, 'could not restore the deployed functions'));
+      await this.activate(app, d.functions)
+        .then(() => this.serving.set(`${app.namespace}/${app.name}`, d.seq))
+        .catch((err: unknown) => this.opts.logger.error({ err, app: `${app.namespace}/${app.name}` }, 'could not restore the deployed functions'));
     }
     this.timer = setInterval(() => void this.pollDue(), this.opts.tickMs ?? 1000);
   }
@@ -138,27 +144,63 @@ export class GitopsController {
       await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
     }
     await this.opts.store.removeApp(namespace, name);
+    this.serving.delete(`${namespace}/${name}`);
   }
 
   /** Syncs now; a second call while one runs waits for it and then syncs again if needed. */
   sync(namespace: string, name: string, cause: SyncCause, opts: { force?: boolean } = {}): Promise<SyncOutcome> {
-    const key = `${namespace}/${name}`;
-    const previous = this.running.get(key) ?? Promise.resolve(undefined);
-    const next = previous.catch(() => undefined).then(() => this.syncOnce(namespace, name, cause, opts.force ?? false));
+    return this.exclusive(`${namespace}/${name}`, () => this.syncOnce(namespace, name, cause, opts.force ?? false));
+  }
+
+  /** Runs `body` after whatever this server is doing to the same application. */
+  private exclusive<T>(key: string, body: () => Promise<T>): Promise<T> {
+    const previous = this.running.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(body);
     this.running.set(key, next);
-    void next.finally(() => {
-      if (this.running.get(key) === next) this.running.delete(key);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.running.get(key) === next) this.running.delete(key);
+      })
+      .catch(() => undefined);
     return next;
   }
 
   private async pollDue(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
-    for (const app of await this.opts.store.apps().catch(() => [])) {
-      if (!app.autoSync || app.nextPollAt > now || this.running.has(`${app.namespace}/${app.name}`)) continue;
+    const apps = await this.opts.store.apps().catch(() => undefined);
+    if (!apps) return;
+    for (const app of apps) {
+      const key = `${app.namespace}/${app.name}`;
+      if (this.running.has(key)) continue;
+      await this.follow(app);
+      if (!app.autoSync || app.nextPollAt > now) continue;
+      // Servers sharing one database take turns: the one whose claim lands polls.
+      if (!(await this.opts.store.claimPoll(app.namespace, app.name, app.nextPollAt, now + app.pollIntervalS * 1000).catch(() => false))) continue;
       // Cheap check first: ls-remote asks for one ref and fetches nothing.
       void this.sync(app.namespace, app.name, 'poll').catch(() => undefined);
+    }
+    // Applications removed (perhaps through another server) stop being served here.
+    const known = new Set(apps.map((a) => `${a.namespace}/${a.name}`));
+    for (const served of this.opts.gateway.list()) {
+      if (!known.has(`${served.namespace}/${served.app}`)) await this.opts.gateway.undeploy(served.namespace, served.path);
+    }
+  }
+
+  /** Serves what the store says is current, when another server deployed or rolled back. */
+  private async follow(app: AppRecord): Promise<void> {
+    const key = `${app.namespace}/${app.name}`;
+    if (app.currentDeployment === null || this.serving.get(key) === app.currentDeployment) return;
+    if ((this.followRetryAt.get(key) ?? 0) > Date.now()) return;
+    const d = await this.opts.store.deployment(app.namespace, app.name, app.currentDeployment);
+    if (!d) return;
+    try {
+      await this.activate(app, d.functions);
+      this.serving.set(key, d.seq);
+      this.followRetryAt.delete(key);
+    } catch (err) {
+      this.followRetryAt.set(key, Date.now() + 30_000);
+      this.opts.logger.warn({ err, app: key, seq: d.seq }, 'could not serve the current deployment; trying again in 30 s');
     }
   }
 
@@ -184,6 +226,8 @@ export class GitopsController {
     }
     await this.recordPoll(app, null);
     if (commit === app.lastCommit && !force) return { result: 'unchanged', commit };
+    // Claimed before the build: another server sharing the store does not build it too.
+    if (!force && !(await this.opts.store.claimCommit(app.namespace, app.name, app.lastCommit, commit))) return { result: 'unchanged', commit };
     return this.deployCommit(app, commit, cause);
   }
 
@@ -214,6 +258,7 @@ export class GitopsController {
       await this.activate(app, functions);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'deployed', functions });
       await store.setCurrent(app.namespace, app.name, deployment.seq);
+      this.serving.set(`${app.namespace}/${app.name}`, deployment.seq);
       await store.setLastCommit(app.namespace, app.name, commit);
       log.write(`[nestor] deployed ${functions.map((f) => f.path).join(', ') || 'no functions'}\n`);
       await log.flush();
@@ -270,9 +315,12 @@ export class GitopsController {
   }
 
   /** Rolls back to deployment `seq`: its images serve again, recorded as a new deployment. */
-  async rollback(namespace: string, name: string, seq: number): Promise<Deployment> {
+  rollback(namespace: string, name: string, seq: number): Promise<Deployment> {
+    return this.exclusive(`${namespace}/${name}`, () => this.rollbackOnce(namespace, name, seq));
+  }
+
+  private async rollbackOnce(namespace: string, name: string, seq: number): Promise<Deployment> {
     const key = `${namespace}/${name}`;
-    await this.running.get(key)?.catch(() => undefined);
     const app = await this.app(namespace, name);
     const to = await this.opts.store.deployment(namespace, name, seq);
     if (!to) throw new AppError(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
@@ -290,6 +338,7 @@ export class GitopsController {
     await this.opts.store.appendBuildLog(namespace, name, d.seq, `[nestor] rollback to deployment ${seq} (${to.commit.slice(0, 12)}); nothing built\n`);
     await this.opts.store.finishDeployment(namespace, name, d.seq, { status: 'deployed' });
     await this.opts.store.setCurrent(namespace, name, d.seq);
+    this.serving.set(key, d.seq);
     this.opts.logger.info({ app: key, to: seq, seq: d.seq }, 'rolled back');
     return (await this.opts.store.deployment(namespace, name, d.seq))!;
   }

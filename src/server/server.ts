@@ -65,7 +65,14 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     generated,
     async close() {
       clearInterval(reaper);
-      await app.close();
+      // Requests running at close (a sync, a function call) finish; their keep-alive connections
+      // would then hold the close for the keep-alive timeout (72 s) unless closed once idle.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+      }
       await gitops?.close();
       await store.close();
     },

@@ -65,12 +65,13 @@ ${functions}`;
 /** A function whose image runs its request body as a shell script: any behaviour on demand. */
 export const SHELL_FUNCTION = (greeting: string) => `FROM busybox:latest\nENV GREETING=${greeting}\nCMD ["sh"]\n`;
 
-export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConfig> = {}, logTo?: { write(line: string): void }): Promise<{ server: RunningServer; supply: ImageSupply; close: () => Promise<void> }> {
+export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConfig> = {}, logTo?: { write(line: string): void }, databaseUrl?: string): Promise<{ server: RunningServer; supply: ImageSupply; close: () => Promise<void> }> {
   const supply = await ImageSupply.start(host);
   const server = await startServer({
     port: 0,
     host: '127.0.0.1',
     dataDir: mkdtempSync(join(tmpdir(), 'nestor-gitops-')),
+    ...(databaseUrl ? { databaseUrl } : {}),
     adminToken: ADMIN,
     registrationToken: REGISTRATION,
     logger: logTo ? pino({ level: 'debug' }, logTo) : pino({ level: process.env.NESTOR_TEST_LOG ?? 'silent' }),

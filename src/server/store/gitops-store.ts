@@ -143,6 +143,21 @@ export class GitopsStore {
     await this.db.query('UPDATE apps SET last_error = $3, failures = $4, next_poll_at = $5 WHERE namespace = $1 AND name = $2', [namespace, name, outcome.error, outcome.failures, outcome.nextPollAt]);
   }
 
+  /** Takes the next poll of an app: true for exactly one of the servers that try at once. */
+  async claimPoll(namespace: string, name: string, expectedNextPollAt: number, nextPollAt: number): Promise<boolean> {
+    const rows = await this.db.query('UPDATE apps SET next_poll_at = $4 WHERE namespace = $1 AND name = $2 AND next_poll_at = $3 RETURNING name', [namespace, name, expectedNextPollAt, nextPollAt]);
+    return rows.length === 1;
+  }
+
+  /**
+   * Marks `commit` as the one being deployed, if the app still records `expected`: of servers
+   * sharing a database, exactly one builds a given commit.
+   */
+  async claimCommit(namespace: string, name: string, expected: string | null, commit: string): Promise<boolean> {
+    const rows = await this.db.query('UPDATE apps SET last_commit = $4 WHERE namespace = $1 AND name = $2 AND last_commit IS NOT DISTINCT FROM $3 RETURNING name', [namespace, name, expected, commit]);
+    return rows.length === 1;
+  }
+
   async setLastCommit(namespace: string, name: string, commit: string): Promise<void> {
     await this.db.query('UPDATE apps SET last_commit = $3 WHERE namespace = $1 AND name = $2', [namespace, name, commit]);
   }
@@ -193,10 +208,18 @@ export class GitopsStore {
     return r?.build_log;
   }
 
-  /** Deployments left `syncing` by a server that died mid-build. */
-  async abandonSyncing(): Promise<number> {
-    const rows = await this.db.query("UPDATE deployments SET status = 'failed', error = 'the server stopped during this sync', finished_at = $1 WHERE status = 'syncing' RETURNING seq", [Date.now()]);
+  /**
+   * Deployments left `syncing` by a server that died mid-build. With a shared database another
+   * server may be building right now, so only syncs older than `olderThanMs` count as dead.
+   */
+  async abandonSyncing(olderThanMs: number): Promise<number> {
+    const now = Date.now();
+    const rows = await this.db.query("UPDATE deployments SET status = 'failed', error = 'the server stopped during this sync; run `nestor apps sync --force` to build it again', finished_at = $1 WHERE status = 'syncing' AND created_at <= $2 RETURNING seq", [now, now - olderThanMs]);
     return rows.length;
+  }
+
+  get shared(): boolean {
+    return this.db.kind === 'postgres';
   }
 
   // Images, for retention
