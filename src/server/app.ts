@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { PipelineError } from '../pipeline/errors.ts';
 import { compileSubmission } from './submission.ts';
-import { HttpProblem, problemBody } from './problem.ts';
+import { HttpProblem, parseBody as parse, problemBody } from './problem.ts';
 import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
 import { ServerMetrics } from './metrics.ts';
 import {
@@ -44,12 +44,6 @@ declare module 'fastify' {
 const USERS: TokenKind[] = ['admin', 'user'];
 const RUNNERS: TokenKind[] = ['runner'];
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
-}
 
 export function publicJob(j: Job) {
   return {

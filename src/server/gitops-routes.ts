@@ -6,7 +6,7 @@ import { parseManifest } from '../gitops/manifest.ts';
 import { normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature } from '../gitops/webhook.ts';
 import { FunctionBusyError, type InvocationResult } from '../functions/function-service.ts';
 import { FunctionNotFoundError, type FunctionGateway } from '../functions/gateway.ts';
-import { HttpProblem } from './problem.ts';
+import { HttpProblem, parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
 import { parseDockerConfig } from '../gitops/registry-credentials.ts';
@@ -66,11 +66,11 @@ function asProblem(err: unknown): unknown {
   return status ? new HttpProblem(status, err.code, err.message, err.hint) : err;
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
+
+/** Name, namespace and source of an application, from its nestor.yaml. */
+function manifestSource(text: string) {
+  const m = parseManifest('nestor.yaml', text);
+  return { name: m.name, namespace: m.namespace, repoUrl: m.source.repoURL, branch: m.source.branch, path: m.source.path };
 }
 
 function publicApp(a: AppRecord) {
@@ -128,15 +128,14 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
   app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags, body: jsonSchema(addAppBody) } }, async (req, reply) =>
     guard(async () => {
       const body = parse(addAppBody, req.body);
-      const common = { pollIntervalS: body.poll_interval_s, autoSync: body.auto_sync, webhookSecret: body.webhook_secret ?? null, target: body.target ?? null };
-      let input;
-      if ('manifest' in body) {
-        const m = parseManifest('nestor.yaml', body.manifest);
-        input = { name: m.name, namespace: m.namespace, repoUrl: m.source.repoURL, branch: m.source.branch, path: m.source.path, ...common };
-      } else {
-        input = { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path, ...common };
-      }
-      const added = await controller.addApp({ ...input, pollIntervalS: input.pollIntervalS ?? undefined, autoSync: input.autoSync ?? undefined } as Parameters<GitopsController['addApp']>[0]);
+      const source = 'manifest' in body ? manifestSource(body.manifest) : { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path };
+      const added = await controller.addApp({
+        ...source,
+        webhookSecret: body.webhook_secret ?? null,
+        target: body.target ?? null,
+        ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
+        ...(body.auto_sync !== undefined ? { autoSync: body.auto_sync } : {}),
+      });
       return reply.code(201).send(publicApp(added));
     }),
   );

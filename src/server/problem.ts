@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * An API error as RFC 9457 problem details: `type`, `title`, `status`, `detail`, plus Nestor's
  * stable `code` and a `hint` that says what to do next.
@@ -35,4 +37,12 @@ export const TITLES: Record<number, string> = {
 
 export function problemBody(status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
   return { type: `https://nestor.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: TITLES[status] ?? 'Error', status, code, detail, hint, ...extra };
+}
+
+/** A request body checked against its schema, or a 400 naming every field to fix. */
+export function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
 }
