@@ -5,7 +5,8 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { PipelineError } from '../pipeline/errors.ts';
 import { compileSubmission } from './submission.ts';
-import { HttpProblem, parseBody as parse, problemBody } from './problem.ts';
+import { HttpProblem, parseBody as parse, problemBody, statusOf } from './problem.ts';
+import { NestorError } from '../errors.ts';
 import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
 import { ServerMetrics } from './metrics.ts';
 import {
@@ -89,6 +90,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     if (err instanceof FencedError) return sendProblem(reply, 409, 'NESTOR_LEASE_LOST', err.message, 'Stop working on this job: another runner owns it now.');
     if (err instanceof PipelineError) {
       return sendProblem(reply, 422, err.code, err.message, err.hint, { problems: err.problems });
+    }
+    if (err instanceof NestorError) {
+      const status = statusOf(err);
+      if (status) return sendProblem(reply, status, err.code, err.message, err.hint);
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'NESTOR_BODY_TOO_LARGE', 'The request body is over this route\'s size limit (1 MiB for the API, 6 MiB for functions, unless configured otherwise)', 'Send less: split log batches, or put large pipelines in the repository.');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 415, 'NESTOR_UNSUPPORTED_MEDIA_TYPE', err.message, 'Send JSON with Content-Type: application/json.');

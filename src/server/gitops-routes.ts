@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { NestorError } from '../errors.ts';
 import type { GitopsController } from '../gitops/controller.ts';
 import { parseManifest } from '../gitops/manifest.ts';
 import { normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature } from '../gitops/webhook.ts';
 import { FunctionBusyError, type InvocationResult } from '../functions/function-service.ts';
-import { FunctionNotFoundError, type FunctionGateway } from '../functions/gateway.ts';
+import type { FunctionGateway } from '../functions/gateway.ts';
 import { HttpProblem, parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
@@ -47,25 +46,6 @@ export const rollbackBody = z.strictObject({ to: z.number().int().min(1) });
 export const syncBody = z.strictObject({ force: z.boolean().default(false) });
 export const credentialBody = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
 export const dockerConfigBody = z.strictObject({ config: z.string().min(2).max(256 * 1024) });
-
-/** Statuses for the errors GitOps raises; anything else is the server's own failure. */
-const STATUS_BY_CODE: Record<string, number> = {
-  NESTOR_PATH_OUTSIDE_REPOSITORY: 422,
-  NESTOR_PATH_MISSING: 422,
-  NESTOR_REPO_URL_REFUSED: 422,
-  NESTOR_TARGET_REFUSED: 422,
-  NESTOR_INVALID_DOCKER_HOST: 422,
-  NESTOR_DOCKER_CONFIG_INVALID: 422,
-  NESTOR_GIT_FAILED: 502,
-  NESTOR_ENGINE_UNREACHABLE: 502,
-};
-
-function asProblem(err: unknown): unknown {
-  if (!(err instanceof NestorError) || err instanceof HttpProblem) return err;
-  const status = (err as { status?: number }).status ?? STATUS_BY_CODE[err.code];
-  return status ? new HttpProblem(status, err.code, err.message, err.hint) : err;
-}
-
 
 /** Name, namespace and source of an application, from its nestor.yaml. */
 function manifestSource(text: string) {
@@ -115,69 +95,50 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
   const { controller, gateway, store } = deps;
   const auth = { auth: [...USERS] };
   const tags = ['gitops'];
-  const guard = async <T>(body: () => Promise<T>): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      throw asProblem(err);
-    }
-  };
 
   app.get('/api/apps', { config: auth, schema: { summary: 'List applications', tags } }, async () => ({ apps: (await store.apps()).map(publicApp) }));
 
-  app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags, body: jsonSchema(addAppBody) } }, async (req, reply) =>
-    guard(async () => {
-      const body = parse(addAppBody, req.body);
-      const source = 'manifest' in body ? manifestSource(body.manifest) : { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path };
-      const added = await controller.addApp({
-        ...source,
-        webhookSecret: body.webhook_secret ?? null,
-        target: body.target ?? null,
-        ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
-        ...(body.auto_sync !== undefined ? { autoSync: body.auto_sync } : {}),
-      });
-      return reply.code(201).send(publicApp(added));
-    }),
-  );
+  app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags, body: jsonSchema(addAppBody) } }, async (req, reply) => {
+    const body = parse(addAppBody, req.body);
+    const source = 'manifest' in body ? manifestSource(body.manifest) : { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path };
+    const added = await controller.addApp({
+      ...source,
+      webhookSecret: body.webhook_secret ?? null,
+      target: body.target ?? null,
+      ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
+      ...(body.auto_sync !== undefined ? { autoSync: body.auto_sync } : {}),
+    });
+    return reply.code(201).send(publicApp(added));
+  });
 
-  app.get<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'An application and its deployments', tags } }, async (req) =>
-    guard(async () => {
-      const a = await controller.app(req.params.namespace, req.params.name);
-      return { ...publicApp(a), deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
-    }),
-  );
+  app.get<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'An application and its deployments', tags } }, async (req) => {
+    const a = await controller.app(req.params.namespace, req.params.name);
+    return { ...publicApp(a), deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
+  });
 
-  app.delete<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'Remove an application and stop serving its functions', tags } }, async (req, reply) =>
-    guard(async () => {
-      await controller.remove(req.params.namespace, req.params.name);
-      return reply.code(204).send();
-    }),
-  );
+  app.delete<AppParams>('/api/apps/:namespace/:name', { config: auth, schema: { summary: 'Remove an application and stop serving its functions', tags } }, async (req, reply) => {
+    await controller.remove(req.params.namespace, req.params.name);
+    return reply.code(204).send();
+  });
 
-  app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags, body: jsonSchema(syncBody) } }, async (req) =>
-    guard(async () => {
-      const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual', { force: parse(syncBody, req.body).force });
-      return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
-    }),
-  );
+  app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags, body: jsonSchema(syncBody) } }, async (req) => {
+    const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual', { force: parse(syncBody, req.body).force });
+    return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
+  });
 
-  app.get<AppParams>('/api/apps/:namespace/:name/deployments', { config: auth, schema: { summary: 'Every deployment, newest first', tags } }, async (req) =>
-    guard(async () => {
-      const a = await controller.app(req.params.namespace, req.params.name);
-      return { deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
-    }),
-  );
+  app.get<AppParams>('/api/apps/:namespace/:name/deployments', { config: auth, schema: { summary: 'Every deployment, newest first', tags } }, async (req) => {
+    const a = await controller.app(req.params.namespace, req.params.name);
+    return { deployments: (await store.deployments(a.namespace, a.name)).map(publicDeployment) };
+  });
 
-  app.get<{ Params: { namespace: string; name: string; seq: string } }>('/api/apps/:namespace/:name/deployments/:seq', { config: auth, schema: { summary: 'One deployment with its build log', tags } }, async (req) =>
-    guard(async () => {
-      const d = await store.deployment(req.params.namespace, req.params.name, Number(req.params.seq));
-      if (!d) throw new HttpProblem(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
-      return { ...publicDeployment(d), build_log: (await store.buildLog(d.namespace, d.app, d.seq)) ?? '' };
-    }),
-  );
+  app.get<{ Params: { namespace: string; name: string; seq: string } }>('/api/apps/:namespace/:name/deployments/:seq', { config: auth, schema: { summary: 'One deployment with its build log', tags } }, async (req) => {
+    const d = await store.deployment(req.params.namespace, req.params.name, Number(req.params.seq));
+    if (!d) throw new HttpProblem(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
+    return { ...publicDeployment(d), build_log: (await store.buildLog(d.namespace, d.app, d.seq)) ?? '' };
+  });
 
   app.post<AppParams>('/api/apps/:namespace/:name/rollback', { config: auth, schema: { summary: 'Serve an earlier deployment again', tags, body: jsonSchema(rollbackBody) } }, async (req) =>
-    guard(async () => publicDeployment(await controller.rollback(req.params.namespace, req.params.name, parse(rollbackBody, req.body).to))),
+    publicDeployment(await controller.rollback(req.params.namespace, req.params.name, parse(rollbackBody, req.body).to)),
   );
 
   // Registry credentials: stored for pushes and pulls, never answered back.
@@ -187,13 +148,11 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
     await store.setCredential(req.params.registry, body.username, body.password);
     return reply.code(204).send();
   });
-  app.post('/api/registries/import', { config: { auth: ['admin'] }, schema: { summary: 'Import credentials from a Docker config.json', tags, body: jsonSchema(dockerConfigBody) } }, async (req) =>
-    guard(async () => {
-      const entries = parseDockerConfig(parse(dockerConfigBody, req.body).config);
-      for (const e of entries) await store.setCredential(e.registry, e.username, e.secret);
-      return { imported: entries.map((e) => e.registry) };
-    }),
-  );
+  app.post('/api/registries/import', { config: { auth: ['admin'] }, schema: { summary: 'Import credentials from a Docker config.json', tags, body: jsonSchema(dockerConfigBody) } }, async (req) => {
+    const entries = parseDockerConfig(parse(dockerConfigBody, req.body).config);
+    for (const e of entries) await store.setCredential(e.registry, e.username, e.secret);
+    return { imported: entries.map((e) => e.registry) };
+  });
   app.delete<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Forget a registry\'s credentials', tags } }, async (req, reply) => {
     if (!(await store.removeCredential(req.params.registry))) throw new HttpProblem(404, 'NESTOR_REGISTRY_NOT_FOUND', `No credentials for ${req.params.registry}`, 'List them with GET /api/registries.');
     return reply.code(204).send();
@@ -259,11 +218,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
           body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
         });
       } catch (err) {
-        if (err instanceof FunctionBusyError) {
-          reply.header('retry-after', '1');
-          throw new HttpProblem(429, err.code, err.message, err.hint);
-        }
-        if (err instanceof FunctionNotFoundError) throw new HttpProblem(404, err.code, err.message, err.hint);
+        if (err instanceof FunctionBusyError) reply.header('retry-after', '1');
         throw err;
       }
       reply.code(result.response.status).headers(result.response.headers);
