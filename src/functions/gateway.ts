@@ -9,12 +9,14 @@ export class FunctionNotFoundError extends NestorError {
   }
 }
 
+/** How a deployed function runs: what a deployment records for it besides the image. */
 export interface FunctionSettings {
   env: Record<string, string>;
   memoryMb: number;
   cpus: number;
   timeoutMs: number;
   concurrency: number;
+  /** Started instances kept waiting for requests. */
   warm: number;
   /** Idle time before an instance beyond `warm` is removed; 0 removes it after its request. */
   idleTimeoutMs?: number;

@@ -54,7 +54,7 @@ export interface ControllerOptions {
 export const DEFAULT_POLL_S = 60;
 
 /** The serialised settings a deployment keeps for each function, enough to run it again. */
-function settingsOf(fn: FunctionSpec): Record<string, unknown> {
+function settingsOf(fn: FunctionSpec): FunctionSettings {
   return { env: fn.env, memoryMb: fn.memoryMb, cpus: fn.cpus, timeoutMs: fn.timeoutMs, concurrency: fn.concurrency, warm: fn.warm, idleTimeoutMs: fn.idleTimeoutMs, network: fn.network };
 }
 
@@ -303,10 +303,7 @@ export class GitopsController {
   private async activate(app: AppRecord, functions: DeployedFunction[]): Promise<void> {
     const target = await this.opts.targets.client(targetOf(app));
     await Promise.all(
-      functions.map((fn) => {
-        const s = fn.spec as unknown as FunctionSettings;
-        return this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: s });
-      }),
+      functions.map((fn) => this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: fn.spec })),
     );
     const keep = new Set(functions.map((f) => f.path));
     for (const served of this.opts.gateway.list()) {

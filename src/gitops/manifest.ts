@@ -3,6 +3,7 @@ import { environmentSchema, scalar, toEnvironment, toSeconds, durationSchema } f
 import { PipelineError, type PipelineProblem } from '../pipeline/errors.ts';
 import { check } from '../pipeline/validate.ts';
 import { YamlSource } from '../pipeline/yaml-source.ts';
+import type { FunctionSettings } from '../functions/gateway.ts';
 
 export const MANIFEST_FILE = 'nestor.yaml';
 export const API_VERSION = 'nestor.dev/v1';
@@ -50,23 +51,15 @@ const manifestSchema = z.strictObject({
   }),
 });
 
-export interface FunctionSpec {
+/** A function as the manifest describes it: where to build it, and how to run it. */
+export interface FunctionSpec extends FunctionSettings {
   path: string;
   runtime: 'docker';
   /** Relative to the context, as in Compose. */
   dockerfile: string;
   /** Relative to the source path in the repository. */
   context: string;
-  env: Record<string, string>;
-  memoryMb: number;
-  cpus: number;
-  timeoutMs: number;
-  concurrency: number;
-  /** Started instances kept waiting for requests. */
-  warm: number;
-  /** How long an instance beyond `warm` may wait idle before it is removed (0: at once). */
   idleTimeoutMs: number;
-  network: 'none' | 'bridge';
 }
 
 export interface Manifest {

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NestorError, errorMessage } from '../../errors.ts';
 import { apiCall } from '../../server/api-client.ts';
+import { ServerProblem } from '../../runner/server-client.ts';
 import { action } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
 
@@ -9,13 +10,6 @@ interface ServerFlags {
   server: string;
   token: string;
   json?: boolean;
-}
-
-/** An API answer that is not a success, told the way the server's problem+json tells it. */
-class ApiProblemError extends NestorError {
-  constructor(status: number, body: Record<string, unknown>) {
-    super(String(body.code ?? `HTTP_${status}`), String(body.detail ?? `the server answered ${status}`), String(body.hint ?? 'See the server log.'));
-  }
 }
 
 function withServer(cmd: Command): Command {
@@ -32,7 +26,7 @@ async function call<T = Record<string, unknown>>(flags: ServerFlags, method: str
   } catch (err) {
     throw new NestorError('NESTOR_SERVER_UNREACHABLE', `Cannot reach the Nestor server at ${flags.server}: ${errorMessage(err)}`, 'Start it with `nestor up` or `nestor server`, or point --server / NESTOR_SERVER at it.');
   }
-  if (res.status >= 400) throw new ApiProblemError(res.status, res.body as Record<string, unknown>);
+  if (res.status >= 400) throw new ServerProblem(res.status, res.body as { code?: string; detail?: string; hint?: string }, `${method} ${path}`);
   return res.body;
 }
 

@@ -1,3 +1,4 @@
+import type { FunctionSettings } from '../../functions/gateway.ts';
 import type { Database, Row } from './database.ts';
 
 export type DeploymentStatus = 'syncing' | 'built' | 'deployed' | 'failed';
@@ -26,7 +27,7 @@ export interface AppRecord {
 export interface DeployedFunction {
   path: string;
   image: string;
-  spec: Record<string, unknown>;
+  spec: FunctionSettings;
   /** How long `docker build` took, to tell build time from Nestor's own overhead. */
   buildMs?: number;
 }
