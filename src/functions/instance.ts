@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
+import { demuxWithBackpressure } from '../engine/demux.ts';
 import { ownerId } from '../engine/cleanup.ts';
 import { LABEL_FUNCTION, LABEL_OWNER, nestorLabels } from '../engine/labels.ts';
 
@@ -87,37 +88,35 @@ function baseOptions(spec: InstanceSpec): Docker.ContainerCreateOptions {
   };
 }
 
-/** Reads Docker's multiplexed attach stream (8-byte headers) into stdout and a stderr tail. */
-class FrameReader {
+/** What a container printed for one request: stdout up to a limit, and the end of stderr. */
+class RequestOutput {
   stdout: Buffer[] = [];
   stdoutBytes = 0;
   stderr = '';
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly maxStdout: number;
   overflow = false;
+  maxStdout = Number.MAX_SAFE_INTEGER;
 
-  constructor(maxStdout: number) {
-    this.maxStdout = maxStdout;
-  }
-
-  push(chunk: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (this.pending.length >= 8) {
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) break;
-      const payload = this.pending.subarray(8, 8 + size);
-      if (this.pending[0] === 2) {
-        this.stderr += payload.toString('utf8');
-        if (this.stderr.length > STDERR_TAIL_BYTES * 2) this.stderr = this.stderr.slice(-STDERR_TAIL_BYTES);
-      } else if (this.stdoutBytes + payload.length > this.maxStdout) {
-        this.overflow = true;
-      } else {
-        this.stdout.push(Buffer.from(payload));
-        this.stdoutBytes += payload.length;
-      }
-      this.pending = this.pending.subarray(8 + size);
+  out(payload: Buffer): void {
+    if (this.stdoutBytes + payload.length > this.maxStdout) this.overflow = true;
+    else {
+      this.stdout.push(Buffer.from(payload));
+      this.stdoutBytes += payload.length;
     }
   }
+
+  err(payload: Buffer): void {
+    this.stderr += payload.toString('utf8');
+    if (this.stderr.length > STDERR_TAIL_BYTES * 2) this.stderr = this.stderr.slice(-STDERR_TAIL_BYTES);
+  }
+}
+
+function sink(write: (chunk: Buffer) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      write(chunk);
+      done();
+    },
+  });
 }
 
 /**
@@ -131,8 +130,10 @@ export class FunctionInstance {
   private readonly token: string | undefined;
   private ended = false;
   private readonly endWaiters: (() => void)[] = [];
-  private onData: ((chunk: Buffer) => void) | undefined;
-  private early: Buffer[] = [];
+  /** Where the attach stream's output goes now: the current request's, or what came before one. */
+  private output = new RequestOutput();
+  /** Looks at `output` after each chunk (completion, handshake). */
+  private onChunk: (() => void) | undefined;
   /** When it last finished a request, for scaling idle instances down. */
   lastUsed = Date.now();
 
@@ -140,7 +141,9 @@ export class FunctionInstance {
     this.container = container;
     this.stream = stream;
     this.token = token;
-    stream.on('data', (c: Buffer) => (this.onData ? this.onData(c) : this.early.push(c)));
+    demuxWithBackpressure(stream, sink((b) => this.output.out(b)), sink((b) => this.output.err(b)));
+    // Registered after the demultiplexer's listener, so `output` already holds the chunk.
+    stream.on('data', () => this.onChunk?.());
     const end = () => {
       if (this.ended) return;
       this.ended = true;
@@ -190,23 +193,24 @@ export class FunctionInstance {
 
   /** Waits for the loop's "ready" (or "unfit") line on stderr. */
   private handshake(timeoutMs: number): Promise<void> {
-    const reader = new FrameReader(1024);
     const token = this.token!;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the function's instance did not start within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => finish(new Error(`the function's instance did not start within ${timeoutMs} ms`)), timeoutMs);
       const finish = (err?: Error) => {
         clearTimeout(timer);
-        this.onData = undefined;
+        this.onChunk = undefined;
         if (err) reject(err);
         else resolve();
       };
-      this.onData = (chunk) => {
-        reader.push(chunk);
-        if (reader.stderr.includes(`${token}:ready\n`)) finish();
-        else if (reader.stderr.includes(`${token}:unfit\n`)) finish(new InstanceUnfitError('the image lacks head or cat'));
+      this.onChunk = () => {
+        const stderr = this.output.stderr;
+        if (stderr.includes(`${token}:ready\n`)) {
+          this.output = new RequestOutput();
+          finish();
+        } else if (stderr.includes(`${token}:unfit\n`)) finish(new InstanceUnfitError('the image lacks head or cat'));
       };
-      for (const c of this.early.splice(0)) this.onData(c);
-      this.endWaiters.push(() => finish(/not found|no such file/i.test(reader.stderr) ? new InstanceUnfitError('the image has no /bin/sh') : new Error(`the function's instance stopped at start: ${reader.stderr.slice(-500)}`)));
+      this.onChunk();
+      this.endWaiters.push(() => finish(/not found|no such file/i.test(this.output.stderr) ? new InstanceUnfitError('the image has no /bin/sh') : new Error(`the function's instance stopped at start: ${this.output.stderr.slice(-500)}`)));
     });
   }
 
@@ -238,17 +242,17 @@ export class FunctionInstance {
    * is removed; a looping one stays for the next request.
    */
   async invoke(requestEnv: string[], body: Buffer, limits: { timeoutMs: number; maxOutputBytes: number }): Promise<InvocationOutput> {
-    const reader = new FrameReader(limits.maxOutputBytes);
+    const reader = this.output;
+    reader.maxStdout = limits.maxOutputBytes;
     let settle!: (how: 'done' | 'ended' | 'timeout' | 'overflow') => void;
     const finished = new Promise<'done' | 'ended' | 'timeout' | 'overflow'>((r) => (settle = r));
     const token = this.token;
     const doneLine = token ? new RegExp(`${token}:(\\d+)\\n$`) : undefined;
-    this.onData = (chunk) => {
-      reader.push(chunk);
+    this.onChunk = () => {
       if (reader.overflow) settle('overflow');
       else if (token && doneLine!.test(reader.stderr) && endsWith(reader.stdout, token)) settle('done');
     };
-    for (const c of this.early.splice(0)) this.onData(c);
+    this.onChunk();
     const onEnd = () => settle('ended');
     if (this.ended) settle('ended');
     else this.endWaiters.push(onEnd);
@@ -261,7 +265,8 @@ export class FunctionInstance {
     }
     const how = await finished;
     clearTimeout(timer);
-    this.onData = undefined;
+    this.onChunk = undefined;
+    this.output = new RequestOutput();
     const waiter = this.endWaiters.indexOf(onEnd);
     if (waiter >= 0) this.endWaiters.splice(waiter, 1);
 
