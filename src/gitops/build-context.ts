@@ -3,7 +3,7 @@ import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { filesArchive, listFiles } from '../engine/archive.ts';
-import { PathEscapeError, linkStaysInside, resolveInRepository } from './repo-paths.ts';
+import { PathEscapeError, inside, linkStaysInside, resolveInRepository } from './repo-paths.ts';
 
 // A CommonJS module whose typings TypeScript reads as a namespace; at run time it is the factory.
 const dockerignore = dockerignoreModule as unknown as (options?: { ignorecase?: boolean }) => Ignore;
@@ -15,7 +15,6 @@ export interface BuildContext {
   archive: Pack;
   /** The Dockerfile's path inside the archive, for the Engine API's `dockerfile` parameter. */
   dockerfile: string;
-  files: number;
 }
 
 /**
@@ -34,13 +33,11 @@ export async function buildContext(repoRoot: string, sourcePath: string, spec: {
   if (existsSync(ignorePath)) rules.add(readFileSync(ignorePath, 'utf8'));
   const all = await listFiles(context);
   const dockerfileRel = relative(context, dockerfilePath).split(sep).join('/');
-  const dockerfileInside = !dockerfileRel.startsWith('..');
   const keep = all.filter((f) => f === '.dockerignore' || f === dockerfileRel || !rules.ignores(f));
   for (const f of keep) {
     const full = join(context, f);
     if (lstatSync(full).isSymbolicLink() && !linkStaysInside(repoRoot, full)) throw new PathEscapeError('context file', f, 'is a symbolic link that leads out of the repository');
   }
-  if (dockerfileInside) return { archive: filesArchive(context, keep), dockerfile: dockerfileRel, files: keep.length };
-  const extra = [{ name: OUTSIDE_DOCKERFILE, content: readFileSync(dockerfilePath) }];
-  return { archive: filesArchive(context, keep, extra), dockerfile: OUTSIDE_DOCKERFILE, files: keep.length + 1 };
+  if (inside(context, dockerfilePath)) return { archive: filesArchive(context, keep), dockerfile: dockerfileRel };
+  return { archive: filesArchive(context, keep, [{ name: OUTSIDE_DOCKERFILE, content: readFileSync(dockerfilePath) }]), dockerfile: OUTSIDE_DOCKERFILE };
 }

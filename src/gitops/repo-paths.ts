@@ -12,7 +12,8 @@ export class PathEscapeError extends NestorError {
   }
 }
 
-function inside(root: string, candidate: string): boolean {
+/** Whether `candidate` is `root` or lies below it. */
+export function inside(root: string, candidate: string): boolean {
   const rel = relative(root, candidate);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }

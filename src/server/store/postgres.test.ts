@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { Store } from './store.ts';
+import { freePort } from '../../../test/server/processes.ts';
 
 test('a database URL with text before it is refused as not a URL, not looked up in DNS', async () => {
   await assert.rejects(Store.open({ databaseUrl: 'Removed stale pid file.\npostgres://u:secret@127.0.0.1/db' }), (err: Error & { code?: string; hint?: string }) => {
@@ -13,13 +13,7 @@ test('a database URL with text before it is refused as not a URL, not looked up 
 });
 
 test('a database nobody answers is named, password hidden, with the reason', async () => {
-  // A port that was free a moment ago: nothing listens there.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort(); // free a moment ago: nothing listens there
   await assert.rejects(Store.open({ databaseUrl: `postgres://nestor:secret@127.0.0.1:${port}/x` }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'database_unavailable');
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
