@@ -33,7 +33,7 @@ export interface NewApp {
 export type SyncCause = 'poll' | 'webhook' | 'manual';
 
 export type SyncOutcome =
-  | { result: 'unchanged'; commit: string }
+  | { result: 'unchanged'; commit: string; deployment?: Deployment }
   | { result: 'deployed'; deployment: Deployment }
   | { result: 'failed'; deployment?: Deployment; error: string };
 
@@ -225,10 +225,17 @@ export class GitopsController {
       return { result: 'failed', error: errorMessage(err) };
     }
     await this.recordPoll(app, null);
-    if (commit === app.lastCommit && !force) return { result: 'unchanged', commit };
     // Claimed before the build: another server sharing the store does not build it too.
-    if (!force && !(await this.opts.store.claimCommit(app.namespace, app.name, app.lastCommit, commit))) return { result: 'unchanged', commit };
+    const seen = commit === app.lastCommit || !(await this.opts.store.claimCommit(app.namespace, app.name, app.lastCommit, commit));
+    if (seen && !force) return this.unchanged(app.namespace, app.name, commit);
     return this.deployCommit(app, commit, cause);
+  }
+
+  /** Nothing to build; says what serves, which may be a sync that just ran for the same commit. */
+  private async unchanged(namespace: string, name: string, commit: string): Promise<SyncOutcome> {
+    const current = (await this.app(namespace, name)).currentDeployment;
+    const deployment = current === null ? undefined : await this.opts.store.deployment(namespace, name, current);
+    return { result: 'unchanged', commit, ...(deployment ? { deployment } : {}) };
   }
 
   private async deployCommit(app: AppRecord, commit: string, cause: SyncCause): Promise<SyncOutcome> {

@@ -123,7 +123,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
 
   app.post<AppParams>('/api/apps/:namespace/:name/sync', { config: auth, schema: { summary: 'Sync now; answers when the sync is over', tags, body: jsonSchema(syncBody) } }, async (req) => {
     const outcome = await controller.sync(req.params.namespace, req.params.name, 'manual', { force: parse(syncBody, req.body).force });
-    return outcome.result === 'unchanged' ? outcome : { result: outcome.result, ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
+    return { result: outcome.result, ...(outcome.result === 'unchanged' ? { commit: outcome.commit } : {}), ...(outcome.result === 'failed' ? { error: outcome.error } : {}), ...(outcome.deployment ? { deployment: publicDeployment(outcome.deployment) } : {}) };
   });
 
   app.get<AppParams>('/api/apps/:namespace/:name/deployments', { config: auth, schema: { summary: 'Every deployment, newest first', tags } }, async (req) => {

@@ -92,7 +92,7 @@ export function registerAppsCommands(program: Command): void {
     .action(action(async (out: Output, id: string, flags: ServerFlags & { force?: boolean }) => {
     const r = await call<{ result: string; error?: string; deployment?: Deployment }>(flags, 'POST', `${appPath(id)}/sync`, { force: Boolean(flags.force) });
     out.result(r);
-    if (r.result === 'unchanged') out.line(`${out.mark(true)} ${id}: unchanged, nothing to build`);
+    if (r.result === 'unchanged') out.line(`${out.mark(true)} ${id}: unchanged, nothing to build${r.deployment ? `; deployment #${r.deployment.seq} (${r.deployment.status}, ${r.deployment.commit.slice(0, 8)}) is the current one` : ''}`);
     else if (r.result === 'deployed') out.line(`${out.mark(true)} ${id}: deployment #${r.deployment!.seq} serves ${r.deployment!.functions.map((f) => f.path).join(', ')}`);
     else {
       out.line(`${out.mark(false)} ${id}: sync failed${r.deployment ? ` (deployment #${r.deployment.seq}; the previous one still serves)` : ''}\n${r.error ?? ''}`);
