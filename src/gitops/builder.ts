@@ -85,8 +85,9 @@ export class FunctionBuilder {
     this.pool.on('error', () => undefined); // a failed background start shows up on acquire
   }
 
-  start(): Promise<void> {
-    return this.pool.start();
+  /** Starts keeping build engines ready; called once there is something to build. */
+  warm(): void {
+    void this.pool.start().catch(() => undefined); // a failed start shows up on acquire
   }
 
   imageName(namespace: string, path: string, tag: string): string {

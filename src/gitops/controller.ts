@@ -86,6 +86,8 @@ export class GitopsController {
 
   /** Puts every application's current deployment back behind the gateway, then starts polling. */
   async start(): Promise<void> {
+    // Build engines are kept ready only where there are applications to build.
+    if ((await this.opts.store.apps()).length) this.opts.builder.warm();
     const abandoned = await this.opts.store.abandonSyncing(this.opts.store.shared ? 30 * 60_000 : 0);
     if (abandoned) this.opts.logger.warn({ deployments: abandoned }, 'syncs interrupted by a stop were marked failed');
     for (const app of await this.opts.store.apps()) {
@@ -121,6 +123,7 @@ export class GitopsController {
       nextPollAt: Date.now(),
     });
     if (!added) throw new AppError(409, 'NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
+    this.opts.builder.warm();
     return (await this.opts.store.app(input.namespace, input.name))!;
   }
 

@@ -41,7 +41,6 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     warm: cfg.buildWarm ?? 1,
     ...(cfg.insecureRegistries ? { insecureRegistries: cfg.insecureRegistries } : {}),
   });
-  void builder.start().catch((err: unknown) => logger.warn({ err }, 'build engine pool could not start; builds start engines cold'));
   const controller = new GitopsController({
     store: gitopsStore,
     builder,
