@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { hostEngine } from '../helpers.ts';
-import { api } from '../server/harness.ts';
+import { ADMIN, api } from '../server/harness.ts';
 import { SECRET, SHELL_FUNCTION, TestRepo, deploymentOf, giteaPush, githubPush, gitopsServer, invoke, manifest } from './fixture.ts';
 
 const host = await hostEngine();
@@ -73,7 +73,7 @@ test('commit → webhook → built in a nested engine, deployed, invocable; a br
   assert.deepEqual(history.body.deployments.map((d) => d.status), ['deployed', 'deployed', 'deployed', 'failed', 'deployed']);
   assert.ok(d3.seq < history.body.deployments[0]!.seq);
 
-  const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${(await import('../server/harness.ts')).ADMIN}` } }).then((r) => r.text());
+  const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.text());
   assert.match(metrics, /nestor_function_duration_seconds_count\{start="warm"\} \d+/);
 
   assert.equal((await api(base, 'DELETE', '/api/apps/team/shop')).status, 204);
