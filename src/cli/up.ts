@@ -4,6 +4,7 @@ import { RunnerAgent } from '../runner/agent.ts';
 import { compileSubmission } from '../server/submission.ts';
 import type { RunningServer } from '../server/server.ts';
 import { hostEngine } from './action.ts';
+import { untilSignal } from './signals.ts';
 import type { EngineClient } from '../engine/engine-client.ts';
 import { EXIT, type Output } from './output.ts';
 
@@ -63,11 +64,7 @@ export async function up(out: Output, flags: Flags, serve: (out: Output, flags: 
     return code;
   }
   out.progress('serving until Ctrl-C');
-  await new Promise<void>((resolve) => {
-    const handler = () => void stop().finally(resolve);
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
-  });
+  await untilSignal(out, stop);
   return code;
 }
 

@@ -7,6 +7,7 @@ import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolati
 import { RunnerAgent } from '../../runner/agent.ts';
 import { startServer } from '../../server/server.ts';
 import { action, hostEngine } from '../action.ts';
+import { untilSignal } from '../signals.ts';
 import type { EngineClient } from '../../engine/engine-client.ts';
 import type { GitopsConfig } from '../../server/gitops-service.ts';
 import { errorMessage } from '../../errors.ts';
@@ -51,19 +52,6 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
 
 const log = () => pino({ name: 'nestor', level: process.env.LOG_LEVEL ?? 'info' });
 
-/** Waits for SIGINT/SIGTERM, then runs `stop` once. */
-function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    const handler = () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-      void stop().finally(resolve);
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
-}
-
 async function serve(out: Output, flags: ServerFlags, gitops?: GitopsConfig) {
   const server = await startServer({
     ...(gitops ? { gitops } : {}),
@@ -95,7 +83,7 @@ export function registerServerCommands(program: Command): void {
         }
       }
       const server = await serve(out, flags, gitops);
-      await untilSignal(async () => {
+      await untilSignal(out, async () => {
         await server.close();
         await supply?.close();
       });
@@ -111,7 +99,7 @@ export function registerServerCommands(program: Command): void {
     .addOption(new Option('--labels <list>', 'comma-separated labels jobs can target').default('').env('NESTOR_RUNNER_LABELS'))
     .addOption(new Option('--mode <isolation>', 'engine isolation').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
     .addOption(new Option('--warm <n>', 'engines kept started for the next jobs').default('1').env('NESTOR_WARM_ENGINES'))
-    .action(action(async (_out: Output, flags: RunnerFlags) => {
+    .action(action(async (out: Output, flags: RunnerFlags) => {
       const host = await hostEngine();
       const supply = await ImageSupply.start(host);
       const agent = new RunnerAgent({
@@ -127,7 +115,7 @@ export function registerServerCommands(program: Command): void {
         log: log(),
       });
       await agent.start();
-      await untilSignal(async () => {
+      await untilSignal(out, async () => {
         await agent.stop();
         await supply.close();
       });
