@@ -45,6 +45,7 @@ export type InvocationListener = (id: { namespace: string; path: string }, resul
 export class FunctionGateway {
   private readonly services = new Map<string, { app: string; image: string; service: FunctionService }>();
   private readonly listeners: InvocationListener[] = [];
+  private closed = false;
 
   onInvocation(listener: InvocationListener): void {
     this.listeners.push(listener);
@@ -67,8 +68,13 @@ export class FunctionGateway {
     const info = await req.docker.getImage(req.image).inspect();
     const command = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
     const spec: ServiceSpec = { id, image: req.image, command, ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
+    if (this.closed) throw new Error('the function gateway is closed');
     const service = new FunctionService(req.docker, spec);
     await service.warmUp();
+    if (this.closed) {
+      await service.close(); // closed while the first instance started: nothing may outlive close()
+      throw new Error('the function gateway is closed');
+    }
     const previous = this.services.get(id);
     this.services.set(id, { app: req.app, image: req.image, service });
     // The old instances finish what they serve and go; the deploy does not wait for that.
@@ -116,6 +122,7 @@ export class FunctionGateway {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.services.values()];
     this.services.clear();
     await Promise.all([...all.map((s) => s.service.close()), ...this.closing]);

@@ -73,6 +73,7 @@ export class GitopsController {
   /** One sync at a time per application; later requests wait for the one running. */
   private readonly running = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
   private stopped = false;
   /** The deployment this server's gateway serves per application, to follow other servers' changes. */
   private readonly serving = new Map<string, number>();
@@ -98,12 +99,17 @@ export class GitopsController {
         .then(() => this.serving.set(`${app.namespace}/${app.name}`, d.seq))
         .catch((err: unknown) => this.opts.logger.error({ err, app: `${app.namespace}/${app.name}` }, 'could not restore the deployed functions'));
     }
-    this.timer = setInterval(() => void this.pollDue(), this.opts.tickMs ?? 1000);
+    this.timer = setInterval(() => {
+      // One tick at a time: a slow one (activating a deployment) is not overlapped by the next.
+      this.ticking ??= this.pollDue().finally(() => (this.ticking = undefined));
+    }, this.opts.tickMs ?? 1000);
   }
 
+  /** Stops polling; resolves once the tick and the syncs under way are over. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.ticking?.catch(() => undefined);
     await Promise.allSettled([...this.running.values()]);
   }
 
@@ -175,6 +181,7 @@ export class GitopsController {
     if (!apps) return;
     for (const app of apps) {
       const key = `${app.namespace}/${app.name}`;
+      if (this.stopped) return;
       if (this.running.has(key)) continue;
       await this.follow(app);
       if (!app.autoSync || app.nextPollAt > now) continue;
@@ -183,6 +190,7 @@ export class GitopsController {
       // Cheap check first: ls-remote asks for one ref and fetches nothing.
       void this.sync(app.namespace, app.name, 'poll').catch(() => undefined);
     }
+    if (this.stopped) return;
     // Applications removed (perhaps through another server) stop being served here.
     const known = new Set(apps.map((a) => `${a.namespace}/${a.name}`));
     for (const served of this.opts.gateway.list()) {
