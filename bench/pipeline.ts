@@ -9,6 +9,8 @@ import type { NestedEngine } from '../src/engine/nested/nested-engine.ts';
 import { compile } from '../src/pipeline/compile.ts';
 import { readPipelines } from '../src/pipeline/load.ts';
 import { executeJob } from '../src/runner/execute-job.ts';
+import { prepareStepSlots } from '../src/runner/step-slot.ts';
+import { stepSlots } from '../src/config.ts';
 import { percentile, report } from './stats.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -19,7 +21,12 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const host = connect();
 await ping(host);
 const supply = await ImageSupply.start(host);
-const pool = new EnginePool({ size: 2, engine: { host, isolation: 'auto', daemon: supply.daemonOptions(), images: [IMAGE] } });
+// As a runner's pool: each warm engine has containers for its first steps started (step-slot.ts).
+const pool = new EnginePool({
+  size: 2,
+  engine: { host, isolation: 'auto', daemon: supply.daemonOptions(), images: [IMAGE] },
+  prepare: (engine) => prepareStepSlots(engine, IMAGE, stepSlots()),
+});
 await pool.start();
 // Waits for a full pool, so no engine is starting in the background while a run is timed.
 const warm = async (): Promise<NestedEngine> => {
@@ -93,5 +100,6 @@ report('pipeline', {
   dag10_overhead_ms: percentile(dagOverhead, 50),
   dag10_overhead_p95_ms: percentile(dagOverhead, 95),
   dag10_critical_path_ms: criticalPathMs,
-  engine: 'warm pool, isolation auto, step image shared from the host',
+  step_slots: stepSlots(),
+  engine: 'warm pool (each engine with NESTOR_STEP_SLOTS containers of the step image started ahead), isolation auto, step image shared from the host',
 });

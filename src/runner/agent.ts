@@ -11,6 +11,8 @@ import { jobPlansOf } from '../pipeline/load.ts';
 import type { JobEvent, JobResult } from './execute-job.ts';
 import type { LogLine } from './log-lines.ts';
 import { runPlans } from './run-plans.ts';
+import { prepareStepSlots } from './step-slot.ts';
+import { defaultStepImage, stepSlots } from '../config.ts';
 import { ServerClient, ServerProblem } from './server-client.ts';
 
 export interface AgentOptions {
@@ -67,7 +69,9 @@ export class RunnerAgent {
     if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
     await this.register();
     if (this.opts.warm) {
-      this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions() });
+      const stepImage = defaultStepImage();
+      const slots = stepSlots();
+      this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions(), prepare: (engine) => prepareStepSlots(engine, stepImage, slots) });
       this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
       void this.pool.start();
     }

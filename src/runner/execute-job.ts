@@ -5,13 +5,15 @@ import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../engine/
 import { removeLabelled } from '../engine/cleanup.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
-import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import { prepareImages } from './job-images.ts';
 import { SecretMasker, type LogLine } from './log-lines.ts';
 import { attachOutput, waitFor } from './run-process.ts';
 import { PROBE_IMAGE, startService } from './services.ts';
 import { sourceArchive, sourceFiles } from './source-archive.ts';
+import { StepStarter } from './step-starter.ts';
+import { createWorkspaceVolume } from './workspace-volume.ts';
+import { takeStepSlots, type StepSlot } from './step-slot.ts';
 
 export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'ignored' | 'skipped' | 'timeout' | 'cancelled';
 
@@ -78,10 +80,15 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
   });
 
   for (const n of plan.notices) notice(n);
+  // A warm engine's slots fit only a native file's workspace; they are the job's either way.
+  const taken = takeStepSlots(engine);
+  const slots = plan.workspace === '/workspace' ? taken : [];
+  if (!slots.length) for (const slot of taken) slot.armed.dispose();
+  let starter: StepStarter | undefined;
   try {
     const needsProbe = plan.services.length > 0;
     const [ctx] = await Promise.all([
-      makeContext(id, engine, plan, labels, secrets),
+      makeContext(id, engine, plan, labels, secrets, slots[0]),
       prepareImages(docker, [...plan.images, ...(needsProbe ? [PROBE_IMAGE] : [])], notice),
     ]);
     if (signal.aborted) return finish('cancelled');
@@ -90,7 +97,8 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     for (const svc of plan.services) {
       background.push(await startService(ctx, svc, opts.serviceTimeoutMs ?? 60_000, masker, opts.onLog));
     }
-    await runGraph(ctx, plan, results, masker, opts, signal, background);
+    starter = new StepStarter(ctx, slots);
+    await runGraph(ctx, starter, plan, results, masker, opts, signal, background);
     const steps = [...results.values()];
     if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
     return finish(steps.some((s) => FAILED.includes(s.status)) ? 'failure' : 'success');
@@ -99,6 +107,8 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
     return finish('failure', errorMessage(err));
   } finally {
+    if (starter) starter.close();
+    else for (const slot of slots) slot.armed.dispose();
     // A nested engine is destroyed by the caller with everything in it (also on cancel);
     // only in socket mode, on the host's own engine, must the job clean up after itself.
     if (!signal.aborted && engine.isolation === 'socket') {
@@ -114,13 +124,14 @@ async function makeContext(
   plan: JobPlan,
   labels: Record<string, string>,
   secrets: Record<string, string>,
+  slot: StepSlot | undefined,
 ): Promise<JobContext> {
   const docker = engine.docker;
   const disposable = engine.isolation !== 'socket';
-  const workspaceVolume = `${id}-workspace`;
+  const workspaceVolume = slot?.workspaceVolume ?? `${id}-workspace`;
   const volumes = new Map(plan.volumes.map((v) => [v, `${id}-${v}`]));
-  const [workspace] = await Promise.all([
-    docker.createVolume({ Name: workspaceVolume, Labels: nestorLabels('workspace', labels) }),
+  const [workspaceMountpoint] = await Promise.all([
+    slot ? slot.workspaceMountpoint : createWorkspaceVolume(docker, workspaceVolume, labels),
     ...[...volumes.values()].map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
     ...(disposable ? [] : [docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) })]),
   ]);
@@ -133,7 +144,7 @@ async function makeContext(
     localNames,
     disposable,
     workspaceVolume,
-    workspaceMountpoint: (workspace as unknown as { Mountpoint: string }).Mountpoint,
+    workspaceMountpoint,
     volumes,
     labels,
     secrets,
@@ -159,6 +170,7 @@ async function copySource(ctx: JobContext, plan: JobPlan, dir: string): Promise<
 /** Starts each step once what it depends on has finished (a detached step: once started). */
 async function runGraph(
   ctx: JobContext,
+  starter: StepStarter,
   plan: JobPlan,
   results: Map<string, StepResult>,
   masker: SecretMasker,
@@ -182,16 +194,23 @@ async function runGraph(
       if (notRunBecause) {
         Object.assign(result, { status: signal.aborted ? 'cancelled' : 'skipped', reason: notRunBecause });
         done.add(step.name);
+        starter.drop(step);
         report(result);
         continue;
       }
       running.set(
         step.name,
-        runStep(ctx, plan, step, result, masker, opts, signal, background, report).finally(() => {
+        runStep(ctx, starter, plan, step, result, masker, opts, signal, background, report).finally(() => {
           running.delete(step.name);
           done.add(step.name);
         }),
       );
+    }
+    // Steps whose dependencies have all started are armed now, so they start the moment those end.
+    for (const step of plan.steps) {
+      if (!starter.room || signal.aborted) break;
+      if (done.has(step.name) || running.has(step.name) || step.notRunBecause || starter.isArmed(step)) continue;
+      if (step.dependsOn.every((d) => done.has(d) || running.has(d))) starter.armAhead(step);
     }
     if (running.size === 0 && done.size < plan.steps.length) throw new Error('no step can start: the dependency graph is stuck');
     if (running.size) await Promise.race(running.values());
@@ -200,6 +219,7 @@ async function runGraph(
 
 async function runStep(
   ctx: JobContext,
+  starter: StepStarter,
   plan: JobPlan,
   step: PlanStep,
   result: StepResult,
@@ -212,20 +232,30 @@ async function runStep(
   const t0 = performance.now();
   result.status = 'running';
   report(result, Date.now());
+  const sink = { meta: { job: plan.name, source: step.name }, masker, onLog: opts.onLog, ...(opts.logsFull ? { full: opts.logsFull } : {}) };
   try {
-    const container = await ctx.docker.createContainer({
-      ...containerOptions(ctx, step, 'step', [step.name]),
-      name: `${ctx.id}-${step.name}`,
-    });
-    const { ended } = await attachOutput(ctx.docker, container, { job: plan.name, source: step.name }, masker, opts.onLog, opts.logsFull);
-    await container.start();
-    if (step.detach) {
-      background.push(container);
-      Object.assign(result, { status: 'success', reason: 'detached: runs until the job ends' });
-      return;
+    let container: Docker.Container;
+    let waited: { exitCode: number; outcome: 'exited' | 'timeout' | 'cancelled' };
+    if (starter.gated(step)) {
+      const { armed, run } = await starter.take(step);
+      container = armed.container;
+      armed.release(sink, run);
+      waited = await waitFor(container, step.timeoutMs, signal, armed.finished);
+      // Past the gate's marker every line has been read; a killed step's output is read to its end.
+      await Promise.race([armed.finished, armed.ended]);
+    } else {
+      container = await ctx.docker.createContainer(starter.options(step));
+      const { ended } = await attachOutput(ctx.docker, container, sink.meta, masker, opts.onLog, opts.logsFull);
+      await container.start();
+      if (step.detach) {
+        background.push(container);
+        Object.assign(result, { status: 'success', reason: 'detached: runs until the job ends' });
+        return;
+      }
+      waited = await waitFor(container, step.timeoutMs, signal);
+      await ended;
     }
-    const { exitCode, outcome } = await waitFor(container, step.timeoutMs, signal);
-    await ended;
+    const { exitCode, outcome } = waited;
     // A throw-away engine takes its containers with it; removing each one only costs time.
     if (!ctx.disposable) await container.remove({ force: true }).catch(() => undefined);
     result.exitCode = exitCode;

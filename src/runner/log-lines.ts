@@ -23,12 +23,20 @@ export class LineWriter extends Writable {
   private partial = '';
   private readonly onLine: (text: string) => void;
   private readonly full: (() => Promise<void> | undefined) | undefined;
+  private readonly marker: EndMarker | undefined;
+  /** An empty line held back: it may be the one a gate's marker starts with. */
+  private heldEmpty = false;
 
-  /** `full` answers a promise while the lines' consumer wants no more, so the source waits. */
-  constructor(onLine: (text: string) => void, full?: () => Promise<void> | undefined) {
+  /**
+   * `full` answers a promise while the lines' consumer wants no more, so the source waits.
+   * `marker`: a gated step's end line (`TOKEN:STATUS`, see step-gate.ts) is taken out of the
+   * output and reported; so is the newline the gate puts before it.
+   */
+  constructor(onLine: (text: string) => void, full?: () => Promise<void> | undefined, marker?: EndMarker) {
     super({ decodeStrings: true, highWaterMark: 256 * 1024 });
     this.onLine = onLine;
     this.full = full;
+    this.marker = marker;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -37,6 +45,7 @@ export class LineWriter extends Writable {
     this.partial = lines.pop() ?? '';
     for (const line of lines) this.emitLine(line);
     while (this.partial.length > MAX_LINE_BYTES) {
+      this.releaseHeld();
       this.onLine(this.partial.slice(0, MAX_LINE_BYTES));
       this.partial = this.partial.slice(MAX_LINE_BYTES);
     }
@@ -48,12 +57,34 @@ export class LineWriter extends Writable {
   override _final(done: (err?: Error | null) => void): void {
     if (this.partial) this.emitLine(this.partial);
     this.partial = '';
+    this.releaseHeld();
     done();
   }
 
   private emitLine(line: string): void {
+    if (this.marker) {
+      if (line.startsWith(this.marker.prefix)) {
+        this.heldEmpty = false;
+        this.marker.onEnd(Number(line.slice(this.marker.prefix.length)));
+        return;
+      }
+      this.releaseHeld();
+      this.heldEmpty = line === '';
+      if (this.heldEmpty) return;
+    }
     this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
   }
+
+  private releaseHeld(): void {
+    if (this.heldEmpty) this.onLine('');
+    this.heldEmpty = false;
+  }
+}
+
+export interface EndMarker {
+  /** `TOKEN:` */
+  prefix: string;
+  onEnd: (status: number) => void;
 }
 
 /**

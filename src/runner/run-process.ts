@@ -35,11 +35,15 @@ export async function attachOutput(
   return { ended };
 }
 
-/** Waits for a container to stop, killing it at the deadline or when told to stop. */
+/**
+ * Waits for a container to stop, killing it at the deadline or when told to stop. `finished`:
+ * the step's status as its gate reports it, which comes before the engine reports the exit.
+ */
 export async function waitFor(
   container: Docker.Container,
   timeoutMs: number,
   signal: AbortSignal,
+  finished?: Promise<number>,
 ): Promise<{ exitCode: number; outcome: 'exited' | 'timeout' | 'cancelled' }> {
   let outcome: 'exited' | 'timeout' | 'cancelled' = 'exited';
   const kill = (why: 'timeout' | 'cancelled') => {
@@ -54,7 +58,8 @@ export async function waitFor(
   // wait ends with the signal rather than with the container.
   const aborted = new Promise<{ StatusCode: number }>((resolve) => signal.addEventListener('abort', () => resolve({ StatusCode: -1 }), { once: true }));
   try {
-    const result = (await Promise.race([container.wait() as Promise<{ StatusCode: number }>, aborted])) as { StatusCode: number };
+    const gate = finished?.then((StatusCode) => ({ StatusCode }));
+    const result = (await Promise.race([container.wait() as Promise<{ StatusCode: number }>, aborted, ...(gate ? [gate] : [])])) as { StatusCode: number };
     return { exitCode: result.StatusCode, outcome };
   } catch {
     return { exitCode: -1, outcome: outcome === 'exited' ? 'cancelled' : outcome };

@@ -1,0 +1,104 @@
+import type Docker from 'dockerode';
+import type { PlanStep } from '../pipeline/plan.ts';
+import { ArmedStep } from './armed-step.ts';
+import { containerOptions } from './container-spec.ts';
+import type { JobContext } from './job-context.ts';
+import type { GateRelease } from './step-gate.ts';
+import { fitsSlot, type StepSlot } from './step-slot.ts';
+
+/** How many steps may wait at their gate ahead of being able to run. */
+const LOOKAHEAD = 4;
+
+/**
+ * Where a job's `commands` steps start: the warm engine's slot when the step fits it, else a
+ * gated container armed while the steps it depends on were running, else one armed there and
+ * then. Steps with their own entrypoint, detached steps, and every step on the host's own
+ * engine (socket mode, where nothing may linger) start as plain containers.
+ */
+export class StepStarter {
+  private readonly ctx: JobContext;
+  /** Slots no step has claimed yet. */
+  private readonly free: StepSlot[];
+  /** Slots claimed ahead by steps waiting on their dependencies. */
+  private readonly reserved = new Map<string, StepSlot>();
+  private readonly ahead = new Map<string, Promise<ArmedStep>>();
+
+  constructor(ctx: JobContext, slots: StepSlot[]) {
+    this.ctx = ctx;
+    this.free = [...slots];
+  }
+
+  gated(step: PlanStep): boolean {
+    return this.ctx.disposable && step.script !== undefined && !step.detach;
+  }
+
+  options(step: PlanStep): Docker.ContainerCreateOptions {
+    return { ...containerOptions(this.ctx, step, 'step', [step.name]), name: `${this.ctx.id}-${step.name}` };
+  }
+
+  /** Whether another step may be armed ahead now (a claimed slot costs nothing). */
+  get room(): boolean {
+    return this.ahead.size < LOOKAHEAD;
+  }
+
+  isArmed(step: PlanStep): boolean {
+    return this.ahead.has(step.name) || this.reserved.has(step.name);
+  }
+
+  /**
+   * Readies the step now, so that it can run the moment its dependencies are done: claims a
+   * free slot it fits, else starts its own container.
+   */
+  armAhead(step: PlanStep): void {
+    if (!this.gated(step) || this.isArmed(step)) return;
+    const slot = this.claimSlot(step);
+    if (slot) {
+      this.reserved.set(step.name, slot);
+      return;
+    }
+    const armed = ArmedStep.arm(this.ctx.docker, this.options(step));
+    // Its failure is the step's, reported when the step runs.
+    armed.catch(() => undefined);
+    this.ahead.set(step.name, armed);
+  }
+
+  /** The armed container to run a gated step in, and what to send through its gate. */
+  async take(step: PlanStep): Promise<{ armed: ArmedStep; run: Omit<GateRelease, 'token'> }> {
+    const script = step.script ?? '';
+    const ahead = this.ahead.get(step.name);
+    this.ahead.delete(step.name);
+    if (ahead) return { armed: await ahead, run: { script } };
+    const slot = this.reserved.get(step.name) ?? this.claimSlot(step);
+    this.reserved.delete(step.name);
+    if (slot) {
+      // The slot was made before the step was known: its environment and directory go through the gate.
+      const env = this.options(step).Env ?? [];
+      const environment = Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+      return { armed: slot.armed, run: { script, environment, workingDir: step.workingDir } };
+    }
+    return { armed: await ArmedStep.arm(this.ctx.docker, this.options(step)), run: { script } };
+  }
+
+  /** The step will not run: a slot it claimed is free again; a container armed for it exits. */
+  drop(step: PlanStep): void {
+    const slot = this.reserved.get(step.name);
+    this.reserved.delete(step.name);
+    if (slot) this.free.push(slot);
+    this.ahead.get(step.name)?.then((a) => a.dispose(), () => undefined);
+    this.ahead.delete(step.name);
+  }
+
+  /** At the job's end: every container still waiting at its gate exits. */
+  close(): void {
+    for (const armed of this.ahead.values()) armed.then((a) => a.dispose(), () => undefined);
+    this.ahead.clear();
+    for (const slot of [...this.free.splice(0), ...this.reserved.values()]) slot.armed.dispose();
+    this.reserved.clear();
+  }
+
+  private claimSlot(step: PlanStep): StepSlot | undefined {
+    const options = this.options(step);
+    const i = this.free.findIndex((s) => fitsSlot(s, options));
+    return i < 0 ? undefined : this.free.splice(i, 1)[0];
+  }
+}
