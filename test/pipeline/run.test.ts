@@ -141,3 +141,11 @@ test('--mode socket runs the steps on the host engine itself and leaves nothing 
   const [containers, volumes, networks] = await Promise.all([host.docker.listContainers({ all: true, filters }), host.docker.listVolumes({ filters }), host.docker.listNetworks({ filters })]);
   assert.deepEqual([containers.length, volumes.Volumes?.length ?? 0, networks.length], [0, 0, 0]);
 });
+
+test('an image a step pulls that the host lacks is named in a notice, before the registry error it leads to', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  pull:\n    image: docker:27-cli\n    commands: [docker pull nestor-test/nowhere:1 || true]\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 0, r.stderr);
+  const notices = r.events.filter((e) => e.type === 'notice').map((e) => String(e.text));
+  assert.ok(notices.includes('image nestor-test/nowhere:1: the host engine does not have it, so it is pulled from its registry'), notices.join('\n'));
+});

@@ -89,6 +89,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   const host = await hostEngine();
   const supply = await ImageSupply.start(host);
   const printer = new RunPrinter(out, plans.length > 1);
+  supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {

@@ -5,7 +5,6 @@ import type { EngineClient } from '../engine-client.ts';
 import type { NestedEngine } from '../nested/nested-engine.ts';
 import type { DaemonOptions } from '../nested/daemon-args.ts';
 import { consumeProgress } from '../json-stream.ts';
-import { imageExists } from './local-images.ts';
 import { ImagePublisher } from './publish.ts';
 import { ensureRegistry, type RegistryHandle } from './registry.ts';
 import { DOCKER_HUB, hostName, parseReference } from './reference.ts';
@@ -30,6 +29,12 @@ export class ImageSupply {
   private readonly server: http.Server;
   /** Mirror requests served, by outcome: what `nestor doctor` and metrics report. */
   readonly stats = { manifests: 0, published: 0, blobs: 0, misses: 0 };
+  /**
+   * Told when an image asked for cannot be served from the host: the asking engine then tries
+   * the image's own registry, and a job on a machine without internet sees only a DNS error.
+   */
+  onProblem: ((image: string, why: string) => void) | undefined;
+  private readonly reported = new Set<string>();
 
   private constructor(host: EngineClient, registry: RegistryHandle, server: http.Server, publisher: ImagePublisher) {
     this.host = host;
@@ -47,6 +52,7 @@ export class ImageSupply {
     const server = http.createServer((req, res) => {
       if (!supply) return void res.writeHead(503).end();
       supply.handle(req, res).catch((err: unknown) => {
+        supply?.problem(imageOf(req.url), `the image cache failed: ${errorMessage(err)}`);
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: errorMessage(err) }] }));
       });
@@ -103,17 +109,37 @@ export class ImageSupply {
       this.stats.manifests++;
       if (!reference.startsWith('sha256:')) {
         const local = hostName({ registry: DOCKER_HUB, repository, tag: reference });
-        if (await imageExists(this.host.docker, local)) {
+        if (await this.hostHas(local)) {
           await this.publisher.publish(local, repository, reference);
           this.stats.published++;
         } else {
           this.stats.misses++;
+          this.problem(`${repository.replace(/^library\//, '')}:${reference}`, 'the host engine does not have it, so it is pulled from its registry');
         }
       }
     } else {
       this.stats.blobs++;
     }
     await this.forward(req, res, path);
+  }
+
+  /** Each problem once: an engine asks again for each media type it accepts. */
+  private problem(image: string, why: string): void {
+    const key = `${image} ${why}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.onProblem?.(image, why);
+  }
+
+  /** Whether the host engine has the image; an engine that fails to answer is an error, not a miss. */
+  private async hostHas(image: string): Promise<boolean> {
+    try {
+      await this.host.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      throw err;
+    }
   }
 
   /** Streams the registry's answer through unchanged (status, digest headers, body). */
@@ -133,6 +159,12 @@ export class ImageSupply {
       upstream.end();
     });
   }
+}
+
+/** `busybox:latest` for a mirror request of /v2/library/busybox/manifests/latest. */
+function imageOf(url: string | undefined): string {
+  const m = ROUTE.exec((url ?? '').split('?')[0] ?? '');
+  return m ? `${m[1]!.replace(/^library\//, '')}${m[3]!.startsWith('sha256:') ? '@' : ':'}${m[3]}` : String(url);
 }
 
 export async function pullInto(engine: NestedEngine, image: string): Promise<void> {
