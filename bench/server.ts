@@ -56,6 +56,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
 
   const health = await load(3000, CONCURRENCY, async () => void (await fetch(`${url}/health`)).arrayBuffer());
   out.baseline_health_rps = health.rps;
+  // The same 50 clients on the cheapest route: what this machine's HTTP stack costs by itself.
+  out.baseline_health_p99_ms = percentile(health.latencies, 99);
 
   const ids: string[] = [];
   const submit = await load(2000, CONCURRENCY, async (i) => {
@@ -97,7 +99,9 @@ for (const kind of ['embedded', 'postgres'] as const) {
   await agent.start();
   const e2e: number[] = [];
   for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 2500)); // let the warm pool refill, as an idle runner would be
+    // A warm pool, as an idle runner has it: both engines ready with their step slots.
+    for (let waited = 0; agent.readyEngines < 2 && waited < 30_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
     const t = performance.now();
     const job = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: 'trivial', runner: 'bench-runner', steps: [{ name: 'echo', run: 'echo hi' }] });
     for (;;) {

@@ -64,6 +64,11 @@ export class RunnerAgent {
     return this.running.size;
   }
 
+  /** Warm engines ready for the next job (with their step slots). */
+  get readyEngines(): number {
+    return this.pool?.available ?? 0;
+  }
+
   async start(): Promise<void> {
     const removed = await cleanupOrphans(this.opts.host.docker);
     if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
