@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { NestorError } from './errors.ts';
 import { join } from 'node:path';
 
 /**
@@ -15,8 +16,13 @@ export function defaultStepImage(env: NodeJS.ProcessEnv = process.env): string {
  * costs a few MB while idle; 0 turns them off.
  */
 export function stepSlots(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.NESTOR_STEP_SLOTS ?? DEFAULT_STEP_SLOTS);
-  return Number.isInteger(n) && n >= 0 ? Math.min(n, 32) : DEFAULT_STEP_SLOTS;
+  const raw = env.NESTOR_STEP_SLOTS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_STEP_SLOTS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 32) {
+    throw new NestorError('NESTOR_CONFIG_INVALID', `NESTOR_STEP_SLOTS=${raw} is not a number of step slots`, 'Set it to a whole number from 0 (none) to 32, or unset it for the default of 8.');
+  }
+  return n;
 }
 const DEFAULT_STEP_SLOTS = 8;
 
