@@ -70,6 +70,8 @@ export class RunnerAgent {
   }
 
   async start(): Promise<void> {
+    // An image a job pulls that the host lacks goes to the internet; say so where operators look.
+    if (this.opts.supply) this.opts.supply.onProblem ??= (image, why) => this.opts.log.warn({ image }, why);
     const removed = await cleanupOrphans(this.opts.host.docker);
     if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
     await this.register();

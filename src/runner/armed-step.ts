@@ -1,16 +1,7 @@
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
-import { demuxWithBackpressure } from '../engine/demux.ts';
-import { LineWriter, type LogLine, type SecretMasker, type StreamName } from './log-lines.ts';
+import { streamLines, type OutputSink } from './run-process.ts';
 import { gateEntrypoint, newGateToken, releaseText, type GateRelease } from './step-gate.ts';
-
-/** Where a released step's output goes: known only when it is released. */
-export interface OutputSink {
-  meta: { job: string; source: string };
-  masker: SecretMasker;
-  onLog: (line: LogLine) => void;
-  full?: () => Promise<void> | undefined;
-}
 
 /**
  * A step container started ahead of its step, its shell waiting at the gate (step-gate.ts).
@@ -41,25 +32,7 @@ export class ArmedStep {
         if (statuses.length === 2) resolveFinished(statuses[0]!);
       },
     };
-    const writer = (name: StreamName) =>
-      new LineWriter(
-        (text) => this.sink?.onLog({ ...this.sink.meta, stream: name, time: Date.now(), text: this.sink.masker.mask(text) }),
-        () => this.sink?.full?.(),
-        marker,
-      );
-    const out = writer('stdout');
-    const err = writer('stderr');
-    demuxWithBackpressure(stream, out, err);
-    this.ended = new Promise<void>((resolve) => {
-      const finish = () => {
-        out.end();
-        err.end();
-        resolve();
-      };
-      stream.on('end', finish);
-      stream.on('close', finish);
-      stream.on('error', finish);
-    });
+    this.ended = streamLines(stream, () => this.sink, marker);
   }
 
   /**

@@ -245,7 +245,7 @@ async function runStep(
       await Promise.race([armed.finished, armed.ended]);
     } else {
       container = await ctx.docker.createContainer(starter.options(step));
-      const { ended } = await attachOutput(ctx.docker, container, sink.meta, masker, opts.onLog, opts.logsFull);
+      const { ended } = await attachOutput(container, sink);
       await container.start();
       if (step.detach) {
         background.push(container);

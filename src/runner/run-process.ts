@@ -1,28 +1,35 @@
 import type Docker from 'dockerode';
 import { demuxWithBackpressure } from '../engine/demux.ts';
-import { LineWriter, type LogLine, type SecretMasker, type StreamName } from './log-lines.ts';
+import { LineWriter, type EndMarker, type LogLine, type SecretMasker, type StreamName } from './log-lines.ts';
+
+/** Where a step's or service's output lines go. */
+export interface OutputSink {
+  meta: { job: string; source: string };
+  masker: SecretMasker;
+  onLog: (line: LogLine) => void;
+  /** A promise while the lines' consumer is full: the container's output then waits. */
+  full?: () => Promise<void> | undefined;
+}
 
 /**
- * Attaches to a created container's output before it starts, so no line is lost, and feeds
- * stdout and stderr separately, line by line and masked, to `onLog`. Resolves when the output
- * The returned `ended` settles when the output has ended (the container has stopped); it is
- * wrapped in an object because an async function would otherwise wait for it.
+ * Feeds a container's multiplexed attach stream to `sink` line by line, stdout and stderr kept
+ * apart and masked. `sink` is asked per line: a gated step's sink is known only once it is
+ * released. Resolves when the output has ended (the container has stopped).
  */
-export async function attachOutput(
-  docker: Docker,
-  container: Docker.Container,
-  meta: { job: string; source: string },
-  masker: SecretMasker,
-  onLog: (line: LogLine) => void,
-  full?: () => Promise<void> | undefined,
-): Promise<{ ended: Promise<void> }> {
-  const stream = (await container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
+export function streamLines(stream: NodeJS.ReadableStream, sink: () => OutputSink | undefined, marker?: EndMarker): Promise<void> {
   const writer = (name: StreamName) =>
-    new LineWriter((text) => onLog({ ...meta, stream: name, time: Date.now(), text: masker.mask(text) }), full);
+    new LineWriter(
+      (text) => {
+        const s = sink();
+        s?.onLog({ ...s.meta, stream: name, time: Date.now(), text: s.masker.mask(text) });
+      },
+      () => sink()?.full?.(),
+      marker,
+    );
   const out = writer('stdout');
   const err = writer('stderr');
   demuxWithBackpressure(stream, out, err);
-  const ended = new Promise<void>((resolve) => {
+  return new Promise<void>((resolve) => {
     const finish = () => {
       out.end();
       err.end();
@@ -32,7 +39,16 @@ export async function attachOutput(
     stream.on('close', finish);
     stream.on('error', finish);
   });
-  return { ended };
+}
+
+/**
+ * Attaches to a created container's output before it starts, so no line is lost. The returned
+ * `ended` settles when the output has ended; it is wrapped in an object because an async
+ * function would otherwise wait for it.
+ */
+export async function attachOutput(container: Docker.Container, sink: OutputSink): Promise<{ ended: Promise<void> }> {
+  const stream = (await container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
+  return { ended: streamLines(stream, () => sink) };
 }
 
 /**

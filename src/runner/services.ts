@@ -46,7 +46,7 @@ export async function startService(
     ...containerOptions(ctx, svc, 'service', [svc.name, ...svc.aliases]),
     name: `${ctx.id}-${svc.name}`,
   });
-  const { ended } = await attachOutput(ctx.docker, container, { job: ctx.id, source: `service:${svc.name}` }, masker, onLog);
+  const { ended } = await attachOutput(container, { meta: { job: ctx.id, source: `service:${svc.name}` }, masker, onLog });
   await container.start();
   const ports = svc.ports.length ? svc.ports : await exposedPorts(ctx, svc.image);
   if (ports.length === 0) return container;

@@ -51,12 +51,13 @@ export class StepStarter {
    */
   armAhead(step: PlanStep): void {
     if (!this.gated(step) || this.isArmed(step)) return;
-    const slot = this.claimSlot(step);
+    const options = this.options(step);
+    const slot = this.claimSlot(options);
     if (slot) {
       this.reserved.set(step.name, slot);
       return;
     }
-    const armed = ArmedStep.arm(this.ctx.docker, this.options(step));
+    const armed = ArmedStep.arm(this.ctx.docker, options);
     // Its failure is the step's, reported when the step runs.
     armed.catch(() => undefined);
     this.ahead.set(step.name, armed);
@@ -68,15 +69,15 @@ export class StepStarter {
     const ahead = this.ahead.get(step.name);
     this.ahead.delete(step.name);
     if (ahead) return { armed: await ahead, run: { script } };
-    const slot = this.reserved.get(step.name) ?? this.claimSlot(step);
+    const options = this.options(step);
+    const slot = this.reserved.get(step.name) ?? this.claimSlot(options);
     this.reserved.delete(step.name);
     if (slot) {
       // The slot was made before the step was known: its environment and directory go through the gate.
-      const env = this.options(step).Env ?? [];
-      const environment = Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+      const environment = Object.fromEntries((options.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
       return { armed: slot.armed, run: { script, environment, workingDir: step.workingDir } };
     }
-    return { armed: await ArmedStep.arm(this.ctx.docker, this.options(step)), run: { script } };
+    return { armed: await ArmedStep.arm(this.ctx.docker, options), run: { script } };
   }
 
   /** The step will not run: a slot it claimed is free again; a container armed for it exits. */
@@ -90,14 +91,14 @@ export class StepStarter {
 
   /** At the job's end: every container still waiting at its gate exits. */
   close(): void {
+    for (const slot of this.reserved.values()) this.free.push(slot);
+    this.reserved.clear();
     for (const armed of this.ahead.values()) armed.then((a) => a.dispose(), () => undefined);
     this.ahead.clear();
-    for (const slot of [...this.free.splice(0), ...this.reserved.values()]) slot.armed.dispose();
-    this.reserved.clear();
+    for (const slot of this.free.splice(0)) slot.armed.dispose();
   }
 
-  private claimSlot(step: PlanStep): StepSlot | undefined {
-    const options = this.options(step);
+  private claimSlot(options: Docker.ContainerCreateOptions): StepSlot | undefined {
     const i = this.free.findIndex((s) => fitsSlot(s, options));
     return i < 0 ? undefined : this.free.splice(i, 1)[0];
   }

@@ -262,8 +262,8 @@ export class Store {
   async lease(runner: Runner, leaseMs: number): Promise<Lease | undefined> {
     return this.db.transaction(async (tx) => {
       if ((await this.runningCountIn(tx, runner.name)) >= runner.maxJobs) return undefined;
-      // The first 50 in queue order, light (no spec); then only the one taken is locked. Locking
-      // all 50 made every lease write 50 row locks, the bulk of its time on PostgreSQL.
+      // The first 50 in queue order, light (no spec); then only the one taken is locked, rather
+      // than all 50 with their specs read, which other servers' leases then had to skip.
       const candidates = await tx.query<{ id: string; labels: string }>(
         `SELECT id, labels FROM jobs WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) ORDER BY queue_order LIMIT 50`,
         [runner.name],
