@@ -126,3 +126,19 @@ test('GitLab: a dind service with TLS turned off is refused with the reason', ()
   const text = 'services: [docker:dind]\nvariables:\n  DOCKER_TLS_CERTDIR: ""\nj:\n  script: [docker ps]\n';
   assert.match(problems('.gitlab-ci.yml', text), /turns TLS off.*TLS only/);
 });
+
+test('a JSON pipeline (read without the YAML parser) still has its problems at line:column', () => {
+  const text = '{\n "steps": [\n  {"name": "a", "run": "true"},\n  {"name": "a", "run": "true"}\n ]\n}\n';
+  assert.match(problems('request.json', text), /^request\.json:4:3: the name "a" is used twice/);
+});
+
+test('a .json file that is not JSON is read as YAML, syntax errors included', () => {
+  assert.equal(plans('request.json', 'steps:\n  - name: a\n    run: echo 1\n')[0]!.steps[0]!.name, 'a');
+  assert.match(problems('request.json', '{"steps": [\n  {"name": "a"\n'), /^request\.json:\d+:\d+: YAML syntax/);
+});
+
+test('a repeated key in a JSON pipeline keeps its last value, as JSON does', () => {
+  const [plan] = plans('request.json', '{"steps": [{"name": "a", "run": "echo 1", "run": "echo 2"}]}');
+  assert.match(plan!.steps[0]!.script ?? "", /^echo 2$/m);
+  assert.doesNotMatch(plan!.steps[0]!.script ?? "", /^echo 1$/m);
+});
