@@ -210,8 +210,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     let closed = false;
     req.raw.once('close', () => (closed = true));
     for (;;) {
-      await store.touchRunner(runnerName);
-      const runner = await store.runner(runnerName);
+      const runner = await store.touchRunner(runnerName);
       if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
       const lease = await store.lease(runner, leaseMs);
       if (lease) {
