@@ -37,6 +37,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const logger = cfg.logger ?? pino({ name: 'nestor-server' });
   const leaseMs = cfg.leaseMs ?? DEFAULT_LEASE_MS;
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
+  store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);
   const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
   const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(gitops ? { gitops: gitops.routes } : {}) });

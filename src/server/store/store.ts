@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Database } from './database.ts';
 import { migrate } from './migrations.ts';
+import { BatchedInsert } from './batched-insert.ts';
+import { QueueStatistics } from './queue-statistics.ts';
 import { PostgresDatabase } from './postgres.ts';
 import { SqliteDatabase } from './sqlite.ts';
 
@@ -125,19 +127,45 @@ function toRunner(r: JobRow): Runner {
   };
 }
 
+/** How long a token's identity is cached (a removed token stops working within this). */
+export const TOKEN_CACHE_MS = 5000;
+
+/**
+ * PostgreSQL's lease as one statement. $1 runner name, $2 its labels and capabilities (JSON),
+ * $3 its max_jobs, $4 lease expiry, $5 now (ms).
+ */
+export const POSTGRES_LEASE = `WITH picked AS (
+     SELECT id FROM jobs
+     WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) AND labels::jsonb <@ $2::jsonb
+       AND (SELECT COUNT(*) FROM jobs WHERE runner = $1 AND status = 'running') < $3
+     ORDER BY queue_order LIMIT 1 FOR UPDATE SKIP LOCKED
+   ), taken AS (
+     UPDATE jobs SET status = 'running', runner = $1, lease_token = jobs.lease_token + 1, lease_expires_at = $4, attempts = jobs.attempts + 1, started_at = COALESCE(jobs.started_at, $5)
+     FROM picked WHERE jobs.id = picked.id AND jobs.status = 'queued' RETURNING jobs.*
+   ), recorded AS (
+     INSERT INTO job_runs (job_id, attempt, runner, lease_token, started_at) SELECT id, attempts, $1, lease_token, $5 FROM taken
+   )
+   SELECT * FROM taken`;
+
 /**
  * Everything the server keeps: tokens (hashed), runners, jobs with their leases, and logs.
  * Every state change of a leased job checks the fencing token, so a runner whose lease was
  * taken over can no longer write to the job.
  */
-export const TOKEN_CACHE_MS = 5000;
-
 export class Store {
   readonly db: Database;
+  /** Told of problems the store works around (the server logs them); silent by default. */
+  onProblem: (what: string, err: unknown) => void = () => undefined;
   private readonly tokenCache = new Map<string, { identity: { kind: TokenKind; name: string } | undefined; until: number }>();
+  private readonly queueStatistics: QueueStatistics;
+  private readonly jobInserts: BatchedInsert;
 
   private constructor(db: Database) {
     this.db = db;
+    this.jobInserts = new BatchedInsert(db, 'jobs', ['id', 'name', 'spec', 'status', 'target_runner', 'labels', 'retry_policy', 'attempts', 'max_attempts', 'lease_token', 'cancel_requested', 'created_at', 'queue_order']);
+    this.queueStatistics = new QueueStatistics(db, (err) =>
+      this.onProblem('could not refresh PostgreSQL statistics on the jobs table; leases may be slow while many jobs are queued, until autovacuum analyses it', err),
+    );
   }
 
   static async open(opts: { databaseUrl?: string; file?: string }): Promise<Store> {
@@ -151,8 +179,10 @@ export class Store {
     return new Store(db);
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.jobInserts.settled();
+    await this.queueStatistics.settled();
+    await this.db.close();
   }
 
   // Tokens
@@ -225,11 +255,8 @@ export class Store {
       attempts: 0, maxAttempts: j.maxAttempts ?? 3, runner: null, leaseToken: 0, leaseExpiresAt: null, cancelRequested: false, result: null, error: null,
       createdAt: now, startedAt: null, finishedAt: null,
     };
-    await this.db.query(
-      `INSERT INTO jobs (id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order)
-       VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, 0, 0, $8, $9)`,
-      [id, job.name, JSON.stringify(job.spec), job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, job.maxAttempts, now, nextQueueOrder()],
-    );
+    await this.jobInserts.add([id, job.name, JSON.stringify(job.spec), 'queued', job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, 0, job.maxAttempts, 0, 0, now, nextQueueOrder()]);
+    this.queueStatistics.added();
     return job;
   }
 
@@ -304,18 +331,7 @@ export class Store {
     const now = Date.now();
     const expiresAt = now + leaseMs;
     const [row] = await this.db.query(
-      `WITH picked AS (
-         SELECT id FROM jobs
-         WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) AND labels::jsonb <@ $2::jsonb
-           AND (SELECT COUNT(*) FROM jobs WHERE runner = $1 AND status = 'running') < $3
-         ORDER BY queue_order LIMIT 1 FOR UPDATE SKIP LOCKED
-       ), taken AS (
-         UPDATE jobs SET status = 'running', runner = $1, lease_token = jobs.lease_token + 1, lease_expires_at = $4, attempts = jobs.attempts + 1, started_at = COALESCE(jobs.started_at, $5)
-         FROM picked WHERE jobs.id = picked.id AND jobs.status = 'queued' RETURNING jobs.*
-       ), recorded AS (
-         INSERT INTO job_runs (job_id, attempt, runner, lease_token, started_at) SELECT id, attempts, $1, lease_token, $5 FROM taken
-       )
-       SELECT * FROM taken`,
+      POSTGRES_LEASE,
       [runner.name, JSON.stringify([...runner.labels, ...runner.capabilities]), runner.maxJobs, expiresAt, now],
     );
     if (!row) return undefined;
