@@ -10,27 +10,11 @@ import { EnginePool } from '../src/engine/pool.ts';
 import { runContainer } from '../src/engine/run-container.ts';
 import { RunnerAgent } from '../src/runner/agent.ts';
 import { ADMIN, REGISTRATION, api, freshStore, tempDir } from './server-harness.ts';
+import { HttpLoad } from './http-load.ts';
 import { percentile, report } from './stats.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const CONCURRENCY = 50;
-
-async function load(total: number, concurrency: number, one: (i: number) => Promise<void>): Promise<{ rps: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t = performance.now();
-        await one(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  return { rps: Math.round(total / ((performance.now() - t0) / 1000)), latencies };
-}
 
 async function idleRss(kind: 'embedded' | 'postgres', databaseUrl: string | undefined): Promise<number> {
   const child = spawn(new URL('../bin/nestor', import.meta.url).pathname, ['server', '--port', '0', '--data-dir', tempDir()], {
@@ -54,31 +38,35 @@ for (const kind of ['embedded', 'postgres'] as const) {
   const url = server.url;
   const out: Record<string, number | string> = {};
 
-  const health = await load(3000, CONCURRENCY, async () => void (await fetch(`${url}/health`)).arrayBuffer());
-  out.baseline_health_rps = health.rps;
+  const http = new HttpLoad(url, ADMIN, CONCURRENCY);
   // The same 50 clients on the cheapest route: what this machine's HTTP stack costs by itself.
-  out.baseline_health_p99_ms = percentile(health.latencies, 99);
+  const health = await http.run({ total: 3000, clients: CONCURRENCY, warmup: 500 }, async () => {
+    if ((await http.request('GET', '/health')).status !== 200) throw new Error('health failed');
+  });
+  out.baseline_health_rps = health.rps;
+  out.baseline_health_p99_ms = health.p99_ms;
 
   const ids: string[] = [];
-  const submit = await load(2000, CONCURRENCY, async (i) => {
-    const r = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: `bench-${i}`, runner: undefined, steps: [{ name: 's', run: 'true' }] });
-    if (r.status !== 201) throw new Error(`submit failed: ${r.status}`);
-    ids.push(r.body.id);
+  // Measured after a warm-up, as a server that has been up for a while answers.
+  const submit = await http.run({ total: 2000, clients: CONCURRENCY, warmup: 500 }, async (i) => {
+    const r = await http.request('POST', '/api/jobs', { name: `bench-${i}`, steps: [{ name: 's', run: 'true' }] });
+    if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${r.text}`);
+    ids.push((JSON.parse(r.text) as { id: string }).id);
   });
   out.submit_rps = submit.rps;
-  out.submit_p50_ms = percentile(submit.latencies, 50);
-  out.submit_p99_ms = percentile(submit.latencies, 99);
-  log(`[${kind}] submit ${submit.rps}/s p99 ${out.submit_p99_ms} ms (health ${health.rps}/s)`);
+  out.submit_p50_ms = submit.p50_ms;
+  out.submit_p99_ms = submit.p99_ms;
+  log(`[${kind}] submit ${submit.rps}/s p99 ${out.submit_p99_ms} ms (health ${health.rps}/s p99 ${health.p99_ms} ms)`);
 
-  const status = await load(4000, CONCURRENCY, async (i) => {
-    const r = await api(url, 'GET', `/api/jobs/${ids[i % ids.length]}`);
-    if (r.status !== 200) throw new Error('status failed');
+  const status = await http.run({ total: 4000, clients: CONCURRENCY, warmup: 500 }, async (i) => {
+    if ((await http.request('GET', `/api/jobs/${ids[i % ids.length]}`)).status !== 200) throw new Error('status failed');
   });
   out.status_rps = status.rps;
-  out.status_p99_ms = percentile(status.latencies, 99);
+  out.status_p99_ms = status.p99_ms;
+  http.close();
 
-  // Lease latency with 10,000 jobs queued (the 2,000 above plus 8,000 more, written directly).
-  for (let i = 0; i < 8000; i++) await server.store.createJob({ name: `fill-${i}`, spec: { pipeline: { text: '{}', file: 'x.json' } } });
+  // Lease latency with 10,000 jobs queued (the 2,500 above plus 7,500 more, written directly).
+  for (let i = 0; i < 7500; i++) await server.store.createJob({ name: `fill-${i}`, spec: { pipeline: { text: '{}', file: 'x.json' } } });
   const reg = await api<{ token: string }>(url, 'POST', '/api/runners/register', { name: 'bench-leaser', max_jobs: 256 }, REGISTRATION);
   const leases: number[] = [];
   for (let i = 0; i < 200; i++) {
