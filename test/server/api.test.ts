@@ -73,6 +73,16 @@ for (const kind of STORES) {
     assert.equal((await store.lease(gpu, 1000))!.job.id, any.id);
   });
 
+  test(`[${kind}] a job a runner can take is found behind any number of jobs needing labels it lacks`, async () => {
+    const server = await testServer(kind);
+    after(() => server.close());
+    const store = server.store;
+    const plain = await store.registerRunner({ name: 'plain', type: 'docker', host: 'h', port: 0, capabilities: ['docker'], labels: [], metadata: {}, maxJobs: 1 });
+    for (let i = 0; i < 120; i++) await store.createJob({ name: `arm-${i}`, spec: {}, labels: ['arm64'] });
+    const mine = await store.createJob({ name: 'mine', spec: {}, labels: ['docker'] });
+    assert.equal((await store.lease(plain, 1000))?.job.id, mine.id);
+  });
+
   test(`[${kind}] retry policy: requeued up to max attempts, then failed; policy fail fails at once`, async () => {
     const server = await testServer(kind);
     after(() => server.close());

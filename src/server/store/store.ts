@@ -293,27 +293,25 @@ export class Store {
   }
 
   /**
-   * The embedded store's lease: one connection serialises transactions, so reading candidates
-   * and then updating the one taken cannot race, and each query is a function call, not a
-   * round trip.
+   * The embedded store's lease: one connection serialises transactions, so the count, the
+   * choice and the update cannot race, and each query is a function call, not a round trip.
    */
   private leaseInTransaction(runner: Runner, leaseMs: number): Promise<Lease | undefined> {
     return this.db.transaction(async (tx) => {
       if ((await this.runningCountIn(tx, runner.name)) >= runner.maxJobs) return undefined;
-      // The first 50 in queue order, light (no spec); the one taken is read whole.
-      const candidates = await tx.query<{ id: string; labels: string }>(
-        `SELECT id, labels FROM jobs WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) ORDER BY queue_order LIMIT 50`,
-        [runner.name],
-      );
-      const have = new Set([...runner.labels, ...runner.capabilities]);
-      const taken = candidates.find((c) => (JSON.parse(c.labels) as string[]).every((l) => have.has(l)));
-      if (!taken) return undefined;
       const now = Date.now();
       const expiresAt = now + leaseMs;
+      // The first queued job whose every label the runner has, however many jobs before it
+      // need labels it lacks.
       const [row] = await tx.query(
         `UPDATE jobs SET status = 'running', runner = $1, lease_token = lease_token + 1, lease_expires_at = $2, attempts = attempts + 1, started_at = COALESCE(started_at, $3)
-         WHERE id = $4 AND status = 'queued' RETURNING *`,
-        [runner.name, expiresAt, now, taken.id],
+         WHERE id = (
+           SELECT q.id FROM jobs AS q
+           WHERE q.status = 'queued' AND (q.target_runner IS NULL OR q.target_runner = $1)
+             AND NOT EXISTS (SELECT 1 FROM json_each(q.labels) AS need WHERE need.value NOT IN (SELECT value FROM json_each($4)))
+           ORDER BY q.queue_order LIMIT 1
+         ) RETURNING *`,
+        [runner.name, expiresAt, now, JSON.stringify([...runner.labels, ...runner.capabilities])],
       );
       if (!row) return undefined;
       const job = toJob(row);
