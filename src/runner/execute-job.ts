@@ -8,6 +8,7 @@ import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
 import type { JobContext } from './job-context.ts';
 import { prepareImages } from './job-images.ts';
 import { SecretMasker, type LogLine } from './log-lines.ts';
+import { explainPullFallbacks } from './pull-fallbacks.ts';
 import { attachOutput, waitFor } from './run-process.ts';
 import { PROBE_IMAGE, startService } from './services.ts';
 import { sourceArchive, sourceFiles } from './source-archive.ts';
@@ -59,6 +60,7 @@ const FAILED: StepStatus[] = ['failure', 'timeout'];
  */
 export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: ExecuteOptions): Promise<JobResult> {
   const started = performance.now();
+  const startedAt = Date.now();
   const id = `nestor-job-${randomBytes(4).toString('hex')}`;
   const signal = opts.signal ?? new AbortController().signal;
   const secrets = opts.secrets ?? {};
@@ -101,10 +103,13 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     await runGraph(ctx, starter, plan, results, masker, opts, signal, background);
     const steps = [...results.values()];
     if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
-    return finish(steps.some((s) => FAILED.includes(s.status)) ? 'failure' : 'success');
+    if (!steps.some((s) => FAILED.includes(s.status))) return finish('success');
+    await explainPullFallbacks(engine, startedAt, notice);
+    return finish('failure');
   } catch (err) {
     if (signal.aborted) return finish('cancelled');
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
+    await explainPullFallbacks(engine, startedAt, notice);
     return finish('failure', errorMessage(err));
   } finally {
     if (starter) starter.close();

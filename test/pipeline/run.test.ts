@@ -149,3 +149,12 @@ test('an image a step pulls that the host lacks is named in a notice, before the
   const notices = r.events.filter((e) => e.type === 'notice').map((e) => String(e.text));
   assert.ok(notices.includes('image nestor-test/nowhere:1: the host engine does not have it, so it is pulled from its registry'), notices.join('\n'));
 });
+
+test('a job that fails after a pull went past the image cache says what the cache and the registry answered', async () => {
+  const dir = project({ '.nestor.yml': 'steps:\n  pull:\n    image: docker:27-cli\n    commands: [docker pull nestor-test/nowhere:2]\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 1, r.stderr);
+  const notice = r.events.filter((e) => e.type === 'notice').map((e) => String(e.text)).find((t) => t.startsWith('a pull in the job engine went past the image cache'));
+  assert.ok(notice, JSON.stringify(r.events));
+  assert.match(notice, /manifest unknown/, 'the image cache\'s own answer, which the client never sees');
+});
