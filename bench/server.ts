@@ -68,14 +68,18 @@ for (const kind of ['embedded', 'postgres'] as const) {
   // Lease latency with 10,000 jobs queued (the 2,500 above plus 7,500 more, written directly).
   for (let i = 0; i < 7500; i++) await server.store.createJob({ name: `fill-${i}`, spec: { pipeline: { text: '{}', file: 'x.json' } } });
   const reg = await api<{ token: string }>(url, 'POST', '/api/runners/register', { name: 'bench-leaser', max_jobs: 256 }, REGISTRATION);
+  const leaser = new HttpLoad(url, reg.body.token, 1);
   const leases: number[] = [];
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 220; i++) {
     const t = performance.now();
-    const r = await api<{ job: { id: string }; lease: { token: number } }>(url, 'POST', '/api/runner/lease', { wait_ms: 0 }, reg.body.token);
-    leases.push(performance.now() - t);
-    if (r.status !== 200) throw new Error('lease failed');
-    await api(url, 'POST', `/api/runner/jobs/${r.body.job.id}/complete`, { lease: r.body.lease.token, status: 'succeeded' }, reg.body.token);
+    const r = await leaser.request('POST', '/api/runner/lease', { wait_ms: 0 });
+    // The first 20 warm the route up, as for the other figures.
+    if (i >= 20) leases.push(performance.now() - t);
+    if (r.status !== 200) throw new Error(`lease failed: ${r.status} ${r.text}`);
+    const { job, lease } = JSON.parse(r.text) as { job: { id: string }; lease: { token: number } };
+    if ((await leaser.request('POST', `/api/runner/jobs/${job.id}/complete`, { lease: lease.token, status: 'succeeded' })).status !== 200) throw new Error('complete failed');
   }
+  leaser.close();
   out.lease_p50_ms_10k_queued = percentile(leases, 50);
   out.lease_p99_ms_10k_queued = percentile(leases, 99);
   log(`[${kind}] lease p99 ${out.lease_p99_ms_10k_queued} ms with 10,000 queued`);
