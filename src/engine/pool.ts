@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage } from '../errors.ts';
 import type { NestedEngine } from './nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from './nested/provision.ts';
+import { BackgroundWork } from '../background-work.ts';
 
 export interface PoolOptions {
   /** Engines kept ready. */
@@ -29,7 +30,7 @@ export class EnginePool extends EventEmitter {
   private readonly ready: NestedEngine[] = [];
   private starting = 0;
   private closed = false;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new BackgroundWork();
   private readonly make: (opts: ProvisionOptions) => Promise<NestedEngine>;
   private consecutiveFailures = 0;
 
@@ -43,8 +44,7 @@ export class EnginePool extends EventEmitter {
 
   /** Starts the pool filling; resolves when it is full (or a start failed). */
   async start(): Promise<void> {
-    this.refill();
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled(this.refill());
   }
 
   get available(): number {
@@ -70,22 +70,23 @@ export class EnginePool extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.settled();
     const engines = this.ready.splice(0);
     await Promise.allSettled(engines.map((e) => e.destroy()));
   }
 
-  private refill(): void {
-    if (this.closed) return;
+  /** Starts engines until the pool will be full; answers those starts. */
+  private refill(): Promise<unknown>[] {
+    if (this.closed) return [];
     const missing = this.options.size - this.ready.length - this.starting;
-    for (let i = 0; i < missing; i++) this.startOne();
+    return Array.from({ length: Math.max(0, missing) }, () => this.startOne());
   }
 
   private reportError(err: unknown): void {
     if (this.listenerCount('error')) this.emit('error', err instanceof Error ? err : new Error(errorMessage(err)));
   }
 
-  private startOne(): void {
+  private startOne(): Promise<unknown> {
     this.starting++;
     // Starting engines one after another after failures keeps a broken host from being hammered.
     const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
@@ -107,9 +108,8 @@ export class EnginePool extends EventEmitter {
       )
       .finally(() => {
         this.starting--;
-        this.inFlight.delete(job);
         if (this.consecutiveFailures > 0 && this.consecutiveFailures < 6) this.refill();
       });
-    this.inFlight.add(job);
+    return this.inFlight.add(job);
   }
 }

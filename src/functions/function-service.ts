@@ -3,6 +3,7 @@ import { NestorError } from '../errors.ts';
 import { responseFromStdout, type FunctionResponse } from './envelope.ts';
 import { FunctionInstance, InstanceUnfitError, type InstanceSpec } from './instance.ts';
 import { requestEnvironment, type FunctionRequest } from './request-env.ts';
+import { BackgroundWork } from '../background-work.ts';
 
 export interface ServiceSpec extends InstanceSpec {
   timeoutMs: number;
@@ -46,7 +47,7 @@ export class FunctionService {
   private readonly docker: Docker;
   private readonly ready: FunctionInstance[] = [];
   /** Instances being started, so close() can wait for them and remove them too. */
-  private readonly starting = new Set<Promise<void>>();
+  private readonly starting = new BackgroundWork();
   private inFlight = 0;
   private direct = false;
   private closed = false;
@@ -74,16 +75,16 @@ export class FunctionService {
   fill(): void {
     if (this.closed || this.direct) return;
     while (this.ready.length + this.starting.size < this.spec.warm) {
-      const started: Promise<void> = FunctionInstance.start(this.docker, this.spec)
-        .then(async (instance) => {
-          if (this.closed) await instance.remove();
-          else this.ready.push(instance);
-        })
-        .catch((err: unknown) => {
-          if (err instanceof InstanceUnfitError) this.direct = true;
-        })
-        .finally(() => this.starting.delete(started));
-      this.starting.add(started);
+      void this.starting.add(
+        FunctionInstance.start(this.docker, this.spec)
+          .then(async (instance) => {
+            if (this.closed) await instance.remove();
+            else this.ready.push(instance);
+          })
+          .catch((err: unknown) => {
+            if (err instanceof InstanceUnfitError) this.direct = true;
+          }),
+      );
     }
   }
 
@@ -164,6 +165,6 @@ export class FunctionService {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    await Promise.all([...this.ready.splice(0).map((i) => i.remove()), ...this.starting]);
+    await Promise.all([...this.ready.splice(0).map((i) => i.remove()), this.starting.settled()]);
   }
 }

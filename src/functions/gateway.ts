@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { NestorError } from '../errors.ts';
 import { FunctionService, type InvocationResult, type ServiceSpec } from './function-service.ts';
 import type { FunctionRequest } from './request-env.ts';
+import { BackgroundWork } from '../background-work.ts';
 
 export class FunctionNotFoundError extends NestorError {
   constructor(id: string) {
@@ -78,7 +79,7 @@ export class FunctionGateway {
     const previous = this.services.get(id);
     this.services.set(id, { app: req.app, image: req.image, service });
     // The old instances finish what they serve and go; the deploy does not wait for that.
-    if (previous) this.retiring(previous.service.close());
+    if (previous) this.retiring.add(previous.service.close());
   }
 
   async undeploy(namespace: string, path: string): Promise<void> {
@@ -108,23 +109,18 @@ export class FunctionGateway {
     return result;
   }
 
-  private readonly closing = new Set<Promise<void>>();
-
-  private retiring(done: Promise<void>): void {
-    const tracked = done.catch(() => undefined);
-    this.closing.add(tracked);
-    void tracked.finally(() => this.closing.delete(tracked));
-  }
+  /** Replaced deployments shutting down. */
+  private readonly retiring = new BackgroundWork();
 
   /** Resolves when the instances of replaced deployments are gone. */
-  async settled(): Promise<void> {
-    await Promise.all([...this.closing]);
+  settled(): Promise<void> {
+    return this.retiring.settled();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.services.values()];
     this.services.clear();
-    await Promise.all([...all.map((s) => s.service.close()), ...this.closing]);
+    await Promise.all([...all.map((s) => s.service.close()), this.retiring.settled()]);
   }
 }

@@ -9,6 +9,7 @@ import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { ProvisionOptions } from '../engine/nested/provision.ts';
 import { buildContext } from './build-context.ts';
 import type { FunctionSpec } from './manifest.ts';
+import { BackgroundWork } from '../background-work.ts';
 
 /** Where built images are pushed: Nestor's own registry, or one the user configures. */
 export interface ImageRegistry {
@@ -64,7 +65,7 @@ export class FunctionBuilder {
   private readonly pool: EnginePool;
   private readonly registry: ImageRegistry;
   private readonly credentials: Credentials;
-  private readonly releasing = new Set<Promise<unknown>>();
+  private readonly releasing = new BackgroundWork();
   private readonly allCredentials: AllCredentials;
 
   constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
@@ -111,9 +112,7 @@ export class FunctionBuilder {
     } finally {
       await Promise.allSettled(shipping);
       // The engine goes in the background: nothing waits for its teardown.
-      const gone = this.pool.release(engine).catch(() => undefined);
-      this.releasing.add(gone);
-      void gone.finally(() => this.releasing.delete(gone));
+      this.releasing.add(this.pool.release(engine));
     }
   }
 
@@ -188,7 +187,7 @@ export class FunctionBuilder {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.releasing]);
+    await this.releasing.settled();
     await this.pool.close();
   }
 }

@@ -14,6 +14,7 @@ import { runPlans } from './run-plans.ts';
 import { prepareStepSlots } from './step-slot.ts';
 import { defaultStepImage, stepSlots } from '../config.ts';
 import { ServerClient, ServerProblem } from './server-client.ts';
+import { BackgroundWork } from '../background-work.ts';
 
 export interface AgentOptions {
   server: string;
@@ -52,7 +53,7 @@ export class RunnerAgent {
   private pool: EnginePool | undefined;
   private stopped = false;
   /** Engines being removed after their job was reported. */
-  private readonly removals = new Set<Promise<void>>();
+  private readonly removals = new BackgroundWork();
   private loop: Promise<void> | undefined;
 
   constructor(opts: AgentOptions) {
@@ -91,7 +92,7 @@ export class RunnerAgent {
     for (const c of this.running.values()) c.abort();
     while (this.running.size) await new Promise((r) => setTimeout(r, 50));
     await this.loop?.catch(() => undefined);
-    await Promise.allSettled([...this.removals]);
+    await this.removals.settled();
     await this.pool?.close();
   }
 
@@ -193,10 +194,7 @@ export class RunnerAgent {
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
-        deferDestroy: (removal) => {
-          this.removals.add(removal);
-          void removal.finally(() => this.removals.delete(removal));
-        },
+        deferDestroy: (removal) => void this.removals.add(removal),
         onLog: (l) => buffer.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
         onEvent: (e: JobEvent) => {
           if (e.type === 'notice') {

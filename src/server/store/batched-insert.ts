@@ -1,4 +1,5 @@
 import type { Database } from './database.ts';
+import { BackgroundWork } from '../../background-work.ts';
 
 /** Rows in one INSERT at most: few distinct statements to prepare, well under parameter limits. */
 const MAX_ROWS = 64;
@@ -23,7 +24,7 @@ export class BatchedInsert {
   private readonly table: string;
   private readonly columns: readonly string[];
   private pending: Pending[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new BackgroundWork();
 
   constructor(db: Database, table: string, columns: readonly string[]) {
     this.db = db;
@@ -42,10 +43,8 @@ export class BatchedInsert {
 
   /** Waits until every row added so far is written (or failed). */
   async settled(): Promise<void> {
-    while (this.pending.length || this.inFlight.size) {
-      if (this.pending.length) this.flush();
-      await Promise.allSettled([...this.inFlight]);
-    }
+    this.flush();
+    await this.inFlight.settled();
   }
 
   private flush(): void {
@@ -53,12 +52,12 @@ export class BatchedInsert {
     this.pending = [];
     for (let i = 0; i < rows.length; i += MAX_ROWS) {
       const chunk = rows.slice(i, i + MAX_ROWS);
-      const write = this.write(chunk).then(
-        () => chunk.forEach((r) => r.resolve()),
-        (err: unknown) => chunk.forEach((r) => r.reject(err)),
+      void this.inFlight.add(
+        this.write(chunk).then(
+          () => chunk.forEach((r) => r.resolve()),
+          (err: unknown) => chunk.forEach((r) => r.reject(err)),
+        ),
       );
-      this.inFlight.add(write);
-      void write.finally(() => this.inFlight.delete(write));
     }
   }
 
