@@ -285,7 +285,7 @@ export class Store {
 
   /**
    * Gives the oldest queued job this runner may take (its name or all of the job's labels) to
-   * the runner, with a new fencing token. In PostgreSQL the candidate rows are locked with
+   * the runner, with a new fencing token. In PostgreSQL the job taken is locked with
    * SKIP LOCKED, so servers sharing the database never hand one job out twice.
    */
   async lease(runner: Runner, leaseMs: number): Promise<Lease | undefined> {
