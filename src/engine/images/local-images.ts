@@ -12,12 +12,14 @@ export class ImageMissingError extends NestorError {
   }
 }
 
+/** Whether the engine has the image. An engine that fails to answer is an error, not a missing image. */
 export async function imageExists(docker: Docker, name: string): Promise<boolean> {
   try {
     await docker.getImage(name).inspect();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
   }
 }
 

@@ -5,6 +5,7 @@ import type { EngineClient } from '../engine-client.ts';
 import type { NestedEngine } from '../nested/nested-engine.ts';
 import type { DaemonOptions } from '../nested/daemon-args.ts';
 import { consumeProgress } from '../json-stream.ts';
+import { imageExists } from './local-images.ts';
 import { ImagePublisher } from './publish.ts';
 import { ensureRegistry, type RegistryHandle } from './registry.ts';
 import { DOCKER_HUB, hostName, parseReference } from './reference.ts';
@@ -109,7 +110,7 @@ export class ImageSupply {
       this.stats.manifests++;
       if (!reference.startsWith('sha256:')) {
         const local = hostName({ registry: DOCKER_HUB, repository, tag: reference });
-        if (await this.hostHas(local)) {
+        if (await imageExists(this.host.docker, local)) {
           await this.publisher.publish(local, repository, reference);
           this.stats.published++;
         } else {
@@ -129,17 +130,6 @@ export class ImageSupply {
     if (this.reported.has(key)) return;
     this.reported.add(key);
     this.onProblem?.(image, why);
-  }
-
-  /** Whether the host engine has the image; an engine that fails to answer is an error, not a miss. */
-  private async hostHas(image: string): Promise<boolean> {
-    try {
-      await this.host.docker.getImage(image).inspect();
-      return true;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false;
-      throw err;
-    }
   }
 
   /** Streams the registry's answer through unchanged (status, digest headers, body). */
