@@ -52,7 +52,8 @@ function slotTemplate(image: string): PlanContainer {
 export async function prepareStepSlots(engine: NestedEngine, image: string, count: number): Promise<void> {
   if (count < 1) return;
   if (engine.isolation === 'socket' || !(await imageExists(engine.docker, image))) return;
-  const volume = { Name: 'nestor-slot-workspace', Mountpoint: await createWorkspaceVolume(engine.docker, 'nestor-slot-workspace', {}) };
+  const workspaceVolume = 'nestor-slot-workspace';
+  const workspaceMountpoint = await createWorkspaceVolume(engine.docker, workspaceVolume, {});
   const ctx: JobContext = {
     id: 'nestor-slot',
     engine,
@@ -60,8 +61,8 @@ export async function prepareStepSlots(engine: NestedEngine, image: string, coun
     network: 'host',
     localNames: [],
     disposable: true,
-    workspaceVolume: volume.Name,
-    workspaceMountpoint: volume.Mountpoint,
+    workspaceVolume,
+    workspaceMountpoint,
     volumes: new Map(),
     labels: {},
     secrets: {},
@@ -69,7 +70,7 @@ export async function prepareStepSlots(engine: NestedEngine, image: string, coun
   const options = containerOptions(ctx, slotTemplate(image), 'step', []);
   const armed = await Promise.allSettled(Array.from({ length: count }, (_, i) => ArmedStep.arm(engine.docker, { ...options, name: `nestor-step-slot-${i + 1}` })));
   const ready = armed.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  slots.set(engine, ready.map((a) => ({ armed: a, workspaceVolume: volume.Name, workspaceMountpoint: volume.Mountpoint, options })));
+  slots.set(engine, ready.map((armed) => ({ armed, workspaceVolume, workspaceMountpoint, options })));
   const failed = armed.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
@@ -87,5 +88,10 @@ export function takeStepSlots(engine: NestedEngine): StepSlot[] {
  */
 export function fitsSlot(slot: StepSlot, step: Docker.ContainerCreateOptions): boolean {
   const shape = (o: Docker.ContainerCreateOptions) => ({ image: o.Image, host: o.HostConfig, net: o.NetworkingConfig });
-  return (step.Env ?? []).every((e) => exportable(e.slice(0, e.indexOf('=')))) && isDeepStrictEqual(shape(step), shape(slot.options));
+  return Object.keys(environmentOf(step)).every(exportable) && isDeepStrictEqual(shape(step), shape(slot.options));
+}
+
+/** A container definition's `Env` (`NAME=value` strings) as a map. */
+export function environmentOf(options: Docker.ContainerCreateOptions): Record<string, string> {
+  return Object.fromEntries((options.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }

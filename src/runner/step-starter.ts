@@ -4,7 +4,7 @@ import { ArmedStep } from './armed-step.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import type { GateRelease } from './step-gate.ts';
-import { fitsSlot, type StepSlot } from './step-slot.ts';
+import { environmentOf, fitsSlot, type StepSlot } from './step-slot.ts';
 
 /** How many steps may wait at their gate ahead of being able to run. */
 const LOOKAHEAD = 4;
@@ -74,8 +74,7 @@ export class StepStarter {
     this.reserved.delete(step.name);
     if (slot) {
       // The slot was made before the step was known: its environment and directory go through the gate.
-      const environment = Object.fromEntries((options.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-      return { armed: slot.armed, run: { script, environment, workingDir: step.workingDir } };
+      return { armed: slot.armed, run: { script, environment: environmentOf(options), workingDir: step.workingDir } };
     }
     return { armed: await ArmedStep.arm(this.ctx.docker, options), run: { script } };
   }
