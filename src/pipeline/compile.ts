@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { PipelineError, type PipelineProblem } from './errors.ts';
+import { throwProblems, type PipelineProblem } from './errors.ts';
+import { checkNames, dependencies, maybeUnread } from './graph.ts';
 import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
 import type { JobPlan, PlanMount, PlanService, PlanStep } from './plan.ts';
 import { stepScript } from './script.ts';
@@ -33,15 +34,18 @@ export function isDindImage(image: string): boolean {
   return /dind/i.test(image.split('@')[0]!);
 }
 
-/** Turns a checked pipeline into one plan per matrix entry, or throws every problem found. */
+/**
+ * Turns a read pipeline into one plan per matrix entry, or throws every problem found: those
+ * found while reading the file and those found here, in one error sorted by position. The
+ * plans are built even when there are problems, since building them finds more (mounts, TLS).
+ */
 export function compile(config: PipelineConfig, source: YamlSource, opts: CompileOptions): JobPlan[] {
-  const problems: PipelineProblem[] = [];
+  const problems: PipelineProblem[] = [...(config.problems ?? [])];
   const at = (path: StepConfig['at'], key?: string) => source.position(path, key);
   checkNames(config, problems, at);
   const order = dependencies(config, problems, at);
   const selected = selectSteps(config, order, opts.only, problems, source);
   checkSecrets(config, opts.secrets ?? [], problems, at);
-  if (problems.length) throw new PipelineError(problems);
 
   const pipelineWhen = evaluate(config.when, opts);
   const plans = config.matrix.map((axes): JobPlan => {
@@ -107,8 +111,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
     return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.emptyWorkspace, notices };
   });
-  // Problems found while building the plans (mounts, TLS-less dind, unset variables).
-  if (problems.length) throw new PipelineError(problems);
+  throwProblems(problems, config.unsupported);
   return plans;
 }
 
@@ -189,64 +192,6 @@ function toMount(
   return { kind: 'volume', name: v.source, target, readOnly: v.readOnly };
 }
 
-function checkNames(config: PipelineConfig, problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): void {
-  const seen = new Set<string>();
-  for (const item of [...config.services, ...config.steps]) {
-    if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
-    seen.add(item.name);
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
-      problems.push({ position: at(item.at), message: `"${item.name}" is not a valid name: use letters, digits, '.', '_' and '-'` });
-    }
-  }
-  if (config.steps.length === 0) problems.push({ position: at(config.at), message: 'the pipeline has no steps' });
-}
-
-/**
- * Each step's prerequisites. Without any `depends_on` in the file, steps run in the order
- * written; with one, the file is a graph and a step without `depends_on` starts at once.
- */
-function dependencies(config: PipelineConfig, problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): Map<string, string[]> {
-  const names = config.steps.map((s) => s.name);
-  const graph = config.steps.some((s) => s.dependsOn !== undefined);
-  const order = new Map<string, string[]>();
-  config.steps.forEach((s, i) => {
-    const deps = graph ? (s.dependsOn ?? []) : i > 0 ? [config.steps[i - 1]!.name] : [];
-    for (const d of deps) {
-      if (!names.includes(d)) problems.push({ position: at(s.at, 'depends_on'), message: `step ${s.name} depends on unknown step "${d}"${didYouMean(d, names)}` });
-    }
-    order.set(s.name, deps.filter((d) => names.includes(d)));
-  });
-  const cycle = findCycle(order);
-  if (cycle) {
-    const first = config.steps.find((s) => s.name === cycle[0])!;
-    problems.push({ position: at(first.at, 'depends_on'), message: `depends_on makes a cycle: ${cycle.join(' → ')}` });
-  }
-  return order;
-}
-
-export function findCycle(graph: Map<string, string[]>): string[] | undefined {
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (node: string): string[] | undefined => {
-    if (state.get(node) === 'done') return undefined;
-    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node];
-    state.set(node, 'visiting');
-    stack.push(node);
-    for (const next of graph.get(node) ?? []) {
-      const found = visit(next);
-      if (found) return found;
-    }
-    stack.pop();
-    state.set(node, 'done');
-    return undefined;
-  };
-  for (const node of graph.keys()) {
-    const found = visit(node);
-    if (found) return found;
-  }
-  return undefined;
-}
-
 function selectSteps(config: PipelineConfig, order: Map<string, string[]>, only: string[] | undefined, problems: PipelineProblem[], source: YamlSource): Set<string> {
   const names = config.steps.map((s) => s.name);
   if (!only?.length) return new Set(names);
@@ -258,7 +203,7 @@ function selectSteps(config: PipelineConfig, order: Map<string, string[]>, only:
   };
   for (const n of only) {
     if (names.includes(n)) add(n);
-    else problems.push({ position: source.position(['steps']), message: `--step ${n}: there is no such step${didYouMean(n, names)}` });
+    else if (!maybeUnread(config, n)) problems.push({ position: source.position(['steps']), message: `--step ${n}: there is no such step${didYouMean(n, names)}` });
   }
   return selected;
 }

@@ -17,10 +17,12 @@ export interface PipelineProblem {
   message: string;
 }
 
+const INVALID_HINT = 'Fix the file at the places named; docs/pipeline.md describes every key.';
+
 /** A pipeline file that cannot run: every problem found, each with file:line:column. */
 export class PipelineError extends NestorError {
   readonly problems: PipelineProblem[];
-  constructor(problems: PipelineProblem[], hint = 'Fix the file at the places named; docs/pipeline.md describes every key.') {
+  constructor(problems: PipelineProblem[], hint = INVALID_HINT) {
     super('NESTOR_PIPELINE_INVALID', problems.map((p) => `${formatPosition(p.position)}: ${p.message}`).join('\n'), hint);
     this.problems = problems;
   }
@@ -36,4 +38,52 @@ export class UnsupportedFeatureError extends PipelineError {
     super(problems, 'Remove or rewrite these parts; docs/pipeline.md lists what each imported format supports.');
     (this as { code: string }).code = 'NESTOR_PIPELINE_UNSUPPORTED';
   }
+}
+
+/** By file, then line, then column, as a compiler lists them; the same problem twice once (matrix jobs repeat them). */
+export function sortProblems(problems: readonly PipelineProblem[]): PipelineProblem[] {
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const key = `${formatPosition(p.position)}\0${p.message}`;
+    return !seen.has(key) && Boolean(seen.add(key));
+  });
+  return unique.sort((a, b) => a.position.file.localeCompare(b.position.file) || a.position.line - b.position.line || a.position.column - b.position.column);
+}
+
+/**
+ * Throws every problem found as one error, or returns when there are none. Parts Nestor does
+ * not run are a problem of their own kind (NESTOR_PIPELINE_UNSUPPORTED) only when nothing is
+ * wrong besides them; otherwise they are listed with the rest, so that one run shows all.
+ */
+export function throwProblems(invalid: readonly PipelineProblem[], unsupported: readonly PipelineProblem[] = []): void {
+  if (invalid.length === 0 && unsupported.length === 0) return;
+  if (invalid.length === 0) throw new UnsupportedFeatureError(sortProblems(unsupported));
+  const hint = unsupported.length ? `${INVALID_HINT} Parts Nestor does not run are named too: remove or rewrite them.` : INVALID_HINT;
+  throw new PipelineError(sortProblems([...invalid, ...unsupported]), hint);
+}
+
+/**
+ * Runs `work` on each item and returns the results, or throws the problems of every item
+ * together (several files, several documents), so that one item's problems do not hide the next's.
+ */
+export function everyProblem<T, R>(items: readonly T[], work: (item: T) => R[]): R[] {
+  const results: R[] = [];
+  const failed: PipelineError[] = [];
+  for (const item of items) {
+    try {
+      results.push(...work(item));
+    } catch (err) {
+      if (!(err instanceof PipelineError)) throw err;
+      failed.push(err);
+    }
+  }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    const problems = sortProblems(failed.flatMap((e) => e.problems));
+    if (failed.every((e): boolean => e instanceof UnsupportedFeatureError)) throw new UnsupportedFeatureError(problems);
+    // Each kind of hint once; one that another already says in full is left out.
+    const hints = [...new Set(failed.map((e) => e.hint))];
+    throw new PipelineError(problems, hints.filter((h) => !hints.some((o) => o !== h && o.includes(h))).join(' '));
+  }
+  return results;
 }

@@ -35,8 +35,8 @@ test('steps may be written as a map; the key is the name', () => {
   assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['one', []], ['two', ['one']]]);
 });
 
-test('depends_on naming an unknown step is refused with a suggestion', () => {
-  assert.match(problems('.nestor.yml', 'steps:\n  build: {run: make}\n  test: {run: make test, depends_on: [biuld]}\n'), /:3:26: step test depends on unknown step "biuld" \(did you mean "build"\?\)/);
+test('depends_on naming an unknown step is refused with a suggestion, at the entry that names it', () => {
+  assert.match(problems('.nestor.yml', 'steps:\n  build: {run: make}\n  test: {run: make test, depends_on: [biuld]}\n'), /:3:39: step test depends on unknown step "biuld" \(did you mean "build"\?\)/);
 });
 
 test('a depends_on cycle is refused and shown', () => {

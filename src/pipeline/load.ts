@@ -3,6 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { defaultStepImage } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
+import { everyProblem } from './errors.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
 import { readNestor } from './formats/nestor.ts';
@@ -58,7 +59,11 @@ export function formatOf(path: string, value: unknown): Format {
   return 'nestor';
 }
 
-/** Reads one file into the pipelines it holds (Drone files can hold several). */
+/**
+ * Reads one file into the pipelines it holds (Drone files can hold several). Only a YAML
+ * syntax error is thrown here: what is wrong with the content travels in each config's
+ * `problems`, and compile reports it together with its own checks.
+ */
 export function readPipelines(path: string, text: string, facts: RunFacts, displayPath = path): { config: PipelineConfig; source: YamlSource }[] {
   const sources = YamlSource.parseAll(displayPath, text);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
@@ -79,17 +84,18 @@ export function readPipelines(path: string, text: string, facts: RunFacts, displ
   });
 }
 
-/** Files → job plans, ready for the executor; every problem is thrown with file:line:column. */
+/**
+ * Files → job plans, ready for the executor; every problem is thrown with file:line:column,
+ * those of every file and every pipeline in one error.
+ */
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
-  const plans: JobPlan[] = [];
-  for (const path of discover(dir, file)) {
+  return everyProblem(discover(dir, file), (path) => {
     const rel = relative(process.cwd(), path);
     const display = rel && !rel.startsWith('..') ? rel : path;
-    for (const { config, source } of readPipelines(path, readFileSync(path, 'utf8'), opts, display)) {
-      plans.push(...compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }));
-    }
-  }
-  return plans;
+    return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), opts, display), ({ config, source }) =>
+      compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
+    );
+  });
 }
 
 /** The variables every CI system sets, under Nestor's names and the file's own system's. */
@@ -119,7 +125,7 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
 
 /** The job plans of a pipeline given as text (an API submission, a stored job). */
 export function compileText(pipeline: { text: string; file: string }, opts: CompileOptions): JobPlan[] {
-  return readPipelines(pipeline.file, pipeline.text, opts).flatMap(({ config, source }) =>
+  return everyProblem(readPipelines(pipeline.file, pipeline.text, opts), ({ config, source }) =>
     compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
   );
 }

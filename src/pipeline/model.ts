@@ -1,3 +1,4 @@
+import type { PipelineProblem } from './errors.ts';
 import type { PathSegment } from './yaml-source.ts';
 
 /**
@@ -46,6 +47,8 @@ export interface StepConfig {
   workingDir?: string;
   /** Undefined: after the previous step. Empty: at the start. */
   dependsOn?: string[];
+  /** Where each `dependsOn` entry is written, when it is (GitLab's stage order is not). */
+  dependsOnAt?: PathSegment[][];
   when: Condition[];
   timeoutSeconds?: number;
   ignoreFailure: boolean;
@@ -98,4 +101,16 @@ export interface PipelineConfig {
   notices?: string[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */
   emptyWorkspace?: boolean;
+  /**
+   * What reading the file found wrong. The config then holds only the parts that could be
+   * read, and compile reports these with its own problems, so that one run shows them all.
+   */
+  problems?: PipelineProblem[];
+  /** Parts the file uses that Nestor does not run. */
+  unsupported?: PipelineProblem[];
+  /**
+   * Steps and services written but not read (their problems are in `problems`), with their
+   * names when those could be read: naming one elsewhere is not reported as unknown.
+   */
+  unread?: { name?: string; at: PathSegment[]; service?: boolean }[];
 }

@@ -9,7 +9,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  // Changing every letter of a short word (`db` → `a`) is not a typo.
+  const close = bestDistance <= Math.max(2, Math.floor(word.length / 3)) && bestDistance < word.length;
+  return best !== undefined && close ? best : undefined;
 }
 
 export function didYouMean(word: string, candidates: readonly string[]): string {

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from '../errors.ts';
+import type { PipelineProblem } from '../errors.ts';
 import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
+import { entryPaths, nameOf, unreadable } from './items.ts';
 import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Drone's `.drone.yml`, docker pipelines: the common subset, mapped onto Nestor's model. */
@@ -76,11 +77,12 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const raw = source.value as Record<string, unknown> | null;
   if (!raw || raw.kind !== 'pipeline') return undefined; // secrets, signatures: not pipelines
   if (raw.type !== undefined && raw.type !== 'docker') {
-    throw new UnsupportedFeatureError([{ position: source.position([], 'type'), message: `Drone "${String(raw.type)}" pipelines are not supported; only type: docker` }]);
+    const message = `Drone "${String(raw.type)}" pipelines are not supported; only type: docker`;
+    return unreadable(source, 'drone', DRONE_WORKSPACE, [], [{ position: source.position([], 'type'), message }]);
   }
   const top = check(source, pipeline, raw, [], 'the Drone pipeline', problems);
-  if (!top) throw new PipelineError(problems);
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
+  if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
   const notices: string[] = [];
   if (top.platform?.os && top.platform.os !== 'linux') {
     unsupported.push({ position: source.position(['platform'], 'os'), message: `platform os ${top.platform.os} is not supported; Nestor runs Linux containers` });
@@ -88,23 +90,31 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   if (top.clone) notices.push(top.clone.disable ? 'clone.disable: the workspace starts empty' : 'clone: Nestor copies the source into the workspace; clone options have no effect');
   if (top.trigger) unsupportedKeys(source, top.trigger, ['trigger'], CONDITION_UNSUPPORTED, unsupported);
 
-  const steps = top.steps.flatMap((s, i) => {
-    const at: PathSegment[] = ['steps', i];
-    const c = check(source, container, s, at, `step ${i + 1}`, problems);
-    if (!c) return [];
+  const unread: NonNullable<PipelineConfig['unread']> = [];
+  // Each container is read on its own, so that one with problems leaves the others checked.
+  const read = (s: unknown, at: PathSegment[], what: string) => {
+    const name = nameOf(s, at[1]!);
+    const c = check(source, container, s, at, what, problems);
+    if (!c || name === undefined) {
+      unread.push({ ...(name !== undefined ? { name } : {}), at, ...(at[0] === 'services' ? { service: true } : {}) });
+      return undefined;
+    }
     unsupportedKeys(source, s as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
     if (c.when) unsupportedKeys(source, c.when, [...at, 'when'], CONDITION_UNSUPPORTED, unsupported);
-    return [toStep(c, at)];
+    return c;
+  };
+  const steps = top.steps.flatMap((s, i) => {
+    const at: PathSegment[] = ['steps', i];
+    const c = read(s, at, `step ${nameOf(s, i) ?? i + 1}`);
+    return c ? [toStep(c, at)] : [];
   });
   const services = (top.services ?? []).flatMap((s, i): ServiceConfig[] => {
     const at: PathSegment[] = ['services', i];
-    const c = check(source, container, s, at, `service ${i + 1}`, problems);
+    const c = read(s, at, `service ${nameOf(s, i) ?? i + 1}`);
     if (!c) return [];
     const step = toStep(c, at);
     return [{ name: c.name, image: c.image, aliases: [], environment: step.environment, commands: step.commands, ...(step.entrypoint ? { entrypoint: step.entrypoint } : {}), ...(step.command ? { command: step.command } : {}), ports: [], privileged: step.privileged, volumes: step.volumes, at }];
   });
-  if (problems.length) throw new PipelineError(problems);
-  if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
   return {
     name: top.name ?? 'default',
     format: 'drone',
@@ -119,6 +129,9 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     at: [],
     notices,
     ...(top.clone?.disable ? { emptyWorkspace: true } : {}),
+    problems,
+    unsupported,
+    unread,
   };
 }
 
@@ -137,7 +150,7 @@ function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
     volumes: (c.volumes ?? []).map((v, i) => ({ source: v.name, target: v.path, readOnly: false, at: [...at, 'volumes', i] })),
     ...(c.network_mode ? { networkMode: c.network_mode } : {}),
     ...(c.working_dir ? { workingDir: c.working_dir } : {}),
-    ...(c.depends_on ? { dependsOn: c.depends_on } : {}),
+    ...(c.depends_on ? { dependsOn: c.depends_on, dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
     when: c.when ? [toCondition(c.when)] : [],
     ignoreFailure: c.failure === 'ignore',
     detach: c.detach ?? false,

@@ -1,11 +1,14 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from '../errors.ts';
+import type { PipelineProblem } from '../errors.ts';
 import type { PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
-import { check } from '../validate.ts';
+import { check, type Place } from '../validate.ts';
+import { closest, didYouMean } from '../suggest.ts';
 import type { RunFacts } from '../when.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
-import { scalar, stringList, listOf } from '../common.ts';
+import { scalar, stringList } from '../common.ts';
+import { Extends, isPlain } from './gitlab-extends.ts';
+import { unreadable } from './items.ts';
 import { evaluateRule, RuleSyntaxError } from './gitlab-rules.ts';
 import { substitute } from '../compile.ts';
 
@@ -99,50 +102,75 @@ const defaultSchema = z.strictObject({
   interruptible: z.unknown().optional(),
 });
 
+/** The keys of `default` that may also be written at the top level, as older files do. */
+const globalSchema = defaultSchema.pick({ image: true, services: true, before_script: true, after_script: true });
+
 type Job = z.infer<typeof jobSchema>;
 
 export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig {
   const problems: PipelineProblem[] = [];
   const unsupported: PipelineProblem[] = [];
   const notices: string[] = [];
-  const raw = (source.value ?? {}) as Record<string, unknown>;
+  const raw = source.value ?? {};
+  if (!isPlain(raw)) return unreadable(source, 'gitlab', GITLAB_WORKSPACE, [{ position: source.position([]), message: 'a .gitlab-ci.yml is a map of jobs and keywords' }]);
   if ('include' in raw) unsupported.push({ position: source.position([], 'include'), message: '"include" is not supported: inline the included jobs' });
   if ('workflow' in raw) notices.push('workflow: rules for the whole pipeline are not evaluated; every job\'s own rules are');
-  const stages = check(source, z.array(z.string()), raw.stages ?? DEFAULT_STAGES, ['stages'], 'stages', problems) ?? DEFAULT_STAGES;
+  // Stages that cannot be read are not checked against: every job would be reported for them.
+  const stagesRead = raw.stages === undefined ? DEFAULT_STAGES : check(source, z.array(z.string()), raw.stages, ['stages'], 'stages', problems);
+  const stages = stagesRead ?? DEFAULT_STAGES;
   const globalVars = check(source, variables, raw.variables ?? {}, ['variables'], 'variables', problems) ?? {};
-  const defaults = check(source, defaultSchema, {
-    ...(raw.image !== undefined ? { image: raw.image } : {}),
-    ...(raw.services !== undefined ? { services: raw.services } : {}),
-    ...(raw.before_script !== undefined ? { before_script: raw.before_script } : {}),
-    ...(raw.after_script !== undefined ? { after_script: raw.after_script } : {}),
-    ...(raw.default as object | undefined),
-  }, ['default'], 'default', problems) ?? {};
+  // The old top-level forms of `default`'s keys, each checked where it is written.
+  const written = Object.keys(globalSchema.shape).filter((k) => raw[k] !== undefined);
+  const globals = check(source, globalSchema, Object.fromEntries(written.map((k) => [k, raw[k]])), [], 'the pipeline', problems) ?? {};
+  const defaults = { ...globals, ...(raw.default === undefined ? {} : check(source, defaultSchema, raw.default, ['default'], 'default', problems)) };
 
   // Jobs: every top-level key that is not a keyword and not hidden (`.name`), after `extends`.
   const jobNames = Object.keys(raw).filter((k) => !RESERVED.has(k) && !k.startsWith('.'));
-  const resolved = new Map<string, Job>();
+  const templates = new Extends(raw, Object.keys(raw).filter((k) => !RESERVED.has(k)), source, problems);
+  const unread: NonNullable<PipelineConfig['unread']> = [];
+  const resolved = new Map<string, { job: Job; owner: (path: PathSegment[]) => string }>();
   for (const name of jobNames) {
-    const merged = resolveExtends(raw, name, [], source, problems);
-    const job = check(source, jobSchema, merged, [name], `job ${name}`, problems);
-    if (!job) continue;
-    for (const key of Object.keys(REFUSED)) if (key in job) unsupported.push({ position: source.position([name], key), message: `"${key}" is not supported by Nestor: ${REFUSED[key]}` });
+    if (!isPlain(raw[name])) {
+      // Most often a misspelled keyword (`stage:` for `stages:`), read as a job.
+      problems.push({ position: source.position([], name), message: `"${name}" is neither a keyword nor a job (a job is a map with a script)${didYouMean(name, [...RESERVED])}` });
+      unread.push({ name, at: [name] });
+      continue;
+    }
+    const owner = (path: PathSegment[]) => templates.owner(name, path);
+    // A problem is reported where it is written: in the job, or in the template it extends.
+    const place: Place = (path) => {
+      const where = owner(path);
+      return { base: [where], what: where === name ? `job ${name}` : where };
+    };
+    const merged = templates.resolve(name).merged;
+    const job = check(source, jobSchema, merged, [name], `job ${name}`, problems, place);
+    if (!job) {
+      unread.push({ name, at: [name] });
+      continue;
+    }
+    const by = (key: string) => (owner([key]) === name ? `job ${name}` : owner([key]));
+    for (const key of Object.keys(REFUSED)) if (key in job) unsupported.push({ position: source.position([owner([key])], key), message: `"${key}" is not supported by Nestor: ${REFUSED[key]}` });
     for (const key of Object.keys(NOTED)) if (key in job) notices.push(`job ${name}: ${key} — ${NOTED[key]}`);
-    if (job.script === undefined) problems.push({ position: source.position([name]), message: `job ${name} has no script` });
-    if (job.stage !== undefined && !stages.includes(job.stage)) problems.push({ position: source.position([name], 'stage'), message: `job ${name} uses stage "${job.stage}", which is not in stages (${stages.join(', ')})` });
-    resolved.set(name, job);
+    // A script of the wrong type, or misspelled, is reported already; "no script" would say it twice.
+    const misspelt = Object.keys(merged).some((k) => !(k in jobSchema.shape) && closest(k, Object.keys(jobSchema.shape)) === 'script');
+    if (job.script === undefined && merged.script === undefined && !misspelt) problems.push({ position: source.position([], name), message: `job ${name} has no script` });
+    if (stagesRead && job.stage !== undefined && !stages.includes(job.stage)) {
+      problems.push({ position: source.position([owner(['stage']), 'stage']), message: `${by('stage')} uses stage "${job.stage}", which is not in stages (${stages.join(', ')})${didYouMean(job.stage, stages)}` });
+    }
+    resolved.set(name, { job, owner });
   }
-  if (problems.length) throw new PipelineError(problems);
-  if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
 
   const vars = expand({ ...builtinVars(facts), ...plainVars(globalVars) });
   const stageOf = (job: Job) => job.stage ?? 'test';
   const steps: StepConfig[] = [];
   const services = new Map<string, ServiceConfig>();
-  for (const [name, job] of resolved) {
+  for (const [name, { job, owner }] of resolved) {
     const at: PathSegment[] = [name];
     const jobVars = expand({ ...vars, ...plainVars(job.variables ?? {}) });
-    const decision = decide(job, jobVars, facts, source, at, problems);
-    const earlier = [...resolved].filter(([, j]) => stages.indexOf(stageOf(j)) < stages.indexOf(stageOf(job))).map(([n]) => n);
+    const decision = decide(job, jobVars, facts, source, [owner(['rules']), 'rules'], problems);
+    // A stage not in `stages` is reported; ranking it first would make cycles of its own.
+    const rank = (j: Job) => stages.indexOf(stageOf(j));
+    const earlier = [...resolved].filter(([, j]) => rank(j.job) >= 0 && rank(j.job) < rank(job)).map(([n]) => n);
     const image = job.image ?? defaults.image;
     for (const s of job.services ?? defaults.services ?? []) {
       const svc = toService(s, jobVars, [...at, 'services']);
@@ -157,7 +185,7 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
       secrets: [],
       privileged: false,
       volumes: [],
-      dependsOn: job.needs ? job.needs.map((n) => (typeof n === 'string' ? n : n.job)) : earlier,
+      ...(job.needs ? needsOf(job.needs, [owner(['needs']), 'needs'], jobNames) : { dependsOn: earlier }),
       when: decision.when === 'never' ? [] : [{ status: decision.when }],
       ...(decision.when === 'never' ? { notRunBecause: decision.note ?? 'not run' } : {}),
       ...(job.timeout ?? defaults.timeout ? { timeoutSeconds: seconds(job.timeout ?? defaults.timeout!) } : {}),
@@ -166,7 +194,6 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
       at,
     });
   }
-  if (problems.length) throw new PipelineError(problems);
   return {
     name: 'gitlab',
     format: 'gitlab',
@@ -180,36 +207,18 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
     when: [],
     at: [],
     notices,
+    problems,
+    unsupported,
+    unread,
   };
 }
 
-function resolveExtends(raw: Record<string, unknown>, name: string, seen: string[], source: YamlSource, problems: PipelineProblem[]): Record<string, unknown> {
-  const own = (raw[name] ?? {}) as Record<string, unknown>;
-  if (typeof own !== 'object' || own === null) return {};
-  const parents = listOf(own.extends as string | string[] | undefined);
-  let merged: Record<string, unknown> = {};
-  for (const p of parents) {
-    if (seen.includes(p) || !(p in raw)) {
-      problems.push({ position: source.position([name], 'extends'), message: seen.includes(p) ? `extends makes a cycle through ${p}` : `job ${name} extends unknown job "${p}"` });
-      continue;
-    }
-    merged = deepMerge(merged, resolveExtends(raw, p, [...seen, name], source, problems));
-  }
-  const { extends: _, ...rest } = own;
-  return deepMerge(merged, rest);
-}
-
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = isPlain(prev) && isPlain(v) ? deepMerge(prev, v) : v;
-  }
-  return out;
-}
-
-function isPlain(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** `needs`, with where each entry is written; an `optional` need of a job that is not there is dropped, as GitLab does. */
+function needsOf(needs: NonNullable<Job['needs']>, at: PathSegment[], jobs: string[]): Pick<StepConfig, 'dependsOn' | 'dependsOnAt'> {
+  const kept = needs.flatMap((n, i): [string, PathSegment[]][] =>
+    typeof n === 'string' ? [[n, [...at, i]]] : n.optional && !jobs.includes(n.job) ? [] : [[n.job, [...at, i, 'job']]],
+  );
+  return { dependsOn: kept.map(([n]) => n), dependsOnAt: kept.map(([, p]) => p) };
 }
 
 function lines(s: z.infer<typeof script> | undefined): string[] {
@@ -271,7 +280,7 @@ function decide(
   vars: Record<string, string>,
   facts: RunFacts,
   source: YamlSource,
-  at: PathSegment[],
+  rulesAt: PathSegment[],
   problems: PipelineProblem[],
 ): { when: 'never' | ('success' | 'failure')[]; allowFailure: boolean; note?: string } {
   let when = job.when ?? 'on_success';
@@ -281,7 +290,7 @@ function decide(
       try {
         if (r.if !== undefined && !evaluateRule(r.if, vars)) return false;
       } catch (err) {
-        if (err instanceof RuleSyntaxError) problems.push({ position: source.position([...at, 'rules', i], 'if'), message: `rule "${r.if}": ${err.message}` });
+        if (err instanceof RuleSyntaxError) problems.push({ position: source.position([...rulesAt, i], 'if'), message: `rule "${r.if}": ${err.message}` });
         return false;
       }
       const changes = r.changes === undefined ? undefined : Array.isArray(r.changes) ? r.changes : r.changes.paths;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { PipelineError, type PipelineProblem } from '../errors.ts';
+import type { PipelineProblem } from '../errors.ts';
 import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
+import { entries, entryPaths, isMap, nameOf, unreadable } from './items.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import {
@@ -85,7 +86,8 @@ export const pipelineSchema = z.strictObject({
   matrix: matrixSchema.optional(),
   when: z.union([whenSchema, z.array(whenSchema)]).optional(),
   volumes: z.record(z.string(), jobVolumeSchema).optional(),
-  services: z.union([z.array(serviceSchema), z.record(z.string(), serviceSchema)]).optional(),
+  // Steps and services are checked one by one, so that one with problems does not hide the rest.
+  services: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
   steps: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]),
 });
 
@@ -94,19 +96,24 @@ export const DEFAULT_WORKSPACE = '/workspace';
 export function readNestor(source: YamlSource): PipelineConfig {
   const problems: PipelineProblem[] = [];
   const top = check(source, pipelineSchema, source.value ?? {}, [], 'the pipeline', problems);
-  if (!top) throw new PipelineError(problems);
+  if (!top) return unreadable(source, 'nestor', DEFAULT_WORKSPACE, problems);
+  const unread: NonNullable<PipelineConfig['unread']> = [];
 
   const steps: StepConfig[] = [];
   for (const [key, raw, at] of entries(top.steps, ['steps'])) {
-    const step = check(source, stepSchema, raw ?? {}, at, `step ${typeof key === "number" ? `#${key + 1}` : key}`, problems);
-    if (step) steps.push(toStep(step, typeof key === 'string' ? key : undefined, key, at, problems, source));
+    const name = nameOf(raw, key, `step-${Number(key) + 1}`);
+    const step = check(source, stepSchema, raw ?? {}, at, `step ${typeof key === 'number' ? `#${key + 1}` : key}`, problems);
+    if (step && name !== undefined) steps.push(toStep(step, name, at, problems, source));
+    else unread.push({ ...(name !== undefined ? { name } : {}), at });
   }
   const services: ServiceConfig[] = [];
   for (const [key, raw, at] of entries(top.services ?? [], ['services'])) {
-    const s = raw as z.infer<typeof serviceSchema>;
-    const name = (typeof key === 'string' ? key : undefined) ?? s.name;
-    if (!name) {
-      problems.push({ position: source.position(at), message: 'a service needs a name' });
+    const name = nameOf(raw, key);
+    const s = check(source, serviceSchema, raw ?? {}, at, `service ${name ?? (typeof key === 'number' ? `#${key + 1}` : key)}`, problems);
+    if (!s || name === undefined) {
+      // A `name` of the wrong type is reported already.
+      if (s && !(isMap(raw) && raw.name !== undefined)) problems.push({ position: source.position(at), message: 'a service needs a name' });
+      unread.push({ ...(name !== undefined ? { name } : {}), at, service: true });
       continue;
     }
     services.push({
@@ -123,7 +130,7 @@ export function readNestor(source: YamlSource): PipelineConfig {
       at,
     });
   }
-  if (problems.length) throw new PipelineError(problems);
+  checkMatrix(source, top.matrix, problems);
   return {
     name: top.name ?? 'pipeline',
     format: 'nestor',
@@ -139,20 +146,14 @@ export function readNestor(source: YamlSource): PipelineConfig {
     workspace: top.workspace ?? DEFAULT_WORKSPACE,
     when: top.when === undefined ? [] : (Array.isArray(top.when) ? top.when : [top.when]).map(toCondition),
     at: [],
+    problems,
+    unread,
   };
-}
-
-/** A list or a map of items, each with its key (index or name) and its path. */
-export function entries(value: unknown[] | Record<string, unknown>, base: PathSegment[]): [string | number, unknown, PathSegment[]][] {
-  return Array.isArray(value)
-    ? value.map((v, i) => [i, v, [...base, i]])
-    : Object.entries(value).map(([k, v]) => [k, v, [...base, k]]);
 }
 
 function toStep(
   s: z.infer<typeof stepSchema>,
-  mapName: string | undefined,
-  key: string | number,
+  name: string,
   at: PathSegment[],
   problems: PipelineProblem[],
   source: YamlSource,
@@ -162,7 +163,7 @@ function toStep(
   }
   const when = s.when === undefined ? [] : Array.isArray(s.when) ? s.when : [s.when];
   return {
-    name: mapName ?? s.name ?? `step-${Number(key) + 1}`,
+    name,
     ...(s.image ? { image: s.image } : {}),
     commands: s.run !== undefined ? [s.run] : listOf(s.commands),
     afterCommands: [],
@@ -174,7 +175,7 @@ function toStep(
     volumes: toVolumes(s.volumes, [...at, 'volumes'], problems, source),
     ...(s.network_mode ? { networkMode: s.network_mode } : {}),
     ...(s.working_dir ? { workingDir: s.working_dir } : {}),
-    ...(s.depends_on !== undefined ? { dependsOn: listOf(s.depends_on) } : {}),
+    ...(s.depends_on !== undefined ? { dependsOn: listOf(s.depends_on), dependsOnAt: entryPaths(s.depends_on, [...at, 'depends_on']) } : {}),
     when: when.map(toCondition),
     ...(s.timeout !== undefined ? { timeoutSeconds: toSeconds(s.timeout)! } : {}),
     ignoreFailure: s.failure === 'ignore',
@@ -203,6 +204,15 @@ function toVolumes(
     }
   });
   return out;
+}
+
+/** A matrix with an empty list makes no jobs at all: surely not what was meant. */
+export function checkMatrix(source: YamlSource, matrix: z.infer<typeof matrixSchema> | undefined, problems: PipelineProblem[]): void {
+  for (const [axis, values] of Object.entries(matrix ?? {})) {
+    if (Array.isArray(values) && values.length === 0) {
+      problems.push({ position: source.position(['matrix', axis]), message: `matrix ${axis === 'include' ? 'include' : `axis "${axis}"`} has no values, so the pipeline would make no jobs` });
+    }
+  }
 }
 
 /** `{A: [1, 2], B: [x]}` → every combination; `{include: [...]}` → exactly those. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from '../errors.ts';
+import type { PipelineProblem } from '../errors.ts';
 import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
@@ -14,7 +14,8 @@ import {
   toArgv,
   toCondition,
 } from '../common.ts';
-import { entries, toMatrix } from './nestor.ts';
+import { entries, entryPaths, isMap, nameOf, unreadable } from './items.ts';
+import { checkMatrix, toMatrix } from './nestor.ts';
 import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Woodpecker's `.woodpecker.yml` and `.woodpecker/*.yml`: the common subset. */
@@ -72,24 +73,30 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   const unsupported: PipelineProblem[] = [];
   const raw = (source.value ?? {}) as Record<string, unknown>;
   const top = check(source, workflow, raw, [], 'the Woodpecker workflow', problems);
-  if (!top) throw new PipelineError(problems);
-  unsupportedKeys(source, raw, [], { labels: 'target runners with `nestor run` options or runner labels instead', platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
+  if (isMap(raw)) unsupportedKeys(source, raw, [], { labels: 'target runners with `nestor run` options or runner labels instead', platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
+  if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: string[] = [];
   if (top.clone !== undefined) notices.push('clone: Nestor copies the source into the workspace; the clone step is not run');
 
+  const unread: NonNullable<PipelineConfig['unread']> = [];
+  // Each container is read on its own, so that one with problems leaves the others checked.
   const read = (value: unknown, at: PathSegment[], key: string | number, what: string) => {
+    const name = nameOf(value, key, typeof key === 'number' ? `step-${key + 1}` : undefined);
     const c = check(source, container, value ?? {}, at, what, problems);
-    if (!c) return undefined;
+    if (!c || name === undefined) {
+      unread.push({ ...(name !== undefined ? { name } : {}), at, ...(at[0] === 'services' ? { service: true } : {}) });
+      return undefined;
+    }
     unsupportedKeys(source, value as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
     const when = c.when === undefined ? [] : Array.isArray(c.when) ? c.when : [c.when];
     when.forEach((w, i) => unsupportedKeys(source, w, Array.isArray(c.when) ? [...at, 'when', i] : [...at, 'when'], CONDITION_UNSUPPORTED, unsupported));
-    return { c, when, name: typeof key === 'string' ? key : (c.name ?? `step-${key + 1}`) };
+    return { c, when, name };
   };
 
   const steps: StepConfig[] = [];
   for (const [key, value, at] of entries(top[stepsKey] ?? [], [stepsKey])) {
-    const r = read(value, at, key, `step ${key}`);
+    const r = read(value, at, key, `step ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
     if (!r) continue;
     const { c } = r;
     const env = environmentWithSecrets(c.environment);
@@ -106,7 +113,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       volumes: volumesOf(c.volumes, [...at, 'volumes'], source, problems),
       ...(c.network_mode ? { networkMode: c.network_mode } : {}),
       ...(c.directory ? { workingDir: c.directory } : {}),
-      ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on) } : {}),
+      ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on), dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
       when: r.when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
       ignoreFailure: c.failure === 'ignore',
       detach: c.detach ?? false,
@@ -115,7 +122,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   }
   const services: ServiceConfig[] = [];
   for (const [key, value, at] of entries(top.services ?? [], ['services'])) {
-    const r = read(value, at, key, `service ${key}`);
+    const r = read(value, at, key, `service ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
     if (!r) continue;
     services.push({
       name: r.name,
@@ -131,8 +138,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       at,
     });
   }
-  if (problems.length) throw new PipelineError(problems);
-  if (unsupported.length) throw new UnsupportedFeatureError(unsupported);
+  checkMatrix(source, top.matrix, problems);
   const when = top.when === undefined ? [] : Array.isArray(top.when) ? top.when : [top.when];
   return {
     name,
@@ -148,6 +154,9 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     at: [],
     notices,
     ...(top.skip_clone ? { emptyWorkspace: true } : {}),
+    problems,
+    unsupported,
+    unread,
   };
 }
 
