@@ -10,6 +10,7 @@ import { tarOf } from '../src/engine/archive.ts';
 import { consumeProgress, EngineStreamError } from '../src/engine/json-stream.ts';
 import { runContainer } from '../src/engine/run-container.ts';
 import { nestorLabels } from '../src/engine/labels.ts';
+import { cidrsOverlap } from '../src/engine/nested/address-pools.ts';
 import { hostEngine } from './helpers.ts';
 
 const host = await hostEngine();
@@ -54,6 +55,33 @@ test('preload puts host images into a fresh engine ahead of its first use', asyn
   try {
     await supply.preload([hostOnly], fresh);
     assert.ok((await fresh.docker.getImage(hostOnly).inspect()).Id);
+  } finally {
+    await fresh.destroy();
+  }
+});
+
+test('networks a job makes in its engine (docker-compose does) never take the mirror\'s subnet, so pulls still reach the cache', async () => {
+  const subnet = supply.registry.subnet;
+  assert.ok(subnet, 'the supply network has a subnet');
+  const fresh = await provision({ host, isolation: 'dind-caps', daemon: supply.daemonOptions() });
+  try {
+    // As many networks as the engine will make: whichever of Docker's pools the supply network
+    // sits in, a nested dockerd left to its defaults hands it out to one of these.
+    const subnetOf = async (id: string) => ((await fresh.docker.getNetwork(id).inspect()) as { IPAM: { Config: { Subnet: string }[] } }).IPAM.Config[0]!.Subnet;
+    const made = [await subnetOf('bridge')];
+    for (let i = 0; i < 64; i++) {
+      const net = await fresh.docker.createNetwork({ Name: `project-${i}_default` }).catch((err: unknown) => {
+        if (/non-overlapping .*address pool/.test(String((err as Error).message))) return undefined; // all pools used
+        throw err;
+      });
+      if (!net) break;
+      made.push(await subnetOf(net.id));
+    }
+    assert.ok(made.length > 10, `the engine made its networks: ${made.join(' ')}`);
+    assert.deepEqual(made.filter((s) => cidrsOverlap(s, subnet)), [], `no network of the engine overlaps the supply network ${subnet}`);
+    await pullInto(fresh, hostOnly);
+    const r = await runContainer(fresh.docker, { image: hostOnly, cmd: ['cat', '/marker'] });
+    assert.equal(r.stdout.trim(), suffix);
   } finally {
     await fresh.destroy();
   }

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import type Docker from 'dockerode';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
-import { LOCAL_REGISTRY_IMAGE } from '../../src/engine/images/image-names.ts';
+import { LOCAL_REGISTRY_IMAGE, OFFICIAL_REGISTRY_IMAGE } from '../../src/engine/images/image-names.ts';
+import { firstPresent } from '../../src/engine/images/local-images.ts';
 import { nestorLabels } from '../../src/engine/labels.ts';
 import { hostEngine } from '../helpers.ts';
 import { api } from '../server/harness.ts';
@@ -28,7 +29,8 @@ before(async () => {
   const gateway = supply.registry.gateway;
   await supply.close();
   registry = await host.docker.createContainer({
-    Image: LOCAL_REGISTRY_IMAGE,
+    // Whichever registry image `nestor images bootstrap` left: registry:2 where it could be pulled.
+    Image: await firstPresent(host.docker, [OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE]),
     Env: ['REGISTRY_AUTH=htpasswd', 'REGISTRY_AUTH_HTPASSWD_REALM=nestor-test', 'REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd', 'REGISTRY_LOG_LEVEL=warn'],
     Labels: nestorLabels('registry', { 'dev.nestor.test': 'registry-auth' }),
     HostConfig: { Binds: [`${dir}:/auth:ro`], PortBindings: { '5000/tcp': [{ HostIp: gateway, HostPort: '' }] }, Memory: 256 * 1024 * 1024 },

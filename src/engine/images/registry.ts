@@ -16,6 +16,11 @@ export interface RegistryHandle {
   url: string;
   /** Gateway of the supply network: an address of this host that every nested engine can reach. */
   gateway: string;
+  /**
+   * The supply network's subnet (undefined when Docker does not say): nested engines must not
+   * make networks of their own in it, or its gateway, the mirror, stops being reachable.
+   */
+  subnet: string | undefined;
 }
 
 export class RegistryUnavailableError extends NestorError {
@@ -70,10 +75,10 @@ export async function ensureRegistry(docker: Docker): Promise<RegistryHandle> {
   if (!ip) throw new RegistryUnavailableError(`${REGISTRY_CONTAINER} has no address on ${network.name}`);
   const url = `http://${ip}:5000`;
   await waitForRegistry(url);
-  return { url, gateway: network.gateway };
+  return { url, gateway: network.gateway, subnet: network.subnet };
 }
 
-async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gateway: string }> {
+async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gateway: string; subnet: string | undefined }> {
   let net = await docker.getNetwork(SUPPLY_NETWORK).inspect().catch(() => undefined);
   if (!net) {
     await docker
@@ -83,9 +88,10 @@ async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gate
       });
     net = await docker.getNetwork(SUPPLY_NETWORK).inspect();
   }
-  const gateway = (net as { IPAM?: { Config?: { Gateway?: string }[] } }).IPAM?.Config?.[0]?.Gateway;
+  const ipam = (net as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config?.[0];
+  const gateway = ipam?.Gateway;
   if (!gateway) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} has no gateway address`);
-  return { name: SUPPLY_NETWORK, gateway };
+  return { name: SUPPLY_NETWORK, gateway, subnet: ipam?.Subnet };
 }
 
 async function waitForRegistry(url: string, timeoutMs = 10_000): Promise<void> {

@@ -4,6 +4,7 @@ import { errorMessage } from '../../errors.ts';
 import type { EngineClient } from '../engine-client.ts';
 import type { NestedEngine } from '../nested/nested-engine.ts';
 import type { DaemonOptions } from '../nested/daemon-args.ts';
+import { poolsAvoiding } from '../nested/address-pools.ts';
 import { consumeProgress } from '../json-stream.ts';
 import { imageExists } from './local-images.ts';
 import { ImagePublisher } from './publish.ts';
@@ -67,10 +68,18 @@ export class ImageSupply {
     return supply;
   }
 
-  /** What a nested dockerd needs to use this supply. */
-  daemonOptions(): Pick<DaemonOptions, 'registryMirrors' | 'insecureRegistries'> {
+  /**
+   * What a nested dockerd needs to use this supply. The mirror listens on the supply network's
+   * gateway, which a nested engine reaches through its default route; a network the engine
+   * made for itself in the same subnet (docker-compose's `<project>_default` takes the first
+   * free one of Docker's pools, 172.18.0.0/16 on a fresh host, like the supply network) would
+   * make that address local to the engine and refuse every later pull. So the engine's own
+   * networks come from Docker's default pools without the supply's subnet.
+   */
+  daemonOptions(): Pick<DaemonOptions, 'registryMirrors' | 'insecureRegistries' | 'defaultAddressPools'> {
     const hostPort = new URL(this.mirrorUrl).host;
-    return { registryMirrors: [this.mirrorUrl], insecureRegistries: [hostPort] };
+    const avoid = this.registry.subnet ?? `${this.registry.gateway}/32`;
+    return { registryMirrors: [this.mirrorUrl], insecureRegistries: [hostPort], defaultAddressPools: poolsAvoiding([avoid]) };
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { AddressPool } from './address-pools.ts';
+
 /** Options for the nested dockerd, the same knobs as daemon.json. */
 export interface DaemonOptions {
   storageDriver?: string;
@@ -5,6 +7,11 @@ export interface DaemonOptions {
   logOpts?: Record<string, string>;
   registryMirrors?: string[];
   insecureRegistries?: string[];
+  /**
+   * Where the daemon cuts its own networks from (docker0 and the networks jobs make) instead
+   * of Docker's defaults: the image supply leaves out the subnet its mirror listens on.
+   */
+  defaultAddressPools?: AddressPool[];
   mtu?: number;
   cgroupDriver?: 'cgroupfs' | 'systemd';
   cgroupParent?: string;
@@ -31,6 +38,7 @@ export function daemonArgs(opts: DaemonOptions): string[] {
   for (const [k, v] of Object.entries(opts.logOpts ?? {})) args.push(`--log-opt=${k}=${v}`);
   for (const m of opts.registryMirrors ?? []) args.push(`--registry-mirror=${m}`);
   for (const r of opts.insecureRegistries ?? []) args.push(`--insecure-registry=${r}`);
+  for (const p of opts.defaultAddressPools ?? []) args.push(`--default-address-pool=base=${p.base},size=${p.size}`);
   if (opts.mtu) args.push(`--mtu=${opts.mtu}`);
   if (opts.cgroupDriver) args.push(`--exec-opt=native.cgroupdriver=${opts.cgroupDriver}`);
   if (opts.cgroupParent) args.push(`--cgroup-parent=${opts.cgroupParent}`);
