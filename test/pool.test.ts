@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EnginePool } from '../src/engine/pool.ts';
+import { processOwner } from '../src/engine/ownership.ts';
 import { hostEngine, objectsOf } from './helpers.ts';
 
 const host = await hostEngine();
@@ -31,7 +32,7 @@ test('a warm pool hands out a ready engine at once, refills, and never reuses on
   }
   const leftovers = await host.docker.listContainers({
     all: true,
-    filters: JSON.stringify({ label: ['dev.nestor.role=engine', `dev.nestor.owner=${(await import('node:os')).hostname()}:${process.pid}`] }),
+    filters: JSON.stringify({ label: ['dev.nestor.role=engine', `dev.nestor.owner=${processOwner()}`] }),
   });
   assert.equal(leftovers.length, 0, 'closing the pool destroys its ready engines');
 });
@@ -41,6 +42,24 @@ test('acquire on an empty pool starts an engine cold instead of waiting', async 
   try {
     const engine = await pool.acquire();
     assert.equal((await engine.health()).healthy, true);
+    await pool.release(engine);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('an engine left unused in the pool is frozen (no CPU at rest) and thawed when a job takes it', async () => {
+  const pool = new EnginePool({ size: 1, engine: { host, isolation: 'dind-caps' }, pauseIdleAfterMs: 300 });
+  try {
+    await pool.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    const [sidecar] = await host.docker.listContainers({ filters: JSON.stringify({ label: ['dev.nestor.role=engine', `dev.nestor.owner=${processOwner()}`] }) });
+    assert.equal(sidecar?.State, 'paused', 'the idle engine is frozen');
+    const t0 = performance.now();
+    const engine = await pool.acquire();
+    const acquireMs = performance.now() - t0;
+    assert.ok(acquireMs < 50, `acquiring a frozen engine took ${acquireMs.toFixed(1)} ms`);
+    assert.equal((await engine.health()).healthy, true, 'it answers at once once thawed');
     await pool.release(engine);
   } finally {
     await pool.close();

@@ -7,6 +7,7 @@ import { makeEngineCertificates } from '../src/engine/tls-material.ts';
 import { runContainer } from '../src/engine/run-container.ts';
 import { ImageSupply } from '../src/engine/images/supply.ts';
 import { hostEngine, objectsOf } from './helpers.ts';
+import { processOwner } from '../src/engine/ownership.ts';
 
 const host = await hostEngine();
 const supply = await ImageSupply.start(host);
@@ -109,7 +110,7 @@ test('a daemon that cannot start is reported with the last lines of its own log'
     },
   );
   const left = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.role=engine'] }) });
-  assert.ok(!left.some((c) => c.Labels['dev.nestor.owner']?.endsWith(`:${process.pid}`)), 'the failed engine was removed');
+  assert.ok(!left.some((c) => c.Labels['dev.nestor.owner'] === processOwner()), 'the failed engine was removed');
 });
 
 test('a nested daemon killed from outside is reported unhealthy within 2 s', async () => {

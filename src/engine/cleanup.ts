@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { hostname } from 'node:os';
+import { forgetOwner, ownerAlive } from './ownership.ts';
 import { LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, LABEL_ENGINE } from './labels.ts';
 
 export interface Removed {
@@ -56,24 +56,6 @@ async function ignoreGone(p: Promise<unknown>): Promise<void> {
   }
 }
 
-export function ownerId(pid = process.pid): string {
-  return `${hostname()}:${pid}`;
-}
-
-/** Whether the process that owns an object is still alive (only knowable on this host). */
-export function ownerAlive(owner: string): boolean {
-  const [host, pidText] = owner.split(':');
-  if (host !== hostname()) return true; // another machine's: not ours to judge
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Finds the engines whose owning process died (kill -9, OOM, power loss) and removes them with
  * everything they held. With `all`, named engines from `nestor engine start` go too.
@@ -97,10 +79,12 @@ export async function cleanupOrphans(docker: Docker, opts: { all?: boolean; dryR
       (v) => v.Labels ?? {},
     ),
   ];
+  const deadOwners = new Set<string>();
   for (const labels of candidates) {
     if (labels[LABEL_PERSISTENT] === 'true') continue;
     const owner = labels[LABEL_OWNER];
-    if (owner && ownerAlive(owner)) continue;
+    if (owner && ownerAlive(owner, labels)) continue;
+    if (owner) deadOwners.add(owner);
     const engine = labels[LABEL_ENGINE];
     if (engine) engines.add(engine);
   }
@@ -108,9 +92,11 @@ export async function cleanupOrphans(docker: Docker, opts: { all?: boolean; dryR
   // Containers a process made directly on this engine (function instances), not inside a nested one.
   const direct = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_MANAGED, LABEL_OWNER] }) });
   for (const c of direct) {
-    if (c.Labels[LABEL_ENGINE] || c.Labels[LABEL_PERSISTENT] === 'true' || ownerAlive(c.Labels[LABEL_OWNER]!)) continue;
+    if (c.Labels[LABEL_ENGINE] || c.Labels[LABEL_PERSISTENT] === 'true' || ownerAlive(c.Labels[LABEL_OWNER]!, c.Labels)) continue;
+    deadOwners.add(c.Labels[LABEL_OWNER]!);
     if (!opts.dryRun) await ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: true }));
     total.containers.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
   }
+  if (!opts.dryRun) for (const owner of deadOwners) forgetOwner(owner);
   return total;
 }

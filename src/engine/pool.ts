@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.ts';
 import type { NestedEngine } from './nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from './nested/provision.ts';
 import { BackgroundWork } from '../background-work.ts';
+import { sleep } from '../sleep.ts';
 
 export interface PoolOptions {
   /** Engines kept ready. */
@@ -14,6 +15,11 @@ export interface PoolOptions {
    * container ahead). A failure is reported as an `error` event; the engine is used anyway.
    */
   prepare?: (engine: NestedEngine) => Promise<void>;
+  /**
+   * A ready engine unused for this long is frozen until it is acquired (default 5 s; 0: never).
+   * A warm engine's dockerd and containerd wake many times a second even when idle.
+   */
+  pauseIdleAfterMs?: number;
   /** Replaceable for tests of the pool's own logic. */
   provision?: (opts: ProvisionOptions) => Promise<NestedEngine>;
 }
@@ -28,11 +34,17 @@ export interface PoolOptions {
  */
 export class EnginePool extends EventEmitter {
   private readonly ready: NestedEngine[] = [];
+  /** Timers that freeze ready engines left unused. */
+  private readonly pauseTimers = new Map<NestedEngine, NodeJS.Timeout>();
+  /** Jobs waiting for an engine already starting, served in order as each becomes ready. */
+  private readonly waiters: PromiseWithResolvers<NestedEngine>[] = [];
   private starting = 0;
   private closed = false;
   private readonly inFlight = new BackgroundWork();
   private readonly make: (opts: ProvisionOptions) => Promise<NestedEngine>;
   private consecutiveFailures = 0;
+  /** Cuts short the pause before a retried start, so closing never waits it out. */
+  private readonly closing = new AbortController();
 
   private readonly options: PoolOptions;
 
@@ -55,11 +67,32 @@ export class EnginePool extends EventEmitter {
     return this.starting;
   }
 
+  /**
+   * A ready engine at once; else the next of those already starting (a second cold start beside
+   * it would only make both slower on a busy host); else one started cold for this caller.
+   */
   async acquire(): Promise<NestedEngine> {
     if (this.closed) throw new Error('the engine pool is closed');
     const engine = this.ready.shift();
     this.refill();
-    if (engine) return engine;
+    if (engine) {
+      clearTimeout(this.pauseTimers.get(engine));
+      this.pauseTimers.delete(engine);
+      try {
+        await engine.resume();
+        return engine;
+      } catch (err) {
+        // A frozen engine that cannot be thawed is no use to anyone: the job gets another.
+        this.reportError(err);
+        void engine.destroy().catch(() => undefined);
+        return this.acquire();
+      }
+    }
+    if (this.starting > this.waiters.length) {
+      const waiter = Promise.withResolvers<NestedEngine>();
+      this.waiters.push(waiter);
+      return waiter.promise;
+    }
     return this.make(this.options.engine ?? {});
   }
 
@@ -70,6 +103,10 @@ export class EnginePool extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
+    for (const w of this.waiters.splice(0)) w.reject(new Error('the engine pool is closed'));
+    for (const t of this.pauseTimers.values()) clearTimeout(t);
+    this.pauseTimers.clear();
     await this.inFlight.settled();
     const engines = this.ready.splice(0);
     await Promise.allSettled(engines.map((e) => e.destroy()));
@@ -82,6 +119,17 @@ export class EnginePool extends EventEmitter {
     return Array.from({ length: Math.max(0, missing) }, () => this.startOne());
   }
 
+  private pauseWhenIdle(engine: NestedEngine): void {
+    const after = this.options.pauseIdleAfterMs ?? 5000;
+    if (after <= 0) return;
+    const timer = setTimeout(() => {
+      this.pauseTimers.delete(engine);
+      if (this.ready.includes(engine)) void engine.pause().catch((err: unknown) => this.reportError(err));
+    }, after);
+    timer.unref();
+    this.pauseTimers.set(engine, timer);
+  }
+
   private reportError(err: unknown): void {
     if (this.listenerCount('error')) this.emit('error', err instanceof Error ? err : new Error(errorMessage(err)));
   }
@@ -90,25 +138,35 @@ export class EnginePool extends EventEmitter {
     this.starting++;
     // Starting engines one after another after failures keeps a broken host from being hammered.
     const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
-    const job = new Promise((r) => setTimeout(r, delay))
-      .then(() => this.make(this.options.engine ?? {}))
+    const job = sleep(delay, this.closing.signal)
+      .then(() => (this.closed ? undefined : this.make(this.options.engine ?? {})))
       .then(
         async (engine) => {
+          if (!engine) return;
           this.consecutiveFailures = 0;
           if (this.closed) return engine.destroy();
           await this.options.prepare?.(engine).catch((err: unknown) => this.reportError(err));
           if (this.closed) return engine.destroy();
-          this.ready.push(engine);
           this.emit('ready', engine);
+          const waiter = this.waiters.shift();
+          if (waiter) waiter.resolve(engine);
+          else {
+            this.ready.push(engine);
+            this.pauseWhenIdle(engine);
+          }
         },
         (err: unknown) => {
           this.consecutiveFailures++;
           this.reportError(err);
+          // A job waiting for this start is not left waiting on a broken one: it starts its own.
+          const waiter = this.waiters.shift();
+          if (waiter && !this.closed) this.make(this.options.engine ?? {}).then(waiter.resolve, waiter.reject);
         },
       )
       .finally(() => {
         this.starting--;
-        if (this.consecutiveFailures > 0 && this.consecutiveFailures < 6) this.refill();
+        // Refills after an engine went straight to a waiting job, and retries failed starts (a few times).
+        if (this.consecutiveFailures < 6) this.refill();
       });
     return this.inFlight.add(job);
   }

@@ -4,9 +4,8 @@ import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import { provision } from '../engine/nested/provision.ts';
-import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
-import { isDockerImage } from './job-images.ts';
+import { isDockerImage, standInFor } from './job-images.ts';
 import { executeJob, type ExecuteOptions, type JobResult } from './execute-job.ts';
 
 export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
@@ -50,7 +49,15 @@ async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> 
   try {
     engine = opts.acquire ? await opts.acquire(plan) : await provision(engineOptions(plan, opts));
   } catch (err) {
+    if (opts.signal?.aborted) return { name: plan.name, status: 'cancelled', steps: [], durationMs: performance.now() - started, engine: '' };
     return { name: plan.name, status: 'failure', steps: [], durationMs: performance.now() - started, engine: '', error: errorMessage(err) };
+  }
+  // Cancelled while the engine was starting: it goes at once, before any step.
+  if (opts.signal?.aborted) {
+    const removal = engine.destroy().catch(() => undefined);
+    if (opts.deferDestroy) opts.deferDestroy(removal);
+    else await removal;
+    return { name: plan.name, status: 'cancelled', steps: [], durationMs: performance.now() - started, engine: engine.name };
   }
   // Cancelling removes the engine at once: whatever the job is waiting on fails fast, and every
   // container in it goes with it, well within the 5 s a user waits after Ctrl-C.
@@ -59,6 +66,11 @@ async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> 
   try {
     for (const n of engine.notices) notice(n);
     notice(`engine ${engine.name} (${engine.isolation}) ready in ${Math.round(engine.readyMs)} ms${engine.sharedImages.length ? `, ${engine.sharedImages.length} image(s) shared from the host` : ''}`);
+    if (engine.isolation === 'rootless') {
+      for (const c of [...plan.services, ...plan.steps].filter((x) => x.privileged)) {
+        notice(`${c.name} asks for privileged: it gets every capability inside the job's user namespace, none on the host, and no host devices; where it needs more, run it on a runner its operator marks --trusted with --mode dind-caps`);
+      }
+    }
     const job = executeJob(plan, engine, { ...opts, ...(opts.signal ? { signal: opts.signal } : {}) });
     return await Promise.race([job, cancelled(plan, engine, opts.signal, started)]);
   } finally {
@@ -95,9 +107,9 @@ function engineOptions(plan: JobPlan, opts: RunPlansOptions) {
     host: opts.host,
     isolation: opts.isolation ?? 'auto',
     ...(opts.supply ? { daemon: opts.supply.daemonOptions() } : {}),
-    // The local DinD image stands in for docker:*-cli images where those cannot be pulled;
-    // sharing it costs nothing and saves copying it when it is needed.
-    images: plan.images.some(isDockerImage) ? [...plan.images, LOCAL_DIND_IMAGE] : plan.images,
+    // A local image stands in for docker:* images where those cannot be pulled; sharing it
+    // (where layers can be shared) costs nothing and saves copying it when it is needed.
+    images: [...plan.images, ...new Set(plan.images.filter(isDockerImage).map(standInFor))],
     ...(hostPaths.length ? { hostPaths } : {}),
     extraLabels: { 'dev.nestor.job-name': plan.name.replace(/[^\w.=-]+/g, '_').slice(0, 60) },
   };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { hostEngine } from '../helpers.ts';
 import { api, tempDir } from '../server/harness.ts';
@@ -20,7 +21,7 @@ test('kill -9 of the server: its function instances are removed at restart and t
   const text = manifest('crash', repo.origin, `    - path: crashy\n      warm: 2\n`);
   const commit = repo.commit('first', { 'nestor.yaml': text, 'crashy/Dockerfile': SHELL_FUNCTION('alive') });
 
-  const first = await startServerProcess(port, dataDir, { NESTOR_BUILD_ENGINES: '0' });
+  const first = await startServerProcess(port, dataDir, { NESTOR_BUILD_ENGINES: '0', NESTOR_LOCAL_REPO_ROOTS: tmpdir() });
   try {
     await api(base, 'POST', '/api/apps', { manifest: text, auto_sync: false });
     await api(base, 'POST', '/api/apps/team/crash/sync');
@@ -31,11 +32,11 @@ test('kill -9 of the server: its function instances are removed at restart and t
   }
   assert.ok((await instancesOf('team/crashy')) >= 1, 'the dead server left instances behind');
 
-  const second = await startServerProcess(port, dataDir, { NESTOR_BUILD_ENGINES: '0' });
+  const second = await startServerProcess(port, dataDir, { NESTOR_BUILD_ENGINES: '0', NESTOR_LOCAL_REPO_ROOTS: tmpdir() });
   try {
     // The new server's own instances carry its pid; the dead one's are gone.
-    const owners = async () => (await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.function=team/crashy'] }) })).map((c) => c.Labels['dev.nestor.owner']);
-    assert.ok((await owners()).every((o) => o?.endsWith(`:${second.child.pid}`)), `only the new server's instances remain: ${(await owners()).join(', ')}`);
+    const owners = async () => (await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.function=team/crashy'] }) })).map((c) => c.Labels['dev.nestor.owner.pid']);
+    assert.ok((await owners()).every((o) => o === String(second.child.pid)), `only the new server's instances remain: ${(await owners()).join(', ')}`);
     const r = await invoke(base, 'crashy', 'echo "$GREETING again"');
     assert.equal(r.status, 200);
     assert.equal(r.text.trim(), 'alive again');

@@ -86,10 +86,9 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     env: assignments('--env', flags.env),
     secrets: Object.keys(secrets),
   });
-  const host = await hostEngine();
-  const supply = await ImageSupply.start(host);
   const printer = new RunPrinter(out, plans.length > 1);
-  supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
+  // Signals are caught before anything is made: an interrupt at any moment cancels the run,
+  // and what it started is removed before the process exits.
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
@@ -104,6 +103,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let supply: ImageSupply | undefined;
   // A reader that goes away (`nestor run | head`) cancels the run, which still cleans up.
   const onStdoutError = (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
@@ -112,6 +112,9 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   };
   process.stdout.on('error', onStdoutError);
   try {
+    const host = await hostEngine();
+    supply = await ImageSupply.start(host);
+    supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
     const results = await runPlans(plans, {
       host,
       supply,
@@ -134,6 +137,6 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await supply.close();
+    await supply?.close();
   }
 }

@@ -45,6 +45,8 @@ export class NestedEngine {
   readonly notices: string[];
   readonly readyMs: number;
   private destroyed: Promise<void> | undefined;
+  private paused = false;
+  private transition: Promise<void> = Promise.resolve();
 
   constructor(init: NestedEngineInit) {
     this.name = init.name;
@@ -108,6 +110,37 @@ export class NestedEngine {
   async logTail(lines = 30): Promise<string> {
     if (!this.containerId) return '';
     return containerLogTail(this.host.docker.getContainer(this.containerId), lines);
+  }
+
+  /**
+   * Freezes the engine (its sidecar and every process in it, through the freezer cgroup) while
+   * nobody uses it: a daemon kept warm costs no CPU at rest. Answers whether it was frozen;
+   * engines without a sidecar (socket mode) are not.
+   */
+  async pause(): Promise<boolean> {
+    if (!this.containerId) return false;
+    const id = this.containerId;
+    // Serialised with resume(): a job that acquires the engine while it is being frozen waits
+    // for the freeze to finish and then thaws it, and never gets a frozen engine.
+    this.transition = this.transition.catch(() => undefined).then(async () => {
+      if (this.paused) return;
+      await this.host.docker.getContainer(id).pause();
+      this.paused = true;
+    });
+    await this.transition;
+    return true;
+  }
+
+  /** Thaws a paused engine (tens of milliseconds); it answers at once after. */
+  async resume(): Promise<void> {
+    if (!this.containerId) return;
+    const id = this.containerId;
+    this.transition = this.transition.catch(() => undefined).then(async () => {
+      if (!this.paused) return;
+      await this.host.docker.getContainer(id).unpause();
+      this.paused = false;
+    });
+    await this.transition;
   }
 
   /** Removes the sidecar, its network and storage, and anything else labelled with this engine. */
