@@ -11,6 +11,8 @@ import { tarOf } from '../src/engine/archive.ts';
 import { consumeProgress } from '../src/engine/json-stream.ts';
 import { nestorLabels } from '../src/engine/labels.ts';
 import { percentile, report, timeIt } from './stats.ts';
+import { execFileSync } from 'node:child_process';
+import { rootlessImage } from '../src/engine/images/local-images.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const BASELINE_RUNS = Number(process.env.BENCH_BASELINE_RUNS ?? 5);
@@ -30,6 +32,25 @@ for (let i = 0; i < RUNS; i++) {
   await e.destroy();
 }
 log(`cold start p50 ${percentile(cold, 50)} ms`);
+
+// The default mode (rootless) next to its floor, a bare rootless DinD container of the same
+// image and flags started by `docker run` and asked `docker version` on its unix socket, and
+// next to today's trusted dind-caps engine: interleaved, so they share the machine's state.
+const defaultCold: number[] = [];
+const floor: number[] = [];
+const capsCold: number[] = [];
+const rootless = await rootlessImage(host.docker);
+for (let i = 0; i < RUNS; i++) {
+  const d = await provision(engineOpts);
+  if (d.isolation !== 'rootless') throw new Error(`the default mode here is ${d.isolation}, not rootless`);
+  defaultCold.push(d.readyMs);
+  await d.destroy();
+  floor.push(bareRootlessReadyMs(rootless));
+  const c = await provision({ ...engineOpts, isolation: 'dind-caps' });
+  capsCold.push(c.readyMs);
+  await c.destroy();
+}
+log(`default (rootless) cold p50 ${percentile(defaultCold, 50)} ms, bare rootless floor ${percentile(floor, 50)} ms, dind-caps ${percentile(capsCold, 50)} ms`);
 
 // Warm acquire from a pool of one, waiting for the refill between runs.
 const pool = new EnginePool({ size: 1, engine: engineOpts });
@@ -79,8 +100,9 @@ const sharedExtra: number[] = [];
 const sharedReady: number[] = [];
 const plainReady: number[] = [];
 for (let i = 0; i < RUNS; i++) {
-  const plain = await provision(engineOpts);
-  const seeded = await provision({ ...engineOpts, images: [big] });
+  // Layers are shared only with engines outside a user namespace (trusted dind-caps here).
+  const plain = await provision({ ...engineOpts, isolation: 'dind-caps' });
+  const seeded = await provision({ ...engineOpts, isolation: 'dind-caps', images: [big] });
   if (seeded.sharedImages.length !== 1) throw new Error('this host cannot share layers; the shared-layer figures would be meaningless');
   if (i === 0) {
     const check = await runContainer(seeded.docker, { image: big, cmd: ['sh', '-c', 'wc -c < /blob'] });
@@ -135,4 +157,36 @@ report('engine', {
   baseline_save_load_100mb_p95_ms: percentile(saveLoad, 95),
   baseline_save_load_runs: BASELINE_RUNS,
   isolation: 'auto',
+  default_mode: 'rootless',
+  default_cold_p50_ms: percentile(defaultCold, 50),
+  default_cold_p95_ms: percentile(defaultCold, 95),
+  bare_rootless_floor_p50_ms: percentile(floor, 50),
+  default_over_floor: Math.round((percentile(defaultCold, 50) / percentile(floor, 50)) * 100) / 100,
+  default_over_floor_target: 1.2,
+  dind_caps_cold_p50_ms: percentile(capsCold, 50),
+  shared_layers_isolation: 'dind-caps',
 });
+
+/**
+ * A bare rootless DinD container: the same image and container flags as the default engine,
+ * dockerd-rootless with its unix socket only (no certificates, no TLS, no network of its own),
+ * from `docker run` until `docker version` answers inside it.
+ */
+function bareRootlessReadyMs(image: string): number {
+  const flags = ['--cap-drop', 'ALL', ...['SETUID', 'SETGID', 'SYS_ADMIN', 'DAC_OVERRIDE', 'FOWNER', 'CHOWN'].flatMap((c) => ['--cap-add', c]), '--device', '/dev/net/tun', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined', '--tmpfs', '/var/lib/docker:exec'];
+  const entry = 'chmod 0666 /dev/net/tun; mkdir -p /run/user/1000; chown 1000:1000 /run/user/1000 /var/lib/docker; exec setpriv --reuid=1000 --regid=1000 --init-groups --inh-caps=-all --bounding-set=-all,+setuid,+setgid,+sys_admin,+dac_override env HOME=/home/rootless XDG_RUNTIME_DIR=/run/user/1000 /usr/share/docker.io/contrib/dockerd-rootless.sh --data-root=/var/lib/docker';
+  const t0 = performance.now();
+  const id = execFileSync('docker', ['run', '-d', '--rm', '--label', 'dev.nestor.bench=rootless-floor', ...flags, '--entrypoint', 'sh', image, '-c', entry], { encoding: 'utf8' }).trim();
+  try {
+    for (;;) {
+      try {
+        execFileSync('docker', ['exec', '-u', '1000', '-e', 'DOCKER_HOST=unix:///run/user/1000/docker.sock', id, 'docker', 'version', '--format', '{{.Server.Version}}'], { stdio: 'ignore' });
+        return performance.now() - t0;
+      } catch {
+        if (performance.now() - t0 > 30_000) throw new Error('the bare rootless engine did not answer within 30 s');
+      }
+    }
+  } finally {
+    execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  }
+}

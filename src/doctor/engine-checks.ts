@@ -1,3 +1,4 @@
+import { isolationModes } from './isolation-checks.ts';
 import { ping } from '../engine/engine-client.ts';
 import { selfTest, type CheckOutcome } from '../engine/self-test.ts';
 import { imageExists } from '../engine/images/local-images.ts';
@@ -139,7 +140,7 @@ export const nestedEngine: Check = {
 };
 
 export function engineChecks(): Check[] {
-  return [daemonReachable, apiVersion, cgroupSetup, storageDriver, probeImagePresent, ...workloadChecks(), privilegedOrCaps, nestedEngine];
+  return [daemonReachable, apiVersion, cgroupSetup, storageDriver, probeImagePresent, ...workloadChecks(), privilegedOrCaps, isolationModes, nestedEngine];
 }
 
 export function compareVersions(a: string, b: string): number {

@@ -35,7 +35,7 @@ export function containerOptions(
     Labels: nestorLabels(role, { ...ctx.labels, 'dev.nestor.container': c.name }),
     HostConfig: {
       Binds: binds,
-      Privileged: c.privileged,
+      ...privilegeOf(ctx, c.privileged),
       NetworkMode: network,
       ExtraHosts: network === 'host' ? [...new Set([...c.engineAliases, ...ctx.localNames])].map((a) => `${a}:127.0.0.1`) : [],
       // Bounded by the job engine's own limits too; these keep one runaway step from starving
@@ -45,6 +45,18 @@ export function containerOptions(
     },
     ...(network === ctx.network && network !== 'host' ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } } } : {}),
   };
+}
+
+/**
+ * `privileged: true`. In a user-namespace engine (rootless) a privileged container cannot start
+ * (it would mount the host's sysfs), so the step gets everything the namespace can give: every
+ * capability, no seccomp or AppArmor profile, no masked paths; all of it inside the job's
+ * user namespace, none on the host.
+ */
+function privilegeOf(ctx: JobContext, privileged: boolean): Docker.HostConfig {
+  if (!privileged) return { Privileged: false };
+  if (ctx.engine.isolation !== 'rootless') return { Privileged: true };
+  return { CapAdd: ['ALL'], SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'], MaskedPaths: [], ReadonlyPaths: [] };
 }
 
 function bindOf(ctx: JobContext, m: PlanMount, socketMode: boolean): string[] {

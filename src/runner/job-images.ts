@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { NestorError, errorMessage } from '../errors.ts';
 import { consumeProgress } from '../engine/json-stream.ts';
 import { imageExists } from '../engine/images/local-images.ts';
-import { LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
+import { LOCAL_CLI_IMAGE, LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
 import { parseReference, DOCKER_HUB } from '../engine/images/reference.ts';
 import { splitTag } from '../engine/images/bootstrap.ts';
 
@@ -34,15 +34,21 @@ export async function prepareImages(docker: Docker, images: string[], notice: (t
       if (await imageExists(docker, image)) return;
       const pulled = await pull(docker, image);
       if (pulled === true) return;
-      if (isDockerImage(image) && (await imageExists(docker, LOCAL_DIND_IMAGE).then((y) => y || pull(docker, LOCAL_DIND_IMAGE).then((r) => r === true)))) {
+      const standIn = isDockerImage(image) ? standInFor(image) : undefined;
+      if (standIn && (await imageExists(docker, standIn).then((y) => y || pull(docker, standIn).then((r) => r === true)))) {
         const [repo, tag] = splitTag(image);
-        await docker.getImage(LOCAL_DIND_IMAGE).tag({ repo, tag });
-        notice(`${image} cannot be pulled here; ${LOCAL_DIND_IMAGE} (same docker and docker-compose clients) stands in for it`);
+        await docker.getImage(standIn).tag({ repo, tag });
+        notice(`${image} cannot be pulled here; ${standIn} (same docker and docker-compose clients${standIn === LOCAL_DIND_IMAGE ? ', and dockerd' : ''}) stands in for it`);
         return;
       }
       throw new ImageNotFoundError(image, pulled);
     }),
   );
+}
+
+/** Nestor's local image with the same clients: the daemon's image only for `docker:*dind*`. */
+export function standInFor(image: string): string {
+  return /dind/.test(splitTag(image)[1]) ? LOCAL_DIND_IMAGE : LOCAL_CLI_IMAGE;
 }
 
 async function pull(docker: Docker, image: string): Promise<true | string> {

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { isDeepStrictEqual } from 'node:util';
 import { imageExists } from '../engine/images/local-images.ts';
+import { pullInto } from '../engine/images/supply.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { PlanContainer } from '../pipeline/plan.ts';
 import { ArmedStep } from './armed-step.ts';
@@ -46,12 +47,15 @@ function slotTemplate(image: string): PlanContainer {
 }
 
 /**
- * For a pool's `prepare`: arms `count` slots in a fresh engine, when its image is there. Each
- * idle slot costs a waiting shell and its shim (a few MB); each saves a step ~200 ms.
+ * For a pool's `prepare`: arms `count` slots in a fresh engine. The image comes shared from the
+ * host where layers can be shared, else through the image supply (engines in a user namespace):
+ * either way before any job waits on it. Each idle slot costs a waiting shell and its shim (a
+ * few MB); each saves a step ~200 ms.
  */
 export async function prepareStepSlots(engine: NestedEngine, image: string, count: number): Promise<void> {
-  if (count < 1) return;
-  if (engine.isolation === 'socket' || !(await imageExists(engine.docker, image))) return;
+  if (count < 1 || engine.isolation === 'socket') return;
+  if (!(await imageExists(engine.docker, image))) await pullInto(engine, image).catch(() => undefined);
+  if (!(await imageExists(engine.docker, image))) return;
   const workspaceVolume = 'nestor-slot-workspace';
   const workspaceMountpoint = await createWorkspaceVolume(engine.docker, workspaceVolume, {});
   const ctx: JobContext = {

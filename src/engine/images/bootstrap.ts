@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,10 +12,11 @@ import { imageExists } from './local-images.ts';
 import {
   BASE_ALIAS,
   LOCAL_BASE_IMAGE,
+  LOCAL_CLI_IMAGE,
   LOCAL_DIND_IMAGE,
   LOCAL_REGISTRY_IMAGE,
-  OFFICIAL_DIND_IMAGE,
   OFFICIAL_REGISTRY_IMAGE,
+  ROOTLESS_USER,
 } from './image-names.ts';
 
 export interface BootstrapEvent {
@@ -181,9 +182,16 @@ function sharedLibraries(binary: string): string[] {
   return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i && existsSync(p));
 }
 
+/**
+ * The engine image. Nestor's own is always made (built here when it cannot be pulled): it is
+ * the one that carries what the default, rootless engine needs (rootlesskit, slirp4netns,
+ * newuidmap and a user to run as), which `docker:dind` lacks.
+ */
 export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
-  const available = await presentOrPulled(docker, OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE, say, force);
-  if (available) return available;
+  if (!force && (await imageExists(docker, LOCAL_DIND_IMAGE)) && (await imageExists(docker, LOCAL_CLI_IMAGE))) {
+    say({ image: LOCAL_DIND_IMAGE, phase: 'present' });
+    return LOCAL_DIND_IMAGE;
+  }
   await buildDindWithDebootstrap(docker, say);
   return LOCAL_DIND_IMAGE;
 }
@@ -191,32 +199,64 @@ export async function ensureDindImage(docker: Docker, say: Progress = () => {}, 
 async function buildDindWithDebootstrap(docker: Docker, say: Progress): Promise<void> {
   const image = LOCAL_DIND_IMAGE;
   if (!existsSync('/usr/sbin/debootstrap')) {
-    throw new BootstrapError(image, 'docker:dind cannot be pulled and debootstrap is missing', 'Install it: apt-get install -y debootstrap (as root).');
+    throw new BootstrapError(image, 'it is built from Debian\'s packages and debootstrap is missing', 'Install it: apt-get install -y debootstrap (as root).');
   }
   if (process.getuid?.() !== 0) {
-    throw new BootstrapError(image, 'debootstrap needs root', 'Run `sudo nestor images bootstrap` once, or make docker:dind pullable.');
+    throw new BootstrapError(image, 'debootstrap needs root', 'Run `sudo nestor images bootstrap` once.');
   }
   const dir = mkdtempSync(join(tmpdir(), 'nestor-dind-'));
   try {
-    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose and git (a minute or two)' });
+    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose, git and the rootless engine\'s tools (a minute or two)' });
     const mirror = process.env.NESTOR_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
     await runWithProgress(
       'debootstrap',
-      ['--variant=minbase', '--include=docker.io,docker-compose,iptables,ca-certificates,procps,git', 'bookworm', dir, mirror],
+      ['--variant=minbase', `--include=${DIND_PACKAGES.join(',')}`, 'bookworm', dir, mirror],
       (line) => {
         const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(line);
         if (m && (m[1] === 'Retrieving' || m[1] === 'Configuring')) say({ image, phase: 'progress', detail: `${m[1]!.toLowerCase()} ${m[2]}` });
       },
       image,
     );
-    say({ image, phase: 'progress', detail: 'importing the root filesystem' });
-    const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const stream = await importRootfs(docker, tar.stdout, image, 'CMD ["dockerd"]');
-    await consumeProgress(`import of ${image}`, stream);
-    say({ image, phase: 'built' });
+    addRootlessUser(dir);
+    // What only installing needed (the downloaded packages, docs, translations): an engine
+    // image is copied into every rootless engine, so each megabyte left costs every job.
+    removeFrom(dir, ['var/cache/apt/archives/*.deb', 'var/lib/apt/lists/*', 'usr/share/doc/*', 'usr/share/man/*', 'usr/share/locale/*', 'usr/share/info/*']);
+    await importDir(docker, dir, image, 'CMD ["dockerd"]', say);
+    // The stand-in for `docker:*-cli` images: the same clients, without the daemons.
+    removeFrom(dir, ['usr/sbin/dockerd', 'usr/bin/containerd*', 'usr/sbin/runc', 'usr/bin/runc', 'usr/sbin/docker-proxy', 'usr/bin/docker-proxy', 'usr/bin/rootlesskit*', 'usr/bin/slirp4netns', 'usr/libexec/docker']);
+    await importDir(docker, dir, LOCAL_CLI_IMAGE, 'CMD ["sh"]', say);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function importDir(docker: Docker, dir: string, image: string, cmd: string, say: Progress): Promise<void> {
+  say({ image, phase: 'progress', detail: 'importing the root filesystem' });
+  const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await consumeProgress(`import of ${image}`, await importRootfs(docker, tar.stdout, image, cmd));
+  say({ image, phase: 'built' });
+}
+
+/** Removes paths (shell globs, relative to `root`) from a root filesystem being built. */
+function removeFrom(root: string, globs: string[]): void {
+  execFileSync('sh', ['-c', `cd "$1" && shift && rm -rf -- $*`, 'sh', root, ...globs]);
+}
+
+/**
+ * What the engine image holds: the Docker daemon and clients, and for the rootless engine
+ * rootlesskit (user, mount and network namespaces), slirp4netns (the namespace's network),
+ * newuidmap (uidmap) and ip (iproute2), which rootlesskit calls to make its tap device.
+ */
+const DIND_PACKAGES = ['docker.io', 'docker-compose', 'iptables', 'ca-certificates', 'procps', 'git', 'rootlesskit', 'slirp4netns', 'uidmap', 'iproute2'];
+
+/** The ordinary user the rootless engine runs as, with the id range its user namespace maps. */
+function addRootlessUser(root: string): void {
+  const u = ROOTLESS_USER;
+  appendFileSync(join(root, 'etc/passwd'), `${u.name}:x:${u.uid}:${u.uid}:Nestor rootless engine:/home/${u.name}:/bin/sh\n`);
+  appendFileSync(join(root, 'etc/group'), `${u.name}:x:${u.uid}:\n`);
+  for (const f of ['etc/subuid', 'etc/subgid']) writeFileSync(join(root, f), `${u.name}:${u.subuidStart}:${u.subuidCount}\n`);
+  mkdirSync(join(root, `home/${u.name}/.local/share/docker`), { recursive: true });
+  execFileSync('chown', ['-R', `${u.uid}:${u.uid}`, join(root, `home/${u.name}`)]);
 }
 
 function runWithProgress(cmd: string, args: string[], onLine: (l: string) => void, image: string): Promise<void> {

@@ -4,10 +4,11 @@ import { NestorError, errorMessage } from '../../errors.ts';
 import { tarOf } from '../archive.ts';
 import { connect, ping, type EngineClient } from '../engine-client.ts';
 import { containerLogTail } from '../container-logs.ts';
-import { removeLabelled, ownerId } from '../cleanup.ts';
-import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_OWNER, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
+import { removeLabelled } from '../cleanup.ts';
+import { ownerLabels } from '../ownership.ts';
+import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
 import { makeEngineCertificates } from '../tls-material.ts';
-import { dindImage } from '../images/local-images.ts';
+import { dindImage, rootlessImage } from '../images/local-images.ts';
 import { REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
@@ -76,7 +77,9 @@ export class EngineStartError extends NestorError {
       `Could not start nested engine ${name} in ${mode} mode: ${errorMessage(cause)}`,
       mode === 'dind'
         ? 'The host refuses privileged containers; use --isolation dind-caps (or auto), or run `nestor doctor`.'
-        : mode in RUNTIME_OF
+        : mode === 'rootless'
+          ? 'The host refuses the rootless engine (user namespaces, /dev/net/tun or the setuid newuidmap); `nestor doctor` names the cause and the fix. Untrusted jobs need it; only a runner its operator marks --trusted may use --mode dind-caps instead.'
+          : mode in RUNTIME_OF
           ? `Install and register the ${RUNTIME_OF[mode as ResolvedIsolation]} runtime with the host engine, or choose another --isolation.`
           : 'Run `nestor doctor` to see which isolation this host supports.',
       { cause },
@@ -84,8 +87,29 @@ export class EngineStartError extends NestorError {
   }
 }
 
-/** What `auto` settled on per host, so only the first engine pays for a refused attempt. */
+/** `dind` falling back to `dind-caps` per host, so only the first engine pays for a refused attempt. */
 const autoDecision = new Map<string, SidecarIsolation>();
+/** What `auto` resolves to per host: asked of the host engine once. */
+const strongest = new Map<string, Promise<SidecarIsolation>>();
+
+/**
+ * The strongest isolation the host offers: a VM or user-namespace runtime registered with the
+ * host engine (sysbox, kata, runcvm), else the rootless engine. Never a mode that gives a job
+ * root on the host: those are chosen by name, for trusted work.
+ */
+export function strongestMode(host: EngineClient): Promise<SidecarIsolation> {
+  let decided = strongest.get(host.address);
+  if (!decided) {
+    decided = host.docker.info().then((info: { Runtimes?: Record<string, unknown> }) => {
+      const runtimes = Object.keys(info.Runtimes ?? {});
+      for (const mode of ['sysbox', 'kata', 'runcvm'] as const) if (runtimes.includes(RUNTIME_OF[mode]!)) return mode;
+      return 'rootless' as const;
+    });
+    strongest.set(host.address, decided);
+    decided.catch(() => strongest.delete(host.address));
+  }
+  return decided;
+}
 type SidecarIsolation = Exclude<ResolvedIsolation, 'socket'>;
 
 export function newEngineName(): string {
@@ -101,7 +125,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
   const notices: string[] = [];
   const engineLabels = {
     [LABEL_ENGINE]: name,
-    ...(opts.persistent ? { [LABEL_PERSISTENT]: 'true' } : { [LABEL_OWNER]: ownerId() }),
+    ...(opts.persistent ? { [LABEL_PERSISTENT]: 'true' } : ownerLabels()),
     ...opts.extraLabels,
   };
 
@@ -110,14 +134,22 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
   const mtu = opts.daemon?.mtu ?? (host.endpoint.kind === 'unix' ? localUplinkMtu() : undefined);
   opts = { ...opts, daemon: { ...opts.daemon, ...(mtu ? { mtu } : {}) } };
   try {
-    const network = opts.network ?? (await createNetwork(host.docker, `nestor-${name}`, engineLabels, mtu));
+    // The engine's network is made while the rest is prepared: nothing below needs it until the
+    // sidecar is created.
+    const networkMade = opts.network ? Promise.resolve(opts.network) : createNetwork(host.docker, `nestor-${name}`, engineLabels, mtu);
+    networkMade.catch(() => undefined);
     if (requested === 'socket') {
+      const network = await networkMade;
       return new NestedEngine({ name, isolation: 'socket', host, client: host, network, notices, readyMs: performance.now() - started });
     }
+    let mode: SidecarIsolation = requested === 'auto' ? await strongestMode(host) : requested;
+    // The host's image layers belong to the host's root; in a user namespace they would be
+    // nobody's, so engines there get their images through the image supply instead.
+    const seedable = mode === 'dind' || mode === 'dind-caps';
     const [image, certs, seed] = await Promise.all([
-      opts.image ? Promise.resolve(opts.image) : dindImage(host.docker),
+      opts.image ? Promise.resolve(opts.image) : mode === 'rootless' ? rootlessImage(host.docker) : dindImage(host.docker),
       makeEngineCertificates({ dnsNames: [name, `nestor-${name}`, 'docker', 'localhost'], ipAddresses: ['127.0.0.1'] }),
-      planLayerSeed(host, opts.images ?? [], opts.daemon?.storageDriver),
+      seedable ? planLayerSeed(host, opts.images ?? [], opts.daemon?.storageDriver) : Promise.resolve(undefined),
     ]);
     const files = await tarOf([
       ...(seed?.files.map((f) => ({ ...f, name: f.name.slice(1) })) ?? []),
@@ -129,17 +161,20 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
       { name: `${CLIENT_CERT_DIR.slice(1)}/cert.pem`, content: certs.client.cert },
       { name: `${CLIENT_CERT_DIR.slice(1)}/key.pem`, content: certs.client.key, mode: 0o600 },
     ]);
-    const storageVolume = opts.storage?.kind === 'volume' ? await createVolume(host.docker, `nestor-${name}-storage`, engineLabels) : undefined;
+    const [network, storageVolume] = await Promise.all([
+      networkMade,
+      opts.storage?.kind === 'volume' ? createVolume(host.docker, `nestor-${name}-storage`, engineLabels) : Promise.resolve(undefined),
+    ]);
     const publish = opts.publishPort !== undefined || host.endpoint.kind !== 'unix';
 
-    let mode: SidecarIsolation = requested === 'auto' ? (autoDecision.get(host.address) ?? 'dind') : requested;
+    if (mode === 'dind' && autoDecision.get(host.address) === 'dind-caps') mode = 'dind-caps';
     const build = (m: SidecarIsolation) =>
       containerSpec({ name, image, mode: m, opts, network, storageVolume, labels: engineLabels, publish, mounts: seed?.mounts ?? [] });
     let container: Docker.Container;
     try {
       container = await createAndStart(host.docker, build(mode), files);
     } catch (err) {
-      if (requested !== 'auto' || mode !== 'dind' || !refusesPrivileged(errorMessage(err))) throw new EngineStartError(name, mode, err);
+      if (mode !== 'dind' || !refusesPrivileged(errorMessage(err))) throw new EngineStartError(name, mode, err);
       notices.push(
         `This host refuses privileged containers (${firstLine(errorMessage(err))}); using the explicit capability set (dind-caps) instead.`,
       );
@@ -152,7 +187,6 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
         throw new EngineStartError(name, mode, err2);
       }
     }
-    if (requested === 'auto' && !autoDecision.has(host.address)) autoDecision.set(host.address, mode);
     if (opts.joinRegistry) await joinRegistry(host.docker, network);
 
     const address = engineAddress(host, await container.inspect(), network, publish);
@@ -197,13 +231,14 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
   });
   const storage = s.opts.storage ?? { kind: 'tmpfs' as const };
   const cgroupNest = s.mode === 'dind-caps' && (s.opts.cgroupBind ?? true);
+  const rootless = s.mode === 'rootless';
   return {
     name: `nestor-${s.name}`,
     Image: s.image,
     Hostname: s.name,
     Entrypoint: ['/bin/sh', '/nestor/entry.sh'],
     Cmd: daemonArgs(s.opts.daemon ?? {}),
-    Env: [`NESTOR_ENGINE=${s.name}`, ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : [])],
+    Env: [`NESTOR_ENGINE=${s.name}`, ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : []), ...(rootless ? ['NESTOR_ROOTLESS=1'] : [])],
     Labels: nestorLabels('engine', { ...s.labels, [LABEL_ISOLATION]: s.mode }),
     ExposedPorts: { [`${ENGINE_PORT}/tcp`]: {} },
     HostConfig: {
