@@ -76,7 +76,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
     // The first 20 warm the route up, as for the other figures.
     if (i >= 20) leases.push(performance.now() - t);
     if (r.status !== 200) throw new Error(`lease failed: ${r.status} ${r.text}`);
-    const { job, lease } = JSON.parse(r.text) as { job: { id: string }; lease: { token: number } };
+    const { job, lease } = JSON.parse(r.text) as { job: { id: string }; lease: { token: string } };
     if ((await leaser.request('POST', `/api/runner/jobs/${job.id}/complete`, { lease: lease.token, status: 'succeeded' })).status !== 200) throw new Error('complete failed');
   }
   leaser.close();

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { NestorError } from './errors.ts';
-import { join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { parseSecretKey } from './secrets/secret-key.ts';
 
 /**
  * The image for steps that name none, in `nestor run` and on runners alike: NESTOR_DEFAULT_IMAGE,
@@ -29,4 +30,39 @@ const DEFAULT_STEP_SLOTS = 8;
 /** Where Nestor keeps its state: `--data-dir`, else NESTOR_DATA_DIR, else ~/.nestor. */
 export function dataDir(env: NodeJS.ProcessEnv = process.env, flag?: string): string {
   return flag ?? env.NESTOR_DATA_DIR ?? join(homedir(), '.nestor');
+}
+
+/** A TCP port from a flag or its variable (`what` names both); 0 asks for any free port. */
+export function portNumber(value: string, what: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65_535) {
+    throw new NestorError('NESTOR_USAGE', `${what} ${JSON.stringify(value)} is not a port`, 'Give a whole number from 1 to 65535 (0 picks any free port).');
+  }
+  return n;
+}
+
+/**
+ * Where running Nestor processes keep their heartbeats (NESTOR_RUN_DIR), so that one can tell
+ * a dead process's engines from a live one's; processes sharing a Docker engine on one host
+ * should share it. Unset: a folder in the system's temporary directory.
+ */
+export function runDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.NESTOR_RUN_DIR || undefined;
+}
+
+/** The key that seals the store's secrets (NESTOR_SECRET_KEY: 32 bytes, base64 or hex); unset: the data directory's key file. */
+export function secretKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+  const raw = env.NESTOR_SECRET_KEY?.trim();
+  return raw ? parseSecretKey(raw, 'NESTOR_SECRET_KEY') : undefined;
+}
+
+/**
+ * Directories under which the admin may add local repositories (NESTOR_LOCAL_REPO_ROOTS,
+ * absolute paths separated by ":"). Unset: none, so no application reads the server's disk.
+ */
+export function localRepoRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = (env.NESTOR_LOCAL_REPO_ROOTS ?? '').split(delimiter).map((r) => r.trim()).filter(Boolean);
+  const relative = roots.find((r) => !isAbsolute(r));
+  if (relative) throw new NestorError('NESTOR_CONFIG_INVALID', `NESTOR_LOCAL_REPO_ROOTS names ${JSON.stringify(relative)}, which is not an absolute path`, 'List absolute directories separated by ":", e.g. NESTOR_LOCAL_REPO_ROOTS=/srv/git:/home/ci/repos.');
+  return roots;
 }

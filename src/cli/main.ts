@@ -7,7 +7,13 @@ import { registerPruneCommand } from './commands/prune.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerAppsCommands } from './commands/apps.ts';
+import { registerTokenCommands } from './commands/token.ts';
 import { EXIT } from './output.ts';
+import { runDir } from '../config.ts';
+import { setHeartbeatDir } from '../engine/ownership.ts';
+
+const heartbeats = runDir();
+if (heartbeats) setHeartbeatDir(heartbeats);
 
 const program = new Command('nestor')
   .description('Self-hosted CI/CD and GitOps: every job in its own throw-away Docker engine')
@@ -22,6 +28,7 @@ registerPruneCommand(program);
 registerRunCommand(program);
 registerServerCommands(program);
 registerAppsCommands(program);
+registerTokenCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -51,14 +51,20 @@ export class Output {
       // One line, so that commands printing JSON lines (`nestor run --json`) stay parseable.
       process.stdout.write(`${JSON.stringify({ type: 'error', ...(nestor ? nestor.toJSON() : { error: 'NESTOR_INTERNAL', message: errorMessage(err) }) })}\n`);
     } else if (nestor) {
-      process.stderr.write(`${this.red('error')} ${nestor.message}\n  ${this.bold('→')} ${nestor.hint}\n  ${this.dim(`(${nestor.code})`)}\n`);
+      // Several problems (a pipeline file's): a count, then one `file:line:column: message` a
+      // line, as a compiler prints them, so editors and terminals can jump to each.
+      const lines = nestor.message.split('\n');
+      const problems = (nestor as { problems?: unknown[] }).problems;
+      const head = Array.isArray(problems) && problems.length > 1 ? `${problems.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}` : nestor.message;
+      process.stderr.write(`${this.red('error')} ${head}\n  ${this.bold('→')} ${nestor.hint}\n  ${this.dim(`(${nestor.code})`)}\n`);
     } else {
       process.stderr.write(`${this.red('error')} ${errorMessage(err)}\n`);
       if (process.env.NESTOR_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     }
     if (nestor?.code === 'NESTOR_ENGINE_UNREACHABLE') return EXIT.engineUnreachable;
-    // A file or flag that cannot be used: the user's input, not the run, is at fault.
-    if (nestor && /^NESTOR_(PIPELINE_|USAGE)/.test(nestor.code)) return EXIT.usage;
+    // A file or flag that cannot be used: the user's input, not the run, is at fault (also a
+    // name that fits several applications: the command needs --namespace, nothing was tried).
+    if (nestor && /^NESTOR_(PIPELINE_|USAGE|APP_AMBIGUOUS)/.test(nestor.code)) return EXIT.usage;
     return EXIT.failed;
   }
 }

@@ -2,8 +2,7 @@ import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
 import { demuxWithBackpressure } from '../engine/demux.ts';
-import { ownerId } from '../engine/cleanup.ts';
-import { LABEL_FUNCTION, LABEL_OWNER, nestorLabels } from '../engine/labels.ts';
+import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 
 /** How one function's containers are made. */
 export interface InstanceSpec {
@@ -83,7 +82,7 @@ function baseOptions(spec: InstanceSpec): Docker.ContainerCreateOptions {
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
-    Labels: nestorLabels('function', { [LABEL_FUNCTION]: spec.id, [LABEL_OWNER]: ownerId() }),
+    Labels: nestorLabels('function', { [LABEL_FUNCTION]: spec.id }),
     HostConfig: hostConfig(spec),
   };
 }

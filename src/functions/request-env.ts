@@ -23,18 +23,23 @@ function oneLine(value: string): string {
   return value.replace(/[\r\n\0]+/g, ' ');
 }
 
-/** The request as environment variables (`NAME=value`, one line each). */
+/**
+ * The request as environment variables (`NAME=value`, one line each). The gateway's own
+ * variables come from the request line and win: a client header that maps onto one of them
+ * (`Method: DELETE` would be `Http_Method`) is dropped, so a function can trust them.
+ */
 export function requestEnvironment(req: FunctionRequest): string[] {
-  const env = new Map<string, string>([
+  const own = new Map<string, string>([
     ['Http_Method', req.method.toUpperCase()],
     ['Http_Path', req.path || '/'],
     ['Http_Query', req.query],
   ]);
+  const env = new Map<string, string>();
   for (const [name, raw] of Object.entries(req.headers)) {
     if (raw === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
     const key = headerVariable(name);
-    if (key === 'Http_') continue;
+    if (key === 'Http_' || own.has(key)) continue;
     env.set(key, Array.isArray(raw) ? raw.join(', ') : raw);
   }
-  return [...env].map(([k, v]) => `${k}=${oneLine(v)}`);
+  return [...own, ...env].map(([k, v]) => `${k}=${oneLine(v)}`);
 }

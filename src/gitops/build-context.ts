@@ -1,8 +1,9 @@
 import dockerignoreModule, { type Ignore } from '@balena/dockerignore';
-import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { filesArchive, listFiles } from '../engine/archive.ts';
+import { resolveDockerfile, type DockerfileUsed } from './dockerfile.ts';
 import { PathEscapeError, inside, linkStaysInside, resolveInRepository } from './repo-paths.ts';
 
 // A CommonJS module whose typings TypeScript reads as a namespace; at run time it is the factory.
@@ -15,6 +16,8 @@ export interface BuildContext {
   archive: Pack;
   /** The Dockerfile's path inside the archive, for the Engine API's `dockerfile` parameter. */
   dockerfile: string;
+  /** Which Dockerfile of the repository was sent, and which reading of `dockerfile` found it. */
+  used: DockerfileUsed;
 }
 
 /**
@@ -25,8 +28,7 @@ export interface BuildContext {
 export async function buildContext(repoRoot: string, sourcePath: string, spec: { context: string; dockerfile: string }): Promise<BuildContext> {
   const context = resolveInRepository(repoRoot, sourcePath, spec.context, 'context');
   if (!lstatSync(context).isDirectory()) throw new PathEscapeError('context', spec.context, 'is not a directory');
-  // The Dockerfile is named relative to the context, as in Compose.
-  const dockerfilePath = resolveInRepository(repoRoot, relative(realpathSync(repoRoot), context), spec.dockerfile, 'dockerfile');
+  const { full: dockerfilePath, used } = resolveDockerfile(repoRoot, sourcePath, context, spec.dockerfile);
 
   const ignorePath = join(context, '.dockerignore');
   const rules = dockerignore({ ignorecase: false });
@@ -38,6 +40,6 @@ export async function buildContext(repoRoot: string, sourcePath: string, spec: {
     const full = join(context, f);
     if (lstatSync(full).isSymbolicLink() && !linkStaysInside(repoRoot, full)) throw new PathEscapeError('context file', f, 'is a symbolic link that leads out of the repository');
   }
-  if (inside(context, dockerfilePath)) return { archive: filesArchive(context, keep), dockerfile: dockerfileRel };
-  return { archive: filesArchive(context, keep, [{ name: OUTSIDE_DOCKERFILE, content: readFileSync(dockerfilePath) }]), dockerfile: OUTSIDE_DOCKERFILE };
+  if (inside(context, dockerfilePath)) return { archive: filesArchive(context, keep), dockerfile: dockerfileRel, used };
+  return { archive: filesArchive(context, keep, [{ name: OUTSIDE_DOCKERFILE, content: readFileSync(dockerfilePath) }]), dockerfile: OUTSIDE_DOCKERFILE, used };
 }

@@ -8,6 +8,7 @@ import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { ProvisionOptions } from '../engine/nested/provision.ts';
 import { buildContext } from './build-context.ts';
+import type { DockerfileUsed } from './dockerfile.ts';
 import type { FunctionSpec } from './manifest.ts';
 import { BackgroundWork } from '../background-work.ts';
 
@@ -37,6 +38,7 @@ export interface BuiltImage {
   path: string;
   image: string;
   buildMs: number;
+  dockerfile: DockerfileUsed;
 }
 
 export interface BuildBatch {
@@ -120,6 +122,8 @@ export class FunctionBuilder {
     const image = this.imageName(batch.namespace, fn.path, tag);
     batch.log(`[nestor] ${fn.path}: docker build (context ${fn.context}, dockerfile ${fn.dockerfile}) → ${image}\n`);
     const ctx = await buildContext(batch.repoRoot, batch.sourcePath, fn);
+    // Said when it differs from Compose's reading, so a surprising choice shows in the log.
+    if (ctx.used.base === 'source') batch.log(`[nestor] ${fn.path}: no ${fn.dockerfile} in the context; using ${ctx.used.path}, relative to the application's directory\n`);
     // Credentials travel in the X-Registry-Config header, for FROM images in private registries.
     const registryconfig = Object.fromEntries((await this.allCredentials()).map((c) => [c.registry, { username: c.username, password: c.secret }]));
     const started = performance.now();
@@ -138,7 +142,7 @@ export class FunctionBuilder {
     });
     const buildMs = performance.now() - started;
     batch.log(`[nestor] ${fn.path}: built in ${Math.round(buildMs)} ms\n`);
-    return { path: fn.path, image, buildMs };
+    return { path: fn.path, image, buildMs, dockerfile: ctx.used };
   }
 
   private async ship(docker: Docker, image: string, batch: BuildBatch): Promise<void> {

@@ -1,27 +1,28 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NestorError, errorMessage } from '../errors.ts';
 import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts';
+import { redactSecrets } from '../secrets/redact.ts';
 import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from '../server/store/gitops-store.ts';
+import { checkNewApp, type Caller } from './access.ts';
+import { AppError } from './app-error.ts';
 import { imageTag, type FunctionBuilder } from './builder.ts';
 import { RepositoryCache, checkRepoUrl, remoteHead } from './git.ts';
-import { MANIFEST_FILE, parseManifest, type FunctionSpec, type Manifest } from './manifest.ts';
-import { resolveInRepository } from './repo-paths.ts';
+import { parseManifest, type FunctionSpec, type Manifest } from './manifest.ts';
+import { readManifestFile } from './manifest-file.ts';
+import { checkLocalRoot, isLocalRepo, splitRepoUrl, type GitCredential, type RepoSource } from './repo-url.ts';
 import { checkTarget, type DeployTarget, type TargetClients } from './targets.ts';
 
-export class AppError extends NestorError {
-  readonly status: number;
-  constructor(status: number, code: string, message: string, hint: string) {
-    super(code, message, hint);
-    this.status = status;
-  }
-}
+export { AppError };
 
 export interface NewApp {
   name: string;
   namespace: string;
+  /** As given: credentials in it are taken out and kept sealed. */
   repoUrl: string;
+  /** Credentials given apart from the URL (they win over any in it); http(s) only. */
+  repoCredential?: GitCredential | null;
   branch: string;
   path: string;
   pollIntervalS?: number;
@@ -46,6 +47,8 @@ export interface ControllerOptions {
   logger: Logger;
   /** Host-side URL of Nestor's registry, for deleting pruned tags. */
   localRegistryUrl?: string;
+  /** Directories under which the admin may name local repositories (none: no local repository). */
+  localRepoRoots?: readonly string[];
   /** How often the controller looks for apps whose poll is due. */
   tickMs?: number;
   maxBackoffS?: number;
@@ -60,6 +63,15 @@ function settingsOf(fn: FunctionSpec): FunctionSettings {
 
 function targetOf(app: AppRecord): DeployTarget | null {
   return app.target ? (JSON.parse(app.target) as DeployTarget) : null;
+}
+
+function sourceOf(app: AppRecord): RepoSource {
+  return { url: app.repoUrl, credential: app.repoCredential };
+}
+
+/** Text about an application with its secrets taken out, for errors, build logs and the server log. */
+export function redactFor(app: Pick<AppRecord, 'repoCredential' | 'webhookSecret'>, text: string): string {
+  return redactSecrets(text, [app.repoCredential?.password, app.repoCredential?.username, app.webhookSecret]);
 }
 
 /**
@@ -113,13 +125,21 @@ export class GitopsController {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  async addApp(input: NewApp): Promise<AppRecord> {
+  /** Adds an application; what `caller` may name (local repositories, targets) is checked first. */
+  async addApp(input: NewApp, caller: Caller): Promise<AppRecord> {
     checkRepoUrl(input.repoUrl);
+    const source = splitRepoUrl(input.repoUrl);
+    if (input.repoCredential) {
+      if (!/^https?:\/\//i.test(source.url)) throw new AppError(422, 'NESTOR_REPO_CREDENTIALS_UNUSED', `Repository credentials were given for ${source.url}, but Git uses them only for http:// and https:// repositories`, 'Leave repo_credentials out; ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh).');
+      source.credential = input.repoCredential;
+    }
+    checkNewApp({ repoUrl: source.url, target: input.target ?? null }, caller, this.opts.localRepoRoots ?? []);
     if (input.target) checkTarget(input.target);
     const added = await this.opts.store.addApp({
       namespace: input.namespace,
       name: input.name,
-      repoUrl: input.repoUrl,
+      repoUrl: source.url,
+      repoCredential: source.credential,
       branch: input.branch,
       path: input.path,
       webhookSecret: input.webhookSecret ?? null,
@@ -229,11 +249,14 @@ export class GitopsController {
     const app = await this.app(namespace, name);
     let commit: string;
     try {
-      commit = cause === 'poll' ? await remoteHead(app.repoUrl, app.branch) : await this.cache.fetch(app.repoUrl, app.branch);
-      if (commit !== app.lastCommit && cause === 'poll') commit = await this.cache.fetch(app.repoUrl, app.branch);
+      // Checked at every sync too: an application stored before the roots existed, or a link changed since.
+      if (isLocalRepo(app.repoUrl)) checkLocalRoot(app.repoUrl, this.opts.localRepoRoots ?? []);
+      commit = cause === 'poll' ? await remoteHead(sourceOf(app), app.branch) : await this.cache.fetch(sourceOf(app), app.branch);
+      if (commit !== app.lastCommit && cause === 'poll') commit = await this.cache.fetch(sourceOf(app), app.branch);
     } catch (err) {
-      await this.recordPoll(app, errorMessage(err));
-      return { result: 'failed', error: errorMessage(err) };
+      const error = redactFor(app, err instanceof NestorError && err.code === 'NESTOR_REPO_OUTSIDE_ROOTS' ? err.describe() : errorMessage(err));
+      await this.recordPoll(app, error);
+      return { result: 'failed', error };
     }
     await this.recordPoll(app, null);
     // Claimed before the build: another server sharing the store does not build it too.
@@ -252,14 +275,14 @@ export class GitopsController {
   private async deployCommit(app: AppRecord, commit: string, cause: SyncCause): Promise<SyncOutcome> {
     const { store, logger } = this.opts;
     const work = mkdtempSync(join(this.workRoot(), `${app.name}-`));
-    const log = new BuildLog(store, app, () => deployment?.seq);
+    const log = new BuildLog(store, app, () => deployment?.seq, (t) => redactFor(app, t));
     let deployment: Deployment | undefined;
     try {
       await this.cache.export(app.repoUrl, commit, work);
       const message = await this.cache.describe(app.repoUrl, commit).catch(() => '');
       deployment = await store.startDeployment({ namespace: app.namespace, app: app.name, commit, message, cause, functions: [], rollbackOf: null });
       log.write(`[nestor] sync of ${app.namespace}/${app.name} at ${commit.slice(0, 12)} (${cause})\n`);
-      const manifest = this.readManifest(work, app);
+      const manifest = this.readManifest(work, app, (t) => log.write(t));
       const target = await this.opts.targets.client(targetOf(app));
       const tag = imageTag(commit);
       const built = await this.opts.builder.build(
@@ -268,7 +291,7 @@ export class GitopsController {
       );
       const functions: DeployedFunction[] = manifest.functions.map((fn) => {
         const b = built.find((x) => x.path === fn.path)!;
-        return { path: fn.path, image: b.image, spec: settingsOf(fn), buildMs: Math.round(b.buildMs) };
+        return { path: fn.path, image: b.image, spec: settingsOf(fn), buildMs: Math.round(b.buildMs), dockerfile: b.dockerfile };
       });
       for (const fn of functions) await store.recordImage(fn.image, app.namespace, app.name, fn.path);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'built', functions });
@@ -284,7 +307,7 @@ export class GitopsController {
       logger.info({ app: `${app.namespace}/${app.name}`, seq: deployment.seq, commit }, 'deployed');
       return { result: 'deployed', deployment: (await store.deployment(app.namespace, app.name, deployment.seq))! };
     } catch (err) {
-      const error = err instanceof NestorError ? err.describe() : errorMessage(err);
+      const error = redactFor(app, err instanceof NestorError ? err.describe() : errorMessage(err));
       log.write(`[nestor] sync failed: ${error}\n`);
       await log.flush();
       // The commit is recorded as seen, so polling does not rebuild a broken commit again and
@@ -304,11 +327,12 @@ export class GitopsController {
     return dir;
   }
 
-  private readManifest(work: string, app: AppRecord): Manifest {
-    const file = resolveInRepository(work, app.path, MANIFEST_FILE, 'manifest');
-    const manifest = parseManifest(join(app.path, MANIFEST_FILE).replace(/^\.\//, ''), readFileSync(file, 'utf8'));
+  private readManifest(work: string, app: AppRecord, log: (text: string) => void): Manifest {
+    const found = readManifestFile(work, app.path);
+    log(`[nestor] reading ${found.file}${found.ignored ? ` (${found.ignored} is not read: nestor.yaml comes first)` : ''}\n`);
+    const manifest = parseManifest(found.file, found.text);
     if (manifest.name !== app.name || manifest.namespace !== app.namespace) {
-      throw new AppError(422, 'NESTOR_MANIFEST_MISMATCH', `${MANIFEST_FILE} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
+      throw new AppError(422, 'NESTOR_MANIFEST_MISMATCH', `${found.file} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
     }
     for (const fn of manifest.functions) {
       const owner = this.opts.gateway.owner(app.namespace, fn.path);
@@ -393,11 +417,13 @@ class BuildLog {
   private readonly store: GitopsStore;
   private readonly app: AppRecord;
   private readonly seq: () => number | undefined;
+  private readonly redact: (text: string) => string;
 
-  constructor(store: GitopsStore, app: AppRecord, seq: () => number | undefined) {
+  constructor(store: GitopsStore, app: AppRecord, seq: () => number | undefined, redact: (text: string) => string) {
     this.store = store;
     this.app = app;
     this.seq = seq;
+    this.redact = redact;
   }
 
   private readonly started = performance.now();
@@ -413,7 +439,8 @@ class BuildLog {
     this.timer = undefined;
     const seq = this.seq();
     if (seq === undefined || !this.buffer) return this.chain;
-    const text = this.buffer;
+    // Redacted as a whole, not per write: a secret may arrive cut across two chunks of output.
+    const text = this.redact(this.buffer);
     this.buffer = '';
     this.chain = this.chain.then(() => this.store.appendBuildLog(this.app.namespace, this.app.name, seq, text)).catch(() => undefined);
     return this.chain;

@@ -3,17 +3,21 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestorError } from '../errors.ts';
+import { redactUrls } from '../secrets/redact.ts';
+import type { GitCredential, RepoSource } from './repo-url.ts';
 
 export class GitError extends NestorError {
   readonly stderr: string;
   constructor(what: string, url: string, stderr: string) {
-    const last = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
+    // Git quotes the URL it was given; whatever credential a URL carries stays out of the message.
+    const clean = redactUrls(stderr);
+    const last = clean.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
     super(
       'NESTOR_GIT_FAILED',
-      `git ${what} of ${url} failed: ${last}`,
-      'Check that the repository URL and branch are right and that this server can reach and read it (for ssh:// URLs, a key without a passphrase in ~/.ssh; for https:// ones, credentials in the URL or a credential helper).',
+      `git ${what} of ${redactUrls(url)} failed: ${last}`,
+      'Check that the repository URL and branch are right and that this server can reach and read it (for ssh:// URLs, a key without a passphrase in ~/.ssh; for https:// ones, credentials in the URL, which Nestor keeps apart from it, sealed).',
     );
-    this.stderr = stderr;
+    this.stderr = clean;
   }
 }
 
@@ -21,9 +25,31 @@ export class GitError extends NestorError {
 const ALLOWED_PROTOCOLS = 'file:git:http:https:ssh';
 const TIMEOUT_MS = 120_000;
 
-/** Environment for every git command: never prompt, never run commands through URLs. */
-function gitEnv(): NodeJS.ProcessEnv {
+/**
+ * Answers Git's credential request from the environment: the password reaches Git through
+ * its own credential protocol, never through the URL (which Git quotes in its errors) nor the
+ * command line (which any local user can read in `ps`).
+ */
+const CREDENTIAL_HELPER = '!f() { test "$1" = get || exit 0; printf "username=%s\\npassword=%s\\n" "$NESTOR_GIT_USERNAME" "$NESTOR_GIT_PASSWORD"; }; f';
+
+/** The configuration that gives Git `credential` for `url` alone, and no other helper's. */
+function credentialEnv(url: string, credential: GitCredential): NodeJS.ProcessEnv {
   return {
+    GIT_CONFIG_COUNT: '2',
+    // The empty helper first empties the list: no helper from ~/.gitconfig sees or stores it.
+    GIT_CONFIG_KEY_0: 'credential.helper',
+    GIT_CONFIG_VALUE_0: '',
+    GIT_CONFIG_KEY_1: `credential.${new URL(url).origin}.helper`,
+    GIT_CONFIG_VALUE_1: CREDENTIAL_HELPER,
+    NESTOR_GIT_USERNAME: credential.username,
+    NESTOR_GIT_PASSWORD: credential.password,
+  };
+}
+
+/** Environment for every git command: never prompt, never run commands through URLs. */
+function gitEnv(repo?: RepoSource): NodeJS.ProcessEnv {
+  return {
+    ...(repo?.credential ? credentialEnv(repo.url, repo.credential) : {}),
     ...process.env,
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'true',
@@ -38,12 +64,12 @@ function gitEnv(): NodeJS.ProcessEnv {
 /** Refuses URLs Git would treat as options or as commands, before Git sees them. */
 export function checkRepoUrl(url: string): void {
   const bad = url.startsWith('-') ? 'starts with "-"' : /^ext::/i.test(url) ? 'uses the ext:: protocol, which runs commands' : /[\0\n\r]/.test(url) ? 'contains control characters' : undefined;
-  if (bad) throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(url)} ${bad}`, 'Use an https://, ssh://, git:// or file:// URL, or a local path.');
+  if (bad) throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(redactUrls(url))} ${bad}`, 'Use an https://, ssh://, git:// or file:// URL, or a local path.');
 }
 
-function git(args: string[], what: string, url: string): Promise<string> {
+function git(args: string[], what: string, url: string, repo?: RepoSource): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(repo), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new GitError(what, url, stderr || err.message));
       else resolve(stdout);
     });
@@ -51,9 +77,10 @@ function git(args: string[], what: string, url: string): Promise<string> {
 }
 
 /** The commit a branch points at, asked of the remote without fetching anything. */
-export async function remoteHead(url: string, branch: string): Promise<string> {
+export async function remoteHead(repo: RepoSource, branch: string): Promise<string> {
+  const { url } = repo;
   checkRepoUrl(url);
-  const out = await git(['ls-remote', '--heads', '--', url, `refs/heads/${branch}`], 'ls-remote', url);
+  const out = await git(['ls-remote', '--heads', '--', url, `refs/heads/${branch}`], 'ls-remote', url, repo);
   const sha = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
   if (!sha) throw new GitError('ls-remote', url, `branch ${branch} not found`);
   return sha;
@@ -75,14 +102,15 @@ export class RepositoryCache {
   }
 
   /** Fetches `branch` and returns the commit it points at. */
-  async fetch(url: string, branch: string): Promise<string> {
+  async fetch(repo: RepoSource, branch: string): Promise<string> {
+    const { url } = repo;
     checkRepoUrl(url);
     const dir = this.dirOf(url);
     if (!existsSync(join(dir, 'HEAD'))) {
       mkdirSync(dir, { recursive: true });
       await git(['init', '--quiet', '--bare', dir], 'init', url);
     }
-    await git(['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url);
+    await git(['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url, repo);
     return (await git(['--git-dir', dir, 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], 'rev-parse', url)).trim();
   }
 

@@ -7,6 +7,14 @@ import type { FunctionSettings } from '../functions/gateway.ts';
 
 export const MANIFEST_FILE = 'nestor.yaml';
 export const API_VERSION = 'nestor.dev/v1';
+/**
+ * The Zerverless form of the same manifest, read as it is written (the design notes' example):
+ * the keys mean what Nestor's mean, so only the file name and apiVersion differ.
+ */
+export const ZERVERLESS_FILE = 'zerverless.yaml';
+export const ZERVERLESS_API_VERSION = 'zerverless.io/v1';
+/** The names a manifest may have in a repository, in the order they are looked for. */
+export const MANIFEST_FILES = [MANIFEST_FILE, ZERVERLESS_FILE] as const;
 
 /** DNS-label-like names: they become image repository parts and URL segments. */
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -16,9 +24,16 @@ const MEMORY = /^\s*(\d+(?:\.\d+)?)\s*([kmg])?i?b?\s*$/i;
 
 const memorySchema = z.union([z.number().positive(), z.string().regex(MEMORY, 'expected a size like 256m or 1g')]);
 
+/** `/api` (the Zerverless form, a URL path) is `api`: the path is always under its namespace. */
+const functionPath = z
+  .string()
+  .transform((p) => p.replace(/^\//, ''))
+  .pipe(z.string().regex(FUNCTION_PATH, 'expected lower-case URL segments such as "hello", "/api" or "api/echo"'));
+
 const functionSchema = z.strictObject({
-  path: z.string().regex(FUNCTION_PATH, 'expected lower-case URL segments such as "hello" or "api/echo"'),
-  runtime: z.literal('docker').default('docker'),
+  path: functionPath,
+  // Zerverless also names lua, python and js runtimes; Nestor builds every function from a Dockerfile.
+  runtime: z.literal('docker', { error: (iss) => `runtime ${JSON.stringify(iss.input)} is not supported: every function is built from a Dockerfile (runtime: docker)` }).default('docker'),
   dockerfile: z.string().min(1).optional(),
   context: z.string().min(1).optional(),
   env: environmentSchema.optional(),
@@ -32,7 +47,7 @@ const functionSchema = z.strictObject({
 });
 
 const manifestSchema = z.strictObject({
-  apiVersion: z.literal(API_VERSION),
+  apiVersion: z.enum([API_VERSION, ZERVERLESS_API_VERSION], { error: (iss) => `apiVersion ${JSON.stringify(iss.input)} is not known: expected "${API_VERSION}" (or the compatible "${ZERVERLESS_API_VERSION}")` }),
   kind: z.literal('Application'),
   metadata: z.strictObject({
     name: z.string().regex(NAME, 'expected a lower-case name of letters, digits and dashes'),
@@ -55,7 +70,7 @@ const manifestSchema = z.strictObject({
 export interface FunctionSpec extends FunctionSettings {
   path: string;
   runtime: 'docker';
-  /** Relative to the context, as in Compose. */
+  /** Relative to the context, as in Compose; else (Zerverless's reading) to the source path. */
   dockerfile: string;
   /** Relative to the source path in the repository. */
   context: string;
@@ -73,30 +88,30 @@ export interface Manifest {
 export const FUNCTION_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 10_000, concurrency: 10, warm: 1, idleTimeoutMs: 30_000, keepImages: 5 } as const;
 
 export class ManifestError extends PipelineError {
-  constructor(problems: PipelineProblem[]) {
-    super(problems, 'Fix nestor.yaml at the places named; docs/gitops.md describes every key.');
+  constructor(problems: PipelineProblem[], file = MANIFEST_FILE) {
+    super(problems, `Fix ${file} at the places named; docs/gitops.md describes every key.`);
     (this as { code: string }).code = 'NESTOR_MANIFEST_INVALID';
   }
 }
 
-/** Parses and checks a `nestor.yaml`; every problem carries file:line:column. */
+/** Parses and checks a `nestor.yaml` (or `zerverless.yaml`); every problem carries file:line:column. */
 export function parseManifest(file: string, text: string): Manifest {
   let source: YamlSource;
   try {
     source = YamlSource.parse(file, text);
   } catch (err) {
-    if (err instanceof PipelineError) throw new ManifestError(err.problems);
+    if (err instanceof PipelineError) throw new ManifestError(err.problems, file);
     throw err;
   }
   const problems: PipelineProblem[] = [];
   const parsed = check(source, manifestSchema, source.value, [], 'the application manifest', problems);
-  if (!parsed) throw new ManifestError(problems);
+  if (!parsed) throw new ManifestError(problems, file);
   const seen = new Set<string>();
   parsed.spec.functions.forEach((f, i) => {
     if (seen.has(f.path)) problems.push({ position: source.position(['spec', 'functions', i, 'path']), message: `function path "${f.path}" is used twice` });
     seen.add(f.path);
   });
-  if (problems.length) throw new ManifestError(problems);
+  if (problems.length) throw new ManifestError(problems, file);
   return {
     name: parsed.metadata.name,
     namespace: parsed.metadata.namespace,

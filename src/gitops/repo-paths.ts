@@ -12,6 +12,11 @@ export class PathEscapeError extends NestorError {
   }
 }
 
+/** Whether resolveInRepository failed only because nothing is there (so another place may be tried). */
+export function isPathMissing(err: unknown): boolean {
+  return err instanceof NestorError && err.code === 'NESTOR_PATH_MISSING';
+}
+
 /** Whether `candidate` is `root` or lies below it. */
 export function inside(root: string, candidate: string): boolean {
   const rel = relative(root, candidate);

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type Provider = 'github' | 'gitea' | 'gitlab';
 
@@ -89,4 +89,19 @@ export function parseEvent(provider: Provider, headers: Headers, body: unknown):
     }
   }
   return { provider, event, branch, commit, repoUrls: [...new Set(urls)] };
+}
+
+/** The header each forge names a delivery by; a redelivery carries the same id. */
+const DELIVERY_HEADER: Record<Provider, string> = { github: 'x-github-delivery', gitea: 'x-gitea-delivery', gitlab: 'x-gitlab-event-uuid' };
+
+/**
+ * The keys a delivery is remembered by: its delivery id, and the hash of its body. The id
+ * is not signed, so a captured request replayed with a new id is still known by its body;
+ * two real pushes never have the same body (their `before`/`after` commits differ).
+ */
+export function deliveryKeys(provider: Provider, headers: Headers, rawBody: Buffer): string[] {
+  const id = header(headers, DELIVERY_HEADER[provider])?.trim();
+  const keys = [`body:${createHash('sha256').update(rawBody).digest('hex')}`];
+  if (id) keys.unshift(`${provider}:${id.slice(0, 200)}`);
+  return keys;
 }

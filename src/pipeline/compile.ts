@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
-import { throwProblems, type PipelineProblem } from './errors.ts';
+import { throwProblems, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { checkNames, dependencies, maybeUnread } from './graph.ts';
-import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
+import type { Condition, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
 import type { JobPlan, PlanMount, PlanService, PlanStep } from './plan.ts';
 import { stepScript } from './script.ts';
 import { didYouMean } from './suggest.ts';
-import { evaluate, type RunFacts } from './when.ts';
+import { PipelineLimitError, type PipelineLimits } from './limits.ts';
+import { evaluate, patternsOf, type RunFacts } from './when.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 export interface CompileOptions extends RunFacts {
@@ -21,6 +22,8 @@ export interface CompileOptions extends RunFacts {
   secrets?: string[];
   /** Variables every container gets (`CI=true`, the format's own CI_* names, …). */
   builtins?: (job: { name: string; step?: string }) => Record<string, string>;
+  /** Overrides of the pipeline limits (DEFAULT_PIPELINE_LIMITS). */
+  limits?: Partial<PipelineLimits>;
 }
 
 /** Where every container finds the job engine's client certificates. */
@@ -46,6 +49,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   const order = dependencies(config, problems, at);
   const selected = selectSteps(config, order, opts.only, problems, source);
   checkSecrets(config, opts.secrets ?? [], problems, at);
+  checkPatterns(config, source);
 
   const pipelineWhen = evaluate(config.when, opts);
   const plans = config.matrix.map((axes): JobPlan => {
@@ -206,6 +210,20 @@ function selectSteps(config: PipelineConfig, order: Map<string, string[]>, only:
     else if (!maybeUnread(config, n)) problems.push({ position: source.position(['steps']), message: `--step ${n}: there is no such step${didYouMean(n, names)}` });
   }
   return selected;
+}
+
+/** Glob patterns are compiled to RE2 programs: one too long is refused before it is compiled. */
+function checkPatterns(config: PipelineConfig, source: YamlSource): void {
+  const max = source.limits.regexLength;
+  const owners: [Condition[], () => SourcePosition][] = [
+    [config.when, () => source.position(config.at, config.format === 'drone' ? 'trigger' : 'when')],
+    ...config.steps.map((s): [Condition[], () => SourcePosition] => [s.when, () => source.position(s.at, 'when')]),
+  ];
+  for (const [conditions, position] of owners) {
+    for (const glob of patternsOf(conditions)) {
+      if (glob.length > max) throw new PipelineLimitError('regexLength', max, position(), `a pattern of ${glob.length} characters`, glob.length);
+    }
+  }
 }
 
 function checkSecrets(config: PipelineConfig, available: string[], problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): void {

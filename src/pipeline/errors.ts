@@ -73,7 +73,8 @@ export function everyProblem<T, R>(items: readonly T[], work: (item: T) => R[]):
     try {
       results.push(...work(item));
     } catch (err) {
-      if (!(err instanceof PipelineError)) throw err;
+      // A limit stops everything at once: going on to the next file would cost what it prevents.
+      if (!(err instanceof PipelineError) || err.code === 'NESTOR_PIPELINE_LIMIT') throw err;
       failed.push(err);
     }
   }

@@ -40,19 +40,23 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
  */
 export function dependencies(config: PipelineConfig, problems: PipelineProblem[], at: At): Map<string, string[]> {
   const w = words(config);
-  const names = config.steps.map((s) => s.name);
+  // A set: GitLab's stages make every job depend on every job before it, n² names to look up.
+  const names = new Set(config.steps.map((s) => s.name));
   const known = [...names, ...(config.unread ?? []).flatMap((u) => (u.name === undefined || u.service ? [] : [u.name]))];
   const graph = config.steps.some((s) => s.dependsOn !== undefined);
   const entryAt = (s: StepConfig, i: number) => (s.dependsOnAt?.[i] ? at(s.dependsOnAt[i]) : at(s.at, w.key));
   const order = new Map<string, string[]>();
   config.steps.forEach((s, i) => {
     const deps = graph ? (s.dependsOn ?? []) : i > 0 ? [config.steps[i - 1]!.name] : [];
+    let allKnown = true;
     deps.forEach((d, j) => {
-      if (names.includes(d) || maybeUnread(config, d)) return;
+      if (names.has(d)) return;
+      allKnown = false;
+      if (maybeUnread(config, d)) return;
       problems.push({ position: entryAt(s, j), message: `${w.step} ${s.name} ${w.verb} unknown ${w.step} "${d}"${didYouMean(d, known)}` });
     });
     // A name used twice is reported as such; the second step's edges would only add cycles.
-    if (!order.has(s.name)) order.set(s.name, deps.filter((d) => names.includes(d)));
+    if (!order.has(s.name)) order.set(s.name, allKnown ? deps : deps.filter((d) => names.has(d)));
   });
   for (const cycle of findCycles(order)) {
     const [from, to] = cycle.slice(-2) as [string, string];

@@ -4,6 +4,7 @@ import { NestorError } from '../errors.ts';
 import { defaultStepImage } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
 import { everyProblem } from './errors.ts';
+import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
 import { readNestor } from './formats/nestor.ts';
@@ -61,13 +62,40 @@ export function formatOf(path: string, value: unknown): Format {
 
 /**
  * Reads one file into the pipelines it holds (Drone files can hold several). Only a YAML
- * syntax error is thrown here: what is wrong with the content travels in each config's
- * `problems`, and compile reports it together with its own checks.
+ * syntax error, or a limit passed, is thrown here: what is wrong with the content travels in
+ * each config's `problems`, and compile reports it together with its own checks.
  */
-export function readPipelines(path: string, text: string, facts: RunFacts, displayPath = path): { config: PipelineConfig; source: YamlSource }[] {
-  const sources = YamlSource.parseAll(displayPath, text);
+export function readPipelines(
+  path: string,
+  text: string,
+  facts: RunFacts & { limits?: Partial<PipelineLimits> },
+  displayPath = path,
+): { config: PipelineConfig; source: YamlSource }[] {
+  const limits = pipelineLimits(facts.limits);
+  const bytes = Buffer.byteLength(text);
+  enforce(limits, 'bytes', bytes, () => ({ file: displayPath, line: 1, column: 1 }), `the pipeline is ${bytes} bytes`);
+  const sources = YamlSource.parseAll(displayPath, text, limits);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
   const format = formatOf(path, sources[0]!.value);
+  // Counted before reading, so that 20,000 steps are refused before they are read.
+  const written = sources.reduce((n, s) => n + itemsWritten(format, s.value), 0);
+  enforce(limits, 'steps', written, () => sources[0]!.position([]), `the file has ${written} steps, services or jobs`);
+  const read = readAll(path, format, sources, facts);
+  const made = read.reduce((n, { config }) => n + (config.steps.length + config.services.length) * config.matrix.length, 0);
+  enforce(limits, 'steps', made, () => sources[0]!.position([]), `the file makes ${made} steps and services over all its jobs`);
+  return read;
+}
+
+/** How many steps, services (or GitLab jobs and templates) a document writes, before reading it. */
+function itemsWritten(format: Format, value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  const size = (v: unknown) => (Array.isArray(v) ? v.length : typeof v === 'object' && v !== null ? Object.keys(v).length : 0);
+  if (format === 'gitlab') return size(value);
+  const doc = value as Record<string, unknown>;
+  return size(doc.steps) + size(doc.pipeline) + size(doc.services);
+}
+
+function readAll(path: string, format: Format, sources: YamlSource[], facts: RunFacts): { config: PipelineConfig; source: YamlSource }[] {
   return sources.flatMap((source) => {
     switch (format) {
       case 'drone': {
@@ -134,6 +162,11 @@ export function compileText(pipeline: { text: string; file: string }, opts: Comp
  * The plans of a job given as text (an API submission, a stored job), as a runner compiles them:
  * with the default step image, like `nestor run`.
  */
-export function jobPlansOf(pipeline: { text: string; file: string }, facts: RunFacts = {}): JobPlan[] {
-  return compileText(pipeline, { defaultImage: defaultStepImage(), event: facts.event ?? 'push', ...(facts.branch ? { branch: facts.branch } : {}) });
+export function jobPlansOf(pipeline: { text: string; file: string }, facts: RunFacts & Pick<CompileOptions, 'limits'> = {}): JobPlan[] {
+  return compileText(pipeline, {
+    defaultImage: defaultStepImage(),
+    event: facts.event ?? 'push',
+    ...(facts.branch ? { branch: facts.branch } : {}),
+    ...(facts.limits ? { limits: facts.limits } : {}),
+  });
 }

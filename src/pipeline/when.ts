@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { globMatches } from './glob.ts';
 import type { Condition, Filter } from './model.ts';
 
 /** What a run is about: the facts `when` conditions are checked against. */
@@ -10,7 +10,7 @@ export interface RunFacts {
 }
 
 function matches(filter: Filter, value: string): boolean {
-  const isMatch = (patterns: string[]) => patterns.some((p) => picomatch.isMatch(value, p, { dot: true }));
+  const isMatch = (patterns: string[]) => patterns.some((p) => globMatches(value, p));
   return (filter.include.length === 0 || isMatch(filter.include)) && !isMatch(filter.exclude);
 }
 
@@ -42,6 +42,11 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
     return `no changed file matches ${describe(c.paths)}`;
   }
   return undefined;
+}
+
+/** Every glob pattern of a condition list, for the checks that need them all (their length). */
+export function patternsOf(conditions: Condition[]): string[] {
+  return conditions.flatMap((c) => [c.branch, c.event, c.paths].flatMap((f) => (f ? [...f.include, ...f.exclude] : [])));
 }
 
 function describe(f: Filter): string {

@@ -1,5 +1,6 @@
-import { isMap, isPair, isScalar, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { Composer, isMap, isPair, isScalar, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
 import { PipelineError, type SourcePosition } from './errors.ts';
+import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError, type PipelineLimits } from './limits.ts';
 
 export type PathSegment = string | number;
 
@@ -10,16 +11,19 @@ export type PathSegment = string | number;
 export class YamlSource {
   readonly file: string;
   readonly value: unknown;
+  /** What the file was read under; the readers check their own limits (extends, patterns) against it. */
+  readonly limits: PipelineLimits;
   private located: (() => Located) | Located;
 
-  private constructor(file: string, value: unknown, located: (() => Located) | Located) {
+  private constructor(file: string, value: unknown, located: (() => Located) | Located, limits: PipelineLimits) {
     this.file = file;
     this.value = value;
     this.located = located;
+    this.limits = limits;
   }
 
-  static parse(file: string, text: string): YamlSource {
-    return YamlSource.parseAll(file, text)[0] ?? YamlSource.parseAll(file, '{}')[0]!;
+  static parse(file: string, text: string, limits: PipelineLimits = DEFAULT_PIPELINE_LIMITS): YamlSource {
+    return YamlSource.parseAll(file, text, limits)[0] ?? YamlSource.parseAll(file, '{}', limits)[0]!;
   }
 
   /**
@@ -30,12 +34,37 @@ export class YamlSource {
    * parse that positions need is done only when a problem is reported. JSON's rules apply to
    * such a file (a repeated key keeps its last value); anything else goes to the YAML parser.
    */
-  static parseAll(file: string, text: string): YamlSource[] {
+  static parseAll(file: string, text: string, limits: PipelineLimits = DEFAULT_PIPELINE_LIMITS): YamlSource[] {
     if (file.endsWith('.json')) {
       const value = parseJson(text);
-      if (value !== undefined) return value === null ? [] : [new YamlSource(file, value, () => locate(file, text, { uniqueKeys: false })[0]!)];
+      if (value !== undefined) {
+        if (value === null) return [];
+        const source = new YamlSource(file, value, () => locate(file, text, { uniqueKeys: false, depth: limits.depth })[0]!, limits);
+        source.checkDepth();
+        return [source];
+      }
     }
-    return locate(file, text).map((l) => new YamlSource(file, l.doc.toJS({ maxAliasCount: 100 }), l));
+    return locate(file, text, { uniqueKeys: true, depth: limits.depth }).map((l) => {
+      const source = new YamlSource(file, toValue(file, l, limits), l, limits);
+      source.checkDepth();
+      return source;
+    });
+  }
+
+  /** Throws when maps and lists nest deeper than the limit (an alias to an ancestor nests without end). */
+  private checkDepth(): void {
+    const path: PathSegment[] = [];
+    const tooDeep = (value: unknown): boolean => {
+      if (typeof value !== 'object' || value === null) return false;
+      if (path.length >= this.limits.depth) return true;
+      for (const [key, child] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+        path.push(key);
+        if (tooDeep(child)) return true;
+        path.pop();
+      }
+      return false;
+    };
+    if (tooDeep(this.value)) throw new PipelineLimitError('depth', this.limits.depth, this.position(path), `maps and lists nest more than ${this.limits.depth} deep here`);
   }
 
   /** Where the value at `path` is; with `key`, where that key of the map at `path` is written. */
@@ -66,19 +95,91 @@ interface Located {
   lines: LineCounter;
 }
 
+/** A document's value; aliases expanded past the limit are refused where the first alias is. */
+function toValue(file: string, l: Located, limits: PipelineLimits): unknown {
+  try {
+    return l.doc.toJS({ maxAliasCount: limits.aliases });
+  } catch (err) {
+    // The yaml package's own guard against alias bombs ("Excessive alias count …").
+    if (!(err instanceof ReferenceError && /alias/i.test(err.message))) throw err;
+    let offset = 0;
+    visit(l.doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const pos = l.lines.linePos(offset);
+    throw new PipelineLimitError('aliases', limits.aliases, { file, line: pos.line, column: pos.col }, 'YAML aliases here expand to more nodes than allowed (an alias bomb?)');
+  }
+}
+
+/**
+ * Stops parsing as soon as collections nest deeper than `maxDepth`: the yaml package would
+ * otherwise spend seconds on a megabyte of `[[[[…` before running out of stack. The parser's
+ * stack holds the document and the node being read besides each open collection.
+ */
+class BoundedParser extends Parser {
+  private readonly maxStack: number;
+  deepAt: number | undefined;
+  constructor(onNewLine: (offset: number) => void, maxDepth: number) {
+    super(onNewLine);
+    this.maxStack = maxDepth + 3;
+  }
+
+  override *next(source: string) {
+    yield* super.next(source);
+    if (this.stack.length > this.maxStack) {
+      this.deepAt = this.offset;
+      throw new NestedTooDeep();
+    }
+  }
+}
+class NestedTooDeep extends Error {}
+
 /** The documents of a YAML text with their line counter; a syntax error is thrown with file:line:column. */
-function locate(file: string, text: string, opts = { uniqueKeys: true }): Located[] {
+function locate(file: string, text: string, opts: { uniqueKeys: boolean; depth: number }): Located[] {
   const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: opts.uniqueKeys, merge: true });
-  // An empty stream comes back as an object with `errors`, not as a list of documents.
-  const docs: Document[] = Array.isArray(parsed) ? (parsed as Document[]) : [];
-  const errors = Array.isArray(parsed) ? docs.flatMap((d) => d.errors) : (parsed as { errors: Document['errors'] }).errors;
-  const problems = errors.map((e) => {
-    const pos = lines.linePos(e.pos[0]);
-    return { position: { file, line: pos.line, column: pos.col }, message: `YAML syntax: ${e.message.split('\n')[0]}` };
-  });
+  const parser = new BoundedParser(lines.addNewLine, opts.depth);
+  // Repeated keys are found below, in one pass: the yaml package looks through every earlier
+  // key of a map for each key, n² for a map of 5,000 steps.
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true });
+  let docs: Document[];
+  try {
+    docs = [...composer.compose(parser.parse(text))];
+  } catch (err) {
+    if (!(err instanceof NestedTooDeep)) throw err;
+    const pos = lines.linePos(parser.deepAt ?? 0);
+    throw new PipelineLimitError('depth', opts.depth, { file, line: pos.line, column: pos.col }, `maps and lists nest more than ${opts.depth} deep here`);
+  }
+  // An empty stream has no document to carry its errors.
+  const errors = docs.length ? docs.flatMap((d) => d.errors) : composer.streamInfo().errors;
+  const at = (offset: number) => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+  const problems = [
+    ...errors.map((e) => ({ position: at(e.pos[0]), message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+    ...(opts.uniqueKeys ? docs.flatMap(repeatedKeys).map((offset) => ({ position: at(offset), message: 'YAML syntax: Map keys must be unique' })) : []),
+  ].sort((a, b) => a.position.line - b.position.line || a.position.column - b.position.column);
   if (problems.length) throw new PipelineError(problems, 'Fix the YAML syntax at the place named (indentation and quoting are the usual causes).');
   return docs.filter((d) => d.contents !== null).map((doc) => ({ doc, lines }));
+}
+
+/** Where each key written a second time in its map is (keys compared by value, as the yaml package does). */
+function repeatedKeys(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) offsets.push(pair.key.range?.[0] ?? 0);
+        seen.add(pair.key.value);
+      }
+    },
+  });
+  return offsets;
 }
 
 /** The value of a JSON text, or undefined when it is not JSON. */

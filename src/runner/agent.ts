@@ -5,16 +5,18 @@ import type { EngineClient } from '../engine/engine-client.ts';
 import { cleanupOrphans } from '../engine/cleanup.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
+import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import { EnginePool } from '../engine/pool.ts';
-import { BASE_ALIAS, LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
+import { BASE_ALIAS, LOCAL_CLI_IMAGE } from '../engine/images/image-names.ts';
 import { jobPlansOf } from '../pipeline/load.ts';
 import type { JobEvent, JobResult } from './execute-job.ts';
-import type { LogLine } from './log-lines.ts';
+import { LogShipper } from './log-shipper.ts';
 import { runPlans } from './run-plans.ts';
 import { prepareStepSlots } from './step-slot.ts';
 import { defaultStepImage, stepSlots } from '../config.ts';
-import { ServerClient, ServerProblem } from './server-client.ts';
+import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
+import { sleep } from '../sleep.ts';
 
 export interface AgentOptions {
   server: string;
@@ -29,16 +31,27 @@ export interface AgentOptions {
   /** Engines kept started for the next jobs. */
   warm?: number;
   log: Logger;
+  /**
+   * Level of the job started/finished lines. A runner in the server's own process (`nestor up`)
+   * leaves them to the server, which logs the same events: `debug` there, `info` on its own.
+   */
+  jobEventsLevel?: 'info' | 'debug';
 }
 
 interface LeasedJob {
   job: { id: string; name: string; spec: { pipeline: { text: string; file: string } }; attempt: number };
-  lease: { token: number; expires_at: number; lease_ms: number };
+  lease: { token: string; expires_at: number; lease_ms: number };
 }
 
 const FLUSH_MS = 150;
-const MAX_BATCH = 2000;
 const HEARTBEAT_MS = 1000;
+/** How long the server may hold a lease request when it has no job. */
+const LEASE_WAIT_MS = 20_000;
+/**
+ * An empty answer sooner than this means the server did not hold the poll (an old or a broken
+ * server); the runner then waits before asking again instead of asking as fast as it answers.
+ */
+const MIN_EMPTY_POLL_MS = 1000;
 
 /**
  * `nestor runner`: takes jobs from a server by long-poll, runs each in its own nested engine,
@@ -52,6 +65,10 @@ export class RunnerAgent {
   private readonly running = new Map<string, AbortController>();
   private pool: EnginePool | undefined;
   private stopped = false;
+  /** Aborts the long-poll and back-off waits at stop, so stopping never waits out a poll. */
+  private readonly stopping = new AbortController();
+  /** Resolved (and replaced) whenever a job ends, for a lease loop waiting for capacity. */
+  private jobEnded = Promise.withResolvers<void>();
   /** Engines being removed after their job was reported. */
   private readonly removals = new BackgroundWork();
   private loop: Promise<void> | undefined;
@@ -76,11 +93,14 @@ export class RunnerAgent {
     const removed = await cleanupOrphans(this.opts.host.docker);
     if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
     await this.register();
+    // Stopped while starting: start nothing more (stop() waits only for what was started).
+    if (this.stopped) return;
     if (this.opts.warm) {
       const stepImage = defaultStepImage();
       const slots = stepSlots();
       this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions(), prepare: (engine) => prepareStepSlots(engine, stepImage, slots) });
       this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
+      this.pool.on('ready', (engine: NestedEngine) => this.opts.log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'));
       void this.pool.start();
     }
     this.loop = this.leaseLoop();
@@ -89,15 +109,16 @@ export class RunnerAgent {
   /** Stops taking jobs, cancels those running, and waits for their engines to go. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const c of this.running.values()) c.abort();
-    while (this.running.size) await new Promise((r) => setTimeout(r, 50));
+    while (this.running.size) await this.jobEnded.promise;
     await this.loop?.catch(() => undefined);
     await this.removals.settled();
     await this.pool?.close();
   }
 
   private engineOptions() {
-    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: [BASE_ALIAS, LOCAL_DIND_IMAGE] };
+    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
   }
 
   private async register(): Promise<void> {
@@ -112,28 +133,43 @@ export class RunnerAgent {
         // A runner's own token cannot register: it already is registered, so use it as it is.
         if (err instanceof ServerProblem && err.status === 403) return;
         if (err instanceof ServerProblem && err.status === 401) throw err;
+        if (this.stopped) return;
         await this.backoff(attempt, err);
       }
     }
   }
 
   private async backoff(attempt: number, err: unknown): Promise<void> {
-    const ms = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
+    const ms = backoffMs(attempt);
     this.opts.log.warn({ err: errorMessage(err), retryInMs: Math.round(ms) }, 'server unreachable; retrying');
-    await new Promise((r) => setTimeout(r, ms));
+    await this.pause(ms);
+  }
+
+  /** Waits `ms`, or less if the runner is stopping. */
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, this.stopping.signal);
   }
 
   private async leaseLoop(): Promise<void> {
     let failures = 0;
+    let fastEmpty = 0;
     while (!this.stopped) {
       if (this.running.size >= this.opts.maxJobs) {
-        await new Promise((r) => setTimeout(r, 100));
+        await Promise.race([this.jobEnded.promise, this.pause(LEASE_WAIT_MS)]);
         continue;
       }
       try {
-        const leased = await this.client.call<LeasedJob>('POST', '/api/runner/lease', { wait_ms: 20_000 }, 30_000);
+        const asked = Date.now();
+        const leased = await this.client.call<LeasedJob>('POST', '/api/runner/lease', { wait_ms: LEASE_WAIT_MS }, LEASE_WAIT_MS + 10_000, this.stopping.signal);
         failures = 0;
-        if (leased && !this.stopped) void this.runJob(leased);
+        if (leased && !this.stopped) {
+          fastEmpty = 0;
+          void this.runJob(leased);
+        } else if (!leased && Date.now() - asked < MIN_EMPTY_POLL_MS) {
+          await this.pause(backoffMs(fastEmpty++));
+        } else {
+          fastEmpty = 0;
+        }
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof ServerProblem && err.status === 401) {
@@ -149,27 +185,25 @@ export class RunnerAgent {
     const controller = new AbortController();
     this.running.set(job.id, controller);
     const log = this.opts.log.child({ job: job.id, attempt: job.attempt });
-    log.info({ name: job.name }, 'job leased');
-    const buffer: Omit<LogLine, 'job'>[] = [];
+    const eventsLevel = this.opts.jobEventsLevel ?? 'info';
+    log[eventsLevel]({ name: job.name }, 'job started');
     let lost = false;
-    const flush = async () => {
-      while (buffer.length && !lost) {
-        const batch = buffer.slice(0, MAX_BATCH);
-        try {
-          await this.client.call('POST', `/api/runner/jobs/${job.id}/logs`, { lease: lease.token, lines: batch });
-          buffer.splice(0, batch.length);
-        } catch (err) {
-          if (err instanceof ServerProblem && err.status === 409) return loseLease();
-          return; // kept; sent with the next flush once the server answers again
-        }
-      }
-    };
-    const loseLease = () => {
+    const loseLease = (why = 'another runner owns this job now') => {
+      if (lost) return;
       lost = true;
-      log.warn('lease lost: another runner owns this job now; stopping it here');
+      shipper.stop();
+      log.warn({ why }, 'lease lost; stopping the job here');
       controller.abort();
     };
-    const flusher = setInterval(() => void flush(), FLUSH_MS);
+    const shipper = new LogShipper({
+      lease: lease.token,
+      send: async (body) => {
+        const r = await this.client.postJson<{ cap_reached?: boolean }>(`/api/runner/jobs/${job.id}/logs`, body);
+        return { capReached: r?.cap_reached === true };
+      },
+      onLeaseLost: () => loseLease(),
+    });
+    const flusher = setInterval(() => void shipper.flush(), FLUSH_MS);
     const heartbeat = setInterval(async () => {
       try {
         const r = await this.client.call<{ cancel: boolean }>('POST', `/api/runner/jobs/${job.id}/heartbeat`, { lease: lease.token }, HEARTBEAT_MS * 2);
@@ -178,7 +212,9 @@ export class RunnerAgent {
           controller.abort();
         }
       } catch (err) {
-        if (err instanceof ServerProblem && err.status === 409) loseLease();
+        // 409, or any other answer about the job itself (403, 404): the job is not ours to run.
+        // A 401 is this runner's token, replaced while the lease loop registers again.
+        if (!isRetryable(err) && !(err instanceof ServerProblem && err.status === 401)) loseLease(errorMessage(err));
       }
     }, HEARTBEAT_MS);
 
@@ -195,10 +231,12 @@ export class RunnerAgent {
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
         deferDestroy: (removal) => void this.removals.add(removal),
-        onLog: (l) => buffer.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
+        onLog: (l) => shipper.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
+        // A step's output waits while the buffer is full: memory stays bounded whatever it prints.
+        logsFull: () => shipper.full(),
         onEvent: (e: JobEvent) => {
           if (e.type === 'notice') {
-            buffer.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: e.text });
+            shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: e.text });
             const m = /ready in (\d+) ms/.exec(e.text);
             if (m) engineMs = Number(m[1]);
           }
@@ -215,13 +253,20 @@ export class RunnerAgent {
     // Keep trying to report: a restarting server must not lose the outcome or the last lines.
     for (let attempt = 0; !lost; attempt++) {
       try {
-        await flush();
+        await shipper.drain();
         if (lost) break;
-        await this.client.call('POST', `/api/runner/jobs/${job.id}/complete`, { lease: lease.token, status, result: results, ...(error ? { error } : {}), ...(engineMs !== undefined ? { engine_ms: engineMs } : {}) });
-        log.info({ status }, 'job finished');
+        // Lines the server refused do not change the job's status, but its error says so.
+        const reported = [error, shipper.lostNote()].filter(Boolean).join('; ').slice(0, 10_000);
+        const notKept = shipper.notKept.lines ? { log_not_kept: shipper.notKept } : {};
+        await this.client.call('POST', `/api/runner/jobs/${job.id}/complete`, { lease: lease.token, status, result: results, ...(reported ? { error: reported } : {}), ...notKept, ...(engineMs !== undefined ? { engine_ms: engineMs } : {}) });
+        log[eventsLevel]({ status, ...(shipper.lost.lines ? { logLinesLost: shipper.lost.lines } : {}) }, 'job finished');
         break;
       } catch (err) {
         if (err instanceof ServerProblem && err.status === 409) break;
+        if (!isRetryable(err)) {
+          log.error({ err: errorMessage(err) }, 'the server refused the job\'s report; it will requeue or fail the job when the lease expires');
+          break;
+        }
         if (attempt > 60) {
           log.error({ err: errorMessage(err) }, 'could not report the job; the server will requeue it when the lease expires');
           break;
@@ -230,5 +275,12 @@ export class RunnerAgent {
       }
     }
     this.running.delete(job.id);
+    this.jobEnded.resolve();
+    this.jobEnded = Promise.withResolvers<void>();
   }
+}
+
+/** Exponential back-off with jitter (±25 %), from 250 ms to 10 s, so runners never retry in step. */
+export function backoffMs(attempt: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
 }

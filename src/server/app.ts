@@ -1,10 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { PipelineError } from '../pipeline/errors.ts';
-import { compileSubmission } from './submission.ts';
+import { compileSubmission, SUBMISSION_BODY_LIMIT } from './submission.ts';
 import { HttpProblem, parseBody as parse, problemBody, statusOf } from './problem.ts';
 import { NestorError } from '../errors.ts';
 import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
@@ -19,7 +19,7 @@ import {
   submitJobBody,
   tokenBody,
 } from './schemas.ts';
-import { FencedError, type Job, type Store, type TokenKind } from './store/store.ts';
+import { DEFAULT_LOG_CAP_BYTES, FencedError, NotHolderError, UnknownJobError, type Job, type Store, type TokenKind } from './store/store.ts';
 
 export interface AppOptions {
   store: Store;
@@ -27,6 +27,8 @@ export interface AppOptions {
   /** How long a lease lasts without a heartbeat. */
   leaseMs: number;
   bodyLimit?: number;
+  /** Bytes of log text kept per job attempt (default 64 MiB); what passes it is counted, not kept. */
+  logCapBytes?: number;
   version?: string;
   /** GitOps routes and the function gateway, when this server runs them. */
   gitops?: GitopsRoutesDeps;
@@ -43,6 +45,8 @@ declare module 'fastify' {
 }
 
 const USERS: TokenKind[] = ['admin', 'user'];
+/** How often a waiting lease looks at the store again, for jobs submitted through another server. */
+const LEASE_RECHECK_MS = 2000;
 const RUNNERS: TokenKind[] = ['runner'];
 
 
@@ -71,9 +75,21 @@ export function publicJob(j: Job) {
 export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; metrics: ServerMetrics; queueChanged: EventEmitter }> {
   const { store, leaseMs } = opts;
   const offlineMs = Math.max(3 * leaseMs, 10_000);
-  const app = Fastify({ loggerInstance: opts.logger as unknown as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
+  // Fastify's own per-request lines are off: at info a runner's long-polls and log appends would
+  // bury the events people read. Each request is logged once, at debug, when it completes.
+  // Fastify's own lines (one "listening" per address, request details) are for debugging;
+  // the events people read at info are logged on `log` below.
+  const log = opts.logger;
+  const httpLog = log.isLevelEnabled('debug') ? log : log.child({}, { level: 'warn' });
+  const app = Fastify({ loggerInstance: httpLog as unknown as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   const metrics = new ServerMetrics(store, offlineMs);
   const queueChanged = new EventEmitter().setMaxListeners(0);
+  // Ends the live log streams when the server closes: a follower never holds a closing server.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
 
   // zod checks every body in the handlers; the JSON Schemas are for the OpenAPI document only.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
@@ -88,6 +104,8 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpProblem) return sendProblem(reply, err.status, err.code, err.message, err.hint, err.extra);
     if (err instanceof FencedError) return sendProblem(reply, 409, 'NESTOR_LEASE_LOST', err.message, 'Stop working on this job: another runner owns it now.');
+    if (err instanceof NotHolderError) return sendProblem(reply, 403, 'NESTOR_FORBIDDEN', err.message, 'A runner may report only on jobs it leased itself, with the token the lease answered; nothing was changed.');
+    if (err instanceof UnknownJobError) return sendProblem(reply, 404, 'NESTOR_JOB_NOT_FOUND', err.message, 'Use the job id the lease answered.');
     if (err instanceof PipelineError) {
       return sendProblem(reply, 422, err.code, err.message, err.hint, { problems: err.problems });
     }
@@ -165,15 +183,16 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
 
   // Jobs
 
-  app.post('/api/jobs', { config: { auth: USERS }, schema: doc('Submit a job: steps, or a whole pipeline file', submitJobBody) }, async (req, reply) => {
+  app.post('/api/jobs', { config: { auth: USERS }, bodyLimit: SUBMISSION_BODY_LIMIT, schema: doc('Submit a job: steps, or a whole pipeline file', submitJobBody) }, async (req, reply) => {
     const body = parse(submitJobBody, req.body);
-    const { name, spec } = compileSubmission(body);
+    const { name, spec } = await compileSubmission(body);
     if (body.runner && !(await store.runner(body.runner))) {
       throw new HttpProblem(422, 'NESTOR_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
     }
     const job = await store.createJob({ name, spec, ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts });
     metrics.submitted.inc();
     queueChanged.emit('job');
+    log.info({ job: job.id, name: job.name }, 'job queued');
     return reply.code(201).header('location', `/api/jobs/${job.id}`).send(publicJob(job));
   });
   const findJob = async (id: string) => {
@@ -197,53 +216,58 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
         const lines = await store.logsAfter(job.id, after, 10_000);
         return { job: job.id, status: job.status, lines, next_after: lines.at(-1)?.seq ?? after };
       }
-      return streamLogs(store, job.id, after, req, reply);
+      return streamLogs(store, job.id, after, reply, closing.signal);
     },
   );
 
-  // The runner protocol: lease (long-poll), heartbeat, logs, complete. All fenced by the lease token.
+  // The runner protocol: lease (long-poll), heartbeat, logs, complete. Each call after the lease is
+  // accepted only from the runner that holds the job (by its runner token) with the lease's token.
+  const logCapBytes = opts.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
 
   app.post('/api/runner/lease', { config: { auth: RUNNERS }, schema: doc('Long-poll for a job (runner)', leaseBody, ['runner protocol']) }, async (req, reply) => {
     const body = parse(leaseBody, req.body);
     const runnerName = req.identity!.name;
     const deadline = Date.now() + body.wait_ms;
-    let closed = false;
-    req.raw.once('close', () => (closed = true));
-    for (;;) {
-      const runner = await store.touchRunner(runnerName);
-      if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
-      const lease = await store.lease(runner, leaseMs);
-      if (lease) {
-        return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || closed) return reply.code(204).send();
-      // Woken by a submission on this server; the timeout covers other servers on one database.
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, Math.min(left, 500));
-        function done() {
-          clearTimeout(t);
-          queueChanged.off('job', done);
-          resolve();
+    // A client that went away is seen on the response or its socket: the request's own `close`
+    // fires as soon as its body has been read, which would end every poll at once.
+    const gone = clientGone(reply);
+    const runner = await store.touchRunner(runnerName);
+    if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
+    try {
+      for (;;) {
+        const lease = await store.lease(runner, leaseMs);
+        if (lease) {
+          log.info({ job: lease.job.id, name: lease.job.name, runner: runnerName, attempt: lease.job.attempts }, 'job started');
+          return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
         }
-        queueChanged.once('job', done);
-      });
+        const left = deadline - Date.now();
+        if (left <= 0 || gone.signal.aborted || closing.signal.aborted) return reply.code(204).send();
+        // Woken by a submission on this server; the timeout covers other servers on one database.
+        // A closing server answers its waiting runners at once instead of holding the close.
+        await wakeOrTimeout(queueChanged, 'job', Math.min(left, LEASE_RECHECK_MS), AbortSignal.any([gone.signal, closing.signal]));
+      }
+    } finally {
+      gone.dispose();
     }
   });
   app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/heartbeat', { config: { auth: RUNNERS }, schema: doc('Extend a lease; answers whether to cancel', heartbeatBody, ['runner protocol']) }, async (req) => {
     const body = parse(heartbeatBody, req.body);
     await store.touchRunner(req.identity!.name);
-    return { ...(await store.heartbeat(req.params.id, body.lease, leaseMs)), lease_ms: leaseMs };
+    return { ...(await store.heartbeat(req.params.id, req.identity!.name, body.lease, leaseMs)), lease_ms: leaseMs };
   });
-  app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/logs', { config: { auth: RUNNERS }, schema: doc('Append log lines', logsBody, ['runner protocol']) }, async (req) => {
+  app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/logs', { config: { auth: RUNNERS }, schema: doc('Append log lines; answers cap_reached once the job\'s log is full (send no more lines, count them)', logsBody, ['runner protocol']) }, async (req) => {
     const body = parse(logsBody, req.body);
-    return { seq: await store.appendLogs(req.params.id, body.lease, body.lines) };
+    const appended = await store.appendLogs(req.params.id, req.identity!.name, body.lease, body.lines, logCapBytes);
+    return { seq: appended.seq, cap_reached: appended.capReached };
   });
   app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/complete', { config: { auth: RUNNERS }, schema: doc('Finish a job', completeBody, ['runner protocol']) }, async (req) => {
     const body = parse(completeBody, req.body);
     const job = await findJob(req.params.id);
-    await store.complete(req.params.id, body.lease, { status: body.status, ...(body.result !== undefined ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) });
-    if (job.startedAt) metrics.jobDuration.observe({ status: body.status }, (Date.now() - job.startedAt) / 1000);
+    const outcome = { status: body.status, ...(body.result !== undefined ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
+    await store.complete(req.params.id, req.identity!.name, body.lease, outcome, body.log_not_kept);
+    const durationMs = job.startedAt ? Date.now() - job.startedAt : undefined;
+    if (durationMs !== undefined) metrics.jobDuration.observe({ status: body.status }, durationMs / 1000);
+    log.info({ job: job.id, name: job.name, runner: req.identity!.name, status: body.status, ...(durationMs !== undefined ? { durationMs } : {}) }, 'job finished');
     if (body.engine_ms !== undefined) metrics.engineStart.observe(body.engine_ms / 1000);
     return { ok: true };
   });
@@ -280,15 +304,14 @@ function publicRunner(r: Awaited<ReturnType<Store['runners']>>[number], running:
  * stored, then an `end` event with the job's status. Polling the store (not this process's
  * memory) is what lets followers on one server see lines written through another.
  */
-async function streamLogs(store: Store, jobId: string, after: number, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function streamLogs(store: Store, jobId: string, after: number, reply: FastifyReply, closing: AbortSignal): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  let closed = false;
-  req.raw.once('close', () => (closed = true));
+  const gone = clientGone(reply);
   let last = after;
   let idle = 0;
-  while (!closed) {
+  while (!gone.signal.aborted && !closing.aborted) {
     const lines = await store.logsAfter(jobId, last, 1000);
     for (const l of lines) res.write(`id: ${l.seq}\nevent: log\ndata: ${JSON.stringify(l)}\n\n`);
     if (lines.length) {
@@ -303,5 +326,40 @@ async function streamLogs(store: Store, jobId: string, after: number, req: Fasti
     if (++idle % 75 === 0) res.write(': keep-alive\n\n');
     await new Promise((r) => setTimeout(r, 200));
   }
+  gone.dispose();
   res.end();
+}
+
+/** Aborts when the client disconnects before the answer is complete (the response or its socket closes). */
+function clientGone(reply: FastifyReply): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const res = reply.raw;
+  const socket = res.socket;
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', onClose);
+  socket?.once('close', onClose);
+  return {
+    signal: controller.signal,
+    dispose() {
+      res.off('close', onClose);
+      socket?.off('close', onClose);
+    },
+  };
+}
+
+/** Resolves on the first of: `event` on `emitter`, `ms` passing, or `signal` aborting. */
+function wakeOrTimeout(emitter: EventEmitter, event: string, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      emitter.off(event, done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    emitter.once(event, done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,19 +1,23 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GitopsController } from '../gitops/controller.ts';
-import { parseManifest } from '../gitops/manifest.ts';
-import { normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature } from '../gitops/webhook.ts';
-import { FunctionBusyError, type InvocationResult } from '../functions/function-service.ts';
+import { MANIFEST_FILE, parseManifest } from '../gitops/manifest.ts';
+import { deliveryKeys, normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature, type Provider } from '../gitops/webhook.ts';
+import { redactUrls } from '../secrets/redact.ts';
 import type { FunctionGateway } from '../functions/gateway.ts';
+import { registerFunctionRoutes } from './function-routes.ts';
 import { HttpProblem, parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
+import type { WebhookDeliveries } from './store/webhook-deliveries.ts';
 import { parseDockerConfig } from '../gitops/registry-credentials.ts';
 
 export interface GitopsRoutesDeps {
   controller: GitopsController;
   gateway: FunctionGateway;
   store: GitopsStore;
+  /** Webhook deliveries already processed, shared by the servers on one store. */
+  deliveries: WebhookDeliveries;
   /** Used when an application has no webhook secret of its own. */
   webhookSecret?: string;
   /** Largest request body a function accepts. */
@@ -22,12 +26,17 @@ export interface GitopsRoutesDeps {
 
 const NAME = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and dashes');
 const target = z.strictObject({ host: z.string().min(1), certPath: z.string().optional() });
+/** For an https:// repository: kept apart from the URL and sealed, like credentials written into the URL. */
+const repoCredentials = z.strictObject({ username: z.string().min(1).max(1024), password: z.string().max(8192) });
 export const addAppBody = z.union([
   z.strictObject({
     manifest: z.string().min(1).max(256 * 1024),
+    /** The manifest's file name, so problems point at zerverless.yaml when that is the file. */
+    manifest_file: z.string().min(1).max(255).optional(),
     poll_interval_s: z.number().int().min(5).max(86_400).optional(),
     auto_sync: z.boolean().optional(),
     webhook_secret: z.string().min(8).optional(),
+    repo_credentials: repoCredentials.optional(),
     target: target.optional(),
   }),
   z.strictObject({
@@ -39,6 +48,7 @@ export const addAppBody = z.union([
     poll_interval_s: z.number().int().min(5).max(86_400).optional(),
     auto_sync: z.boolean().optional(),
     webhook_secret: z.string().min(8).optional(),
+    repo_credentials: repoCredentials.optional(),
     target: target.optional(),
   }),
 ]);
@@ -47,9 +57,9 @@ export const syncBody = z.strictObject({ force: z.boolean().default(false) });
 export const credentialBody = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
 export const dockerConfigBody = z.strictObject({ config: z.string().min(2).max(256 * 1024) });
 
-/** Name, namespace and source of an application, from its nestor.yaml. */
-function manifestSource(text: string) {
-  const m = parseManifest('nestor.yaml', text);
+/** Name, namespace and source of an application, from its nestor.yaml (or zerverless.yaml). */
+function manifestSource(text: string, file = MANIFEST_FILE) {
+  const m = parseManifest(file, text);
   return { name: m.name, namespace: m.namespace, repoUrl: m.source.repoURL, branch: m.source.branch, path: m.source.path };
 }
 
@@ -57,7 +67,9 @@ function publicApp(a: AppRecord) {
   return {
     name: a.name,
     namespace: a.namespace,
-    repo_url: a.repoUrl,
+    // Stored without credentials; redacted again in case a row predates that.
+    repo_url: redactUrls(a.repoUrl),
+    repo_credentials: a.repoCredential !== null,
     branch: a.branch,
     path: a.path,
     poll_interval_s: a.pollIntervalS,
@@ -66,7 +78,7 @@ function publicApp(a: AppRecord) {
     target: a.target ? (JSON.parse(a.target) as { host: string }).host : 'local',
     last_commit: a.lastCommit,
     current_deployment: a.currentDeployment,
-    last_error: a.lastError,
+    last_error: a.lastError === null ? null : redactUrls(a.lastError),
     failures: a.failures,
     next_poll_at: new Date(a.nextPollAt).toISOString(),
   };
@@ -79,15 +91,26 @@ function publicDeployment(d: Deployment) {
     message: d.message,
     cause: d.cause,
     status: d.status,
-    functions: d.functions.map((f) => ({ path: f.path, image: f.image, ...(f.buildMs !== undefined ? { build_ms: f.buildMs } : {}) })),
+    functions: d.functions.map((f) => ({
+      path: f.path,
+      image: f.image,
+      ...(f.buildMs !== undefined ? { build_ms: f.buildMs } : {}),
+      ...(f.dockerfile ? { dockerfile: f.dockerfile.path, dockerfile_base: f.dockerfile.base } : {}),
+    })),
     rollback_of: d.rollbackOf,
-    error: d.error,
+    error: d.error === null ? null : redactUrls(d.error),
     created_at: new Date(d.createdAt).toISOString(),
     finished_at: d.finishedAt ? new Date(d.finishedAt).toISOString() : null,
   };
 }
 
 const USERS = ['admin', 'user'] as const;
+
+/** The answer to every webhook whose signature does not check out, watched repository or not. */
+function refused(provider: Provider): HttpProblem {
+  return new HttpProblem(401, 'NESTOR_WEBHOOK_SIGNATURE', `The ${signatureHeader(provider)} header does not match a secret this server holds for the repository`, 'Set the same secret in the forge\'s webhook settings and in the application (webhook_secret, or NESTOR_WEBHOOK_SECRET on the server), and check that the repository URL the application watches is the one the forge sends.');
+}
+
 type AppParams = { Params: { namespace: string; name: string } };
 
 /** /api/apps, /api/webhooks/git, /api/registries and the function gateway at /fn/NAMESPACE/PATH. */
@@ -96,18 +119,27 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
   const auth = { auth: [...USERS] };
   const tags = ['gitops'];
 
-  app.get('/api/apps', { config: auth, schema: { summary: 'List applications', tags } }, async () => ({ apps: (await store.apps()).map(publicApp) }));
+  // ?name= finds an application whatever its namespace: the CLI's `apps sync NAME` asks this.
+  const listQuery = { type: 'object', properties: { name: { type: 'string', description: 'only applications of this name, in any namespace' } } };
+  app.get<{ Querystring: { name?: string } }>('/api/apps', { config: auth, schema: { summary: 'List applications (all, or those of one name)', tags, querystring: listQuery } }, async (req) => {
+    const name = req.query.name;
+    return { apps: (name ? await store.appsNamed(name) : await store.apps()).map(publicApp) };
+  });
 
   app.post('/api/apps', { config: auth, schema: { summary: 'Add an application (a nestor.yaml, or its source)', tags, body: jsonSchema(addAppBody) } }, async (req, reply) => {
     const body = parse(addAppBody, req.body);
-    const source = 'manifest' in body ? manifestSource(body.manifest) : { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path };
-    const added = await controller.addApp({
-      ...source,
-      webhookSecret: body.webhook_secret ?? null,
-      target: body.target ?? null,
-      ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
-      ...(body.auto_sync !== undefined ? { autoSync: body.auto_sync } : {}),
-    });
+    const source = 'manifest' in body ? manifestSource(body.manifest, body.manifest_file) : { name: body.name, namespace: body.namespace, repoUrl: body.repo_url, branch: body.branch, path: body.path };
+    const added = await controller.addApp(
+      {
+        ...source,
+        webhookSecret: body.webhook_secret ?? null,
+        target: body.target ?? null,
+        ...(body.repo_credentials ? { repoCredential: body.repo_credentials } : {}),
+        ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
+        ...(body.auto_sync !== undefined ? { autoSync: body.auto_sync } : {}),
+      },
+      { admin: req.identity?.kind === 'admin' },
+    );
     return reply.code(201).send(publicApp(added));
   });
 
@@ -134,7 +166,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
   app.get<{ Params: { namespace: string; name: string; seq: string } }>('/api/apps/:namespace/:name/deployments/:seq', { config: auth, schema: { summary: 'One deployment with its build log', tags } }, async (req) => {
     const d = await store.deployment(req.params.namespace, req.params.name, Number(req.params.seq));
     if (!d) throw new HttpProblem(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
-    return { ...publicDeployment(d), build_log: (await store.buildLog(d.namespace, d.app, d.seq)) ?? '' };
+    return { ...publicDeployment(d), build_log: redactUrls((await store.buildLog(d.namespace, d.app, d.seq)) ?? '') };
   });
 
   app.post<AppParams>('/api/apps/:namespace/:name/rollback', { config: auth, schema: { summary: 'Serve an earlier deployment again', tags, body: jsonSchema(rollbackBody) } }, async (req) =>
@@ -187,44 +219,25 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
       const secret = a.webhookSecret ?? deps.webhookSecret;
       return secret !== undefined && verifySignature(provider, req.headers, raw, secret);
     });
-    if (candidates.length && !verified.length) {
-      throw new HttpProblem(401, 'NESTOR_WEBHOOK_SIGNATURE', `The ${signatureHeader(provider)} header does not match the secret of any application watching this repository`, 'Set the same secret in the forge\'s webhook settings and in the application (webhook_secret, or NESTOR_WEBHOOK_SECRET on the server).');
+    // A repository nobody watches can only be signed with the server's own secret.
+    const signedForServer = !candidates.length && deps.webhookSecret !== undefined && verifySignature(provider, req.headers, raw, deps.webhookSecret);
+    if (!verified.length && !signedForServer) {
+      // One answer whether or not the repository is watched: an unsigned caller learns nothing.
+      req.log.warn({ provider, repos: event.repoUrls, from: req.ip, watched: candidates.length > 0 }, candidates.length ? 'webhook refused: its signature matches no application watching the repository' : 'webhook refused: no application watches the repository, and it is not signed with the server\'s secret');
+      throw refused(provider);
     }
-    if (!candidates.length) {
-      // Say nothing about which repositories exist to an unsigned caller.
-      code(202);
-      return { synced: [] };
+    // Only signed deliveries are remembered: an unsigned one must not claim an id for later.
+    if (!(await deps.deliveries.claim(deliveryKeys(provider, req.headers, raw)))) {
+      req.log.info({ provider, repos: event.repoUrls, from: req.ip }, 'webhook already processed; nothing run again');
+      code(200);
+      return { event: event.event, result: 'already processed', synced: [] };
     }
     const isPush = event.event === 'push' || event.event === 'Push Hook';
     const matching = verified.filter((a) => isPush && event.branch === a.branch);
     for (const a of matching) void controller.sync(a.namespace, a.name, 'webhook').catch(() => undefined);
     code(202);
-    return { event: event.event, synced: matching.map((a) => `${a.namespace}/${a.name}`) };
+    return { event: event.event, result: 'accepted', synced: matching.map((a) => `${a.namespace}/${a.name}`) };
   };
 
-  await app.register(async (scope) => {
-    // Any method and any body: the function decides what its request means.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.functionBodyLimit ?? 6 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-    const invoke = async (req: FastifyRequest<{ Params: { namespace: string; '*': string } }>, reply: import('fastify').FastifyReply) => {
-      const url = req.raw.url ?? '';
-      const q = url.indexOf('?');
-      let result: InvocationResult;
-      try {
-        result = await gateway.invoke(req.params.namespace, req.params['*'], {
-          method: req.method,
-          query: q >= 0 ? url.slice(q + 1) : '',
-          headers: req.headers,
-          body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-        });
-      } catch (err) {
-        if (err instanceof FunctionBusyError) reply.header('retry-after', '1');
-        throw err;
-      }
-      reply.code(result.response.status).headers(result.response.headers);
-      reply.header('x-nestor-start', result.start);
-      return reply.send(result.response.body);
-    };
-    scope.all<{ Params: { namespace: string; '*': string } }>('/fn/:namespace/*', { schema: { hide: true } }, invoke);
-  });
+  await registerFunctionRoutes(app, gateway, { prefix: '/fn', ...(deps.functionBodyLimit ? { bodyLimit: deps.functionBodyLimit } : {}) });
 }

@@ -8,9 +8,12 @@ import { FunctionGateway } from '../functions/gateway.ts';
 import { FunctionBuilder, registryFromSetting } from '../gitops/builder.ts';
 import { GitopsController } from '../gitops/controller.ts';
 import { TargetClients } from '../gitops/targets.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 import type { GitopsRoutesDeps } from './gitops-routes.ts';
+import { openSecrets } from './secrets.ts';
 import { GitopsStore } from './store/gitops-store.ts';
 import type { Store } from './store/store.ts';
+import { WebhookDeliveries } from './store/webhook-deliveries.ts';
 
 export interface GitopsConfig {
   host: EngineClient;
@@ -22,13 +25,25 @@ export interface GitopsConfig {
   insecureRegistries?: string[];
   /** Build engines kept started (0: each build starts one). */
   buildWarm?: number;
+  /**
+   * The key that seals secrets in the store (NESTOR_SECRET_KEY, 32 bytes); without it,
+   * DATA_DIR/secret.key, made at the first start. Servers sharing a database need the same one.
+   */
+  secretKey?: Buffer;
+  /** The box from `openSecrets`, when the server start opened it already (then `secretKey` is not read). */
+  secrets?: SecretBox;
+  /** Directories under which the admin may add local repositories (NESTOR_LOCAL_REPO_ROOTS); none by default. */
+  localRepoRoots?: string[];
+  /** How long a webhook delivery is remembered, so that a replay runs nothing (default 7 days). */
+  webhookReplayWindowMs?: number;
   tickMs?: number;
   maxBackoffS?: number;
 }
 
 /** The GitOps controller, builder and function gateway of one server, started together. */
 export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: string, logger: Logger) {
-  const gitopsStore = new GitopsStore(store.db);
+  const box = cfg.secrets ?? (await openSecrets(store.db, dataDir, cfg.secretKey, logger));
+  const gitopsStore = new GitopsStore(store.db, box);
   // Function containers left by a server that died are not anyone's any more.
   await cleanupOrphans(cfg.host.docker).catch((err: unknown) => logger.warn({ err }, 'orphan clean-up failed'));
   const gateway = new FunctionGateway();
@@ -48,6 +63,7 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     targets: new TargetClients(cfg.host),
     dataDir,
     logger,
+    localRepoRoots: cfg.localRepoRoots ?? [],
     ...(cfg.supply ? { localRegistryUrl: cfg.supply.registry.url } : {}),
     ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
     ...(cfg.maxBackoffS ? { maxBackoffS: cfg.maxBackoffS } : {}),
@@ -58,7 +74,8 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
       .catch((err: unknown) => logger.warn({ err }, 'could not record an invocation'));
   });
   await controller.start();
-  const routes: GitopsRoutesDeps = { controller, gateway, store: gitopsStore, ...(cfg.webhookSecret ? { webhookSecret: cfg.webhookSecret } : {}) };
+  const deliveries = new WebhookDeliveries(store.db, cfg.webhookReplayWindowMs);
+  const routes: GitopsRoutesDeps = { controller, gateway, store: gitopsStore, deliveries, ...(cfg.webhookSecret ? { webhookSecret: cfg.webhookSecret } : {}) };
   return {
     routes,
     controller,
@@ -78,3 +95,4 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     },
   };
 }
+

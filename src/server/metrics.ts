@@ -10,7 +10,9 @@ export class ServerMetrics {
   readonly requeued = new Counter({ name: 'nestor_jobs_requeued_total', help: 'Jobs put back in the queue after their runner stopped heartbeating', registers: [this.registry] });
 
   constructor(store: Store, runnerOfflineMs: number) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'nestor_' });
+    // The event-loop delay monitor samples every 10 ms by default: a hundred wake-ups a second
+    // of an idle server. Once a second is enough to see a stalled loop.
+    collectDefaultMetrics({ register: this.registry, prefix: 'nestor_', eventLoopMonitoringPrecision: 1000 });
     const jobs = new Gauge({ name: 'nestor_jobs', help: 'Jobs by status', labelNames: ['status'], registers: [this.registry] });
     new Gauge({
       name: 'nestor_queue_depth',

@@ -27,25 +27,31 @@ export const submitJobBody = z.strictObject({
   runner: name.optional(),
   labels: z.array(z.string()).default([]),
   steps: z.array(step).min(1).max(200).optional(),
-  pipeline: z.string().max(512 * 1024).optional(),
+  // Its size is the pipeline limit `bytes`, checked when it is compiled (a 422 naming the limit).
+  pipeline: z.string().optional(),
   file: z.string().max(200).default('.nestor.yml'),
   retry: z.strictObject({ policy: z.enum(['retry', 'fail']).default('retry'), max_attempts: z.number().int().min(1).max(20).default(3) }).default({ policy: 'retry', max_attempts: 3 }),
 });
 
 export const leaseBody = z.strictObject({ wait_ms: z.number().int().min(0).max(60_000).default(25_000) });
-export const heartbeatBody = z.strictObject({ lease: z.number().int() });
+/** The lease token the lease answered: random, so a runner cannot guess another's. */
+const leaseToken = z.string().min(16).max(128);
+export const heartbeatBody = z.strictObject({ lease: leaseToken });
 export const logsBody = z.strictObject({
-  lease: z.number().int(),
+  lease: leaseToken,
+  // A runner cuts lines at 64 KiB (65,536 characters at most) and sends batches well under the body limit.
   lines: z
-    .array(z.strictObject({ source: z.string().max(200), stream: z.enum(['stdout', 'stderr']), time: z.number(), text: z.string().max(70_000) }))
+    .array(z.strictObject({ source: z.string().max(200), stream: z.enum(['stdout', 'stderr']), time: z.number().int().nonnegative(), text: z.string().max(70_000) }))
     .max(5000),
 });
 export const completeBody = z.strictObject({
-  lease: z.number().int(),
+  lease: leaseToken,
   status: z.enum(['succeeded', 'failed', 'cancelled']),
   result: z.unknown().optional(),
   error: z.string().max(10_000).optional(),
   engine_ms: z.number().optional(),
+  /** Lines the runner counted and did not send once the server had said the log's cap was reached. */
+  log_not_kept: z.strictObject({ lines: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }).optional(),
 });
 export const tokenBody = z.strictObject({ name });
 

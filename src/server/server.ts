@@ -4,9 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { Store } from './store/store.ts';
 import { startGitops, type GitopsConfig } from './gitops-service.ts';
+import { startFunctionsListener } from './functions-listener.ts';
+import { trackRequests } from './connections.ts';
+import { applyHttpLimits, httpLimits, type HttpLimits } from './http-limits.ts';
+import { holdCompiler } from './submission.ts';
 
 export interface ServerConfig {
   port: number;
+  /** The address to listen on (default 0.0.0.0: every address, for remote runners). */
   host?: string;
   dataDir: string;
   databaseUrl?: string;
@@ -16,12 +21,18 @@ export interface ServerConfig {
   logger?: Logger;
   /** Runs the GitOps controller and the function gateway; needs a Docker engine. */
   gitops?: GitopsConfig;
+  /** A second port serving functions alone at /NAMESPACE/PATH (0: any free port); needs gitops. */
+  functionsPort?: number;
+  /** Timeouts for slow clients and the cap on connections (DEFAULT_HTTP_LIMITS). */
+  http?: Partial<HttpLimits>;
 }
 
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
   url: string;
+  /** Where functions answer at /NAMESPACE/PATH, when a functions port was asked for. */
+  functionsUrl?: string;
   /** Tokens made at this first start, to be shown once; empty afterwards. */
   generated: { admin?: string; registration?: string };
   close(): Promise<void>;
@@ -36,16 +47,45 @@ export const DEFAULT_LEASE_MS = 30_000;
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const logger = cfg.logger ?? pino({ name: 'nestor-server' });
   const leaseMs = cfg.leaseMs ?? DEFAULT_LEASE_MS;
+  const host = cfg.host ?? '0.0.0.0';
+  const limits = httpLimits(cfg.http);
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
   store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);
   const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
   const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(gitops ? { gitops: gitops.routes } : {}) });
   gitops?.registerMetrics(metrics.registry);
-  await app.listen({ port: cfg.port, host: cfg.host ?? '0.0.0.0' });
+  const apiConnections = trackRequests(app.server);
+  applyHttpLimits(app.server, limits);
+  // Submissions are compiled on threads of their own while this server runs.
+  const releaseCompiler = holdCompiler();
+  try {
+    await app.listen({ port: cfg.port, host });
+  } catch (err) {
+    await releaseCompiler();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
+  let functions: Awaited<ReturnType<typeof startFunctionsListener>> | undefined;
+  if (cfg.functionsPort !== undefined && !gitops) logger.warn({ functionsPort: cfg.functionsPort }, 'no functions port: GitOps and functions are off on this server');
+  if (cfg.functionsPort !== undefined && gitops) {
+    try {
+      functions = await startFunctionsListener(gitops.gateway, { port: cfg.functionsPort, host, logger });
+      // Set once it listens: its timeouts hold, checked on Node's own interval.
+      applyHttpLimits(functions.app.server, limits);
+    } catch (err) {
+      // A start that fails leaves nothing behind: not the API's port, not a function container.
+      await app.close();
+      await releaseCompiler();
+      await gitops.close();
+      await store.close();
+      throw err;
+    }
+    logger.info({ functionsUrl: functions.url }, 'functions served at /NAMESPACE/PATH');
+  }
 
+  const trackers = [apiConnections, ...(functions ? [trackRequests(functions.app.server)] : [])];
   const reaper = setInterval(async () => {
     try {
       const moved = await store.expireLeases();
@@ -57,27 +97,45 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     } catch (err) {
       logger.error({ err }, 'lease reaper failed');
     }
-  }, Math.min(1000, leaseMs / 3));
-  logger.info({ port, store: store.db.kind, leaseMs }, 'nestor server listening');
+  }, reaperEveryMs(leaseMs));
+  logger.info({ host, port, store: store.db.kind, leaseMs }, 'nestor server listening');
   return {
     app,
     store,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(host)}:${port}`,
+    ...(functions ? { functionsUrl: functions.url } : {}),
     generated,
     async close() {
       clearInterval(reaper);
-      // Requests running at close (a sync, a function call) finish; their keep-alive connections
-      // would then hold the close for the keep-alive timeout (72 s) unless closed once idle.
-      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      // Requests running at close (a sync, a function call) finish; connections with none under
+      // way (kept alive, or opened and silent) would hold the close open, so they are closed.
+      const listeners = functions ? [app, functions.app] : [app];
+      const idle = setInterval(() => trackers.forEach((t) => t.closeIdle()), 100);
       try {
-        await app.close();
+        await Promise.all(listeners.map((l) => l.close()));
       } finally {
         clearInterval(idle);
       }
+      await releaseCompiler();
       await gitops?.close();
       await store.close();
     },
   };
+}
+
+/** How this process reaches its own server: over loopback when it listens on every address. */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * How often leases are checked for expiry: a third of the lease (so a dead runner's job is
+ * requeued within about 1.3 leases), between a quarter second and 5 s: an idle server need
+ * not query its store every second.
+ */
+export function reaperEveryMs(leaseMs: number): number {
+  return Math.max(250, Math.min(5000, leaseMs / 3));
 }
 
 /** Tokens from the environment are installed; missing ones are generated once and shown once. */

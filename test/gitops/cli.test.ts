@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { hostEngine, nestor } from '../helpers.ts';
 import { ADMIN, tempDir } from '../server/harness.ts';
@@ -11,7 +12,7 @@ await hostEngine();
 
 test('nestor apps add, list, sync, history, rollback and remove, against a running server', async () => {
   const port = await freePort();
-  const server = await startServerProcess(port, tempDir(), { NESTOR_BUILD_ENGINES: '0' });
+  const server = await startServerProcess(port, tempDir(), { NESTOR_BUILD_ENGINES: '0', NESTOR_LOCAL_REPO_ROOTS: tmpdir() });
   const env = { ...process.env, NESTOR_SERVER: `http://127.0.0.1:${port}`, NESTOR_TOKEN: ADMIN };
   try {
     const repo = new TestRepo();

@@ -11,6 +11,8 @@ import type { GitopsConfig } from '../../src/server/gitops-service.ts';
 import { ADMIN, REGISTRATION, api } from '../server/harness.ts';
 
 export const SECRET = 'webhook-secret-for-tests';
+/** The key sealing the store's secrets: one for all test servers, as servers sharing a database need. */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 0x5e);
 
 /** A real Git repository: a bare "origin" the server watches, and a clone the test commits in. */
 export class TestRepo {
@@ -75,7 +77,8 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
     adminToken: ADMIN,
     registrationToken: REGISTRATION,
     logger: logTo ? pino({ level: 'debug' }, logTo) : pino({ level: process.env.NESTOR_TEST_LOG ?? 'silent' }),
-    gitops: { host, supply, tickMs: 200, buildWarm: 1, ...extra },
+    // Test repositories live in the temporary directory: the one local root these servers allow.
+    gitops: { host, supply, tickMs: 200, buildWarm: 1, localRepoRoots: [tmpdir()], secretKey: TEST_SECRET_KEY, ...extra },
   });
   return {
     server,

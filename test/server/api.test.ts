@@ -47,14 +47,16 @@ for (const kind of STORES) {
     const job = await store.createJob({ name: 'j', spec: {}, maxAttempts: 2 });
     const first = (await store.lease(runner, 1000))!;
     assert.equal(first.job.id, job.id);
-    await store.heartbeat(job.id, first.token, 1000);
+    assert.match(first.token, /^[0-9a-f]{32}$/, 'a random 128-bit token');
+    await store.heartbeat(job.id, 'r1', first.token, 1000);
     const moved = await store.expireLeases(Date.now() + 5000);
     assert.deepEqual(moved.requeued, [job.id]);
     const second = (await store.lease(runner, 1000))!;
-    assert.equal(second.token, first.token + 1);
-    await assert.rejects(store.heartbeat(job.id, first.token, 1000), /no longer held/);
-    await assert.rejects(store.appendLogs(job.id, first.token, [{ source: 's', stream: 'stdout', time: 1, text: 'x' }]), /no longer held/);
-    await store.complete(job.id, second.token, { status: 'succeeded' });
+    assert.notEqual(second.token, first.token);
+    assert.equal(second.job.leaseGeneration, first.job.leaseGeneration + 1);
+    await assert.rejects(store.heartbeat(job.id, 'r1', first.token, 1000), /no longer held/);
+    await assert.rejects(store.appendLogs(job.id, 'r1', first.token, [{ source: 's', stream: 'stdout', time: 1, text: 'x' }]), /no longer held/);
+    await store.complete(job.id, 'r1', second.token, { status: 'succeeded' });
     assert.equal((await store.job(job.id))!.status, 'succeeded');
   });
 

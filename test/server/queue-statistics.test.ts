@@ -17,7 +17,7 @@ test('[postgres] after a burst of submissions the lease takes the first queued j
       assert.ok(waited < 30_000, 'the jobs table was not analysed after 3,000 submissions');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const plan = (await store.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${POSTGRES_LEASE}`, ['r', '[]', 4, Date.now() + 30_000, Date.now()]))
+    const plan = (await store.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${POSTGRES_LEASE}`, ['r', '[]', 4, Date.now() + 30_000, Date.now(), '0'.repeat(64)]))
       .map((r) => r['QUERY PLAN'])
       .join('\n');
     assert.match(plan, /Index Scan using jobs_queue on jobs/, plan);

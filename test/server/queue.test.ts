@@ -34,7 +34,7 @@ for (const kind of STORES) {
       runners.flatMap((runner) =>
         Array.from({ length: 4 }, async () => {
           while (done < TOTAL) {
-            const leased = await api<{ job: { id: string }; lease: { token: number } }>(server.url, 'POST', '/api/runner/lease', { wait_ms: 200 }, runner.token);
+            const leased = await api<{ job: { id: string }; lease: { token: string } }>(server.url, 'POST', '/api/runner/lease', { wait_ms: 200 }, runner.token);
             if (leased.status === 204) continue;
             assert.equal(leased.status, 200);
             ran.set(leased.body.job.id, (ran.get(leased.body.job.id) ?? 0) + 1);

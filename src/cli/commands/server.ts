@@ -1,41 +1,60 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import pino from 'pino';
-import { dataDir } from '../../config.ts';
+import { dataDir, portNumber } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
-import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
+import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
+import { NestorError } from '../../errors.ts';
 import { RunnerAgent } from '../../runner/agent.ts';
+import { DEFAULT_HTTP_LIMITS } from '../../server/http-limits.ts';
 import { startServer } from '../../server/server.ts';
 import { action, hostEngine } from '../action.ts';
-import { untilSignal } from '../signals.ts';
+import { withLifecycle, type Lifecycle } from '../lifecycle.ts';
+import { makeLogger, withLogOptions, type LogFlags } from '../logger.ts';
+import type { Logger } from 'pino';
 import type { EngineClient } from '../../engine/engine-client.ts';
 import type { GitopsConfig } from '../../server/gitops-service.ts';
 import { errorMessage } from '../../errors.ts';
 import type { Output } from '../output.ts';
 
-interface ServerFlags {
+export interface ServerFlags extends LogFlags {
   port: string;
+  host: string;
+  maxConnections: string;
+  headersTimeout: string;
+  requestTimeout: string;
   dataDir?: string;
   leaseSeconds: string;
   gitops: boolean;
+  functionsPort?: string;
 }
 
-interface RunnerFlags {
+interface RunnerFlags extends LogFlags {
   server: string;
   token: string;
   name: string;
   maxJobs: string;
   labels: string;
   mode: IsolationMode;
+  trusted?: boolean;
   warm: string;
 }
 
-function serverOptions(cmd: Command): Command {
-  return cmd
+/**
+ * `up` is one person's server and its runner on one machine: it listens on loopback unless
+ * told otherwise. `server` serves runners on other machines, so it listens on every address.
+ */
+function serverOptions(cmd: Command, defaultHost: '127.0.0.1' | '0.0.0.0'): Command {
+  const reach = defaultHost === '127.0.0.1' ? 'the default reaches this machine only (0.0.0.0: every address)' : 'the default is every address, for runners on other machines (127.0.0.1: this machine only)';
+  return withLogOptions(cmd)
     .addOption(new Option('--port <port>', 'HTTP port').default('8080').env('NESTOR_PORT'))
+    .addOption(new Option('--host <address>', `address to listen on; ${reach}`).default(defaultHost).env('NESTOR_HOST'))
+    .addOption(new Option('--max-connections <n>', 'connections open at once; more are refused').default(String(DEFAULT_HTTP_LIMITS.maxConnections)).env('NESTOR_MAX_CONNECTIONS'))
+    .addOption(new Option('--headers-timeout <seconds>', 'time a client has to send its request headers').default(String(DEFAULT_HTTP_LIMITS.headersTimeoutMs / 1000)).env('NESTOR_HEADERS_TIMEOUT'))
+    .addOption(new Option('--request-timeout <seconds>', 'time a client has to send its whole request, body included').default(String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000)).env('NESTOR_REQUEST_TIMEOUT'))
     .addOption(new Option('--data-dir <dir>', 'where the embedded store lives (default ~/.nestor)').env('NESTOR_DATA_DIR'))
     .addOption(new Option('--lease-seconds <s>', 'runner lease without heartbeat').default('30').env('NESTOR_LEASE_SECONDS'))
-    .option('--no-gitops', 'do not watch applications or serve functions (no Docker engine needed)');
+    .option('--no-gitops', 'do not watch applications or serve functions (no Docker engine needed)')
+    .addOption(new Option('--functions-port <port>', 'also serve functions alone at /NAMESPACE/PATH on this port').env('NESTOR_FUNCTIONS_PORT'));
 }
 
 /** GitOps needs an engine for builds and functions; the host's, with its image supply. */
@@ -50,58 +69,98 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
   };
 }
 
-const log = () => pino({ name: 'nestor', level: process.env.LOG_LEVEL ?? 'info' });
+/**
+ * A runner takes jobs from anyone who may submit them, so a mode in which a job can become root
+ * on the host is the operator's explicit choice, never a default.
+ */
+export function requireTrustFor(mode: IsolationMode, trusted: boolean): void {
+  if (!givesHostRoot(mode) || trusted) return;
+  throw new NestorError(
+    'NESTOR_USAGE',
+    `--mode ${mode} gives every job root on this host, and this runner is not marked trusted`,
+    'Leave --mode at auto (a rootless engine per job), or add --trusted (NESTOR_RUNNER_TRUSTED=1) if only work you trust reaches this runner.',
+  );
+}
 
-async function serve(out: Output, flags: ServerFlags, gitops?: GitopsConfig) {
+/** Starts the server and says, once, how to authenticate: the tokens made now, or how to mint one. */
+export async function serve(out: Output, flags: ServerFlags, logger: Logger, gitops?: GitopsConfig) {
+  const dir = dataDir(process.env, flags.dataDir);
   const server = await startServer({
     ...(gitops ? { gitops } : {}),
     port: Number(flags.port),
-    dataDir: dataDir(process.env, flags.dataDir),
+    host: flags.host,
+    http: {
+      maxConnections: Number(flags.maxConnections),
+      headersTimeoutMs: Number(flags.headersTimeout) * 1000,
+      requestTimeoutMs: Number(flags.requestTimeout) * 1000,
+    },
+    ...(flags.functionsPort !== undefined ? { functionsPort: portNumber(flags.functionsPort, '--functions-port (NESTOR_FUNCTIONS_PORT)') } : {}),
+    dataDir: dir,
     ...(process.env.NESTOR_DATABASE_URL ? { databaseUrl: process.env.NESTOR_DATABASE_URL } : {}),
     leaseMs: Number(flags.leaseSeconds) * 1000,
     ...(process.env.NESTOR_ADMIN_TOKEN ? { adminToken: process.env.NESTOR_ADMIN_TOKEN } : {}),
     ...(process.env.NESTOR_REGISTRATION_TOKEN ? { registrationToken: process.env.NESTOR_REGISTRATION_TOKEN } : {}),
-    logger: log(),
+    logger,
   });
   if (server.generated.admin) out.progress(`admin token (shown once, store it now): ${server.generated.admin}`);
+  else if (!process.env.NESTOR_ADMIN_TOKEN) out.progress(`admin token: shown at first start only (stored as a hash); mint another with: ${mintCommand(dir)}`);
   if (server.generated.registration) out.progress(`runner registration token (shown once): ${server.generated.registration}`);
   return server;
 }
 
-export function registerServerCommands(program: Command): void {
-  serverOptions(program.command('server').description('the HTTP API, the store and the job queue'))
-    .action(action(async (out: Output, flags: ServerFlags) => {
-      let supply: ImageSupply | undefined;
-      let gitops: GitopsConfig | undefined;
-      if (flags.gitops) {
-        try {
-          const host = await hostEngine();
-          supply = await ImageSupply.start(host);
-          gitops = gitopsConfig(host, supply);
-        } catch (err) {
-          out.progress(`GitOps and functions are off: ${errorMessage(err)} (start a Docker engine, or pass --no-gitops to silence this)`);
-        }
-      }
-      const server = await serve(out, flags, gitops);
-      await untilSignal(out, async () => {
-        await server.close();
-        await supply?.close();
-      });
-    }));
+/** The command that makes a new admin token, for someone with access to the data directory. */
+export function mintCommand(dir: string): string {
+  const where = process.env.NESTOR_DATABASE_URL ? '--database-url "$NESTOR_DATABASE_URL"' : `--data-dir ${shellQuote(dir)}`;
+  return `nestor token create ${where}`;
+}
 
-  program
-    .command('runner')
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The image supply and, unless --no-gitops, the GitOps controller's configuration. */
+async function gitopsParts(out: Output, life: Lifecycle, flags: ServerFlags): Promise<GitopsConfig | undefined> {
+  if (!flags.gitops) return undefined;
+  try {
+    const host = await hostEngine();
+    const supply = life.own(await ImageSupply.start(host), 'the image supply', (s) => s.close());
+    return gitopsConfig(host, supply);
+  } catch (err) {
+    out.progress(`GitOps and functions are off: ${errorMessage(err)} (start a Docker engine, or pass --no-gitops to silence this)`);
+    return undefined;
+  }
+}
+
+export function registerServerCommands(program: Command): void {
+  serverOptions(program.command('server').description('the HTTP API, the store and the job queue'), '0.0.0.0')
+    .action(action(async (out: Output, flags: ServerFlags) =>
+      withLifecycle(out, async (life) => {
+        const logger = makeLogger(flags);
+        const gitops = await gitopsParts(out, life, flags);
+        life.check();
+        life.own(await serve(out, flags, logger, gitops), 'the server', (s) => s.close());
+        await life.untilSignal();
+        return 0;
+      })));
+
+  withLogOptions(program
+    .command('runner'))
     .description('take jobs from a server and run each in its own nested engine')
     .addOption(new Option('--server <url>', 'the server').env('NESTOR_SERVER').makeOptionMandatory())
     .addOption(new Option('--token <token>', 'registration token (or this runner\'s own)').env('NESTOR_RUNNER_TOKEN').makeOptionMandatory())
     .addOption(new Option('--name <name>', 'runner name').default(hostname()).env('NESTOR_RUNNER_NAME'))
     .addOption(new Option('--max-jobs <n>', 'jobs at once').default('3').env('NESTOR_MAX_JOBS'))
     .addOption(new Option('--labels <list>', 'comma-separated labels jobs can target').default('').env('NESTOR_RUNNER_LABELS'))
-    .addOption(new Option('--mode <isolation>', 'engine isolation').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
+    .addOption(new Option('--mode <isolation>', 'engine isolation (auto: the strongest the host offers; dind, dind-caps and socket need --trusted)').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
+    .addOption(new Option('--trusted', 'only trusted work reaches this runner: allow modes that give a job root on the host').env('NESTOR_RUNNER_TRUSTED'))
     .addOption(new Option('--warm <n>', 'engines kept started for the next jobs').default('1').env('NESTOR_WARM_ENGINES'))
-    .action(action(async (out: Output, flags: RunnerFlags) => {
+    .action(action(async (out: Output, flags: RunnerFlags) =>
+      withLifecycle(out, async (life) => {
+      requireTrustFor(flags.mode, Boolean(flags.trusted));
       const host = await hostEngine();
-      const supply = await ImageSupply.start(host);
+      life.check();
+      const supply = life.own(await ImageSupply.start(host), 'the image supply', (s) => s.close());
+      life.check();
       const agent = new RunnerAgent({
         server: flags.server,
         token: flags.token,
@@ -112,20 +171,19 @@ export function registerServerCommands(program: Command): void {
         supply,
         isolation: flags.mode,
         warm: Number(flags.warm),
-        log: log(),
+        log: makeLogger(flags),
       });
+      life.own(agent, 'the runner', (a) => a.stop());
       await agent.start();
-      await untilSignal(out, async () => {
-        await agent.stop();
-        await supply.close();
-      });
-    }));
+      await life.untilSignal();
+      return 0;
+    })));
 
-  serverOptions(program.command('up').description('server and a local runner in one process, with the embedded store; submits a demo job'))
+  serverOptions(program.command('up').description('server and a local runner in one process, with the embedded store; submits a demo job'), '127.0.0.1')
     .option('--no-demo', 'do not submit the demo job')
     .option('--exit-after-demo', 'stop once the demo job has finished (exit code: its result)')
     .action(action(async (out: Output, flags: ServerFlags & { demo: boolean; exitAfterDemo?: boolean }) => {
       const { up } = await import('../up.ts');
-      return up(out, flags, (o, f, host, supply) => serve(o, f, f.gitops ? gitopsConfig(host, supply) : undefined));
+      return up(out, flags);
     }));
 }

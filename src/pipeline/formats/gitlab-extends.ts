@@ -1,4 +1,5 @@
 import type { PipelineProblem } from '../errors.ts';
+import { PipelineLimitError } from '../limits.ts';
 import { didYouMean } from '../suggest.ts';
 import { valueAt } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
@@ -27,6 +28,11 @@ export class Extends {
   resolve(name: string): { merged: Record<string, unknown>; from: string[] } {
     const cached = this.done.get(name);
     if (cached) return cached;
+    const max = this.source.limits.extendsDepth;
+    if (this.visiting.length > max) {
+      const child = this.visiting[this.visiting.length - 1]!;
+      throw new PipelineLimitError('extendsDepth', max, this.source.position([child, 'extends']), `${[...this.visiting, name].join(' → ')}: extends goes more than ${max} levels deep`);
+    }
     this.visiting.push(name);
     const own = isPlain(this.raw[name]) ? this.raw[name] : {};
     let merged: Record<string, unknown> = {};

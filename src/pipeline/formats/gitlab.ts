@@ -1,6 +1,8 @@
-import picomatch from 'picomatch';
 import { z } from 'zod';
-import type { PipelineProblem } from '../errors.ts';
+import type { PipelineProblem, SourcePosition } from '../errors.ts';
+import { globMatches } from '../glob.ts';
+import { PipelineLimitError } from '../limits.ts';
+import { compileSlashPattern, RegexError, slashPattern, type Regex } from '../re2.ts';
 import type { PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
 import { check, type Place } from '../validate.ts';
 import { closest, didYouMean } from '../suggest.ts';
@@ -9,7 +11,7 @@ import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { scalar, stringList } from '../common.ts';
 import { Extends, isPlain } from './gitlab-extends.ts';
 import { unreadable } from './items.ts';
-import { evaluateRule, RuleSyntaxError } from './gitlab-rules.ts';
+import { parseRule, RuleSyntaxError } from './gitlab-rules.ts';
 import { substitute } from '../compile.ts';
 
 /**
@@ -160,17 +162,19 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
     resolved.set(name, { job, owner });
   }
 
-  const vars = expand({ ...builtinVars(facts), ...plainVars(globalVars) });
+  const vars = expand({ ...builtinVars(facts), ...plainVars(globalVars) }, source);
   const stageOf = (job: Job) => job.stage ?? 'test';
   const steps: StepConfig[] = [];
   const services = new Map<string, ServiceConfig>();
+  // The jobs of the stages before each stage, made once per stage, not once per job. A stage
+  // not in `stages` is reported; ranking it first would make cycles of its own.
+  const rank = (j: Job) => stages.indexOf(stageOf(j));
+  const before = stages.map((_, r) => [...resolved].filter(([, j]) => rank(j.job) >= 0 && rank(j.job) < r).map(([n]) => n));
   for (const [name, { job, owner }] of resolved) {
     const at: PathSegment[] = [name];
-    const jobVars = expand({ ...vars, ...plainVars(job.variables ?? {}) });
-    const decision = decide(job, jobVars, facts, source, [owner(['rules']), 'rules'], problems);
-    // A stage not in `stages` is reported; ranking it first would make cycles of its own.
-    const rank = (j: Job) => stages.indexOf(stageOf(j));
-    const earlier = [...resolved].filter(([, j]) => rank(j.job) >= 0 && rank(j.job) < rank(job)).map(([n]) => n);
+    const jobVars = expand({ ...vars, ...plainVars(job.variables ?? {}) }, source);
+    const decision = decide(job, jobVars, facts, source, owner, problems);
+    const earlier = rank(job) >= 0 ? before[rank(job)]! : [];
     const image = job.image ?? defaults.image;
     for (const s of job.services ?? defaults.services ?? []) {
       const svc = toService(s, jobVars, [...at, 'services']);
@@ -230,10 +234,18 @@ function plainVars(v: z.infer<typeof variables>): Record<string, string> {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'object' ? x.value : String(x)]));
 }
 
-/** GitLab expands `$VAR` inside variable values, from the variables defined so far. */
-function expand(vars: Record<string, string>): Record<string, string> {
+/**
+ * GitLab expands `$VAR` inside variable values, from the variables defined so far. What they
+ * expand to counts against the size limit: `B: $A$A$A…`, `C: $B$B$B…` doubles without end.
+ */
+function expand(vars: Record<string, string>, source: YamlSource): Record<string, string> {
   const out = { ...vars };
-  for (const k of Object.keys(out)) out[k] = substitute(out[k]!, out);
+  let total = 0;
+  for (const k of Object.keys(out)) {
+    out[k] = substitute(out[k]!, out);
+    total += out[k]!.length;
+    if (total > source.limits.bytes) throw new PipelineLimitError('bytes', source.limits.bytes, source.position(['variables'], k), `the variables expand to more than ${source.limits.bytes} characters (at ${k})`, total);
+  }
   return out;
 }
 
@@ -280,21 +292,27 @@ function decide(
   vars: Record<string, string>,
   facts: RunFacts,
   source: YamlSource,
-  rulesAt: PathSegment[],
+  owner: (path: PathSegment[]) => string,
   problems: PipelineProblem[],
 ): { when: 'never' | ('success' | 'failure')[]; allowFailure: boolean; note?: string } {
   let when = job.when ?? 'on_success';
   let allowFailure = job.allow_failure !== undefined && job.allow_failure !== false;
+  const limits = source.limits;
   if (job.rules) {
-    const match = job.rules.findIndex((r, i) => {
-      try {
-        if (r.if !== undefined && !evaluateRule(r.if, vars)) return false;
-      } catch (err) {
-        if (err instanceof RuleSyntaxError) problems.push({ position: source.position([...rulesAt, i], 'if'), message: `rule "${r.if}": ${err.message}` });
-        return false;
-      }
+    const rulesAt: PathSegment[] = [owner(['rules']), 'rules'];
+    // Every rule is read, and its patterns compiled, before any is evaluated: a pattern RE2
+    // cannot run is reported even in a rule that is never reached.
+    const rules = job.rules.map((r, i) => {
+      const test = r.if === undefined ? undefined : readOrReport(() => parseRule(r.if!, limits), () => source.position([...rulesAt, i, 'if']), `rule "${shown(r.if)}"`, problems);
       const changes = r.changes === undefined ? undefined : Array.isArray(r.changes) ? r.changes : r.changes.paths;
-      if (changes && facts.changedPaths && !facts.changedPaths.some((p) => changes.some((c) => picomatch.isMatch(p, c, { dot: true })))) return false;
+      for (const c of changes ?? []) {
+        if (c.length > limits.regexLength) throw new PipelineLimitError('regexLength', limits.regexLength, source.position([...rulesAt, i, 'changes']), `a pattern of ${c.length} characters`, c.length);
+      }
+      return { test, unreadable: r.if !== undefined && test === undefined, changes };
+    });
+    const match = rules.findIndex(({ test, unreadable, changes }) => {
+      if (unreadable || (test && !test(vars))) return false;
+      if (changes && facts.changedPaths && !facts.changedPaths.some((p) => changes.some((c) => globMatches(p, c)))) return false;
       return true;
     });
     if (match < 0) return { when: 'never', allowFailure, note: 'no rule matches: not run' };
@@ -303,9 +321,9 @@ function decide(
     if (rule.allow_failure !== undefined) allowFailure = rule.allow_failure;
   }
   const branch = facts.branch ?? '';
-  const refMatch = (r: z.infer<typeof refs>) => (Array.isArray(r) ? r : (r.refs ?? [])).some((p) => p === 'branches' || p === branch || (p.startsWith('/') && new RegExp(p.slice(1, p.lastIndexOf('/'))).test(branch)));
-  if (job.only && !refMatch(job.only)) return { when: 'never', allowFailure, note: `only: branch ${branch} not listed` };
-  if (job.except && refMatch(job.except)) return { when: 'never', allowFailure, note: `except: branch ${branch} listed` };
+  const refMatch = (key: 'only' | 'except') => refPatterns(job[key]!, [owner([key]), key], source, problems).some((p) => p.text === 'branches' || p.text === branch || (p.regex?.test(branch) ?? false));
+  if (job.only && !refMatch('only')) return { when: 'never', allowFailure, note: `only: branch ${branch} not listed` };
+  if (job.except && refMatch('except')) return { when: 'never', allowFailure, note: `except: branch ${branch} listed` };
   switch (when) {
     case 'never':
       return { when: 'never', allowFailure, note: 'when: never' };
@@ -318,6 +336,40 @@ function decide(
     default:
       return { when: ['success'], allowFailure };
   }
+}
+
+/**
+ * The refs of `only`/`except`, each with its pattern when it is written `/pattern/flags` (as
+ * GitLab tells a pattern from a name: flags among i, m, s, U; anything else is a name).
+ */
+function refPatterns(r: z.infer<typeof refs>, at: PathSegment[], source: YamlSource, problems: PipelineProblem[]): { text: string; regex?: Regex }[] {
+  const [list, base] = Array.isArray(r) ? [r, at] : [r.refs ?? [], [...at, 'refs']];
+  return list.map((text, i) => {
+    const written = slashPattern(text);
+    if (!written || !/^[imsU]*$/.test(written.flags)) return { text };
+    const regex = readOrReport(() => compileSlashPattern(written.pattern, written.flags, source.limits), () => source.position([...base, i]), `${at[1]} "${shown(text)}"`, problems);
+    return regex ? { text, regex } : { text };
+  });
+}
+
+/**
+ * Reads an expression or pattern: what is wrong with it (its syntax, a construct RE2 cannot
+ * run) is reported where it is written and gives undefined; a limit passed is thrown.
+ */
+function readOrReport<T>(read: () => T, at: () => SourcePosition, what: string, problems: PipelineProblem[]): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof RegexError && err.limit) throw new PipelineLimitError(err.limit.name, err.limit.max, at(), `${what}: ${err.message}`, err.limit.actual);
+    if (!(err instanceof RegexError || err instanceof RuleSyntaxError)) throw err;
+    problems.push({ position: at(), message: `${what}: ${err.message}` });
+    return undefined;
+  }
+}
+
+/** User text quoted in a message, cut short: a message need not repeat a megabyte. */
+function shown(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function seconds(text: string): number {

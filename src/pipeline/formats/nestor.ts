@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PipelineProblem } from '../errors.ts';
+import { enforce } from '../limits.ts';
 import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
 import { entries, entryPaths, isMap, nameOf, unreadable } from './items.ts';
 import { check } from '../validate.ts';
@@ -142,7 +143,7 @@ export function readNestor(source: YamlSource): PipelineConfig {
     volumes: Object.entries(top.volumes ?? {}).map(([name, v]): JobVolume =>
       v.host ? { name, kind: 'host', hostPath: v.host.path, at: ['volumes', name] } : { name, kind: 'temp', at: ['volumes', name] },
     ),
-    matrix: toMatrix(top.matrix),
+    matrix: toMatrix(top.matrix, source, steps.length + services.length),
     workspace: top.workspace ?? DEFAULT_WORKSPACE,
     when: top.when === undefined ? [] : (Array.isArray(top.when) ? top.when : [top.when]).map(toCondition),
     at: [],
@@ -215,10 +216,17 @@ export function checkMatrix(source: YamlSource, matrix: z.infer<typeof matrixSch
   }
 }
 
-/** `{A: [1, 2], B: [x]}` → every combination; `{include: [...]}` → exactly those. */
-export function toMatrix(matrix: z.infer<typeof matrixSchema> | undefined): Record<string, string>[] {
+/**
+ * `{A: [1, 2], B: [x]}` → every combination; `{include: [...]}` → exactly those. The jobs it
+ * makes, times the `items` (steps and services) of each, are checked against the limit before
+ * they are made: ten axes of ten values are ten billion jobs.
+ */
+export function toMatrix(matrix: z.infer<typeof matrixSchema> | undefined, source?: YamlSource, items = 1): Record<string, string>[] {
   if (!matrix) return [{}];
-  if ('include' in matrix && Array.isArray(matrix.include) && matrix.include.every((e) => typeof e === 'object')) {
+  const include = 'include' in matrix && Array.isArray(matrix.include) && matrix.include.every((e) => typeof e === 'object');
+  const jobs = include ? (matrix.include as unknown[]).length : Object.values(matrix).reduce((n: number, v) => n * (Array.isArray(v) ? v.length : 1), 1);
+  if (source) enforce(source.limits, 'steps', jobs * Math.max(1, items), () => source.position([], 'matrix'), `the matrix makes ${jobs} jobs of ${items} steps and services each`);
+  if (include) {
     return (matrix.include as Record<string, string | number | boolean>[]).map((e) => toEnvironment(e));
   }
   let combos: Record<string, string>[] = [{}];

@@ -148,7 +148,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     steps,
     services,
     volumes: [],
-    matrix: toMatrix(top.matrix),
+    matrix: toMatrix(top.matrix, source, steps.length + services.length),
     workspace: `${top.workspace?.base ?? WOODPECKER_WORKSPACE}${top.workspace?.path ? `/${top.workspace.path}` : ''}`,
     when: when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
     at: [],

@@ -1,4 +1,7 @@
 import type { FunctionSettings } from '../../functions/gateway.ts';
+import type { DockerfileUsed } from '../../gitops/dockerfile.ts';
+import type { GitCredential } from '../../gitops/repo-url.ts';
+import type { SecretBox } from '../../secrets/secret-box.ts';
 import type { Database, Row } from './database.ts';
 
 export type DeploymentStatus = 'syncing' | 'built' | 'deployed' | 'failed';
@@ -7,7 +10,9 @@ export type DeploymentCause = 'poll' | 'webhook' | 'manual' | 'rollback';
 export interface AppRecord {
   namespace: string;
   name: string;
+  /** Without credentials: they are `repoCredential`, sealed in the store. */
   repoUrl: string;
+  repoCredential: GitCredential | null;
   branch: string;
   path: string;
   webhookSecret: string | null;
@@ -30,6 +35,12 @@ export interface DeployedFunction {
   spec: FunctionSettings;
   /** How long `docker build` took, to tell build time from Nestor's own overhead. */
   buildMs?: number;
+  /**
+   * The Dockerfile built, and whether it was found relative to the context or to the source
+   * path. Kept in the functions JSON (no column): it is per function, and records made before
+   * it existed simply lack it.
+   */
+  dockerfile?: DockerfileUsed;
 }
 
 export interface Deployment {
@@ -60,14 +71,25 @@ export interface InvocationRecord {
 
 const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function toApp(r: Row): AppRecord {
+/** Where each sealed value is kept: a value opens only in its own row and column. */
+export const secretContext = {
+  webhook: (namespace: string, name: string) => `app-webhook:${namespace}/${name}`,
+  repo: (namespace: string, name: string) => `app-repo:${namespace}/${name}`,
+  registry: (registry: string) => `registry:${registry}`,
+};
+
+function toApp(r: Row, box: SecretBox): AppRecord {
+  const namespace = String(r.namespace);
+  const name = String(r.name);
+  const credential = box.revealOrNull(r.repo_credential as string | null, secretContext.repo(namespace, name));
   return {
-    namespace: String(r.namespace),
-    name: String(r.name),
+    namespace,
+    name,
     repoUrl: String(r.repo_url),
+    repoCredential: credential === null ? null : (JSON.parse(credential) as GitCredential),
     branch: String(r.branch),
     path: String(r.path),
-    webhookSecret: (r.webhook_secret as string | null) ?? null,
+    webhookSecret: box.revealOrNull(r.webhook_secret as string | null, secretContext.webhook(namespace, name)),
     pollIntervalS: Number(r.poll_interval_s),
     autoSync: Number(r.auto_sync) === 1,
     target: (r.target as string | null) ?? null,
@@ -104,31 +126,52 @@ export const INVOCATIONS_KEPT = 1000;
 /**
  * GitOps state in the server's store: applications, every deployment (never trimmed), the
  * images each function has had (for retention), registry credentials and invocation logs.
+ * Webhook secrets, repository credentials and registry secrets are sealed with `box`.
  */
 export class GitopsStore {
   private readonly db: Database;
+  private readonly box: SecretBox;
   private inserted = 0;
 
-  constructor(db: Database) {
+  constructor(db: Database, box: SecretBox) {
     this.db = db;
+    this.box = box;
   }
 
   async addApp(app: Omit<AppRecord, 'lastCommit' | 'currentDeployment' | 'lastError' | 'failures' | 'createdAt'>): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO apps (namespace, name, repo_url, branch, path, webhook_secret, poll_interval_s, auto_sync, target, failures, next_poll_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) ON CONFLICT (namespace, name) DO NOTHING RETURNING name`,
-      [app.namespace, app.name, app.repoUrl, app.branch, app.path, app.webhookSecret, app.pollIntervalS, app.autoSync ? 1 : 0, app.target, app.nextPollAt, Date.now()],
+      `INSERT INTO apps (namespace, name, repo_url, repo_credential, branch, path, webhook_secret, poll_interval_s, auto_sync, target, failures, next_poll_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12) ON CONFLICT (namespace, name) DO NOTHING RETURNING name`,
+      [
+        app.namespace,
+        app.name,
+        app.repoUrl,
+        app.repoCredential ? this.box.seal(JSON.stringify(app.repoCredential), secretContext.repo(app.namespace, app.name)) : null,
+        app.branch,
+        app.path,
+        this.box.sealOrNull(app.webhookSecret, secretContext.webhook(app.namespace, app.name)),
+        app.pollIntervalS,
+        app.autoSync ? 1 : 0,
+        app.target,
+        app.nextPollAt,
+        Date.now(),
+      ],
     );
     return rows.length === 1;
   }
 
   async app(namespace: string, name: string): Promise<AppRecord | undefined> {
     const [r] = await this.db.query('SELECT * FROM apps WHERE namespace = $1 AND name = $2', [namespace, name]);
-    return r ? toApp(r) : undefined;
+    return r ? toApp(r, this.box) : undefined;
   }
 
   async apps(): Promise<AppRecord[]> {
-    return (await this.db.query('SELECT * FROM apps ORDER BY namespace, name')).map(toApp);
+    return (await this.db.query('SELECT * FROM apps ORDER BY namespace, name')).map((r) => toApp(r, this.box));
+  }
+
+  /** The applications of one name, one per namespace at most. */
+  async appsNamed(name: string): Promise<AppRecord[]> {
+    return (await this.db.query('SELECT * FROM apps WHERE name = $1 ORDER BY namespace', [name])).map((r) => toApp(r, this.box));
   }
 
   async removeApp(namespace: string, name: string): Promise<boolean> {
@@ -255,17 +298,18 @@ export class GitopsStore {
   async setCredential(registry: string, username: string, secret: string): Promise<void> {
     await this.db.query(
       'INSERT INTO registry_credentials (registry, username, secret, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (registry) DO UPDATE SET username = $2, secret = $3, updated_at = $4',
-      [registry, username, secret, Date.now()],
+      [registry, username, this.box.seal(secret, secretContext.registry(registry)), Date.now()],
     );
   }
 
   async credential(registry: string): Promise<{ username: string; secret: string } | undefined> {
     const [r] = await this.db.query<{ username: string; secret: string }>('SELECT username, secret FROM registry_credentials WHERE registry = $1', [registry]);
-    return r ? { username: r.username, secret: r.secret } : undefined;
+    return r ? { username: r.username, secret: this.box.reveal(r.secret, secretContext.registry(registry)) } : undefined;
   }
 
   async credentials(): Promise<{ registry: string; username: string; secret: string }[]> {
-    return this.db.query<{ registry: string; username: string; secret: string }>('SELECT registry, username, secret FROM registry_credentials');
+    const rows = await this.db.query<{ registry: string; username: string; secret: string }>('SELECT registry, username, secret FROM registry_credentials');
+    return rows.map((r) => ({ registry: r.registry, username: r.username, secret: this.box.reveal(r.secret, secretContext.registry(r.registry)) }));
   }
 
   async registries(): Promise<{ registry: string; username: string; updatedAt: number }[]> {

@@ -125,6 +125,26 @@ export const MIGRATIONS: string[] = [
      secret TEXT NOT NULL,
      updated_at BIGINT NOT NULL
    )`,
+  // The runner protocol's lease token is random and kept only as its SHA-256 (lease_token stays,
+  // as the lease's generation). Leases held before this migration are lost and their jobs requeued.
+  `ALTER TABLE jobs ADD COLUMN lease_hash TEXT`,
+  // A job's stored log is capped per attempt: bytes kept, and what passed the cap (counted only).
+  `ALTER TABLE jobs ADD COLUMN log_bytes BIGINT NOT NULL DEFAULT 0`,
+  `ALTER TABLE jobs ADD COLUMN log_dropped_lines BIGINT NOT NULL DEFAULT 0`,
+  `ALTER TABLE jobs ADD COLUMN log_dropped_bytes BIGINT NOT NULL DEFAULT 0`,
+  // GitOps: the credentials of an https repository URL, kept apart from it and sealed (AES-256-GCM).
+  `ALTER TABLE apps ADD COLUMN repo_credential TEXT`,
+  // Webhook deliveries already processed (by delivery id, and by signed body), for every server on the store.
+  `CREATE TABLE webhook_deliveries (
+     key TEXT PRIMARY KEY,
+     received_at BIGINT NOT NULL
+   )`,
+  `CREATE INDEX webhook_deliveries_age ON webhook_deliveries (received_at)`,
+  // Settings every server on the store must agree on, such as which key seals its secrets.
+  `CREATE TABLE store_settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   )`,
 ];
 
 export async function migrate(db: Database): Promise<number> {
