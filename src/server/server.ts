@@ -6,6 +6,7 @@ import { Store } from './store/store.ts';
 import { startGitops, type GitopsConfig } from './gitops-service.ts';
 import { startFunctionsListener } from './functions-listener.ts';
 import { trackRequests } from './connections.ts';
+import { secureDataDir } from '../secrets/data-dir.ts';
 import { applyHttpLimits, httpLimits, type HttpLimits } from './http-limits.ts';
 import { holdCompiler } from './submission.ts';
 
@@ -49,6 +50,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const leaseMs = cfg.leaseMs ?? DEFAULT_LEASE_MS;
   const host = cfg.host ?? '0.0.0.0';
   const limits = httpLimits(cfg.http);
+  // The data directory 0700 and the database 0600 before SQLite makes it (its -wal and -shm inherit the mode).
+  secureDataDir(cfg.dataDir, cfg.databaseUrl ? {} : { database: 'nestor.db' });
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
   store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);

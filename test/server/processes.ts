@@ -15,6 +15,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** One sealing key for every test server process (32 bytes, hex). */
+export const TEST_SECRET_KEY_HEX = '5e'.repeat(32);
+
 export interface Proc {
   child: ChildProcess;
   output: () => string;
@@ -46,7 +49,8 @@ function start(args: string[], env: NodeJS.ProcessEnv): Proc {
 }
 
 export async function startServerProcess(port: number, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
-  const proc = start(['server', '--port', String(port), '--data-dir', dataDir], { NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, ...env });
+  // Servers sharing one PostgreSQL must share the key that seals secrets, as in production.
+  const proc = start(['server', '--port', String(port), '--data-dir', dataDir], { NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, NESTOR_SECRET_KEY: TEST_SECRET_KEY_HEX, ...env });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import { dataDir, portNumber } from '../../config.ts';
+import { dataDir, localRepoRoots, portNumber, secretKey } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
 import { NestorError } from '../../errors.ts';
@@ -59,6 +59,7 @@ function serverOptions(cmd: Command, defaultHost: '127.0.0.1' | '0.0.0.0'): Comm
 
 /** GitOps needs an engine for builds and functions; the host's, with its image supply. */
 export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsConfig {
+  const key = secretKey(process.env);
   return {
     host,
     supply,
@@ -66,6 +67,10 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
     ...(process.env.NESTOR_WEBHOOK_SECRET ? { webhookSecret: process.env.NESTOR_WEBHOOK_SECRET } : {}),
     ...(process.env.NESTOR_BUILD_ENGINES ? { buildWarm: Number(process.env.NESTOR_BUILD_ENGINES) } : {}),
     ...(process.env.NESTOR_INSECURE_REGISTRIES ? { insecureRegistries: process.env.NESTOR_INSECURE_REGISTRIES.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
+    // Where the admin may name local repositories (NESTOR_LOCAL_REPO_ROOTS), and the key that
+    // seals credentials at rest (NESTOR_SECRET_KEY, else a key file in the data directory).
+    localRepoRoots: localRepoRoots(process.env),
+    ...(key ? { secretKey: key } : {}),
   };
 }
 
