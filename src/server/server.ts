@@ -20,6 +20,8 @@ export interface ServerConfig {
   adminToken?: string;
   registrationToken?: string;
   logger?: Logger;
+  /** Most bytes of log kept per job attempt; what passes it is counted, not stored. */
+  logCapBytes?: number;
   /** Runs the GitOps controller and the function gateway; needs a Docker engine. */
   gitops?: GitopsConfig;
   /** A second port serving functions alone at /NAMESPACE/PATH (0: any free port); needs gitops. */
@@ -56,7 +58,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);
   const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
-  const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(gitops ? { gitops: gitops.routes } : {}) });
+  const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);

@@ -24,6 +24,7 @@ export interface ServerFlags extends LogFlags {
   requestTimeout: string;
   dataDir?: string;
   leaseSeconds: string;
+  logCapMb: string;
   gitops: boolean;
   functionsPort?: string;
 }
@@ -53,6 +54,7 @@ function serverOptions(cmd: Command, defaultHost: '127.0.0.1' | '0.0.0.0'): Comm
     .addOption(new Option('--request-timeout <seconds>', 'time a client has to send its whole request, body included').default(String(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000)).env('NESTOR_REQUEST_TIMEOUT'))
     .addOption(new Option('--data-dir <dir>', 'where the embedded store lives (default ~/.nestor)').env('NESTOR_DATA_DIR'))
     .addOption(new Option('--lease-seconds <s>', 'runner lease without heartbeat').default('30').env('NESTOR_LEASE_SECONDS'))
+    .addOption(new Option('--log-cap-mb <n>', 'most MB of log kept per job attempt (what passes it is counted)').default('64').env('NESTOR_LOG_CAP_MB'))
     .option('--no-gitops', 'do not watch applications or serve functions (no Docker engine needed)')
     .addOption(new Option('--functions-port <port>', 'also serve functions alone at /NAMESPACE/PATH on this port').env('NESTOR_FUNCTIONS_PORT'));
 }
@@ -103,6 +105,7 @@ export async function serve(out: Output, flags: ServerFlags, logger: Logger, git
     dataDir: dir,
     ...(process.env.NESTOR_DATABASE_URL ? { databaseUrl: process.env.NESTOR_DATABASE_URL } : {}),
     leaseMs: Number(flags.leaseSeconds) * 1000,
+    logCapBytes: Math.max(1, Number(flags.logCapMb) || 64) * 1024 * 1024,
     ...(process.env.NESTOR_ADMIN_TOKEN ? { adminToken: process.env.NESTOR_ADMIN_TOKEN } : {}),
     ...(process.env.NESTOR_REGISTRATION_TOKEN ? { registrationToken: process.env.NESTOR_REGISTRATION_TOKEN } : {}),
     logger,
