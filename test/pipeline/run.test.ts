@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineNames, hostEngine, nestor, NESTOR, ROOT } from '../helpers.ts';
+import { engineNames, hostEngine, nestor, NESTOR, objectsOf, ROOT } from '../helpers.ts';
 
 const host = await hostEngine();
 
@@ -61,9 +61,9 @@ test('an image nobody has is reported by name with what to do', async () => {
   const dir = project({ '.nestor.yml': 'steps:\n  a:\n    image: nestor-test/does-not-exist:1\n    run: "true"\n' });
   const r = await jsonRun(dir);
   assert.equal(r.code, 1);
-  const result = r.events.find((e) => e.type === 'result') as { jobs: { error?: string }[] };
+  const result = r.events.find((e) => e.type === 'result') as { jobs: { error?: string; engine: string }[] };
   assert.match(result.jobs[0]!.error ?? '', /Image nestor-test\/does-not-exist:1 cannot be found/);
-  assert.equal(await engines(), 0);
+  assert.equal(await objectsOf(host, result.jobs[0]!.engine), 0, 'its engine is gone');
 });
 
 test('a step printing 100 MB is streamed, not held in memory', async () => {
@@ -85,9 +85,12 @@ test('a step printing 100 MB is streamed, not held in memory', async () => {
   assert.ok(peakKb < 250 * 1024, `peak RSS ${Math.round(peakKb / 1024)} MB`);
 });
 
-test('Ctrl-C removes every container and the engine within 5 s', async () => {
-  const before = await engines();
+test('Ctrl-C removes every container and the engine within 5 s', async (t) => {
   const child = spawn(NESTOR, ['run', '-C', `${ROOT}examples/cancel`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // This run's own engines (other processes may have theirs), and never a run left behind.
+  t.after(() => void child.kill('SIGKILL'));
+  const mine = async () => (await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.role=engine', `dev.nestor.owner.pid=${child.pid}`] }) })).length;
+  const before = 0;
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.resume();
@@ -100,14 +103,14 @@ test('Ctrl-C removes every container and the engine within 5 s', async () => {
       }
     });
   });
-  assert.equal(await engines(), before + 1, 'the job runs in its engine');
+  assert.equal(await mine(), before + 1, 'the job runs in its engine');
   const t0 = performance.now();
   child.kill('SIGINT');
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
   const elapsed = performance.now() - t0;
   assert.equal(code, 130);
   assert.ok(elapsed < 5000, `stopped in ${Math.round(elapsed)} ms`);
-  assert.equal(await engines(), before, 'no engine left');
+  assert.equal(await mine(), before, 'no engine left');
   const jobObjects = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.job'] }) });
   assert.equal(jobObjects.length, 0);
   assert.match(out, /long\s+cancelled/);
