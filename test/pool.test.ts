@@ -58,7 +58,8 @@ test('an engine left unused in the pool is frozen (no CPU at rest) and thawed wh
     const t0 = performance.now();
     const engine = await pool.acquire();
     const acquireMs = performance.now() - t0;
-    assert.ok(acquireMs < 50, `acquiring a frozen engine took ${acquireMs.toFixed(1)} ms`);
+    // A thaw takes a few tens of milliseconds; the bound is generous for a busy machine (bench:engine measures it).
+    assert.ok(acquireMs < 250, `acquiring a frozen engine took ${acquireMs.toFixed(1)} ms`);
     assert.equal((await engine.health()).healthy, true, 'it answers at once once thawed');
     await pool.release(engine);
   } finally {
