@@ -1,9 +1,9 @@
+import { freePort } from '../test/server/processes.ts';
 // What test/security/no-stall.test.ts and bench/no-stall.ts share: a `nestor server` in a
 // process of its own (so the client's timing does not run on the server's event loop), a
 // pipeline at the size limit, and /health timed while something else goes on.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PIPELINE_LIMITS } from '../src/pipeline/limits.ts';
@@ -46,16 +46,6 @@ export async function startServerProcess(extraArgs: string[] = []): Promise<Serv
   return { url, output: () => out, stop };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A valid `.nestor.yml` of exactly `bytes` bytes, with as many steps as the limit allows
