@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { EngineClient } from '../engine/engine-client.ts';
 import { EnginePool } from '../engine/pool.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
-import { REGISTRY_ALIAS } from '../engine/images/registry.ts';
+import { ensureRegistry, REGISTRY_ALIAS, type RegistryHandle } from '../engine/images/registry.ts';
 import { consumeProgress } from '../engine/json-stream.ts';
 import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
@@ -69,17 +69,22 @@ export class FunctionBuilder {
   private readonly credentials: Credentials;
   private readonly releasing = new BackgroundWork();
   private readonly allCredentials: AllCredentials;
+  /** Nestor's own registry, when it is the one pushed to: its address and write password. */
+  private localRegistry: RegistryHandle | undefined;
+  private readonly host: EngineClient;
 
   constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
     this.credentials = opts.credentials;
     this.allCredentials = opts.allCredentials ?? (async () => []);
+    this.localRegistry = opts.supply?.registry;
+    this.host = opts.host;
     const mirror = opts.supply?.daemonOptions();
     this.pool = new EnginePool({
       size: opts.warm ?? 1,
       engine: {
         host: opts.host,
-        joinRegistry: this.registry === LOCAL_REGISTRY,
+        ...(this.registry === LOCAL_REGISTRY ? { joinRegistry: 'writable' as const } : {}),
         daemon: { ...(mirror ?? {}), insecureRegistries: [...(mirror?.insecureRegistries ?? []), LOCAL_PUSH_HOST, ...(opts.insecureRegistries ?? [])] },
         extraLabels: { 'dev.nestor.purpose': 'build' },
         ...opts.engine,
@@ -159,7 +164,7 @@ export class FunctionBuilder {
       const [repo, tag] = splitTag(pushName);
       await docker.getImage(image).tag({ repo, tag });
     }
-    const creds = await this.credentials(registryHost);
+    const creds = this.registry === LOCAL_REGISTRY ? await this.localCredentials() : await this.credentials(registryHost);
     // The Engine API wants X-Registry-Auth on every push, even an anonymous one.
     const authconfig = creds ? { username: creds.username, password: creds.secret, serveraddress: registryHost } : { serveraddress: registryHost };
     const stream = await docker.getImage(pushName).push({ authconfig });
@@ -179,15 +184,27 @@ export class FunctionBuilder {
    * Deletes a pruned image's tag from the registry (manifest by digest, as the distribution
    * API wants). Only Nestor's own registry is cleaned; another registry keeps its own policy.
    */
-  async removeFromRegistry(image: string, localRegistryUrl: string | undefined): Promise<boolean> {
-    if (this.registry !== LOCAL_REGISTRY || !localRegistryUrl) return false;
+  async removeFromRegistry(image: string): Promise<boolean> {
+    if (this.registry !== LOCAL_REGISTRY) return false;
+    const { url: localRegistryUrl, authorization } = await this.ownRegistry();
     const [repo, tag] = splitTag(image);
     const accept = ['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
-    const head = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept } });
+    const head = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept, authorization } });
     const digest = head.headers.get('docker-content-digest');
     if (!head.ok || !digest) return false;
-    const del = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' });
+    const del = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${digest}`, { method: 'DELETE', headers: { authorization } });
     return del.ok;
+  }
+
+  /** Nestor's registry takes writes only with its password, which a build's own steps never see. */
+  private async ownRegistry(): Promise<RegistryHandle> {
+    this.localRegistry ??= await ensureRegistry(this.host.docker);
+    return this.localRegistry;
+  }
+
+  private async localCredentials(): Promise<{ username: string; secret: string }> {
+    const { username, password } = (await this.ownRegistry()).credentials;
+    return { username, secret: password };
   }
 
   async close(): Promise<void> {

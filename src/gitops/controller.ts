@@ -45,8 +45,6 @@ export interface ControllerOptions {
   targets: TargetClients;
   dataDir: string;
   logger: Logger;
-  /** Host-side URL of Nestor's registry, for deleting pruned tags. */
-  localRegistryUrl?: string;
   /** Directories under which the admin may name local repositories (none: no local repository). */
   localRepoRoots?: readonly string[];
   /** How often the controller looks for apps whose poll is due. */
@@ -170,7 +168,7 @@ export class GitopsController {
     const target = await this.opts.targets.client(targetOf(app)).catch(() => undefined);
     for (const image of await this.opts.store.appImages(namespace, name)) {
       await target?.docker.getImage(image).remove().catch(() => undefined);
-      await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
+      await this.opts.builder.removeFromRegistry(image).catch(() => false);
     }
     await this.opts.store.removeApp(namespace, name);
     this.serving.delete(`${namespace}/${name}`);
@@ -401,7 +399,7 @@ export class GitopsController {
           },
         );
         if (!removed) continue;
-        await this.opts.builder.removeFromRegistry(image, this.opts.localRegistryUrl).catch(() => false);
+        await this.opts.builder.removeFromRegistry(image).catch(() => false);
         await this.opts.store.markPruned(image);
         this.opts.logger.info({ app: `${app.namespace}/${app.name}`, image }, 'image pruned (retention)');
       }

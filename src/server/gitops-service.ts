@@ -64,7 +64,6 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
     dataDir,
     logger,
     localRepoRoots: cfg.localRepoRoots ?? [],
-    ...(cfg.supply ? { localRegistryUrl: cfg.supply.registry.url } : {}),
     ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
     ...(cfg.maxBackoffS ? { maxBackoffS: cfg.maxBackoffS } : {}),
   });

@@ -67,6 +67,14 @@ test('commit → webhook → built in a nested engine, deployed, invocable; a br
   assert.match((await invoke(base, 'hello', 'echo "$GREETING"')).text, /^v3/);
   const v1Image = d1.functions[0]!.image;
   await assert.rejects(host.docker.getImage(v1Image).inspect(), /no such image/i);
+  const inRegistry = async (image: string): Promise<number> => {
+    const { url, authorization } = env.supply.registry;
+    const at = image.lastIndexOf(':');
+    const accept = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
+    return (await fetch(`${url}/v2/${image.slice(0, at)}/manifests/${image.slice(at + 1)}`, { method: 'HEAD', headers: { authorization, accept } })).status;
+  };
+  assert.equal(await inRegistry(v1Image), 404, `${v1Image} is gone from the registry too`);
+  assert.equal(await inRegistry((await deploymentOf(base, 'shop', c4)).functions[0]!.image), 200, 'the current image is in the registry');
   const refused = await api<{ code: string }>(base, 'POST', '/api/apps/team/shop/rollback', { to: d1.seq });
   assert.equal(refused.status, 409);
   assert.equal(refused.body.code, 'NESTOR_IMAGE_PRUNED');

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostEngine, nestor } from '../helpers.ts';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
+import { ensureReadOnlyRegistry, REGISTRY_ALIAS } from '../../src/engine/images/registry.ts';
+import { provision } from '../../src/engine/nested/provision.ts';
+import { consumeProgress } from '../../src/engine/json-stream.ts';
 
 /**
  * The shared image cache serves every job; a job must not be able to change what the others
@@ -17,7 +20,7 @@ test('a step can neither push to nor delete from the shared image cache', { time
   const mirror = new URL(supply.mirrorUrl).host;
   const registry = new URL(supply.registry.url).host;
   await supply.preload(['busybox:latest']);
-  const digestBefore = await manifestDigest(supply.registry.url);
+  const digestBefore = await manifestDigest(supply.registry.url, supply.registry.authorization);
   await supply.close();
 
   const dir = mkdtempSync(join(tmpdir(), 'nestor-cache-'));
@@ -43,11 +46,47 @@ test('a step can neither push to nor delete from the shared image cache', { time
   assert.match(out, /tamper: registry refused the push/);
   if (process.env.NESTOR_TEST_SHOW) process.stderr.write(out);
   assert.doesNotMatch(out, /answered the delete: HTTP\/1\.[01] 202/, out);
-  assert.equal(await manifestDigest(supply.registry.url), digestBefore, 'what other jobs pull is unchanged');
+  assert.equal(await manifestDigest(supply.registry.url, supply.registry.authorization), digestBefore, 'what other jobs pull is unchanged');
 });
 
-async function manifestDigest(registryUrl: string): Promise<string> {
-  const res = await fetch(`${registryUrl}/v2/library/busybox/manifests/latest`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+async function manifestDigest(registryUrl: string, authorization: string): Promise<string> {
+  const res = await fetch(`${registryUrl}/v2/library/busybox/manifests/latest`, { method: 'HEAD', headers: { authorization, accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
   assert.equal(res.status, 200);
   return res.headers.get('docker-content-digest')!;
 }
+
+/**
+ * Engines that reach the registry itself, not the mirror: GitOps build engines (the registry
+ * joins their network so they can push) and named engines (they outlive the process whose
+ * mirror they would use). A build's `RUN` steps and a named engine's users must not write.
+ */
+test('the registry takes no write without Nestor\'s password; named engines get a read-only one', { timeout: 180_000 }, async () => {
+  const host = await hostEngine();
+  const supply = await ImageSupply.start(host);
+  await supply.preload(['busybox:latest']);
+  await supply.close();
+  const { url, authorization } = supply.registry;
+  const anonymousUpload = await fetch(`${url}/v2/library/busybox/blobs/uploads/`, { method: 'POST' });
+  assert.equal(anonymousUpload.status, 401, 'an upload without the password is refused');
+  const digest = await manifestDigest(url, authorization);
+  const anonymousDelete = await fetch(`${url}/v2/library/busybox/manifests/${digest}`, { method: 'DELETE' });
+  assert.equal(anonymousDelete.status, 401, 'a delete without the password is refused');
+  const wrong = `Basic ${Buffer.from('nestor:guess').toString('base64')}`;
+  assert.equal((await fetch(`${url}/v2/library/busybox/blobs/uploads/`, { method: 'POST', headers: { authorization: wrong } })).status, 401);
+
+  await ensureReadOnlyRegistry(host.docker);
+  const engine = await provision({ host, joinRegistry: 'read-only', daemon: { insecureRegistries: [`${REGISTRY_ALIAS}:5000`] } });
+  try {
+    const pull = await engine.docker.pull(`${REGISTRY_ALIAS}:5000/library/busybox:latest`);
+    await consumeProgress('pull from the read-only registry', pull);
+    const pushName = `${REGISTRY_ALIAS}:5000/library/busybox`;
+    await engine.docker.getImage(`${pushName}:latest`).tag({ repo: pushName, tag: 'tampered' });
+    const push = (await engine.docker.getImage(`${pushName}:tampered`).push({ authconfig: { serveraddress: `${REGISTRY_ALIAS}:5000` } })) as NodeJS.ReadableStream;
+    await assert.rejects(consumeProgress('push to the read-only registry', push), /push to the read-only registry failed/);
+  } finally {
+    await engine.destroy();
+  }
+  const tampered = await fetch(`${url}/v2/library/busybox/manifests/tampered`, { method: 'HEAD', headers: { authorization } });
+  assert.equal(tampered.status, 404, 'nothing was pushed');
+  assert.equal(await manifestDigest(url, authorization), digest, 'what other jobs pull is unchanged');
+});

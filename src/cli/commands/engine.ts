@@ -5,7 +5,7 @@ import { NestorError } from '../../errors.ts';
 import { cleanupOrphans, removeLabelled } from '../../engine/cleanup.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { BASE_ALIAS } from '../../engine/images/image-names.ts';
-import { ensureRegistry, REGISTRY_ALIAS, REGISTRY_ALIAS_URL } from '../../engine/images/registry.ts';
+import { ensureReadOnlyRegistry, REGISTRY_ALIAS, REGISTRY_ALIAS_URL } from '../../engine/images/registry.ts';
 import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_OPTIONS, LABEL_OWNER, LABEL_PERSISTENT } from '../../engine/labels.ts';
 import { attachEngine, findEngineContainer } from '../../engine/nested/attach.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -66,7 +66,7 @@ function toProvisionOptions(name: string, f: StartFlags): ProvisionOptions {
     cpus: number(f.cpus, 'cpus')!,
     storage: { kind: f.storage },
     persistent: true,
-    joinRegistry: true,
+    joinRegistry: 'read-only',
     ...(port !== undefined ? { publishPort: port } : {}),
     ...(f.network ? { network: f.network } : {}),
     ...(f.image ? { image: f.image } : {}),
@@ -91,7 +91,7 @@ export function registerEngineCommands(program: Command): void {
         throw new NestorError('NESTOR_ENGINE_EXISTS', `An engine named ${name} exists already`, `Use it, or replace it: nestor engine restart ${name} (or stop ${name} first).`);
       }
       // A named engine outlives this process, so it pulls from the shared registry directly.
-      await ensureRegistry(host.docker);
+      await ensureReadOnlyRegistry(host.docker);
       const opts = toProvisionOptions(name, flags);
       out.progress(`starting nested engine ${name} …`);
       const eng = await provision({ ...opts, host, extraLabels: { [LABEL_OPTIONS]: JSON.stringify(flags) } });
@@ -161,7 +161,6 @@ export function registerEngineCommands(program: Command): void {
           ...opts,
           name: undefined,
           persistent: false,
-          joinRegistry: false,
           host,
           daemon: { ...opts.daemon, ...supply.daemonOptions() },
         });
@@ -209,6 +208,7 @@ export function registerEngineCommands(program: Command): void {
       const existing = await findEngineContainer(host.docker, name);
       if (!existing) throw new NestorError('NESTOR_ENGINE_NOT_FOUND', `No nested engine named ${name}`, `Start it: nestor engine start ${name}`);
       const flags = JSON.parse(existing.Labels[LABEL_OPTIONS] ?? '{}') as StartFlags;
+      await ensureReadOnlyRegistry(host.docker);
       await removeLabelled(host.docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${name}`]);
       const eng = await provision({ ...toProvisionOptions(name, { ...DEFAULT_FLAGS, ...flags }), host, extraLabels: { [LABEL_OPTIONS]: JSON.stringify(flags) } });
       return reportStarted(out, eng);

@@ -33,15 +33,22 @@ interface Blob {
 export class ImagePublisher {
   private readonly docker: Docker;
   private readonly registryUrl: string;
+  private readonly authorization: string;
   /** `repository:tag` → image ID last published, so repeated requests cost one inspect. */
   private readonly published = new Map<string, string>();
   /** diffID → a repository whose blob store has it, for cross-repository mounts. */
   private readonly blobHome = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<void>>();
 
-  constructor(docker: Docker, registryUrl: string) {
+  constructor(docker: Docker, registry: { url: string; authorization: string }) {
     this.docker = docker;
-    this.registryUrl = registryUrl;
+    this.registryUrl = registry.url;
+    this.authorization = registry.authorization;
+  }
+
+  /** Every call to the registry carries Nestor's own credentials: it refuses everyone else. */
+  private request(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: this.authorization } });
   }
 
   /** Publishes host image `hostImage` as `repository:tag`; concurrent calls for one tag share the work. */
@@ -88,7 +95,7 @@ export class ImagePublisher {
         config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
         layers: layers.map((l) => ({ mediaType: OCI_LAYER_TAR, digest: l.digest, size: l.size })),
       });
-      const res = await fetch(`${this.registryUrl}/v2/${repository}/manifests/${tag}`, {
+      const res = await this.request(`${this.registryUrl}/v2/${repository}/manifests/${tag}`, {
         method: 'PUT',
         headers: { 'content-type': OCI_MANIFEST },
         body: manifest,
@@ -102,19 +109,19 @@ export class ImagePublisher {
   }
 
   private async remoteConfigDigest(repository: string, tag: string): Promise<string | undefined> {
-    const res = await fetch(`${this.registryUrl}/v2/${repository}/manifests/${tag}`, { headers: { accept: OCI_MANIFEST } });
+    const res = await this.request(`${this.registryUrl}/v2/${repository}/manifests/${tag}`, { headers: { accept: OCI_MANIFEST } });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { config?: { digest?: string } };
     return body.config?.digest;
   }
 
   private async hasBlob(repository: string, digest: string): Promise<boolean> {
-    const res = await fetch(`${this.registryUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD' });
+    const res = await this.request(`${this.registryUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD' });
     return res.ok;
   }
 
   private async blobSize(repository: string, digest: string): Promise<number> {
-    const res = await fetch(`${this.registryUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD' });
+    const res = await this.request(`${this.registryUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD' });
     return Number(res.headers.get('content-length'));
   }
 
@@ -123,17 +130,17 @@ export class ImagePublisher {
     if (await this.hasBlob(repository, digest)) return true;
     const home = this.blobHome.get(digest);
     if (!home) return false;
-    const res = await fetch(`${this.registryUrl}/v2/${repository}/blobs/uploads/?mount=${digest}&from=${home}`, { method: 'POST' });
+    const res = await this.request(`${this.registryUrl}/v2/${repository}/blobs/uploads/?mount=${digest}&from=${home}`, { method: 'POST' });
     return res.status === 201;
   }
 
   private async upload(repository: string, blob: Blob): Promise<void> {
-    const start = await fetch(`${this.registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+    const start = await this.request(`${this.registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
     const location = start.headers.get('location');
     if (start.status !== 202 || !location) throw new PublishError(repository, `upload refused: HTTP ${start.status}`);
     const url = new URL(location, this.registryUrl);
     url.searchParams.set('digest', blob.digest);
-    const res = await fetch(url, {
+    const res = await this.request(url, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
       body: Readable.toWeb(createReadStream(blob.path)) as ReadableStream,

@@ -1,10 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
+import bcrypt from 'bcryptjs';
 import type Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import { sleep } from '../../sleep.ts';
 import { NestorError } from '../../errors.ts';
 import { LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
 import { firstPresent } from './local-images.ts';
 import { LOCAL_REGISTRY_IMAGE, OFFICIAL_REGISTRY_IMAGE } from './image-names.ts';
 
 export const REGISTRY_CONTAINER = 'nestor-registry';
+export const READONLY_REGISTRY_CONTAINER = 'nestor-registry-ro';
 export const SUPPLY_NETWORK = 'nestor-supply';
 /** The registry's name on the networks of engines it is attached to. */
 export const REGISTRY_ALIAS = 'nestor-registry';
@@ -21,6 +27,10 @@ export interface RegistryHandle {
    * make networks of their own in it, or its gateway, the mirror, stops being reachable.
    */
   subnet: string | undefined;
+  /** Who may write: Nestor itself (the mirror, the publisher, GitOps builds). Never a job. */
+  credentials: { username: string; password: string };
+  /** The `Authorization` header value for `credentials`. */
+  authorization: string;
 }
 
 export class RegistryUnavailableError extends NestorError {
@@ -36,46 +46,153 @@ export class RegistryUnavailableError extends NestorError {
 /**
  * The host-side registry (CNCF distribution) that caches images for every nested engine. It is
  * shared by all engines and processes, so it is persistent: `engine cleanup` leaves it alone.
+ *
+ * It asks for a password on every request, so that nothing a job runs can push over, or delete,
+ * what other jobs and deployed functions pull: jobs reach its content only through the mirror
+ * (read-only, see supply.ts), and engines that outlive a Nestor process through a read-only
+ * instance (`ensureReadOnlyRegistry`). The password is made at the registry's creation and kept
+ * in its container's labels, which only those with the host engine (root on the host) can read.
  */
 export async function ensureRegistry(docker: Docker): Promise<RegistryHandle> {
   const network = await ensureSupplyNetwork(docker);
-  let info = await docker.getContainer(REGISTRY_CONTAINER).inspect().catch(() => undefined);
-  if (!info) {
-    const image = await firstPresent(docker, [OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE]);
-    await docker
-      .createVolume({ Name: REGISTRY_VOLUME, Labels: nestorLabels('registry', { [LABEL_PERSISTENT]: 'true' }) })
-      .catch(() => undefined);
-    try {
-      await docker.createContainer({
-        name: REGISTRY_CONTAINER,
-        Image: image,
-        Env: ['REGISTRY_STORAGE_DELETE_ENABLED=true', 'REGISTRY_LOG_LEVEL=warn', 'REGISTRY_HTTP_ADDR=:5000'],
-        Labels: nestorLabels('registry', { [LABEL_PERSISTENT]: 'true' }),
-        HostConfig: {
-          NetworkMode: network.name,
-          Binds: [`${REGISTRY_VOLUME}:/var/lib/registry`],
-          Memory: 512 * 1024 * 1024,
-          NanoCpus: 1e9,
-          PidsLimit: 256,
-          RestartPolicy: { Name: 'unless-stopped' },
-        },
-      });
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err; // another process made it first
-    }
-    info = await docker.getContainer(REGISTRY_CONTAINER).inspect();
-  }
-  if (!info.State.Running) {
-    await docker.getContainer(REGISTRY_CONTAINER).start().catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 304) throw err;
-    });
-    info = await docker.getContainer(REGISTRY_CONTAINER).inspect();
-  }
+  const info = await ensureRegistryContainer(docker, REGISTRY_CONTAINER, network.name, writableSpec);
+  const password = info.Config.Labels?.[LABEL_REGISTRY_PASSWORD];
+  if (!password) throw new RegistryUnavailableError(`${REGISTRY_CONTAINER} has no ${LABEL_REGISTRY_PASSWORD} label; remove it (docker rm -f ${REGISTRY_CONTAINER}) and Nestor makes a new one`);
   const ip = info.NetworkSettings.Networks[network.name]?.IPAddress;
   if (!ip) throw new RegistryUnavailableError(`${REGISTRY_CONTAINER} has no address on ${network.name}`);
   const url = `http://${ip}:5000`;
-  await waitForRegistry(url);
-  return { url, gateway: network.gateway, subnet: network.subnet };
+  const credentials = { username: REGISTRY_USER, password };
+  const authorization = `Basic ${Buffer.from(`${REGISTRY_USER}:${password}`).toString('base64')}`;
+  await waitForRegistry(url, authorization);
+  return { url, gateway: network.gateway, subnet: network.subnet, credentials, authorization };
+}
+
+/**
+ * A second registry over the same storage, refusing every write (distribution's read-only
+ * maintenance mode, and the volume mounted read-only besides). Named engines, which outlive
+ * the process whose mirror they could use, pull from it under the alias `nestor-registry`.
+ */
+export async function ensureReadOnlyRegistry(docker: Docker): Promise<void> {
+  await ensureRegistry(docker); // the storage and its layout come from the writable one
+  const network = await ensureSupplyNetwork(docker);
+  const info = await ensureRegistryContainer(docker, READONLY_REGISTRY_CONTAINER, network.name, readOnlySpec);
+  const ip = info.NetworkSettings.Networks[network.name]?.IPAddress;
+  if (!ip) throw new RegistryUnavailableError(`${READONLY_REGISTRY_CONTAINER} has no address on ${network.name}`);
+  await waitForRegistry(`http://${ip}:5000`, undefined);
+}
+
+const REGISTRY_USER = 'nestor';
+const LABEL_REGISTRY_PASSWORD = 'dev.nestor.registry.password';
+/** Marks a registry made by this version; an older one (open to writes) is replaced. */
+const LABEL_REGISTRY_SCHEME = 'dev.nestor.registry.scheme';
+const REGISTRY_SCHEME = 'htpasswd-1';
+const LIMITS = { Memory: 512 * 1024 * 1024, NanoCpus: 1e9, PidsLimit: 256 } as const;
+
+interface RegistrySpec {
+  create: Docker.ContainerCreateOptions;
+  /** Files put into the container before its first start. */
+  files?: Buffer;
+}
+
+async function writableSpec(image: string, network: string): Promise<RegistrySpec> {
+  const password = randomBytes(24).toString('base64url');
+  const htpasswd = `${REGISTRY_USER}:${bcrypt.hashSync(password, 10)}\n`;
+  return {
+    create: {
+      name: REGISTRY_CONTAINER,
+      Image: image,
+      Env: [
+        'REGISTRY_STORAGE_DELETE_ENABLED=true',
+        'REGISTRY_LOG_LEVEL=warn',
+        'REGISTRY_HTTP_ADDR=:5000',
+        'REGISTRY_AUTH=htpasswd',
+        'REGISTRY_AUTH_HTPASSWD_REALM=nestor-image-cache',
+        'REGISTRY_AUTH_HTPASSWD_PATH=/nestor-auth/htpasswd',
+      ],
+      Labels: nestorLabels('registry', { [LABEL_PERSISTENT]: 'true', [LABEL_REGISTRY_SCHEME]: REGISTRY_SCHEME, [LABEL_REGISTRY_PASSWORD]: password }),
+      HostConfig: { NetworkMode: network, Binds: [`${REGISTRY_VOLUME}:/var/lib/registry`], ...LIMITS, RestartPolicy: { Name: 'unless-stopped' } },
+    },
+    files: await tarOf('nestor-auth/htpasswd', htpasswd),
+  };
+}
+
+async function readOnlySpec(image: string, network: string): Promise<RegistrySpec> {
+  return {
+    create: {
+      name: READONLY_REGISTRY_CONTAINER,
+      Image: image,
+      Env: ['REGISTRY_STORAGE_MAINTENANCE_READONLY={"enabled":true}', 'REGISTRY_LOG_LEVEL=warn', 'REGISTRY_HTTP_ADDR=:5000'],
+      Labels: nestorLabels('registry', { [LABEL_PERSISTENT]: 'true', [LABEL_REGISTRY_SCHEME]: REGISTRY_SCHEME }),
+      HostConfig: { NetworkMode: network, Binds: [`${REGISTRY_VOLUME}:/var/lib/registry:ro`], ...LIMITS, RestartPolicy: { Name: 'unless-stopped' } },
+    },
+  };
+}
+
+/**
+ * Makes (or finds) a registry container and has it running. Several Nestor processes may get
+ * here at once: only the one whose create succeeds puts the files in and starts it; the others
+ * wait for it to run rather than start it half made.
+ */
+async function ensureRegistryContainer(
+  docker: Docker,
+  name: string,
+  network: string,
+  spec: (image: string, network: string) => Promise<RegistrySpec>,
+): Promise<Docker.ContainerInspectInfo> {
+  const container = docker.getContainer(name);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let info = await container.inspect().catch(() => undefined);
+    if (info && info.Config.Labels?.[LABEL_REGISTRY_SCHEME] !== REGISTRY_SCHEME) {
+      // Made by an earlier Nestor, open to writes: replaced; the images in its volume stay.
+      await container.remove({ force: true }).catch(() => undefined);
+      info = undefined;
+    }
+    if (!info) {
+      await docker.createVolume({ Name: REGISTRY_VOLUME, Labels: nestorLabels('registry', { [LABEL_PERSISTENT]: 'true' }) }).catch(() => undefined);
+      const made = await spec(await firstPresent(docker, [OFFICIAL_REGISTRY_IMAGE, LOCAL_REGISTRY_IMAGE]), network);
+      try {
+        await docker.createContainer(made.create);
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+        continue; // another process made it first: look again
+      }
+      if (made.files) await container.putArchive(made.files, { path: '/' });
+      await container.start();
+      return container.inspect();
+    }
+    if (info.State.Running) return info;
+    if (info.State.Status === 'created') {
+      // Another process is between its create and its start.
+      await waitUntilRunning(container, name);
+      return container.inspect();
+    }
+    await container.start().catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err;
+    });
+    return container.inspect();
+  }
+  throw new RegistryUnavailableError(`${name} kept being replaced by another process while this one started it`);
+}
+
+async function waitUntilRunning(container: Docker.Container, name: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const info = await container.inspect().catch(() => undefined);
+    if (info?.State.Running) return;
+    if (info && info.State.Status !== 'created') {
+      await container.start().catch(() => undefined);
+      continue;
+    }
+    await sleep(100);
+  }
+  throw new RegistryUnavailableError(`${name} was made by another process that never started it; remove it (docker rm -f ${name}) and try again`);
+}
+
+function tarOf(path: string, content: string): Promise<Buffer> {
+  const p = pack();
+  p.entry({ name: path, mode: 0o644 }, content);
+  p.finalize();
+  return buffer(p);
 }
 
 async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gateway: string; subnet: string | undefined }> {
@@ -94,18 +211,18 @@ async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gate
   return { name: SUPPLY_NETWORK, gateway, subnet: ipam?.Subnet };
 }
 
-async function waitForRegistry(url: string, timeoutMs = 10_000): Promise<void> {
+async function waitForRegistry(url: string, authorization: string | undefined, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000), ...(authorization ? { headers: { authorization } } : {}) });
       if (res.ok) return;
       last = `HTTP ${res.status}`;
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new RegistryUnavailableError(`${url} did not answer within ${timeoutMs} ms (${last})`);
 }

@@ -49,7 +49,7 @@ export class ImageSupply {
 
   static async start(host: EngineClient): Promise<ImageSupply> {
     const registry = await ensureRegistry(host.docker);
-    const publisher = new ImagePublisher(host.docker, registry.url);
+    const publisher = new ImagePublisher(host.docker, registry);
     let supply: ImageSupply | undefined;
     const server = http.createServer((req, res) => {
       if (!supply) return void res.writeHead(503).end();
@@ -146,7 +146,7 @@ export class ImageSupply {
     return new Promise((resolve, reject) => {
       const upstream = http.request(
         `${this.registry.url}${path}`,
-        { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } },
+        { method: req.method, headers: { accept: req.headers.accept ?? '*/*', authorization: this.registry.authorization } },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);

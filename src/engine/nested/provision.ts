@@ -9,7 +9,7 @@ import { ownerLabels } from '../ownership.ts';
 import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
 import { makeEngineCertificates } from '../tls-material.ts';
 import { dindImage, rootlessImage } from '../images/local-images.ts';
-import { REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
+import { READONLY_REGISTRY_CONTAINER, REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
@@ -41,10 +41,11 @@ export interface ProvisionOptions {
   host?: EngineClient;
   extraLabels?: Record<string, string>;
   /**
-   * Attach the shared image registry to this engine's network as `nestor-registry`, for
-   * engines that outlive this process and so cannot use its on-demand mirror.
+   * Attach a shared image registry to this engine's network as `nestor-registry`: the
+   * read-only one for engines that outlive this process and so cannot use its on-demand
+   * mirror; the writable one (which wants Nestor's password) for GitOps builds that push.
    */
-  joinRegistry?: boolean;
+  joinRegistry?: 'read-only' | 'writable';
   /**
    * Host images to have in the engine from its start, by sharing the host's extracted layers
    * read-only instead of pulling (local overlay2 hosts only; see shared-layers.ts). When they
@@ -187,7 +188,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
         throw new EngineStartError(name, mode, err2);
       }
     }
-    if (opts.joinRegistry) await joinRegistry(host.docker, network);
+    if (opts.joinRegistry) await joinRegistry(host.docker, network, opts.joinRegistry === 'writable' ? REGISTRY_CONTAINER : READONLY_REGISTRY_CONTAINER);
 
     const address = engineAddress(host, await container.inspect(), network, publish);
     const client = connect({ kind: 'tls', ...address, tls: certs.client, serverName: name });
@@ -259,10 +260,10 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
   };
 }
 
-async function joinRegistry(docker: Docker, network: string): Promise<void> {
+async function joinRegistry(docker: Docker, network: string, registry: string): Promise<void> {
   await docker
     .getNetwork(network)
-    .connect({ Container: REGISTRY_CONTAINER, EndpointConfig: { Aliases: [REGISTRY_ALIAS] } })
+    .connect({ Container: registry, EndpointConfig: { Aliases: [REGISTRY_ALIAS] } })
     .catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 403 && err.statusCode !== 409) throw err; // already attached
     });
