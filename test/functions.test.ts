@@ -64,3 +64,21 @@ test('undeploy removes every instance of the function', async () => {
   const left = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.function'] }) });
   assert.deepEqual(left.map((c) => c.Labels['dev.nestor.function']).filter((f) => f?.startsWith('t/')), []);
 });
+
+test('a function holds no host privilege: not root, no capability; an image\'s own user is kept', async () => {
+  await gateway.deploy({ namespace: 't', path: 'priv', app: 'a', image: SHELL_IMAGE, docker: host.docker, settings });
+  const r = await call('priv', 'id -u; grep -E "^Cap(Eff|Prm|Bnd):" /proc/self/status');
+  const [uid, ...caps] = r.response.body.toString().trim().split('\n');
+  assert.equal(uid, '65534', 'an image that runs as root runs as nobody');
+  assert.equal(caps.length, 3);
+  for (const line of caps) assert.match(line, /:\s+0{16}$/, `no capability: ${line}`);
+  const USER_IMAGE = 'nestor-test/fn-user:1';
+  await build(USER_IMAGE, 'FROM busybox:latest\nUSER 4321:4321\nCMD ["sh"]\n');
+  try {
+    await gateway.deploy({ namespace: 't', path: 'user', app: 'a', image: USER_IMAGE, docker: host.docker, settings });
+    assert.equal((await call('user', 'id -u')).response.body.toString().trim(), '4321');
+  } finally {
+    await gateway.undeploy('t', 'user');
+    await host.docker.getImage(USER_IMAGE).remove({ force: true }).catch(() => undefined);
+  }
+});

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { NestorError } from '../errors.ts';
 import { FunctionService, type InvocationResult, type ServiceSpec } from './function-service.ts';
+import { unprivilegedUser } from './instance.ts';
 import type { FunctionRequest } from './request-env.ts';
 import { BackgroundWork } from '../background-work.ts';
 
@@ -68,7 +69,7 @@ export class FunctionGateway {
     const id = `${req.namespace}/${req.path}`;
     const info = await req.docker.getImage(req.image).inspect();
     const command = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
-    const spec: ServiceSpec = { id, image: req.image, command, ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
+    const spec: ServiceSpec = { id, image: req.image, command, user: unprivilegedUser(info.Config.User), ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
     if (this.closed) throw new Error('the function gateway is closed');
     const service = new FunctionService(req.docker, spec);
     await service.warmUp();

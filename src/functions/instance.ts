@@ -15,6 +15,24 @@ export interface InstanceSpec {
   memoryMb: number;
   cpus: number;
   network: 'none' | 'bridge';
+  /** Who the function runs as: the image's own user unless that is root (see `unprivilegedUser`). */
+  user: string;
+}
+
+/** `nobody`: owns nothing on the host, and the same number on every Linux distribution. */
+export const UNPRIVILEGED_USER = '65534:65534';
+
+/**
+ * A function is code from a repository, run on the host engine next to everything else, so it
+ * holds no host privilege: no capabilities, no setuid gains, and not root. Root in a
+ * container on the host engine is the host's root (there is no user namespace there), so an
+ * image that runs as root (or names no user) runs as `nobody`; one that names its own user
+ * keeps it, minus every capability.
+ */
+export function unprivilegedUser(imageUser: string | undefined): string {
+  const user = (imageUser ?? '').trim();
+  const name = user.split(':')[0];
+  return user === '' || name === 'root' || name === '0' ? UNPRIVILEGED_USER : user;
 }
 
 export interface InvocationOutput {
@@ -67,7 +85,7 @@ function hostConfig(spec: InstanceSpec): Docker.HostConfig {
     MemorySwap: spec.memoryMb * 1024 * 1024,
     NanoCpus: Math.round(spec.cpus * 1e9),
     PidsLimit: 256,
-    CapDrop: ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT', 'SETFCAP'],
+    CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
     LogConfig: { Type: 'none', Config: {} },
   };
@@ -82,6 +100,7 @@ function baseOptions(spec: InstanceSpec): Docker.ContainerCreateOptions {
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
+    User: spec.user,
     Labels: nestorLabels('function', { [LABEL_FUNCTION]: spec.id }),
     HostConfig: hostConfig(spec),
   };

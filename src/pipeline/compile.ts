@@ -58,6 +58,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const notices: string[] = [...(config.notices ?? [])];
     const dind = config.services.filter((s) => isDindImage(s.image));
     for (const s of dind) notices.push(`service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`);
+    for (const c of [...config.services.filter((s) => !isDindImage(s.image)), ...config.steps].filter((x) => x.privileged)) notices.push(privilegedNotice(c.name));
     const engineRunVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
     const certDirs = dind.map((s) => `${(s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR ?? '/certs').replace(/\/$/, '')}/client`);
     for (const s of dind) {
@@ -139,7 +140,7 @@ function containerBase(
   return {
     name: c.name,
     image,
-    ...(c.commands.length ? { script: stepScript(c.commands, c.afterCommands) } : {}),
+    ...(c.commands.length ? { script: stepScript(c.commands, c.afterCommands), commands: [...c.commands, ...c.afterCommands] } : {}),
     ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
     ...(c.command ? { command: c.command } : {}),
     environment,
@@ -244,4 +245,12 @@ function jobName(pipeline: string, axes: Record<string, string>): string {
 /** `${VAR}` and `$VAR` from the job's variables, as CI systems do for image names. */
 export function substitute(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, a: string | undefined, b: string | undefined) => vars[(a ?? b)!] ?? whole);
+}
+
+/**
+ * What `privileged: true` means here, said by lint, plan and the job alike: an untrusted job's
+ * engine lives in a user namespace, so the step is privileged there and nowhere else.
+ */
+export function privilegedNotice(name: string): string {
+  return `${name} asks for privileged: in an untrusted job (the default) it gets every capability inside the job's user namespace, none on the host, and no host devices; where it needs more (a host device, a kernel module), run it on a runner its operator marks --trusted with --mode dind-caps`;
 }

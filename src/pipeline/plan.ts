@@ -22,6 +22,8 @@ export interface PlanContainer {
   image: string;
   /** A shell script to run with /bin/sh; absent: the image's own entrypoint and command. */
   script?: string;
+  /** The commands as the file wrote them (the script runs these), for `nestor plan` to show. */
+  commands?: string[];
   entrypoint?: string[];
   command?: string[];
   environment: Record<string, string>;

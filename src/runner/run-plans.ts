@@ -66,11 +66,6 @@ async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> 
   try {
     for (const n of engine.notices) notice(n);
     notice(`engine ${engine.name} (${engine.isolation}) ready in ${Math.round(engine.readyMs)} ms${engine.sharedImages.length ? `, ${engine.sharedImages.length} image(s) shared from the host` : ''}`);
-    if (engine.isolation === 'rootless') {
-      for (const c of [...plan.services, ...plan.steps].filter((x) => x.privileged)) {
-        notice(`${c.name} asks for privileged: it gets every capability inside the job's user namespace, none on the host, and no host devices; where it needs more, run it on a runner its operator marks --trusted with --mode dind-caps`);
-      }
-    }
     const job = executeJob(plan, engine, { ...opts, ...(opts.signal ? { signal: opts.signal } : {}) });
     return await Promise.race([job, cancelled(plan, engine, opts.signal, started)]);
   } finally {

@@ -34,7 +34,7 @@ export class BadAssignmentError extends NestorError {
 }
 
 /** `K=V` pairs; a bare `K` takes the value from this process's environment. */
-function assignments(flag: string, values: string[]): Record<string, string> {
+export function assignments(flag: string, values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
@@ -47,7 +47,7 @@ function assignments(flag: string, values: string[]): Record<string, string> {
   return out;
 }
 
-function currentBranch(dir: string): string | undefined {
+export function currentBranch(dir: string): string | undefined {
   try {
     return execFileSync('git', ['-C', dir, 'rev-parse', '--abbrev-ref', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
   } catch {

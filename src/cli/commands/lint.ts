@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { relative, resolve } from 'node:path';
+import { defaultStepImage } from '../../config.ts';
+import { formatPosition, PipelineError } from '../../pipeline/errors.ts';
+import { loadPlans } from '../../pipeline/load.ts';
+import type { JobPlan } from '../../pipeline/plan.ts';
+import { action } from '../action.ts';
+import { EXIT, type Output } from '../output.ts';
+import { assignments, currentBranch } from './run.ts';
+
+interface ReadFlags {
+  dir: string;
+  env: string[];
+  branch?: string;
+  event: string;
+  image: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function withReadOptions(cmd: Command): Command {
+  return cmd
+    .option('-C, --dir <dir>', 'the repository directory', '.')
+    .option('-e, --env <K=V>', 'a variable, as `nestor run -e` gives it (repeatable)', collect, [])
+    .option('--branch <name>', 'branch for rules and `when` (default: the checked-out branch)')
+    .option('--event <name>', 'event for rules and `when`', 'push')
+    .option('--image <image>', 'image for steps that name none', defaultStepImage())
+    .option('--json', 'one JSON object');
+}
+
+/** The plans of `files` (or the conventional file), read as `nestor run` reads them, without running anything. */
+function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
+  const dir = resolve(flags.dir);
+  const branch = flags.branch ?? currentBranch(dir);
+  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env) };
+  return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
+}
+
+/** Notices are said once per file, not once per matrix job. */
+function noticesOf(plans: JobPlan[], file: string): { file: string; line: null; column: null; code: string; key: null; severity: 'degraded'; message: string }[] {
+  const messages = [...new Set(plans.flatMap((p) => p.notices))];
+  // Until notices carry their own position and weight, each is taken as one that changes
+  // what the file asks for: a reader is told to look rather than told all is well.
+  return messages.map((message) => ({ file, line: null, column: null, code: 'NESTOR_NOTICE', key: null, severity: 'degraded', message }));
+}
+
+export function registerLintCommands(program: Command): void {
+  withReadOptions(program.command('lint [files...]').description('check pipeline files (any supported format): every problem with file:line:column, and what is approximated')).action(
+    action(async (out: Output, files: string[], flags: ReadFlags) => {
+      const shown = files.length ? files.join(', ') : 'the pipeline file';
+      try {
+        const plans = readPlans(files, flags);
+        const notices = noticesOf(plans, shown);
+        out.result({ problems: [], notices, jobs: plans.length });
+        out.line(`${out.mark(true)} ${shown}: ${plans.length} job(s), no problems${notices.length ? `, ${notices.length} notice(s):` : ''}`);
+        for (const n of notices) out.line(`  ${out.yellow('notice')} ${n.message}`);
+        return EXIT.ok;
+      } catch (err) {
+        if (!(err instanceof PipelineError) || err.code === 'NESTOR_PIPELINE_NOT_FOUND') throw err;
+        const problems = err.problems.map((p) => ({ ...p.position, file: relative(process.cwd(), p.position.file) || p.position.file, code: err.code, message: p.message, hint: err.hint }));
+        out.result({ problems, notices: [], jobs: 0 });
+        out.line(`${out.mark(false)} ${problems.length} problem(s):`);
+        for (const p of err.problems) out.line(`  ${formatPosition(p.position)}: ${p.message}`);
+        out.line(`  ${out.bold('→')} ${err.hint}`);
+        return EXIT.failed;
+      }
+    }),
+  );
+
+  withReadOptions(program.command('plan [file]').description('print the compiled pipeline: jobs, steps and their order, images, commands, services and notices')).action(
+    action(async (out: Output, file: string | undefined, flags: ReadFlags) => {
+      const plans = readPlans(file ? [file] : [], flags);
+      out.result({ jobs: plans });
+      for (const p of plans) {
+        out.line(out.bold(`job ${p.name}`) + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
+        for (const s of p.services) out.line(`  service ${s.name}  ${s.image}${s.privileged ? out.yellow('  privileged') : ''}`);
+        for (const s of p.steps) {
+          const after = s.dependsOn.length ? out.dim(` after ${s.dependsOn.join(', ')}`) : '';
+          const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : '';
+          out.line(`  step ${s.name}  ${s.image}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
+          for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line}`));
+          if (!s.commands && (s.entrypoint || s.command)) out.line(out.dim(`    runs ${[...(s.entrypoint ?? []), ...(s.command ?? [])].join(' ')}`));
+        }
+        for (const n of p.notices) out.line(`  ${out.yellow('notice')} ${n}`);
+      }
+      return EXIT.ok;
+    }),
+  );
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nestor } from './helpers.ts';
+
+const repo = (files: Record<string, string>): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-lint-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+};
+
+test('lint and plan name a privileged step and say what it gets in an untrusted job', async () => {
+  const dir = repo({ '.nestor.yml': 'steps:\n  - name: kernel-things\n    image: busybox\n    privileged: true\n    commands:\n      - echo hi\n' });
+  const lint = await nestor(['lint', '-C', dir, '--json']);
+  assert.equal(lint.code, 0, lint.stderr);
+  const report = JSON.parse(lint.stdout) as { problems: unknown[]; notices: { message: string; severity: string; file: string }[]; jobs: number };
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.jobs, 1);
+  const privileged = report.notices.find((n) => n.message.startsWith('kernel-things asks for privileged'));
+  assert.ok(privileged, JSON.stringify(report.notices));
+  assert.match(privileged.message, /user namespace, none on the host.*--trusted with --mode dind-caps/);
+  const plan = await nestor(['plan', '-C', dir]);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /step kernel-things {2}busybox {2}privileged\n {4}\$ echo hi\n/);
+  assert.match(plan.stdout, /notice kernel-things asks for privileged/);
+});
+
+test('lint reports five independent problems in one run, each with file:line:column, and exits 1', async () => {
+  const dir = repo({
+    'ci.yml': ['steps:', '  - name: a', '    imag: busybox', '    commands: [echo ok]', '  - name: b', '    image: busybox', '    depends_on: [nowhere]', '    commands: [echo ok]', '  - name: c', '    image: busybox', '    commandz: [x]', '  - name: d', '    image: busybox', '    privilegd: true', '    commands: [echo ok]', '  - name: e', '    image: busybox', '    timeout: soon', '    commands: [echo ok]', ''].join('\n'),
+  });
+  const r = await nestor(['lint', '-C', dir, 'ci.yml', '--json']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const { problems } = JSON.parse(r.stdout) as { problems: { file: string; line: number; column: number; message: string; hint: string }[] };
+  assert.equal(problems.length, 5, JSON.stringify(problems, null, 2));
+  assert.deepEqual(problems.map((p) => p.line), [3, 7, 11, 14, 18]);
+  for (const p of problems) {
+    assert.match(p.file, /ci\.yml$/);
+    assert.ok(p.column > 0 && p.hint.length > 0);
+  }
+  const human = await nestor(['lint', '-C', dir, 'ci.yml']);
+  assert.equal(human.code, 1);
+  assert.match(human.stdout, /5 problem\(s\):\n {2}\S*ci\.yml:3:5: unknown key "imag".*did you mean "image"/);
+});
+
+test('lint of a repository with no pipeline file exits 2 and says which names it looked for', async () => {
+  const r = await nestor(['lint', '-C', repo({})]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /No pipeline file in .*looked for \.nestor\.yml/);
+});
