@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { secureDataDir } from '../secrets/data-dir.ts';
 import { SecretBox } from '../secrets/secret-box.ts';
 import { loadSecretKey } from '../secrets/secret-key.ts';
-import type { Database } from './store/database.ts';
+import type { Database } from '../store/database.ts';
 import { sealStoredSecrets } from './store/seal-secrets.ts';
 
 /**

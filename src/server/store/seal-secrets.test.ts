@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SecretBox } from '../../secrets/secret-box.ts';
 import { GitopsStore } from './gitops-store.ts';
-import { MIGRATIONS, migrate } from './migrations.ts';
+import { MIGRATIONS, migrate } from '../../store/migrations.ts';
 import { sealStoredSecrets } from './seal-secrets.ts';
-import { SqliteDatabase } from './sqlite.ts';
+import { SqliteDatabase } from '../../store/sqlite.ts';
 import { WebhookDeliveries } from './webhook-deliveries.ts';
 
 const PASSWORD = 'pw-Zq81-never-shown';

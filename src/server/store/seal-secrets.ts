@@ -1,7 +1,7 @@
 import { splitRepoUrl } from '../../gitops/repo-url.ts';
 import { redactSecrets } from '../../secrets/redact.ts';
 import { SecretBox, SecretKeyMismatchError } from '../../secrets/secret-box.ts';
-import type { Database } from './database.ts';
+import type { Database } from '../../store/database.ts';
 import { secretContext } from './gitops-store.ts';
 
 export interface SealReport {
