@@ -106,6 +106,7 @@ const report = {
   tsImports,
   typeOnlyImports,
   topLevelModules: [...new Set([...folderEdges.keys(), ...[...folderEdges.values()].flatMap((out) => [...out.keys()])])].sort(),
+  dockerodeAllowList: config.DOCKERODE_ALLOWED_IN_SERVER_AND_GITOPS,
   folderImports: [...folderEdges].flatMap(([from, out]) => [...out.keys()].map((to) => `${from} → ${to}`)),
   violations,
 };
@@ -113,7 +114,7 @@ const report = {
 if (asJson) {
   console.log(JSON.stringify(report, null, 2));
 } else {
-  console.log(`${report.modules} modules, ${report.dependencies} dependencies cruised (swc parser): ${tsImports} imports between .ts files of src/, ${typeOnlyImports} of them import type; ${report.folderImports.length} between its ${report.topLevelModules.length} top-level modules`);
+  console.log(`${report.modules} modules, ${report.dependencies} dependencies cruised (${options.parser} parser): ${tsImports} imports between .ts files of src/, ${typeOnlyImports} of them import type; ${report.folderImports.length} between its ${report.topLevelModules.length} top-level modules`);
   for (const v of violations) {
     console.log(`\n  error ${v.rule}: ${v.from === v.to ? v.from : `${v.from} → ${v.to}`}`);
     if (comments.has(v.rule)) console.log(`    (${comments.get(v.rule)})`);
