@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { NestorError, errorMessage } from '../errors.ts';
 import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts';
 import { redactSecrets } from '../secrets/redact.ts';
-import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from '../server/store/gitops-store.ts';
+import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from './store.ts';
 import { checkNewApp, type Caller } from './access.ts';
 import { AppError } from './app-error.ts';
 import { imageTag, type FunctionBuilder } from './builder.ts';

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { secretKey } from '../config.ts';
 import { secureDataDir } from './data-dir.ts';
 import { redactSecrets, redactUrls } from './redact.ts';
 import { SecretBox, SecretKeyMismatchError } from './secret-box.ts';
@@ -60,10 +59,4 @@ test('URL credentials are redacted wherever a URL is quoted', () => {
   assert.equal(redactUrls('ssh://git@host/r and ssh://u:pw@host/r'), 'ssh://git@host/r and ssh://u:***@host/r');
   assert.equal(redactUrls('see https://example.com/a, mail me@example.com'), 'see https://example.com/a, mail me@example.com');
   assert.equal(redactSecrets('token abcdef123 and x', ['abcdef123', 'x']), 'token *** and x');
-});
-
-test('NESTOR_SECRET_KEY: read when set, refused when it is not a key', () => {
-  assert.equal(secretKey({}), undefined);
-  assert.deepEqual(secretKey({ NESTOR_SECRET_KEY: KEY.toString('base64') }), KEY);
-  assert.throws(() => secretKey({ NESTOR_SECRET_KEY: 'swordfish' }), /NESTOR_SECRET_KEY is not a 32-byte key/);
 });

@@ -14,9 +14,9 @@ import { TargetClients } from '../gitops/targets.ts';
 import { SecretBox } from '../secrets/secret-box.ts';
 import { TestRepo, manifest } from '../../test/gitops/fixture.ts';
 import { buildApp } from './app.ts';
-import { GitopsStore } from './store/gitops-store.ts';
+import { GitopsStore } from '../gitops/store.ts';
 import { Store } from './store/store.ts';
-import { WebhookDeliveries } from './store/webhook-deliveries.ts';
+import { WebhookDeliveries } from '../gitops/webhook-deliveries.ts';
 
 // The GitOps routes on a real store and controller, without an engine: the builder only counts
 // the builds it is asked for, so a webhook that runs a sync shows as one more build.

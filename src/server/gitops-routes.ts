@@ -1,25 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { GitopsController } from '../gitops/controller.ts';
 import { MANIFEST_FILE, parseManifest } from '../gitops/manifest.ts';
 import { deliveryKeys, normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature, type Provider } from '../gitops/webhook.ts';
 import { redactUrls } from '../secrets/redact.ts';
-import type { FunctionGateway } from '../functions/gateway.ts';
 import { registerFunctionRoutes } from './function-routes.ts';
 import { HttpProblem, parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
-import type { GitopsStore, AppRecord, Deployment } from './store/gitops-store.ts';
-import type { WebhookDeliveries } from './store/webhook-deliveries.ts';
+import type { GitopsParts } from '../gitops/service.ts';
+import type { AppRecord, Deployment } from '../gitops/store.ts';
 import { parseDockerConfig } from '../gitops/registry-credentials.ts';
 
-export interface GitopsRoutesDeps {
-  controller: GitopsController;
-  gateway: FunctionGateway;
-  store: GitopsStore;
-  /** Webhook deliveries already processed, shared by the servers on one store. */
-  deliveries: WebhookDeliveries;
-  /** Used when an application has no webhook secret of its own. */
-  webhookSecret?: string;
+export interface GitopsRoutesDeps extends GitopsParts {
   /** Largest request body a function accepts. */
   functionBodyLimit?: number;
 }

@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { Store } from './store/store.ts';
-import { startGitops, type GitopsConfig } from './gitops-service.ts';
+import { startGitops, type GitopsConfig } from '../gitops/service.ts';
 import { startFunctionsListener } from './functions-listener.ts';
 import { trackRequests } from './connections.ts';
 import { secureDataDir } from '../secrets/data-dir.ts';

@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { EngineClient } from '../../src/engine/engine-client.ts';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import type { GitopsConfig } from '../../src/server/gitops-service.ts';
+import type { GitopsConfig } from '../../src/gitops/service.ts';
 import { ADMIN, REGISTRATION, api } from '../server/harness.ts';
 
 export const SECRET = 'webhook-secret-for-tests';

@@ -1,5 +1,5 @@
-import { MIGRATIONS } from '../../src/server/store/migrations.ts';
-import { SqliteDatabase } from '../../src/server/store/sqlite.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { SqliteDatabase } from '../../src/store/sqlite.ts';
 
 /**
  * Opens `file` with the schema of the version before secrets were sealed (its migrations

@@ -12,7 +12,7 @@ import { withLifecycle, type Lifecycle } from '../lifecycle.ts';
 import { makeLogger, withLogOptions, type LogFlags } from '../logger.ts';
 import type { Logger } from 'pino';
 import type { EngineClient } from '../../engine/engine-client.ts';
-import type { GitopsConfig } from '../../server/gitops-service.ts';
+import type { GitopsConfig } from '../../gitops/service.ts';
 import { errorMessage } from '../../errors.ts';
 import type { Output } from '../output.ts';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchedInsert } from './batched-insert.ts';
-import type { Database } from './database.ts';
-import { SqliteDatabase } from './sqlite.ts';
+import type { Database } from '../../store/database.ts';
+import { SqliteDatabase } from '../../store/sqlite.ts';
 
 /** A real in-memory SQLite that counts the statements it is given. */
 async function countingDb(): Promise<{ db: Database; statements: string[] }> {

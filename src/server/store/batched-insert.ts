@@ -1,4 +1,4 @@
-import type { Database } from './database.ts';
+import type { Database } from '../../store/database.ts';
 import { BackgroundWork } from '../../background-work.ts';
 
 /** Rows in one INSERT at most: few distinct statements to prepare, well under parameter limits. */

@@ -1,4 +1,4 @@
-import type { Database } from './database.ts';
+import type { Database } from '../../store/database.ts';
 
 /** Jobs submitted through one store before it refreshes PostgreSQL's statistics, at the least. */
 const MIN_CHANGES = 1000;

@@ -1,11 +1,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { formatBytes } from '../../format-bytes.ts';
-import type { Database } from './database.ts';
-import { migrate } from './migrations.ts';
+import type { Database } from '../../store/database.ts';
+import { migrate } from '../../store/migrations.ts';
 import { BatchedInsert } from './batched-insert.ts';
 import { QueueStatistics } from './queue-statistics.ts';
-import { PostgresDatabase } from './postgres.ts';
-import { SqliteDatabase } from './sqlite.ts';
+import { PostgresDatabase } from '../../store/postgres.ts';
+import { SqliteDatabase } from '../../store/sqlite.ts';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type TokenKind = 'admin' | 'registration' | 'user' | 'runner';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { NestorError, errorMessage } from '../../errors.ts';
+import { NestorError, errorMessage } from '../errors.ts';
 import type { Database, Row } from './database.ts';
 
 export class DatabaseUrlError extends NestorError {

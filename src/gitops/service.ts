@@ -5,15 +5,14 @@ import type { EngineClient } from '../engine/engine-client.ts';
 import { cleanupOrphans } from '../engine/cleanup.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import { FunctionGateway } from '../functions/gateway.ts';
-import { FunctionBuilder, registryFromSetting } from '../gitops/builder.ts';
-import { GitopsController } from '../gitops/controller.ts';
-import { TargetClients } from '../gitops/targets.ts';
+import { FunctionBuilder, registryFromSetting } from './builder.ts';
+import { GitopsController } from './controller.ts';
+import { TargetClients } from './targets.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
-import type { GitopsRoutesDeps } from './gitops-routes.ts';
-import { openSecrets } from './secrets.ts';
-import { GitopsStore } from './store/gitops-store.ts';
-import type { Store } from './store/store.ts';
-import { WebhookDeliveries } from './store/webhook-deliveries.ts';
+import type { Database } from '../store/database.ts';
+import { openSecrets } from './open-secrets.ts';
+import { GitopsStore } from './store.ts';
+import { WebhookDeliveries } from './webhook-deliveries.ts';
 
 export interface GitopsConfig {
   host: EngineClient;
@@ -40,8 +39,19 @@ export interface GitopsConfig {
   maxBackoffS?: number;
 }
 
+/** What the server's GitOps routes are given: the parts `startGitops` started. */
+export interface GitopsParts {
+  controller: GitopsController;
+  gateway: FunctionGateway;
+  store: GitopsStore;
+  /** Webhook deliveries already processed, shared by the servers on one store. */
+  deliveries: WebhookDeliveries;
+  /** Used when an application has no webhook secret of its own. */
+  webhookSecret?: string;
+}
+
 /** The GitOps controller, builder and function gateway of one server, started together. */
-export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: string, logger: Logger) {
+export async function startGitops(store: { readonly db: Database }, cfg: GitopsConfig, dataDir: string, logger: Logger) {
   const box = cfg.secrets ?? (await openSecrets(store.db, dataDir, cfg.secretKey, logger));
   const gitopsStore = new GitopsStore(store.db, box);
   // Function containers left by a server that died are not anyone's any more.
@@ -74,7 +84,7 @@ export async function startGitops(store: Store, cfg: GitopsConfig, dataDir: stri
   });
   await controller.start();
   const deliveries = new WebhookDeliveries(store.db, cfg.webhookReplayWindowMs);
-  const routes: GitopsRoutesDeps = { controller, gateway, store: gitopsStore, deliveries, ...(cfg.webhookSecret ? { webhookSecret: cfg.webhookSecret } : {}) };
+  const routes: GitopsParts = { controller, gateway, store: gitopsStore, deliveries, ...(cfg.webhookSecret ? { webhookSecret: cfg.webhookSecret } : {}) };
   return {
     routes,
     controller,

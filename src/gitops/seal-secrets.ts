@@ -1,8 +1,8 @@
-import { splitRepoUrl } from '../../gitops/repo-url.ts';
-import { redactSecrets } from '../../secrets/redact.ts';
-import { SecretBox, SecretKeyMismatchError } from '../../secrets/secret-box.ts';
-import type { Database } from './database.ts';
-import { secretContext } from './gitops-store.ts';
+import { splitRepoUrl } from './repo-url.ts';
+import { redactSecrets } from '../secrets/redact.ts';
+import { SecretBox, SecretKeyMismatchError } from '../secrets/secret-box.ts';
+import type { Database } from '../store/database.ts';
+import { secretContext } from './store.ts';
 
 export interface SealReport {
   /** Values sealed now (webhook secrets, registry secrets, repository credentials). */

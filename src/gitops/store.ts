@@ -1,8 +1,8 @@
-import type { FunctionSettings } from '../../functions/gateway.ts';
-import type { DockerfileUsed } from '../../gitops/dockerfile.ts';
-import type { GitCredential } from '../../gitops/repo-url.ts';
-import type { SecretBox } from '../../secrets/secret-box.ts';
-import type { Database, Row } from './database.ts';
+import type { FunctionSettings } from '../functions/gateway.ts';
+import type { DockerfileUsed } from './dockerfile.ts';
+import type { GitCredential } from './repo-url.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
+import type { Database, Row } from '../store/database.ts';
 
 export type DeploymentStatus = 'syncing' | 'built' | 'deployed' | 'failed';
 export type DeploymentCause = 'poll' | 'webhook' | 'manual' | 'rollback';

@@ -1,4 +1,4 @@
-import type { Database } from './database.ts';
+import type { Database } from '../store/database.ts';
 
 /** How long a delivery is remembered: longer than the forges let one redeliver (GitHub: 3 days). */
 export const DELIVERY_WINDOW_MS = 7 * 24 * 3600_000;

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { secureDataDir } from '../secrets/data-dir.ts';
 import { SecretBox } from '../secrets/secret-box.ts';
 import { loadSecretKey } from '../secrets/secret-key.ts';
-import type { Database } from './store/database.ts';
-import { sealStoredSecrets } from './store/seal-secrets.ts';
+import type { Database } from '../store/database.ts';
+import { sealStoredSecrets } from './seal-secrets.ts';
 
 /**
  * The box that seals the store's secrets, with the store brought up to date first: secrets an

@@ -4,11 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SecretBox } from '../../secrets/secret-box.ts';
-import { GitopsStore } from './gitops-store.ts';
-import { MIGRATIONS, migrate } from './migrations.ts';
+import { SecretBox } from '../secrets/secret-box.ts';
+import { GitopsStore } from './store.ts';
+import { MIGRATIONS, migrate } from '../store/migrations.ts';
 import { sealStoredSecrets } from './seal-secrets.ts';
-import { SqliteDatabase } from './sqlite.ts';
+import { SqliteDatabase } from '../store/sqlite.ts';
 import { WebhookDeliveries } from './webhook-deliveries.ts';
 
 const PASSWORD = 'pw-Zq81-never-shown';
