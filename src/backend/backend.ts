@@ -224,8 +224,9 @@ export interface JobHandle {
 
 /**
  * Where a container's output goes. A callback rather than an async iterable: a step printing
- * a million short lines would otherwise cost a million awaited promises, and the runner's
- * flood benchmark (bench:log-flood) holds it to far less.
+ * a million short lines would otherwise cost a million awaited promises on the path the
+ * runner's flood benchmark (bench:log-flood) measures; this way a promise is made only while
+ * the consumer is full.
  */
 export interface OutputSink {
   /**
