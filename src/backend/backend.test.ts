@@ -1,0 +1,237 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type {
+  Availability,
+  Backend,
+  ContainerExit,
+  ContainerSpec,
+  JobHandle,
+  JobSpec,
+  OutputSink,
+  PreparedStep,
+  RunningContainer,
+  ServiceSpec,
+  ServiceStartOptions,
+  SetupOptions,
+  StartOptions,
+  StepSpec,
+  StreamName,
+} from './backend.ts';
+
+/**
+ * An in-memory backend: no engine, no containers. A container's `script` is read line by line:
+ * `echo TEXT` (stdout), `echo TEXT >&2` (stderr), `exit N`, and `wait` (runs until stopped).
+ * It exists so that the interface is checked by the compiler and usable, and so that the
+ * scheduler can be unit-tested against a backend that needs no Docker.
+ */
+interface MemoryJob extends JobHandle {
+  spec: JobSpec;
+  workspace: Uint8Array;
+  secrets: Record<string, string>;
+  live: Set<MemoryContainer>;
+  torn: AbortController;
+}
+
+class MemoryContainer implements RunningContainer {
+  readonly name: string;
+  private readonly done: Promise<ContainerExit>;
+  private readonly job: MemoryJob;
+
+  constructor(job: MemoryJob, spec: ContainerSpec, opts: StartOptions) {
+    this.name = spec.name;
+    this.job = job;
+    job.live.add(this);
+    this.done = run(spec, opts.sink, AbortSignal.any([opts.signal, job.torn.signal]));
+  }
+
+  wait(): Promise<ContainerExit> {
+    return this.done;
+  }
+
+  async remove(): Promise<void> {
+    this.job.live.delete(this);
+  }
+}
+
+async function run(spec: ContainerSpec, sink: OutputSink, signal: AbortSignal): Promise<ContainerExit> {
+  const stopped = (): ContainerExit => ({ exitCode: 137, oomKilled: false, stopped: true });
+  for (const line of (spec.script ?? '').split('\n')) {
+    if (signal.aborted) return stopped();
+    const echo = /^echo (.*?)( >&2)?$/.exec(line);
+    if (echo) {
+      const stream: StreamName = echo[2] ? 'stderr' : 'stdout';
+      sink.line(stream, echo[1]!);
+      await sink.full();
+      continue;
+    }
+    const exit = /^exit (\d+)$/.exec(line);
+    if (exit) return { exitCode: Number(exit[1]), oomKilled: false, stopped: false };
+    if (line === 'wait') {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return stopped();
+    }
+  }
+  return { exitCode: 0, oomKilled: false, stopped: false };
+}
+
+class MemoryBackend implements Backend<MemoryJob> {
+  readonly name = 'memory';
+  readonly calls: string[] = [];
+  private jobs = 0;
+
+  async available(): Promise<Availability> {
+    return { ok: true, detail: 'in memory' };
+  }
+
+  async setupJob(spec: JobSpec, opts: SetupOptions): Promise<MemoryJob> {
+    this.calls.push(`setup ${spec.name}`);
+    if (opts.signal.aborted) throw new Error('cancelled');
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of opts.workspace?.() ?? []) chunks.push(chunk);
+    opts.notice(`job ${spec.name} set up in memory`);
+    return {
+      id: `memory-job-${++this.jobs}`,
+      engine: { name: 'memory', isolation: 'none', readyMs: 0 },
+      spec,
+      workspace: Buffer.concat(chunks),
+      secrets: opts.secrets,
+      live: new Set(),
+      torn: new AbortController(),
+    };
+  }
+
+  async startService(job: MemoryJob, service: ServiceSpec, opts: ServiceStartOptions): Promise<RunningContainer> {
+    this.calls.push(`service ${service.name}`);
+    return new MemoryContainer(job, service, opts);
+  }
+
+  async startStep(job: MemoryJob, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
+    this.calls.push(`step ${step.name}`);
+    return new MemoryContainer(job, step, opts);
+  }
+
+  prepareStep(job: MemoryJob, step: StepSpec): PreparedStep {
+    this.calls.push(`prepare ${step.name}`);
+    return {
+      start: async (opts) => new MemoryContainer(job, step, opts),
+      discard: () => this.calls.push(`discard ${step.name}`),
+    };
+  }
+
+  async readWorkspace(job: MemoryJob, paths: string[]): Promise<AsyncIterable<Uint8Array>> {
+    this.calls.push(`read ${paths.join(',')}`);
+    return (async function* () {
+      yield job.workspace;
+    })();
+  }
+
+  async teardownJob(job: MemoryJob): Promise<void> {
+    this.calls.push(`teardown ${job.spec.name}`);
+    job.torn.abort();
+    job.live.clear();
+  }
+
+  async reclaim(): Promise<{ removed: string[] }> {
+    return { removed: [] };
+  }
+
+  async close(): Promise<void> {}
+}
+
+const container = (name: string, script: string): ContainerSpec => ({
+  name,
+  image: 'busybox:latest',
+  script,
+  environment: {},
+  secrets: [],
+  privileged: false,
+  mounts: [{ kind: 'workspace', target: '/workspace', readOnly: false }],
+  engine: { client: true, certDirs: [] },
+  workingDir: '/workspace',
+});
+
+const spec: JobSpec = {
+  name: 'build',
+  workspace: '/workspace',
+  steps: [
+    { ...container('compile', 'echo compiling\necho done'), detach: false },
+    { ...container('test', 'echo 2 failed >&2\nexit 3'), detach: false },
+  ],
+  services: [{ ...container('db', ''), engine: { client: false, certDirs: [] }, aliases: ['postgres'], ports: [5432] }],
+  volumes: [],
+  images: ['busybox:latest'],
+  engineAliases: ['docker'],
+};
+
+/** A sink that collects lines, and is full once, to show the backend waits for it. */
+function collector() {
+  const lines: string[] = [];
+  let waits = 0;
+  const sink: OutputSink = {
+    line: (stream, text) => void lines.push(`${stream}: ${text}`),
+    full: () => (waits++ === 0 ? new Promise<void>((resolve) => setTimeout(resolve, 5)) : undefined),
+  };
+  return { sink, lines, waits: () => waits };
+}
+
+/** The scheduler's part, written against the interface alone: it would run on any backend. */
+async function runTwoSteps<J extends JobHandle>(backend: Backend<J>) {
+  const controller = new AbortController();
+  const notices: string[] = [];
+  const job = await backend.setupJob(spec, {
+    secrets: {},
+    signal: controller.signal,
+    notice: (t) => notices.push(t),
+    workspace: async function* () {
+      yield new TextEncoder().encode('source');
+    },
+  });
+  const quiet: OutputSink = { line: () => undefined, full: () => undefined };
+  const db = await backend.startService(job, spec.services[0]!, { sink: quiet, signal: controller.signal, readyWithinMs: 1000 });
+  const outputs = spec.steps.map(() => collector());
+  const started = await Promise.all(spec.steps.map((s, i) => backend.startStep(job, s, { sink: outputs[i]!.sink, signal: controller.signal })));
+  const exits = await Promise.all(started.map((c) => c.wait()));
+  await Promise.all(started.map((c) => c.remove()));
+  const artifact = await backend.readWorkspace(job, ['dist']);
+  let bytes = 0;
+  for await (const chunk of artifact) bytes += chunk.length;
+  await db.remove();
+  await backend.teardownJob(job);
+  return { job, notices, exits, outputs, bytes };
+}
+
+test('a job is set up, runs a service and two steps, streams their output, and is torn down', async () => {
+  const backend = new MemoryBackend();
+  // The scheduler holds any backend as a plain `Backend`, whatever its own handle type.
+  const anyBackend: Backend = backend;
+  assert.deepEqual(await anyBackend.available(), { ok: true, detail: 'in memory' });
+  const r = await runTwoSteps(backend);
+  assert.match(r.job.id, /^[a-z0-9-]+$/);
+  assert.deepEqual(r.notices, ['job build set up in memory']);
+  assert.deepEqual(r.exits, [
+    { exitCode: 0, oomKilled: false, stopped: false },
+    { exitCode: 3, oomKilled: false, stopped: false },
+  ]);
+  assert.deepEqual(r.outputs[0]!.lines, ['stdout: compiling', 'stdout: done']);
+  assert.deepEqual(r.outputs[1]!.lines, ['stderr: 2 failed']);
+  assert.ok(r.outputs.every((o) => o.waits() > 0), 'the backend asks whether the sink is full');
+  assert.equal(r.bytes, 'source'.length);
+  assert.deepEqual(backend.calls, ['setup build', 'service db', 'step compile', 'step test', 'read dist', 'teardown build']);
+});
+
+test('a step is stopped by its signal, and a teardown ends what still runs', async () => {
+  const backend = new MemoryBackend();
+  const job = await backend.setupJob(spec, { secrets: {}, signal: new AbortController().signal, notice: () => undefined });
+  const sink: OutputSink = { line: () => undefined, full: () => undefined };
+  const timeout = AbortSignal.timeout(5);
+  const slow = await backend.startStep(job, { ...container('slow', 'wait'), detach: false }, { sink, signal: timeout });
+  assert.deepEqual(await slow.wait(), { exitCode: 137, oomKilled: false, stopped: true });
+  assert.equal((timeout.reason as DOMException).name, 'TimeoutError', 'the scheduler tells a timeout from a cancel by the reason');
+
+  const prepared = backend.prepareStep(job, { ...container('server', 'wait'), detach: true });
+  const detached = await prepared.start({ sink, signal: new AbortController().signal });
+  backend.prepareStep(job, { ...container('skipped', 'echo never'), detach: false }).discard();
+  await backend.teardownJob(job);
+  assert.equal((await detached.wait()).stopped, true);
+  assert.equal(job.live.size, 0);
+});
