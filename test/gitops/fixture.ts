@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import pino from 'pino';
 import type { EngineClient } from '../../src/engine/engine-client.ts';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
+import { LABEL_FUNCTION } from '../../src/engine/labels.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import type { GitopsConfig } from '../../src/gitops/service.ts';
 import { ADMIN, REGISTRATION, api } from '../server/harness.ts';
@@ -86,8 +87,18 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
     async close() {
       await server.close();
       await supply.close();
+      await removeFunctionImages(host);
     },
   };
+}
+
+/**
+ * Deployed functions' images stay on their engine when a server stops (a restart serves them
+ * again); a test's server is gone for good, so its images go too: the suite leaves nothing.
+ */
+export async function removeFunctionImages(host: EngineClient): Promise<void> {
+  const images = await host.docker.listImages({ filters: JSON.stringify({ label: [LABEL_FUNCTION] }) });
+  for (const image of images) await host.docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
 }
 
 /** Sends a push webhook the way GitHub signs it. */

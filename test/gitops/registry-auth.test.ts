@@ -43,7 +43,7 @@ before(async () => {
 });
 after(async () => {
   await env?.close();
-  await registry?.remove({ force: true });
+  await registry?.remove({ force: true, v: true });
 });
 
 test('pushes use the registry\'s stored credentials; without them the push fails; the password is never shown', async () => {

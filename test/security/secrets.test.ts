@@ -11,7 +11,7 @@ import { ImageSupply } from '../../src/engine/images/supply.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { hostEngine } from '../helpers.ts';
 import { ADMIN, REGISTRATION, api, tempDir } from '../server/harness.ts';
-import { SHELL_FUNCTION, TestRepo, deploymentOf, manifest } from '../gitops/fixture.ts';
+import { SHELL_FUNCTION, TestRepo, deploymentOf, manifest, removeFunctionImages } from '../gitops/fixture.ts';
 import { gitHttpServer } from './git-http.ts';
 import { legacyDatabase } from './legacy-store.ts';
 
@@ -106,6 +106,7 @@ after(async () => {
   if (!serverClosed) await server?.close();
   await supply?.close();
   await git?.close();
+  await removeFunctionImages(host);
 });
 
 test('an old store\'s secrets are sealed at start and shown nowhere: API answers, errors, build logs, SSE, the server log, the data directory', async () => {
