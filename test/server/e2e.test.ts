@@ -120,11 +120,19 @@ test('two servers on one PostgreSQL with two runners share the work', { timeout:
   const [p1, p2] = [await freePort(), await freePort()];
   const [u1, u2] = [`http://127.0.0.1:${p1}`, `http://127.0.0.1:${p2}`];
   const env = { NESTOR_DATABASE_URL: databaseUrl };
-  const s1 = await startServerProcess(p1, tempDir(), env);
-  const s2 = await startServerProcess(p2, tempDir(), env);
-  const r1 = await startRunnerProcess(u1, 'left');
-  const r2 = await startRunnerProcess(u2, 'right');
+  // Whatever started is stopped, even when a later start fails: a process left running would
+  // hold this test file open.
+  const procs: { stop(): Promise<void> }[] = [];
+  const started = async <P extends { stop(): Promise<void> }>(p: Promise<P>): Promise<P> => {
+    const proc = await p;
+    procs.push(proc);
+    return proc;
+  };
   try {
+    await started(startServerProcess(p1, tempDir(), env));
+    await started(startServerProcess(p2, tempDir(), env));
+    await started(startRunnerProcess(u1, 'left'));
+    await started(startRunnerProcess(u2, 'right'));
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
       const r = await api<{ id: string }>(i % 2 ? u2 : u1, 'POST', '/api/jobs', { name: `shared-${i}`, steps: [{ name: 's', run: 'sleep 1; echo done' }] });
@@ -137,8 +145,8 @@ test('two servers on one PostgreSQL with two runners share the work', { timeout:
     const viaOther = await api<{ status: string }>(u2, 'GET', `/api/jobs/${ids[0]}`);
     assert.equal(viaOther.body.status, 'succeeded', 'either server answers for every job');
   } finally {
-    await Promise.all([r1.stop(), r2.stop()]);
-    await Promise.all([s1.stop(), s2.stop()]);
+    await Promise.all(procs.slice(2).map((p) => p.stop())); // runners first, then servers
+    await Promise.all(procs.slice(0, 2).map((p) => p.stop()));
   }
 });
 
