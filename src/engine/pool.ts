@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../errors.ts';
+import { NestorError, errorMessage } from '../errors.ts';
 import type { NestedEngine } from './nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from './nested/provision.ts';
 import { BackgroundWork } from '../background-work.ts';
@@ -32,6 +32,11 @@ export interface PoolOptions {
  *
  * Events: `ready` (engine), `error` (Error) for a failed background start.
  */
+/** What a closed pool answers: it closes when Nestor stops, so a wait for an engine ends. */
+function closedError(): NestorError {
+  return new NestorError('NESTOR_STOPPING', 'The engine pool is closed', 'Nothing to do: Nestor is stopping, and the job is requeued or fails with it.');
+}
+
 export class EnginePool extends EventEmitter {
   private readonly ready: NestedEngine[] = [];
   /** Timers that freeze ready engines left unused. */
@@ -72,7 +77,7 @@ export class EnginePool extends EventEmitter {
    * it would only make both slower on a busy host); else one started cold for this caller.
    */
   async acquire(): Promise<NestedEngine> {
-    if (this.closed) throw new Error('the engine pool is closed');
+    if (this.closed) throw closedError();
     const engine = this.ready.shift();
     this.refill();
     if (engine) {
@@ -104,7 +109,7 @@ export class EnginePool extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     this.closing.abort();
-    for (const w of this.waiters.splice(0)) w.reject(new Error('the engine pool is closed'));
+    for (const w of this.waiters.splice(0)) w.reject(closedError());
     for (const t of this.pauseTimers.values()) clearTimeout(t);
     this.pauseTimers.clear();
     await this.inFlight.settled();
