@@ -6,7 +6,6 @@ import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts'
 import { redactSecrets } from '../secrets/redact.ts';
 import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from './store.ts';
 import { checkNewApp, type Caller } from './access.ts';
-import { AppError } from './app-error.ts';
 import { imageTag, type FunctionBuilder } from './builder.ts';
 import { RepositoryCache, checkRepoUrl, remoteHead } from './git.ts';
 import { parseManifest, type FunctionSpec, type Manifest } from './manifest.ts';
@@ -14,7 +13,6 @@ import { readManifestFile } from './manifest-file.ts';
 import { checkLocalRoot, isLocalRepo, splitRepoUrl, type GitCredential, type RepoSource } from './repo-url.ts';
 import { checkTarget, type DeployTarget, type TargetClients } from './targets.ts';
 
-export { AppError };
 
 export interface NewApp {
   name: string;
@@ -128,7 +126,7 @@ export class GitopsController {
     checkRepoUrl(input.repoUrl);
     const source = splitRepoUrl(input.repoUrl);
     if (input.repoCredential) {
-      if (!/^https?:\/\//i.test(source.url)) throw new AppError(422, 'NESTOR_REPO_CREDENTIALS_UNUSED', `Repository credentials were given for ${source.url}, but Git uses them only for http:// and https:// repositories`, 'Leave repo_credentials out; ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh).');
+      if (!/^https?:\/\//i.test(source.url)) throw new NestorError('NESTOR_REPO_CREDENTIALS_UNUSED', `Repository credentials were given for ${source.url}, but Git uses them only for http:// and https:// repositories`, 'Leave repo_credentials out; ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh).');
       source.credential = input.repoCredential;
     }
     checkNewApp({ repoUrl: source.url, target: input.target ?? null }, caller, this.opts.localRepoRoots ?? []);
@@ -146,14 +144,14 @@ export class GitopsController {
       target: input.target ? JSON.stringify(input.target) : null,
       nextPollAt: Date.now(),
     });
-    if (!added) throw new AppError(409, 'NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
+    if (!added) throw new NestorError('NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
     this.opts.builder.warm();
     return (await this.opts.store.app(input.namespace, input.name))!;
   }
 
   async app(namespace: string, name: string): Promise<AppRecord> {
     const app = await this.opts.store.app(namespace, name);
-    if (!app) throw new AppError(404, 'NESTOR_APP_NOT_FOUND', `No application ${namespace}/${name}`, 'List them with `nestor apps list`; add one with `nestor apps add`.');
+    if (!app) throw new NestorError('NESTOR_APP_NOT_FOUND', `No application ${namespace}/${name}`, 'List them with `nestor apps list`; add one with `nestor apps add`.');
     return app;
   }
 
@@ -330,11 +328,11 @@ export class GitopsController {
     log(`[nestor] reading ${found.file}${found.ignored ? ` (${found.ignored} is not read: nestor.yaml comes first)` : ''}\n`);
     const manifest = parseManifest(found.file, found.text);
     if (manifest.name !== app.name || manifest.namespace !== app.namespace) {
-      throw new AppError(422, 'NESTOR_MANIFEST_MISMATCH', `${found.file} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
+      throw new NestorError('NESTOR_MANIFEST_MISMATCH', `${found.file} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
     }
     for (const fn of manifest.functions) {
       const owner = this.opts.gateway.owner(app.namespace, fn.path);
-      if (owner && owner !== app.name) throw new AppError(409, 'NESTOR_FUNCTION_TAKEN', `/fn/${app.namespace}/${fn.path} is served by application ${owner}`, 'Use another path, or another namespace.');
+      if (owner && owner !== app.name) throw new NestorError('NESTOR_FUNCTION_TAKEN', `/fn/${app.namespace}/${fn.path} is served by application ${owner}`, 'Use another path, or another namespace.');
     }
     return manifest;
   }
@@ -360,10 +358,10 @@ export class GitopsController {
     const key = `${namespace}/${name}`;
     const app = await this.app(namespace, name);
     const to = await this.opts.store.deployment(namespace, name, seq);
-    if (!to) throw new AppError(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
-    if (to.status !== 'deployed' || !to.functions.length) throw new AppError(409, 'NESTOR_ROLLBACK_REFUSED', `Deployment ${seq} of ${namespace}/${name} is ${to.status}${to.functions.length ? '' : ' with no functions'}; only a deployment that was deployed can serve again`, 'Pick a deployed one from `nestor apps history`.');
+    if (!to) throw new NestorError('NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
+    if (to.status !== 'deployed' || !to.functions.length) throw new NestorError('NESTOR_ROLLBACK_REFUSED', `Deployment ${seq} of ${namespace}/${name} is ${to.status}${to.functions.length ? '' : ' with no functions'}; only a deployment that was deployed can serve again`, 'Pick a deployed one from `nestor apps history`.');
     for (const fn of to.functions) {
-      if (await this.opts.store.isPruned(fn.image)) throw new AppError(409, 'NESTOR_IMAGE_PRUNED', `The image ${fn.image} of deployment ${seq} was pruned by retention (keepImages)`, 'Roll back to a newer deployment, or raise spec.keepImages in nestor.yaml to keep more images.');
+      if (await this.opts.store.isPruned(fn.image)) throw new NestorError('NESTOR_IMAGE_PRUNED', `The image ${fn.image} of deployment ${seq} was pruned by retention (keepImages)`, 'Roll back to a newer deployment, or raise spec.keepImages in nestor.yaml to keep more images.');
     }
     const d = await this.opts.store.startDeployment({ namespace, app: name, commit: to.commit, message: to.message, cause: 'rollback', functions: to.functions, rollbackOf: seq });
     try {
