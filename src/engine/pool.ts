@@ -9,7 +9,7 @@ export interface PoolOptions {
   /** Engines kept ready. */
   size: number;
   /** How each engine is made; the pool adds nothing of its own. */
-  engine?: ProvisionOptions;
+  engine: ProvisionOptions;
   /**
    * Readies a new engine further before it joins the pool (e.g. starts a job's first
    * container ahead). A failure is reported as an `error` event; the engine is used anyway.
@@ -98,7 +98,7 @@ export class EnginePool extends EventEmitter {
       this.waiters.push(waiter);
       return waiter.promise;
     }
-    return this.make(this.options.engine ?? {});
+    return this.make(this.options.engine);
   }
 
   /** Destroys an engine a job has finished with. Never returns it to the pool. */
@@ -144,7 +144,7 @@ export class EnginePool extends EventEmitter {
     // Starting engines one after another after failures keeps a broken host from being hammered.
     const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
     const job = sleep(delay, this.closing.signal)
-      .then(() => (this.closed ? undefined : this.make(this.options.engine ?? {})))
+      .then(() => (this.closed ? undefined : this.make(this.options.engine)))
       .then(
         async (engine) => {
           if (!engine) return;
@@ -165,7 +165,7 @@ export class EnginePool extends EventEmitter {
           this.reportError(err);
           // A job waiting for this start is not left waiting on a broken one: it starts its own.
           const waiter = this.waiters.shift();
-          if (waiter && !this.closed) this.make(this.options.engine ?? {}).then(waiter.resolve, waiter.reject);
+          if (waiter && !this.closed) this.make(this.options.engine).then(waiter.resolve, waiter.reject);
         },
       )
       .finally(() => {

@@ -73,7 +73,7 @@ export class FunctionBuilder {
   private localRegistry: RegistryHandle | undefined;
   private readonly host: EngineClient;
 
-  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
+  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: Omit<ProvisionOptions, 'host'> }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
     this.credentials = opts.credentials;
     this.allCredentials = opts.allCredentials ?? (async () => []);

@@ -48,6 +48,8 @@ export interface ControllerOptions {
   /** How often the controller looks for apps whose poll is due. */
   tickMs?: number;
   maxBackoffS?: number;
+  /** The environment git runs in: the server's own (PATH, HOME, SSH_AUTH_SOCK, proxies, GIT_SSH_COMMAND). */
+  gitEnv: NodeJS.ProcessEnv;
 }
 
 export const DEFAULT_POLL_S = 60;
@@ -90,7 +92,7 @@ export class GitopsController {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    this.cache = new RepositoryCache(join(opts.dataDir, 'gitops', 'repositories'));
+    this.cache = new RepositoryCache(join(opts.dataDir, 'gitops', 'repositories'), opts.gitEnv);
   }
 
   /** Puts every application's current deployment back behind the gateway, then starts polling. */
@@ -247,7 +249,7 @@ export class GitopsController {
     try {
       // Checked at every sync too: an application stored before the roots existed, or a link changed since.
       if (isLocalRepo(app.repoUrl)) checkLocalRoot(app.repoUrl, this.opts.localRepoRoots ?? []);
-      commit = cause === 'poll' ? await remoteHead(sourceOf(app), app.branch) : await this.cache.fetch(sourceOf(app), app.branch);
+      commit = cause === 'poll' ? await remoteHead(sourceOf(app), app.branch, this.opts.gitEnv) : await this.cache.fetch(sourceOf(app), app.branch);
       if (commit !== app.lastCommit && cause === 'poll') commit = await this.cache.fetch(sourceOf(app), app.branch);
     } catch (err) {
       const error = redactFor(app, err instanceof NestorError && err.code === 'NESTOR_REPO_OUTSIDE_ROOTS' ? err.describe() : errorMessage(err));

@@ -13,7 +13,8 @@ import type { JobEvent, JobResult } from './execute-job.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans } from './run-plans.ts';
 import { prepareStepSlots } from './step-slot.ts';
-import { defaultStepImage, stepSlots } from '../config.ts';
+import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
+import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
@@ -30,6 +31,12 @@ export interface AgentOptions {
   isolation?: IsolationMode;
   /** Engines kept started for the next jobs. */
   warm?: number;
+  /** The image of steps that name none (NESTOR_DEFAULT_IMAGE; default DEFAULT_STEP_IMAGE). */
+  stepImage?: string;
+  /** Step containers each warm engine starts ahead (NESTOR_STEP_SLOTS; default DEFAULT_STEP_SLOTS). */
+  stepSlots?: number;
+  /** Images nested engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
+  engineImages?: EngineImages;
   log: Logger;
   /**
    * Level of the job started/finished lines. A runner in the server's own process (`nestor up`)
@@ -96,8 +103,8 @@ export class RunnerAgent {
     // Stopped while starting: start nothing more (stop() waits only for what was started).
     if (this.stopped) return;
     if (this.opts.warm) {
-      const stepImage = defaultStepImage();
-      const slots = stepSlots();
+      const stepImage = this.opts.stepImage ?? DEFAULT_STEP_IMAGE;
+      const slots = this.opts.stepSlots ?? DEFAULT_STEP_SLOTS;
       this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions(), prepare: (engine) => prepareStepSlots(engine, stepImage, slots) });
       this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
       this.pool.on('ready', (engine: NestedEngine) => this.opts.log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'));
@@ -118,7 +125,7 @@ export class RunnerAgent {
   }
 
   private engineOptions() {
-    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
+    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
   }
 
   private async register(): Promise<void> {
@@ -222,11 +229,12 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     try {
-      const plans = jobPlansOf(job.spec.pipeline);
+      const plans = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
       results = await runPlans(plans, {
         host: this.opts.host,
         ...(this.opts.supply ? { supply: this.opts.supply } : {}),
         isolation: this.opts.isolation ?? 'auto',
+        ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}),
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
