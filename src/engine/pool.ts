@@ -4,6 +4,7 @@ import type { NestedEngine } from './nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from './nested/provision.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
 
 export interface PoolOptions {
   /** Engines kept ready. */
@@ -32,6 +33,9 @@ export interface PoolOptions {
  *
  * Events: `ready` (engine), `error` (Error) for a failed background start.
  */
+/** Engine starts after failures: 500 ms doubled per failure, at most 30 s. */
+const START_RETRY: Backoff = { base: 500, max: 30_000 };
+
 /** What a closed pool answers: it closes when Nestor stops, so a wait for an engine ends. */
 function closedError(): NestorError {
   return new NestorError('NESTOR_STOPPING', 'The engine pool is closed', 'Nothing to do: Nestor is stopping, and the job is requeued or fails with it.');
@@ -142,7 +146,7 @@ export class EnginePool extends EventEmitter {
   private startOne(): Promise<unknown> {
     this.starting++;
     // Starting engines one after another after failures keeps a broken host from being hammered.
-    const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
+    const delay = this.consecutiveFailures ? backoffDelay(this.consecutiveFailures, START_RETRY) : 0;
     const job = sleep(delay, this.closing.signal)
       .then(() => (this.closed ? undefined : this.make(this.options.engine)))
       .then(

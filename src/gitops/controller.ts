@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NestorError, errorMessage } from '../errors.ts';
+import { backoffDelay } from '../backoff.ts';
 import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from './store.ts';
@@ -237,7 +238,7 @@ export class GitopsController {
     const failures = error ? app.failures + 1 : 0;
     const maxBackoff = this.opts.maxBackoffS ?? 600;
     // Back off on failures: interval × 2^failures, at most maxBackoff (and never less than the interval).
-    const delayS = error ? Math.min(Math.max(app.pollIntervalS, maxBackoff), app.pollIntervalS * 2 ** Math.min(failures, 10)) : app.pollIntervalS;
+    const delayS = error ? backoffDelay(failures, { base: app.pollIntervalS, max: Math.max(app.pollIntervalS, maxBackoff), maxDoublings: 10 }) : app.pollIntervalS;
     await this.opts.store.setPollOutcome(app.namespace, app.name, { error, failures, nextPollAt: Date.now() + delayS * 1000 });
     if (error) this.opts.logger.warn({ app: `${app.namespace}/${app.name}`, failures, retryInS: delayS, error }, 'repository check failed; retrying with back-off');
   }

@@ -18,6 +18,7 @@ import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
 
 export interface AgentOptions {
   server: string;
@@ -147,7 +148,7 @@ export class RunnerAgent {
   }
 
   private async backoff(attempt: number, err: unknown): Promise<void> {
-    const ms = backoffMs(attempt);
+    const ms = backoffDelay(attempt, SERVER_RETRY);
     this.opts.log.warn({ err: errorMessage(err), retryInMs: Math.round(ms) }, 'server unreachable; retrying');
     await this.pause(ms);
   }
@@ -173,7 +174,7 @@ export class RunnerAgent {
           fastEmpty = 0;
           void this.runJob(leased);
         } else if (!leased && Date.now() - asked < MIN_EMPTY_POLL_MS) {
-          await this.pause(backoffMs(fastEmpty++));
+          await this.pause(backoffDelay(fastEmpty++, SERVER_RETRY));
         } else {
           fastEmpty = 0;
         }
@@ -288,7 +289,5 @@ export class RunnerAgent {
   }
 }
 
-/** Exponential back-off with jitter (±25 %), from 250 ms to 10 s, so runners never retry in step. */
-export function backoffMs(attempt: number): number {
-  return Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
-}
+/** Retries of calls to the server: from 250 ms to 10 s, with jitter (±25 %) so runners never retry in step. */
+export const SERVER_RETRY: Backoff = { base: 250, max: 10_000, maxDoublings: 6, jitter: 0.25 };
