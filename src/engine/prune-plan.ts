@@ -1,4 +1,5 @@
 import { NestorError } from '../errors.ts';
+import { splitTag } from './images/reference.ts';
 
 /** Pure decisions of `nestor prune`: which images go, given age and how many to keep. */
 export interface ImageFacts {
@@ -15,8 +16,7 @@ export function parseDuration(text: string): number {
 }
 
 function repositoryOf(tag: string): string {
-  const colon = tag.lastIndexOf(':');
-  return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
+  return splitTag(tag)[0];
 }
 
 /**

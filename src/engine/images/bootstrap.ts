@@ -9,6 +9,7 @@ import { NestorError, errorMessage } from '../../errors.ts';
 import { consumeProgress } from '../json-stream.ts';
 import { tarOf } from '../archive.ts';
 import { imageExists } from './local-images.ts';
+import { splitTag } from './reference.ts';
 import {
   BASE_ALIAS,
   LOCAL_BASE_IMAGE,
@@ -299,10 +300,4 @@ async function importRootfs(docker: Docker, rootfs: NodeJS.ReadableStream | Read
     changes: [cmd, 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
   } as never);
   return stream as NodeJS.ReadableStream;
-}
-
-export function splitTag(image: string): [string, string] {
-  const at = image.lastIndexOf(':');
-  if (at > image.lastIndexOf('/')) return [image.slice(0, at), image.slice(at + 1)];
-  return [image, 'latest'];
 }
