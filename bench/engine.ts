@@ -3,6 +3,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { provision } from '../src/engine/nested/provision.ts';
 import { EnginePool } from '../src/engine/pool.ts';
 import { ImageSupply, pullInto } from '../src/engine/images/supply.ts';
@@ -18,7 +19,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const BASELINE_RUNS = Number(process.env.BENCH_BASELINE_RUNS ?? 5);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const host = connect();
+const host = connect(endpointFromEnv(process.env));
 await ping(host);
 const supply = await ImageSupply.start(host);
 const engineOpts = { host, isolation: 'auto' as const, daemon: supply.daemonOptions() };

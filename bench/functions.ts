@@ -3,12 +3,13 @@
 // `docker run` of the same image on the same engine, measured in the same run.
 import { execFileSync } from 'node:child_process';
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { SECRET, SHELL_FUNCTION, TestRepo, githubPush, gitopsServer, manifest } from '../test/gitops/fixture.ts';
 import { ADMIN, api } from '../test/server/harness.ts';
 import { percentile, report } from './stats.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const host = connect();
+const host = connect(endpointFromEnv(process.env));
 await ping(host, 5000);
 const env = await gitopsServer(host, { buildWarm: 1 });
 const base = env.server.url;

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { dindImage } from '../src/engine/images/local-images.ts';
 import { report } from './stats.ts';
 
@@ -16,7 +17,7 @@ const TICK = 100; // clock ticks per second (getconf CLK_TCK)
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const root = new URL('..', import.meta.url).pathname;
 
-const host = connect();
+const host = connect(endpointFromEnv(process.env));
 await ping(host);
 
 /** CPU seconds used so far by `pid` and every process below it. */

@@ -2,6 +2,7 @@
 // job through the same code `nestor run` uses, next to a raw `docker run` (create, start,
 // wait, remove through the Engine API) on the same kind of warm nested engine.
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { EnginePool } from '../src/engine/pool.ts';
 import { ImageSupply } from '../src/engine/images/supply.ts';
 import { runContainer } from '../src/engine/run-container.ts';
@@ -18,14 +19,14 @@ const IMAGE = 'busybox:latest';
 const STEP_SECONDS = 0.3;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const host = connect();
+const host = connect(endpointFromEnv(process.env));
 await ping(host);
 const supply = await ImageSupply.start(host);
 // As a runner's pool: each warm engine has containers for its first steps started (step-slot.ts).
 const pool = new EnginePool({
   size: 2,
   engine: { host, isolation: 'auto', daemon: supply.daemonOptions(), images: [IMAGE] },
-  prepare: (engine) => prepareStepSlots(engine, IMAGE, stepSlots()),
+  prepare: (engine) => prepareStepSlots(engine, IMAGE, stepSlots(process.env)),
 });
 await pool.start();
 // Waits for a full pool, so no engine is starting in the background while a run is timed.
@@ -100,6 +101,6 @@ report('pipeline', {
   dag10_overhead_ms: percentile(dagOverhead, 50),
   dag10_overhead_p95_ms: percentile(dagOverhead, 95),
   dag10_critical_path_ms: criticalPathMs,
-  step_slots: stepSlots(),
+  step_slots: stepSlots(process.env),
   engine: 'warm pool (each engine with NESTOR_STEP_SLOTS containers of the step image started ahead), isolation auto, step image shared from the host',
 });

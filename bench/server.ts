@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { ImageSupply } from '../src/engine/images/supply.ts';
 import { EnginePool } from '../src/engine/pool.ts';
 import { runContainer } from '../src/engine/run-container.ts';
@@ -28,7 +29,7 @@ async function idleRss(kind: 'embedded' | 'postgres', databaseUrl: string | unde
   return Math.round(kb / 102.4) / 10;
 }
 
-const host = connect();
+const host = connect(endpointFromEnv(process.env));
 await ping(host);
 const supply = await ImageSupply.start(host);
 const results: Record<string, Record<string, number | string>> = {};

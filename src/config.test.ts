@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { secretKey, stepSlots } from './config.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { debianMirror, defaultStepImage, engineImages, secretKey, stepSlots } from './config.ts';
 
 test('NESTOR_STEP_SLOTS: unset gives the default, a whole number is taken, anything else is refused with what to set', () => {
   assert.equal(stepSlots({}), 8);
@@ -16,4 +18,25 @@ test('NESTOR_SECRET_KEY: read when set, refused when it is not a key', () => {
   assert.equal(secretKey({}), undefined);
   assert.deepEqual(secretKey({ NESTOR_SECRET_KEY: key.toString('base64') }), key);
   assert.throws(() => secretKey({ NESTOR_SECRET_KEY: 'swordfish' }), /NESTOR_SECRET_KEY is not a 32-byte key/);
+});
+
+test('the environment\'s other settings: step image, engine images, Debian mirror', () => {
+  assert.equal(defaultStepImage({}), 'busybox:latest');
+  assert.equal(defaultStepImage({ NESTOR_DEFAULT_IMAGE: 'alpine:3.19' }), 'alpine:3.19');
+  assert.deepEqual(engineImages({}), {});
+  assert.deepEqual(engineImages({ NESTOR_ROOTLESS_IMAGE: 'site/rootless:1', NESTOR_DIND_IMAGE: 'site/dind:1' }), { rootless: 'site/rootless:1', dind: 'site/dind:1' });
+  assert.equal(debianMirror({}), undefined);
+  assert.equal(debianMirror({ NESTOR_DEBIAN_MIRROR: 'http://mirror.local/debian' }), 'http://mirror.local/debian');
+});
+
+test('only the edge reads process.env: src/cli; everything below takes its settings as parameters', () => {
+  const src = new URL('.', import.meta.url).pathname;
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []));
+  const readers = files(src)
+    .filter((f) => !relative(src, f).startsWith('cli/'))
+    // Comments may name it; code may not.
+    .filter((f) => readFileSync(f, 'utf8').split('\n').some((line) => /process\.env/.test(line.replace(/\/\*.*?\*\/|\/\/.*$|^\s*\/?\*.*$/g, ''))))
+    .map((f) => relative(src, f));
+  assert.deepEqual(readers, []);
 });

@@ -4,11 +4,17 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { parseSecretKey } from './secrets/secret-key.ts';
 
 /**
- * The image for steps that name none, in `nestor run` and on runners alike: NESTOR_DEFAULT_IMAGE,
- * else the small base image every engine can get without a registry.
+ * Nestor's settings from the environment, one reader each. Only the edge (src/cli) reads
+ * process.env: it passes it here and hands the typed values down as options, so that library
+ * code takes its configuration as parameters and never reads the environment itself.
  */
-export function defaultStepImage(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NESTOR_DEFAULT_IMAGE ?? 'busybox:latest';
+
+/** The small base image every engine can get without a registry. */
+export const DEFAULT_STEP_IMAGE = 'busybox:latest';
+
+/** The image for steps that name none, in `nestor run` and on runners alike: NESTOR_DEFAULT_IMAGE, else DEFAULT_STEP_IMAGE. */
+export function defaultStepImage(env: NodeJS.ProcessEnv): string {
+  return env.NESTOR_DEFAULT_IMAGE ?? DEFAULT_STEP_IMAGE;
 }
 
 /**
@@ -16,7 +22,7 @@ export function defaultStepImage(env: NodeJS.ProcessEnv = process.env): string {
  * a job's steps (NESTOR_STEP_SLOTS). Each saves a step the ~200 ms of a container start and
  * costs a few MB while idle; 0 turns them off.
  */
-export function stepSlots(env: NodeJS.ProcessEnv = process.env): number {
+export function stepSlots(env: NodeJS.ProcessEnv): number {
   const raw = env.NESTOR_STEP_SLOTS?.trim();
   if (raw === undefined || raw === '') return DEFAULT_STEP_SLOTS;
   const n = Number(raw);
@@ -25,10 +31,10 @@ export function stepSlots(env: NodeJS.ProcessEnv = process.env): number {
   }
   return n;
 }
-const DEFAULT_STEP_SLOTS = 8;
+export const DEFAULT_STEP_SLOTS = 8;
 
 /** Where Nestor keeps its state: `--data-dir`, else NESTOR_DATA_DIR, else ~/.nestor. */
-export function dataDir(env: NodeJS.ProcessEnv = process.env, flag?: string): string {
+export function dataDir(env: NodeJS.ProcessEnv, flag?: string): string {
   return flag ?? env.NESTOR_DATA_DIR ?? join(homedir(), '.nestor');
 }
 
@@ -46,12 +52,12 @@ export function portNumber(value: string, what: string): number {
  * a dead process's engines from a live one's; processes sharing a Docker engine on one host
  * should share it. Unset: a folder in the system's temporary directory.
  */
-export function runDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function runDir(env: NodeJS.ProcessEnv): string | undefined {
   return env.NESTOR_RUN_DIR || undefined;
 }
 
 /** The key that seals the store's secrets (NESTOR_SECRET_KEY: 32 bytes, base64 or hex); unset: the data directory's key file. */
-export function secretKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+export function secretKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   const raw = env.NESTOR_SECRET_KEY?.trim();
   return raw ? parseSecretKey(raw, 'NESTOR_SECRET_KEY') : undefined;
 }
@@ -60,9 +66,22 @@ export function secretKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefi
  * Directories under which the admin may add local repositories (NESTOR_LOCAL_REPO_ROOTS,
  * absolute paths separated by ":"). Unset: none, so no application reads the server's disk.
  */
-export function localRepoRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+export function localRepoRoots(env: NodeJS.ProcessEnv): string[] {
   const roots = (env.NESTOR_LOCAL_REPO_ROOTS ?? '').split(delimiter).map((r) => r.trim()).filter(Boolean);
   const relative = roots.find((r) => !isAbsolute(r));
   if (relative) throw new NestorError('NESTOR_CONFIG_INVALID', `NESTOR_LOCAL_REPO_ROOTS names ${JSON.stringify(relative)}, which is not an absolute path`, 'List absolute directories separated by ":", e.g. NESTOR_LOCAL_REPO_ROOTS=/srv/git:/home/ci/repos.');
   return roots;
+}
+
+/**
+ * Images to start nested engines from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, built like
+ * nestor/dind for the rootless engine) or the official docker:dind (NESTOR_DIND_IMAGE).
+ */
+export function engineImages(env: NodeJS.ProcessEnv): { rootless?: string; dind?: string } {
+  return { ...(env.NESTOR_ROOTLESS_IMAGE ? { rootless: env.NESTOR_ROOTLESS_IMAGE } : {}), ...(env.NESTOR_DIND_IMAGE ? { dind: env.NESTOR_DIND_IMAGE } : {}) };
+}
+
+/** The Debian mirror `nestor images bootstrap` builds the engine image from (NESTOR_DEBIAN_MIRROR). */
+export function debianMirror(env: NodeJS.ProcessEnv): string | undefined {
+  return env.NESTOR_DEBIAN_MIRROR || undefined;
 }

@@ -31,7 +31,7 @@ test('doctor --json runs every check against the real engine and reports each wi
 });
 
 test('an unreachable daemon fails with cause and fix, and the checks that need it do not run', async () => {
-  const report = await runDoctor(connect(endpointFromEnv({ DOCKER_HOST: 'unix:///tmp/nestor-doctor-absent.sock' })));
+  const report = await runDoctor(connect(endpointFromEnv({ DOCKER_HOST: 'unix:///tmp/nestor-doctor-absent.sock' })), { env: process.env });
   const daemon = report.checks.find((c) => c.id === 'daemon')!;
   assert.equal(daemon.status, 'fail');
   assert.match(daemon.detail, /Cannot connect to the Docker daemon/);

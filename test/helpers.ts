@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect, ping, type EngineClient } from '../src/engine/engine-client.ts';
+import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { LABEL_ENGINE, LABEL_MANAGED } from '../src/engine/labels.ts';
 
 const run = promisify(execFile);
@@ -12,7 +13,7 @@ export const NESTOR = `${ROOT}bin/nestor`;
  * would hide exactly the failures it exists to find.
  */
 export async function hostEngine(): Promise<EngineClient> {
-  const host = connect();
+  const host = connect(endpointFromEnv(process.env));
   try {
     await ping(host, 5000);
   } catch (err) {

@@ -13,7 +13,7 @@ const host = await hostEngine();
 const supply = await ImageSupply.start(host);
 after(() => supply.close());
 
-async function withEngine(opts: Parameters<typeof provision>[0], body: (e: NestedEngine) => Promise<void>): Promise<void> {
+async function withEngine(opts: Omit<Parameters<typeof provision>[0], 'host'>, body: (e: NestedEngine) => Promise<void>): Promise<void> {
   const engine = await provision({ host, daemon: supply.daemonOptions(), ...opts });
   try {
     await body(engine);

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, ping } from '../src/engine/engine-client.ts';
+import { parseDockerHost } from '../src/engine/docker-host.ts';
 import { hostEngine } from './helpers.ts';
 import { startSshd, type TestSshd } from './sshd.ts';
 
@@ -16,8 +17,7 @@ before(async () => {
 after(() => sshd?.stop());
 
 test('ssh://: the engine answers through an SSH server, with the key from NESTOR_SSH_KEY', async () => {
-  process.env.NESTOR_SSH_KEY = sshd.clientKey;
-  const client = connect({ kind: 'ssh', host: '127.0.0.1', port, username: 'root' });
+  const client = connect(parseDockerHost(`ssh://root@127.0.0.1:${port}`, { NESTOR_SSH_KEY: sshd.clientKey }));
   assert.equal(client.address, `ssh://root@127.0.0.1:${port}`);
   await ping(client, 15_000);
   const version = await client.docker.version();
@@ -25,8 +25,7 @@ test('ssh://: the engine answers through an SSH server, with the key from NESTOR
 });
 
 test('ssh:// to a host that refuses the key is an error naming the address and what to check', async () => {
-  process.env.NESTOR_SSH_KEY = sshd.foreignKey; // not authorised
-  const client = connect({ kind: 'ssh', host: '127.0.0.1', port, username: 'root' });
+  const client = connect(parseDockerHost(`ssh://root@127.0.0.1:${port}`, { NESTOR_SSH_KEY: sshd.foreignKey })); // not authorised
   await assert.rejects(ping(client, 10_000), (err: Error & { hint?: string }) => {
     assert.match(err.message, new RegExp(`ssh://root@127.0.0.1:${port}`));
     assert.match(err.hint ?? '', /ssh HOST docker version/);

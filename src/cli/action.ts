@@ -1,4 +1,5 @@
 import { connect, ping, type EngineClient } from '../engine/engine-client.ts';
+import { endpointFromEnv } from '../engine/docker-host.ts';
 import { Output } from './output.ts';
 
 /**
@@ -18,9 +19,9 @@ export function action<A extends unknown[]>(body: (out: Output, ...args: A) => P
   };
 }
 
-/** The host engine, checked to answer before any work starts. */
+/** The host engine (DOCKER_HOST and the like, from this process's environment), checked to answer before any work starts. */
 export async function hostEngine(): Promise<EngineClient> {
-  const host = connect();
+  const host = connect(endpointFromEnv(process.env));
   await ping(host, 5000);
   return host;
 }

@@ -13,7 +13,7 @@ import { EXIT } from './output.ts';
 import { runDir } from '../config.ts';
 import { setHeartbeatDir } from '../engine/ownership.ts';
 
-const heartbeats = runDir();
+const heartbeats = runDir(process.env);
 if (heartbeats) setHeartbeatDir(heartbeats);
 
 const program = new Command('nestor')

@@ -5,7 +5,7 @@ import type { RunningServer } from '../server/server.ts';
 import { hostEngine } from './action.ts';
 import { withLifecycle } from './lifecycle.ts';
 import { makeLogger } from './logger.ts';
-import { gitopsConfig, serve, type ServerFlags } from './commands/server.ts';
+import { gitopsConfig, runnerSettings, serve, type ServerFlags } from './commands/server.ts';
 import { EXIT, type Output } from './output.ts';
 
 /** The demo: an image built and run inside the job's own nested engine. */
@@ -45,7 +45,7 @@ export async function up(out: Output, flags: Flags): Promise<number> {
     await server.store.removeTokens('runner', runnerName);
     const runnerToken = await server.store.addToken('runner', runnerName);
     // The server logs the jobs' start and end; the runner beside it would say the same again.
-    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs: 3, labels: ['local'], host, supply, warm: 1, log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
+    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs: 3, labels: ['local'], host, supply, warm: 1, ...runnerSettings(process.env), log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
     life.own(agent, 'the local runner', (a) => a.stop());
     await agent.start();
     life.check();

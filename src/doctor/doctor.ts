@@ -11,8 +11,9 @@ export interface DoctorReport {
 }
 
 /** Runs every check in order; once the daemon is known unreachable, checks that need it are not run. */
-export async function runDoctor(host: EngineClient, opts: { onResult?: (r: CheckResult) => void; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
-  const ctx: DoctorContext = { host, probeImage: BASE_ALIAS, env: opts.env ?? process.env };
+/** `env`: the environment the checks read (DOCKER_HOST and the like): process.env at the edge. */
+export async function runDoctor(host: EngineClient, opts: { onResult?: (r: CheckResult) => void; env: NodeJS.ProcessEnv }): Promise<DoctorReport> {
+  const ctx: DoctorContext = { host, probeImage: BASE_ALIAS, env: opts.env };
   const checks = [...engineChecks(), ...hostChecks];
   const results: CheckResult[] = [];
   let daemonUp = true;

@@ -6,6 +6,7 @@ import { provision, type ProvisionOptions } from '../engine/nested/provision.ts'
 import { ImageSupply } from '../engine/images/supply.ts';
 import { runContainer } from '../engine/run-container.ts';
 import { nestorLabels } from '../engine/labels.ts';
+import { engineImages } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { fail, pass, warn, type Check, type DoctorContext, type Finding } from './check.ts';
 import { diagnose } from './diagnose.ts';
@@ -114,11 +115,11 @@ export const privilegedOrCaps: Check = {
 };
 
 /** The end-to-end check: a nested engine starts and runs a container. Exported for the provoked-failure test. */
-export async function checkNestedEngine(ctx: DoctorContext, overrides: ProvisionOptions = {}): Promise<Finding> {
+export async function checkNestedEngine(ctx: DoctorContext, overrides: Partial<ProvisionOptions> = {}): Promise<Finding> {
   const supply = await ImageSupply.start(ctx.host);
   let engine;
   try {
-    engine = await provision({ host: ctx.host, readyTimeoutMs: 20_000, daemon: supply.daemonOptions(), ...overrides });
+    engine = await provision({ host: ctx.host, readyTimeoutMs: 20_000, daemon: supply.daemonOptions(), engineImages: engineImages(ctx.env), ...overrides });
     await supply.preload([ctx.probeImage], engine);
     const r = await runContainer(engine.docker, { image: ctx.probeImage, cmd: ['echo', 'nested-ok'] });
     if (r.exitCode !== 0) return fail(`a container in the nested engine exited ${r.exitCode}: ${r.stderr}`);

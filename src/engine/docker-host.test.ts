@@ -34,6 +34,9 @@ test('DOCKER_TLS_VERIFY=0 leaves TLS off, as the Docker CLI does', () => {
 test('ssh:// keeps user and port', () => {
   assert.deepEqual(parseDockerHost('ssh://deploy@build-1:2222'), { kind: 'ssh', host: 'build-1', port: 2222, username: 'deploy' });
   assert.equal(describeEndpoint(parseDockerHost('ssh://build-1')), 'ssh://build-1:22');
+  // The login comes from the environment given (the edge's), never from process.env here.
+  assert.deepEqual(parseDockerHost('ssh://build-1', { SSH_AUTH_SOCK: '/run/agent.sock', NESTOR_SSH_KEY: '/keys/id' }), { kind: 'ssh', host: 'build-1', port: 22, login: { agent: '/run/agent.sock', keyFile: '/keys/id' } });
+  assert.deepEqual(endpointFromEnv({ DOCKER_HOST: 'ssh://u@h', NESTOR_SSH_KEY: '/k' }), { kind: 'ssh', host: 'h', port: 22, username: 'u', login: { keyFile: '/k' } });
 });
 
 test('an unknown scheme is refused with a suggestion', () => {

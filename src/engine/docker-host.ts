@@ -12,7 +12,20 @@ export type EngineEndpoint =
   | { kind: 'unix'; socketPath: string }
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'tls'; host: string; port: number; tls: TlsMaterial; serverName?: string }
-  | { kind: 'ssh'; host: string; port: number; username?: string };
+  | { kind: 'ssh'; host: string; port: number; username?: string; login?: SshLogin };
+
+/**
+ * How an ssh:// engine is logged in to, besides the usual key files in ~/.ssh: the ssh agent
+ * (SSH_AUTH_SOCK) and a key file (NESTOR_SSH_KEY), as the environment of the edge gives them.
+ */
+export interface SshLogin {
+  agent?: string;
+  keyFile?: string;
+}
+
+export function sshLogin(env: NodeJS.ProcessEnv): SshLogin {
+  return { ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}), ...(env.NESTOR_SSH_KEY ? { keyFile: env.NESTOR_SSH_KEY } : {}) };
+}
 
 export interface TlsMaterial {
   ca: string;
@@ -56,9 +69,12 @@ export function readTlsMaterial(dir: string): TlsMaterial {
   }
 }
 
-/** The environment is a parameter so that tests (and callers) can pass their own. */
+/**
+ * The engine the Docker CLI would use, from its variables in `env` (process.env at the edge,
+ * src/cli; tests pass their own), with the ssh login of `sshLogin` for ssh:// hosts.
+ */
 export function endpointFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
   loadTls: (dir: string) => TlsMaterial = readTlsMaterial,
 ): EngineEndpoint {
   const raw = env.DOCKER_HOST?.trim();
@@ -93,14 +109,17 @@ export function parseDockerHost(
       const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
       return { kind: 'tls', host: url.hostname, port, tls: loadTls(dir) };
     }
-    case 'ssh:':
+    case 'ssh:': {
       if (!url.hostname) throw new InvalidDockerHostError(raw, 'the host name is empty');
+      const login = sshLogin(env);
       return {
         kind: 'ssh',
         host: url.hostname,
         port: url.port ? Number(url.port) : 22,
         ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+        ...(Object.keys(login).length ? { login } : {}),
       };
+    }
     default:
       throw new InvalidDockerHostError(raw, `the scheme ${url.protocol} is not supported`);
   }

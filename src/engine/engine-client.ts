@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { checkServerIdentity } from 'node:tls';
 import { NestorError, errorMessage } from '../errors.ts';
-import { describeEndpoint, endpointFromEnv, type EngineEndpoint } from './docker-host.ts';
+import { describeEndpoint, type EngineEndpoint } from './docker-host.ts';
 
 export class EngineUnreachableError extends NestorError {
   readonly address: string;
@@ -24,7 +24,8 @@ export interface EngineClient {
   address: string;
 }
 
-export function connect(endpoint: EngineEndpoint = endpointFromEnv()): EngineClient {
+/** A client of the engine at `endpoint` (at the edge: `endpointFromEnv(process.env)`). */
+export function connect(endpoint: EngineEndpoint): EngineClient {
   return { docker: new Docker(dockerodeOptions(endpoint)), endpoint, address: describeEndpoint(endpoint) };
 }
 
@@ -52,17 +53,17 @@ function dockerodeOptions(endpoint: EngineEndpoint): Docker.DockerOptions {
         host: endpoint.host,
         port: endpoint.port,
         ...(endpoint.username ? { username: endpoint.username } : {}),
-        sshOptions: { ...(process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}), ...sshKey() },
+        sshOptions: { ...(endpoint.login?.agent ? { agent: endpoint.login.agent } : {}), ...sshKey(endpoint.login?.keyFile) },
       } as Docker.DockerOptions;
   }
 }
 
 /**
- * The private key for ssh:// hosts besides the agent: NESTOR_SSH_KEY, else the usual key
- * files, as the ssh command would try them.
+ * The private key for ssh:// hosts besides the agent: the endpoint's key file (NESTOR_SSH_KEY),
+ * else the usual key files, as the ssh command would try them.
  */
-function sshKey(): { privateKey?: Buffer } {
-  const candidates = process.env.NESTOR_SSH_KEY ? [process.env.NESTOR_SSH_KEY] : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f));
+function sshKey(keyFile: string | undefined): { privateKey?: Buffer } {
+  const candidates = keyFile ? [keyFile] : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f));
   for (const file of candidates) {
     if (existsSync(file)) return { privateKey: readFileSync(file) };
   }

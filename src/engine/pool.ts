@@ -1,15 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../errors.ts';
+import { NestorError, errorMessage } from '../errors.ts';
 import type { NestedEngine } from './nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from './nested/provision.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
 
 export interface PoolOptions {
   /** Engines kept ready. */
   size: number;
   /** How each engine is made; the pool adds nothing of its own. */
-  engine?: ProvisionOptions;
+  engine: ProvisionOptions;
   /**
    * Readies a new engine further before it joins the pool (e.g. starts a job's first
    * container ahead). A failure is reported as an `error` event; the engine is used anyway.
@@ -32,6 +33,14 @@ export interface PoolOptions {
  *
  * Events: `ready` (engine), `error` (Error) for a failed background start.
  */
+/** Engine starts after failures: 500 ms doubled per failure, at most 30 s. */
+const START_RETRY: Backoff = { base: 500, max: 30_000 };
+
+/** What a closed pool answers: it closes when Nestor stops, so a wait for an engine ends. */
+function closedError(): NestorError {
+  return new NestorError('NESTOR_STOPPING', 'The engine pool is closed', 'Nothing to do: Nestor is stopping, and the job is requeued or fails with it.');
+}
+
 export class EnginePool extends EventEmitter {
   private readonly ready: NestedEngine[] = [];
   /** Timers that freeze ready engines left unused. */
@@ -72,7 +81,7 @@ export class EnginePool extends EventEmitter {
    * it would only make both slower on a busy host); else one started cold for this caller.
    */
   async acquire(): Promise<NestedEngine> {
-    if (this.closed) throw new Error('the engine pool is closed');
+    if (this.closed) throw closedError();
     const engine = this.ready.shift();
     this.refill();
     if (engine) {
@@ -93,7 +102,7 @@ export class EnginePool extends EventEmitter {
       this.waiters.push(waiter);
       return waiter.promise;
     }
-    return this.make(this.options.engine ?? {});
+    return this.make(this.options.engine);
   }
 
   /** Destroys an engine a job has finished with. Never returns it to the pool. */
@@ -104,7 +113,7 @@ export class EnginePool extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     this.closing.abort();
-    for (const w of this.waiters.splice(0)) w.reject(new Error('the engine pool is closed'));
+    for (const w of this.waiters.splice(0)) w.reject(closedError());
     for (const t of this.pauseTimers.values()) clearTimeout(t);
     this.pauseTimers.clear();
     await this.inFlight.settled();
@@ -137,9 +146,9 @@ export class EnginePool extends EventEmitter {
   private startOne(): Promise<unknown> {
     this.starting++;
     // Starting engines one after another after failures keeps a broken host from being hammered.
-    const delay = this.consecutiveFailures ? Math.min(30_000, 500 * 2 ** this.consecutiveFailures) : 0;
+    const delay = this.consecutiveFailures ? backoffDelay(this.consecutiveFailures, START_RETRY) : 0;
     const job = sleep(delay, this.closing.signal)
-      .then(() => (this.closed ? undefined : this.make(this.options.engine ?? {})))
+      .then(() => (this.closed ? undefined : this.make(this.options.engine)))
       .then(
         async (engine) => {
           if (!engine) return;
@@ -160,7 +169,7 @@ export class EnginePool extends EventEmitter {
           this.reportError(err);
           // A job waiting for this start is not left waiting on a broken one: it starts its own.
           const waiter = this.waiters.shift();
-          if (waiter && !this.closed) this.make(this.options.engine ?? {}).then(waiter.resolve, waiter.reject);
+          if (waiter && !this.closed) this.make(this.options.engine).then(waiter.resolve, waiter.reject);
         },
       )
       .finally(() => {

@@ -1,3 +1,6 @@
+import { NestorError } from '../errors.ts';
+import { splitTag } from './images/reference.ts';
+
 /** Pure decisions of `nestor prune`: which images go, given age and how many to keep. */
 export interface ImageFacts {
   id: string;
@@ -7,14 +10,13 @@ export interface ImageFacts {
 
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration; use a number and a unit, e.g. 90m, 24h or 7d`);
+  if (!m) throw new NestorError('NESTOR_BAD_OPTION', `"${text}" is not a duration; use a number and a unit, e.g. 90m, 24h or 7d`, 'Give a number and one of the units s, m, h, d or w, e.g. 24h.');
   const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86_400e3, w: 604_800e3 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
   return Number(m[1]) * unit;
 }
 
 function repositoryOf(tag: string): string {
-  const colon = tag.lastIndexOf(':');
-  return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
+  return splitTag(tag)[0];
 }
 
 /**

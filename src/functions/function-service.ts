@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { NestorError } from '../errors.ts';
+import { NestorError, type ErrorCode } from '../errors.ts';
+import { problemOf } from '../http-status.ts';
 import { responseFromStdout, type FunctionResponse } from './envelope.ts';
 import { FunctionInstance, InstanceUnfitError, type InstanceSpec } from './instance.ts';
 import { requestEnvironment, type FunctionRequest } from './request-env.ts';
@@ -27,9 +28,9 @@ export interface InvocationResult {
   stderr: string;
 }
 
-/** An answer in the API's problem+json form, with a stable code and what to do next. */
-function problem(status: number, code: string, title: string, detail: string, hint: string): FunctionResponse {
-  const body = { type: `https://nestor.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, detail, hint };
+/** A function's failure as the API answers errors: problem+json, with the status src/http-status.ts gives its code. */
+function problem(code: ErrorCode, detail: string, hint: string): FunctionResponse {
+  const { status, body } = problemOf(new NestorError(code, detail, hint))!;
   return { status, headers: { 'content-type': 'application/problem+json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
@@ -118,9 +119,9 @@ export class FunctionService {
       else if (instance.reusable) void instance.remove();
       const tail = out.stderr.slice(-2000);
       let response: FunctionResponse;
-      if (out.timedOut) response = problem(504, 'NESTOR_FUNCTION_TIMEOUT', 'Gateway Timeout', `${this.spec.id} did not answer within ${this.spec.timeoutMs} ms; its container was killed`, 'Raise `timeout` for this function in nestor.yaml if it needs longer, or make it answer sooner.');
-      else if (out.tooLarge) response = problem(502, 'NESTOR_FUNCTION_RESPONSE_TOO_LARGE', 'Bad Gateway', `${this.spec.id} wrote more than ${this.spec.maxOutputBytes} bytes to stdout`, 'Answer with less, or hand large results over through storage and return a reference.');
-      else if (out.exitCode !== 0) response = problem(502, 'NESTOR_FUNCTION_FAILED', 'Bad Gateway', `${this.spec.id} exited with status ${out.exitCode}. Its stderr ends with:\n${tail}`, 'Fix the function; GET /api/functions/NAMESPACE/PATH/invocations keeps the stderr of recent calls.');
+      if (out.timedOut) response = problem('NESTOR_FUNCTION_TIMEOUT', `${this.spec.id} did not answer within ${this.spec.timeoutMs} ms; its container was killed`, 'Raise `timeout` for this function in nestor.yaml if it needs longer, or make it answer sooner.');
+      else if (out.tooLarge) response = problem('NESTOR_FUNCTION_RESPONSE_TOO_LARGE', `${this.spec.id} wrote more than ${this.spec.maxOutputBytes} bytes to stdout`, 'Answer with less, or hand large results over through storage and return a reference.');
+      else if (out.exitCode !== 0) response = problem('NESTOR_FUNCTION_FAILED', `${this.spec.id} exited with status ${out.exitCode}. Its stderr ends with:\n${tail}`, 'Fix the function; GET /api/functions/NAMESPACE/PATH/invocations keeps the stderr of recent calls.');
       else response = responseFromStdout(out.stdout);
       return { response, start, durationMs: performance.now() - started, exitCode: out.exitCode, stderr: out.stderr };
     } finally {

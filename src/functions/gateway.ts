@@ -44,6 +44,11 @@ export type InvocationListener = (id: { namespace: string; path: string }, resul
  * Serves `/fn/NAMESPACE/PATH`: finds the function deployed at that path (longest path first,
  * so `api` and `api/users` can both exist) and hands the request to its service.
  */
+/** What a closed gateway answers: the server is stopping. */
+function closedError(): NestorError {
+  return new NestorError('NESTOR_SERVER_CLOSING', 'The function gateway is closed: the server is stopping', 'Sync again once the server is back; the deployment is served again at its start.');
+}
+
 export class FunctionGateway {
   private readonly services = new Map<string, { app: string; image: string; service: FunctionService }>();
   private readonly listeners: InvocationListener[] = [];
@@ -70,12 +75,12 @@ export class FunctionGateway {
     const info = await req.docker.getImage(req.image).inspect();
     const command = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
     const spec: ServiceSpec = { id, image: req.image, command, user: unprivilegedUser(info.Config.User), ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
-    if (this.closed) throw new Error('the function gateway is closed');
+    if (this.closed) throw closedError();
     const service = new FunctionService(req.docker, spec);
     await service.warmUp();
     if (this.closed) {
       await service.close(); // closed while the first instance started: nothing may outlive close()
-      throw new Error('the function gateway is closed');
+      throw closedError();
     }
     const previous = this.services.get(id);
     this.services.set(id, { app: req.app, image: req.image, service });

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
 import { demuxWithBackpressure } from '../engine/demux.ts';
+import { NestorError } from '../errors.ts';
 import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 
 /** How one function's containers are made. */
@@ -76,7 +77,15 @@ while :; do
 ' "$t" "$s" >&2
 done`;
 
-export class InstanceUnfitError extends Error {}
+/**
+ * An image the request loop cannot run in (no /bin/sh, no head or cat). FunctionService catches
+ * it and runs such a function one container per request instead, so it reaches no caller.
+ */
+export class InstanceUnfitError extends NestorError {
+  constructor(why: string) {
+    super('NESTOR_FUNCTION_IMAGE_UNFIT', `The function's image cannot keep a warm instance: ${why}`, 'Nothing to do: each request starts a container of its own. Base the image on one with /bin/sh, head and cat for warm starts.');
+  }
+}
 
 function hostConfig(spec: InstanceSpec): Docker.HostConfig {
   return {

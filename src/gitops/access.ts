@@ -1,4 +1,4 @@
-import { AppError } from './app-error.ts';
+import { NestorError } from '../errors.ts';
 import { checkLocalRoot, isLocalRepo } from './repo-url.ts';
 import type { DeployTarget } from './targets.ts';
 
@@ -7,9 +7,9 @@ export interface Caller {
   admin: boolean;
 }
 
-export class AdminOnlyError extends AppError {
+export class AdminOnlyError extends NestorError {
   constructor(what: string, hint: string) {
-    super(403, 'NESTOR_ADMIN_ONLY', `Only the server's admin may ${what}`, hint);
+    super('NESTOR_ADMIN_ONLY', `Only the server's admin may ${what}`, hint);
   }
 }
 

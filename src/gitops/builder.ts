@@ -4,6 +4,7 @@ import { EnginePool } from '../engine/pool.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import { ensureRegistry, REGISTRY_ALIAS, type RegistryHandle } from '../engine/images/registry.ts';
 import { consumeProgress } from '../engine/json-stream.ts';
+import { splitTag } from '../engine/images/reference.ts';
 import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { ProvisionOptions } from '../engine/nested/provision.ts';
@@ -73,7 +74,7 @@ export class FunctionBuilder {
   private localRegistry: RegistryHandle | undefined;
   private readonly host: EngineClient;
 
-  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: ProvisionOptions }) {
+  constructor(opts: { host: EngineClient; supply?: ImageSupply; registry?: ImageRegistry; credentials: Credentials; allCredentials?: AllCredentials; warm?: number; insecureRegistries?: string[]; engine?: Omit<ProvisionOptions, 'host'> }) {
     this.registry = opts.registry ?? LOCAL_REGISTRY;
     this.credentials = opts.credentials;
     this.allCredentials = opts.allCredentials ?? (async () => []);
@@ -187,9 +188,11 @@ export class FunctionBuilder {
   async removeFromRegistry(image: string): Promise<boolean> {
     if (this.registry !== LOCAL_REGISTRY) return false;
     const { url: localRegistryUrl, authorization } = await this.ownRegistry();
-    const [repo, tag] = splitTag(image);
+    // A digest names the manifest itself; a tag is looked up.
+    const [repo, tag, pinned] = splitTag(image);
+    const reference = pinned ?? tag;
     const accept = ['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
-    const head = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept, authorization } });
+    const head = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${reference}`, { method: 'HEAD', headers: { accept, authorization } });
     const digest = head.headers.get('docker-content-digest');
     if (!head.ok || !digest) return false;
     const del = await fetch(`${localRegistryUrl}/v2/${repo}/manifests/${digest}`, { method: 'DELETE', headers: { authorization } });
@@ -211,9 +214,4 @@ export class FunctionBuilder {
     await this.releasing.settled();
     await this.pool.close();
   }
-}
-
-export function splitTag(image: string): [string, string] {
-  const at = image.lastIndexOf(':');
-  return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
 }

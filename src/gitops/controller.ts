@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NestorError, errorMessage } from '../errors.ts';
+import { backoffDelay } from '../backoff.ts';
 import type { FunctionGateway, FunctionSettings } from '../functions/gateway.ts';
 import { redactSecrets } from '../secrets/redact.ts';
 import type { AppRecord, Deployment, DeployedFunction, GitopsStore } from './store.ts';
 import { checkNewApp, type Caller } from './access.ts';
-import { AppError } from './app-error.ts';
 import { imageTag, type FunctionBuilder } from './builder.ts';
 import { RepositoryCache, checkRepoUrl, remoteHead } from './git.ts';
 import { parseManifest, type FunctionSpec, type Manifest } from './manifest.ts';
@@ -14,7 +14,6 @@ import { readManifestFile } from './manifest-file.ts';
 import { checkLocalRoot, isLocalRepo, splitRepoUrl, type GitCredential, type RepoSource } from './repo-url.ts';
 import { checkTarget, type DeployTarget, type TargetClients } from './targets.ts';
 
-export { AppError };
 
 export interface NewApp {
   name: string;
@@ -50,6 +49,8 @@ export interface ControllerOptions {
   /** How often the controller looks for apps whose poll is due. */
   tickMs?: number;
   maxBackoffS?: number;
+  /** The environment git runs in: the server's own (PATH, HOME, SSH_AUTH_SOCK, proxies, GIT_SSH_COMMAND). */
+  gitEnv: NodeJS.ProcessEnv;
 }
 
 export const DEFAULT_POLL_S = 60;
@@ -92,7 +93,7 @@ export class GitopsController {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    this.cache = new RepositoryCache(join(opts.dataDir, 'gitops', 'repositories'));
+    this.cache = new RepositoryCache(join(opts.dataDir, 'gitops', 'repositories'), opts.gitEnv);
   }
 
   /** Puts every application's current deployment back behind the gateway, then starts polling. */
@@ -128,7 +129,7 @@ export class GitopsController {
     checkRepoUrl(input.repoUrl);
     const source = splitRepoUrl(input.repoUrl);
     if (input.repoCredential) {
-      if (!/^https?:\/\//i.test(source.url)) throw new AppError(422, 'NESTOR_REPO_CREDENTIALS_UNUSED', `Repository credentials were given for ${source.url}, but Git uses them only for http:// and https:// repositories`, 'Leave repo_credentials out; ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh).');
+      if (!/^https?:\/\//i.test(source.url)) throw new NestorError('NESTOR_REPO_CREDENTIALS_UNUSED', `Repository credentials were given for ${source.url}, but Git uses them only for http:// and https:// repositories`, 'Leave repo_credentials out; ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh).');
       source.credential = input.repoCredential;
     }
     checkNewApp({ repoUrl: source.url, target: input.target ?? null }, caller, this.opts.localRepoRoots ?? []);
@@ -146,14 +147,14 @@ export class GitopsController {
       target: input.target ? JSON.stringify(input.target) : null,
       nextPollAt: Date.now(),
     });
-    if (!added) throw new AppError(409, 'NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
+    if (!added) throw new NestorError('NESTOR_APP_EXISTS', `Application ${input.namespace}/${input.name} already exists`, 'Remove it first (`nestor apps remove`), or pick another name.');
     this.opts.builder.warm();
     return (await this.opts.store.app(input.namespace, input.name))!;
   }
 
   async app(namespace: string, name: string): Promise<AppRecord> {
     const app = await this.opts.store.app(namespace, name);
-    if (!app) throw new AppError(404, 'NESTOR_APP_NOT_FOUND', `No application ${namespace}/${name}`, 'List them with `nestor apps list`; add one with `nestor apps add`.');
+    if (!app) throw new NestorError('NESTOR_APP_NOT_FOUND', `No application ${namespace}/${name}`, 'List them with `nestor apps list`; add one with `nestor apps add`.');
     return app;
   }
 
@@ -237,7 +238,7 @@ export class GitopsController {
     const failures = error ? app.failures + 1 : 0;
     const maxBackoff = this.opts.maxBackoffS ?? 600;
     // Back off on failures: interval × 2^failures, at most maxBackoff (and never less than the interval).
-    const delayS = error ? Math.min(Math.max(app.pollIntervalS, maxBackoff), app.pollIntervalS * 2 ** Math.min(failures, 10)) : app.pollIntervalS;
+    const delayS = error ? backoffDelay(failures, { base: app.pollIntervalS, max: Math.max(app.pollIntervalS, maxBackoff), maxDoublings: 10 }) : app.pollIntervalS;
     await this.opts.store.setPollOutcome(app.namespace, app.name, { error, failures, nextPollAt: Date.now() + delayS * 1000 });
     if (error) this.opts.logger.warn({ app: `${app.namespace}/${app.name}`, failures, retryInS: delayS, error }, 'repository check failed; retrying with back-off');
   }
@@ -249,7 +250,7 @@ export class GitopsController {
     try {
       // Checked at every sync too: an application stored before the roots existed, or a link changed since.
       if (isLocalRepo(app.repoUrl)) checkLocalRoot(app.repoUrl, this.opts.localRepoRoots ?? []);
-      commit = cause === 'poll' ? await remoteHead(sourceOf(app), app.branch) : await this.cache.fetch(sourceOf(app), app.branch);
+      commit = cause === 'poll' ? await remoteHead(sourceOf(app), app.branch, this.opts.gitEnv) : await this.cache.fetch(sourceOf(app), app.branch);
       if (commit !== app.lastCommit && cause === 'poll') commit = await this.cache.fetch(sourceOf(app), app.branch);
     } catch (err) {
       const error = redactFor(app, err instanceof NestorError && err.code === 'NESTOR_REPO_OUTSIDE_ROOTS' ? err.describe() : errorMessage(err));
@@ -330,11 +331,11 @@ export class GitopsController {
     log(`[nestor] reading ${found.file}${found.ignored ? ` (${found.ignored} is not read: nestor.yaml comes first)` : ''}\n`);
     const manifest = parseManifest(found.file, found.text);
     if (manifest.name !== app.name || manifest.namespace !== app.namespace) {
-      throw new AppError(422, 'NESTOR_MANIFEST_MISMATCH', `${found.file} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
+      throw new NestorError('NESTOR_MANIFEST_MISMATCH', `${found.file} names ${manifest.namespace}/${manifest.name}, but this application is ${app.namespace}/${app.name}`, 'Make metadata.name and metadata.namespace in the repository match the application, or add the application under the names the manifest uses.');
     }
     for (const fn of manifest.functions) {
       const owner = this.opts.gateway.owner(app.namespace, fn.path);
-      if (owner && owner !== app.name) throw new AppError(409, 'NESTOR_FUNCTION_TAKEN', `/fn/${app.namespace}/${fn.path} is served by application ${owner}`, 'Use another path, or another namespace.');
+      if (owner && owner !== app.name) throw new NestorError('NESTOR_FUNCTION_TAKEN', `/fn/${app.namespace}/${fn.path} is served by application ${owner}`, 'Use another path, or another namespace.');
     }
     return manifest;
   }
@@ -360,10 +361,10 @@ export class GitopsController {
     const key = `${namespace}/${name}`;
     const app = await this.app(namespace, name);
     const to = await this.opts.store.deployment(namespace, name, seq);
-    if (!to) throw new AppError(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
-    if (to.status !== 'deployed' || !to.functions.length) throw new AppError(409, 'NESTOR_ROLLBACK_REFUSED', `Deployment ${seq} of ${namespace}/${name} is ${to.status}${to.functions.length ? '' : ' with no functions'}; only a deployment that was deployed can serve again`, 'Pick a deployed one from `nestor apps history`.');
+    if (!to) throw new NestorError('NESTOR_DEPLOYMENT_NOT_FOUND', `${namespace}/${name} has no deployment ${seq}`, 'See the numbers with `nestor apps history`.');
+    if (to.status !== 'deployed' || !to.functions.length) throw new NestorError('NESTOR_ROLLBACK_REFUSED', `Deployment ${seq} of ${namespace}/${name} is ${to.status}${to.functions.length ? '' : ' with no functions'}; only a deployment that was deployed can serve again`, 'Pick a deployed one from `nestor apps history`.');
     for (const fn of to.functions) {
-      if (await this.opts.store.isPruned(fn.image)) throw new AppError(409, 'NESTOR_IMAGE_PRUNED', `The image ${fn.image} of deployment ${seq} was pruned by retention (keepImages)`, 'Roll back to a newer deployment, or raise spec.keepImages in nestor.yaml to keep more images.');
+      if (await this.opts.store.isPruned(fn.image)) throw new NestorError('NESTOR_IMAGE_PRUNED', `The image ${fn.image} of deployment ${seq} was pruned by retention (keepImages)`, 'Roll back to a newer deployment, or raise spec.keepImages in nestor.yaml to keep more images.');
     }
     const d = await this.opts.store.startDeployment({ namespace, app: name, commit: to.commit, message: to.message, cause: 'rollback', functions: to.functions, rollbackOf: seq });
     try {

@@ -46,15 +46,19 @@ function credentialEnv(url: string, credential: GitCredential): NodeJS.ProcessEn
   };
 }
 
-/** Environment for every git command: never prompt, never run commands through URLs. */
-function gitEnv(repo?: RepoSource): NodeJS.ProcessEnv {
+/**
+ * Environment for every git command: the server's own (`base`: PATH, HOME, SSH_AUTH_SOCK,
+ * proxies, GIT_SSH_COMMAND, as the CLI was started with), never prompting, never running
+ * commands through URLs.
+ */
+function gitEnv(base: NodeJS.ProcessEnv, repo?: RepoSource): NodeJS.ProcessEnv {
   return {
     ...(repo?.credential ? credentialEnv(repo.url, repo.credential) : {}),
-    ...process.env,
+    ...base,
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'true',
     SSH_ASKPASS: 'true',
-    GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+    GIT_SSH_COMMAND: base.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
     GIT_ALLOW_PROTOCOL: ALLOWED_PROTOCOLS,
     GIT_CONFIG_NOSYSTEM: '1',
     LC_ALL: 'C',
@@ -67,20 +71,20 @@ export function checkRepoUrl(url: string): void {
   if (bad) throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(redactUrls(url))} ${bad}`, 'Use an https://, ssh://, git:// or file:// URL, or a local path.');
 }
 
-function git(args: string[], what: string, url: string, repo?: RepoSource): Promise<string> {
+function git(base: NodeJS.ProcessEnv, args: string[], what: string, url: string, repo?: RepoSource): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(repo), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(base, repo), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new GitError(what, url, stderr || err.message));
       else resolve(stdout);
     });
   });
 }
 
-/** The commit a branch points at, asked of the remote without fetching anything. */
-export async function remoteHead(repo: RepoSource, branch: string): Promise<string> {
+/** The commit a branch points at, asked of the remote without fetching anything; `env` as for RepositoryCache. */
+export async function remoteHead(repo: RepoSource, branch: string, env: NodeJS.ProcessEnv): Promise<string> {
   const { url } = repo;
   checkRepoUrl(url);
-  const out = await git(['ls-remote', '--heads', '--', url, `refs/heads/${branch}`], 'ls-remote', url, repo);
+  const out = await git(env, ['ls-remote', '--heads', '--', url, `refs/heads/${branch}`], 'ls-remote', url, repo);
   const sha = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
   if (!sha) throw new GitError('ls-remote', url, `branch ${branch} not found`);
   return sha;
@@ -92,9 +96,12 @@ export async function remoteHead(repo: RepoSource, branch: string): Promise<stri
  */
 export class RepositoryCache {
   private readonly cacheDir: string;
+  private readonly env: NodeJS.ProcessEnv;
 
-  constructor(cacheDir: string) {
+  /** `env`: the environment git runs in, the server's own (given by the CLI). */
+  constructor(cacheDir: string, env: NodeJS.ProcessEnv) {
     this.cacheDir = cacheDir;
+    this.env = env;
   }
 
   private dirOf(url: string): string {
@@ -108,10 +115,10 @@ export class RepositoryCache {
     const dir = this.dirOf(url);
     if (!existsSync(join(dir, 'HEAD'))) {
       mkdirSync(dir, { recursive: true });
-      await git(['init', '--quiet', '--bare', dir], 'init', url);
+      await git(this.env, ['init', '--quiet', '--bare', dir], 'init', url);
     }
-    await git(['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url, repo);
-    return (await git(['--git-dir', dir, 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], 'rev-parse', url)).trim();
+    await git(this.env, ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url, repo);
+    return (await git(this.env, ['--git-dir', dir, 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], 'rev-parse', url)).trim();
   }
 
   /** Writes the files of `commit` (fetched before) into `target`, links and modes intact. */
@@ -120,7 +127,7 @@ export class RepositoryCache {
     mkdirSync(target, { recursive: true });
     const dir = this.dirOf(url);
     await new Promise<void>((resolve, reject) => {
-      const archive = spawn('git', ['--git-dir', dir, 'archive', '--format=tar', commit], { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const archive = spawn('git', ['--git-dir', dir, 'archive', '--format=tar', commit], { env: gitEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
       const untar = spawn('tar', ['-x', '-C', target], { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
       archive.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -141,6 +148,6 @@ export class RepositoryCache {
 
   /** The subject line and author of a commit, for deployment records. */
   async describe(url: string, commit: string): Promise<string> {
-    return (await git(['--git-dir', this.dirOf(url), 'log', '-1', '--format=%s (%an)', commit], 'log', url)).trim();
+    return (await git(this.env, ['--git-dir', this.dirOf(url), 'log', '-1', '--format=%s (%an)', commit], 'log', url)).trim();
   }
 }

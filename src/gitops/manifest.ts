@@ -89,8 +89,7 @@ export const FUNCTION_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 10_000, co
 
 export class ManifestError extends PipelineError {
   constructor(problems: PipelineProblem[], file = MANIFEST_FILE) {
-    super(problems, `Fix ${file} at the places named; docs/gitops.md describes every key.`);
-    (this as { code: string }).code = 'NESTOR_MANIFEST_INVALID';
+    super(problems, `Fix ${file} at the places named; docs/gitops.md describes every key.`, 'NESTOR_MANIFEST_INVALID');
   }
 }
 

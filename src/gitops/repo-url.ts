@@ -1,8 +1,8 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NestorError } from '../errors.ts';
 import { redactUrls } from '../secrets/redact.ts';
-import { AppError } from './app-error.ts';
 import { inside } from './repo-paths.ts';
 
 /** What Git is given to log in to an http(s) repository, kept apart from the URL and sealed in the store. */
@@ -41,7 +41,7 @@ export function splitRepoUrl(raw: string, opts: { lenient?: boolean } = {}): Rep
   }
   if (!u.password) return { url: raw, credential: null };
   if (!opts.lenient) {
-    throw new AppError(422, 'NESTOR_REPO_URL_REFUSED', `Repository URL ${redactUrls(raw)} carries a password, which Git never uses for ${scheme}://`, `Drop the password: ${scheme === 'ssh' ? 'ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh)' : 'use an https:// URL with credentials instead'}.`);
+    throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${redactUrls(raw)} carries a password, which Git never uses for ${scheme}://`, `Drop the password: ${scheme === 'ssh' ? 'ssh:// repositories log in with a key (the server\'s ssh agent or ~/.ssh)' : 'use an https:// URL with credentials instead'}.`);
   }
   u.password = '';
   return { url: u.toString(), credential: null };
@@ -65,7 +65,7 @@ export function localRepoPath(url: string): string {
   try {
     path = /^file:/i.test(url) ? fileURLToPath(url) : resolve(url);
   } catch {
-    throw new AppError(422, 'NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(url)} is not a file:// URL of this machine`, 'Use file:///ABSOLUTE/PATH or an absolute path.');
+    throw new NestorError('NESTOR_REPO_URL_REFUSED', `Repository URL ${JSON.stringify(url)} is not a file:// URL of this machine`, 'Use file:///ABSOLUTE/PATH or an absolute path.');
   }
   try {
     return realpathSync(path);
@@ -89,8 +89,7 @@ export function checkLocalRoot(url: string, roots: readonly string[]): void {
     }
   });
   if (real.some((r) => inside(r, path))) return;
-  throw new AppError(
-    403,
+  throw new NestorError(
     'NESTOR_REPO_OUTSIDE_ROOTS',
     `The local repository ${path} is not under a directory this server allows${roots.length ? ` (${roots.join(', ')})` : ' (none is allowed)'}`,
     'Serve it from a forge (https:// or ssh://), or have the operator allow its parent directory with NESTOR_LOCAL_REPO_ROOTS=/srv/git (paths separated by ":").',

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EngineClient } from '../engine/engine-client.ts';
+import type { SshLogin } from '../engine/docker-host.ts';
+import type { EngineImages } from '../engine/images/local-images.ts';
 import { cleanupOrphans } from '../engine/cleanup.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import { FunctionGateway } from '../functions/gateway.ts';
@@ -37,6 +39,15 @@ export interface GitopsConfig {
   webhookReplayWindowMs?: number;
   tickMs?: number;
   maxBackoffS?: number;
+  /**
+   * The environment git runs in: the server's own (PATH, HOME, SSH_AUTH_SOCK, proxies,
+   * GIT_SSH_COMMAND), given by the CLI as process.env.
+   */
+  gitEnv: NodeJS.ProcessEnv;
+  /** How ssh:// deploy targets are logged in to: the server's agent and key (SSH_AUTH_SOCK, NESTOR_SSH_KEY). */
+  sshLogin?: SshLogin;
+  /** Images nested build engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
+  engineImages?: EngineImages;
 }
 
 /** What the server's GitOps routes are given: the parts `startGitops` started. */
@@ -65,17 +76,19 @@ export async function startGitops(store: { readonly db: Database }, cfg: GitopsC
     allCredentials: () => gitopsStore.credentials(),
     warm: cfg.buildWarm ?? 1,
     ...(cfg.insecureRegistries ? { insecureRegistries: cfg.insecureRegistries } : {}),
+    ...(cfg.engineImages ? { engine: { engineImages: cfg.engineImages } } : {}),
   });
   const controller = new GitopsController({
     store: gitopsStore,
     builder,
     gateway,
-    targets: new TargetClients(cfg.host),
+    targets: new TargetClients(cfg.host, cfg.sshLogin),
     dataDir,
     logger,
     localRepoRoots: cfg.localRepoRoots ?? [],
     ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
     ...(cfg.maxBackoffS ? { maxBackoffS: cfg.maxBackoffS } : {}),
+    gitEnv: cfg.gitEnv,
   });
   gateway.onInvocation((id, result) => {
     void gitopsStore

@@ -1,5 +1,5 @@
 import { connect, ping, type EngineClient } from '../engine/engine-client.ts';
-import { parseDockerHost } from '../engine/docker-host.ts';
+import { parseDockerHost, type SshLogin } from '../engine/docker-host.ts';
 import { NestorError } from '../errors.ts';
 
 /** Where an application's functions run, when not on this server's own engine. */
@@ -30,10 +30,13 @@ export function checkTarget(target: DeployTarget): void {
 /** One client per target address, made on first use and checked with a ping. */
 export class TargetClients {
   private readonly local: EngineClient;
+  private readonly sshLogin: SshLogin;
   private readonly clients = new Map<string, EngineClient>();
 
-  constructor(local: EngineClient) {
+  /** `sshLogin`: the server's own ssh agent and key, which ssh:// targets are reached with. */
+  constructor(local: EngineClient, sshLogin: SshLogin = {}) {
     this.local = local;
+    this.sshLogin = sshLogin;
   }
 
   async client(target: DeployTarget | null): Promise<EngineClient> {
@@ -43,6 +46,7 @@ export class TargetClients {
     if (!client) {
       checkTarget(target);
       const endpoint = target.certPath ? parseDockerHost(target.host, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: target.certPath }) : parseDockerHost(target.host);
+      if (endpoint.kind === 'ssh' && Object.keys(this.sshLogin).length) endpoint.login = this.sshLogin;
       client = connect(endpoint);
       await ping(client, 15_000);
       this.clients.set(key, client);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { NestorError } from '../errors.ts';
+import { NestorError, isErrorCode } from '../errors.ts';
 import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from './errors.ts';
 import { PipelineLimitError, pipelineLimits, type PipelineLimits } from './limits.ts';
 
@@ -156,11 +156,8 @@ function start(task: Task) {
 function revive(e: SerializedError): Error {
   if (e.problems && e.limit) return PipelineLimitError.revive({ problems: e.problems, limit: e.limit });
   if (e.problems && e.error === 'NESTOR_PIPELINE_UNSUPPORTED') return new UnsupportedFeatureError(e.problems);
-  if (e.problems) {
-    const err = new PipelineError(e.problems, e.hint);
-    (err as { code: string }).code = e.error;
-    return err;
-  }
-  if (e.error === 'NESTOR_INTERNAL') return new Error(`compiling failed: ${e.message}`);
+  // A code that is not Nestor's (a thread that failed in its own way) is the compiler's failure.
+  if (e.error === 'NESTOR_INTERNAL' || !isErrorCode(e.error)) return new Error(`compiling failed: ${e.message}`);
+  if (e.problems) return new PipelineError(e.problems, e.hint, e.error);
   return new NestorError(e.error, e.message, e.hint);
 }

@@ -1,4 +1,4 @@
-import { NestorError } from '../errors.ts';
+import { NestorError, type ErrorCode } from '../errors.ts';
 
 /** Where in a pipeline file something is: 1-based, as editors show it. */
 export interface SourcePosition {
@@ -22,21 +22,20 @@ const INVALID_HINT = 'Fix the file at the places named; docs/pipeline.md describ
 /** A pipeline file that cannot run: every problem found, each with file:line:column. */
 export class PipelineError extends NestorError {
   readonly problems: PipelineProblem[];
-  constructor(problems: PipelineProblem[], hint = INVALID_HINT) {
-    super('NESTOR_PIPELINE_INVALID', problems.map((p) => `${formatPosition(p.position)}: ${p.message}`).join('\n'), hint);
+  constructor(problems: PipelineProblem[], hint = INVALID_HINT, code: ErrorCode = 'NESTOR_PIPELINE_INVALID') {
+    super(code, problems.map((p) => `${formatPosition(p.position)}: ${p.message}`).join('\n'), hint);
     this.problems = problems;
   }
 
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), problems: this.problems };
+  override details(): Record<string, unknown> {
+    return { problems: this.problems };
   }
 }
 
 /** A pipeline that is valid but uses something Nestor does not run; named, never ignored. */
 export class UnsupportedFeatureError extends PipelineError {
   constructor(problems: PipelineProblem[]) {
-    super(problems, 'Remove or rewrite these parts; docs/pipeline.md lists what each imported format supports.');
-    (this as { code: string }).code = 'NESTOR_PIPELINE_UNSUPPORTED';
+    super(problems, 'Remove or rewrite these parts; docs/pipeline.md lists what each imported format supports.', 'NESTOR_PIPELINE_UNSUPPORTED');
   }
 }
 

@@ -56,13 +56,13 @@ export class PipelineLimitError extends PipelineError {
     super(
       [{ position, message: `${what}: over the pipeline limit ${name} = ${max.toLocaleString('en')}` }],
       `Make the pipeline smaller or simpler at ${formatPosition(position)}; the limits are listed in docs/pipeline.md ("Limits").`,
+      'NESTOR_PIPELINE_LIMIT',
     );
-    (this as { code: string }).code = 'NESTOR_PIPELINE_LIMIT';
     this.limit = { name, max, ...(actual !== undefined ? { actual } : {}) };
   }
 
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), limit: this.limit };
+  override details(): Record<string, unknown> {
+    return { ...super.details(), limit: this.limit };
   }
 
   /** The error again from its toJSON() (it crossed a thread as plain data). */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
-import { defaultStepImage } from '../config.ts';
+import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
 import { everyProblem } from './errors.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
@@ -160,11 +160,12 @@ export function compileText(pipeline: { text: string; file: string }, opts: Comp
 
 /**
  * The plans of a job given as text (an API submission, a stored job), as a runner compiles them:
- * with the default step image, like `nestor run`.
+ * with the runner's default step image (NESTOR_DEFAULT_IMAGE, given by the CLI), like `nestor
+ * run`; the server's check of a submission takes the built-in default, which changes no answer.
  */
-export function jobPlansOf(pipeline: { text: string; file: string }, facts: RunFacts & Pick<CompileOptions, 'limits'> = {}): JobPlan[] {
+export function jobPlansOf(pipeline: { text: string; file: string }, facts: RunFacts & Partial<Pick<CompileOptions, 'limits' | 'defaultImage'>> = {}): JobPlan[] {
   return compileText(pipeline, {
-    defaultImage: defaultStepImage(),
+    defaultImage: facts.defaultImage ?? DEFAULT_STEP_IMAGE,
     event: facts.event ?? 'push',
     ...(facts.branch ? { branch: facts.branch } : {}),
     ...(facts.limits ? { limits: facts.limits } : {}),

@@ -1,4 +1,5 @@
 import { RE2JS, RE2JSException } from 're2js';
+import { NestorError } from '../errors.ts';
 import type { PipelineLimits } from './limits.ts';
 
 /**
@@ -15,11 +16,15 @@ export interface Regex {
   testExact(input: string): boolean;
 }
 
-/** A pattern RE2 cannot run, or one over a limit; the caller reports it where it is written. */
-export class RegexError extends Error {
+/**
+ * A pattern RE2 cannot run, or one over a limit. The pipeline readers catch it and report it
+ * where the pattern is written (a problem, or PipelineLimitError), so it reaches a user in
+ * their words; its code and hint are for any other caller.
+ */
+export class RegexError extends NestorError {
   readonly limit?: { name: 'regexLength' | 'regexSize'; max: number; actual: number };
   constructor(message: string, limit?: RegexError['limit']) {
-    super(message);
+    super('NESTOR_REGEX_INVALID', message, `Write the pattern in RE2 syntax: ${RE2_SYNTAX}.`);
     if (limit) this.limit = limit;
   }
 }

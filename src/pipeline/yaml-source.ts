@@ -135,6 +135,11 @@ class BoundedParser extends Parser {
     }
   }
 }
+/**
+ * Private control flow: the parser's signal that a document nests too deep, caught at once by
+ * `locate` below and thrown on as PipelineLimitError with file:line:column. It never leaves
+ * this module, so it is no NestorError.
+ */
 class NestedTooDeep extends Error {}
 
 /** The documents of a YAML text with their line counter; a syntax error is thrown with file:line:column. */

@@ -13,10 +13,12 @@ import type { JobEvent, JobResult } from './execute-job.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans } from './run-plans.ts';
 import { prepareStepSlots } from './step-slot.ts';
-import { defaultStepImage, stepSlots } from '../config.ts';
+import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
+import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
 
 export interface AgentOptions {
   server: string;
@@ -30,6 +32,12 @@ export interface AgentOptions {
   isolation?: IsolationMode;
   /** Engines kept started for the next jobs. */
   warm?: number;
+  /** The image of steps that name none (NESTOR_DEFAULT_IMAGE; default DEFAULT_STEP_IMAGE). */
+  stepImage?: string;
+  /** Step containers each warm engine starts ahead (NESTOR_STEP_SLOTS; default DEFAULT_STEP_SLOTS). */
+  stepSlots?: number;
+  /** Images nested engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
+  engineImages?: EngineImages;
   log: Logger;
   /**
    * Level of the job started/finished lines. A runner in the server's own process (`nestor up`)
@@ -96,8 +104,8 @@ export class RunnerAgent {
     // Stopped while starting: start nothing more (stop() waits only for what was started).
     if (this.stopped) return;
     if (this.opts.warm) {
-      const stepImage = defaultStepImage();
-      const slots = stepSlots();
+      const stepImage = this.opts.stepImage ?? DEFAULT_STEP_IMAGE;
+      const slots = this.opts.stepSlots ?? DEFAULT_STEP_SLOTS;
       this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions(), prepare: (engine) => prepareStepSlots(engine, stepImage, slots) });
       this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
       this.pool.on('ready', (engine: NestedEngine) => this.opts.log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'));
@@ -118,7 +126,7 @@ export class RunnerAgent {
   }
 
   private engineOptions() {
-    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
+    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
   }
 
   private async register(): Promise<void> {
@@ -140,7 +148,7 @@ export class RunnerAgent {
   }
 
   private async backoff(attempt: number, err: unknown): Promise<void> {
-    const ms = backoffMs(attempt);
+    const ms = backoffDelay(attempt, SERVER_RETRY);
     this.opts.log.warn({ err: errorMessage(err), retryInMs: Math.round(ms) }, 'server unreachable; retrying');
     await this.pause(ms);
   }
@@ -166,7 +174,7 @@ export class RunnerAgent {
           fastEmpty = 0;
           void this.runJob(leased);
         } else if (!leased && Date.now() - asked < MIN_EMPTY_POLL_MS) {
-          await this.pause(backoffMs(fastEmpty++));
+          await this.pause(backoffDelay(fastEmpty++, SERVER_RETRY));
         } else {
           fastEmpty = 0;
         }
@@ -222,11 +230,12 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     try {
-      const plans = jobPlansOf(job.spec.pipeline);
+      const plans = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
       results = await runPlans(plans, {
         host: this.opts.host,
         ...(this.opts.supply ? { supply: this.opts.supply } : {}),
         isolation: this.opts.isolation ?? 'auto',
+        ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}),
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
@@ -280,7 +289,5 @@ export class RunnerAgent {
   }
 }
 
-/** Exponential back-off with jitter (±25 %), from 250 ms to 10 s, so runners never retry in step. */
-export function backoffMs(attempt: number): number {
-  return Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
-}
+/** Retries of calls to the server: from 250 ms to 10 s, with jitter (±25 %) so runners never retry in step. */
+export const SERVER_RETRY: Backoff = { base: 250, max: 10_000, maxDoublings: 6, jitter: 0.25 };

@@ -2,6 +2,7 @@ import { errorMessage } from '../errors.ts';
 import type { EngineClient } from '../engine/engine-client.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
+import type { EngineImages } from '../engine/images/local-images.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import { provision } from '../engine/nested/provision.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
@@ -12,6 +13,8 @@ export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
   host: EngineClient;
   supply?: ImageSupply;
   isolation?: IsolationMode;
+  /** Images nested engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
+  engineImages?: EngineImages;
   signal?: AbortSignal;
   /** Jobs (matrix entries) run at once. */
   parallel?: number;
@@ -101,6 +104,7 @@ function engineOptions(plan: JobPlan, opts: RunPlansOptions) {
   return {
     host: opts.host,
     isolation: opts.isolation ?? 'auto',
+    ...(opts.engineImages ? { engineImages: opts.engineImages } : {}),
     ...(opts.supply ? { daemon: opts.supply.daemonOptions() } : {}),
     // A local image stands in for docker:* images where those cannot be pulled; sharing it
     // (where layers can be shared) costs nothing and saves copying it when it is needed.

@@ -1,11 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
-import { NestorError } from '../errors.ts';
+import { NestorError, isErrorCode } from '../errors.ts';
 
+/**
+ * A server's problem+json answer, as the runner received it: the server's code, detail and hint,
+ * and the status it came with (the client's fact to retry on, not a status chosen here).
+ */
 export class ServerProblem extends NestorError {
   readonly status: number;
   constructor(status: number, body: { code?: string; detail?: string; hint?: string }, what: string) {
-    super(body.code ?? `NESTOR_HTTP_${status}`, `${what}: ${body.detail ?? `HTTP ${status}`}`, body.hint ?? 'Check the server URL and token.');
+    super(isErrorCode(body.code) ? body.code : `NESTOR_HTTP_${status}`, `${what}: ${body.detail ?? `HTTP ${status}`}`, body.hint ?? 'Check the server URL and token.');
     this.status = status;
   }
 }

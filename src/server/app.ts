@@ -3,9 +3,8 @@ import swagger from '@fastify/swagger';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import { PipelineError } from '../pipeline/errors.ts';
 import { compileSubmission, SUBMISSION_BODY_LIMIT } from './submission.ts';
-import { HttpProblem, parseBody as parse, problemBody, statusOf } from './problem.ts';
+import { parseBody as parse, problemHandler, sendProblem } from './problem.ts';
 import { NestorError } from '../errors.ts';
 import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -19,7 +18,7 @@ import {
   submitJobBody,
   tokenBody,
 } from './schemas.ts';
-import { DEFAULT_LOG_CAP_BYTES, FencedError, NotHolderError, UnknownJobError, type Job, type Store, type TokenKind } from './store/store.ts';
+import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind } from './store/store.ts';
 
 export interface AppOptions {
   store: Store;
@@ -101,35 +100,27 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     },
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err instanceof HttpProblem) return sendProblem(reply, err.status, err.code, err.message, err.hint, err.extra);
-    if (err instanceof FencedError) return sendProblem(reply, 409, 'NESTOR_LEASE_LOST', err.message, 'Stop working on this job: another runner owns it now.');
-    if (err instanceof NotHolderError) return sendProblem(reply, 403, 'NESTOR_FORBIDDEN', err.message, 'A runner may report only on jobs it leased itself, with the token the lease answered; nothing was changed.');
-    if (err instanceof UnknownJobError) return sendProblem(reply, 404, 'NESTOR_JOB_NOT_FOUND', err.message, 'Use the job id the lease answered.');
-    if (err instanceof PipelineError) {
-      return sendProblem(reply, 422, err.code, err.message, err.hint, { problems: err.problems });
-    }
-    if (err instanceof NestorError) {
-      const status = statusOf(err);
-      if (status) return sendProblem(reply, status, err.code, err.message, err.hint);
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'NESTOR_BODY_TOO_LARGE', 'The request body is over this route\'s size limit (1 MiB for the API, 6 MiB for functions, unless configured otherwise)', 'Send less: split log batches, or put large pipelines in the repository.');
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 415, 'NESTOR_UNSUPPORTED_MEDIA_TYPE', err.message, 'Send JSON with Content-Type: application/json.');
-    if (err.statusCode && err.statusCode < 500) return sendProblem(reply, err.statusCode, 'NESTOR_BAD_REQUEST', err.message, 'Check the request against /api/openapi.json.');
-    req.log.error({ err }, 'request failed');
-    return sendProblem(reply, 500, 'NESTOR_INTERNAL', 'The server failed to answer', 'Retry; if it persists, the server log has the cause.');
-  });
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'NESTOR_NOT_FOUND', `No route ${req.method} ${req.url}`, 'See /api/openapi.json for the routes.'));
+  app.setErrorHandler(
+    problemHandler(
+      {
+        bodyTooLarge: { message: 'The request body is over this route\'s size limit (1 MiB for the API, 6 MiB for functions, unless configured otherwise)', hint: 'Send less: split log batches, or put large pipelines in the repository.' },
+        unsupportedMediaTypeHint: 'Send JSON with Content-Type: application/json.',
+        badRequestHint: 'Check the request against /api/openapi.json.',
+      },
+      'request failed',
+    ),
+  );
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, new NestorError('NESTOR_NOT_FOUND', `No route ${req.method} ${req.url}`, 'See /api/openapi.json for the routes.')));
 
   app.addHook('onRequest', async (req) => {
     const allowed = req.routeOptions.config?.auth;
     if (!allowed) return;
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (!token) throw new HttpProblem(401, 'NESTOR_UNAUTHENTICATED', 'This route needs a token', 'Send Authorization: Bearer TOKEN (the admin token was printed at first start; runners get theirs at registration).');
+    if (!token) throw new NestorError('NESTOR_UNAUTHENTICATED', 'This route needs a token', 'Send Authorization: Bearer TOKEN (the admin token was printed at first start; runners get theirs at registration).');
     const identity = await store.findToken(token);
-    if (!identity) throw new HttpProblem(401, 'NESTOR_UNAUTHENTICATED', 'The token is not known', 'Check the token; an admin can issue a new one with POST /api/tokens.');
-    if (!allowed.includes(identity.kind)) throw new HttpProblem(403, 'NESTOR_FORBIDDEN', `A ${identity.kind} token cannot use this route`, `Use a ${allowed.join(' or ')} token.`);
+    if (!identity) throw new NestorError('NESTOR_UNAUTHENTICATED', 'The token is not known', 'Check the token; an admin can issue a new one with POST /api/tokens.');
+    if (!allowed.includes(identity.kind)) throw new NestorError('NESTOR_FORBIDDEN', `A ${identity.kind} token cannot use this route`, `Use a ${allowed.join(' or ')} token.`);
     req.identity = identity;
   });
 
@@ -167,7 +158,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   });
   const findRunner = async (name: string) => {
     const runner = await store.runner(name);
-    if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `No runner named ${name}`, 'GET /api/runners lists the registered runners.');
+    if (!runner) throw new NestorError('NESTOR_RUNNER_NOT_FOUND', `No runner named ${name}`, 'GET /api/runners lists the registered runners.');
     return runner;
   };
   app.get<{ Params: { name: string } }>('/api/runners/:name/status', { config: { auth: USERS }, schema: doc('A runner\'s state and load', undefined, ['runners']) }, async (req) => {
@@ -187,7 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     const body = parse(submitJobBody, req.body);
     const { name, spec } = await compileSubmission(body);
     if (body.runner && !(await store.runner(body.runner))) {
-      throw new HttpProblem(422, 'NESTOR_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
+      throw new NestorError('NESTOR_TARGET_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
     }
     const job = await store.createJob({ name, spec, ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts });
     metrics.submitted.inc();
@@ -197,7 +188,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   });
   const findJob = async (id: string) => {
     const job = /^[0-9a-f-]{36}$/.test(id) ? await store.job(id) : undefined;
-    if (!job) throw new HttpProblem(404, 'NESTOR_JOB_NOT_FOUND', `No job ${id}`, 'Use the id POST /api/jobs answered.');
+    if (!job) throw new NestorError('NESTOR_JOB_NOT_FOUND', `No job ${id}`, 'Use the id POST /api/jobs answered.');
     return job;
   };
   app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result') }, async (req) => publicJob(await findJob(req.params.id)));
@@ -232,7 +223,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     // fires as soon as its body has been read, which would end every poll at once.
     const gone = clientGone(reply);
     const runner = await store.touchRunner(runnerName);
-    if (!runner) throw new HttpProblem(404, 'NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
+    if (!runner) throw new NestorError('NESTOR_RUNNER_NOT_FOUND', `Runner ${runnerName} is not registered`, 'Register again with POST /api/runners/register.');
     try {
       for (;;) {
         const lease = await store.lease(runner, leaseMs);
@@ -274,10 +265,6 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
 
   if (opts.gitops) await registerGitopsRoutes(app, opts.gitops);
   return { app, metrics, queueChanged };
-}
-
-function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
-  return reply.code(status).type('application/problem+json').send(problemBody(status, code, detail, hint, extra));
 }
 
 function publicRunner(r: Awaited<ReturnType<Store['runners']>>[number], running: number, offlineMs: number) {

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { HttpProblem } from './problem.ts';
+import { AdminOnlyError } from '../gitops/access.ts';
 
 /**
  * Refuses a request unless its token is the server's admin's: for what acts as the server
@@ -7,5 +7,5 @@ import { HttpProblem } from './problem.ts';
  * `what` completes "Only the server's admin may …"; `hint` says what a user can do instead.
  */
 export function requireAdmin(req: FastifyRequest, what: string, hint: string): void {
-  if (req.identity?.kind !== 'admin') throw new HttpProblem(403, 'NESTOR_ADMIN_ONLY', `Only the server's admin may ${what}`, hint);
+  if (req.identity?.kind !== 'admin') throw new AdminOnlyError(what, hint);
 }

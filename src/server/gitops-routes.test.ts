@@ -40,7 +40,7 @@ before(async () => {
     },
   } as unknown as FunctionBuilder;
   const gateway = new FunctionGateway();
-  controller = new GitopsController({ store: gitopsStore, builder, gateway, targets: new TargetClients({} as EngineClient), dataDir: mkdtempSync(join(tmpdir(), 'nestor-routes-')), logger: pino({ level: 'silent' }), localRepoRoots: [tmpdir()], tickMs: 60_000 });
+  controller = new GitopsController({ store: gitopsStore, builder, gateway, targets: new TargetClients({} as EngineClient), dataDir: mkdtempSync(join(tmpdir(), 'nestor-routes-')), logger: pino({ level: 'silent' }), localRepoRoots: [tmpdir()], tickMs: 60_000, gitEnv: process.env });
   const logger = pino({ level: 'debug' }, { write: (l: string) => void logs.push(l) });
   ({ app } = await buildApp({ store, logger, leaseMs: 30_000, gitops: { controller, gateway, store: gitopsStore, deliveries: new WebhookDeliveries(store.db) } }));
 });

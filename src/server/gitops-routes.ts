@@ -4,7 +4,8 @@ import { MANIFEST_FILE, parseManifest } from '../gitops/manifest.ts';
 import { deliveryKeys, normaliseRepoUrl, parseEvent, providerOf, signatureHeader, verifySignature, type Provider } from '../gitops/webhook.ts';
 import { redactUrls } from '../secrets/redact.ts';
 import { registerFunctionRoutes } from './function-routes.ts';
-import { HttpProblem, parseBody as parse } from './problem.ts';
+import { NestorError } from '../errors.ts';
+import { parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { GitopsParts } from '../gitops/service.ts';
 import type { AppRecord, Deployment } from '../gitops/store.ts';
@@ -98,8 +99,8 @@ function publicDeployment(d: Deployment) {
 const USERS = ['admin', 'user'] as const;
 
 /** The answer to every webhook whose signature does not check out, watched repository or not. */
-function refused(provider: Provider): HttpProblem {
-  return new HttpProblem(401, 'NESTOR_WEBHOOK_SIGNATURE', `The ${signatureHeader(provider)} header does not match a secret this server holds for the repository`, 'Set the same secret in the forge\'s webhook settings and in the application (webhook_secret, or NESTOR_WEBHOOK_SECRET on the server), and check that the repository URL the application watches is the one the forge sends.');
+function refused(provider: Provider): NestorError {
+  return new NestorError('NESTOR_WEBHOOK_SIGNATURE', `The ${signatureHeader(provider)} header does not match a secret this server holds for the repository`, 'Set the same secret in the forge\'s webhook settings and in the application (webhook_secret, or NESTOR_WEBHOOK_SECRET on the server), and check that the repository URL the application watches is the one the forge sends.');
 }
 
 type AppParams = { Params: { namespace: string; name: string } };
@@ -156,7 +157,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
 
   app.get<{ Params: { namespace: string; name: string; seq: string } }>('/api/apps/:namespace/:name/deployments/:seq', { config: auth, schema: { summary: 'One deployment with its build log', tags } }, async (req) => {
     const d = await store.deployment(req.params.namespace, req.params.name, Number(req.params.seq));
-    if (!d) throw new HttpProblem(404, 'NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
+    if (!d) throw new NestorError('NESTOR_DEPLOYMENT_NOT_FOUND', `No deployment ${req.params.seq} of ${req.params.namespace}/${req.params.name}`, 'See the numbers with GET /api/apps/NAMESPACE/NAME/deployments.');
     return { ...publicDeployment(d), build_log: redactUrls((await store.buildLog(d.namespace, d.app, d.seq)) ?? '') };
   });
 
@@ -177,7 +178,7 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
     return { imported: entries.map((e) => e.registry) };
   });
   app.delete<{ Params: { registry: string } }>('/api/registries/:registry', { config: { auth: ['admin'] }, schema: { summary: 'Forget a registry\'s credentials', tags } }, async (req, reply) => {
-    if (!(await store.removeCredential(req.params.registry))) throw new HttpProblem(404, 'NESTOR_REGISTRY_NOT_FOUND', `No credentials for ${req.params.registry}`, 'List them with GET /api/registries.');
+    if (!(await store.removeCredential(req.params.registry))) throw new NestorError('NESTOR_REGISTRY_NOT_FOUND', `No credentials for ${req.params.registry}`, 'List them with GET /api/registries.');
     return reply.code(204).send();
   });
 
@@ -196,13 +197,13 @@ export async function registerGitopsRoutes(app: FastifyInstance, deps: GitopsRou
   const webhook = async (req: FastifyRequest, code: (n: number) => unknown) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const provider = providerOf(req.headers);
-    if (!provider) throw new HttpProblem(400, 'NESTOR_WEBHOOK_UNKNOWN', 'The request is not from GitHub, GitLab or Gitea (none of their event headers is set)', 'Point a push webhook of your forge at /api/webhooks/git, with a secret.');
+    if (!provider) throw new NestorError('NESTOR_WEBHOOK_UNKNOWN', 'The request is not from GitHub, GitLab or Gitea (none of their event headers is set)', 'Point a push webhook of your forge at /api/webhooks/git, with a secret.');
     let payload: unknown;
     try {
       const text = raw.toString('utf8');
       payload = text.startsWith('payload=') ? JSON.parse(new URLSearchParams(text).get('payload') ?? '{}') : JSON.parse(text || '{}');
     } catch {
-      throw new HttpProblem(400, 'NESTOR_WEBHOOK_BODY', 'The webhook body is not JSON', 'Set the webhook\'s content type to application/json.');
+      throw new NestorError('NESTOR_WEBHOOK_BODY', 'The webhook body is not JSON', 'Set the webhook\'s content type to application/json.');
     }
     const event = parseEvent(provider, req.headers, payload);
     const candidates = (await store.apps()).filter((a) => event.repoUrls.includes(normaliseRepoUrl(a.repoUrl)));

@@ -1,68 +1,57 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { NestorError } from '../errors.ts';
-
-/**
- * An API error as RFC 9457 problem details: `type`, `title`, `status`, `detail`, plus Nestor's
- * stable `code` and a `hint` that says what to do next.
- */
-export class HttpProblem extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly hint: string;
-  readonly extra: Record<string, unknown>;
-
-  constructor(status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
-    super(detail);
-    this.status = status;
-    this.code = code;
-    this.hint = hint;
-    this.extra = extra;
-  }
-}
-
-export const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
-export function problemBody(status: number, code: string, detail: string, hint: string, extra: Record<string, unknown> = {}) {
-  return { type: `https://nestor.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: TITLES[status] ?? 'Error', status, code, detail, hint, ...extra };
-}
+import { NestorError, type ErrorCode } from '../errors.ts';
+import { INTERNAL, problemOf, statusOf } from '../http-status.ts';
 
 /** A request body checked against its schema, or a 400 naming every field to fix. */
 export function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw new HttpProblem(400, 'NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { errors });
+  throw new NestorError('NESTOR_BAD_REQUEST', errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), 'Fix the request body; /api/openapi.json describes every field.', { details: { errors } });
 }
 
-/** HTTP statuses for errors raised below the routes; any other error is the server's own failure. */
-const STATUS_BY_CODE: Record<string, number> = {
-  NESTOR_PATH_OUTSIDE_REPOSITORY: 422,
-  NESTOR_PATH_MISSING: 422,
-  NESTOR_REPO_URL_REFUSED: 422,
-  NESTOR_TARGET_REFUSED: 422,
-  NESTOR_INVALID_DOCKER_HOST: 422,
-  NESTOR_DOCKER_CONFIG_INVALID: 422,
-  NESTOR_FUNCTION_NOT_FOUND: 404,
-  NESTOR_FUNCTION_BUSY: 429,
-  NESTOR_GIT_FAILED: 502,
-  NESTOR_ENGINE_UNREACHABLE: 502,
+/** Answers `err` as application/problem+json, with the status src/http-status.ts gives its code. */
+export function sendProblem(reply: FastifyReply, err: NestorError) {
+  const problem = problemOf(err) ?? problemOf(INTERNAL)!;
+  return reply.code(problem.status).type('application/problem+json').send(problem.body);
+}
+
+/** What a listener says about the requests Fastify refuses before a route runs. */
+export interface RefusalTexts {
+  bodyTooLarge: { message: string; hint: string };
+  unsupportedMediaTypeHint: string;
+  badRequestHint: string;
+}
+
+/** Fastify's own refusals by their status, as Nestor's codes; any other client error is a bad request. */
+const FRAMEWORK_CODES: Record<number, ErrorCode> = {
+  404: 'NESTOR_NOT_FOUND',
+  413: 'NESTOR_BODY_TOO_LARGE',
+  414: 'NESTOR_URL_TOO_LONG',
+  415: 'NESTOR_UNSUPPORTED_MEDIA_TYPE',
 };
 
-/** The status a Nestor error answers with: its own `status` when it has one, else by its code. */
-export function statusOf(err: NestorError): number | undefined {
-  return (err as { status?: number }).status ?? STATUS_BY_CODE[err.code];
+/** A client error Fastify raised (a body over the limit, JSON that does not parse) as a NestorError; undefined for anything else. */
+export function fromFramework(err: Pick<FastifyError, 'message' | 'statusCode'>, texts: RefusalTexts): NestorError | undefined {
+  const status = err.statusCode;
+  if (!status || status < 400 || status >= 500) return undefined;
+  const code = FRAMEWORK_CODES[status] ?? 'NESTOR_BAD_REQUEST';
+  if (code === 'NESTOR_BODY_TOO_LARGE') return new NestorError(code, texts.bodyTooLarge.message, texts.bodyTooLarge.hint);
+  if (code === 'NESTOR_UNSUPPORTED_MEDIA_TYPE') return new NestorError(code, err.message, texts.unsupportedMediaTypeHint);
+  return new NestorError(code, err.message, texts.badRequestHint);
+}
+
+/**
+ * The one error handler of the server's listeners: a NestorError whose code has a status is
+ * answered as it is, what Fastify refused is answered in Nestor's codes, and anything else is
+ * the server's own failure: logged, and answered 500 NESTOR_INTERNAL without its text.
+ */
+export function problemHandler(texts: RefusalTexts, logMessage: string) {
+  return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => {
+    const answer = err instanceof NestorError && statusOf(err) !== undefined ? err : fromFramework(err as FastifyError, texts);
+    if (answer) return sendProblem(reply, answer);
+    req.log.error({ err }, logMessage);
+    return sendProblem(reply, INTERNAL);
+  };
 }

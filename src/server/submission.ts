@@ -1,9 +1,6 @@
 import type { z } from 'zod';
-import { NestorError } from '../errors.ts';
-import { CompilePool, CompilerBusyError } from '../pipeline/compile-pool.ts';
-import { PipelineError } from '../pipeline/errors.ts';
-import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError } from '../pipeline/limits.ts';
-import { HttpProblem } from './problem.ts';
+import { CompilePool } from '../pipeline/compile-pool.ts';
+import { DEFAULT_PIPELINE_LIMITS } from '../pipeline/limits.ts';
 import type { submitJobBody } from './schemas.ts';
 import type { JobSpec } from './store/store.ts';
 
@@ -44,11 +41,9 @@ export async function compileSubmission(body: z.infer<typeof submitJobBody>): Pr
   const name = body.name ?? 'job';
   const pipeline = pipelineOf(body, name);
   pool ??= new CompilePool();
-  try {
-    await pool.check(pipeline);
-  } catch (err) {
-    throw answerFor(err);
-  }
+  // Every refusal is a NestorError the API answers by its code (src/http-status.ts): a 422 for
+  // the pipeline's problems and limits, never a 500 for what the submitter sent; 503 when busy.
+  await pool.check(pipeline);
   return { name, spec: { pipeline } };
 }
 
@@ -56,14 +51,4 @@ function pipelineOf(body: z.infer<typeof submitJobBody>, name: string): { text: 
   if (body.pipeline !== undefined) return { text: body.pipeline, file: body.file };
   const steps = (body.steps ?? []).map((s) => ({ name: s.name, ...(s.image ? { image: s.image } : {}), ...(s.run !== undefined ? { run: s.run } : {}), ...(s.commands ? { commands: s.commands } : {}) }));
   return { text: JSON.stringify({ name, steps }, null, 1), file: 'request.json' };
-}
-
-/** Every compile error as the API answers it: the limit named in the body, never a 500 for what the submitter sent. */
-function answerFor(err: unknown): unknown {
-  if (err instanceof PipelineLimitError) return new HttpProblem(422, err.code, err.message, err.hint, { problems: err.problems, limit: err.limit });
-  if (err instanceof PipelineError) return err;
-  if (err instanceof CompilerBusyError) return new HttpProblem(503, err.code, err.message, err.hint);
-  if (err instanceof NestorError && err.code === 'NESTOR_SERVER_CLOSING') return new HttpProblem(503, err.code, err.message, err.hint);
-  if (err instanceof NestorError) return new HttpProblem(422, err.code, err.message, err.hint);
-  return err;
 }

@@ -6,7 +6,7 @@ import type { Database, Row } from './database.ts';
 export class DatabaseUrlError extends NestorError {
   constructor(shown: string, reason: string, options?: { cause?: unknown }) {
     super(
-      'database_unavailable',
+      'NESTOR_DATABASE_UNAVAILABLE',
       `PostgreSQL at ${shown}: ${reason}`,
       'Set NESTOR_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE for a server that answers, or unset it to use the embedded store.',
       options,

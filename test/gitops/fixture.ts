@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import type { EngineClient } from '../../src/engine/engine-client.ts';
+import { sshLogin } from '../../src/engine/docker-host.ts';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
 import { LABEL_FUNCTION } from '../../src/engine/labels.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
@@ -79,7 +80,7 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
     registrationToken: REGISTRATION,
     logger: logTo ? pino({ level: 'debug' }, logTo) : pino({ level: process.env.NESTOR_TEST_LOG ?? 'silent' }),
     // Test repositories live in the temporary directory: the one local root these servers allow.
-    gitops: { host, supply, tickMs: 200, buildWarm: 1, localRepoRoots: [tmpdir()], secretKey: TEST_SECRET_KEY, ...extra },
+    gitops: { host, supply, tickMs: 200, buildWarm: 1, localRepoRoots: [tmpdir()], secretKey: TEST_SECRET_KEY, gitEnv: process.env, sshLogin: sshLogin(process.env), ...extra },
   });
   return {
     server,

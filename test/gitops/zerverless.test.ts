@@ -120,7 +120,7 @@ test('a functions port that is taken refuses the start, and nothing it began sta
   const supply = await ImageSupply.start(host);
   try {
     await assert.rejects(
-      startServer({ port, host: '127.0.0.1', functionsPort: busy, dataDir: tempDir(), adminToken: ADMIN, logger: pino({ level: 'silent' }), gitops: { host, supply, buildWarm: 0 } }),
+      startServer({ port, host: '127.0.0.1', functionsPort: busy, dataDir: tempDir(), adminToken: ADMIN, logger: pino({ level: 'silent' }), gitops: { host, supply, buildWarm: 0, gitEnv: process.env } }),
       (err: Error & { code: string; hint: string }) => {
         assert.equal(err.code, 'NESTOR_FUNCTIONS_PORT_UNAVAILABLE');
         assert.match(err.message, new RegExp(`port ${busy}: .*EADDRINUSE`));

@@ -98,7 +98,7 @@ before(async () => {
     adminToken: ADMIN,
     registrationToken: REGISTRATION,
     logger: pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) }),
-    gitops: { host, supply, tickMs: 200, buildWarm: 0 },
+    gitops: { host, supply, tickMs: 200, buildWarm: 0, gitEnv: process.env },
   });
 });
 

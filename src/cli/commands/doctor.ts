@@ -13,9 +13,9 @@ export function registerDoctorCommand(program: Command): void {
     .option('--host <url>', 'engine to check (default: DOCKER_HOST or the local socket)')
     .option('--json', 'machine-readable output')
     .action(action(async (out, flags: { host?: string }) => {
-      const host = connect(flags.host ? parseDockerHost(flags.host, process.env) : endpointFromEnv());
+      const host = connect(flags.host ? parseDockerHost(flags.host, process.env) : endpointFromEnv(process.env));
       out.line(`Checking ${host.address}`);
-      const report = await runDoctor(host, { onResult: (r) => show(out, r) });
+      const report = await runDoctor(host, { onResult: (r) => show(out, r), env: process.env });
       out.result(report);
       const failed = report.checks.filter((c) => c.status === 'fail').length;
       out.line(failed ? out.red(`${failed} check(s) failed`) : out.green('all checks passed'));

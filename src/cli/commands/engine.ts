@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
-import { dataDir } from '../../config.ts';
+import { dataDir, engineImages } from '../../config.ts';
 import { NestorError } from '../../errors.ts';
 import { cleanupOrphans, removeLabelled } from '../../engine/cleanup.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
@@ -50,7 +50,7 @@ function engineOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
-function toProvisionOptions(name: string, f: StartFlags): ProvisionOptions {
+function toProvisionOptions(name: string, f: StartFlags): Omit<ProvisionOptions, 'host'> {
   const number = (value: string | undefined, what: string): number | undefined => {
     if (value === undefined) return undefined;
     const n = Number(value);
@@ -70,6 +70,7 @@ function toProvisionOptions(name: string, f: StartFlags): ProvisionOptions {
     ...(port !== undefined ? { publishPort: port } : {}),
     ...(f.network ? { network: f.network } : {}),
     ...(f.image ? { image: f.image } : {}),
+    engineImages: engineImages(process.env),
     ...(f.runtime ? { runtime: f.runtime } : {}),
     daemon: {
       registryMirrors: [REGISTRY_ALIAS_URL, ...f.registryMirror],
@@ -234,7 +235,7 @@ export function registerEngineCommands(program: Command): void {
 const DEFAULT_FLAGS: StartFlags = { isolation: 'auto', memory: '2048', cpus: '2', storage: 'tmpfs', registryMirror: [], insecureRegistry: [] };
 
 function reportStarted(out: Output, eng: NestedEngine): number {
-  const certDir = join(dataDir(), 'engines', eng.name);
+  const certDir = join(dataDir(process.env), 'engines', eng.name);
   const env = eng.cliEnvironment(certDir);
   out.result({ name: eng.name, isolation: eng.isolation, readyMs: Math.round(eng.readyMs), notices: eng.notices, env });
   for (const n of eng.notices) out.progress(`note: ${n}`);

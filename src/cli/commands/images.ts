@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { debianMirror } from '../../config.ts';
 import { bootstrapImages, type BootstrapEvent } from '../../engine/images/bootstrap.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { action, hostEngine } from '../action.ts';
@@ -26,7 +27,8 @@ export function registerImagesCommands(program: Command): void {
         };
         out.progress(text[e.phase]);
       };
-      const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), force: Boolean(flags.force) });
+      const mirror = debianMirror(process.env);
+      const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), force: Boolean(flags.force), ...(mirror ? { debianMirror: mirror } : {}) });
       out.result(result);
       out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}`);
       return 0;

@@ -25,7 +25,7 @@ function withReadOptions(cmd: Command): Command {
     .option('-e, --env <K=V>', 'a variable, as `nestor run -e` gives it (repeatable)', collect, [])
     .option('--branch <name>', 'branch for rules and `when` (default: the checked-out branch)')
     .option('--event <name>', 'event for rules and `when`', 'push')
-    .option('--image <image>', 'image for steps that name none', defaultStepImage())
+    .option('--image <image>', 'image for steps that name none', defaultStepImage(process.env))
     .option('--json', 'one JSON object');
 }
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { NestorError } from '../../errors.ts';
-import { defaultStepImage } from '../../config.ts';
+import { defaultStepImage, engineImages } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
 import { loadPlans } from '../../pipeline/load.ts';
@@ -68,7 +68,7 @@ export function registerRunCommand(program: Command): void {
     .option('--event <name>', 'event for `when` conditions', 'push')
     .option('--trusted', 'allow host path volumes')
     .option('--parallel <n>', 'matrix jobs run at once', '2')
-    .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage()))
+    .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage(process.env)))
     .option('--json', 'one JSON object per line: logs, step events, then the result')
     .action(action(async (out: Output, file: string | undefined, flags: RunFlags) => runCommand(out, file, flags)));
 }
@@ -119,6 +119,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
       host,
       supply,
       isolation: flags.mode,
+      engineImages: engineImages(process.env),
       sourceDir: dir,
       secrets,
       signal: controller.signal,

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import { dataDir, localRepoRoots, portNumber, secretKey } from '../../config.ts';
+import { dataDir, defaultStepImage, engineImages, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
+import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
 import { NestorError } from '../../errors.ts';
-import { RunnerAgent } from '../../runner/agent.ts';
+import { RunnerAgent, type AgentOptions } from '../../runner/agent.ts';
 import { DEFAULT_HTTP_LIMITS } from '../../server/http-limits.ts';
 import { startServer } from '../../server/server.ts';
 import { action, hostEngine } from '../action.ts';
@@ -65,6 +66,10 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
   return {
     host,
     supply,
+    // Git runs in the server's own environment; ssh:// targets are reached with its agent and key.
+    gitEnv: process.env,
+    sshLogin: sshLogin(process.env),
+    engineImages: engineImages(process.env),
     ...(process.env.NESTOR_FUNCTIONS_REGISTRY ? { registry: process.env.NESTOR_FUNCTIONS_REGISTRY } : {}),
     ...(process.env.NESTOR_WEBHOOK_SECRET ? { webhookSecret: process.env.NESTOR_WEBHOOK_SECRET } : {}),
     ...(process.env.NESTOR_BUILD_ENGINES ? { buildWarm: Number(process.env.NESTOR_BUILD_ENGINES) } : {}),
@@ -74,6 +79,11 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
     localRepoRoots: localRepoRoots(process.env),
     ...(key ? { secretKey: key } : {}),
   };
+}
+
+/** What a runner takes from the environment: the default step image and slots, and the engines' images. */
+export function runnerSettings(env: NodeJS.ProcessEnv): Pick<AgentOptions, 'stepImage' | 'stepSlots' | 'engineImages'> {
+  return { stepImage: defaultStepImage(env), stepSlots: stepSlots(env), engineImages: engineImages(env) };
 }
 
 /**
@@ -179,6 +189,7 @@ export function registerServerCommands(program: Command): void {
         supply,
         isolation: flags.mode,
         warm: Number(flags.warm),
+        ...runnerSettings(process.env),
         log: makeLogger(flags),
       });
       life.own(agent, 'the runner', (a) => a.stop());

@@ -9,6 +9,7 @@ import { NestorError, errorMessage } from '../../errors.ts';
 import { consumeProgress } from '../json-stream.ts';
 import { tarOf } from '../archive.ts';
 import { imageExists } from './local-images.ts';
+import { splitTag } from './reference.ts';
 import {
   BASE_ALIAS,
   LOCAL_BASE_IMAGE,
@@ -46,12 +47,12 @@ type Progress = (e: BootstrapEvent) => void;
  */
 export async function bootstrapImages(
   docker: Docker,
-  opts: { onProgress?: Progress; withoutDind?: boolean; force?: boolean } = {},
+  opts: { onProgress?: Progress; withoutDind?: boolean; force?: boolean; debianMirror?: string } = {},
 ): Promise<BootstrapResult> {
   const say = opts.onProgress ?? (() => {});
   const base = await ensureBaseImage(docker, say, opts.force);
   const registry = await ensureRegistryImage(docker, say, opts.force);
-  const dind = opts.withoutDind ? '' : await ensureDindImage(docker, say, opts.force);
+  const dind = opts.withoutDind ? '' : await ensureDindImage(docker, say, opts.force, opts.debianMirror);
   return { base, dind, registry };
 }
 
@@ -187,16 +188,19 @@ function sharedLibraries(binary: string): string[] {
  * the one that carries what the default, rootless engine needs (rootlesskit, slirp4netns,
  * newuidmap and a user to run as), which `docker:dind` lacks.
  */
-export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false): Promise<string> {
+/** Where debootstrap gets Debian's packages unless told otherwise (NESTOR_DEBIAN_MIRROR, config.ts). */
+export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
+export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false, mirror = DEFAULT_DEBIAN_MIRROR): Promise<string> {
   if (!force && (await imageExists(docker, LOCAL_DIND_IMAGE)) && (await imageExists(docker, LOCAL_CLI_IMAGE))) {
     say({ image: LOCAL_DIND_IMAGE, phase: 'present' });
     return LOCAL_DIND_IMAGE;
   }
-  await buildDindWithDebootstrap(docker, say);
+  await buildDindWithDebootstrap(docker, say, mirror);
   return LOCAL_DIND_IMAGE;
 }
 
-async function buildDindWithDebootstrap(docker: Docker, say: Progress): Promise<void> {
+async function buildDindWithDebootstrap(docker: Docker, say: Progress, mirror: string): Promise<void> {
   const image = LOCAL_DIND_IMAGE;
   if (!existsSync('/usr/sbin/debootstrap')) {
     throw new BootstrapError(image, 'it is built from Debian\'s packages and debootstrap is missing', 'Install it: apt-get install -y debootstrap (as root).');
@@ -207,7 +211,6 @@ async function buildDindWithDebootstrap(docker: Docker, say: Progress): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'nestor-dind-'));
   try {
     say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose, git and the rootless engine\'s tools (a minute or two)' });
-    const mirror = process.env.NESTOR_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
     await runWithProgress(
       'debootstrap',
       ['--variant=minbase', `--include=${DIND_PACKAGES.join(',')}`, 'bookworm', dir, mirror],
@@ -297,10 +300,4 @@ async function importRootfs(docker: Docker, rootfs: NodeJS.ReadableStream | Read
     changes: [cmd, 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
   } as never);
   return stream as NodeJS.ReadableStream;
-}
-
-export function splitTag(image: string): [string, string] {
-  const at = image.lastIndexOf(':');
-  if (at > image.lastIndexOf('/')) return [image.slice(0, at), image.slice(at + 1)];
-  return [image, 'latest'];
 }

@@ -29,15 +29,21 @@ export async function firstPresent(docker: Docker, candidates: string[]): Promis
   throw new ImageMissingError(candidates);
 }
 
+/** Images a site prefers for nested engines (config.ts `engineImages`: NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
+export interface EngineImages {
+  rootless?: string;
+  dind?: string;
+}
+
 /**
  * The image of rootless engines: Nestor's own (it carries rootlesskit, slirp4netns, newuidmap
- * and the user to run as; `docker:dind` does not), or NESTOR_ROOTLESS_IMAGE built like it.
+ * and the user to run as; `docker:dind` does not), or `preferred`, built like it.
  */
-export function rootlessImage(docker: Docker, preferred = process.env.NESTOR_ROOTLESS_IMAGE): Promise<string> {
+export function rootlessImage(docker: Docker, preferred?: string): Promise<string> {
   return firstPresent(docker, [...(preferred ? [preferred] : []), LOCAL_DIND_IMAGE]);
 }
 
-/** The official image where the site has it, otherwise the one `images bootstrap` built. */
-export function dindImage(docker: Docker, preferred = process.env.NESTOR_DIND_IMAGE): Promise<string> {
+/** `preferred`, else the official image where the site has it, otherwise the one `images bootstrap` built. */
+export function dindImage(docker: Docker, preferred?: string): Promise<string> {
   return firstPresent(docker, [...(preferred ? [preferred] : []), OFFICIAL_DIND_IMAGE, LOCAL_DIND_IMAGE]);
 }

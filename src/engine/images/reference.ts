@@ -12,20 +12,33 @@ export interface ImageReference {
 
 export const DOCKER_HUB = 'docker.io';
 
-export function parseReference(name: string): ImageReference {
-  let rest = name.trim();
+/**
+ * `name[:tag][@digest]` split as the Engine API's tag, import and push calls and the registry
+ * API want it: the name with its registry and port (`host:5000/team/app`), the tag (`latest`
+ * when none is written), and the digest when there is one. A colon before the name's last
+ * slash is a registry's port, never a tag; the digest's own colon (`sha256:…`) is not one either.
+ * The one place image names are split; parseReference builds on it.
+ */
+export function splitTag(image: string): [name: string, tag: string, digest?: string] {
+  let name = image.trim();
   let digest: string | undefined;
-  const at = rest.indexOf('@');
+  const at = name.indexOf('@');
   if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
+    digest = name.slice(at + 1);
+    name = name.slice(0, at);
   }
   let tag = 'latest';
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
   }
+  return digest ? [name, tag, digest] : [name, tag];
+}
+
+export function parseReference(name: string): ImageReference {
+  const [repositoryName, tag, digest] = splitTag(name);
+  let rest = repositoryName;
   let registry = DOCKER_HUB;
   const slash = rest.indexOf('/');
   const first = slash >= 0 ? rest.slice(0, slash) : '';

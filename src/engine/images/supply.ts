@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorMessage } from '../../errors.ts';
+import { NestorError, errorMessage } from '../../errors.ts';
 import type { EngineClient } from '../engine-client.ts';
 import type { NestedEngine } from '../nested/nested-engine.ts';
 import type { DaemonOptions } from '../nested/daemon-args.ts';
@@ -90,7 +90,7 @@ export class ImageSupply {
   async preload(images: string[], engine?: NestedEngine): Promise<void> {
     for (const image of images) {
       const ref = parseReference(image);
-      if (ref.registry !== DOCKER_HUB || ref.digest) throw new Error(`only Docker Hub names by tag can be preloaded, not ${image}`);
+      if (ref.registry !== DOCKER_HUB || ref.digest) throw new NestorError('NESTOR_IMAGE_NOT_PRELOADABLE', `Only Docker Hub names by tag can be preloaded, not ${image}`, 'Name the image as Docker Hub does (alpine:3.19, org/app:1); images of other registries are pulled by each engine from there.');
       await this.publisher.publish(image, ref.repository, ref.tag);
     }
     if (engine) await Promise.all(images.map((image) => pullInto(engine, image)));

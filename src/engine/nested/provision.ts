@@ -16,6 +16,7 @@ import { NestedEngine } from './nested-engine.ts';
 import { engineAddress } from './address.ts';
 import { uplinkMtu } from '../host-network.ts';
 import { planLayerSeed } from './shared-layers.ts';
+import type { EngineImages } from '../images/local-images.ts';
 
 export interface ProvisionOptions {
   /** Engine name; generated when absent. Also the DNS name its certificate is valid for. */
@@ -23,7 +24,10 @@ export interface ProvisionOptions {
   isolation?: IsolationMode;
   /** OCI runtime for the sysbox/runcvm/kata modes when registered under another name. */
   runtime?: string;
+  /** The engine's image; when absent, the first present of `engineImages` and Nestor's defaults. */
   image?: string;
+  /** Images preferred over Nestor's own (NESTOR_ROOTLESS_IMAGE) and docker:dind (NESTOR_DIND_IMAGE). */
+  engineImages?: EngineImages;
   storage?: { kind: 'tmpfs'; sizeMb?: number } | { kind: 'volume' };
   memoryMb?: number;
   cpus?: number;
@@ -38,7 +42,8 @@ export interface ProvisionOptions {
   /** Mount the host's cgroup tree in `dind-caps` mode (the default). Off only to provoke failures. */
   cgroupBind?: boolean;
   readyTimeoutMs?: number;
-  host?: EngineClient;
+  /** The engine the sidecar runs on (at the edge: `connect(endpointFromEnv(process.env))`). */
+  host: EngineClient;
   extraLabels?: Record<string, string>;
   /**
    * Attach a shared image registry to this engine's network as `nestor-registry`: the
@@ -118,9 +123,9 @@ export function newEngineName(): string {
 }
 
 /** Starts a nested Docker engine and returns it once its API answers over TLS. */
-export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngine> {
+export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
   const started = performance.now();
-  const host = opts.host ?? connect();
+  const host = opts.host;
   const name = opts.name ?? newEngineName();
   const requested = opts.isolation ?? 'auto';
   const notices: string[] = [];
@@ -148,7 +153,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<NestedEngi
     // nobody's, so engines there get their images through the image supply instead.
     const seedable = mode === 'dind' || mode === 'dind-caps';
     const [image, certs, seed] = await Promise.all([
-      opts.image ? Promise.resolve(opts.image) : mode === 'rootless' ? rootlessImage(host.docker) : dindImage(host.docker),
+      opts.image ? Promise.resolve(opts.image) : mode === 'rootless' ? rootlessImage(host.docker, opts.engineImages?.rootless) : dindImage(host.docker, opts.engineImages?.dind),
       makeEngineCertificates({ dnsNames: [name, `nestor-${name}`, 'docker', 'localhost'], ipAddresses: ['127.0.0.1'] }),
       seedable ? planLayerSeed(host, opts.images ?? [], opts.daemon?.storageDriver) : Promise.resolve(undefined),
     ]);

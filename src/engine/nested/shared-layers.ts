@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import type { EngineClient } from '../engine-client.ts';
-import { hostName, parseReference } from '../images/reference.ts';
+import { hostName, parseReference, splitTag } from '../images/reference.ts';
 
 /**
  * Sharing image layers with a nested engine instead of copying them.
@@ -46,7 +46,7 @@ export function repositoriesJson(tags: { reference: string; id: string }[]): str
     const ref = parseReference(reference);
     if (ref.digest) continue; // present by ID; a digest reference needs no tag
     const familiar = hostName(ref);
-    const repo = familiar.slice(0, familiar.lastIndexOf(':'));
+    const [repo] = splitTag(familiar);
     (repos[repo] ??= {})[familiar] = id;
   }
   return JSON.stringify({ Repositories: repos });

@@ -1,3 +1,4 @@
+import { NestorError } from '../../errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, type PipelineLimits } from '../limits.ts';
 import { compileSlashPattern, type Regex } from '../re2.ts';
 
@@ -7,7 +8,12 @@ import { compileSlashPattern, type Regex } from '../re2.ts';
  * parentheses. Anything else is reported rather than guessed at. Patterns run on RE2, as in
  * GitLab (a pattern RE2 cannot run throws RegexError).
  */
-export class RuleSyntaxError extends Error {}
+export class RuleSyntaxError extends NestorError {
+  constructor(message: string) {
+    // Reported where the rule is written (formats/gitlab.ts), as a problem of the pipeline.
+    super('NESTOR_RULE_INVALID', message, 'Write the rule in the forms GitLab documents: $VAR, $VAR == "x", $VAR =~ /re/, joined by && and ||.');
+  }
+}
 
 /** A rule read once, to be evaluated against each job's variables. */
 export type Rule = (vars: Record<string, string>) => boolean;

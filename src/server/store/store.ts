@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { NestorError } from '../../errors.ts';
 import { formatBytes } from '../../format-bytes.ts';
 import type { Database } from '../../store/database.ts';
 import { migrate } from '../../store/migrations.ts';
@@ -72,22 +73,23 @@ export interface Lease {
   expiresAt: number;
 }
 
-export class FencedError extends Error {
+/** A runner's call under a lease that moved on: it expired, and the job was requeued or taken over. */
+export class FencedError extends NestorError {
   constructor(jobId: string) {
-    super(`the lease on job ${jobId} is no longer held by this runner (it expired and the job moved on)`);
+    super('NESTOR_LEASE_LOST', `the lease on job ${jobId} is no longer held by this runner (it expired and the job moved on)`, 'Stop working on this job: another runner owns it now.');
   }
 }
 
 /** A runner's call about a job it never held: refused whatever token it names. */
-export class NotHolderError extends Error {
+export class NotHolderError extends NestorError {
   constructor(jobId: string, runner: string) {
-    super(`runner ${runner} does not hold job ${jobId}`);
+    super('NESTOR_FORBIDDEN', `runner ${runner} does not hold job ${jobId}`, 'A runner may report only on jobs it leased itself, with the token the lease answered; nothing was changed.');
   }
 }
 
-export class UnknownJobError extends Error {
+export class UnknownJobError extends NestorError {
   constructor(jobId: string) {
-    super(`no job ${jobId}`);
+    super('NESTOR_JOB_NOT_FOUND', `no job ${jobId}`, 'Use the job id the lease answered.');
   }
 }
 
