@@ -66,7 +66,9 @@ export function engineAccess(
   environment: Record<string, string>,
   mounts: MountIntent[],
 ): EngineAccess {
-  const env = { ...(use.client ? clientVariables() : {}), ...environment };
+  // The engine's variables where the plan sets none of its own, after the plan's.
+  const env = { ...environment };
+  if (use.client) for (const [k, v] of Object.entries(clientVariables())) env[k] ??= v;
   if (transport === 'socket') {
     const binds: string[] = [];
     if (env.DOCKER_HOST?.startsWith('tcp://')) {
