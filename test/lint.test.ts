@@ -50,3 +50,23 @@ test('lint of a repository with no pipeline file exits 2 and says which names it
   assert.equal(r.code, 2);
   assert.match(r.stderr, /No pipeline file in .*looked for \.nestor\.yml/);
 });
+
+test('plan says in words how each step uses the job\'s Docker engine, and shows no address of it', async () => {
+  const dir = repo({
+    '.drone.yml': [
+      'kind: pipeline', 'type: docker', 'name: p', 'steps:', '  - name: b', '    image: docker:dind', '    volumes: [{name: sock, path: /var/run}]', '    commands: [docker ps]',
+      '  - name: c', '    image: docker:cli', '    commands: [docker ps]',
+      'services:', '  - name: docker', '    image: docker:dind', '    privileged: true', '    volumes: [{name: sock, path: /var/run}]', 'volumes:', '  - name: sock', '    temp: {}', '',
+    ].join('\n'),
+  });
+  const plan = await nestor(['plan', '-C', dir]);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /engine {2}the job's own Docker engine, also reached as docker \(the file's docker:dind services\)\n/);
+  assert.match(plan.stdout, /step b {2}docker:dind\n {4}\$ docker ps\n {4}uses the job's Docker engine \(through its socket's directory at \/var\/run\)\n/);
+  assert.match(plan.stdout, /step c {2}docker:cli after b\n {4}\$ docker ps\n {4}uses the job's Docker engine \(through its environment\)\n/);
+  const json = await nestor(['plan', '-C', dir, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.doesNotMatch(json.stdout, /DOCKER_HOST|2376|\/certs\/client/);
+  const { jobs } = JSON.parse(json.stdout) as { jobs: { steps: { engine: unknown }[] }[] };
+  assert.deepEqual(jobs[0]!.steps.map((s) => s.engine), [{ client: false, certDirs: [] }, { client: true, certDirs: [] }]);
+});

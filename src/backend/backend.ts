@@ -25,59 +25,23 @@
  * apart and pushes back on a flooding step; timeouts and cancellation are AbortSignals.
  */
 
+import type { EngineUse, MountIntent } from '../pipeline/plan.ts';
+
 /** A container's output stream. */
 export type StreamName = 'stdout' | 'stderr';
 
 // ---------------------------------------------------------------------------------------------
-// Intent: what the plan says about each container (src/pipeline/plan.ts will carry these in place
-// of its `engine-run`, `engine-socket` and `engine-certs` mounts, the DOCKER_* variables compile.ts
-// writes into steps, and the per-container `engineAliases`).
+// Intent: what the plan says about each container. The types are the plan's
+// (src/pipeline/plan.ts), which compile.ts writes in place of transport: `EngineUse` rather
+// than DOCKER_* variables and certificate mounts, the `engine-socket-dir` and `engine-socket`
+// mounts, and the job's `engineAliases`. They live with the plan, not here, because the
+// pipeline is the leaf every other module reads (the CLI, the server, each backend) and imports
+// nothing of theirs; a backend folder will hold Docker and Kubernetes code, which the pipeline
+// must not depend on even by folder. Each backend turns them into variables, mounts and
+// certificates (Nestor's Docker backend: src/runner/engine-transport.ts).
 // ---------------------------------------------------------------------------------------------
 
-/**
- * How a container uses its job's own Docker engine.
- *
- * Today compile.ts decides this and writes the transport into the plan: steps get
- * DOCKER_HOST=tcp://docker:2376, DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=/certs/client plus a
- * mount of the client certificates at /certs/client and at each dind service's
- * `$DOCKER_TLS_CERTDIR/client`; a step that mounts the engine's socket gets no variables; and
- * container-spec.ts undoes the TCP part again in socket mode. Here the plan only says what the
- * container needs; each backend makes it so.
- */
-export interface EngineUse {
-  /**
-   * The container's Docker client is pointed at the job's engine through its environment.
-   * Nested engine: DOCKER_HOST=tcp://docker:2376, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and the
-   * client certificates there. Socket mode: DOCKER_HOST=unix:///var/run/docker.sock with the
-   * host's socket mounted. A pod: the engine sidecar on localhost. Steps have it unless they
-   * mount the engine's socket themselves (their client's default then finds it); services
-   * do not have it.
-   */
-  client: boolean;
-  /**
-   * Further directories where the file's own set-up expects the engine's client certificates,
-   * read-only: `$DOCKER_TLS_CERTDIR/client` of each `docker:dind` service the job's engine
-   * stands in for (GitLab's documented pattern). A backend whose engine needs no certificates
-   * (socket mode) leaves them empty.
-   */
-  certDirs: string[];
-}
-
-/** What is mounted into a container, by meaning rather than by engine path. */
-export type MountIntent =
-  /** The job's workspace, or a directory in it (`./dir:/target`); shared by every container. */
-  | { kind: 'workspace'; target: string; subPath?: string; readOnly: boolean }
-  /** A volume of the job, as named in the file: empty at the start, gone with the job. */
-  | { kind: 'volume'; name: string; target: string; readOnly: boolean }
-  /** A path of the machine the engine runs on: trusted jobs only (compile refuses it otherwise). */
-  | { kind: 'host'; path: string; target: string; readOnly: boolean }
-  /**
-   * The directory holding the job engine's socket: what a `docker:dind` service's `/var/run`
-   * volume is in Drone and Woodpecker files, where steps share that volume to reach the daemon.
-   */
-  | { kind: 'engine-socket-dir'; target: string }
-  /** The job engine's socket itself (`/var/run/docker.sock:…` in the file). */
-  | { kind: 'engine-socket'; target: string };
+export type { EngineUse, MountIntent };
 
 /** What every step and service of a job is made from. */
 export interface ContainerSpec {
@@ -158,10 +122,11 @@ export interface JobSpec {
   /** Every image the job names, to be present before the first step. */
   images: string[];
   /**
-   * Names every container resolves to the job's engine: `docker` (GitLab's alias for the
-   * daemon), and the name and aliases of each `docker:dind` service in the file. Such a service
-   * is the job's own Docker daemon under those names: nothing is started for it, and steps
-   * reach the engine by them with the certificates the file expects (`EngineUse.certDirs`).
+   * The name and aliases of each `docker:dind` service in the file. Such a service is the
+   * job's own Docker daemon under those names: nothing is started for it, and every container
+   * resolves them to the job's engine, as it does the names the backend's own transport uses
+   * (`docker`, GitLab's alias for the daemon, in Nestor's Docker backend). Steps reach the
+   * engine by them with the certificates the file expects (`EngineUse.certDirs`).
    */
   engineAliases: string[];
 }

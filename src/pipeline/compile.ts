@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { throwProblems, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { checkNames, dependencies, maybeUnread } from './graph.ts';
 import type { Condition, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
-import type { JobPlan, PlanMount, PlanService, PlanStep } from './plan.ts';
+import type { EngineUse, JobPlan, MountIntent, PlanService, PlanStep } from './plan.ts';
 import { stepScript } from './script.ts';
 import { didYouMean } from './suggest.ts';
 import { PipelineLimitError, type PipelineLimits } from './limits.ts';
@@ -26,10 +26,6 @@ export interface CompileOptions extends RunFacts {
   limits?: Partial<PipelineLimits>;
 }
 
-/** Where every container finds the job engine's client certificates. */
-export const ENGINE_CERTS_PATH = '/certs/client';
-/** The name every container reaches the job engine by, as GitLab's `docker` service alias. */
-export const ENGINE_ALIAS = 'docker';
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
 
 /** A `docker:dind`-style service: served by the job's own nested engine, not a second daemon. */
@@ -59,36 +55,31 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const dind = config.services.filter((s) => isDindImage(s.image));
     for (const s of dind) notices.push(`service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`);
     for (const c of [...config.services.filter((s) => !isDindImage(s.image)), ...config.steps].filter((x) => x.privileged)) notices.push(privilegedNotice(c.name));
-    const engineRunVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
-    const certDirs = dind.map((s) => `${(s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR ?? '/certs').replace(/\/$/, '')}/client`);
+    const socketDirVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
+    // Where the file's own set-up expects the engine's client certificates: docker:dind puts
+    // them in `$DOCKER_TLS_CERTDIR/client`. Only directories the file names: the image's default
+    // is where the backend puts them for every step anyway.
+    const certDirs: string[] = [];
     for (const s of dind) {
-      if ((s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR) === '') {
-        problems.push({
-          position: at(s.at),
-          message: `service ${s.name} turns TLS off (DOCKER_TLS_CERTDIR is empty); Nestor's job engines answer on TLS only (port 2376)`,
-        });
-      }
+      const dir = s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR;
+      if (dir === '') problems.push({ position: at(s.at), message: `service ${s.name} turns TLS off (DOCKER_TLS_CERTDIR is empty); Nestor's job engines answer over TLS only` });
+      else if (dir !== undefined) certDirs.push(`${dir.replace(/\/$/, '')}/client`);
     }
-    const engineAliases = [...new Set([ENGINE_ALIAS, ...dind.flatMap((s) => [s.name, ...s.aliases])])];
+    const engineAliases = [...new Set(dind.flatMap((s) => [s.name, ...s.aliases]))];
     const resolveImage = (image: string | undefined) => substitute(image ?? config.defaultImage ?? opts.defaultImage, vars);
-    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, engineRunVolumes, opts.trusted ?? false, problems, at));
+    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, at));
 
     const steps: PlanStep[] = config.steps
       .filter((s) => selected.has(s.name))
       .map((s) => {
         const decided = evaluate(s.when, opts);
         const mounts = mountsFor(s.volumes);
-        const usesSocketDir = mounts.some((m) => m.kind === 'engine-run' || m.kind === 'engine-socket');
-        const environment = {
-          ...opts.builtins?.({ name, step: s.name }),
-          ...(usesSocketDir ? {} : dockerVariables()),
-          ...config.environment,
-          ...axes,
-          ...s.environment,
-          ...opts.env,
-        };
+        // A step that mounts the engine's socket finds it by its client's default; every other
+        // step is pointed at the engine through its environment, by the backend.
+        const usesSocket = mounts.some((m) => m.kind === 'engine-socket-dir' || m.kind === 'engine-socket');
+        const environment = { ...opts.builtins?.({ name, step: s.name }), ...config.environment, ...axes, ...s.environment, ...opts.env };
         return {
-          ...containerBase(s, resolveImage(s.image), environment, [...mounts, ...certMounts(certDirs, mounts)], engineAliases, config.workspace),
+          ...containerBase(s, resolveImage(s.image), environment, mounts, { client: !usesSocket, certDirs: [...new Set(certDirs)] }, config.workspace),
           dependsOn: (order.get(s.name) ?? []).filter((d) => selected.has(d)),
           runOn: decided.runOn,
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
@@ -105,7 +96,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           resolveImage(s.image),
           { ...opts.builtins?.({ name }), ...config.environment, ...axes, ...s.environment },
           mountsFor(s.volumes),
-          engineAliases,
+          { client: false, certDirs: [] },
           config.workspace,
         ),
         aliases: s.aliases,
@@ -114,7 +105,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, copySource: !config.emptyWorkspace, notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, copySource: !config.emptyWorkspace, notices };
   });
   throwProblems(problems, config.unsupported);
   return plans;
@@ -133,8 +124,8 @@ function containerBase(
   c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir'>,
   image: string,
   environment: Record<string, string>,
-  mounts: PlanMount[],
-  engineAliases: string[],
+  mounts: MountIntent[],
+  engine: EngineUse,
   workspace: string,
 ) {
   return {
@@ -147,34 +138,24 @@ function containerBase(
     secrets: c.secrets,
     privileged: c.privileged,
     mounts: [{ kind: 'workspace' as const, target: workspace, readOnly: false }, ...mounts],
-    engineAliases,
+    engine,
     ...(c.networkMode ? { networkMode: c.networkMode } : {}),
     workingDir: c.workingDir ? posix.resolve(workspace, c.workingDir) : workspace,
   };
 }
 
-/** How a step's `docker` reaches its job engine when it does not use the socket. */
-function dockerVariables(): Record<string, string> {
-  return { DOCKER_HOST: `tcp://${ENGINE_ALIAS}:2376`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: ENGINE_CERTS_PATH };
-}
-
-function certMounts(certDirs: string[], mounts: PlanMount[]): PlanMount[] {
-  const targets = new Set([ENGINE_CERTS_PATH, ...certDirs]);
-  return [...targets].filter((t) => !mounts.some((m) => m.target === t)).map((target) => ({ kind: 'engine-certs' as const, target }));
-}
-
 function toMount(
   v: VolumeRef,
   config: PipelineConfig,
-  engineRun: Set<string>,
+  socketDirs: Set<string>,
   trusted: boolean,
   problems: PipelineProblem[],
   at: (path: VolumeRef['at'], key?: string) => ReturnType<YamlSource['position']>,
-): PlanMount {
+): MountIntent {
   const target = v.target;
   if (!target.startsWith('/')) problems.push({ position: at(v.at), message: `volume target "${target}" must be an absolute path` });
   if (v.source === '/var/run/docker.sock') return { kind: 'engine-socket', target };
-  if (engineRun.has(v.source)) return { kind: 'engine-run', target };
+  if (socketDirs.has(v.source)) return { kind: 'engine-socket-dir', target };
   const declared = config.volumes.find((d) => d.name === v.source);
   const hostPath = declared?.kind === 'host' ? declared.hostPath! : v.source.startsWith('/') ? v.source : undefined;
   if (hostPath !== undefined) {

@@ -72,13 +72,33 @@ test('when: a branch condition skips the step and says why', () => {
   assert.equal(onRelease!.steps[0]!.notRunBecause, undefined);
 });
 
-test('every step reaches its own job engine over TLS unless it mounts the socket', () => {
-  const [plan] = plans('.nestor.yml', 'steps:\n  tcp: {run: docker ps}\n  sock: {run: docker ps, volumes: ["/var/run/docker.sock:/var/run/docker.sock"]}\n');
+test('every step talks to its own job engine, through its environment unless it mounts the socket', () => {
+  const [plan] = plans('.nestor.yml', 'steps:\n  tcp: {run: docker ps}\n  sock: {run: docker ps, volumes: ["/var/run/docker.sock:/var/run/docker.sock"]}\nservices:\n  db: {image: postgres}\n');
   const [tcp, sock] = plan!.steps;
-  assert.equal(tcp!.environment.DOCKER_HOST, 'tcp://docker:2376');
-  assert.ok(tcp!.mounts.some((m) => m.kind === 'engine-certs' && m.target === '/certs/client'));
-  assert.equal(sock!.environment.DOCKER_HOST, undefined);
-  assert.ok(sock!.mounts.some((m) => m.kind === 'engine-socket'), 'the socket mount is the job engine\'s, never the host\'s');
+  assert.deepEqual(tcp!.engine, { client: true, certDirs: [] });
+  assert.deepEqual(sock!.engine, { client: false, certDirs: [] });
+  assert.ok(sock!.mounts.some((m) => m.kind === 'engine-socket' && m.target === '/var/run/docker.sock'), 'the socket mount is the job engine\'s, never the host\'s');
+  assert.deepEqual(plan!.services[0]!.engine, { client: false, certDirs: [] }, 'a service is not pointed at the engine');
+  // How (variables, certificates, the socket) is the runner's to say: src/runner/engine-transport.ts.
+  for (const c of [tcp!, sock!]) assert.deepEqual(Object.keys(c.environment).filter((k) => k.startsWith('DOCKER_')), []);
+  assert.deepEqual(plan!.engineAliases, []);
+});
+
+test('a variable of the file\'s own that names the engine is kept as written', () => {
+  const [plan] = plans('.nestor.yml', 'environment: {DOCKER_HOST: "tcp://docker:2375"}\nsteps:\n  a: {run: docker ps}\n');
+  assert.equal(plan!.steps[0]!.environment.DOCKER_HOST, 'tcp://docker:2375');
+  assert.equal(plan!.steps[0]!.environment.DOCKER_TLS_VERIFY, undefined);
+  assert.deepEqual(plan!.steps[0]!.engine, { client: true, certDirs: [] });
+});
+
+test('GitLab: a dind service is the job\'s engine under its names, with the certificates where the file expects them', () => {
+  const text = 'services:\n  - name: docker:dind\n    alias: dockerd\n  - docker:24-dind\nvariables:\n  DOCKER_TLS_CERTDIR: /tls/\nj:\n  script: [docker ps]\n';
+  const [plan] = plans('.gitlab-ci.yml', text);
+  assert.equal(plan!.services.length, 0, 'no second daemon is started');
+  assert.deepEqual(plan!.engineAliases, ['dockerd', 'docker']);
+  assert.deepEqual(plan!.steps[0]!.engine, { client: true, certDirs: ['/tls/client'] });
+  const [defaults] = plans('.gitlab-ci.yml', 'services: [docker:dind]\nj:\n  script: [docker ps]\n');
+  assert.deepEqual(defaults!.steps[0]!.engine.certDirs, [], 'the image\'s default directory is where every step has them anyway');
 });
 
 test('Drone: plugin settings are named as unsupported, not ignored', () => {
@@ -93,7 +113,9 @@ test('Drone: the /var/run volume shared with a dind service becomes the job engi
   ].join('\n');
   const [plan] = plans('.drone.yml', text);
   assert.equal(plan!.services.length, 0, 'no second daemon is started');
-  assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'engine-run' && m.target === '/var/run'));
+  assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'engine-socket-dir' && m.target === '/var/run'));
+  assert.equal(plan!.steps[0]!.engine.client, false, 'it finds the socket there itself');
+  assert.deepEqual(plan!.engineAliases, ['docker']);
   assert.equal(plan!.workspace, '/drone/src');
 });
 

@@ -1,21 +1,61 @@
 /**
  * The engine-neutral plan a pipeline compiles to: what to run, in which order, with which
  * mounts. The runner executes it on a nested engine; nothing here knows about Docker's API.
+ *
+ * The plan states intent; the runner (the backend) supplies transport. A step "talks to its
+ * job's Docker engine" (`EngineUse`), a volume "is the engine's socket directory"
+ * (`engine-socket-dir`), a `docker:dind` service "is the job's engine under these names"
+ * (`JobPlan.engineAliases`). Whether that becomes a TLS address with client certificates,
+ * the host's socket, or localhost in a pod is decided where containers are made
+ * (src/runner/engine-transport.ts). So a plan carries no DOCKER_* variable, engine address,
+ * port or certificate path that the pipeline file did not write itself.
+ *
+ * These types are the plan's vocabulary, and src/backend/backend.ts takes `EngineUse` and
+ * `MountIntent` from here: the pipeline imports nothing outside itself but shared helpers, so
+ * it stays the leaf that the CLI, the server and every backend read.
  */
 
-export type PlanMount =
-  /** The job's source, shared by every step. */
+/**
+ * How a container uses its job's own Docker engine.
+ *
+ * Compile decides only what the container needs, each backend makes it so: a nested engine
+ * gives its TLS address and the client certificates; socket mode the host's socket; a pod the
+ * engine sidecar on localhost.
+ */
+export interface EngineUse {
+  /**
+   * The container's Docker client is pointed at the job's engine through its environment.
+   * Steps have it unless they mount the engine's socket themselves (their client's default
+   * then finds it); services do not have it. Variables the file sets itself (its own
+   * address of their own, say) win over the backend's.
+   */
+  client: boolean;
+  /**
+   * Further directories where the file's own set-up expects the engine's client certificates,
+   * read-only: `$DOCKER_TLS_CERTDIR/client` of each `docker:dind` service the job's engine
+   * stands in for (GitLab's documented pattern), for each one whose file sets
+   * DOCKER_TLS_CERTDIR. One that leaves it to the image's default needs no entry: a backend
+   * puts the certificates in docker:dind's default directory for every step anyway. A backend
+   * whose engine needs no certificates (socket mode) leaves them out.
+   */
+  certDirs: string[];
+}
+
+/** What is mounted into a container, by meaning rather than by engine path. */
+export type MountIntent =
+  /** The job's workspace, or a directory in it (`./dir:/target`); shared by every container. */
   | { kind: 'workspace'; target: string; subPath?: string; readOnly: boolean }
-  /** A volume that lives as long as the job. */
+  /** A volume of the job, as named in the file: empty at the start, gone with the job. */
   | { kind: 'volume'; name: string; target: string; readOnly: boolean }
-  /** A host path: trusted jobs only. */
+  /** A path of the machine the engine runs on: trusted jobs only (compile refuses it otherwise). */
   | { kind: 'host'; path: string; target: string; readOnly: boolean }
-  /** The job engine's own /var/run (its docker.sock), for the Drone/Woodpecker sharing pattern. */
-  | { kind: 'engine-run'; target: string }
-  /** The job engine's docker.sock itself. */
-  | { kind: 'engine-socket'; target: string }
-  /** The client certificates for the job engine's TLS endpoint. */
-  | { kind: 'engine-certs'; target: string };
+  /**
+   * The directory holding the job engine's socket: what a `docker:dind` service's `/var/run`
+   * volume is in Drone and Woodpecker files, where steps share that volume to reach the daemon.
+   */
+  | { kind: 'engine-socket-dir'; target: string }
+  /** The job engine's socket itself (`/var/run/docker.sock:…` in the file). */
+  | { kind: 'engine-socket'; target: string };
 
 export interface PlanContainer {
   name: string;
@@ -30,9 +70,8 @@ export interface PlanContainer {
   /** Secret values to inject by name, as `env`; their values are masked in every log. */
   secrets: { name: string; env: string }[];
   privileged: boolean;
-  mounts: PlanMount[];
-  /** Extra names each resolving to the job's engine (its `docker` alias and dind services). */
-  engineAliases: string[];
+  mounts: MountIntent[];
+  engine: EngineUse;
   networkMode?: string;
   workingDir: string;
 }
@@ -66,6 +105,12 @@ export interface JobPlan {
   volumes: string[];
   /** Every image the job names, to have ready in its engine before the first step. */
   images: string[];
+  /**
+   * The names and aliases of the file's `docker:dind` services: each such service is the
+   * job's own Docker daemon under those names (nothing is started for it), and every container
+   * reaches the engine by them. The backend adds the names its own transport uses.
+   */
+  engineAliases: string[];
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
   /** Messages about how the file was understood (e.g. a dind service served by the job engine). */

@@ -1,28 +1,19 @@
 import type Docker from 'dockerode';
-import { CLIENT_CERT_DIR } from '../engine/nested/daemon-args.ts';
-import { nestorLabels, type Role } from '../engine/labels.ts';
-import type { PlanContainer, PlanMount } from '../pipeline/plan.ts';
-import { usesHostSocket, type JobContext } from './job-context.ts';
-
-const ENGINE_SOCKET = '/var/run/docker.sock';
+import { nestorLabels } from '../engine/labels.ts';
+import type { MountIntent, PlanContainer } from '../pipeline/plan.ts';
+import { engineAccess, engineSocketBind, transportOf } from './engine-transport.ts';
+import type { JobContext } from './job-context.ts';
 
 /** Docker's definition of a step or service container of a job. */
 export function containerOptions(
   ctx: JobContext,
   c: PlanContainer,
-  role: Role,
+  role: 'step' | 'service',
   aliases: string[],
 ): Docker.ContainerCreateOptions {
-  const socketMode = usesHostSocket(ctx);
-  const env = { ...c.environment };
-  const binds = c.mounts.flatMap((m) => bindOf(ctx, m, socketMode));
-  if (socketMode && env.DOCKER_HOST?.startsWith('tcp://')) {
-    // The job uses the host engine itself: talk to it over the socket, which is mounted here.
-    env.DOCKER_HOST = `unix://${ENGINE_SOCKET}`;
-    delete env.DOCKER_TLS_VERIFY;
-    delete env.DOCKER_CERT_PATH;
-    binds.push(`${ENGINE_SOCKET}:${ENGINE_SOCKET}`);
-  }
+  const access = engineAccess(transportOf(ctx.engine), c.engine, role, c.environment, c.mounts);
+  const env = access.environment;
+  const binds = [...c.mounts.map((m) => bindOf(ctx, m)), ...access.binds];
   for (const s of c.secrets) env[s.env] = ctx.secrets[s.name] ?? '';
   const network = c.networkMode ?? ctx.network;
   return {
@@ -37,7 +28,7 @@ export function containerOptions(
       Binds: binds,
       ...privilegeOf(ctx, c.privileged),
       NetworkMode: network,
-      ExtraHosts: network === 'host' ? [...new Set([...c.engineAliases, ...ctx.localNames])].map((a) => `${a}:127.0.0.1`) : [],
+      ExtraHosts: network === 'host' ? [...new Set([...ctx.engineNames, ...ctx.localNames])].map((a) => `${a}:127.0.0.1`) : [],
       // Bounded by the job engine's own limits too; these keep one runaway step from starving
       // the others (fork bombs, endless logs).
       PidsLimit: 4096,
@@ -59,22 +50,19 @@ function privilegeOf(ctx: JobContext, privileged: boolean): Docker.HostConfig {
   return { CapAdd: ['ALL'], SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'], MaskedPaths: [], ReadonlyPaths: [] };
 }
 
-function bindOf(ctx: JobContext, m: PlanMount, socketMode: boolean): string[] {
+function bindOf(ctx: JobContext, m: MountIntent): string {
   const ro = (readOnly: boolean) => (readOnly ? ':ro' : '');
   switch (m.kind) {
     case 'workspace':
       return m.subPath && m.subPath !== '.'
-        ? [`${ctx.workspaceMountpoint}/${m.subPath}:${m.target}${ro(m.readOnly)}`]
-        : [`${ctx.workspaceVolume}:${m.target}${ro(m.readOnly)}`];
+        ? `${ctx.workspaceMountpoint}/${m.subPath}:${m.target}${ro(m.readOnly)}`
+        : `${ctx.workspaceVolume}:${m.target}${ro(m.readOnly)}`;
     case 'volume':
-      return [`${ctx.volumes.get(m.name) ?? m.name}:${m.target}${ro(m.readOnly)}`];
+      return `${ctx.volumes.get(m.name) ?? m.name}:${m.target}${ro(m.readOnly)}`;
     case 'host':
-      return [`${m.path}:${m.target}${ro(m.readOnly)}`];
-    case 'engine-run':
-      return [`/var/run:${m.target}`];
+      return `${m.path}:${m.target}${ro(m.readOnly)}`;
+    case 'engine-socket-dir':
     case 'engine-socket':
-      return [`${ENGINE_SOCKET}:${m.target}`];
-    case 'engine-certs':
-      return socketMode ? [] : [`${CLIENT_CERT_DIR}:${m.target}:ro`];
+      return engineSocketBind(m);
   }
 }

@@ -5,6 +5,7 @@ import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../engine/
 import { removeLabelled } from '../engine/cleanup.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
+import { engineNames } from './engine-transport.ts';
 import type { JobContext } from './job-context.ts';
 import { prepareImages } from './job-images.ts';
 import { SecretMasker, type LogLine } from './log-lines.ts';
@@ -146,6 +147,7 @@ async function makeContext(
     engine,
     docker,
     network: disposable ? 'host' : id,
+    engineNames: engineNames(plan.engineAliases),
     localNames,
     disposable,
     workspaceVolume,

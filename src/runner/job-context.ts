@@ -14,6 +14,8 @@ export interface JobContext {
    * would be the real host, a bridge network of the job's own.
    */
   network: string;
+  /** Names that resolve to the job's engine (host networking only): see engine-transport.ts. */
+  engineNames: string[];
   /** Names every container resolves to 127.0.0.1 (host networking only). */
   localNames: string[];
   /** Whether the engine is thrown away after the job, taking everything in it along. */
@@ -25,9 +27,4 @@ export interface JobContext {
   volumes: Map<string, string>;
   labels: Record<string, string>;
   secrets: Record<string, string>;
-}
-
-/** Socket mode has no engine of its own: containers get the host's socket instead of TLS. */
-export function usesHostSocket(ctx: JobContext): boolean {
-  return ctx.engine.isolation === 'socket';
 }

@@ -6,6 +6,7 @@ import type { NestedEngine } from '../engine/nested/nested-engine.ts';
 import type { PlanContainer } from '../pipeline/plan.ts';
 import { ArmedStep } from './armed-step.ts';
 import { containerOptions } from './container-spec.ts';
+import { engineNames } from './engine-transport.ts';
 import { createWorkspaceVolume } from './workspace-volume.ts';
 import type { JobContext } from './job-context.ts';
 import { exportable } from './step-gate.ts';
@@ -28,7 +29,12 @@ export interface StepSlot {
 const slots = new WeakMap<NestedEngine, StepSlot[]>();
 const WORKSPACE = '/workspace';
 
-/** The container a plain `commands` step of a native file gets (see compile.ts). */
+/**
+ * The container a plain `commands` step of a native file gets (see compile.ts), without its
+ * environment: that comes through the gate with the step, the engine's variables included,
+ * so the slot's own has none (`client: false`). It has the step's mounts all the same: the
+ * workspace, and the engine's client certificates every step gets.
+ */
 function slotTemplate(image: string): PlanContainer {
   return {
     name: 'slot',
@@ -37,11 +43,8 @@ function slotTemplate(image: string): PlanContainer {
     environment: {},
     secrets: [],
     privileged: false,
-    mounts: [
-      { kind: 'workspace', target: WORKSPACE, readOnly: false },
-      { kind: 'engine-certs', target: '/certs/client' },
-    ],
-    engineAliases: ['docker'],
+    mounts: [{ kind: 'workspace', target: WORKSPACE, readOnly: false }],
+    engine: { client: false, certDirs: [] },
     workingDir: WORKSPACE,
   };
 }
@@ -63,6 +66,7 @@ export async function prepareStepSlots(engine: NestedEngine, image: string, coun
     engine,
     docker: engine.docker,
     network: 'host',
+    engineNames: engineNames([]),
     localNames: [],
     disposable: true,
     workspaceVolume,

@@ -3,7 +3,7 @@ import { relative, resolve } from 'node:path';
 import { defaultStepImage } from '../../config.ts';
 import { formatPosition, PipelineError } from '../../pipeline/errors.ts';
 import { loadPlans } from '../../pipeline/load.ts';
-import type { JobPlan } from '../../pipeline/plan.ts';
+import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
 import { assignments, currentBranch } from './run.ts';
@@ -45,6 +45,17 @@ function noticesOf(plans: JobPlan[], file: string): { file: string; line: null; 
   return messages.map((message) => ({ file, line: null, column: null, code: 'NESTOR_NOTICE', key: null, severity: 'degraded', message }));
 }
 
+/** How a container uses its job's Docker engine, in words; undefined when it does not. */
+export function engineUseText(c: Pick<PlanContainer, 'engine' | 'mounts'>): string | undefined {
+  const ways = [
+    ...(c.engine.client ? ['its environment'] : []),
+    ...c.mounts.flatMap((m) => (m.kind === 'engine-socket' ? [`its socket at ${m.target}`] : m.kind === 'engine-socket-dir' ? [`its socket's directory at ${m.target}`] : [])),
+  ];
+  if (!ways.length) return undefined;
+  const certs = c.engine.certDirs.length ? `, its client certificates also in ${c.engine.certDirs.join(', ')}` : '';
+  return `uses the job's Docker engine (through ${ways.join(' and ')}${certs})`;
+}
+
 export function registerLintCommands(program: Command): void {
   withReadOptions(program.command('lint [files...]').description('check pipeline files (any supported format): every problem with file:line:column, and what is approximated')).action(
     action(async (out: Output, files: string[], flags: ReadFlags) => {
@@ -74,13 +85,20 @@ export function registerLintCommands(program: Command): void {
       out.result({ jobs: plans });
       for (const p of plans) {
         out.line(out.bold(`job ${p.name}`) + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
-        for (const s of p.services) out.line(`  service ${s.name}  ${s.image}${s.privileged ? out.yellow('  privileged') : ''}`);
+        if (p.engineAliases.length) out.line(`  engine  the job's own Docker engine, also reached as ${p.engineAliases.join(', ')} (the file's docker:dind services)`);
+        for (const s of p.services) {
+          out.line(`  service ${s.name}  ${s.image}${s.privileged ? out.yellow('  privileged') : ''}`);
+          const engine = engineUseText(s);
+          if (engine) out.line(out.dim(`    ${engine}`));
+        }
         for (const s of p.steps) {
           const after = s.dependsOn.length ? out.dim(` after ${s.dependsOn.join(', ')}`) : '';
           const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : '';
           out.line(`  step ${s.name}  ${s.image}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
           for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line}`));
           if (!s.commands && (s.entrypoint || s.command)) out.line(out.dim(`    runs ${[...(s.entrypoint ?? []), ...(s.command ?? [])].join(' ')}`));
+          const engine = engineUseText(s);
+          if (engine) out.line(out.dim(`    ${engine}`));
         }
         for (const n of p.notices) out.line(`  ${out.yellow('notice')} ${n}`);
       }
