@@ -25,7 +25,7 @@
  * apart and pushes back on a flooding step; timeouts and cancellation are AbortSignals.
  */
 
-import type { EngineUse, MountIntent } from '../pipeline/plan.ts';
+import type { EngineUse, MountIntent, PlanContainer } from '../pipeline/plan.ts';
 
 /** A container's output stream. */
 export type StreamName = 'stdout' | 'stderr';
@@ -43,46 +43,14 @@ export type StreamName = 'stdout' | 'stderr';
 
 export type { EngineUse, MountIntent };
 
-/** What every step and service of a job is made from. */
-export interface ContainerSpec {
-  /**
-   * Unique among the job's steps and services. Services and detached steps are reached by it
-   * (and services by their aliases) from every container of the job.
-   */
-  name: string;
-  image: string;
-  /**
-   * Shell commands, run with /bin/sh. A backend may start the container ahead and hand it the
-   * script only when the step is due (Nestor's gate, src/runner/step-gate.ts); absent: the
-   * image's own entrypoint and command (or those below) run as the container starts.
-   */
-  script?: string;
-  entrypoint?: string[];
-  command?: string[];
-  /** Plain variables: the file's, the run's and Nestor's built-ins. None for the engine: see `engine`. */
-  environment: Record<string, string>;
-  /**
-   * Secrets by name, each set as the variable `env`. The values come with `setupJob`, so a
-   * backend can keep them in its own store for secrets (a Kubernetes Secret) rather than in a
-   * container definition; masking them in output is the scheduler's work, not the backend's.
-   */
-  secrets: { name: string; env: string }[];
-  /**
-   * Every capability the backend can give without reaching outside the job: all of them in a
-   * plain nested engine; inside the job's user namespace only in a rootless one or a pod with
-   * `hostUsers: false` (which then gets no host devices either).
-   */
-  privileged: boolean;
-  mounts: MountIntent[];
-  engine: EngineUse;
-  /**
-   * Docker's network mode as written in the file (`none`, `host`, `container:NAME`);
-   * absent: the job's own network, where the job's names resolve. A backend that cannot give
-   * it refuses the job at set-up rather than run it differently.
-   */
-  networkMode?: string;
-  workingDir: string;
-}
+/**
+ * What every step and service of a job is made from: the plan's container, as compiled (one
+ * definition, src/pipeline/plan.ts). A backend reads `engine` and the mount intents and turns
+ * them into its own transport; `privileged` means every capability it can give without
+ * reaching outside the job (inside the job's user namespace in a rootless engine or a pod with
+ * `hostUsers: false`); a `networkMode` it cannot give refuses the job at set-up.
+ */
+export type ContainerSpec = PlanContainer;
 
 export interface StepSpec extends ContainerSpec {
   /** Runs until the job ends, reachable by its name; the scheduler does not wait for it. */
