@@ -2,6 +2,11 @@
 // deployed (less the build itself), cold and warm invocations, 50 concurrent clients; next to
 // `docker run` of the same image on the same engine, measured in the same run.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attachEngine } from '../src/engine/nested/attach.ts';
+import { functionEngineName } from '../src/gitops/function-engines.ts';
 import { connect, ping } from '../src/engine/engine-client.ts';
 import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { SECRET, SHELL_FUNCTION, TestRepo, githubPush, gitopsServer, manifest } from '../test/gitops/fixture.ts';
@@ -88,14 +93,22 @@ const rps = await burst(600);
 const starts = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.text());
 const countOf = (start: string) => Number(new RegExp(`nestor_function_duration_seconds_count\\{start="${start}"\\} (\\d+)`).exec(starts)?.[1] ?? 0);
 
-log('baseline: docker run --rm -i of the same image on the same engine, 20 runs');
+// The functions run in the application's own engine, so the baseline's docker run goes there
+// too, with its client certificates (its server certificate names the engine, not this address).
+log("baseline: docker run --rm -i of the same image on the same engine (the application's), 20 runs");
 const image = (await api<{ deployments: Deployment[] }>(base, 'GET', '/api/apps/team/bench/deployments')).body.deployments[0]!.functions[0]!.image;
+const appEngine = await attachEngine(host, functionEngineName({ namespace: 'team', name: 'bench' }));
+const certs = mkdtempSync(join(tmpdir(), 'nestor-bench-certs-'));
+for (const [file, text] of Object.entries({ 'ca.pem': appEngine.tls!.ca, 'cert.pem': appEngine.tls!.cert, 'key.pem': appEngine.tls!.key })) writeFileSync(join(certs, file), text, { mode: 0o600 });
+const at = appEngine.client.endpoint as { host: string; port: number };
+const dockerArgs = ['--tls', '--tlscert', join(certs, 'cert.pem'), '--tlskey', join(certs, 'key.pem'), '-H', `tcp://${at.host}:${at.port}`];
 const raw: number[] = [];
 for (let i = 0; i < 20; i++) {
   const t = performance.now();
-  execFileSync('docker', ['run', '--rm', '-i', '--network', 'none', image], { input: 'echo "$GREETING"' });
+  execFileSync('docker', [...dockerArgs, 'run', '--rm', '-i', '--network', 'none', image], { input: 'echo "$GREETING"' });
   raw.push(performance.now() - t);
 }
+rmSync(certs, { recursive: true, force: true });
 
 await api(base, 'DELETE', '/api/apps/team/bench');
 await env.close();

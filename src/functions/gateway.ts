@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { NestorError } from '../errors.ts';
 import { FunctionService, type InvocationResult, type ServiceSpec } from './function-service.ts';
-import { unprivilegedUser } from './instance.ts';
+import { instanceUser, userNamespaced } from './instance.ts';
 import type { FunctionRequest } from './request-env.ts';
 import { BackgroundWork } from '../background-work.ts';
 
@@ -72,9 +72,10 @@ export class FunctionGateway {
   /** Puts `image` behind the path; the previous image's waiting instances are removed. */
   async deploy(req: DeployRequest): Promise<void> {
     const id = `${req.namespace}/${req.path}`;
-    const info = await req.docker.getImage(req.image).inspect();
+    const [info, engine] = await Promise.all([req.docker.getImage(req.image).inspect(), req.docker.info() as Promise<{ SecurityOptions?: string[] }>]);
     const command = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
-    const spec: ServiceSpec = { id, image: req.image, command, user: unprivilegedUser(info.Config.User), ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
+    const user = instanceUser(info.Config.User, userNamespaced(engine.SecurityOptions));
+    const spec: ServiceSpec = { id, image: req.image, command, user, ...req.settings, maxOutputBytes: MAX_OUTPUT_BYTES };
     if (this.closed) throw closedError();
     const service = new FunctionService(req.docker, spec);
     await service.warmUp();

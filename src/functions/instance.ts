@@ -24,16 +24,24 @@ export interface InstanceSpec {
 export const UNPRIVILEGED_USER = '65534:65534';
 
 /**
- * A function is code from a repository, run on the host engine next to everything else, so it
- * holds no host privilege: no capabilities, no setuid gains, and not root. Root in a
- * container on the host engine is the host's root (there is no user namespace there), so an
- * image that runs as root (or names no user) runs as `nobody`; one that names its own user
- * keeps it, minus every capability.
+ * Who a function runs as. A function is code from a repository and holds no capability and no
+ * setuid gain wherever it runs. In an engine whose containers live in a user namespace (the
+ * application's own rootless engine, or a target run with userns-remap) root is the
+ * namespace's, not the host's, so the image's own user stays, root included. On an engine
+ * without one (a deploy target's plain engine) root in a container is the host's root, so an
+ * image that runs as root (or names no user) runs as `nobody` there; one that names its own
+ * user keeps it.
  */
-export function unprivilegedUser(imageUser: string | undefined): string {
+export function instanceUser(imageUser: string | undefined, userNamespaced: boolean): string {
   const user = (imageUser ?? '').trim();
+  if (userNamespaced) return user;
   const name = user.split(':')[0];
   return user === '' || name === 'root' || name === '0' ? UNPRIVILEGED_USER : user;
+}
+
+/** Whether an engine's containers run in a user namespace of their own (from `docker info`). */
+export function userNamespaced(securityOptions: readonly string[] | undefined): boolean {
+  return (securityOptions ?? []).some((o) => /(^|,)name=(rootless|userns)(,|$)/.test(o));
 }
 
 export interface InvocationOutput {

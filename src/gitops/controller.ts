@@ -165,12 +165,15 @@ export class GitopsController {
       const d = await this.opts.store.deployment(namespace, name, app.currentDeployment);
       for (const fn of d?.functions ?? []) await this.opts.gateway.undeploy(namespace, fn.path);
     }
-    // Its images go too: nothing Nestor built for an application outlives it.
-    const target = await this.opts.targets.client(targetOf(app)).catch(() => undefined);
+    // Its images go too: nothing Nestor built for an application outlives it. Without a deploy
+    // target they are in the application's own engine, which goes with them.
+    const deployTarget = targetOf(app);
+    const target = deployTarget ? await this.opts.targets.client(app, deployTarget).catch(() => undefined) : undefined;
     for (const image of await this.opts.store.appImages(namespace, name)) {
       await target?.docker.getImage(image).remove().catch(() => undefined);
       await this.opts.builder.removeFromRegistry(image).catch(() => false);
     }
+    if (!deployTarget) await this.opts.targets.local.retire(app);
     await this.opts.store.removeApp(namespace, name);
     this.serving.delete(`${namespace}/${name}`);
   }
@@ -282,7 +285,7 @@ export class GitopsController {
       deployment = await store.startDeployment({ namespace: app.namespace, app: app.name, commit, message, cause, functions: [], rollbackOf: null });
       log.write(`[nestor] sync of ${app.namespace}/${app.name} at ${commit.slice(0, 12)} (${cause})\n`);
       const manifest = this.readManifest(work, app, (t) => log.write(t));
-      const target = await this.opts.targets.client(targetOf(app));
+      const target = await this.opts.targets.client(app, targetOf(app));
       const tag = imageTag(commit);
       const built = await this.opts.builder.build(
         { namespace: app.namespace, app: app.name, commit, repoRoot: work, sourcePath: app.path, functions: manifest.functions, target, log: (t) => log.write(t) },
@@ -295,7 +298,8 @@ export class GitopsController {
       for (const fn of functions) await store.recordImage(fn.image, app.namespace, app.name, fn.path);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'built', functions });
       log.write('[nestor] built; starting the new instances\n');
-      await this.activate(app, functions);
+      const notice = await this.activate(app, functions);
+      if (notice) log.write(`[nestor] notice: ${notice}\n`);
       await store.finishDeployment(app.namespace, app.name, deployment.seq, { status: 'deployed', functions });
       await store.setCurrent(app.namespace, app.name, deployment.seq);
       this.serving.set(`${app.namespace}/${app.name}`, deployment.seq);
@@ -340,9 +344,21 @@ export class GitopsController {
     return manifest;
   }
 
-  /** Puts a deployment's images behind the gateway and takes away functions it no longer has. */
-  private async activate(app: AppRecord, functions: DeployedFunction[]): Promise<void> {
-    const target = await this.opts.targets.client(targetOf(app));
+  /**
+   * Puts a deployment's images behind the gateway and takes away functions it no longer has.
+   * Answers what the build log should say about how the functions are limited.
+   */
+  private async activate(app: AppRecord, functions: DeployedFunction[]): Promise<string | undefined> {
+    const deployTarget = targetOf(app);
+    const target = await this.opts.targets.client(app, deployTarget);
+    // The application's own engine is sized before its instances start: with no per-instance
+    // cgroups (rootless on cgroup v1) its limits are the functions' limits.
+    const notice = deployTarget
+      ? undefined
+      : await this.opts.targets.local.resize(app, {
+          memoryMb: functions.reduce((sum, fn) => sum + fn.spec.memoryMb * Math.max(fn.spec.concurrency, fn.spec.warm), 0),
+          cpus: functions.reduce((sum, fn) => sum + fn.spec.cpus * fn.spec.concurrency, 0),
+        });
     await Promise.all(
       functions.map((fn) => this.opts.gateway.deploy({ namespace: app.namespace, path: fn.path, app: app.name, image: fn.image, docker: target.docker, settings: fn.spec })),
     );
@@ -350,6 +366,7 @@ export class GitopsController {
     for (const served of this.opts.gateway.list()) {
       if (served.namespace === app.namespace && served.app === app.name && !keep.has(served.path)) await this.opts.gateway.undeploy(app.namespace, served.path);
     }
+    return notice;
   }
 
   /** Rolls back to deployment `seq`: its images serve again, recorded as a new deployment. */
@@ -383,7 +400,7 @@ export class GitopsController {
 
   /** Keeps the newest `keep` images of each function (and whatever serves now); removes the rest. */
   private async prune(app: AppRecord, keep: number, serving: DeployedFunction[]): Promise<void> {
-    const target = await this.opts.targets.client(targetOf(app));
+    const target = await this.opts.targets.client(app, targetOf(app));
     const inUse = new Set(serving.map((f) => f.image));
     // Instances of replaced deployments may still be going; their images cannot go before them.
     await this.opts.gateway.settled();

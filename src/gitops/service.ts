@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EngineClient } from '../engine/engine-client.ts';
@@ -10,6 +11,7 @@ import { FunctionGateway } from '../functions/gateway.ts';
 import { FunctionBuilder, registryFromSetting } from './builder.ts';
 import { GitopsController } from './controller.ts';
 import { TargetClients } from './targets.ts';
+import { FunctionEngines } from './function-engines.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Database } from '../store/database.ts';
 import { openSecrets } from './open-secrets.ts';
@@ -61,6 +63,11 @@ export interface GitopsParts {
   webhookSecret?: string;
 }
 
+/** How many CPUs the host engine has (the engine may be on another machine than the server). */
+async function hostCpus(host: EngineClient): Promise<number> {
+  return ((await host.docker.info().catch(() => ({}))) as { NCPU?: number }).NCPU ?? availableParallelism();
+}
+
 /** The GitOps controller, builder and function gateway of one server, started together. */
 export async function startGitops(store: { readonly db: Database }, cfg: GitopsConfig, dataDir: string, logger: Logger) {
   const box = cfg.secrets ?? (await openSecrets(store.db, dataDir, cfg.secretKey, logger));
@@ -82,7 +89,10 @@ export async function startGitops(store: { readonly db: Database }, cfg: GitopsC
     store: gitopsStore,
     builder,
     gateway,
-    targets: new TargetClients(cfg.host, cfg.sshLogin),
+    targets: new TargetClients(
+      new FunctionEngines({ host: cfg.host, logger, hostCpus: await hostCpus(cfg.host), ...(cfg.engineImages ? { engineImages: cfg.engineImages } : {}) }),
+      cfg.sshLogin,
+    ),
     dataDir,
     logger,
     localRepoRoots: cfg.localRepoRoots ?? [],

@@ -27,20 +27,33 @@ export function checkTarget(target: DeployTarget): void {
   throw new TargetRefusedError(target.host, 'only ssh:// and tcp:// (with TLS) targets are supported');
 }
 
-/** One client per target address, made on first use and checked with a ping. */
+type AppKey = { namespace: string; name: string };
+
+/** The engines applications without a deploy target run in: each its own, on this server's host (FunctionEngines). */
+export interface AppEngines {
+  client(app: AppKey): Promise<EngineClient>;
+  /** Sizes it for a deployment; answers what the build log should say when per-instance limits are not kept. */
+  resize(app: AppKey, needs: { memoryMb: number; cpus: number }): Promise<string | undefined>;
+  retire(app: AppKey): Promise<void>;
+}
+
+/**
+ * Where each application's functions run: its deploy target when the admin set one (one client
+ * per address, made on first use and checked with a ping), else its own isolated engine.
+ */
 export class TargetClients {
-  private readonly local: EngineClient;
+  readonly local: AppEngines;
   private readonly sshLogin: SshLogin;
   private readonly clients = new Map<string, EngineClient>();
 
   /** `sshLogin`: the server's own ssh agent and key, which ssh:// targets are reached with. */
-  constructor(local: EngineClient, sshLogin: SshLogin = {}) {
+  constructor(local: AppEngines, sshLogin: SshLogin = {}) {
     this.local = local;
     this.sshLogin = sshLogin;
   }
 
-  async client(target: DeployTarget | null): Promise<EngineClient> {
-    if (!target) return this.local;
+  async client(app: AppKey, target: DeployTarget | null): Promise<EngineClient> {
+    if (!target) return this.local.client(app);
     const key = `${target.host} ${target.certPath ?? ''}`;
     let client = this.clients.get(key);
     if (!client) {

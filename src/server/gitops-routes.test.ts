@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { EngineClient } from '../engine/engine-client.ts';
 import { FunctionGateway } from '../functions/gateway.ts';
 import type { FunctionBuilder } from '../gitops/builder.ts';
 import { GitopsController } from '../gitops/controller.ts';
-import { TargetClients } from '../gitops/targets.ts';
+import { TargetClients, type AppEngines } from '../gitops/targets.ts';
+import type { EngineClient } from '../engine/engine-client.ts';
+
+/** The builder here is a stand-in that builds nothing, so no engine is asked for anything. */
+const noEngines: AppEngines = { client: async () => ({}) as EngineClient, resize: async () => undefined, retire: async () => undefined };
 import { SecretBox } from '../secrets/secret-box.ts';
 import { TestRepo, manifest } from '../../test/gitops/fixture.ts';
 import { buildApp } from './app.ts';
@@ -40,7 +43,7 @@ before(async () => {
     },
   } as unknown as FunctionBuilder;
   const gateway = new FunctionGateway();
-  controller = new GitopsController({ store: gitopsStore, builder, gateway, targets: new TargetClients({} as EngineClient), dataDir: mkdtempSync(join(tmpdir(), 'nestor-routes-')), logger: pino({ level: 'silent' }), localRepoRoots: [tmpdir()], tickMs: 60_000, gitEnv: process.env });
+  controller = new GitopsController({ store: gitopsStore, builder, gateway, targets: new TargetClients(noEngines), dataDir: mkdtempSync(join(tmpdir(), 'nestor-routes-')), logger: pino({ level: 'silent' }), localRepoRoots: [tmpdir()], tickMs: 60_000, gitEnv: process.env });
   const logger = pino({ level: 'debug' }, { write: (l: string) => void logs.push(l) });
   ({ app } = await buildApp({ store, logger, leaseMs: 30_000, gitops: { controller, gateway, store: gitopsStore, deliveries: new WebhookDeliveries(store.db) } }));
 });

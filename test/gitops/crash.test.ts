@@ -4,14 +4,19 @@ import { test } from 'node:test';
 import { hostEngine } from '../helpers.ts';
 import { api, tempDir } from '../server/harness.ts';
 import { freePort, startServerProcess } from '../server/processes.ts';
-import { SHELL_FUNCTION, TestRepo, deploymentOf, invoke, manifest } from './fixture.ts';
+import { SHELL_FUNCTION, TestRepo, deploymentOf, invoke, manifest, removeFunctionEngines } from './fixture.ts';
+import { attachEngine } from '../../src/engine/nested/attach.ts';
+import { functionEngineName } from '../../src/gitops/function-engines.ts';
 
 const host = await hostEngine();
 
-async function instancesOf(fn: string): Promise<number> {
+/** The function's instances, in its application's own engine (which outlives the server). */
+async function instances(fn: string): Promise<{ Labels: Record<string, string> }[]> {
+  const engine = await attachEngine(host, functionEngineName({ namespace: 'team', name: 'crash' }));
   const filters = JSON.stringify({ label: [`dev.nestor.function=${fn}`] });
-  return (await host.docker.listContainers({ all: true, filters })).length;
+  return engine.docker.listContainers({ all: true, filters });
 }
+const instancesOf = async (fn: string) => (await instances(fn)).length;
 
 test('kill -9 of the server: its function instances are removed at restart and the deployment serves again', async () => {
   const port = await freePort();
@@ -35,14 +40,15 @@ test('kill -9 of the server: its function instances are removed at restart and t
   const second = await startServerProcess(port, dataDir, { NESTOR_BUILD_ENGINES: '0', NESTOR_LOCAL_REPO_ROOTS: tmpdir() });
   try {
     // The new server's own instances carry its pid; the dead one's are gone.
-    const owners = async () => (await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.function=team/crashy'] }) })).map((c) => c.Labels['dev.nestor.owner.pid']);
+    const owners = async () => (await instances('team/crashy')).map((c) => c.Labels['dev.nestor.owner.pid']);
     assert.ok((await owners()).every((o) => o === String(second.child.pid)), `only the new server's instances remain: ${(await owners()).join(', ')}`);
     const r = await invoke(base, 'crashy', 'echo "$GREETING again"');
     assert.equal(r.status, 200);
     assert.equal(r.text.trim(), 'alive again');
     await api(base, 'DELETE', '/api/apps/team/crash');
+    assert.equal((await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.functions-app=team/crash'] }) })).length, 0, "the removed application's engine is gone, its instances with it");
   } finally {
     await second.stop();
+    await removeFunctionEngines(host);
   }
-  assert.equal(await instancesOf('team/crashy'), 0);
 });

@@ -3,11 +3,14 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import pino from 'pino';
 import type { EngineClient } from '../../src/engine/engine-client.ts';
 import { sshLogin } from '../../src/engine/docker-host.ts';
 import { ImageSupply } from '../../src/engine/images/supply.ts';
-import { LABEL_FUNCTION } from '../../src/engine/labels.ts';
+import { LABEL_FUNCTION, LABEL_MANAGED } from '../../src/engine/labels.ts';
+import { removeLabelled } from '../../src/engine/cleanup.ts';
+import { LABEL_FUNCTIONS_APP } from '../../src/gitops/function-engines.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import type { GitopsConfig } from '../../src/gitops/service.ts';
 import { ADMIN, REGISTRATION, api } from '../server/harness.ts';
@@ -89,6 +92,21 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
       await server.close();
       await supply.close();
       await removeFunctionImages(host);
+      await removeFunctionEngines(host);
+    },
+  };
+}
+
+/** One GitOps server for a test file: started before its first test, closed after its last. */
+export function serverForFile(host: EngineClient, extra: Partial<GitopsConfig> = {}): { readonly base: string } {
+  let env: Awaited<ReturnType<typeof gitopsServer>> | undefined;
+  before(async () => {
+    env = await gitopsServer(host, extra);
+  });
+  after(async () => env?.close());
+  return {
+    get base() {
+      return env!.server.url;
     },
   };
 }
@@ -100,6 +118,14 @@ export async function gitopsServer(host: EngineClient, extra: Partial<GitopsConf
 export async function removeFunctionImages(host: EngineClient): Promise<void> {
   const images = await host.docker.listImages({ filters: JSON.stringify({ label: [LABEL_FUNCTION] }) });
   for (const image of images) await host.docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+}
+
+/**
+ * Applications' own engines outlive a server too (they keep its images for the next start);
+ * those of a test's applications go with the test.
+ */
+export async function removeFunctionEngines(host: EngineClient): Promise<void> {
+  await removeLabelled(host.docker, [`${LABEL_MANAGED}=true`, LABEL_FUNCTIONS_APP]);
 }
 
 /** Sends a push webhook the way GitHub signs it. */

@@ -1,11 +1,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostEngine, nestor } from '../helpers.ts';
 import { provision } from '../../src/engine/nested/provision.ts';
 import { ImageSupply, pullInto } from '../../src/engine/images/supply.ts';
+import { assertNoHostPrivilege, processesOf } from './host-processes.ts';
 
 /**
  * A job's step asks its own engine for an all-capabilities container and tries to run code as
@@ -115,40 +116,9 @@ test('no process of a default-mode engine runs as host root or holds a capabilit
     const info = await host.docker.getContainer(engine.containerId!).inspect();
     const pids = processesOf(info.Id);
     assert.ok(pids.length >= 4, `found the engine's processes: ${pids.join(' ')}`);
-    const hostNs = linkOf('/proc/1/ns/user');
-    for (const pid of pids) {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-      const what = `${pid} (${field('Name')})`;
-      assert.ok(!field('Uid').split(/\s+/).includes('0'), `${what} runs as host uid 0: Uid ${field('Uid')}`);
-      assert.ok(!field('Gid').split(/\s+/).includes('0'), `${what} runs as host gid 0: Gid ${field('Gid')}`);
-      if (linkOf(`/proc/${pid}/ns/user`) === hostNs) {
-        assert.equal(BigInt(`0x${field('CapEff')}`), 0n, `${what} holds capabilities in the host user namespace: CapEff ${field('CapEff')}`);
-        assert.equal(BigInt(`0x${field('CapPrm')}`), 0n, `${what} may take capabilities in the host user namespace: CapPrm ${field('CapPrm')}`);
-      }
-    }
+    assertNoHostPrivilege(pids);
   } finally {
     await engine.destroy();
     await supply.close();
   }
 });
-
-function linkOf(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
-
-/** Every process in the container's cgroups, nested ones included (cgroup v1 or v2). */
-function processesOf(id: string): number[] {
-  const roots = [`/sys/fs/cgroup/pids/docker/${id}`, `/sys/fs/cgroup/memory/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`].filter(existsSync);
-  const pids = new Set<number>();
-  const walk = (dir: string) => {
-    for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) pids.add(Number(line));
-    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name));
-  };
-  for (const root of roots) walk(root);
-  return [...pids].filter((p) => existsSync(`/proc/${p}`));
-}

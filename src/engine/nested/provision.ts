@@ -35,6 +35,12 @@ export interface ProvisionOptions {
   daemon?: DaemonOptions;
   /** Join this existing network instead of making one for the engine. */
   network?: string;
+  /**
+   * The name of the network made for the engine (default `nestor-NAME`). Engines that several
+   * processes may make at once under one name give each attempt its own, so that the
+   * container's name alone decides who made it.
+   */
+  networkName?: string;
   /** Publish the TLS port on the host (0: any free port); always done for non-socket hosts. */
   publishPort?: number;
   /** Named engines (`nestor engine start`) outlive the process that made them. */
@@ -73,6 +79,13 @@ export class EngineNotReadyError extends NestorError {
       'Read the daemon log above; `nestor doctor` checks privileges, cgroups and storage and names the fix.',
     );
     this.logTail = logTail;
+  }
+}
+
+/** Another process made an engine of this name meanwhile: nothing of it may be removed. */
+export class EngineNameTakenError extends NestorError {
+  constructor(name: string) {
+    super('NESTOR_ENGINE_NAME_TAKEN', `A nested engine named ${name} is being made by another process`, 'Use that engine (`nestor engine status`), or choose another name.');
   }
 }
 
@@ -129,6 +142,8 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
   const name = opts.name ?? newEngineName();
   const requested = opts.isolation ?? 'auto';
   const notices: string[] = [];
+  /** The network this call made, by id: the one thing to remove when another process has the name. */
+  let madeNetwork: string | undefined;
   const engineLabels = {
     [LABEL_ENGINE]: name,
     ...(opts.persistent ? { [LABEL_PERSISTENT]: 'true' } : ownerLabels()),
@@ -142,7 +157,12 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
   try {
     // The engine's network is made while the rest is prepared: nothing below needs it until the
     // sidecar is created.
-    const networkMade = opts.network ? Promise.resolve(opts.network) : createNetwork(host.docker, `nestor-${name}`, engineLabels, mtu);
+    const networkMade = opts.network
+      ? Promise.resolve(opts.network)
+      : createNetwork(host.docker, opts.networkName ?? `nestor-${name}`, engineLabels, mtu).then((made) => {
+          madeNetwork = made.id;
+          return made.name;
+        });
     networkMade.catch(() => undefined);
     if (requested === 'socket') {
       const network = await networkMade;
@@ -180,6 +200,7 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
     try {
       container = await createAndStart(host.docker, build(mode), files);
     } catch (err) {
+      if (err instanceof EngineNameTakenError) throw err;
       if (mode !== 'dind' || !refusesPrivileged(errorMessage(err))) throw new EngineStartError(name, mode, err);
       notices.push(
         `This host refuses privileged containers (${firstLine(errorMessage(err))}); using the explicit capability set (dind-caps) instead.`,
@@ -211,6 +232,11 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
       readyMs: performance.now() - started,
     });
   } catch (err) {
+    // The name's objects are another process's: removing them would take its engine away.
+    if (err instanceof EngineNameTakenError) {
+      if (madeNetwork) await host.docker.getNetwork(madeNetwork).remove().catch(() => undefined);
+      throw err;
+    }
     // Nothing half-made stays behind: a failed provision removes what it created.
     await removeLabelled(host.docker, [`${LABEL_MANAGED}=true`, `${LABEL_ENGINE}=${name}`]).catch(() => undefined);
     throw err;
@@ -275,21 +301,29 @@ async function joinRegistry(docker: Docker, network: string, registry: string): 
 }
 
 async function createAndStart(docker: Docker, spec: Docker.ContainerCreateOptions, files: Buffer): Promise<Docker.Container> {
-  const container = await docker.createContainer(spec);
+  const container = await docker.createContainer(spec).catch((err: { statusCode?: number }) => {
+    // Container names are unique on an engine: the one atomic claim on an engine's name.
+    throw err.statusCode === 409 ? new EngineNameTakenError(String(spec.name).replace(/^nestor-/, '')) : err;
+  });
   await container.putArchive(files, { path: '/' });
   await container.start();
   return container;
 }
 
-async function createNetwork(docker: Docker, name: string, labels: Record<string, string>, mtu?: number): Promise<string> {
-  await docker.createNetwork({
-    Name: name,
-    Driver: 'bridge',
-    CheckDuplicate: true,
-    Labels: nestorLabels('network', labels),
-    ...(mtu ? { Options: { 'com.docker.network.driver.mtu': String(mtu) } } : {}),
-  });
-  return name;
+async function createNetwork(docker: Docker, name: string, labels: Record<string, string>, mtu?: number): Promise<{ name: string; id: string }> {
+  const made = await docker
+    .createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Labels: nestorLabels('network', labels),
+      ...(mtu ? { Options: { 'com.docker.network.driver.mtu': String(mtu) } } : {}),
+    })
+    .catch((err: { statusCode?: number }) => {
+      // The network comes first, so a second process making the same engine stops here.
+      throw err.statusCode === 409 ? new EngineNameTakenError(name.replace(/^nestor-/, '')) : err;
+    });
+  return { name, id: made.id };
 }
 
 async function createVolume(docker: Docker, name: string, labels: Record<string, string>): Promise<string> {
