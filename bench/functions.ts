@@ -101,7 +101,7 @@ const appEngine = await attachEngine(host, functionEngineName({ namespace: 'team
 const certs = mkdtempSync(join(tmpdir(), 'nestor-bench-certs-'));
 for (const [file, text] of Object.entries({ 'ca.pem': appEngine.tls!.ca, 'cert.pem': appEngine.tls!.cert, 'key.pem': appEngine.tls!.key })) writeFileSync(join(certs, file), text, { mode: 0o600 });
 const at = appEngine.client.endpoint as { host: string; port: number };
-const dockerArgs = ['--tls', '--tlscert', join(certs, 'cert.pem'), '--tlskey', join(certs, 'key.pem'), '-H', `tcp://${at.host}:${at.port}`];
+const dockerArgs = ['--tls', '--tlscacert', join(certs, 'ca.pem'), '--tlscert', join(certs, 'cert.pem'), '--tlskey', join(certs, 'key.pem'), '-H', `tcp://${at.host}:${at.port}`];
 const raw: number[] = [];
 for (let i = 0; i < 20; i++) {
   const t = performance.now();
