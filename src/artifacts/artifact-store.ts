@@ -1,0 +1,123 @@
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { NestorError } from '../errors.ts';
+
+/**
+ * Where a pipeline's jobs leave files for the jobs after them: one archive per job and
+ * pipeline run, kept until it expires. This one keeps them on the local disk (`nestor run`,
+ * a runner); the server's keeps them in its data directory behind the same calls.
+ */
+export interface ArtifactStore {
+  /** Stores the job's archive; refused past the size cap, and then nothing is kept. */
+  put(pipeline: string, job: string, archive: NodeJS.ReadableStream, expiresAt: number | null): Promise<StoredArtifact>;
+  /** The job's archive, or undefined when it left none or it expired. */
+  open(pipeline: string, job: string): Readable | undefined;
+  /** Removes what expired before `now`; answers how many archives went. */
+  sweep(now: number): number;
+}
+
+export interface StoredArtifact {
+  bytes: number;
+  expiresAt: number | null;
+}
+
+export class ArtifactTooLargeError extends NestorError {
+  constructor(job: string, cap: number) {
+    super('NESTOR_ARTIFACTS_TOO_LARGE', `The artifacts of job ${job} pass the cap of ${cap} bytes; none were kept`, 'Narrow `artifacts: paths` (or add `exclude`), or raise the artifact size cap of the runner.');
+  }
+}
+
+/** A name as one path segment: pipelines and jobs are named by users (`test:unit`, `build image`). */
+function segment(name: string): string {
+  return encodeURIComponent(name).replace(/\./g, '%2E');
+}
+
+export class LocalArtifactStore implements ArtifactStore {
+  private readonly dir: string;
+  private readonly maxBytes: number;
+
+  constructor(dir: string, opts: { maxBytes?: number } = {}) {
+    this.dir = dir;
+    this.maxBytes = opts.maxBytes ?? 1024 ** 3;
+  }
+
+  private paths(pipelineId: string, job: string): { tar: string; meta: string; dir: string } {
+    const dir = join(this.dir, segment(pipelineId));
+    return { dir, tar: join(dir, `${segment(job)}.tar`), meta: join(dir, `${segment(job)}.json`) };
+  }
+
+  async put(pipelineId: string, job: string, archive: NodeJS.ReadableStream, expiresAt: number | null): Promise<StoredArtifact> {
+    const p = this.paths(pipelineId, job);
+    mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+    const partial = `${p.tar}.partial`;
+    let bytes = 0;
+    const cap = this.maxBytes;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > cap) done(new ArtifactTooLargeError(job, cap));
+        else done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(archive, counter, createWriteStream(partial, { mode: 0o600 }));
+    } catch (err) {
+      rmSync(partial, { force: true });
+      throw err;
+    }
+    // Written whole before it is seen: a job reading it never gets half an archive.
+    renameSync(partial, p.tar);
+    const stored = { bytes, expiresAt };
+    writeFileSync(p.meta, JSON.stringify(stored), { mode: 0o600 });
+    return stored;
+  }
+
+  open(pipelineId: string, job: string): Readable | undefined {
+    const p = this.paths(pipelineId, job);
+    if (!existsSync(p.tar) || !existsSync(p.meta)) return undefined;
+    const meta = JSON.parse(readFileSync(p.meta, 'utf8')) as StoredArtifact;
+    if (meta.expiresAt !== null && meta.expiresAt <= Date.now()) return undefined;
+    return createReadStream(p.tar);
+  }
+
+  sweep(now: number): number {
+    if (!existsSync(this.dir)) return 0;
+    let removed = 0;
+    for (const run of readdirSync(this.dir)) {
+      const dir = join(this.dir, run);
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+        const meta = JSON.parse(readFileSync(join(dir, file), 'utf8')) as StoredArtifact;
+        if (meta.expiresAt === null || meta.expiresAt > now) continue;
+        rmSync(join(dir, file.replace(/\.json$/, '.tar')), { force: true });
+        rmSync(join(dir, file), { force: true });
+        removed++;
+      }
+      if (!readdirSync(dir).length) rmSync(dir, { recursive: true, force: true });
+    }
+    return removed;
+  }
+}
+
+const UNITS: Record<string, number> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hr: 3600, hour: 3600, d: 86400, day: 86400, w: 604800, wk: 604800, week: 604800, mo: 2_592_000, month: 2_592_000, y: 31_536_000, yr: 31_536_000, year: 31_536_000 };
+
+/**
+ * GitLab's `expire_in` ("3 days", "1 week 2 days", "42", "2h 30min", "never") in milliseconds;
+ * null: never. A bare number is seconds, as GitLab reads it. Undefined when it cannot be read.
+ */
+export function parseExpireIn(text: string | number): number | null | undefined {
+  if (typeof text === 'number') return text * 1000;
+  const t = text.trim().toLowerCase();
+  if (t === 'never') return null;
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  let total = 0;
+  let matched = '';
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)\s*([a-z]+?)s?\b(?:\s*(?:and|,)\s*)?\s*/g)) {
+    const unit = UNITS[m[2]!];
+    if (unit === undefined) return undefined;
+    total += Number(m[1]) * unit;
+    matched += m[0];
+  }
+  return matched.trim() === t && total > 0 ? Math.round(total * 1000) : undefined;
+}
