@@ -1,5 +1,6 @@
 import { Composer, isMap, isPair, isScalar, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
-import { PipelineError, type SourcePosition } from './errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import { PipelineError, type PipelineNotice, type SourcePosition } from './errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError, type PipelineLimits } from './limits.ts';
 
 export type PathSegment = string | number;
@@ -65,6 +66,14 @@ export class YamlSource {
       return false;
     };
     if (tooDeep(this.value)) throw new PipelineLimitError('depth', this.limits.depth, this.position(path), `maps and lists nest more than ${this.limits.depth} deep here`);
+  }
+
+  /**
+   * A notice about the key `key` of the map at `path` (or the value at `path` when no key is
+   * given), at the place it is written.
+   */
+  notice(path: readonly PathSegment[], key: string | undefined, code: ErrorCode, message: string, severity: PipelineNotice['severity']): PipelineNotice {
+    return { ...this.position(path, key), code, message, key: [...path, ...(key === undefined ? [] : [key])].join('.'), severity };
   }
 
   /** Where the value at `path` is; with `key`, where that key of the map at `path` is written. */
