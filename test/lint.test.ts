@@ -21,6 +21,8 @@ test('lint and plan name a privileged step and say what it gets in an untrusted 
   const privileged = report.notices.find((n) => n.message.startsWith('kernel-things asks for privileged'));
   assert.ok(privileged, JSON.stringify(report.notices));
   assert.match(privileged.message, /user namespace, none on the host.*--trusted with --mode dind-caps/);
+  // A notice is an object at the key that caused it, with its own code and weight.
+  assert.deepEqual({ ...privileged, message: undefined }, { file: '.nestor.yml', line: 4, column: 5, code: 'NESTOR_PRIVILEGED', key: 'steps.0.privileged', severity: 'info', message: undefined });
   const plan = await nestor(['plan', '-C', dir]);
   assert.equal(plan.code, 0, plan.stderr);
   assert.match(plan.stdout, /step kernel-things {2}busybox {2}privileged\n {4}\$ echo hi\n/);
@@ -69,4 +71,15 @@ test('plan says in words how each step uses the job\'s Docker engine, and shows 
   assert.doesNotMatch(json.stdout, /DOCKER_HOST|2376|\/certs\/client/);
   const { jobs } = JSON.parse(json.stdout) as { jobs: { steps: { engine: unknown }[] }[] };
   assert.deepEqual(jobs[0]!.steps.map((s) => s.engine), [{ client: false, certDirs: [] }, { client: true, certDirs: [] }]);
+});
+
+test('lint --json gives each notice its file, line, column, code, key and severity, also beside problems', async () => {
+  const dir = repo({ '.gitlab-ci.yml': ['workflow:', '  rules:', '    - when: always', 'build:', '  script: [make]', '  cache:', '    paths: [out]', 'test:', '  stage: tset', '  script: [make test]', ''].join('\n') });
+  const r = await nestor(['lint', '-C', dir, '--json']);
+  const report = JSON.parse(r.stdout) as { problems: { line: number; code: string }[]; notices: { file: string; line: number; column: number; code: string; key: string; severity: string }[] };
+  assert.deepEqual(report.problems.map((p) => [p.line, p.code]), [[9, 'NESTOR_PIPELINE_INVALID']]);
+  const cache = report.notices.find((n) => n.key === 'build.cache');
+  assert.ok(cache, JSON.stringify(report.notices));
+  assert.deepEqual([cache.file, cache.line, cache.column, cache.severity], ['.gitlab-ci.yml', 6, 3, 'info']);
+  for (const n of report.notices) assert.match(n.code, /^NESTOR_[A-Z_]+$/);
 });

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { throwProblems, type PipelineProblem, type SourcePosition } from './errors.ts';
+import { throwProblems, type PipelineNotice, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { checkNames, dependencies, maybeUnread } from './graph.ts';
 import type { Condition, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
 import type { EngineUse, JobPlan, MountIntent, PlanService, PlanStep } from './plan.ts';
@@ -51,10 +51,10 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   const plans = config.matrix.map((axes): JobPlan => {
     const name = jobName(config.name, axes);
     const vars = { ...config.environment, ...axes, ...opts.env };
-    const notices: string[] = [...(config.notices ?? [])];
+    const notices: PipelineNotice[] = [...(config.notices ?? [])];
     const dind = config.services.filter((s) => isDindImage(s.image));
-    for (const s of dind) notices.push(`service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`);
-    for (const c of [...config.services.filter((s) => !isDindImage(s.image)), ...config.steps].filter((x) => x.privileged)) notices.push(privilegedNotice(c.name));
+    for (const s of dind) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_SERVED', `service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`, 'info'));
+    for (const c of [...config.services.filter((s) => !isDindImage(s.image)), ...config.steps].filter((x) => x.privileged)) notices.push(source.notice(c.at, 'privileged', 'NESTOR_PRIVILEGED', privilegedNotice(c.name), 'info'));
     const socketDirVolumes = new Set(dind.flatMap((s) => s.volumes.filter((v) => v.target === '/var/run').map((v) => v.source)));
     // Where the file's own set-up expects the engine's client certificates: docker:dind puts
     // them in `$DOCKER_TLS_CERTDIR/client`. Only directories the file names: the image's default
@@ -107,7 +107,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
     return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, copySource: !config.emptyWorkspace, notices };
   });
-  throwProblems(problems, config.unsupported);
+  throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return plans;
 }
 

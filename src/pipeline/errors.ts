@@ -15,6 +15,39 @@ export function formatPosition(p: SourcePosition): string {
 export interface PipelineProblem {
   position: SourcePosition;
   message: string;
+  /** A code of its own (NESTOR_FILE_NOT_FOUND); otherwise the error's code stands for it. */
+  code?: ErrorCode;
+}
+
+/**
+ * How a part of a pipeline file was understood, at the key that caused it. `info`: nothing
+ * the file means is lost (a key recorded, a cache that only saves time). `degraded`: something
+ * the file asks for will not happen as written; its code says why:
+ * NESTOR_REMOTE_UNREACHABLE when only because content outside the repository cannot be
+ * fetched from here, NESTOR_PLATFORM_UNAVAILABLE when the file asks for a platform this
+ * runner cannot offer, a code of its own otherwise.
+ */
+export interface PipelineNotice extends SourcePosition {
+  code: ErrorCode;
+  message: string;
+  /** The key that caused it, as a dotted path from the top of the file (`build.cache`). */
+  key: string;
+  severity: 'info' | 'degraded';
+}
+
+export const REMOTE_UNREACHABLE = 'NESTOR_REMOTE_UNREACHABLE';
+export const PLATFORM_UNAVAILABLE = 'NESTOR_PLATFORM_UNAVAILABLE';
+export const FILE_NOT_FOUND = 'NESTOR_FILE_NOT_FOUND';
+
+/** The notices of several plans (matrix jobs repeat them) once each, in file order. */
+export function uniqueNotices(notices: readonly PipelineNotice[]): PipelineNotice[] {
+  const seen = new Set<string>();
+  return notices
+    .filter((n) => {
+      const key = `${n.file}:${n.line}:${n.column}\0${n.message}`;
+      return !seen.has(key) && Boolean(seen.add(key));
+    })
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
 const INVALID_HINT = 'Fix the file at the places named; docs/pipeline.md describes every key.';
@@ -22,6 +55,8 @@ const INVALID_HINT = 'Fix the file at the places named; docs/pipeline.md describ
 /** A pipeline file that cannot run: every problem found, each with file:line:column. */
 export class PipelineError extends NestorError {
   readonly problems: PipelineProblem[];
+  /** What the files that have these problems were found to mean besides, for lint to list too. */
+  notices: PipelineNotice[] = [];
   constructor(problems: PipelineProblem[], hint = INVALID_HINT, code: ErrorCode = 'NESTOR_PIPELINE_INVALID') {
     super(code, problems.map((p) => `${formatPosition(p.position)}: ${p.message}`).join('\n'), hint);
     this.problems = problems;
@@ -54,11 +89,16 @@ export function sortProblems(problems: readonly PipelineProblem[]): PipelineProb
  * not run are a problem of their own kind (NESTOR_PIPELINE_UNSUPPORTED) only when nothing is
  * wrong besides them; otherwise they are listed with the rest, so that one run shows all.
  */
-export function throwProblems(invalid: readonly PipelineProblem[], unsupported: readonly PipelineProblem[] = []): void {
+export function throwProblems(invalid: readonly PipelineProblem[], unsupported: readonly PipelineProblem[] = [], notices: readonly PipelineNotice[] = []): void {
   if (invalid.length === 0 && unsupported.length === 0) return;
-  if (invalid.length === 0) throw new UnsupportedFeatureError(sortProblems(unsupported));
+  if (invalid.length === 0) throw withNotices(new UnsupportedFeatureError(sortProblems(unsupported)), notices);
   const hint = unsupported.length ? `${INVALID_HINT} Parts Nestor does not run are named too: remove or rewrite them.` : INVALID_HINT;
-  throw new PipelineError(sortProblems([...invalid, ...unsupported]), hint);
+  throw withNotices(new PipelineError(sortProblems([...invalid, ...unsupported]), hint), notices);
+}
+
+function withNotices<E extends PipelineError>(err: E, notices: readonly PipelineNotice[]): E {
+  err.notices = uniqueNotices(notices);
+  return err;
 }
 
 /**
@@ -80,10 +120,11 @@ export function everyProblem<T, R>(items: readonly T[], work: (item: T) => R[]):
   if (failed.length === 1) throw failed[0];
   if (failed.length > 1) {
     const problems = sortProblems(failed.flatMap((e) => e.problems));
-    if (failed.every((e): boolean => e instanceof UnsupportedFeatureError)) throw new UnsupportedFeatureError(problems);
+    const notices = uniqueNotices(failed.flatMap((e) => e.notices));
+    if (failed.every((e): boolean => e instanceof UnsupportedFeatureError)) throw withNotices(new UnsupportedFeatureError(problems), notices);
     // Each kind of hint once; one that another already says in full is left out.
     const hints = [...new Set(failed.map((e) => e.hint))];
-    throw new PipelineError(problems, hints.filter((h) => !hints.some((o) => o !== h && o.includes(h))).join(' '));
+    throw withNotices(new PipelineError(problems, hints.filter((h) => !hints.some((o) => o !== h && o.includes(h))).join(' ')), notices);
   }
   return results;
 }

@@ -3,7 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
-import { everyProblem } from './errors.ts';
+import { everyProblem, PipelineError, type PipelineNotice } from './errors.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
@@ -77,13 +77,37 @@ export function readPipelines(
   const sources = YamlSource.parseAll(displayPath, text, limits);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
   const format = formatOf(path, sources[0]!.value);
+  const repeated = sources.flatMap((s) => s.repeated);
+  if (repeated.length && !KEEPS_LAST_KEY.has(format)) {
+    throw new PipelineError(
+      repeated.map((r) => ({ position: r.again, message: `YAML syntax: Map keys must be unique: "${r.key}" is written at line ${r.first.line} and again here` })),
+      'Keep one of the two keys (indentation and quoting are the usual causes).',
+    );
+  }
   // Counted before reading, so that 20,000 steps are refused before they are read.
   const written = sources.reduce((n, s) => n + itemsWritten(format, s.value), 0);
   enforce(limits, 'steps', written, () => sources[0]!.position([]), `the file has ${written} steps, services or jobs`);
-  const read = readAll(path, format, sources, facts);
+  const read = readAll(path, format, sources, facts).map(({ config, source }) =>
+    source.repeated.length ? { config: { ...config, notices: [...repeatedKeyNotices(source, format), ...(config.notices ?? [])] }, source } : { config, source },
+  );
   const made = read.reduce((n, { config }) => n + (config.steps.length + config.services.length) * config.matrix.length, 0);
   enforce(limits, 'steps', made, () => sources[0]!.position([]), `the file makes ${made} steps and services over all its jobs`);
   return read;
+}
+
+/** The formats whose own readers keep the last of a key written twice in one map (GitLab's and Drone's). */
+const KEEPS_LAST_KEY = new Set<Format>(['gitlab', 'drone']);
+
+/** A notice for each key written twice in one map, naming both lines, for the formats that accept that. */
+function repeatedKeyNotices(source: YamlSource, format: Format): PipelineNotice[] {
+  const reader = format === 'gitlab' ? 'GitLab' : 'Drone';
+  return source.repeated.map((r) => ({
+    ...r.again,
+    code: 'NESTOR_REPEATED_KEY',
+    key: [...r.path, r.key].join('.'),
+    severity: 'info',
+    message: `"${r.key}" is written twice in one map, at line ${r.first.line} and line ${r.again.line}: the one at line ${r.again.line} counts, as ${reader} reads it`,
+  }));
 }
 
 /** How many steps, services (or GitLab jobs and templates) a document writes, before reading it. */

@@ -1,4 +1,4 @@
-import type { PipelineProblem } from './errors.ts';
+import type { PipelineNotice, PipelineProblem } from './errors.ts';
 import type { PathSegment } from './yaml-source.ts';
 
 /**
@@ -97,8 +97,8 @@ export interface PipelineConfig {
   /** Conditions for the whole pipeline (Drone's trigger, Woodpecker's top-level when). */
   when: Condition[];
   at: PathSegment[];
-  /** How parts of the file were understood, shown before the job runs. */
-  notices?: string[];
+  /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */
+  notices?: PipelineNotice[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */
   emptyWorkspace?: boolean;
   /**

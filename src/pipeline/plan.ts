@@ -1,3 +1,5 @@
+import type { PipelineNotice } from './errors.ts';
+
 /**
  * The engine-neutral plan a pipeline compiles to: what to run, in which order, with which
  * mounts. The runner executes it on a nested engine; nothing here knows about Docker's API.
@@ -113,6 +115,6 @@ export interface JobPlan {
   engineAliases: string[];
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
-  /** Messages about how the file was understood (e.g. a dind service served by the job engine). */
-  notices: string[];
+  /** How the file was understood (e.g. a dind service served by the job engine), each where it is written. */
+  notices: PipelineNotice[];
 }

@@ -1,5 +1,6 @@
-import { Composer, isMap, isPair, isScalar, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
-import { PipelineError, type SourcePosition } from './errors.ts';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
+import type { ErrorCode } from '../errors.ts';
+import { PipelineError, type PipelineNotice, type SourcePosition } from './errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError, type PipelineLimits } from './limits.ts';
 
 export type PathSegment = string | number;
@@ -13,13 +14,19 @@ export class YamlSource {
   readonly value: unknown;
   /** What the file was read under; the readers check their own limits (extends, patterns) against it. */
   readonly limits: PipelineLimits;
+  /**
+   * Keys written twice in one map. The value is the last one's, as GitLab's and Drone's YAML
+   * readers keep it; a format that refuses them says so (load.ts).
+   */
+  readonly repeated: RepeatedKey[];
   private located: (() => Located) | Located;
 
-  private constructor(file: string, value: unknown, located: (() => Located) | Located, limits: PipelineLimits) {
+  private constructor(file: string, value: unknown, located: (() => Located) | Located, limits: PipelineLimits, repeated: RepeatedKey[] = []) {
     this.file = file;
     this.value = value;
     this.located = located;
     this.limits = limits;
+    this.repeated = repeated;
   }
 
   static parse(file: string, text: string, limits: PipelineLimits = DEFAULT_PIPELINE_LIMITS): YamlSource {
@@ -39,13 +46,13 @@ export class YamlSource {
       const value = parseJson(text);
       if (value !== undefined) {
         if (value === null) return [];
-        const source = new YamlSource(file, value, () => locate(file, text, { uniqueKeys: false, depth: limits.depth })[0]!, limits);
+        const source = new YamlSource(file, value, () => locate(file, text, limits.depth)[0]!, limits);
         source.checkDepth();
         return [source];
       }
     }
-    return locate(file, text, { uniqueKeys: true, depth: limits.depth }).map((l) => {
-      const source = new YamlSource(file, toValue(file, l, limits), l, limits);
+    return locate(file, text, limits.depth).map((l) => {
+      const source = new YamlSource(file, toValue(file, l, limits), l, limits, repeatedKeys(file, l));
       source.checkDepth();
       return source;
     });
@@ -67,6 +74,14 @@ export class YamlSource {
     if (tooDeep(this.value)) throw new PipelineLimitError('depth', this.limits.depth, this.position(path), `maps and lists nest more than ${this.limits.depth} deep here`);
   }
 
+  /**
+   * A notice about the key `key` of the map at `path` (or the value at `path` when no key is
+   * given), at the place it is written.
+   */
+  notice(path: readonly PathSegment[], key: string | undefined, code: ErrorCode, message: string, severity: PipelineNotice['severity']): PipelineNotice {
+    return { ...this.position(path, key), code, message, key: [...path, ...(key === undefined ? [] : [key])].join('.'), severity };
+  }
+
   /** Where the value at `path` is; with `key`, where that key of the map at `path` is written. */
   position(path: readonly PathSegment[], key?: string): SourcePosition {
     if (typeof this.located === 'function') this.located = this.located();
@@ -74,14 +89,14 @@ export class YamlSource {
     let node: unknown = doc.contents;
     let found: Node | undefined = isNodeLike(node) ? node : undefined;
     for (const segment of path) {
-      const next = childOf(node, segment);
+      const next = childOf(doc, node, segment);
       if (next === undefined) break;
       node = next.value;
       found = next.keyNode ?? found;
       if (isNodeLike(node)) found = node;
     }
-    if (key !== undefined && isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    if (key !== undefined) {
+      const pair = pairOf(doc, resolved(doc, node), key);
       if (pair && isNodeLike(pair.key)) found = pair.key;
     }
     const offset = found?.range?.[0] ?? 0;
@@ -143,11 +158,10 @@ class BoundedParser extends Parser {
 class NestedTooDeep extends Error {}
 
 /** The documents of a YAML text with their line counter; a syntax error is thrown with file:line:column. */
-function locate(file: string, text: string, opts: { uniqueKeys: boolean; depth: number }): Located[] {
+function locate(file: string, text: string, depth: number): Located[] {
   const lines = new LineCounter();
-  const parser = new BoundedParser(lines.addNewLine, opts.depth);
-  // Repeated keys are found below, in one pass: the yaml package looks through every earlier
-  // key of a map for each key, n² for a map of 5,000 steps.
+  const parser = new BoundedParser(lines.addNewLine, depth);
+  // Repeated keys are kept (the last one counts) and found by repeatedKeys, in one pass.
   const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true });
   let docs: Document[];
   try {
@@ -155,7 +169,7 @@ function locate(file: string, text: string, opts: { uniqueKeys: boolean; depth: 
   } catch (err) {
     if (!(err instanceof NestedTooDeep)) throw err;
     const pos = lines.linePos(parser.deepAt ?? 0);
-    throw new PipelineLimitError('depth', opts.depth, { file, line: pos.line, column: pos.col }, `maps and lists nest more than ${opts.depth} deep here`);
+    throw new PipelineLimitError('depth', depth, { file, line: pos.line, column: pos.col }, `maps and lists nest more than ${depth} deep here`);
   }
   // An empty stream has no document to carry its errors.
   const errors = docs.length ? docs.flatMap((d) => d.errors) : composer.streamInfo().errors;
@@ -163,28 +177,56 @@ function locate(file: string, text: string, opts: { uniqueKeys: boolean; depth: 
     const pos = lines.linePos(offset);
     return { file, line: pos.line, column: pos.col };
   };
-  const problems = [
-    ...errors.map((e) => ({ position: at(e.pos[0]), message: `YAML syntax: ${e.message.split('\n')[0]}` })),
-    ...(opts.uniqueKeys ? docs.flatMap(repeatedKeys).map((offset) => ({ position: at(offset), message: 'YAML syntax: Map keys must be unique' })) : []),
-  ].sort((a, b) => a.position.line - b.position.line || a.position.column - b.position.column);
+  const problems = errors
+    .map((e) => ({ position: at(e.pos[0]), message: `YAML syntax: ${e.message.split('\n')[0]}` }))
+    .sort((a, b) => a.position.line - b.position.line || a.position.column - b.position.column);
   if (problems.length) throw new PipelineError(problems, 'Fix the YAML syntax at the place named (indentation and quoting are the usual causes).');
   return docs.filter((d) => d.contents !== null).map((doc) => ({ doc, lines }));
 }
 
-/** Where each key written a second time in its map is (keys compared by value, as the yaml package does). */
-function repeatedKeys(doc: Document): number[] {
-  const offsets: number[] = [];
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
+/** A key written a second time in its map: where each is, and the map's path. */
+export interface RepeatedKey {
+  path: PathSegment[];
+  key: string;
+  first: SourcePosition;
+  again: SourcePosition;
+}
+
+/**
+ * Each key written a second time in its map (keys compared by value, as the yaml package
+ * does), found in one pass: the yaml package looks through every earlier key of a map for
+ * each key, n² for a map of 5,000 steps.
+ */
+function repeatedKeys(file: string, l: Located): RepeatedKey[] {
+  const found: RepeatedKey[] = [];
+  const at = (offset: number): SourcePosition => {
+    const pos = l.lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+  visit(l.doc, {
+    Map(_, map, ancestors) {
+      const seen = new Map<unknown, number>();
       for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        if (seen.has(pair.key.value)) offsets.push(pair.key.range?.[0] ?? 0);
-        seen.add(pair.key.value);
+        if (!isScalar(pair.key) || isMergeKey(pair.key)) continue;
+        const offset = pair.key.range?.[0] ?? 0;
+        const earlier = seen.get(pair.key.value);
+        if (earlier !== undefined) found.push({ path: pathOf([...ancestors, map]), key: String(pair.key.value), first: at(earlier), again: at(offset) });
+        seen.set(pair.key.value, offset);
       }
     },
   });
-  return offsets;
+  return found;
+}
+
+/** The path of keys and indexes down to the last of `nodes` (a visitor's ancestors and itself). */
+function pathOf(nodes: readonly unknown[]): PathSegment[] {
+  const path: PathSegment[] = [];
+  for (let i = 0; i < nodes.length - 1; i++) {
+    const node = nodes[i];
+    if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+    else if (isSeq(node)) path.push(node.items.indexOf(nodes[i + 1] as never));
+  }
+  return path;
 }
 
 /** The value of a JSON text, or undefined when it is not JSON. */
@@ -200,15 +242,45 @@ function isNodeLike(value: unknown): value is Node {
   return typeof value === 'object' && value !== null && 'range' in value;
 }
 
-function childOf(node: unknown, segment: PathSegment): { value: unknown; keyNode?: Node } | undefined {
-  if (isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
-    if (!pair) return undefined;
-    return { value: pair.value, ...(isNodeLike(pair.key) ? { keyNode: pair.key } : {}) };
+/** `<<`, which the yaml package reads as a symbol when merge keys are on. */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<') && key.source === '<<';
+}
+
+/** An alias's node, or the node itself. */
+function resolved(doc: Document, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node;
+}
+
+/**
+ * The pair of a map that gives `key` its value: the last one written (as the value keeps it),
+ * else one merged in by `<<: *a` or `<<: [*a, *b]` (the first of those that has it).
+ */
+function pairOf(doc: Document, map: unknown, key: string, depth = 0): { key: unknown; value: unknown } | undefined {
+  if (!isMap(map) || depth > 64) return undefined;
+  const own = map.items.findLast((p) => isPair(p) && isScalar(p.key) && !isMergeKey(p.key) && String(p.key.value) === key);
+  if (own) return own;
+  for (const merge of map.items.filter((p) => isMergeKey(p.key))) {
+    const value = resolved(doc, merge.value);
+    const sources = isSeq(value) ? value.items.map((i) => resolved(doc, i)) : [value];
+    for (const from of sources) {
+      const pair = pairOf(doc, from, key, depth + 1);
+      if (pair) return pair;
+    }
   }
-  if (node && typeof node === 'object' && 'items' in node && Array.isArray((node as { items: unknown[] }).items) && typeof segment === 'number') {
-    const item = (node as { items: unknown[] }).items[segment];
-    return item === undefined ? undefined : { value: item };
+  return undefined;
+}
+
+function childOf(doc: Document, node: unknown, segment: PathSegment): { value: unknown; keyNode?: Node } | undefined {
+  const at = resolved(doc, node);
+  if (isMap(at)) {
+    const pair = pairOf(doc, at, String(segment));
+    if (!pair) return undefined;
+    return { value: resolved(doc, pair.value), ...(isNodeLike(pair.key) ? { keyNode: pair.key } : {}) };
+  }
+  if (isSeq(at) && typeof segment === 'number') {
+    const item = at.items[segment];
+    return item === undefined ? undefined : { value: resolved(doc, item) };
   }
   return undefined;
 }

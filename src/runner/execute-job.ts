@@ -82,7 +82,7 @@ export async function executeJob(plan: JobPlan, engine: NestedEngine, opts: Exec
     ...(error ? { error } : {}),
   });
 
-  for (const n of plan.notices) notice(n);
+  for (const n of plan.notices) notice(n.message);
   // A warm engine's slots fit only a native file's workspace; they are the job's either way.
   const taken = takeStepSlots(engine);
   const slots = plan.workspace === '/workspace' ? taken : [];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { relative, resolve } from 'node:path';
 import { defaultStepImage } from '../../config.ts';
-import { formatPosition, PipelineError } from '../../pipeline/errors.ts';
+import { formatPosition, PipelineError, uniqueNotices, type PipelineNotice } from '../../pipeline/errors.ts';
 import { loadPlans } from '../../pipeline/load.ts';
 import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
@@ -37,12 +37,19 @@ function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
   return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
 }
 
-/** Notices are said once per file, not once per matrix job. */
-function noticesOf(plans: JobPlan[], file: string): { file: string; line: null; column: null; code: string; key: null; severity: 'degraded'; message: string }[] {
-  const messages = [...new Set(plans.flatMap((p) => p.notices))];
-  // Until notices carry their own position and weight, each is taken as one that changes
-  // what the file asks for: a reader is told to look rather than told all is well.
-  return messages.map((message) => ({ file, line: null, column: null, code: 'NESTOR_NOTICE', key: null, severity: 'degraded', message }));
+/** Notices are said once each, not once per matrix job, with their file as problems name it. */
+function noticesOf(notices: readonly PipelineNotice[], dir: string): PipelineNotice[] {
+  return uniqueNotices(notices).map((n) => ({ ...n, file: shownFile(n.file, dir) }));
+}
+
+/** A file as the repository names it when it is in the repository (`-C dir`), else as given. */
+function shownFile(file: string, dir: string): string {
+  const inRepo = relative(resolve(dir), resolve(file));
+  return inRepo && !inRepo.startsWith('..') ? inRepo : relative(process.cwd(), file) || file;
+}
+
+function noticeLine(out: Output, n: PipelineNotice): string {
+  return `  ${formatPosition(n)}: ${n.severity === 'degraded' ? out.yellow('notice') : 'notice'} ${n.message}`;
 }
 
 /** How a container uses its job's Docker engine, in words; undefined when it does not. */
@@ -62,18 +69,21 @@ export function registerLintCommands(program: Command): void {
       const shown = files.length ? files.join(', ') : 'the pipeline file';
       try {
         const plans = readPlans(files, flags);
-        const notices = noticesOf(plans, shown);
+        const notices = noticesOf(plans.flatMap((p) => p.notices), flags.dir);
         out.result({ problems: [], notices, jobs: plans.length });
         out.line(`${out.mark(true)} ${shown}: ${plans.length} job(s), no problems${notices.length ? `, ${notices.length} notice(s):` : ''}`);
-        for (const n of notices) out.line(`  ${out.yellow('notice')} ${n.message}`);
+        for (const n of notices) out.line(noticeLine(out, n));
         return EXIT.ok;
       } catch (err) {
         if (!(err instanceof PipelineError) || err.code === 'NESTOR_PIPELINE_NOT_FOUND') throw err;
-        const problems = err.problems.map((p) => ({ ...p.position, file: relative(process.cwd(), p.position.file) || p.position.file, code: err.code, message: p.message, hint: err.hint }));
-        out.result({ problems, notices: [], jobs: 0 });
+        const problems = err.problems.map((p) => ({ ...p.position, file: shownFile(p.position.file, flags.dir), code: p.code ?? err.code, message: p.message, hint: err.hint }));
+        const notices = noticesOf(err.notices, flags.dir);
+        out.result({ problems, notices, jobs: 0 });
         out.line(`${out.mark(false)} ${problems.length} problem(s):`);
         for (const p of err.problems) out.line(`  ${formatPosition(p.position)}: ${p.message}`);
         out.line(`  ${out.bold('→')} ${err.hint}`);
+        if (notices.length) out.line(`${notices.length} notice(s):`);
+        for (const n of notices) out.line(noticeLine(out, n));
         return EXIT.failed;
       }
     }),
@@ -100,7 +110,7 @@ export function registerLintCommands(program: Command): void {
           const engine = engineUseText(s);
           if (engine) out.line(out.dim(`    ${engine}`));
         }
-        for (const n of p.notices) out.line(`  ${out.yellow('notice')} ${n}`);
+        for (const n of p.notices) out.line(`  ${out.yellow('notice')} ${n.message}`);
       }
       return EXIT.ok;
     }),

@@ -83,11 +83,15 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const top = check(source, pipeline, raw, [], 'the Drone pipeline', problems);
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
   if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
-  const notices: string[] = [];
+  const notices: PipelineConfig['notices'] & {} = [];
   if (top.platform?.os && top.platform.os !== 'linux') {
     unsupported.push({ position: source.position(['platform'], 'os'), message: `platform os ${top.platform.os} is not supported; Nestor runs Linux containers` });
   }
-  if (top.clone) notices.push(top.clone.disable ? 'clone.disable: the workspace starts empty' : 'clone: Nestor copies the source into the workspace; clone options have no effect');
+  if (top.clone) {
+    notices.push(top.clone.disable
+      ? source.notice(['clone'], 'disable', 'NESTOR_CLONE_DISABLED', 'clone.disable: the workspace starts empty', 'info')
+      : source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: Nestor copies the source into the workspace; clone options have no effect', 'degraded'));
+  }
   if (top.trigger) unsupportedKeys(source, top.trigger, ['trigger'], CONDITION_UNSUPPORTED, unsupported);
 
   const unread: NonNullable<PipelineConfig['unread']> = [];

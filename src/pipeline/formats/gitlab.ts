@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PipelineProblem, SourcePosition } from '../errors.ts';
+import type { PipelineNotice, PipelineProblem, SourcePosition } from '../errors.ts';
 import { globMatches } from '../glob.ts';
 import { PipelineLimitError } from '../limits.ts';
 import { compileSlashPattern, RegexError, slashPattern, type Regex } from '../re2.ts';
@@ -49,18 +49,18 @@ const variables = z.record(z.string(), z.union([scalar, z.strictObject({ value: 
 const refs = z.union([z.array(z.string()), z.strictObject({ refs: z.array(z.string()).optional(), changes: z.array(z.string()).optional(), variables: z.array(z.string()).optional() })]);
 
 /** Accepted for compatibility, with what they mean here; reported as notices. */
-const NOTED: Record<string, string> = {
-  artifacts: 'all jobs share one workspace, so artifacts reach later jobs without an upload',
-  cache: 'nothing is cached between runs; the image cache is shared',
-  tags: 'the job runs where `nestor run` or the runner runs it',
-  environment: 'deployment environments are not tracked',
-  retry: 'failed jobs are not retried',
-  dependencies: 'all jobs share one workspace',
-  interruptible: 'every job can be cancelled',
-  coverage: 'coverage is not parsed',
-  resource_group: 'jobs of one pipeline never run twice at once',
-  id_tokens: 'not issued',
-  release: 'releases are not created',
+const NOTED: Record<string, ['info' | 'degraded', string]> = {
+  artifacts: ['info', 'all jobs share one workspace, so artifacts reach later jobs without an upload'],
+  cache: ['info', 'nothing is cached between runs; the image cache is shared'],
+  tags: ['info', 'the job runs where `nestor run` or the runner runs it'],
+  environment: ['info', 'deployment environments are not tracked'],
+  retry: ['degraded', 'failed jobs are not retried'],
+  dependencies: ['info', 'all jobs share one workspace'],
+  interruptible: ['info', 'every job can be cancelled'],
+  coverage: ['info', 'coverage is not parsed'],
+  resource_group: ['info', 'jobs of one pipeline never run twice at once'],
+  id_tokens: ['degraded', 'not issued'],
+  release: ['degraded', 'releases are not created'],
 };
 const REFUSED: Record<string, string> = {
   trigger: 'downstream pipelines are not supported',
@@ -112,11 +112,11 @@ type Job = z.infer<typeof jobSchema>;
 export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig {
   const problems: PipelineProblem[] = [];
   const unsupported: PipelineProblem[] = [];
-  const notices: string[] = [];
+  const notices: PipelineNotice[] = [];
   const raw = source.value ?? {};
   if (!isPlain(raw)) return unreadable(source, 'gitlab', GITLAB_WORKSPACE, [{ position: source.position([]), message: 'a .gitlab-ci.yml is a map of jobs and keywords' }]);
   if ('include' in raw) unsupported.push({ position: source.position([], 'include'), message: '"include" is not supported: inline the included jobs' });
-  if ('workflow' in raw) notices.push('workflow: rules for the whole pipeline are not evaluated; every job\'s own rules are');
+  if ('workflow' in raw) notices.push(source.notice([], 'workflow', 'NESTOR_WORKFLOW_IGNORED', 'workflow: rules for the whole pipeline are not evaluated; every job\'s own rules are', 'degraded'));
   // Stages that cannot be read are not checked against: every job would be reported for them.
   const stagesRead = raw.stages === undefined ? DEFAULT_STAGES : check(source, z.array(z.string()), raw.stages, ['stages'], 'stages', problems);
   const stages = stagesRead ?? DEFAULT_STAGES;
@@ -152,7 +152,9 @@ export function readGitlab(source: YamlSource, facts: RunFacts): PipelineConfig 
     }
     const by = (key: string) => (owner([key]) === name ? `job ${name}` : owner([key]));
     for (const key of Object.keys(REFUSED)) if (key in job) unsupported.push({ position: source.position([owner([key])], key), message: `"${key}" is not supported by Nestor: ${REFUSED[key]}` });
-    for (const key of Object.keys(NOTED)) if (key in job) notices.push(`job ${name}: ${key} — ${NOTED[key]}`);
+    for (const [key, [severity, meaning]] of Object.entries(NOTED)) {
+      if (key in job) notices.push(source.notice([owner([key])], key, severity === 'info' ? 'NESTOR_KEY_RECORDED' : 'NESTOR_KEY_IGNORED', `job ${name}: ${key} — ${meaning}`, severity));
+    }
     // A script of the wrong type, or misspelled, is reported already; "no script" would say it twice.
     const misspelt = Object.keys(merged).some((k) => !(k in jobSchema.shape) && closest(k, Object.keys(jobSchema.shape)) === 'script');
     if (job.script === undefined && merged.script === undefined && !misspelt) problems.push({ position: source.position([], name), message: `job ${name} has no script` });

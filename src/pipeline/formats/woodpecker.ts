@@ -76,8 +76,8 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   if (isMap(raw)) unsupportedKeys(source, raw, [], { labels: 'target runners with `nestor run` options or runner labels instead', platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
   if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
-  const notices: string[] = [];
-  if (top.clone !== undefined) notices.push('clone: Nestor copies the source into the workspace; the clone step is not run');
+  const notices: PipelineConfig['notices'] & {} = [];
+  if (top.clone !== undefined) notices.push(source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: Nestor copies the source into the workspace; the clone step is not run', 'degraded'));
 
   const unread: NonNullable<PipelineConfig['unread']> = [];
   // Each container is read on its own, so that one with problems leaves the others checked.
