@@ -25,11 +25,21 @@ export function toFilter(value: z.infer<typeof filterSchema> | undefined): Filte
   return { include: listOf(value.include), exclude: listOf(value.exclude) };
 }
 
+/** The run's facts that conditions may name beyond branch, event, ref, status and paths. */
+export const SERVER_FACTS = ['repo', 'instance', 'target', 'cron', 'action'] as const;
+
 export function toCondition(value: {
   branch?: z.infer<typeof filterSchema>;
   event?: z.infer<typeof filterSchema>;
   status?: z.infer<typeof statusSchema>;
   paths?: z.infer<typeof filterSchema>;
+  ref?: z.infer<typeof filterSchema>;
+  repo?: z.infer<typeof filterSchema>;
+  instance?: z.infer<typeof filterSchema>;
+  target?: z.infer<typeof filterSchema>;
+  cron?: z.infer<typeof filterSchema>;
+  action?: z.infer<typeof filterSchema>;
+  evaluate?: string;
 }): Condition {
   const condition: Condition = {};
   const branch = toFilter(value.branch);
@@ -38,6 +48,13 @@ export function toCondition(value: {
   if (branch) condition.branch = branch;
   if (event) condition.event = event;
   if (paths) condition.paths = paths;
+  const ref = toFilter(value.ref);
+  if (ref) condition.ref = ref;
+  if (value.evaluate !== undefined) condition.evaluate = value.evaluate;
+  for (const fact of SERVER_FACTS) {
+    const filter = toFilter(value[fact]);
+    if (filter) (condition.facts ??= {})[fact] = filter;
+  }
   if (value.status !== undefined) condition.status = Array.isArray(value.status) ? value.status : [value.status];
   return condition;
 }

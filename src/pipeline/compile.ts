@@ -18,7 +18,10 @@ export interface CompileOptions extends RunFacts {
   only?: string[];
   /** Variables that override the file's (`nestor run --env`). */
   env?: Record<string, string>;
-  /** Names of the secrets that will be supplied. */
+  /**
+   * Names of the secrets that will be supplied. Absent (lint, plan, a server checking a
+   * submission): not known here, so a secret a step uses is a notice, not a problem.
+   */
   secrets?: string[];
   /** Variables every container gets (`CI=true`, the format's own CI_* names, …). */
   builtins?: (job: { name: string; step?: string }) => Record<string, string>;
@@ -44,14 +47,14 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   checkNames(config, problems, at);
   const order = dependencies(config, problems, at);
   const selected = selectSteps(config, order, opts.only, problems, source);
-  checkSecrets(config, opts.secrets ?? [], problems, at);
+  const secretNotices = checkSecrets(config, opts.secrets, problems, source);
   checkPatterns(config, source);
 
   const pipelineWhen = evaluate(config.when, opts);
   const plans = config.matrix.map((axes): JobPlan => {
     const name = jobName(config.name, axes);
     const vars = { ...config.environment, ...axes, ...opts.env };
-    const notices: PipelineNotice[] = [...(config.notices ?? [])];
+    const notices: PipelineNotice[] = [...(config.notices ?? []), ...secretNotices];
     const dind = config.services.filter((s) => isDindImage(s.image));
     for (const s of dind) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_SERVED', `service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`, 'info'));
     for (const c of [...config.services.filter((s) => !isDindImage(s.image)), ...config.steps].filter((x) => x.privileged)) notices.push(source.notice(c.at, 'privileged', 'NESTOR_PRIVILEGED', privilegedNotice(c.name), 'info'));
@@ -158,6 +161,8 @@ function toMount(
   if (socketDirs.has(v.source)) return { kind: 'engine-socket-dir', target };
   const declared = config.volumes.find((d) => d.name === v.source);
   const hostPath = declared?.kind === 'host' ? declared.hostPath! : v.source.startsWith('/') ? v.source : undefined;
+  // Drone's documented way to reach Docker: a host volume of the socket. It is the job's own engine's.
+  if (hostPath === '/var/run/docker.sock') return { kind: 'engine-socket', target };
   if (hostPath !== undefined) {
     if (!trusted) {
       problems.push({
@@ -208,14 +213,18 @@ function checkPatterns(config: PipelineConfig, source: YamlSource): void {
   }
 }
 
-function checkSecrets(config: PipelineConfig, available: string[], problems: PipelineProblem[], at: (p: StepConfig['at'], k?: string) => ReturnType<YamlSource['position']>): void {
+function checkSecrets(config: PipelineConfig, available: string[] | undefined, problems: PipelineProblem[], source: YamlSource): PipelineNotice[] {
+  const notices: PipelineNotice[] = [];
   for (const s of config.steps) {
     for (const secret of s.secrets) {
-      if (!available.includes(secret.name)) {
-        problems.push({ position: at(s.at), message: `step ${s.name} needs the secret "${secret.name}", which was not given (nestor run --secret ${secret.name}=VALUE)` });
+      if (available === undefined) {
+        notices.push(source.notice(s.at, undefined, 'NESTOR_SECRET_NEEDED', `step ${s.name} uses the secret "${secret.name}" (as ${secret.env}): give it when the job runs (nestor run --secret ${secret.name}=VALUE)`, 'info'));
+      } else if (!available.includes(secret.name)) {
+        problems.push({ position: source.position(s.at), message: `step ${s.name} needs the secret "${secret.name}", which was not given (nestor run --secret ${secret.name}=VALUE)` });
       }
     }
   }
+  return notices;
 }
 
 function jobName(pipeline: string, axes: Record<string, string>): string {

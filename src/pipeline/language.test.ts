@@ -54,8 +54,15 @@ test('host paths are refused unless the job is trusted', () => {
   assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'host' && m.path === '/etc' && m.readOnly));
 });
 
-test('a step needing a secret that was not given says how to give it', () => {
-  assert.match(problems('.nestor.yml', 'steps:\n  a:\n    run: echo\n    secrets: [token]\n'), /needs the secret "token".*--secret token=VALUE/);
+test('a step needing a secret that was not given says how to give it; where secrets are not known (lint, plan) it is a notice', () => {
+  const text = 'steps:\n  a:\n    run: echo\n    secrets: [token]\n';
+  assert.match(problems('.nestor.yml', text, { secrets: [] }), /needs the secret "token".*--secret token=VALUE/);
+  const [plan] = plans('.nestor.yml', text);
+  const notice = plan!.notices.find((n) => n.code === 'NESTOR_SECRET_NEEDED');
+  assert.equal(notice?.severity, 'info');
+  assert.match(notice!.message, /uses the secret "token".*--secret token=VALUE/);
+  assert.equal(notice!.file, '.nestor.yml');
+  assert.ok(notice!.line >= 2, 'at the step that uses it');
 });
 
 test('a matrix expands into one job per combination, with its values as variables', () => {
@@ -101,9 +108,33 @@ test('GitLab: a dind service is the job\'s engine under its names, with the cert
   assert.deepEqual(defaults!.steps[0]!.engine.certDirs, [], 'the image\'s default directory is where every step has them anyway');
 });
 
-test('Drone: plugin settings are named as unsupported, not ignored', () => {
-  const text = 'kind: pipeline\ntype: docker\nname: p\nsteps:\n  - name: publish\n    image: plugins/docker\n    settings: {repo: x}\n';
-  assert.match(problems('.drone.yml', text), /\.drone\.yml:7:5: "settings" is not supported by Nestor: plugins are not run/);
+test('Drone and Woodpecker plugins: each setting is PLUGIN_NAME (lists joined, objects as JSON, secrets resolved); a daemon plugin gets the job engine', () => {
+  const settings = '{repo: team/app, tags: [latest, "1.0"], build_args: {A: b}, dry_run: true, password: {from_secret: docker_password}}';
+  const drone = `kind: pipeline\ntype: docker\nname: p\nsteps:\n  - name: publish\n    image: plugins/docker\n    settings: ${settings}\n`;
+  const woodpecker = `steps:\n  publish:\n    image: woodpeckerci/plugin-docker-buildx\n    settings: ${settings}\n`;
+  for (const [file, text] of [['.drone.yml', drone], ['.woodpecker.yml', woodpecker]] as const) {
+    const step = plans(file, text, { secrets: ['docker_password'] })[0]!.steps[0]!;
+    assert.equal(step.script, undefined, `${file}: the plugin's own entrypoint runs`);
+    assert.equal(step.environment.PLUGIN_REPO, 'team/app');
+    assert.equal(step.environment.PLUGIN_TAGS, 'latest,1.0');
+    assert.equal(step.environment.PLUGIN_BUILD_ARGS, '{"A":"b"}');
+    assert.equal(step.environment.PLUGIN_DRY_RUN, 'true');
+    assert.deepEqual(step.secrets, [{ name: 'docker_password', env: 'PLUGIN_PASSWORD' }]);
+    assert.equal(step.environment.PLUGIN_DAEMON_OFF, 'true', `${file}: the plugin starts no daemon of its own`);
+    assert.ok(step.mounts.some((m) => m.kind === 'engine-socket' && m.target === '/var/run/docker.sock'), `${file}: it reaches the job's engine at its socket`);
+  }
+  const other = plans('.drone.yml', 'kind: pipeline\nname: p\nsteps:\n  - name: ssh\n    image: appleboy/drone-ssh\n    settings: {host: [a, b], port: 22}\n')[0]!.steps[0]!;
+  assert.equal(other.environment.PLUGIN_HOST, 'a,b');
+  assert.equal(other.environment.PLUGIN_DAEMON_OFF, undefined, 'other plugins are given no engine');
+});
+
+test('Drone and Woodpecker: `ref` conditions match the run\'s Git ref', () => {
+  const text = 'kind: pipeline\nname: p\ntrigger:\n  ref: [refs/heads/main, "refs/tags/*"]\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n';
+  assert.equal(plans('.drone.yml', text)[0]!.steps[0]!.notRunBecause, undefined);
+  assert.match(plans('.drone.yml', text, { branch: 'dev' })[0]!.steps[0]!.notRunBecause ?? '', /ref refs\/heads\/dev does not match/);
+  assert.equal(plans('.drone.yml', text, { tag: 'v1.0' })[0]!.steps[0]!.notRunBecause, undefined);
+  const wp = 'steps:\n  a:\n    image: busybox\n    commands: [echo]\n    when:\n      ref: refs/tags/v*\n';
+  assert.match(plans('.woodpecker.yml', wp)[0]!.steps[0]!.notRunBecause ?? '', /ref refs\/heads\/main does not match refs\/tags\/v\*/);
 });
 
 test('Drone: the /var/run volume shared with a dind service becomes the job engine\'s /var/run', () => {

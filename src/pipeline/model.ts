@@ -12,6 +12,16 @@ export interface Condition {
   /** Which outcome so far lets the step run: success (the default), failure, or both. */
   status?: ('success' | 'failure')[];
   paths?: Filter;
+  /** The Git ref (`refs/heads/main`, `refs/tags/v1.2`, `refs/pull/7/head`), as Drone and Woodpecker match it. */
+  ref?: Filter;
+  /**
+   * Conditions on facts of the run that only a server knows (Drone's and Woodpecker's `repo`,
+   * `instance`, `target`, `cron`, `action`): a fact not given matches no pattern, so a step
+   * meant for one server, one deploy target or one cron job does not run everywhere else.
+   */
+  facts?: Record<string, Filter>;
+  /** Woodpecker's `evaluate`: an expression over the run's variables (evaluate-expression.ts). */
+  evaluate?: string;
 }
 
 /** Glob patterns a value must match (`include`) and must not match (`exclude`). */

@@ -151,7 +151,7 @@ test('Drone: every step and every document is checked', () => {
     '  - name: lint',
     '    image: golang',
     '    depends_on: [test]', // 12
-    '    settings: {a: 1}', // 13
+    '    settingz: {a: 1}', // 13
     '---',
     'kind: pipeline',
     'name: second',
@@ -162,7 +162,7 @@ test('Drone: every step and every document is checked', () => {
     '8:15 Invalid input: expected array, received string at commands in step test',
     '9:18 step test depends on unknown step "biuld" (did you mean "build"?)',
     '12:18 depends_on makes a cycle: test → lint → test',
-    '13:5 "settings" is not supported by Nestor: plugins are not run; write the commands the plugin would run',
+    '13:5 unknown key "settingz" in step lint (did you mean "settings"?)',
     '17:1 unknown key "stepz" in the Drone pipeline (did you mean "steps"?)',
   ]);
 });

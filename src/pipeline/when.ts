@@ -1,10 +1,16 @@
 import { globMatches } from './glob.ts';
+import { evaluateExpression, unsupportedIn } from './evaluate-expression.ts';
 import type { Condition, Filter } from './model.ts';
 
 /** What a run is about: the facts `when` conditions are checked against. */
 export interface RunFacts {
   branch?: string;
   event?: string;
+  /** The Git ref; when absent, `refs/heads/BRANCH` (or `refs/tags/TAG`) is taken. */
+  ref?: string;
+  tag?: string;
+  /** What a server knows of the run: repo (owner/name), instance (server host), target, cron (job name), action. */
+  facts?: Record<string, string>;
   /** Files changed by the commit; unknown (undefined) matches every `paths` filter. */
   changedPaths?: string[];
 }
@@ -38,15 +44,45 @@ export function evaluate(conditions: Condition[], facts: RunFacts): { run: boole
 function mismatch(c: Condition, facts: RunFacts): string | undefined {
   if (c.branch && !matches(c.branch, facts.branch ?? '')) return `branch ${facts.branch ?? '(none)'} does not match ${describe(c.branch)}`;
   if (c.event && !matches(c.event, facts.event ?? '')) return `event ${facts.event ?? '(none)'} does not match ${describe(c.event)}`;
+  if (c.ref) {
+    const ref = refOf(facts);
+    if (!matches(c.ref, ref)) return `ref ${ref || '(none)'} does not match ${describe(c.ref)}`;
+  }
+  for (const [fact, filter] of Object.entries(c.facts ?? {})) {
+    const value = facts.facts?.[fact] ?? '';
+    if (!matches(filter, value)) return `${fact} ${value || '(not known here)'} does not match ${describe(filter)}`;
+  }
+  if (c.evaluate !== undefined) {
+    const unsupported = unsupportedIn(c.evaluate);
+    if (unsupported) return `its evaluate expression uses ${unsupported}, which Nestor cannot evaluate`;
+    if (!evaluateExpression(c.evaluate, expressionVariables(facts))) return `evaluate ${JSON.stringify(c.evaluate)} is false`;
+  }
   if (c.paths && facts.changedPaths && !facts.changedPaths.some((p) => matches(c.paths!, p))) {
     return `no changed file matches ${describe(c.paths)}`;
   }
   return undefined;
 }
 
+/** The variables a Woodpecker expression sees, under Woodpecker's names. */
+function expressionVariables(facts: RunFacts): Record<string, string> {
+  return {
+    CI_COMMIT_BRANCH: facts.branch ?? '',
+    CI_COMMIT_TAG: facts.tag ?? '',
+    CI_COMMIT_REF: refOf(facts),
+    CI_PIPELINE_EVENT: facts.event ?? '',
+    CI_REPO: facts.facts?.repo ?? '',
+    CI_PIPELINE_CRON: facts.facts?.cron ?? '',
+  };
+}
+
+/** The run's Git ref, as given or as its branch or tag name it. */
+export function refOf(facts: RunFacts): string {
+  return facts.ref ?? (facts.tag ? `refs/tags/${facts.tag}` : facts.branch ? `refs/heads/${facts.branch}` : '');
+}
+
 /** Every glob pattern of a condition list, for the checks that need them all (their length). */
 export function patternsOf(conditions: Condition[]): string[] {
-  return conditions.flatMap((c) => [c.branch, c.event, c.paths].flatMap((f) => (f ? [...f.include, ...f.exclude] : [])));
+  return conditions.flatMap((c) => [c.branch, c.event, c.paths, c.ref, ...Object.values(c.facts ?? {})].flatMap((f) => (f ? [...f.include, ...f.exclude] : [])));
 }
 
 function describe(f: Filter): string {

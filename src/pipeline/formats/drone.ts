@@ -5,20 +5,19 @@ import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
 import { entryPaths, nameOf, unreadable } from './items.ts';
-import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
+import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Drone's `.drone.yml`, docker pipelines: the common subset, mapped onto Nestor's model. */
 
 export const DRONE_WORKSPACE = '/drone/src';
 
 const STEP_UNSUPPORTED = {
-  settings: 'plugins are not run; write the commands the plugin would run',
   user: 'steps run as the image user; set USER in the image',
   dns: 'steps use the job network\'s DNS',
   extra_hosts: 'reach other steps and services by name',
   shm_size: 'not configurable per step',
 };
-const CONDITION_UNSUPPORTED = { repo: 'run conditions on the repository are not supported', instance: 'not supported', target: 'not supported', cron: 'not supported', ref: 'use branch instead', action: 'not supported' };
+const CONDITION_UNSUPPORTED = {};
 
 const PIPELINE_UNSUPPORTED = {
   depends_on: 'pipelines depending on other pipelines are not supported; merge them into one',
@@ -34,6 +33,12 @@ const condition = z.strictObject({
   event: filterSchema.optional(),
   status: statusSchema.optional(),
   paths: filterSchema.optional(),
+  ref: filterSchema.optional(),
+  repo: filterSchema.optional(),
+  instance: filterSchema.optional(),
+  target: filterSchema.optional(),
+  cron: filterSchema.optional(),
+  action: filterSchema.optional(),
 });
 const mount = z.strictObject({ name: z.string(), path: z.string() });
 
@@ -54,12 +59,15 @@ const container = z.strictObject({
   network_mode: z.string().optional(),
   working_dir: z.string().optional(),
   pull: z.string().optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  /** Drone 0.8's secrets, still read by Drone 1's converter: each exposed as its upper-case name. */
+  secrets: z.array(z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })])).optional(),
 });
 
 const pipeline = z.strictObject({
   ...recognised(PIPELINE_UNSUPPORTED),
   kind: z.literal('pipeline'),
-  type: z.literal('docker').optional(),
+  type: z.enum(['docker', 'kubernetes']).optional(),
   name: z.string().optional(),
   steps: z.array(z.unknown()),
   services: z.array(z.unknown()).optional(),
@@ -76,17 +84,18 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const unsupported: PipelineProblem[] = [];
   const raw = source.value as Record<string, unknown> | null;
   if (!raw || raw.kind !== 'pipeline') return undefined; // secrets, signatures: not pipelines
-  if (raw.type !== undefined && raw.type !== 'docker') {
-    const message = `Drone "${String(raw.type)}" pipelines are not supported; only type: docker`;
-    return unreadable(source, 'drone', DRONE_WORKSPACE, [], [{ position: source.position([], 'type'), message }]);
+  // Kubernetes pipelines are docker pipelines run as pods: Nestor's backend runs them the same way.
+  if (raw.type !== undefined && raw.type !== 'docker' && raw.type !== 'kubernetes') {
+    return notRunHere(source, raw, 'type', `Drone type: ${String(raw.type)} pipelines run on Drone's ${String(raw.type)} runner (on the host itself, a VM or over SSH), which Nestor does not offer: it runs containers`);
+  }
+  const os = (raw.platform as { os?: unknown } | undefined)?.os;
+  if (typeof os === 'string' && os !== 'linux') {
+    return notRunHere(source, raw, 'platform', `platform os ${os}: Nestor runs Linux containers`);
   }
   const top = check(source, pipeline, raw, [], 'the Drone pipeline', problems);
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
   if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
   const notices: PipelineConfig['notices'] & {} = [];
-  if (top.platform?.os && top.platform.os !== 'linux') {
-    unsupported.push({ position: source.position(['platform'], 'os'), message: `platform os ${top.platform.os} is not supported; Nestor runs Linux containers` });
-  }
   if (top.clone) {
     notices.push(top.clone.disable
       ? source.notice(['clone'], 'disable', 'NESTOR_CLONE_DISABLED', 'clone.disable: the workspace starts empty', 'info')
@@ -139,8 +148,42 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   };
 }
 
+/**
+ * A pipeline for a platform Nestor cannot offer: listed, with its steps, as not run here and
+ * why, instead of refusing the whole file (its other pipelines still run).
+ */
+function notRunHere(source: YamlSource, raw: Record<string, unknown>, key: string, why: string): PipelineConfig {
+  const written = Array.isArray(raw.steps) ? raw.steps : [];
+  const steps = written.map((s, i): StepConfig => ({
+    name: nameOf(s, i) ?? `step-${i + 1}`,
+    commands: [],
+    afterCommands: [],
+    environment: {},
+    secrets: [],
+    privileged: false,
+    volumes: [],
+    when: [],
+    ignoreFailure: false,
+    detach: false,
+    notRunBecause: why,
+    at: ['steps', i],
+  }));
+  return {
+    ...unreadable(source, 'drone', DRONE_WORKSPACE, []),
+    name: typeof raw.name === 'string' ? raw.name : 'default',
+    steps,
+    unread: [],
+    notices: [source.notice([], key, 'NESTOR_PLATFORM_UNAVAILABLE', `pipeline ${typeof raw.name === 'string' ? raw.name : 'default'} is not run: ${why}`, 'degraded')],
+  };
+}
+
 function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
-  const { environment, secrets } = environmentWithSecrets(c.environment);
+  const env = environmentWithSecrets(c.environment);
+  // A plugin: its image's own entrypoint runs with the settings in its environment.
+  const plugin = c.settings ? pluginSettings(c.settings) : { environment: {}, secrets: [] };
+  const engine = c.settings || !c.commands?.length ? pluginEngine(c.image, [...at, 'image']) : { environment: {}, volumes: [] };
+  const environment = { ...engine.environment, ...plugin.environment, ...env.environment };
+  const secrets = [...plugin.secrets, ...env.secrets, ...(c.secrets ?? []).map((x) => (typeof x === 'string' ? { name: x, env: x.toUpperCase() } : { name: x.source, env: x.target.toUpperCase() }))];
   return {
     name: c.name,
     image: c.image,
@@ -151,7 +194,7 @@ function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
     environment,
     secrets,
     privileged: c.privileged ?? false,
-    volumes: (c.volumes ?? []).map((v, i) => ({ source: v.name, target: v.path, readOnly: false, at: [...at, 'volumes', i] })),
+    volumes: [...(c.volumes ?? []).map((v, i) => ({ source: v.name, target: v.path, readOnly: false, at: [...at, 'volumes', i] })), ...engine.volumes.filter((e) => !c.volumes?.some((v) => v.path === e.target))],
     ...(c.network_mode ? { networkMode: c.network_mode } : {}),
     ...(c.working_dir ? { workingDir: c.working_dir } : {}),
     ...(c.depends_on ? { dependsOn: c.depends_on, dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),

@@ -36,3 +36,43 @@ export function environmentWithSecrets(
   }
   return { environment, secrets };
 }
+
+/**
+ * Plugin images that start a Docker daemon of their own unless told not to: they get the
+ * job's engine instead (its socket where their client looks, and the plugins' own switch to
+ * leave the daemon off), since a second daemon would need privileges a job does not hold.
+ */
+const DAEMON_PLUGINS = /^(?:[^/]+\/)?(?:plugins\/(?:docker|ecr|gcr|acr|heroku)|woodpeckerci\/plugin-docker-buildx|thegeeklab\/drone-docker-buildx|plugins\/docker-buildx)(?::|@|$)/;
+
+export function startsOwnDaemon(image: string): boolean {
+  return DAEMON_PLUGINS.test(image);
+}
+
+/**
+ * A plugin step's `settings` as Drone's and Woodpecker's runners hand them over: each setting
+ * as `PLUGIN_NAME` (upper case, other characters as `_`), lists of plain values joined with
+ * commas, objects and lists of objects as JSON, and `{from_secret: name}` as the secret.
+ */
+export function pluginSettings(settings: Record<string, unknown> | undefined): { environment: Record<string, string>; secrets: StepConfig['secrets'] } {
+  const environment: Record<string, string> = {};
+  const secrets: StepConfig['secrets'] = [];
+  for (const [key, value] of Object.entries(settings ?? {})) {
+    const name = `PLUGIN_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    if (isSecretRef(value)) secrets.push({ name: value.from_secret, env: name });
+    else if (value === null || value === undefined) environment[name] = '';
+    else if (Array.isArray(value)) environment[name] = value.every((v) => v === null || typeof v !== 'object') ? value.map((v) => (v === null ? '' : String(v))).join(',') : JSON.stringify(value);
+    else if (typeof value === 'object') environment[name] = JSON.stringify(value);
+    else environment[name] = String(value);
+  }
+  return { environment, secrets };
+}
+
+function isSecretRef(value: unknown): value is { from_secret: string } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as { from_secret?: unknown }).from_secret === 'string';
+}
+
+/** What a plugin step gets besides its settings: the job's engine, for a plugin that would start its own daemon. */
+export function pluginEngine(image: string, at: PathSegment[]): { environment: Record<string, string>; volumes: StepConfig['volumes'] } {
+  if (!startsOwnDaemon(image)) return { environment: {}, volumes: [] };
+  return { environment: { PLUGIN_DAEMON_OFF: 'true' }, volumes: [{ source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: false, at }] };
+}

@@ -16,14 +16,15 @@ import {
 } from '../common.ts';
 import { entries, entryPaths, isMap, nameOf, unreadable } from './items.ts';
 import { checkMatrix, toMatrix } from './nestor.ts';
-import { environmentWithSecrets, recognised, unsupportedKeys } from './unsupported.ts';
+import { unsupportedIn } from '../evaluate-expression.ts';
+import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Woodpecker's `.woodpecker.yml` and `.woodpecker/*.yml`: the common subset. */
 
 export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 
-const CONDITION_UNSUPPORTED = { repo: 'not supported', instance: 'not supported', platform: 'not supported', cron: 'not supported', ref: 'use branch instead', evaluate: 'expressions are not supported; use branch, event, status or path', matrix: 'not supported' };
-const STEP_UNSUPPORTED = { settings: 'plugins are not run; write the commands the plugin would run', backend_options: 'not supported', dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', user: 'set USER in the image', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
+const CONDITION_UNSUPPORTED = { platform: 'not supported', matrix: 'not supported' };
+const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', user: 'set USER in the image', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
 
 const condition = z.strictObject({
   ...recognised(CONDITION_UNSUPPORTED),
@@ -31,6 +32,11 @@ const condition = z.strictObject({
   event: filterSchema.optional(),
   status: statusSchema.optional(),
   path: filterSchema.optional(),
+  ref: filterSchema.optional(),
+  repo: filterSchema.optional(),
+  instance: filterSchema.optional(),
+  cron: filterSchema.optional(),
+  evaluate: z.string().optional(),
 });
 const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() })]);
 
@@ -53,10 +59,15 @@ const container = z.strictObject({
   network_mode: z.string().optional(),
   pull: z.boolean().optional(),
   ports: z.array(z.union([z.number(), z.string()])).optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  /** Deprecated in Woodpecker, still common: adjacent steps of one group run together. */
+  group: z.string().optional(),
+  backend_options: z.record(z.string(), z.unknown()).optional(),
 });
 
 const workflow = z.strictObject({
-  ...recognised({ labels: '', platform: '', depends_on: '', runs_on: '' }),
+  ...recognised({ platform: '', depends_on: '', runs_on: '' }),
+  labels: z.record(z.string(), scalar).optional(),
   steps: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
   pipeline: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
   services: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
@@ -73,10 +84,11 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   const unsupported: PipelineProblem[] = [];
   const raw = (source.value ?? {}) as Record<string, unknown>;
   const top = check(source, workflow, raw, [], 'the Woodpecker workflow', problems);
-  if (isMap(raw)) unsupportedKeys(source, raw, [], { labels: 'target runners with `nestor run` options or runner labels instead', platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
+  if (isMap(raw)) unsupportedKeys(source, raw, [], { platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
   if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: PipelineConfig['notices'] & {} = [];
+  if (top.labels) notices.push(source.notice([], 'labels', 'NESTOR_LABELS_NOT_MATCHED', `labels (${Object.entries(top.labels).map(([k, v]) => `${k}=${String(v)}`).join(', ')}) choose a Woodpecker agent; Nestor runs the workflow on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
   if (top.clone !== undefined) notices.push(source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: Nestor copies the source into the workspace; the clone step is not run', 'degraded'));
 
   const unread: NonNullable<PipelineConfig['unread']> = [];
@@ -89,17 +101,29 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       return undefined;
     }
     unsupportedKeys(source, value as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
+    if (c.backend_options) notices.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_OPTIONS_IGNORED', `${what}: backend_options (${Object.keys(c.backend_options).join(', ')}) are settings of Woodpecker's own backends; Nestor's backend does not read them (limits are the job engine's)`, 'degraded'));
     const when = c.when === undefined ? [] : Array.isArray(c.when) ? c.when : [c.when];
-    when.forEach((w, i) => unsupportedKeys(source, w, Array.isArray(c.when) ? [...at, 'when', i] : [...at, 'when'], CONDITION_UNSUPPORTED, unsupported));
+    when.forEach((w, i) => {
+      const whenAt = Array.isArray(c.when) ? [...at, 'when', i] : [...at, 'when'];
+      unsupportedKeys(source, w, whenAt, CONDITION_UNSUPPORTED, unsupported);
+      const why = w.evaluate === undefined ? undefined : unsupportedIn(w.evaluate);
+      if (why) notices.push(source.notice(whenAt, 'evaluate', 'NESTOR_EXPRESSION_UNSUPPORTED', `${what}: its evaluate expression uses ${why}, which Nestor cannot evaluate; the step is not run rather than run on a guess (write the condition with branch, event, ref or path)`, 'degraded'));
+    });
     return { c, when, name };
   };
 
   const steps: StepConfig[] = [];
+  const groups: (string | undefined)[] = [];
   for (const [key, value, at] of entries(top[stepsKey] ?? [], [stepsKey])) {
     const r = read(value, at, key, `step ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
     if (!r) continue;
     const { c } = r;
     const env = environmentWithSecrets(c.environment);
+    // A plugin: its image's own entrypoint runs with the settings in its environment.
+    const plugin = c.settings ? pluginSettings(c.settings) : { environment: {}, secrets: [] };
+    const engine = c.settings || !c.commands ? pluginEngine(c.image, [...at, 'image']) : { environment: {}, volumes: [] };
+    const volumes = volumesOf(c.volumes, [...at, 'volumes'], source, problems);
+    groups.push(c.group);
     steps.push({
       name: r.name,
       image: c.image,
@@ -107,10 +131,10 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       afterCommands: [],
       ...(c.entrypoint !== undefined ? { entrypoint: toArgv(c.entrypoint)! } : {}),
       ...(c.command !== undefined ? { command: toArgv(c.command)! } : {}),
-      environment: env.environment,
-      secrets: [...env.secrets, ...(c.secrets ?? []).map((s) => (typeof s === 'string' ? { name: s, env: s.toUpperCase() } : { name: s.source, env: s.target.toUpperCase() }))],
+      environment: { ...engine.environment, ...plugin.environment, ...env.environment },
+      secrets: [...plugin.secrets, ...env.secrets, ...(c.secrets ?? []).map((s) => (typeof s === 'string' ? { name: s, env: s.toUpperCase() } : { name: s.source, env: s.target.toUpperCase() }))],
       privileged: c.privileged ?? false,
-      volumes: volumesOf(c.volumes, [...at, 'volumes'], source, problems),
+      volumes: [...volumes, ...engine.volumes.filter((e) => !volumes.some((v) => v.target === e.target))],
       ...(c.network_mode ? { networkMode: c.network_mode } : {}),
       ...(c.directory ? { workingDir: c.directory } : {}),
       ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on), dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
@@ -120,6 +144,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       at,
     });
   }
+  orderGroups(steps, groups);
   const services: ServiceConfig[] = [];
   for (const [key, value, at] of entries(top.services ?? [], ['services'])) {
     const r = read(value, at, key, `service ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
@@ -140,6 +165,10 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   }
   checkMatrix(source, top.matrix, problems);
   const when = top.when === undefined ? [] : Array.isArray(top.when) ? top.when : [top.when];
+  when.forEach((w, i) => {
+    const why = w.evaluate === undefined ? undefined : unsupportedIn(w.evaluate);
+    if (why) notices.push(source.notice(Array.isArray(top.when) ? ['when', i] : ['when'], 'evaluate', 'NESTOR_EXPRESSION_UNSUPPORTED', `the workflow's evaluate expression uses ${why}, which Nestor cannot evaluate; the workflow is not run rather than run on a guess`, 'degraded'));
+  });
   return {
     name,
     format: 'woodpecker',
@@ -158,6 +187,28 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     unsupported,
     unread,
   };
+}
+
+/**
+ * Woodpecker's `group`, as its compiler orders it: adjacent steps with the same group form one
+ * stage and run together; each stage starts once the one before has ended. Only for files that
+ * order their steps by groups: once any step writes `depends_on`, the graph is the file's own.
+ */
+function orderGroups(steps: StepConfig[], groups: (string | undefined)[]): void {
+  if (!groups.some((g) => g !== undefined) || steps.some((s) => s.dependsOn !== undefined)) return;
+  let previous: string[] = [];
+  let current: string[] = [];
+  let currentGroup: string | undefined;
+  steps.forEach((step, i) => {
+    const group = groups[i];
+    if (group === undefined || group !== currentGroup || i === 0) {
+      if (current.length) previous = current;
+      current = [];
+      currentGroup = group;
+    }
+    step.dependsOn = [...previous];
+    current.push(step.name);
+  });
 }
 
 function volumesOf(values: string[] | undefined, base: PathSegment[], source: YamlSource, problems: PipelineProblem[]): VolumeRef[] {
