@@ -75,20 +75,21 @@ export class RunPrinter {
       this.out.line();
       this.out.line(`${this.out.bold(job.name)}  ${this.status(job.status)}  ${seconds(job.durationMs)}${job.engine ? this.out.dim(`  engine ${job.engine}`) : ''}`);
       if (job.error) this.out.line(`  ${this.out.red('error')} ${job.error}`);
+      if (job.notRunBecause) this.out.line(`  ${this.out.dim(`not run: ${job.notRunBecause}`)}`);
       const width = Math.max(4, ...job.steps.map((s) => s.name.length));
       for (const s of job.steps) this.out.line(`  ${s.name.padEnd(width)}  ${this.status(s.status).padEnd(this.colour ? 18 : 9)}  ${seconds(s.durationMs).padStart(7)}${detail(s)}`);
     }
   }
 
   private status(status: string): string {
-    const mark = ({ success: this.out.green, failure: this.out.red, timeout: this.out.red, ignored: this.out.yellow, cancelled: this.out.yellow } as Record<string, (t: string) => string>)[status];
+    const mark = ({ success: this.out.green, failure: this.out.red, timeout: this.out.red, ignored: this.out.yellow, cancelled: this.out.yellow, skipped: this.out.dim } as Record<string, (t: string) => string>)[status];
     return mark ? mark(status) : this.out.dim(status);
   }
 }
 
 function overall(results: JobResult[]): string {
   if (results.some((r) => r.status === 'cancelled')) return 'cancelled';
-  return results.every((r) => r.status === 'success') ? 'success' : 'failure';
+  return results.some((r) => r.status === 'failure') ? 'failure' : 'success';
 }
 
 function seconds(ms: number): string {

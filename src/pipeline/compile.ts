@@ -108,10 +108,21 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, copySource: !config.emptyWorkspace, notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return plans;
+}
+
+/**
+ * What the pipeline waits for, and after which outcomes it runs: Woodpecker's `runs_on`, or
+ * Drone's trigger `status` (a pipeline that lists failure runs after a failed one).
+ */
+function needsOf(config: PipelineConfig, source: YamlSource): Pick<JobPlan, 'needs' | 'needsAt' | 'runWhen'> {
+  if (!config.dependsOn?.length) return {};
+  const outcomes = new Set(config.runsOn ?? config.when.flatMap((c) => c.status ?? []));
+  const runWhen = outcomes.has('failure') ? (outcomes.has('success') ? 'always' : 'on_failure') : 'on_success';
+  return { needs: config.dependsOn.map((d) => d.name), needsAt: config.dependsOn.map((d) => source.position(d.at)), runWhen };
 }
 
 /** Why a step will not run, if it will not; naming a step with --step runs it regardless. */

@@ -96,7 +96,7 @@ export function throwProblems(invalid: readonly PipelineProblem[], unsupported: 
   throw withNotices(new PipelineError(sortProblems([...invalid, ...unsupported]), hint), notices);
 }
 
-function withNotices<E extends PipelineError>(err: E, notices: readonly PipelineNotice[]): E {
+export function withNotices<E extends PipelineError>(err: E, notices: readonly PipelineNotice[]): E {
   err.notices = uniqueNotices(notices);
   return err;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, type CompileOptions } from './compile.ts';
 import { PipelineError } from './errors.ts';
-import { readPipelines } from './load.ts';
+import { compileText, readPipelines } from './load.ts';
 import type { JobPlan } from './plan.ts';
 
 const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
@@ -189,4 +189,19 @@ test('a repeated key in a JSON pipeline keeps its last value, as JSON does', () 
   const [plan] = plans('request.json', '{"steps": [{"name": "a", "run": "echo 1", "run": "echo 2"}]}');
   assert.match(plan!.steps[0]!.script ?? "", /^echo 2$/m);
   assert.doesNotMatch(plan!.steps[0]!.script ?? "", /^echo 1$/m);
+});
+
+test('Drone pipelines and Woodpecker workflows that depend on others become jobs that wait for them', () => {
+  const drone = [
+    'kind: pipeline', 'name: build', 'steps:', '  - name: b', '    image: busybox', '    commands: [echo]',
+    '---', 'kind: pipeline', 'name: deploy', 'depends_on: [build]', 'steps:', '  - name: d', '    image: busybox', '    commands: [echo]',
+    '---', 'kind: pipeline', 'name: notify', 'depends_on: [build, deploy]', 'trigger:', '  status: [success, failure]', 'steps:', '  - name: n', '    image: busybox', '    commands: [echo]', '',
+  ].join('\n');
+  const jobs = plans('.drone.yml', drone);
+  assert.deepEqual(jobs.map((j) => [j.name, j.needs ?? [], j.runWhen ?? 'on_success']), [['build', [], 'on_success'], ['deploy', ['build'], 'on_success'], ['notify', ['build', 'deploy'], 'always']]);
+  const wrong = drone.replace('depends_on: [build]', 'depends_on: [biuld]');
+  assert.throws(() => compileText({ file: '.drone.yml', text: wrong }, opts), /\.drone\.yml:10:\d+: pipeline deploy depends on biuld, which is not a pipeline of this run \(did you mean "build"\?\)/);
+  assert.equal(compileText({ file: '.drone.yml', text: drone }, opts).length, 3);
+  const [wp] = plans('.woodpecker/deploy.yml', 'depends_on: [test]\nruns_on: [success, failure]\nsteps:\n  d:\n    image: busybox\n    commands: [echo]\n'.replace('test', 'deploy-base'));
+  assert.equal(wp!.runWhen, 'always');
 });

@@ -3,7 +3,8 @@ import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
-import { everyProblem, PipelineError, type PipelineNotice } from './errors.ts';
+import { everyProblem, PipelineError, withNotices, type PipelineNotice, type PipelineProblem } from './errors.ts';
+import { didYouMean } from './suggest.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
@@ -141,13 +142,34 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
  * those of every file and every pipeline in one error.
  */
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
-  return everyProblem(discover(dir, file), (path) => {
+  return checkNeeds(everyProblem(discover(dir, file), (path) => {
     const rel = relative(process.cwd(), path);
     const display = rel && !rel.startsWith('..') ? rel : path;
     return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), opts, display), ({ config, source }) =>
       compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
     );
-  });
+  }));
+}
+
+/**
+ * Each pipeline a pipeline waits for must be one of the run's (Drone pipelines of one file,
+ * Woodpecker workflows of one folder): an unknown name is a problem at its place, with the
+ * likely one.
+ */
+export function checkNeeds(plans: JobPlan[]): JobPlan[] {
+  const names = [...new Set(plans.map((p) => p.pipeline))];
+  const problems: PipelineProblem[] = [];
+  const seen = new Set<string>();
+  for (const plan of plans) {
+    if (seen.has(plan.pipeline)) continue;
+    seen.add(plan.pipeline);
+    (plan.needs ?? []).forEach((need, i) => {
+      if (need === plan.pipeline) problems.push({ position: plan.needsAt![i]!, message: `pipeline ${plan.pipeline} depends on itself` });
+      else if (!names.includes(need)) problems.push({ position: plan.needsAt![i]!, message: `pipeline ${plan.pipeline} depends on ${need}, which is not a pipeline of this run${didYouMean(need, names)}` });
+    });
+  }
+  if (problems.length) throw withNotices(new PipelineError(problems), plans.flatMap((p) => p.notices));
+  return plans;
 }
 
 /** The variables every CI system sets, under Nestor's names and the file's own system's. */
@@ -177,9 +199,9 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
 
 /** The job plans of a pipeline given as text (an API submission, a stored job). */
 export function compileText(pipeline: { text: string; file: string }, opts: CompileOptions): JobPlan[] {
-  return everyProblem(readPipelines(pipeline.file, pipeline.text, opts), ({ config, source }) =>
+  return checkNeeds(everyProblem(readPipelines(pipeline.file, pipeline.text, opts), ({ config, source }) =>
     compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
-  );
+  ));
 }
 
 /**

@@ -106,6 +106,10 @@ export interface PipelineConfig {
   workspace: string;
   /** Conditions for the whole pipeline (Drone's trigger, Woodpecker's top-level when). */
   when: Condition[];
+  /** Other pipelines of the run this one waits for, by name, and where each is written. */
+  dependsOn?: { name: string; at: PathSegment[] }[];
+  /** Woodpecker's `runs_on`: the outcomes of those pipelines after which this one runs. */
+  runsOn?: ('success' | 'failure')[];
   at: PathSegment[];
   /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */
   notices?: PipelineNotice[];

@@ -1,4 +1,4 @@
-import type { PipelineNotice } from './errors.ts';
+import type { PipelineNotice, SourcePosition } from './errors.ts';
 
 /**
  * The engine-neutral plan a pipeline compiles to: what to run, in which order, with which
@@ -115,6 +115,15 @@ export interface JobPlan {
   engineAliases: string[];
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
+  /**
+   * The pipelines this job's pipeline waits for (Drone's pipeline `depends_on`, Woodpecker's
+   * workflow `depends_on`): every job of each must have ended first. Absent: none.
+   */
+  needs?: string[];
+  /** When it runs, given how those ended: on success (the default), on failure, or always. */
+  runWhen?: 'on_success' | 'on_failure' | 'always';
+  /** Where each of `needs` is written, to name an unknown one at its place. */
+  needsAt?: SourcePosition[];
   /** How the file was understood (e.g. a dind service served by the job engine), each where it is written. */
   notices: PipelineNotice[];
 }

@@ -29,7 +29,9 @@ export interface StepResult {
 
 export interface JobResult {
   name: string;
-  status: 'success' | 'failure' | 'cancelled';
+  /** `skipped`: not run, because of how the pipelines it waits for ended (`notRunBecause`). */
+  status: 'success' | 'failure' | 'cancelled' | 'skipped';
+  notRunBecause?: string;
   steps: StepResult[];
   durationMs: number;
   engine: string;

@@ -8,6 +8,7 @@ import { provision } from '../engine/nested/provision.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import { isDockerImage, standInFor } from './job-images.ts';
 import { executeJob, type ExecuteOptions, type JobResult } from './execute-job.ts';
+import { runJobGraph } from './job-graph.ts';
 
 export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
   host: EngineClient;
@@ -32,6 +33,7 @@ export interface RunPlansOptions extends Omit<ExecuteOptions, 'signal'> {
  * afterwards, whether the job passed, failed or was cancelled.
  */
 export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
+  if (plans.some((p) => p.needs?.length)) return runPipelinesOfJobs(plans, opts);
   const results: JobResult[] = new Array(plans.length);
   let next = 0;
   const worker = async () => {
@@ -42,6 +44,31 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel ?? 2, plans.length)) }, worker));
   return results;
+}
+
+/**
+ * Pipelines that wait for others (Drone's `depends_on`, Woodpecker's workflows): each job
+ * starts once every job of the pipelines it needs has ended, in its own engine, `parallel` at
+ * a time; one whose needs failed is skipped, and says why.
+ */
+async function runPipelinesOfJobs(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
+  const jobsOf = new Map<string, string[]>();
+  for (const p of plans) jobsOf.set(p.pipeline, [...(jobsOf.get(p.pipeline) ?? []), p.name]);
+  const graph = plans.map((plan) => ({
+    name: plan.name,
+    plan,
+    needs: (plan.needs ?? []).flatMap((pipeline) => (jobsOf.get(pipeline) ?? []).map((job) => ({ job }))),
+    ...(plan.runWhen ? { when: plan.runWhen } : {}),
+  }));
+  const results = await runJobGraph<(typeof graph)[number], JobResult>(graph, (job) => runOne(job.plan, opts), {
+    parallel: opts.parallel ?? 2,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    skipped: (name, why) => {
+      opts.onEvent?.({ type: 'notice', job: name, text: `not run: ${why}` });
+      return { name, status: 'skipped', notRunBecause: why, steps: [], durationMs: 0, engine: '' };
+    },
+  });
+  return plans.map((p) => results.get(p.name)!);
 }
 
 async function runOne(plan: JobPlan, opts: RunPlansOptions): Promise<JobResult> {

@@ -134,7 +134,8 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
       setTimeout(() => process.exit(130), 100).unref();
       return 130;
     }
-    return results.every((r) => r.status === 'success') ? EXIT.ok : EXIT.failed;
+    // A job skipped because what it waits for failed leaves that failure to say so.
+    return results.some((r) => r.status === 'failure') ? EXIT.failed : EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

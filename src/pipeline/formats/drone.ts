@@ -20,7 +20,6 @@ const STEP_UNSUPPORTED = {
 const CONDITION_UNSUPPORTED = {};
 
 const PIPELINE_UNSUPPORTED = {
-  depends_on: 'pipelines depending on other pipelines are not supported; merge them into one',
   node: 'target runners by labels instead',
   image_pull_secrets: 'registry credentials are configured on the server',
   concurrency: 'set max jobs on the runner',
@@ -73,6 +72,7 @@ const pipeline = z.strictObject({
   services: z.array(z.unknown()).optional(),
   volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }).optional() })).optional(),
   trigger: condition.optional(),
+  depends_on: z.array(z.string()).optional(),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
   platform: z.strictObject({ os: z.string().optional(), arch: z.string().optional(), variant: z.string().optional(), version: z.string().optional() }).optional(),
@@ -139,6 +139,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     matrix: [{}],
     workspace: top.workspace?.path ? `${top.workspace.base ?? DRONE_WORKSPACE}/${top.workspace.path}`.replace(/\/+/g, '/') : (top.workspace?.base ?? DRONE_WORKSPACE),
     when: top.trigger ? [toCondition(top.trigger)] : [],
+    ...(top.depends_on ? { dependsOn: top.depends_on.map((name, i) => ({ name, at: ['depends_on', i] })) } : {}),
     at: [],
     notices,
     ...(top.clone?.disable ? { emptyWorkspace: true } : {}),

@@ -66,7 +66,9 @@ const container = z.strictObject({
 });
 
 const workflow = z.strictObject({
-  ...recognised({ platform: '', depends_on: '', runs_on: '' }),
+  ...recognised({ platform: '' }),
+  depends_on: stringList.optional(),
+  runs_on: z.union([z.enum(['success', 'failure']), z.array(z.enum(['success', 'failure']))]).optional(),
   labels: z.record(z.string(), scalar).optional(),
   steps: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
   pipeline: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).optional(),
@@ -84,7 +86,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   const unsupported: PipelineProblem[] = [];
   const raw = (source.value ?? {}) as Record<string, unknown>;
   const top = check(source, workflow, raw, [], 'the Woodpecker workflow', problems);
-  if (isMap(raw)) unsupportedKeys(source, raw, [], { platform: 'the job runs on the runner\'s platform', depends_on: 'workflows depending on other workflows are not supported; merge them', runs_on: 'not supported' }, unsupported);
+  if (isMap(raw)) unsupportedKeys(source, raw, [], { platform: 'the job runs on the runner\'s platform' }, unsupported);
   if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: PipelineConfig['notices'] & {} = [];
@@ -180,6 +182,8 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     matrix: toMatrix(top.matrix, source, steps.length + services.length),
     workspace: `${top.workspace?.base ?? WOODPECKER_WORKSPACE}${top.workspace?.path ? `/${top.workspace.path}` : ''}`,
     when: when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
+    ...(top.depends_on !== undefined ? { dependsOn: listOf(top.depends_on).map((name, i) => ({ name, at: Array.isArray(top.depends_on) ? ['depends_on', i] : ['depends_on'] })) } : {}),
+    ...(top.runs_on !== undefined ? { runsOn: Array.isArray(top.runs_on) ? top.runs_on : [top.runs_on] } : {}),
     at: [],
     notices,
     ...(top.skip_clone ? { emptyWorkspace: true } : {}),
