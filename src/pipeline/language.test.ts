@@ -205,3 +205,16 @@ test('Drone pipelines and Woodpecker workflows that depend on others become jobs
   const [wp] = plans('.woodpecker/deploy.yml', 'depends_on: [test]\nruns_on: [success, failure]\nsteps:\n  d:\n    image: busybox\n    commands: [echo]\n'.replace('test', 'deploy-base'));
   assert.equal(wp!.runWhen, 'always');
 });
+
+test('clone settings: copying the checkout loses nothing of the git plugin, and says so; a clone step of its own is named as not run', () => {
+  const step = 'steps:\n  a:\n    image: busybox\n    commands: [echo]\n';
+  const own = plans('.woodpecker.yml', `clone:\n  git:\n    image: woodpeckerci/plugin-git\n    settings: {depth: 1, tags: true}\n${step}`)[0]!.notices.find((n) => n.key === 'clone');
+  assert.equal(own?.code, 'NESTOR_CLONE_COPIED');
+  assert.equal(own?.severity, 'info');
+  const custom = plans('.woodpecker.yml', `clone:\n  git:\n    image: alpine/git\n    commands: [git clone --filter=blob:none $CI_REPO_URL .]\n${step}`)[0]!.notices.find((n) => n.key === 'clone');
+  assert.equal(custom?.code, 'NESTOR_CLONE_IGNORED');
+  assert.equal(custom?.severity, 'degraded');
+  const drone = plans('.drone.yml', 'kind: pipeline\nname: p\nclone: {depth: 50}\nnode: {zone: eu}\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n')[0]!.notices;
+  assert.equal(drone.find((n) => n.key === 'clone')?.severity, 'info');
+  assert.match(drone.find((n) => n.key === 'node')?.message ?? '', /node \(zone=eu\) chooses a Drone runner/);
+});

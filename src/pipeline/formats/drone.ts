@@ -20,7 +20,6 @@ const STEP_UNSUPPORTED = {
 const CONDITION_UNSUPPORTED = {};
 
 const PIPELINE_UNSUPPORTED = {
-  node: 'target runners by labels instead',
   image_pull_secrets: 'registry credentials are configured on the server',
   concurrency: 'set max jobs on the runner',
 };
@@ -73,6 +72,7 @@ const pipeline = z.strictObject({
   volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }).optional() })).optional(),
   trigger: condition.optional(),
   depends_on: z.array(z.string()).optional(),
+  node: z.record(z.string(), z.string()).optional(),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
   platform: z.strictObject({ os: z.string().optional(), arch: z.string().optional(), variant: z.string().optional(), version: z.string().optional() }).optional(),
@@ -96,10 +96,11 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
   if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
   const notices: PipelineConfig['notices'] & {} = [];
+  if (top.node) notices.push(source.notice([], 'node', 'NESTOR_LABELS_NOT_MATCHED', `node (${Object.entries(top.node).map(([k, v]) => `${k}=${v}`).join(', ')}) chooses a Drone runner; Nestor runs the pipeline on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
   if (top.clone) {
     notices.push(top.clone.disable
       ? source.notice(['clone'], 'disable', 'NESTOR_CLONE_DISABLED', 'clone.disable: the workspace starts empty', 'info')
-      : source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: Nestor copies the source into the workspace; clone options have no effect', 'degraded'));
+      : source.notice([], 'clone', 'NESTOR_CLONE_COPIED', 'clone: Nestor copies the checkout, its .git included, into the workspace instead of cloning, so depth, retries and skip_verify have nothing to change: the history and tags are those of the checkout', 'info'));
   }
   if (top.trigger) unsupportedKeys(source, top.trigger, ['trigger'], CONDITION_UNSUPPORTED, unsupported);
 

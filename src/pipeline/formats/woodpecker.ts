@@ -91,7 +91,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: PipelineConfig['notices'] & {} = [];
   if (top.labels) notices.push(source.notice([], 'labels', 'NESTOR_LABELS_NOT_MATCHED', `labels (${Object.entries(top.labels).map(([k, v]) => `${k}=${String(v)}`).join(', ')}) choose a Woodpecker agent; Nestor runs the workflow on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
-  if (top.clone !== undefined) notices.push(source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: Nestor copies the source into the workspace; the clone step is not run', 'degraded'));
+  if (top.clone !== undefined) notices.push(cloneNotice(source, top.clone));
 
   const unread: NonNullable<PipelineConfig['unread']> = [];
   // Each container is read on its own, so that one with problems leaves the others checked.
@@ -191,6 +191,20 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     unsupported,
     unread,
   };
+}
+
+/**
+ * Woodpecker's `clone:` replaces its clone step. Nestor copies the checkout, .git included,
+ * instead: nothing is lost when the step is Woodpecker's own git plugin (its depth, tags and
+ * submodule settings shape a history the copy already has); a clone step of another image, or
+ * with commands, did something of its own that does not happen here.
+ */
+function cloneNotice(source: YamlSource, clone: unknown): NonNullable<PipelineConfig['notices']>[number] {
+  const steps = isMap(clone) ? Object.values(clone) : Array.isArray(clone) ? clone : [];
+  const ownGit = steps.every((s) => isMap(s) && s.commands === undefined && (s.image === undefined || /(^|\/)plugin-git(:|@|$)|woodpeckerci\/plugin-git/.test(String(s.image))));
+  return ownGit
+    ? source.notice([], 'clone', 'NESTOR_CLONE_COPIED', "clone: Nestor copies the checkout, its .git included, into the workspace instead of running Woodpecker's git plugin; its history, tags and submodules are those of the checkout", 'info')
+    : source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: this clone step runs an image or commands of its own, which Nestor does not run: it copies the checkout, .git included, into the workspace instead; move what the step did into a first step', 'degraded');
 }
 
 /**
