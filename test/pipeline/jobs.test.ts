@@ -21,6 +21,28 @@ const database = (who: string) => [
 
 const pipeline = (name: string, extra: string[], steps: string[]) => ['---', 'kind: pipeline', 'type: docker', `name: ${name}`, ...extra, 'services:', ...database(name), 'steps:', ...steps];
 
+function droneFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-jobs-'));
+  const text = [
+    'kind: pipeline', 'name: one', 'steps:', '  - name: a', '    image: busybox:latest', '    commands: [echo one]',
+    '---', 'kind: pipeline', 'name: two', 'depends_on: [one]', 'steps:', '  - name: b', '    image: busybox:latest', '    commands: [echo two]',
+    '---', 'kind: pipeline', 'name: other', 'steps:', '  - name: c', '    image: busybox:latest', '    commands: [echo other]', '',
+  ].join('\n');
+  writeFileSync(join(dir, '.drone.yml'), text);
+  return dir;
+}
+
+test('--job runs the job named and what it waits for; an unknown one is a usage error with the likely name', { timeout: 120_000 }, async () => {
+  const dir = droneFile();
+  const r = await nestor(['run', '--json', '--job', 'two', '-C', dir]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const result = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; jobs?: { name: string }[] }).find((e) => e.type === 'result')!;
+  assert.deepEqual(result.jobs!.map((j) => j.name), ['one', 'two']);
+  const wrong = await nestor(['run', '--job', 'tow', '-C', dir]);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /--job tow: there is no such job \(did you mean "two"\?\)/);
+});
+
 test('Drone pipelines run as jobs in their own engines, in the order depends_on gives, and a failure skips what waits for it', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nestor-jobs-'));
   const ask = (n: string) => ['  - name: ask', '    image: busybox:latest', `    commands: ["for i in $(seq 50); do nc db 5432 > /tmp/a 2>/dev/null && [ -s /tmp/a ] && break; sleep 0.2; done; cat /tmp/a; grep -qx ${n} /tmp/a"]`];

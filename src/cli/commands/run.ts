@@ -5,6 +5,7 @@ import { NestorError } from '../../errors.ts';
 import { defaultStepImage, engineImages } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
+import { selectJobs } from '../../pipeline/select-jobs.ts';
 import { loadPlans } from '../../pipeline/load.ts';
 import { runPlans } from '../../runner/run-plans.ts';
 import { action, hostEngine } from '../action.ts';
@@ -14,6 +15,7 @@ import { RunPrinter } from '../run-printer.ts';
 interface RunFlags {
   dir: string;
   step: string[];
+  job: string[];
   env: string[];
   secret: string[];
   mode: IsolationMode;
@@ -61,13 +63,14 @@ export function registerRunCommand(program: Command): void {
     .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.yml, .gitlab-ci.yml)')
     .option('-C, --dir <dir>', 'the source directory (copied into the workspace)', '.')
     .option('--step <name>', 'run only this step and what it depends on (repeatable)', collect, [])
+    .option('--job <name>', 'run only this job (or pipeline) and the jobs it waits for (repeatable)', collect, [])
     .option('-e, --env <K=V>', 'set a variable for every step (repeatable)', collect, [])
     .option('-s, --secret <K=V>', 'give a secret (masked in logs); `--secret K` reads K from your environment (repeatable)', collect, [])
     .addOption(new Option('--mode <isolation>', 'engine isolation').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
     .option('--branch <name>', 'branch for `when` conditions (default: the checked-out branch)')
     .option('--event <name>', 'event for `when` conditions', 'push')
     .option('--trusted', 'allow host path volumes')
-    .option('--parallel <n>', 'matrix jobs run at once', '2')
+    .option('--parallel <n>', 'jobs run at once (matrix jobs, pipelines that do not wait for each other)', '2')
     .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage(process.env)))
     .option('--json', 'one JSON object per line: logs, step events, then the result')
     .action(action(async (out: Output, file: string | undefined, flags: RunFlags) => runCommand(out, file, flags)));
@@ -77,7 +80,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   const dir = resolve(flags.dir);
   const secrets = assignments('--secret', flags.secret);
   const branch = flags.branch ?? currentBranch(dir);
-  const plans = loadPlans(dir, file, {
+  const plans = selectJobs(loadPlans(dir, file, {
     defaultImage: flags.image,
     ...(branch ? { branch } : {}),
     event: flags.event,
@@ -85,7 +88,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     only: flags.step,
     env: assignments('--env', flags.env),
     secrets: Object.keys(secrets),
-  });
+  }), flags.job);
   const printer = new RunPrinter(out, plans.length > 1);
   // Signals are caught before anything is made: an interrupt at any moment cancels the run,
   // and what it started is removed before the process exits.

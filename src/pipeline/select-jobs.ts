@@ -1,0 +1,32 @@
+import { NestorError } from '../errors.ts';
+import type { JobPlan } from './plan.ts';
+import { didYouMean } from './suggest.ts';
+
+/**
+ * `nestor run --job NAME`: the jobs named (by job name, or by pipeline name for all of its
+ * matrix jobs) and every job they wait for, in the file's order.
+ */
+export function selectJobs(plans: JobPlan[], names: string[]): JobPlan[] {
+  if (!names.length) return plans;
+  const known = [...new Set(plans.flatMap((p) => [p.name, p.pipeline]))];
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) {
+    throw new NestorError('NESTOR_USAGE_UNKNOWN_JOB', unknown.map((n) => `--job ${n}: there is no such job${didYouMean(n, known)}`).join('; '), `The jobs here: ${known.join(', ')}. \`nestor plan\` lists them with their steps.`);
+  }
+  const pipelines = new Set<string>();
+  const add = (pipeline: string) => {
+    if (pipelines.has(pipeline)) return;
+    pipelines.add(pipeline);
+    for (const p of plans.filter((x) => x.pipeline === pipeline)) for (const need of p.needs ?? []) add(need);
+  };
+  const chosen = new Set<string>();
+  for (const n of names) {
+    for (const p of plans) {
+      if (p.name === n || p.pipeline === n) {
+        chosen.add(p.name);
+        for (const need of p.needs ?? []) add(need);
+      }
+    }
+  }
+  return plans.filter((p) => chosen.has(p.name) || pipelines.has(p.pipeline));
+}
