@@ -218,3 +218,8 @@ test('clone settings: copying the checkout loses nothing of the git plugin, and 
   assert.equal(drone.find((n) => n.key === 'clone')?.severity, 'info');
   assert.match(drone.find((n) => n.key === 'node')?.message ?? '', /node \(zone=eu\) chooses a Drone runner/);
 });
+
+test('a GitHub Actions workflow is named as such, not read as a Nestor file with "steps" missing', () => {
+  const text = 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n';
+  for (const file of ['.github/workflows/ci.yml', 'ci.yml']) assert.match(problems(file, text), /:2:1: this is a GitHub Actions workflow \(on: and jobs:\), which Nestor does not read yet/);
+});

@@ -3,7 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
-import { everyProblem, PipelineError, withNotices, type PipelineNotice, type PipelineProblem } from './errors.ts';
+import { everyProblem, PipelineError, UnsupportedFeatureError, withNotices, type PipelineNotice, type PipelineProblem } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
@@ -51,6 +51,14 @@ function yamlFilesIn(dir: string): string[] {
 
 export type Format = PipelineConfig['format'];
 
+/** A GitHub (or Gitea, Forgejo) Actions workflow: by its folder, or by its `on:` and `jobs:` keys. */
+function isWorkflow(path: string, value: unknown): boolean {
+  if (/(^|\/)\.(github|gitea|forgejo)\/workflows\//.test(path.replaceAll('\\', '/'))) return true;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const doc = value as Record<string, unknown>;
+  return 'jobs' in doc && 'on' in doc && !('steps' in doc);
+}
+
 /** The format a file is written in, from its name, then from its content. */
 export function formatOf(path: string, value: unknown): Format {
   const name = basename(path);
@@ -78,6 +86,11 @@ export function readPipelines(
   const sources = YamlSource.parseAll(displayPath, text, limits);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
   const format = formatOf(path, sources[0]!.value);
+  if (isWorkflow(path, sources[0]!.value)) {
+    throw new UnsupportedFeatureError([
+      { position: sources[0]!.position([], 'jobs'), message: 'this is a GitHub Actions workflow (on: and jobs:), which Nestor does not read yet: write its shell steps as a .nestor.yml job, or run it with a workflow runner meanwhile' },
+    ]);
+  }
   const repeated = sources.flatMap((s) => s.repeated);
   if (repeated.length && !KEEPS_LAST_KEY.has(format)) {
     throw new PipelineError(
