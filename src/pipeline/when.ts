@@ -7,6 +7,16 @@ export interface RunFacts {
   event?: string;
   /** Files changed by the commit; unknown (undefined) matches every `paths` filter. */
   changedPaths?: string[];
+  /** The commit's SHA, when known. */
+  commit?: string;
+  /** The tag a tag event is about. */
+  tag?: string;
+  /** The repository's default branch (main when not known). */
+  defaultBranch?: string;
+  /** The project's path (`group/name`), for GitLab's CI_PROJECT_* variables. */
+  project?: string;
+  /** Where GitLab files' `include:` content comes from (formats/gitlab-include.ts). */
+  includes?: Partial<import('./include-fetch.ts').IncludeSource>;
 }
 
 function matches(filter: Filter, value: string): boolean {
