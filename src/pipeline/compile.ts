@@ -88,6 +88,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
+          ...(s.recorded ? { recorded: s.recorded } : {}),
           ...notRunReason(s, pipelineWhen, decided, opts.only),
         };
       });
@@ -107,8 +108,8 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
       }));
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
-    for (const s of steps) if (s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
+    for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return plans;
@@ -135,7 +136,7 @@ function notRunReason(s: StepConfig, pipeline: ReturnType<typeof evaluate>, own:
 }
 
 function containerBase(
-  c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir'>,
+  c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir' | 'allowExitCodes'>,
   image: string,
   environment: Record<string, string>,
   mounts: MountIntent[],
@@ -145,7 +146,7 @@ function containerBase(
   return {
     name: c.name,
     image,
-    ...(c.commands.length ? { script: stepScript(c.commands, c.afterCommands), commands: [...c.commands, ...c.afterCommands] } : {}),
+    ...(c.commands.length ? { script: stepScript(c.commands, c.afterCommands, c.allowExitCodes), commands: [...c.commands, ...c.afterCommands] } : {}),
     ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
     ...(c.command ? { command: c.command } : {}),
     environment,

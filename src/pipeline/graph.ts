@@ -26,7 +26,8 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
   for (const item of [...config.services, ...config.steps, ...unread]) {
     if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
     seen.add(item.name);
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
+    // GitLab job names may hold any character (`test:unit`, `build image`); the runner makes container names of its own from them.
+    if (config.format !== 'gitlab' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
       problems.push({ position: at(item.at), message: `"${item.name}" is not a valid name: use letters, digits, '.', '_' and '-'` });
     }
   }

@@ -157,11 +157,11 @@ test('Woodpecker: from_secret becomes a masked secret and depends_on a graph', (
   assert.deepEqual(plan!.steps[1]!.dependsOn, ['a']);
 });
 
-test('GitLab: stages order jobs, needs overrides, include is refused', () => {
+test('GitLab: stages order jobs, needs overrides, and a local include needs a repository to read it from', () => {
   const text = 'stages: [build, test]\nb:\n  stage: build\n  script: [make]\nt1:\n  stage: test\n  script: [make test]\nt2:\n  stage: test\n  needs: []\n  script: [lint]\n';
   const [plan] = plans('.gitlab-ci.yml', text);
   assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['b', []], ['t1', ['b']], ['t2', []]]);
-  assert.match(problems('.gitlab-ci.yml', 'include: other.yml\nj:\n  script: [x]\n'), /\.gitlab-ci\.yml:1:1: "include" is not supported/);
+  assert.match(problems('.gitlab-ci.yml', 'include: other.yml\nj:\n  script: [x]\n'), /\.gitlab-ci\.yml:1:10: include local other\.yml: there is no repository to read it from/);
 });
 
 test('GitLab: rules with if expressions decide which jobs run', () => {

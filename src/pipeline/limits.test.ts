@@ -121,7 +121,7 @@ test('GitLab: flags, only/except patterns, and what RE2 cannot run, at file:line
       '  except: ["/^MA/i"]',
     ].join('\n'),
   }, opts);
-  assert.deepEqual(plan!.steps.map((s) => [s.name, s.notRunBecause ?? 'runs']), [['upper', 'runs'], ['only', 'runs'], ['except', 'except: branch main listed']]);
+  assert.deepEqual(plan!.steps.map((s) => [s.name, s.notRunBecause ?? 'runs']), [['upper', 'runs'], ['only', 'runs'], ['except', 'except: main is listed']]);
 
   const err = refused('.gitlab-ci.yml', [
     'job:',

@@ -102,7 +102,7 @@ export function readPipelines(
   const written = sources.reduce((n, s) => n + itemsWritten(format, s.value), 0);
   enforce(limits, 'steps', written, () => sources[0]!.position([]), `the file has ${written} steps, services or jobs`);
   const read = readAll(path, format, sources, facts).map(({ config, source }) =>
-    source.repeated.length ? { config: { ...config, notices: [...repeatedKeyNotices(source, format), ...(config.notices ?? [])] }, source } : { config, source },
+    source.repeated.length ? { config: { ...config, notices: [...source.repeatedNotices(format === 'gitlab' ? 'GitLab' : 'Drone'), ...(config.notices ?? [])] }, source } : { config, source },
   );
   const made = read.reduce((n, { config }) => n + (config.steps.length + config.services.length) * config.matrix.length, 0);
   enforce(limits, 'steps', made, () => sources[0]!.position([]), `the file makes ${made} steps and services over all its jobs`);
@@ -111,18 +111,6 @@ export function readPipelines(
 
 /** The formats whose own readers keep the last of a key written twice in one map (GitLab's and Drone's). */
 const KEEPS_LAST_KEY = new Set<Format>(['gitlab', 'drone']);
-
-/** A notice for each key written twice in one map, naming both lines, for the formats that accept that. */
-function repeatedKeyNotices(source: YamlSource, format: Format): PipelineNotice[] {
-  const reader = format === 'gitlab' ? 'GitLab' : 'Drone';
-  return source.repeated.map((r) => ({
-    ...r.again,
-    code: 'NESTOR_REPEATED_KEY',
-    key: [...r.path, r.key].join('.'),
-    severity: 'info',
-    message: `"${r.key}" is written twice in one map, at line ${r.first.line} and line ${r.again.line}: the one at line ${r.again.line} counts, as ${reader} reads it`,
-  }));
-}
 
 /** How many steps, services (or GitLab jobs and templates) a document writes, before reading it. */
 function itemsWritten(format: Format, value: unknown): number {
@@ -155,10 +143,11 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
  * those of every file and every pipeline in one error.
  */
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
+  const facts = { ...opts, includes: { repoDir: dir, ...opts.includes } };
   return checkNeeds(everyProblem(discover(dir, file), (path) => {
     const rel = relative(process.cwd(), path);
     const display = rel && !rel.startsWith('..') ? rel : path;
-    return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), opts, display), ({ config, source }) =>
+    return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), facts, display), ({ config, source }) =>
       compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
     );
   }));

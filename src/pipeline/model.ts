@@ -65,7 +65,38 @@ export interface StepConfig {
   detach: boolean;
   /** Decided by the format itself (GitLab rules, manual jobs): why the step does not run. */
   notRunBecause?: string;
+  /** Exit codes of `commands` that count as success with a warning (GitLab's allow_failure: exit_codes). */
+  allowExitCodes?: number[];
+  /** What the file says about the job that later parts of Nestor act on (artifacts, needs, caches): data only. */
+  recorded?: JobRecord;
   at: PathSegment[];
+}
+
+/**
+ * A GitLab job's keys that are read and kept as written, for the parts of Nestor that act on
+ * them (an artifact store, caches, runner labels, deployments); compile passes them on as data.
+ */
+export interface JobRecord {
+  stage?: string;
+  /** The job's `needs`, resolved to job names (parallel jobs to each of their instances). */
+  needs?: { job: string; artifacts: boolean; optional: boolean }[];
+  dependencies?: string[];
+  artifacts?: unknown;
+  cache?: unknown;
+  environment?: unknown;
+  resourceGroup?: string;
+  interruptible?: boolean;
+  coverage?: string;
+  tags?: string[];
+  retry?: { max: number; when?: string[]; exitCodes?: number[] };
+  /** `parallel`: which instance this is (`parallel: N`), or its matrix values. */
+  parallel?: { index: number; total: number; matrix?: Record<string, string> };
+  /** `trigger`: a downstream pipeline, a child one read from local files. */
+  trigger?: { project?: string; include?: string[]; strategy?: string };
+  /** `when: delayed`: how long after its turn it starts (its commands begin with the wait). */
+  startInSeconds?: number;
+  /** The rule, `only`/`except` or `when` that decided whether it runs. */
+  decidedBy?: string;
 }
 
 export interface ServiceConfig {
@@ -111,6 +142,8 @@ export interface PipelineConfig {
   /** Woodpecker's `runs_on`: the outcomes of those pipelines after which this one runs. */
   runsOn?: ('success' | 'failure')[];
   at: PathSegment[];
+  /** A title for the pipeline's runs (GitLab's workflow: name). */
+  title?: string;
   /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */
   notices?: PipelineNotice[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */

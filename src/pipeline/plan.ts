@@ -1,4 +1,5 @@
 import type { PipelineNotice, SourcePosition } from './errors.ts';
+import type { JobRecord } from './model.ts';
 
 /**
  * The engine-neutral plan a pipeline compiles to: what to run, in which order, with which
@@ -87,6 +88,8 @@ export interface PlanStep extends PlanContainer {
   detach: boolean;
   /** Why the step will not run (its `when` did not match), when that is known before the run. */
   notRunBecause?: string;
+  /** What the file says about the job for later parts of Nestor (artifacts, caches, needs): data only. */
+  recorded?: JobRecord;
 }
 
 export interface PlanService extends PlanContainer {
@@ -113,6 +116,8 @@ export interface JobPlan {
    * reaches the engine by them. The backend adds the names its own transport uses.
    */
   engineAliases: string[];
+  /** The title of the pipeline's runs, when the file gives one (GitLab's workflow: name). */
+  title?: string;
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
   /**

@@ -3,11 +3,15 @@
  * the first failure stops the script, and after-commands run whatever happened, keeping the
  * main commands' exit code.
  */
-export function stepScript(commands: string[], afterCommands: string[] = []): string {
+export function stepScript(commands: string[], afterCommands: string[] = [], allowExitCodes: number[] = []): string {
   const main = commands.map(traced).join('\n');
-  if (afterCommands.length === 0) return `set -e\n${main}\n`;
-  const after = afterCommands.map(traced).join('\n');
-  return `(\nset -e\n${main}\n)\nnestor_rc=$?\n(\n${after}\n) || true\nexit $nestor_rc\n`;
+  // Exit codes the file allows (GitLab's allow_failure: exit_codes) end the step as a success, said in its log.
+  const allowed = allowExitCodes.length
+    ? `case $nestor_rc in ${allowExitCodes.join('|')}) echo "exit code $nestor_rc is allowed to fail (allow_failure: exit_codes)"; nestor_rc=0;; esac\n`
+    : '';
+  if (afterCommands.length === 0 && !allowed) return `set -e\n${main}\n`;
+  const after = afterCommands.length ? `(\n${afterCommands.map(traced).join('\n')}\n) || true\n` : '';
+  return `(\nset -e\n${main}\n)\nnestor_rc=$?\n${allowed}${after}exit $nestor_rc\n`;
 }
 
 function traced(command: string): string {

@@ -8,11 +8,20 @@ export interface RunFacts {
   event?: string;
   /** The Git ref; when absent, `refs/heads/BRANCH` (or `refs/tags/TAG`) is taken. */
   ref?: string;
-  tag?: string;
   /** What a server knows of the run: repo (owner/name), instance (server host), target, cron (job name), action. */
   facts?: Record<string, string>;
   /** Files changed by the commit; unknown (undefined) matches every `paths` filter. */
   changedPaths?: string[];
+  /** The commit's SHA, when known. */
+  commit?: string;
+  /** The tag a tag event is about. */
+  tag?: string;
+  /** The repository's default branch (main when not known). */
+  defaultBranch?: string;
+  /** The project's path (`group/name`), for GitLab's CI_PROJECT_* variables. */
+  project?: string;
+  /** Where GitLab files' `include:` content comes from (formats/gitlab-include.ts). */
+  includes?: Partial<import('./include-fetch.ts').IncludeSource>;
 }
 
 function matches(filter: Filter, value: string): boolean {

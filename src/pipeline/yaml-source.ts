@@ -1,9 +1,31 @@
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, YAMLSeq, type CollectionTag, type Document, type Node } from 'yaml';
 import type { ErrorCode } from '../errors.ts';
 import { PipelineError, type PipelineNotice, type SourcePosition } from './errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError, type PipelineLimits } from './limits.ts';
 
 export type PathSegment = string | number;
+
+/** GitLab's `!reference [.job, key, …]`: the path of the value it stands for, resolved by the GitLab reader. */
+export class YamlReference {
+  readonly path: unknown[];
+  constructor(path: unknown[]) {
+    this.path = path;
+  }
+}
+
+/** A `!reference` sequence: a list where it is written, a YamlReference in the value. */
+class ReferenceSeq extends YAMLSeq {
+  override toJSON(_?: unknown, ctx?: Parameters<YAMLSeq['toJSON']>[1]): unknown[] {
+    return new YamlReference(super.toJSON(_, ctx)) as unknown as unknown[];
+  }
+}
+
+const referenceTag = {
+  tag: '!reference',
+  collection: 'seq',
+  nodeClass: ReferenceSeq,
+  resolve: (seq: YAMLSeq): ReferenceSeq => Object.assign(new ReferenceSeq(), seq),
+} as unknown as CollectionTag;
 
 /**
  * A parsed YAML file that remembers where each value came from, so that any later check can
@@ -20,6 +42,8 @@ export class YamlSource {
    */
   readonly repeated: RepeatedKey[];
   private located: (() => Located) | Located;
+  /** The files a value was merged from (GitLab's `include`), the one that counts last. */
+  private layers?: readonly YamlSource[];
 
   private constructor(file: string, value: unknown, located: (() => Located) | Located, limits: PipelineLimits, repeated: RepeatedKey[] = []) {
     this.file = file;
@@ -58,6 +82,27 @@ export class YamlSource {
     });
   }
 
+  /** A notice for each key written twice in one map, naming both lines, for a format whose reader (`reader`) keeps the last. */
+  repeatedNotices(reader: string): PipelineNotice[] {
+    return this.repeated.map((r) => ({
+      ...r.again,
+      code: 'NESTOR_REPEATED_KEY',
+      key: [...r.path, r.key].join('.'),
+      severity: 'info',
+      message: `"${r.key}" is written twice in one map, at line ${r.first.line} and line ${r.again.line}: the one at line ${r.again.line} counts, as ${reader} reads it`,
+    }));
+  }
+
+  /**
+   * `value`, merged from several files (GitLab's includes, then the file itself): a position
+   * is looked up in the last of `layers` that writes the path, the one whose value counts.
+   */
+  static layered(main: YamlSource, value: unknown, layers: readonly YamlSource[]): YamlSource {
+    const source = new YamlSource(main.file, value, main.located, main.limits, main.repeated);
+    source.layers = layers;
+    return source;
+  }
+
   /** Throws when maps and lists nest deeper than the limit (an alias to an ancestor nests without end). */
   private checkDepth(): void {
     const path: PathSegment[] = [];
@@ -84,6 +129,14 @@ export class YamlSource {
 
   /** Where the value at `path` is; with `key`, where that key of the map at `path` is written. */
   position(path: readonly PathSegment[], key?: string): SourcePosition {
+    if (this.layers?.length) {
+      const full = key === undefined ? path : [...path, key];
+      for (let n = full.length; n >= 1; n--) {
+        const layer = this.layers.findLast((l) => plainAt(l.value, full.slice(0, n)) !== undefined);
+        if (layer) return layer.position(path, key);
+      }
+      return this.layers[this.layers.length - 1]!.position(path, key);
+    }
     if (typeof this.located === 'function') this.located = this.located();
     const { doc, lines } = this.located;
     let node: unknown = doc.contents;
@@ -162,7 +215,7 @@ function locate(file: string, text: string, depth: number): Located[] {
   const lines = new LineCounter();
   const parser = new BoundedParser(lines.addNewLine, depth);
   // Repeated keys are kept (the last one counts) and found by repeatedKeys, in one pass.
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true });
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true, customTags: [referenceTag] });
   let docs: Document[];
   try {
     docs = [...composer.compose(parser.parse(text))];
@@ -240,6 +293,15 @@ function parseJson(text: string): unknown {
 
 function isNodeLike(value: unknown): value is Node {
   return typeof value === 'object' && value !== null && 'range' in value;
+}
+
+function plainAt(value: unknown, path: readonly PathSegment[]): unknown {
+  let node = value;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PathSegment, unknown>)[segment];
+  }
+  return node;
 }
 
 /** `<<`, which the yaml package reads as a symbol when merge keys are on. */

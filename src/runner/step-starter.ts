@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { PlanStep } from '../pipeline/plan.ts';
 import { ArmedStep } from './armed-step.ts';
+import { containerSafeName } from './container-name.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import type { GateRelease } from './step-gate.ts';
@@ -33,7 +34,7 @@ export class StepStarter {
   }
 
   options(step: PlanStep): Docker.ContainerCreateOptions {
-    return { ...containerOptions(this.ctx, step, 'step', [step.name]), name: `${this.ctx.id}-${step.name}` };
+    return { ...containerOptions(this.ctx, step, 'step', [containerSafeName(step.name)]), name: `${this.ctx.id}-${containerSafeName(step.name)}` };
   }
 
   /** Whether another step may be armed ahead now (a claimed slot costs nothing). */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { relative, resolve } from 'node:path';
 import { defaultStepImage } from '../../config.ts';
 import { formatPosition, PipelineError, uniqueNotices, type PipelineNotice } from '../../pipeline/errors.ts';
+import { includeSourceFromEnv } from '../../pipeline/include-fetch.ts';
 import { loadPlans } from '../../pipeline/load.ts';
 import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
@@ -33,7 +34,7 @@ function withReadOptions(cmd: Command): Command {
 function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
   const dir = resolve(flags.dir);
   const branch = flags.branch ?? currentBranch(dir);
-  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env) };
+  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env) };
   return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
 }
 

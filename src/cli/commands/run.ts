@@ -6,6 +6,7 @@ import { defaultStepImage, engineImages } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
 import { selectJobs } from '../../pipeline/select-jobs.ts';
+import { includeSourceFromEnv } from '../../pipeline/include-fetch.ts';
 import { loadPlans } from '../../pipeline/load.ts';
 import { runPlans } from '../../runner/run-plans.ts';
 import { action, hostEngine } from '../action.ts';
@@ -88,6 +89,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     only: flags.step,
     env: assignments('--env', flags.env),
     secrets: Object.keys(secrets),
+    includes: includeSourceFromEnv(process.env),
   }), flags.job);
   const printer = new RunPrinter(out, plans.length > 1);
   // Signals are caught before anything is made: an interrupt at any moment cancels the run,

@@ -16,8 +16,11 @@ export class Extends {
   private readonly source: YamlSource;
   private readonly problems: PipelineProblem[];
   private readonly names: string[];
+  /** Called instead of reporting a parent that is not in the file, when it may be in content not read from here. */
+  private readonly onUnknown: ((child: string, parent: string, at: PathSegment[]) => void) | undefined;
 
-  constructor(raw: Record<string, unknown>, names: string[], source: YamlSource, problems: PipelineProblem[]) {
+  constructor(raw: Record<string, unknown>, names: string[], source: YamlSource, problems: PipelineProblem[], onUnknown?: (child: string, parent: string, at: PathSegment[]) => void) {
+    this.onUnknown = onUnknown;
     this.raw = raw;
     this.names = names;
     this.source = source;
@@ -41,6 +44,8 @@ export class Extends {
       if (this.visiting.includes(parent)) {
         const cycle = [...this.visiting.slice(this.visiting.indexOf(parent)), parent];
         this.problems.push({ position: this.source.position(at), message: `extends makes a cycle: ${cycle.join(' → ')}` });
+      } else if (!(parent in this.raw) && this.onUnknown) {
+        this.onUnknown(name, parent, at);
       } else if (!(parent in this.raw)) {
         this.problems.push({ position: this.source.position(at), message: `${name.startsWith(".") ? name : `job ${name}`} extends unknown job "${parent}"${didYouMean(parent, this.names)}` });
       } else {

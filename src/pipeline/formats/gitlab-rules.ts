@@ -1,6 +1,6 @@
 import { NestorError } from '../../errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, type PipelineLimits } from '../limits.ts';
-import { compileSlashPattern, type Regex } from '../re2.ts';
+import { compileSlashPattern, slashPattern, type Regex } from '../re2.ts';
 
 /**
  * GitLab `rules: - if:` expressions, the simple forms people write: `$VAR`, `$VAR == "x"`,
@@ -74,9 +74,22 @@ export function parseRule(expr: string, limits: RuleLimits = DEFAULT_PIPELINE_LI
       i++;
       const rt = tokens[i++];
       if (op.value === '=~' || op.value === '!~') {
+        const negated = op.value === '!~';
+        if (rt?.kind === 'var') {
+          // A variable holding `/pattern/flags`, as GitLab allows: compiled (on RE2) when evaluated.
+          const name = rt.value;
+          return (vars) => {
+            const written = slashPattern(vars[name] ?? '');
+            if (!written) return negated;
+            try {
+              return compileSlashPattern(written.pattern, written.flags, limits).test(left(vars) ?? '') !== negated;
+            } catch {
+              return negated;
+            }
+          };
+        }
         if (rt?.kind !== 're') throw new RuleSyntaxError(`${op.value} needs a /regex/`);
         const pattern = rt.re!;
-        const negated = op.value === '!~';
         return (vars) => pattern.test(left(vars) ?? '') !== negated;
       }
       const right = operand(rt);
