@@ -223,3 +223,18 @@ test('a GitHub Actions workflow is named as such, not read as a Nestor file with
   const text = 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n';
   for (const file of ['.github/workflows/ci.yml', 'ci.yml']) assert.match(problems(file, text), /:2:1: this is a GitHub Actions workflow \(on: and jobs:\), which Nestor does not read yet/);
 });
+
+test('a Woodpecker workflow read on its own may depend on the workflows beside it, and on no other', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadPlans } = await import('./load.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-wp-'));
+  mkdirSync(join(dir, '.woodpecker'));
+  const step = 'steps:\n  a:\n    image: busybox\n    commands: [echo]\n';
+  writeFileSync(join(dir, '.woodpecker', 'build.yml'), step);
+  writeFileSync(join(dir, '.woodpecker', 'deploy.yml'), `depends_on: [build]\n${step}`);
+  writeFileSync(join(dir, '.woodpecker', 'docs.yml'), `depends_on: [biuld]\n${step}`);
+  assert.deepEqual(loadPlans(dir, '.woodpecker/deploy.yml', opts).map((p) => p.needs), [['build']]);
+  assert.throws(() => loadPlans(dir, '.woodpecker/docs.yml', opts), /depends on biuld, which is not a pipeline of this run \(did you mean "build"\?\)/);
+});

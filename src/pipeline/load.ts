@@ -144,13 +144,23 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
  */
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
   const facts = { ...opts, includes: { repoDir: dir, ...opts.includes } };
-  return checkNeeds(everyProblem(discover(dir, file), (path) => {
+  const paths = discover(dir, file);
+  return checkNeeds(everyProblem(paths, (path) => {
     const rel = relative(process.cwd(), path);
     const display = rel && !rel.startsWith('..') ? rel : path;
     return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), facts, display), ({ config, source }) =>
       compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
     );
-  }));
+  }), siblingWorkflows(paths));
+}
+
+/**
+ * The workflows beside a Woodpecker file that is read on its own (`nestor lint
+ * .woodpecker/deploy.yml`): the names its depends_on may give, though they are not run here.
+ */
+function siblingWorkflows(paths: string[]): string[] {
+  const dirs = [...new Set(paths.filter((p) => basename(dirname(p)) === '.woodpecker').map(dirname))];
+  return dirs.flatMap((d) => yamlFilesIn(d).map((f) => basename(f).replace(/\.ya?ml$/, '')));
 }
 
 /**
@@ -158,8 +168,8 @@ export function loadPlans(dir: string, file: string | undefined, opts: CompileOp
  * Woodpecker workflows of one folder): an unknown name is a problem at its place, with the
  * likely one.
  */
-export function checkNeeds(plans: JobPlan[]): JobPlan[] {
-  const names = [...new Set(plans.map((p) => p.pipeline))];
+export function checkNeeds(plans: JobPlan[], alsoKnown: readonly string[] = []): JobPlan[] {
+  const names = [...new Set([...plans.map((p) => p.pipeline), ...alsoKnown])];
   const problems: PipelineProblem[] = [];
   const seen = new Set<string>();
   for (const plan of plans) {
