@@ -95,7 +95,7 @@ export function registerLintCommands(program: Command): void {
       const plans = readPlans(file ? [file] : [], flags);
       out.result({ jobs: plans });
       for (const p of plans) {
-        out.line(out.bold(`job ${p.name}`) + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
+        out.line(out.bold(`job ${p.name}`) + (p.title ? ` ${p.title}` : '') + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
         if (p.engineAliases.length) out.line(`  engine  the job's own Docker engine, also reached as ${p.engineAliases.join(', ')} (the file's docker:dind services)`);
         for (const s of p.services) {
           out.line(`  service ${s.name}  ${s.image}${s.privileged ? out.yellow('  privileged') : ''}`);
@@ -104,7 +104,7 @@ export function registerLintCommands(program: Command): void {
         }
         for (const s of p.steps) {
           const after = s.dependsOn.length ? out.dim(` after ${s.dependsOn.join(', ')}`) : '';
-          const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : '';
+          const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : s.recorded?.decidedBy ? out.dim(` (runs: ${s.recorded.decidedBy})`) : '';
           out.line(`  step ${s.name}  ${s.image}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
           for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line}`));
           if (!s.commands && (s.entrypoint || s.command)) out.line(out.dim(`    runs ${[...(s.entrypoint ?? []), ...(s.command ?? [])].join(' ')}`));
