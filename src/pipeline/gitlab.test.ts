@@ -322,3 +322,15 @@ test('trigger: a child pipeline from a local file is read and recorded; Windows 
   assert.match(step(platform, 'macos').notRunBecause ?? '', /macOS/);
   assert.equal(step(platform, 'linux').notRunBecause, undefined);
 });
+
+test('include rules: if and exists decide whether a file is included', () => {
+  const dir = repo({
+    '.gitlab-ci.yml': ['include:', '  - local: ci/main-only.yml', '    rules:', '      - if: $CI_COMMIT_BRANCH == "main"', '  - local: ci/node.yml', '    rules:', '      - exists: [package.json]', '  - local: ci/go.yml', '    rules:', '      - exists: [go.mod]', 'base:', '  script: [x]', ''].join('\n'),
+    'ci/main-only.yml': 'release:\n  script: [release]\n',
+    'ci/node.yml': 'npm:\n  script: [npm test]\n',
+    'ci/go.yml': 'go:\n  script: [go test]\n',
+    'package.json': '{}',
+  });
+  assert.deepEqual(load(dir, { branch: 'main' }).steps.map((s) => s.name), ['release', 'npm', 'base']);
+  assert.deepEqual(load(dir, { branch: 'dev' }).steps.map((s) => s.name), ['npm', 'base']);
+});

@@ -7,7 +7,7 @@ import { loadPlans } from '../../pipeline/load.ts';
 import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
-import { assignments, currentBranch } from './run.ts';
+import { assignments, currentBranch, currentCommit } from './run.ts';
 
 interface ReadFlags {
   dir: string;
@@ -34,7 +34,8 @@ function withReadOptions(cmd: Command): Command {
 function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
   const dir = resolve(flags.dir);
   const branch = flags.branch ?? currentBranch(dir);
-  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env) };
+  const commit = currentCommit(dir);
+  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env), ...(commit ? { commit } : {}) };
   return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
 }
 
