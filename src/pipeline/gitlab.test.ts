@@ -334,3 +334,8 @@ test('include rules: if and exists decide whether a file is included', () => {
   assert.deepEqual(load(dir, { branch: 'main' }).steps.map((s) => s.name), ['release', 'npm', 'base']);
   assert.deepEqual(load(dir, { branch: 'dev' }).steps.map((s) => s.name), ['npm', 'base']);
 });
+
+test('a job\'s variables may name its own CI_JOB_* variables; type is the old name of stage', () => {
+  const plan = load(repo({ '.gitlab-ci.yml': 'stages: [build, test]\nunit:\n  type: build\n  variables:\n    KEY: cache-$CI_JOB_NAME-$CI_JOB_STAGE\n  script: [x]\n' }));
+  assert.equal(step(plan, 'unit').environment.KEY, 'cache-unit-build');
+});

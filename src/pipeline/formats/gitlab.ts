@@ -40,6 +40,8 @@ const RECORDED: Record<string, string> = {
   coverage: 'recorded; the coverage figure is not parsed from the log',
   resource_group: 'recorded; the jobs of one pipeline never run twice at once',
   retry: 'recorded; a failed job is not retried yet, its first run decides',
+  manual_confirmation: 'recorded; a manual job runs only when named with --step',
+  publish: 'recorded as the folder GitLab Pages would publish',
   pages: 'recorded as a deployment (like environment): the job runs and leaves its site in the workspace; serving it is GitLab Pages\' and does not happen here',
 };
 /** Keys whose meaning does not happen here: a degraded notice with its own code. */
@@ -122,6 +124,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
       unread.push({ name, at: [name] });
       continue;
     }
+    if (job.stage === undefined && job.type !== undefined) job.stage = job.type;
     // A script of the wrong type, or misspelled, is reported already; "no script" would say it twice.
     const misspelt = Object.keys(merged).some((k) => !(k in (jobSchema as unknown as z.ZodObject).shape) && closest(k, Object.keys((jobSchema as unknown as z.ZodObject).shape)) === 'script');
     if (job.script === undefined && job.trigger === undefined && merged.script === undefined && !misspelt) {
@@ -170,7 +173,14 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     for (const instance of instances.get(name)!) {
       jobId++;
       const jobOwn = { ...plainVars(job.variables ?? {}), ...instance.vars };
-      let jobVars = expand({ ...globalsFor, ...jobOwn }, source, rawValues(job.variables ?? {}));
+      const ciJob = {
+        CI_JOB_NAME: instance.name,
+        CI_JOB_NAME_SLUG: slug(instance.name),
+        CI_JOB_STAGE: stageOf(job),
+        CI_JOB_ID: String(jobId),
+        ...(instance.parallel ? { CI_NODE_INDEX: String(instance.parallel.index), CI_NODE_TOTAL: String(instance.parallel.total) } : {}),
+      };
+      let jobVars = expand({ ...globalsFor, ...ciJob, ...jobOwn }, source, rawValues(job.variables ?? {}));
       const decision = workflow.run ? decide(job, jobVars, facts, source, owner, problems) : { when: 'never' as const, allowFailure: false, note: workflow.reason, variables: {} };
       if (Object.keys(decision.variables).length) jobVars = expand({ ...jobVars, ...plainVars(decision.variables) }, source, rawValues(decision.variables));
       const ownNames = new Set([...Object.keys(jobOwn), ...Object.keys(decision.variables)]);
@@ -204,11 +214,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
         afterCommands: lines(job.after_script),
         environment: {
           ...Object.fromEntries([...ownNames].map((k) => [k, jobVars[k] ?? ''])),
-          CI_JOB_NAME: instance.name,
-          CI_JOB_NAME_SLUG: slug(instance.name),
-          CI_JOB_STAGE: stageOf(job),
-          CI_JOB_ID: String(jobId),
-          ...(instance.parallel ? { CI_NODE_INDEX: String(instance.parallel.index), CI_NODE_TOTAL: String(instance.parallel.total) } : {}),
+          ...ciJob,
         },
         secrets: [],
         privileged: false,
