@@ -339,3 +339,9 @@ test('a job\'s variables may name its own CI_JOB_* variables; type is the old na
   const plan = load(repo({ '.gitlab-ci.yml': 'stages: [build, test]\nunit:\n  type: build\n  variables:\n    KEY: cache-$CI_JOB_NAME-$CI_JOB_STAGE\n  script: [x]\n' }));
   assert.equal(step(plan, 'unit').environment.KEY, 'cache-unit-build');
 });
+
+test('variables that set GitLab Runner itself (GIT_DEPTH, FF_*) are named as such, for information', () => {
+  const n = fixture('large').notices.find((x) => x.key === 'variables.GIT_DEPTH');
+  assert.ok(n, 'no notice for GIT_DEPTH');
+  assert.deepEqual([n.code, n.severity, n.line], ['NESTOR_RUNNER_SETTING', 'info', 4]);
+});

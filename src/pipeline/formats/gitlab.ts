@@ -93,6 +93,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
   const defaults: Record<string, unknown> = { ...globals, ...(raw.default === undefined ? {} : (check(source, defaultSchema, raw.default, ['default'], 'default', problems) ?? {})) };
   if (raw.spec !== undefined) notices.push(source.notice([], 'spec', 'NESTOR_INCLUDE_INPUTS', 'spec: inputs are not interpolated ($[[ inputs.* ]] is left as written)', 'degraded'));
 
+  runnerSettings(globalVars, ['variables'], source, notices);
   let vars = expand({ ...predefined, ...plainVars(globalVars) }, source, rawValues(globalVars));
   const workflow = readWorkflow(raw.workflow, source, vars, facts, problems, notices);
   if (workflow.variables) vars = expand({ ...vars, ...plainVars(workflow.variables) }, source, rawValues(workflow.variables));
@@ -158,6 +159,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     const noticeAt = (key: string, code: string, message: string, severity: Severity) => notices.push(source.notice([owner([key])], key, code as `NESTOR_${string}`, `job ${name}: ${key} ${message}`, severity));
     for (const key of Object.keys(RECORDED)) if (key in job && (job as Record<string, unknown>)[key] !== undefined) noticeAt(key, 'NESTOR_KEY_RECORDED', RECORDED[key]!, 'info');
     if (name === 'pages' && job.pages === undefined) notices.push(source.notice([], name, 'NESTOR_KEY_RECORDED', `job pages: ${RECORDED.pages}`, 'info'));
+    runnerSettings(job.variables ?? {}, [owner(['variables']), 'variables'], source, notices);
     const inheritVars = job.inherit?.variables;
     const globalsFor = inheritVars === false ? {} : Array.isArray(inheritVars) ? Object.fromEntries(Object.entries(vars).filter(([k]) => k in predefined || inheritVars.includes(k))) : vars;
     const platform = platformOf(job);
@@ -268,6 +270,18 @@ function misspeltScript(job: Job): boolean {
 
 function withoutNulls(job: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(job).filter(([, v]) => v !== null));
+}
+
+/** Variables that set GitLab Runner itself (how it clones, feature flags, retries of its own steps). */
+const RUNNER_SETTING = /^(GIT_(STRATEGY|DEPTH|CLEAN_FLAGS|FETCH_EXTRA_FLAGS|SUBMODULE_STRATEGY|SUBMODULE_DEPTH|SUBMODULE_PATHS|SUBMODULE_UPDATE_FLAGS|SUBMODULE_FORCE_HTTPS|CHECKOUT|CLONE_PATH|LFS_SKIP_SMUDGE)|FF_[A-Z0-9_]+|(ARTIFACT|CACHE)_COMPRESSION_LEVEL|TRANSFER_METER_FREQUENCY|(GET_SOURCES|ARTIFACT_DOWNLOAD|RESTORE_CACHE|EXECUTOR_JOB_SECTION)_ATTEMPTS|CI_DEBUG_TRACE|CI_DEBUG_SERVICES)$/;
+
+/** Each runner setting among `vars`, named once where it is written: the job gets it as a variable, and nothing else. */
+function runnerSettings(vars: Variables, at: PathSegment[], source: YamlSource, notices: PipelineNotice[]): void {
+  for (const key of Object.keys(vars)) {
+    if (!RUNNER_SETTING.test(key)) continue;
+    const clone = key.startsWith('GIT_');
+    notices.push(source.notice(at, key, 'NESTOR_RUNNER_SETTING', `${key} sets GitLab Runner itself; here it is only a variable of the job${clone ? ': Nestor copies the repository into the workspace as it is checked out' : ''}`, 'info'));
+  }
 }
 
 /** A job's content with `default:`'s keys it does not set itself, as `inherit: default` allows. */
