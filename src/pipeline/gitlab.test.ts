@@ -345,3 +345,8 @@ test('variables that set GitLab Runner itself (GIT_DEPTH, FF_*) are named as suc
   assert.ok(n, 'no notice for GIT_DEPTH');
   assert.deepEqual([n.code, n.severity, n.line], ['NESTOR_RUNNER_SETTING', 'info', 4]);
 });
+
+test('include local paths are from the repository root, written with /, ./ or neither', () => {
+  const dir = repo({ '.gitlab-ci.yml': 'include:\n  - /ci/a.yml\n  - ./ci/b.yml\n  - local: ./ci/c*.yml\n', 'ci/a.yml': 'a:\n  script: [a]\n', 'ci/b.yml': 'b:\n  script: [b]\n', 'ci/c1.yml': 'c:\n  script: [c]\n' });
+  assert.deepEqual(load(dir).steps.map((s) => s.name), ['a', 'b', 'c']);
+});
