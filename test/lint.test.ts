@@ -83,3 +83,17 @@ test('lint --json gives each notice its file, line, column, code, key and severi
   assert.deepEqual([cache.file, cache.line, cache.column, cache.severity], ['.gitlab-ci.yml', 6, 3, 'info']);
   for (const n of report.notices) assert.match(n.code, /^NESTOR_[A-Z_]+$/);
 });
+
+test('lint of a GitLab file with five independent problems reports all five with file:line:column and a did-you-mean', async () => {
+  const dir = repo({
+    '.gitlab-ci.yml': ['stages: [build, test]', 'build:', '  stage: biuld', '  script: [make]', 'test:', '  scirpt: [make test]', 'lint:', '  script: [make lint]', '  needs: [tset]', 'deploy:', '  script: [./deploy.sh]', '  when: sometimes', 'docs:', '  extends: .nowhere', '  script: [make docs]', ''].join('\n'),
+    'ci.yml': '',
+  });
+  const r = await nestor(['lint', '-C', dir, '--json']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const { problems } = JSON.parse(r.stdout) as { problems: { file: string; line: number; column: number; message: string }[] };
+  assert.deepEqual(problems.map((p) => [p.file, p.line]), [['.gitlab-ci.yml', 3], ['.gitlab-ci.yml', 6], ['.gitlab-ci.yml', 9], ['.gitlab-ci.yml', 12], ['.gitlab-ci.yml', 14]]);
+  assert.match(problems[0]!.message, /did you mean "build"/);
+  assert.match(problems[1]!.message, /did you mean "script"/);
+  assert.match(problems[2]!.message, /did you mean "test"/);
+});

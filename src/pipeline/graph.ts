@@ -23,7 +23,10 @@ export function maybeUnread(config: PipelineConfig, name: string): boolean {
 export function checkNames(config: PipelineConfig, problems: PipelineProblem[], at: At): void {
   const seen = new Set<string>();
   const unread = (config.unread ?? []).flatMap((u) => (u.name === undefined ? [] : [{ name: u.name, at: u.at }]));
+  // GitLab's jobs and services have names of their own kinds (a job `docker` beside a `docker:dind` service).
+  const gitlab = config.format === 'gitlab';
   for (const item of [...config.services, ...config.steps, ...unread]) {
+    if (gitlab && item === config.steps[0]) seen.clear();
     if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
     seen.add(item.name);
     // GitLab job names may hold any character (`test:unit`, `build image`); the runner makes container names of its own from them.

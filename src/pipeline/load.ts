@@ -109,6 +109,10 @@ export function readPipelines(
   return read;
 }
 
+function isHeader(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.keys(value).length === 1 && 'spec' in value;
+}
+
 /** The formats whose own readers keep the last of a key written twice in one map (GitLab's and Drone's). */
 const KEEPS_LAST_KEY = new Set<Format>(['gitlab', 'drone']);
 
@@ -131,6 +135,8 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
       case 'woodpecker':
         return [{ config: readWoodpecker(source, basename(path).replace(/\.ya?ml$/, '').replace(/^\.woodpecker$/, 'woodpecker')), source }];
       case 'gitlab':
+        // A component's header document (`spec: inputs`, then `---`) is not a pipeline.
+        if (sources.length > 1 && source === sources[0] && isHeader(source.value)) return [];
         return [{ config: readGitlab(source, facts), source }];
       default:
         return [{ config: readNestor(source), source }];

@@ -7,7 +7,7 @@ import { loadPlans } from '../../pipeline/load.ts';
 import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
-import { assignments, currentBranch } from './run.ts';
+import { assignments, currentBranch, currentCommit } from './run.ts';
 
 interface ReadFlags {
   dir: string;
@@ -34,7 +34,8 @@ function withReadOptions(cmd: Command): Command {
 function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
   const dir = resolve(flags.dir);
   const branch = flags.branch ?? currentBranch(dir);
-  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env) };
+  const commit = currentCommit(dir);
+  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env), ...(commit ? { commit } : {}) };
   return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
 }
 
@@ -95,7 +96,7 @@ export function registerLintCommands(program: Command): void {
       const plans = readPlans(file ? [file] : [], flags);
       out.result({ jobs: plans });
       for (const p of plans) {
-        out.line(out.bold(`job ${p.name}`) + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
+        out.line(out.bold(`job ${p.name}`) + (p.title ? ` ${p.title}` : '') + out.dim(` (pipeline ${p.pipeline}${Object.keys(p.matrix).length ? `, matrix ${JSON.stringify(p.matrix)}` : ''})`));
         if (p.engineAliases.length) out.line(`  engine  the job's own Docker engine, also reached as ${p.engineAliases.join(', ')} (the file's docker:dind services)`);
         for (const s of p.services) {
           out.line(`  service ${s.name}  ${s.image}${s.privileged ? out.yellow('  privileged') : ''}`);
@@ -104,7 +105,7 @@ export function registerLintCommands(program: Command): void {
         }
         for (const s of p.steps) {
           const after = s.dependsOn.length ? out.dim(` after ${s.dependsOn.join(', ')}`) : '';
-          const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : '';
+          const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : s.recorded?.decidedBy ? out.dim(` (runs: ${s.recorded.decidedBy})`) : '';
           out.line(`  step ${s.name}  ${s.image}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
           for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line}`));
           if (!s.commands && (s.entrypoint || s.command)) out.line(out.dim(`    runs ${[...(s.entrypoint ?? []), ...(s.command ?? [])].join(' ')}`));

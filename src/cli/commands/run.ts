@@ -58,6 +58,21 @@ export function currentBranch(dir: string): string | undefined {
   }
 }
 
+function commitOf(dir: string): { commit?: string } {
+  const commit = currentCommit(dir);
+  return commit ? { commit } : {};
+}
+
+/** The checked-out commit's SHA (GitLab's CI_COMMIT_SHA), when `dir` is a Git checkout with one. */
+export function currentCommit(dir: string): string | undefined {
+  try {
+    const sha = execFileSync('git', ['-C', dir, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return /^[0-9a-f]{40}$/.test(sha) ? sha : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function registerRunCommand(program: Command): void {
   program
     .command('run [file]')
@@ -90,6 +105,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     env: assignments('--env', flags.env),
     secrets: Object.keys(secrets),
     includes: includeSourceFromEnv(process.env),
+    ...commitOf(dir),
   }), flags.job);
   const printer = new RunPrinter(out, plans.length > 1);
   // Signals are caught before anything is made: an interrupt at any moment cancels the run,

@@ -126,7 +126,7 @@ function read(state: State, file: YamlSource, entry: unknown, at: PathSegment[],
 /** `include: local`, a path from the repository's root, `*` and `**` matching as GitLab's globs do. */
 function local(state: State, file: YamlSource, path: string, at: PathSegment[], depth: number): Record<string, unknown>[] {
   const repo = state.source.repoDir;
-  const wanted = path.replace(/^\/+/, '');
+  const wanted = path.replace(/^(\.?\/)+/, '');
   if (!repo) {
     state.problems.push({ position: file.position(at), message: `include local ${path}: there is no repository to read it from (submit the included files with the pipeline, or inline them)`, code: FILE_NOT_FOUND });
     return [];

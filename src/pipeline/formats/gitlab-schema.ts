@@ -100,12 +100,14 @@ const recordedKeys = {
   dependencies: z.array(z.string()),
 };
 /** Keys read and named in a notice: what they ask for does not happen here. */
-const notedKeys = ['secrets', 'id_tokens', 'release', 'hooks', 'identity', 'pages', 'manual_confirmation', 'dast_configuration', 'run'] as const;
+const notedKeys = ['secrets', 'id_tokens', 'release', 'hooks', 'identity', 'pages', 'publish', 'manual_confirmation', 'dast_configuration', 'run'] as const;
 
 export const jobSchema = z.strictObject({
   ...Object.fromEntries(Object.entries(recordedKeys).map(([k, v]) => [k, v.optional()])),
   ...Object.fromEntries(notedKeys.map((k) => [k, z.unknown().optional()])),
   stage: z.string().optional(),
+  /** The old name of `stage`. */
+  type: z.string().optional(),
   image: imageSchema.optional(),
   services: z.array(serviceSchema).optional(),
   variables: variablesSchema.optional(),
@@ -129,6 +131,7 @@ export const jobSchema = z.strictObject({
 
 export interface Job {
   stage?: string;
+  type?: string;
   image?: z.infer<typeof imageSchema>;
   services?: z.infer<typeof serviceSchema>[];
   variables?: z.infer<typeof variablesSchema>;
@@ -161,6 +164,7 @@ export interface Job {
   hooks?: unknown;
   identity?: unknown;
   pages?: unknown;
+  publish?: unknown;
   manual_confirmation?: unknown;
   dast_configuration?: unknown;
   run?: unknown;

@@ -40,6 +40,8 @@ const RECORDED: Record<string, string> = {
   coverage: 'recorded; the coverage figure is not parsed from the log',
   resource_group: 'recorded; the jobs of one pipeline never run twice at once',
   retry: 'recorded; a failed job is not retried yet, its first run decides',
+  manual_confirmation: 'recorded; a manual job runs only when named with --step',
+  publish: 'recorded as the folder GitLab Pages would publish',
   pages: 'recorded as a deployment (like environment): the job runs and leaves its site in the workspace; serving it is GitLab Pages\' and does not happen here',
 };
 /** Keys whose meaning does not happen here: a degraded notice with its own code. */
@@ -91,6 +93,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
   const defaults: Record<string, unknown> = { ...globals, ...(raw.default === undefined ? {} : (check(source, defaultSchema, raw.default, ['default'], 'default', problems) ?? {})) };
   if (raw.spec !== undefined) notices.push(source.notice([], 'spec', 'NESTOR_INCLUDE_INPUTS', 'spec: inputs are not interpolated ($[[ inputs.* ]] is left as written)', 'degraded'));
 
+  runnerSettings(globalVars, ['variables'], source, notices);
   let vars = expand({ ...predefined, ...plainVars(globalVars) }, source, rawValues(globalVars));
   const workflow = readWorkflow(raw.workflow, source, vars, facts, problems, notices);
   if (workflow.variables) vars = expand({ ...vars, ...plainVars(workflow.variables) }, source, rawValues(workflow.variables));
@@ -122,6 +125,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
       unread.push({ name, at: [name] });
       continue;
     }
+    if (job.stage === undefined && job.type !== undefined) job.stage = job.type;
     // A script of the wrong type, or misspelled, is reported already; "no script" would say it twice.
     const misspelt = Object.keys(merged).some((k) => !(k in (jobSchema as unknown as z.ZodObject).shape) && closest(k, Object.keys((jobSchema as unknown as z.ZodObject).shape)) === 'script');
     if (job.script === undefined && job.trigger === undefined && merged.script === undefined && !misspelt) {
@@ -155,6 +159,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     const noticeAt = (key: string, code: string, message: string, severity: Severity) => notices.push(source.notice([owner([key])], key, code as `NESTOR_${string}`, `job ${name}: ${key} ${message}`, severity));
     for (const key of Object.keys(RECORDED)) if (key in job && (job as Record<string, unknown>)[key] !== undefined) noticeAt(key, 'NESTOR_KEY_RECORDED', RECORDED[key]!, 'info');
     if (name === 'pages' && job.pages === undefined) notices.push(source.notice([], name, 'NESTOR_KEY_RECORDED', `job pages: ${RECORDED.pages}`, 'info'));
+    runnerSettings(job.variables ?? {}, [owner(['variables']), 'variables'], source, notices);
     const inheritVars = job.inherit?.variables;
     const globalsFor = inheritVars === false ? {} : Array.isArray(inheritVars) ? Object.fromEntries(Object.entries(vars).filter(([k]) => k in predefined || inheritVars.includes(k))) : vars;
     const platform = platformOf(job);
@@ -170,7 +175,14 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     for (const instance of instances.get(name)!) {
       jobId++;
       const jobOwn = { ...plainVars(job.variables ?? {}), ...instance.vars };
-      let jobVars = expand({ ...globalsFor, ...jobOwn }, source, rawValues(job.variables ?? {}));
+      const ciJob = {
+        CI_JOB_NAME: instance.name,
+        CI_JOB_NAME_SLUG: slug(instance.name),
+        CI_JOB_STAGE: stageOf(job),
+        CI_JOB_ID: String(jobId),
+        ...(instance.parallel ? { CI_NODE_INDEX: String(instance.parallel.index), CI_NODE_TOTAL: String(instance.parallel.total) } : {}),
+      };
+      let jobVars = expand({ ...globalsFor, ...ciJob, ...jobOwn }, source, rawValues(job.variables ?? {}));
       const decision = workflow.run ? decide(job, jobVars, facts, source, owner, problems) : { when: 'never' as const, allowFailure: false, note: workflow.reason, variables: {} };
       if (Object.keys(decision.variables).length) jobVars = expand({ ...jobVars, ...plainVars(decision.variables) }, source, rawValues(decision.variables));
       const ownNames = new Set([...Object.keys(jobOwn), ...Object.keys(decision.variables)]);
@@ -204,11 +216,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
         afterCommands: lines(job.after_script),
         environment: {
           ...Object.fromEntries([...ownNames].map((k) => [k, jobVars[k] ?? ''])),
-          CI_JOB_NAME: instance.name,
-          CI_JOB_NAME_SLUG: slug(instance.name),
-          CI_JOB_STAGE: stageOf(job),
-          CI_JOB_ID: String(jobId),
-          ...(instance.parallel ? { CI_NODE_INDEX: String(instance.parallel.index), CI_NODE_TOTAL: String(instance.parallel.total) } : {}),
+          ...ciJob,
         },
         secrets: [],
         privileged: false,
@@ -262,6 +270,18 @@ function misspeltScript(job: Job): boolean {
 
 function withoutNulls(job: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(job).filter(([, v]) => v !== null));
+}
+
+/** Variables that set GitLab Runner itself (how it clones, feature flags, retries of its own steps). */
+const RUNNER_SETTING = /^(GIT_(STRATEGY|DEPTH|CLEAN_FLAGS|FETCH_EXTRA_FLAGS|SUBMODULE_STRATEGY|SUBMODULE_DEPTH|SUBMODULE_PATHS|SUBMODULE_UPDATE_FLAGS|SUBMODULE_FORCE_HTTPS|CHECKOUT|CLONE_PATH|LFS_SKIP_SMUDGE)|FF_[A-Z0-9_]+|(ARTIFACT|CACHE)_COMPRESSION_LEVEL|TRANSFER_METER_FREQUENCY|(GET_SOURCES|ARTIFACT_DOWNLOAD|RESTORE_CACHE|EXECUTOR_JOB_SECTION)_ATTEMPTS|CI_DEBUG_TRACE|CI_DEBUG_SERVICES)$/;
+
+/** Each runner setting among `vars`, named once where it is written: the job gets it as a variable, and nothing else. */
+function runnerSettings(vars: Variables, at: PathSegment[], source: YamlSource, notices: PipelineNotice[]): void {
+  for (const key of Object.keys(vars)) {
+    if (!RUNNER_SETTING.test(key)) continue;
+    const clone = key.startsWith('GIT_');
+    notices.push(source.notice(at, key, 'NESTOR_RUNNER_SETTING', `${key} sets GitLab Runner itself; here it is only a variable of the job${clone ? ': Nestor copies the repository into the workspace as it is checked out' : ''}`, 'info'));
+  }
 }
 
 /** A job's content with `default:`'s keys it does not set itself, as `inherit: default` allows. */
