@@ -1,19 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Backend, ContainerSpec, JobHandle, JobSpec, OutputSink } from './backend.ts';
-import { MemoryBackend } from './memory-backend.ts';
-
-const container = (name: string, script: string): ContainerSpec => ({
-  name,
-  image: 'busybox:latest',
-  script,
-  environment: {},
-  secrets: [],
-  privileged: false,
-  mounts: [{ kind: 'workspace', target: '/workspace', readOnly: false }],
-  engine: { client: true, certDirs: [] },
-  workingDir: '/workspace',
-});
+import type { Backend, JobHandle, JobSpec, OutputSink } from './backend.ts';
+import { container, MemoryBackend } from './memory-backend.ts';
 
 const spec: JobSpec = {
   name: 'build',

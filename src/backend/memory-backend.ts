@@ -146,3 +146,16 @@ export class MemoryBackend implements Backend<MemoryJob> {
   async close(): Promise<void> {}
 }
 
+
+/** A container of busybox running `script` in the workspace, as the tests write them. */
+export const container = (name: string, script: string): ContainerSpec => ({
+  name,
+  image: 'busybox:latest',
+  script,
+  environment: {},
+  secrets: [],
+  privileged: false,
+  mounts: [{ kind: 'workspace', target: '/workspace', readOnly: false }],
+  engine: { client: true, certDirs: [] },
+  workingDir: '/workspace',
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBackend } from '../backend/memory-backend.ts';
+import { container, MemoryBackend } from '../backend/memory-backend.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
 import type { JobEvent, LogLine } from './results.ts';
 import { runJob } from './scheduler.ts';
@@ -10,15 +10,7 @@ import { runJob } from './scheduler.ts';
 
 function step(name: string, script: string, more: Partial<PlanStep> = {}): PlanStep {
   return {
-    name,
-    image: 'busybox:latest',
-    script,
-    environment: {},
-    secrets: [],
-    privileged: false,
-    mounts: [{ kind: 'workspace', target: '/workspace', readOnly: false }],
-    engine: { client: true, certDirs: [] },
-    workingDir: '/workspace',
+    ...container(name, script),
     dependsOn: [],
     runOn: ['success'],
     timeoutMs: 60_000,
