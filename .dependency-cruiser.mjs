@@ -51,6 +51,13 @@ export default {
       to: { path: ['^src/(engine|runner|server|gitops|functions)/', ...DOCKERODE] },
     },
     {
+      name: 'scheduler-knows-no-docker',
+      severity: 'error',
+      comment: 'the scheduler walks the plan through the Backend interface (src/backend/backend.ts) alone: nothing from dockerode, src/engine or src/backend/docker',
+      from: { path: '^src/scheduler/' },
+      to: { path: ['^src/engine/', '^src/backend/docker/', ...DOCKERODE] },
+    },
+    {
       name: 'no-dockerode-in-server-gitops',
       severity: 'error',
       comment: 'src/server and src/gitops reach Docker through src/engine, never dockerode directly (apart from DOCKERODE_ALLOWED_IN_SERVER_AND_GITOPS)',

@@ -10,7 +10,7 @@ import type { NestedEngine } from '../src/engine/nested/nested-engine.ts';
 import { compile } from '../src/pipeline/compile.ts';
 import { readPipelines } from '../src/pipeline/load.ts';
 import { executeJob } from '../src/runner/execute-job.ts';
-import { prepareStepSlots } from '../src/runner/step-slot.ts';
+import { prepareStepSlots } from '../src/backend/docker/step-slot.ts';
 import { stepSlots } from '../src/config.ts';
 import { percentile, report } from './stats.ts';
 import { measureLargeGitlab } from './gitlab-large.ts';

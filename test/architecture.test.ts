@@ -42,7 +42,7 @@ function assertSeesTheImports(report: Report) {
   assert.ok(report.modules > 150, `${report.modules} modules cruised`);
   assert.ok(report.tsImports > 400, `${report.tsImports} imports between .ts files of src/`);
   assert.ok(report.typeOnlyImports > 50, `${report.typeOnlyImports} import type among them`);
-  for (const m of ['src/cli', 'src/server', 'src/gitops', 'src/pipeline', 'src/runner', 'src/engine', 'src/store', 'src/errors.ts']) assert.ok(report.topLevelModules.includes(m), `${m} is seen`);
+  for (const m of ['src/cli', 'src/server', 'src/gitops', 'src/pipeline', 'src/runner', 'src/scheduler', 'src/backend', 'src/engine', 'src/store', 'src/errors.ts']) assert.ok(report.topLevelModules.includes(m), `${m} is seen`);
 }
 
 test('the tree keeps its import rules: no folder cycle, nothing imports the CLI, the pipeline knows no Docker', async () => {
@@ -71,6 +71,8 @@ test('a folder cycle, a forbidden import, an import of the CLI and a stale allow
     plant('src/pipeline/planted-cycle.ts', "import type { JobSpec } from '../server/store/store.ts';\nexport type Planted = JobSpec;\n");
     // (ii) Docker in the pipeline.
     plant('src/pipeline/planted-docker.ts', "import Docker from 'dockerode';\nexport const planted = new Docker();\n");
+    // The scheduler reaching past the Backend interface: Docker's backend, an engine module, dockerode.
+    plant('src/scheduler/planted-docker.ts', "import type { DockerBackend } from '../backend/docker/docker-backend.ts';\nimport type { NestedEngine } from '../engine/nested/nested-engine.ts';\nimport type Docker from 'dockerode';\nexport type Planted = [DockerBackend, NestedEngine, Docker];\n");
     // dockerode in the server, from a file not on the allow-list.
     plant('src/server/planted-docker.ts', "import type Docker from 'dockerode';\nexport type Planted = Docker;\n");
     // The CLI imported (the CLI imports the doctor: a cycle too).
@@ -88,15 +90,18 @@ test('a folder cycle, a forbidden import, an import of the CLI and a stale allow
     assert.ok(cycle('src/cli', 'src/doctor'), `the cli ⇄ doctor cycle is named:\n${text}`);
     assert.ok(found('pipeline-knows-no-docker', /^src\/pipeline\/planted-docker\.ts$/, /node_modules\/dockerode\//), `dockerode in the pipeline is named:\n${text}`);
     assert.ok(found('pipeline-knows-no-docker', /^src\/pipeline\/planted-cycle\.ts$/, /^src\/server\/store\/store\.ts$/), `the server in the pipeline is named:\n${text}`);
+    for (const to of [/^src\/backend\/docker\/docker-backend\.ts$/, /^src\/engine\/nested\/nested-engine\.ts$/, /node_modules\/(@types\/)?dockerode\//]) {
+      assert.ok(found('scheduler-knows-no-docker', /^src\/scheduler\/planted-docker\.ts$/, to), `the scheduler's import of ${to} is named:\n${text}`);
+    }
     assert.ok(found('no-dockerode-in-server-gitops', /^src\/server\/planted-docker\.ts$/, /node_modules\/dockerode\//), `dockerode in the server is named:\n${text}`);
     assert.ok(found('no-import-of-cli', /^src\/doctor\/planted-cli\.ts$/, /^src\/cli\/output\.ts$/), `the import of the CLI is named:\n${text}`);
     assert.ok(found('stale-allow-list', /^src\/gitops\/builder\.ts$/, /dockerode/), `the stale allow-list entry is named:\n${text}`);
     // Nothing but what was planted: the copy was clean.
-    const planted = /^src\/(pipeline\/planted-|server\/planted-|doctor\/planted-|gitops\/builder\.ts$)/;
+    const planted = /^src\/(pipeline\/planted-|scheduler\/planted-|server\/planted-|doctor\/planted-|gitops\/builder\.ts$)/;
     for (const v of report.violations) assert.ok(v.rule === 'no-folder-cycle' || planted.test(v.from), `only planted violations, not ${v.rule}: ${v.from} → ${v.to}`);
     assert.equal(report.violations.filter((v) => v.rule === 'no-folder-cycle').length, 2, text);
     // The report a person reads names them too.
-    for (const name of ['no-folder-cycle', 'pipeline-knows-no-docker', 'no-dockerode-in-server-gitops', 'no-import-of-cli', 'stale-allow-list']) assert.match(text, new RegExp(`error ${name}: `));
+    for (const name of ['no-folder-cycle', 'pipeline-knows-no-docker', 'scheduler-knows-no-docker', 'no-dockerode-in-server-gitops', 'no-import-of-cli', 'stale-allow-list']) assert.match(text, new RegExp(`error ${name}: `));
     assert.match(text, /src\/pipeline → src\/server: src\/pipeline\/planted-cycle\.ts → src\/server\/store\/store\.ts/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

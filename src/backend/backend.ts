@@ -38,7 +38,7 @@ export type StreamName = 'stdout' | 'stderr';
 // pipeline is the leaf every other module reads (the CLI, the server, each backend) and imports
 // nothing of theirs; a backend folder will hold Docker and Kubernetes code, which the pipeline
 // must not depend on even by folder. Each backend turns them into variables, mounts and
-// certificates (Nestor's Docker backend: src/runner/engine-transport.ts).
+// certificates (Nestor's Docker backend: src/backend/docker/engine-transport.ts).
 // ---------------------------------------------------------------------------------------------
 
 export type { EngineUse, MountIntent };
@@ -129,6 +129,11 @@ export interface SetupOptions {
    */
   notice: (text: string) => void;
   /**
+   * Called once, as soon as the job's engine answers and before images are pulled or the
+   * workspace filled: a job whose set-up fails later is still reported with its engine's name.
+   */
+  engineReady?: (engine: JobHandle['engine']) => void;
+  /**
    * The job engine's size; absent: the backend's defaults (2 GiB and 2 CPUs for a nested
    * engine today). A pod backend must know it before the pod exists, to have it scheduled.
    */
@@ -164,7 +169,7 @@ export interface JobHandle {
 export interface OutputSink {
   /**
    * One line without its newline, not yet masked; a line over 64 KiB arrives cut, followed by
-   * a line saying how much was not kept (LineWriter, src/runner/log-lines.ts, which every
+   * a line saying how much was not kept (LineWriter, src/backend/line-writer.ts, which every
    * backend uses for this). Lines arrive in order within each stream.
    */
   line(stream: StreamName, text: string): void;
@@ -183,8 +188,8 @@ export interface StartOptions {
   sink: OutputSink;
   /**
    * Kills the container when it aborts. The scheduler combines the job's cancel with the
-   * step's timeout (`AbortSignal.timeout(step.timeoutMs)`) and tells the two apart by the
-   * signal's reason; the backend only stops the container.
+   * step's timeout (a timer of `timeoutMs` from the start, aborting with a `TimeoutError`) and
+   * tells the two apart itself; the backend only stops the container.
    */
   signal: AbortSignal;
 }
@@ -262,7 +267,8 @@ export interface Backend<J extends JobHandle = JobHandle> {
   /**
    * Starts a service and resolves once it is ready: every port of `ServiceSpec.ports` accepts a
    * connection from inside the job, tried often, never after a fixed sleep. Rejects when it
-   * exits first or is not ready within `readyWithinMs`, saying why (ServiceNotReadyError).
+   * exits first or is not ready within `readyWithinMs`, saying why (ServiceNotReadyError,
+   * src/backend/errors.ts).
    */
   startService(job: J, service: ServiceSpec, opts: ServiceStartOptions): Promise<RunningContainer>;
 
@@ -275,11 +281,16 @@ export interface Backend<J extends JobHandle = JobHandle> {
   /**
    * Optional: readies a step while the steps it depends on still run, so that it starts the
    * moment they end (a container already started, its shell waiting at the gate: ~1 ms to
-   * start instead of ~180 ms). The scheduler decides when and how many (a few ahead); a backend
-   * without it has every step started by `startStep`. Never throws: a failure to ready the
-   * step is reported when it is started.
+   * start instead of ~180 ms). The scheduler decides when (once every step it depends on has
+   * started), the backend how many it holds ready at once, since it alone knows what each
+   * costs (a warm engine's slot nothing, a started container a shell and its shim). Answers
+   * undefined when readying this step ahead gains nothing now (a detached step, one with its
+   * own entrypoint, every step on the host's own engine) or the backend holds enough: the
+   * scheduler asks again later, or starts it with `startStep` when due. A backend without it
+   * has every step started by `startStep`. Never throws: a failure to ready the step is
+   * reported when it is started.
    */
-  prepareStep?(job: J, step: StepSpec): PreparedStep;
+  prepareStep?(job: J, step: StepSpec): PreparedStep | undefined;
 
   /**
    * A tar stream of `paths` (relative to the workspace), read after the steps that made them

@@ -1,5 +1,4 @@
-import type { JobEvent, JobResult, StepResult } from '../runner/execute-job.ts';
-import type { LogLine } from '../runner/log-lines.ts';
+import type { JobEvent, JobResult, LogLine, StepResult } from '../scheduler/results.ts';
 import type { Output } from './output.ts';
 
 const PALETTE = ['36', '35', '34', '33', '32', '96', '95', '94'];

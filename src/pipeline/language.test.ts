@@ -86,7 +86,7 @@ test('every step talks to its own job engine, through its environment unless it 
   assert.deepEqual(sock!.engine, { client: false, certDirs: [] });
   assert.ok(sock!.mounts.some((m) => m.kind === 'engine-socket' && m.target === '/var/run/docker.sock'), 'the socket mount is the job engine\'s, never the host\'s');
   assert.deepEqual(plan!.services[0]!.engine, { client: false, certDirs: [] }, 'a service is not pointed at the engine');
-  // How (variables, certificates, the socket) is the runner's to say: src/runner/engine-transport.ts.
+  // How (variables, certificates, the socket) is the backend's to say: src/backend/docker/engine-transport.ts.
   for (const c of [tcp!, sock!]) assert.deepEqual(Object.keys(c.environment).filter((k) => k.startsWith('DOCKER_')), []);
   assert.deepEqual(plan!.engineAliases, []);
 });

@@ -7,7 +7,7 @@ import type { JobPlan } from './plan.ts';
 
 // The plan says what, not how: a step talks to its job's Docker engine, a dind service is that
 // engine under its names, a volume is the engine's socket directory. How (an address, a port,
-// certificates) is the runner's (src/runner/engine-transport.ts). So no plan may carry an
+// certificates) is the backend's (src/backend/docker/engine-transport.ts). So no plan may carry an
 // engine address, port or certificate path that its pipeline file did not write itself.
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import type { JobRecord } from './model.ts';
  * (`engine-socket-dir`), a `docker:dind` service "is the job's engine under these names"
  * (`JobPlan.engineAliases`). Whether that becomes a TLS address with client certificates,
  * the host's socket, or localhost in a pod is decided where containers are made
- * (src/runner/engine-transport.ts). So a plan carries no DOCKER_* variable, engine address,
+ * (src/backend/docker/engine-transport.ts). So a plan carries no DOCKER_* variable, engine address,
  * port or certificate path that the pipeline file did not write itself.
  *
  * These types are the plan's vocabulary, and src/backend/backend.ts takes `EngineUse` and

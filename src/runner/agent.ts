@@ -2,17 +2,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.ts';
 import type { EngineClient } from '../engine/engine-client.ts';
-import { cleanupOrphans } from '../engine/cleanup.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
-import type { NestedEngine } from '../engine/nested/nested-engine.ts';
-import { EnginePool } from '../engine/pool.ts';
-import { BASE_ALIAS, LOCAL_CLI_IMAGE } from '../engine/images/image-names.ts';
+import { DockerBackend } from '../backend/docker/docker-backend.ts';
 import { jobPlansOf } from '../pipeline/load.ts';
-import type { JobEvent, JobResult } from './execute-job.ts';
+import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans } from './run-plans.ts';
-import { prepareStepSlots } from './step-slot.ts';
 import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
 import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
@@ -71,7 +67,8 @@ export class RunnerAgent {
   private readonly opts: AgentOptions;
   private readonly client: ServerClient;
   private readonly running = new Map<string, AbortController>();
-  private pool: EnginePool | undefined;
+  /** Where jobs run: the Docker backend, with this runner's warm engines. */
+  private readonly backend: DockerBackend;
   private stopped = false;
   /** Aborts the long-poll and back-off waits at stop, so stopping never waits out a poll. */
   private readonly stopping = new AbortController();
@@ -84,6 +81,24 @@ export class RunnerAgent {
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.client = new ServerClient(opts.server, opts.token);
+    const log = opts.log;
+    this.backend = new DockerBackend({
+      host: opts.host,
+      isolation: opts.isolation ?? 'auto',
+      ...(opts.supply ? { supply: opts.supply } : {}),
+      ...(opts.engineImages ? { engineImages: opts.engineImages } : {}),
+      ...(opts.warm
+        ? {
+            warm: {
+              size: opts.warm,
+              stepImage: opts.stepImage ?? DEFAULT_STEP_IMAGE,
+              stepSlots: opts.stepSlots ?? DEFAULT_STEP_SLOTS,
+              onError: (err) => log.warn({ err: err.message }, 'warm engine failed to start'),
+              onReady: (engine) => log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'),
+            },
+          }
+        : {}),
+    });
   }
 
   get active(): number {
@@ -92,25 +107,18 @@ export class RunnerAgent {
 
   /** Warm engines ready for the next job (with their step slots). */
   get readyEngines(): number {
-    return this.pool?.available ?? 0;
+    return this.backend.readyEngines;
   }
 
   async start(): Promise<void> {
     // An image a job pulls that the host lacks goes to the internet; say so where operators look.
     if (this.opts.supply) this.opts.supply.onProblem ??= (image, why) => this.opts.log.warn({ image }, why);
-    const removed = await cleanupOrphans(this.opts.host.docker);
-    if (removed.containers.length) this.opts.log.info({ engines: removed.containers }, 'removed engines left by an earlier run');
+    const { removed } = await this.backend.reclaim();
+    if (removed.length) this.opts.log.info({ engines: removed }, 'removed engines left by an earlier run');
     await this.register();
     // Stopped while starting: start nothing more (stop() waits only for what was started).
     if (this.stopped) return;
-    if (this.opts.warm) {
-      const stepImage = this.opts.stepImage ?? DEFAULT_STEP_IMAGE;
-      const slots = this.opts.stepSlots ?? DEFAULT_STEP_SLOTS;
-      this.pool = new EnginePool({ size: this.opts.warm, engine: this.engineOptions(), prepare: (engine) => prepareStepSlots(engine, stepImage, slots) });
-      this.pool.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'warm engine failed to start'));
-      this.pool.on('ready', (engine: NestedEngine) => this.opts.log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'));
-      void this.pool.start();
-    }
+    this.backend.warmUp();
     this.loop = this.leaseLoop();
   }
 
@@ -122,11 +130,7 @@ export class RunnerAgent {
     while (this.running.size) await this.jobEnded.promise;
     await this.loop?.catch(() => undefined);
     await this.removals.settled();
-    await this.pool?.close();
-  }
-
-  private engineOptions() {
-    return { host: this.opts.host, isolation: this.opts.isolation ?? 'auto', ...(this.opts.supply ? { daemon: this.opts.supply.daemonOptions() } : {}), ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] };
+    await this.backend.close();
   }
 
   private async register(): Promise<void> {
@@ -232,14 +236,11 @@ export class RunnerAgent {
     try {
       const plans = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
       results = await runPlans(plans, {
-        host: this.opts.host,
-        ...(this.opts.supply ? { supply: this.opts.supply } : {}),
-        isolation: this.opts.isolation ?? 'auto',
-        ...(this.opts.engineImages ? { engineImages: this.opts.engineImages } : {}),
+        backend: this.backend,
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
-        deferDestroy: (removal) => void this.removals.add(removal),
+        deferTeardown: (removal) => void this.removals.add(removal),
         onLog: (l) => shipper.push({ source: plans.length > 1 ? `${l.job}/${l.source}` : l.source, stream: l.stream, time: l.time, text: l.text }),
         // A step's output waits while the buffer is full: memory stays bounded whatever it prints.
         logsFull: () => shipper.full(),
@@ -250,7 +251,6 @@ export class RunnerAgent {
             if (m) engineMs = Number(m[1]);
           }
         },
-        ...(this.pool ? { acquire: async () => this.pool!.acquire() } : {}),
       });
     } catch (err) {
       error = errorMessage(err);

@@ -1,6 +1,6 @@
 import { errorMessage } from '../errors.ts';
 import { formatBytes } from '../format-bytes.ts';
-import type { LogLine } from './log-lines.ts';
+import type { LogLine } from '../scheduler/results.ts';
 import { isRetryable, type ServerProblem } from './server-client.ts';
 
 export type ShippedLine = Omit<LogLine, 'job'>;

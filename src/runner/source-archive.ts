@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * untracked-but-not-ignored: what the user would commit), otherwise every file. `.git` itself
  * is included so that steps can ask Git about the commit.
  */
-export async function sourceFiles(dir: string): Promise<string[]> {
+async function sourceFiles(dir: string): Promise<string[]> {
   try {
     const { stdout } = await run('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 256 * 1024 * 1024 });
     const files = stdout.split('\0').filter(Boolean);
@@ -20,5 +20,8 @@ export async function sourceFiles(dir: string): Promise<string[]> {
   }
 }
 
-/** The source directory as a tar stream for the workspace volume. */
-export const sourceArchive = filesArchive;
+/** The source directory as a tar stream for the workspace; nothing at all when it has no files. */
+export async function* sourceContent(dir: string): AsyncIterable<Uint8Array> {
+  const files = await sourceFiles(dir);
+  if (files.length) yield* filesArchive(dir, files) as AsyncIterable<Uint8Array>;
+}

@@ -5,8 +5,8 @@ import { ImageSupply } from '../../src/engine/images/supply.ts';
 import { compile } from '../../src/pipeline/compile.ts';
 import { readPipelines } from '../../src/pipeline/load.ts';
 import { executeJob } from '../../src/runner/execute-job.ts';
-import type { LogLine } from '../../src/runner/log-lines.ts';
-import { prepareStepSlots } from '../../src/runner/step-slot.ts';
+import { prepareStepSlots } from '../../src/backend/docker/step-slot.ts';
+import type { LogLine } from '../../src/scheduler/results.ts';
 import { hostEngine } from '../helpers.ts';
 
 // Steps run in containers started ahead (a warm engine's slots, or armed while their

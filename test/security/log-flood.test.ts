@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FLOOD_BYTES, MILLION_LINES, ONE_LINE, rssOf, sampleRss } from '../../bench/rss.ts';
-import { MAX_LINE_BYTES, cutNote } from '../../src/runner/log-lines.ts';
+import { MAX_LINE_BYTES, cutNote } from '../../src/backend/line-writer.ts';
 import { DEFAULT_LOG_CAP_BYTES, type LogRecord } from '../../src/server/store/store.ts';
 import { hostEngine } from '../helpers.ts';
 import { api, testServer } from '../server/harness.ts';

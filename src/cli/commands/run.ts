@@ -8,6 +8,7 @@ import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolati
 import { selectJobs } from '../../pipeline/select-jobs.ts';
 import { includeSourceFromEnv } from '../../pipeline/include-fetch.ts';
 import { loadPlans } from '../../pipeline/load.ts';
+import { DockerBackend } from '../../backend/docker/docker-backend.ts';
 import { runPlans } from '../../runner/run-plans.ts';
 import { action, hostEngine } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
@@ -137,10 +138,8 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     supply = await ImageSupply.start(host);
     supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
     const results = await runPlans(plans, {
-      host,
-      supply,
-      isolation: flags.mode,
-      engineImages: engineImages(process.env),
+      // Each job in a nested engine of its own, provisioned for it (or the host's, in socket mode).
+      backend: new DockerBackend({ host, supply, isolation: flags.mode, engineImages: engineImages(process.env) }),
       sourceDir: dir,
       secrets,
       signal: controller.signal,

@@ -18,12 +18,12 @@ export function pullFallbacks(daemonLog: string, sinceMs: number): string[] {
   return [...reasons];
 }
 
-/** A notice for a failed job whose engine's pulls fell through, or nothing when none did. */
-export async function explainPullFallbacks(engine: { logTail(lines: number): Promise<string> }, sinceMs: number, notice: (text: string) => void): Promise<void> {
+/** A notice for a failed job whose engine's pulls fell through, or none when none did. */
+export async function pullFallbackNotices(engine: { logTail(lines: number): Promise<string> }, sinceMs: number): Promise<string[]> {
   const reasons = pullFallbacks(await engine.logTail(300), sinceMs);
-  if (!reasons.length) return;
-  notice(
+  if (!reasons.length) return [];
+  return [
     `a pull in the job engine went past the image cache; its dockerd says, in order: ${reasons.join(' | ')}. ` +
       'The cache serves images the host engine has: `docker pull` or `docker load` the image on the host, or `nestor images preload IMAGE`.',
-  );
+  ];
 }

@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
 import { isDeepStrictEqual } from 'node:util';
-import { imageExists } from '../engine/images/local-images.ts';
-import { pullInto } from '../engine/images/supply.ts';
-import type { NestedEngine } from '../engine/nested/nested-engine.ts';
-import type { PlanContainer } from '../pipeline/plan.ts';
+import { imageExists } from '../../engine/images/local-images.ts';
+import { pullInto } from '../../engine/images/supply.ts';
+import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
+import type { PlanContainer } from '../../pipeline/plan.ts';
 import { ArmedStep } from './armed-step.ts';
 import { containerOptions } from './container-spec.ts';
 import { engineNames } from './engine-transport.ts';

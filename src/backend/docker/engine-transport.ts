@@ -1,6 +1,6 @@
-import { CLIENT_CERT_DIR, ENGINE_PORT } from '../engine/nested/daemon-args.ts';
-import type { NestedEngine } from '../engine/nested/nested-engine.ts';
-import type { EngineUse, MountIntent } from '../pipeline/plan.ts';
+import { CLIENT_CERT_DIR, ENGINE_PORT } from '../../engine/nested/daemon-args.ts';
+import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
+import type { EngineUse, MountIntent } from '../../pipeline/plan.ts';
 
 /**
  * How a job's containers reach its Docker engine: where the plan's intent (`EngineUse`, the

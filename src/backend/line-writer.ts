@@ -2,18 +2,6 @@ import { Writable } from 'node:stream';
 import { formatBytes } from '../format-bytes.ts';
 import { outputRead } from './gc-pacer.ts';
 
-export type StreamName = 'stdout' | 'stderr';
-
-export interface LogLine {
-  job: string;
-  /** The step or service the line came from (services as `service:NAME`). */
-  source: string;
-  stream: StreamName;
-  /** Milliseconds since the epoch when Nestor received the line. */
-  time: number;
-  text: string;
-}
-
 /** Lines longer than this are cut: what is kept of a huge line, the rest only counted. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -42,7 +30,7 @@ export class LineWriter extends Writable {
 
   /**
    * `full` answers a promise while the lines' consumer wants no more, so the source waits.
-   * `marker`: a gated step's end line (`TOKEN:STATUS`, see step-gate.ts) is taken out of the
+   * `marker`: a gated step's end line (`TOKEN:STATUS`, see docker/step-gate.ts) is taken out of the
    * output and reported; so is the newline the gate puts before it.
    */
   constructor(onLine: (text: string) => void, full?: () => Promise<void> | undefined, marker?: EndMarker) {
@@ -153,25 +141,4 @@ export interface EndMarker {
   /** `TOKEN:` */
   prefix: string;
   onEnd: (status: number) => void;
-}
-
-/**
- * Replaces every secret value in a line with `********`. Multi-line secrets are masked line by
- * line, since logs travel as lines. Longer secrets first, so one that contains another is
- * masked whole.
- */
-export class SecretMasker {
-  private readonly values: string[];
-
-  constructor(secrets: string[]) {
-    this.values = [...new Set(secrets.flatMap((s) => s.split('\n')).map((s) => s.trim()).filter((s) => s.length >= 3))].sort(
-      (a, b) => b.length - a.length,
-    );
-  }
-
-  mask(line: string): string {
-    let out = line;
-    for (const v of this.values) if (out.includes(v)) out = out.replaceAll(v, '********');
-    return out;
-  }
 }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { NestedEngine } from '../engine/nested/nested-engine.ts';
+import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
 
 /** What every container of one job shares: its engine, network, volumes and labels. */
 export interface JobContext {

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { nestorLabels } from '../engine/labels.ts';
+import { nestorLabels } from '../../engine/labels.ts';
 
 /**
  * Makes a job's workspace volume; answers where it lives in the engine, for sub-path mounts

@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
-import { NestorError, errorMessage } from '../errors.ts';
-import { consumeProgress } from '../engine/json-stream.ts';
-import { imageExists } from '../engine/images/local-images.ts';
-import { LOCAL_CLI_IMAGE, LOCAL_DIND_IMAGE } from '../engine/images/image-names.ts';
-import { parseReference, splitTag, DOCKER_HUB } from '../engine/images/reference.ts';
+import { NestorError, errorMessage } from '../../errors.ts';
+import { consumeProgress } from '../../engine/json-stream.ts';
+import { imageExists } from '../../engine/images/local-images.ts';
+import { LOCAL_CLI_IMAGE, LOCAL_DIND_IMAGE } from '../../engine/images/image-names.ts';
+import { parseReference, splitTag, DOCKER_HUB } from '../../engine/images/reference.ts';
 
 export class ImageNotFoundError extends NestorError {
   constructor(image: string, why: string) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileText } from '../pipeline/load.ts';
-import type { JobPlan, PlanContainer } from '../pipeline/plan.ts';
+import { compileText } from '../../pipeline/load.ts';
+import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { containerOptions } from './container-spec.ts';
 import { engineNames } from './engine-transport.ts';
 import type { JobContext } from './job-context.ts';

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { nestorLabels } from '../engine/labels.ts';
-import type { MountIntent, PlanContainer } from '../pipeline/plan.ts';
+import { nestorLabels } from '../../engine/labels.ts';
+import type { MountIntent, PlanContainer } from '../../pipeline/plan.ts';
 import { engineAccess, engineSocketBind, transportOf } from './engine-transport.ts';
 import type { JobContext } from './job-context.ts';
 

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
-import { streamLines, type OutputSink } from './run-process.ts';
+import type { OutputSink } from '../backend.ts';
+import { streamLines } from './container-output.ts';
 import { gateEntrypoint, newGateToken, releaseText, type GateRelease } from './step-gate.ts';
 
 /**

@@ -1,22 +1,11 @@
-import type Docker from 'dockerode';
-import { NestorError } from '../errors.ts';
-import { nestorLabels } from '../engine/labels.ts';
-import { BASE_ALIAS } from '../engine/images/image-names.ts';
-import type { PlanService } from '../pipeline/plan.ts';
+import { nestorLabels } from '../../engine/labels.ts';
+import { BASE_ALIAS } from '../../engine/images/image-names.ts';
+import type { ServiceSpec, ServiceStartOptions } from '../backend.ts';
+import { ServiceNotReadyError } from '../errors.ts';
+import { attachOutput } from './container-output.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
-import { attachOutput } from './run-process.ts';
-import type { LogLine, SecretMasker } from './log-lines.ts';
-
-export class ServiceNotReadyError extends NestorError {
-  constructor(service: string, why: string) {
-    super(
-      'NESTOR_SERVICE_NOT_READY',
-      `Service ${service} did not become ready: ${why}`,
-      'Read the service log lines above; check its image, environment and `ports` (the ports it must accept connections on).',
-    );
-  }
-}
+import { DockerContainer, type ContainerJob } from './running-container.ts';
 
 /** The image the readiness probe runs in: the small base image every engine can get. */
 export const PROBE_IMAGE = BASE_ALIAS;
@@ -35,21 +24,17 @@ async function exposedPorts(ctx: JobContext, image: string): Promise<number[]> {
  * (tried every 100 ms from inside the job network, never a fixed sleep), or, without ports, once
  * it runs. A service that exits first fails at once.
  */
-export async function startService(
-  ctx: JobContext,
-  svc: PlanService,
-  deadlineMs: number,
-  masker: SecretMasker,
-  onLog: (l: LogLine) => void,
-): Promise<Docker.Container> {
+export async function startService(ctx: JobContext, job: ContainerJob, svc: ServiceSpec, opts: ServiceStartOptions): Promise<DockerContainer> {
   const container = await ctx.docker.createContainer({
     ...containerOptions(ctx, svc, 'service', [svc.name, ...svc.aliases]),
     name: `${ctx.id}-${svc.name}`,
   });
-  const { ended } = await attachOutput(container, { meta: { job: ctx.id, source: `service:${svc.name}` }, masker, onLog });
+  const { ended } = await attachOutput(container, opts.sink);
   await container.start();
+  const started = new DockerContainer(svc.name, container, job, opts.signal, { ended });
   const ports = svc.ports.length ? svc.ports : await exposedPorts(ctx, svc.image);
-  if (ports.length === 0) return container;
+  if (ports.length === 0) return started;
+  const deadlineMs = opts.readyWithinMs;
 
   const exited = container.wait().then((r: { StatusCode: number }) => `it exited with code ${r.StatusCode} before accepting connections`);
   const seconds = Math.ceil(deadlineMs / 1000);
@@ -73,7 +58,7 @@ export async function startService(
       const why = String(await probe.logs({ stdout: true, stderr: true })).replace(/[^\x20-\x7e\n]/g, '').trim();
       throw new ServiceNotReadyError(svc.name, why || `probe exited with ${result.StatusCode}`);
     }
-    return container;
+    return started;
   } finally {
     await probe.remove({ force: true }).catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { PlanStep } from '../pipeline/plan.ts';
+import type { StepSpec } from '../backend.ts';
 import { ArmedStep } from './armed-step.ts';
 import { containerSafeName } from './container-name.ts';
 import { containerOptions } from './container-spec.ts';
@@ -29,11 +29,11 @@ export class StepStarter {
     this.free = [...slots];
   }
 
-  gated(step: PlanStep): boolean {
+  gated(step: StepSpec): boolean {
     return this.ctx.disposable && step.script !== undefined && !step.detach;
   }
 
-  options(step: PlanStep): Docker.ContainerCreateOptions {
+  options(step: StepSpec): Docker.ContainerCreateOptions {
     return { ...containerOptions(this.ctx, step, 'step', [containerSafeName(step.name)]), name: `${this.ctx.id}-${containerSafeName(step.name)}` };
   }
 
@@ -42,7 +42,7 @@ export class StepStarter {
     return this.ahead.size < LOOKAHEAD;
   }
 
-  isArmed(step: PlanStep): boolean {
+  isArmed(step: StepSpec): boolean {
     return this.ahead.has(step.name) || this.reserved.has(step.name);
   }
 
@@ -50,7 +50,7 @@ export class StepStarter {
    * Readies the step now, so that it can run the moment its dependencies are done: claims a
    * free slot it fits, else starts its own container.
    */
-  armAhead(step: PlanStep): void {
+  armAhead(step: StepSpec): void {
     if (!this.gated(step) || this.isArmed(step)) return;
     const options = this.options(step);
     const slot = this.claimSlot(options);
@@ -65,7 +65,7 @@ export class StepStarter {
   }
 
   /** The armed container to run a gated step in, and what to send through its gate. */
-  async take(step: PlanStep): Promise<{ armed: ArmedStep; run: Omit<GateRelease, 'token'> }> {
+  async take(step: StepSpec): Promise<{ armed: ArmedStep; run: Omit<GateRelease, 'token'> }> {
     const script = step.script ?? '';
     const ahead = this.ahead.get(step.name);
     this.ahead.delete(step.name);
@@ -81,7 +81,7 @@ export class StepStarter {
   }
 
   /** The step will not run: a slot it claimed is free again; a container armed for it exits. */
-  drop(step: PlanStep): void {
+  drop(step: StepSpec): void {
     const slot = this.reserved.get(step.name);
     this.reserved.delete(step.name);
     if (slot) this.free.push(slot);

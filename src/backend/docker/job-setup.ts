@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import { removeLabelled } from '../../engine/cleanup.ts';
+import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../../engine/labels.ts';
+import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
+import type { JobSpec, SetupOptions } from '../backend.ts';
+import { engineNames } from './engine-transport.ts';
+import type { JobContext } from './job-context.ts';
+import { prepareImages } from './job-images.ts';
+import { PROBE_IMAGE } from './services.ts';
+import { takeStepSlots, type StepSlot } from './step-slot.ts';
+import { createWorkspaceVolume } from './workspace-volume.ts';
+
+/**
+ * A job's objects in its engine: network (socket mode), volumes, workspace with its content,
+ * images. Everything made carries the job's label; the engine's too, because in socket mode
+ * these objects live on the host engine and the engine's destroy (also on cancel and crash
+ * clean-up) must find them.
+ */
+export async function setUpInEngine(id: string, engine: NestedEngine, spec: JobSpec, opts: SetupOptions): Promise<{ ctx: JobContext; slots: StepSlot[] }> {
+  const labels = { ...opts.labels, [LABEL_JOB]: id, [LABEL_ENGINE]: engine.name };
+  // A warm engine's slots fit only a native file's workspace; they are the job's either way.
+  const taken = takeStepSlots(engine);
+  const slots = spec.workspace === '/workspace' ? taken : [];
+  if (!slots.length) for (const slot of taken) slot.armed.dispose();
+  try {
+    const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : [])];
+    const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, slots[0]), prepareImages(engine.docker, images, opts.notice)]);
+    if (!opts.signal.aborted && opts.workspace) await fillWorkspace(ctx, spec, opts.workspace());
+    return { ctx, slots };
+  } catch (err) {
+    for (const slot of slots) slot.armed.dispose();
+    throw err;
+  }
+}
+
+async function makeContext(
+  id: string,
+  engine: NestedEngine,
+  spec: JobSpec,
+  labels: Record<string, string>,
+  secrets: Record<string, string>,
+  slot: StepSlot | undefined,
+): Promise<JobContext> {
+  const docker = engine.docker;
+  const disposable = engine.isolation !== 'socket';
+  const workspaceVolume = slot?.workspaceVolume ?? `${id}-workspace`;
+  const volumes = new Map(spec.volumes.map((v) => [v, `${id}-${v}`]));
+  const [workspaceMountpoint] = await Promise.all([
+    slot ? slot.workspaceMountpoint : createWorkspaceVolume(docker, workspaceVolume, labels),
+    ...[...volumes.values()].map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
+    ...(disposable ? [] : [docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) })]),
+  ]);
+  const localNames = spec.services.flatMap((s) => [s.name, ...s.aliases]).concat(spec.steps.filter((s) => s.detach).map((s) => s.name));
+  return {
+    id,
+    engine,
+    docker,
+    network: disposable ? 'host' : id,
+    engineNames: engineNames(spec.engineAliases),
+    localNames,
+    disposable,
+    workspaceVolume,
+    workspaceMountpoint,
+    volumes,
+    labels,
+    secrets,
+  };
+}
+
+/** Unpacks the tar stream into the workspace volume through a container that is never started; nothing for an empty one. */
+async function fillWorkspace(ctx: JobContext, spec: JobSpec, content: AsyncIterable<Uint8Array>): Promise<void> {
+  const chunks = content[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  if (first.done) return;
+  const holder = await ctx.docker.createContainer({
+    Image: spec.images[0] ?? PROBE_IMAGE,
+    Labels: nestorLabels('workspace', ctx.labels),
+    HostConfig: { Binds: [`${ctx.workspaceVolume}:${spec.workspace}`], NetworkMode: 'none' },
+  });
+  const rest = { [Symbol.asyncIterator]: () => chunks };
+  const stream = Readable.from((async function* () {
+    yield first.value;
+    yield* rest;
+  })());
+  try {
+    await holder.putArchive(stream as unknown as NodeJS.ReadableStream, { path: spec.workspace });
+  } finally {
+    await holder.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** On the host's own engine (socket mode), where nothing of a job may linger: removes what the job made. */
+export async function removeJobObjects(engine: NestedEngine, id: string): Promise<void> {
+  if (engine.isolation !== 'socket') return;
+  await removeLabelled(engine.docker, [`${LABEL_MANAGED}=true`, `${LABEL_JOB}=${id}`]).catch(() => undefined);
+}

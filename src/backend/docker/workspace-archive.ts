@@ -1,0 +1,62 @@
+import { posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { extract, pack } from 'tar-stream';
+import { NestorError } from '../../errors.ts';
+import { nestorLabels } from '../../engine/labels.ts';
+import type { JobContext } from './job-context.ts';
+import { PROBE_IMAGE } from './services.ts';
+
+export class WorkspacePathMissingError extends NestorError {
+  constructor(path: string, why: string) {
+    super('NESTOR_ARTIFACT_MISSING', `${path} is not in the workspace: ${why}`, 'Check that a step of the job writes it, under the workspace, before the job ends.');
+  }
+}
+
+/**
+ * One tar stream of `paths` of the workspace (relative to it), each entry named by its path in
+ * the workspace, read through a container that is never started. The engine answers each path
+ * as its own archive rooted at the path's last name; they are joined under their directories.
+ */
+export async function readWorkspace(ctx: JobContext, workspace: string, image: string | undefined, paths: string[]): Promise<AsyncIterable<Uint8Array>> {
+  const holder = await ctx.docker.createContainer({
+    Image: image ?? PROBE_IMAGE,
+    Labels: nestorLabels('workspace', ctx.labels),
+    HostConfig: { Binds: [`${ctx.workspaceVolume}:${workspace}`], NetworkMode: 'none' },
+  });
+  const remove = () => holder.remove({ force: true }).catch(() => undefined);
+  try {
+    const archives: { dir: string; stream: NodeJS.ReadableStream }[] = [];
+    for (const path of paths) {
+      const rel = posix.normalize(path).replace(/^(\.\/)+|\/+$/g, '');
+      if (rel.startsWith('..') || posix.isAbsolute(rel)) throw new WorkspacePathMissingError(path, 'it is outside the workspace');
+      const stream = await holder.getArchive({ path: posix.join(workspace, rel) }).catch((err: { statusCode?: number; message?: string }) => {
+        throw new WorkspacePathMissingError(path, err.statusCode === 404 ? 'no such file or directory' : String(err.message));
+      });
+      archives.push({ dir: posix.dirname(rel), stream });
+    }
+    const out = pack();
+    void (async () => {
+      try {
+        for (const { dir, stream } of archives) {
+          const entries = extract();
+          entries.on('entry', (header, body, next) => {
+            const name = dir === '.' ? header.name : posix.join(dir, header.name);
+            if (header.type === 'file' || header.type === 'contiguous-file') return void body.pipe(out.entry({ ...header, name }, next));
+            body.resume();
+            out.entry({ ...header, name }, next);
+          });
+          await pipeline(stream, entries);
+        }
+        out.finalize();
+      } catch (err) {
+        out.destroy(err as Error);
+      } finally {
+        await remove();
+      }
+    })();
+    return out as AsyncIterable<Uint8Array>;
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}

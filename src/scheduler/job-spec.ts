@@ -1,0 +1,29 @@
+import type { JobSpec, ServiceSpec, StepSpec } from '../backend/backend.ts';
+import type { JobPlan, PlanService, PlanStep } from '../pipeline/plan.ts';
+
+/** A plan's step as a backend sees it: its container, without the graph. */
+export function stepSpecOf(step: PlanStep): StepSpec {
+  const { dependsOn: _d, runOn: _r, timeoutMs: _t, ignoreFailure: _i, notRunBecause: _n, ...container } = step;
+  return container;
+}
+
+function serviceSpecOf(service: PlanService): ServiceSpec {
+  return service;
+}
+
+/** The job as its backend is told it: every container that may run, and none of the order. */
+export function jobSpecOf(plan: JobPlan): { spec: JobSpec; steps: Map<string, StepSpec> } {
+  const steps = new Map(plan.steps.filter((s) => s.notRunBecause === undefined).map((s) => [s.name, stepSpecOf(s)]));
+  return {
+    spec: {
+      name: plan.name,
+      workspace: plan.workspace,
+      steps: [...steps.values()],
+      services: plan.services.map(serviceSpecOf),
+      volumes: plan.volumes,
+      images: plan.images,
+      engineAliases: plan.engineAliases,
+    },
+    steps,
+  };
+}

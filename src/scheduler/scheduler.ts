@@ -1,0 +1,126 @@
+import type { Backend, JobHandle, PreparedStep, RunningContainer } from '../backend/backend.ts';
+import { errorMessage } from '../errors.ts';
+import type { JobPlan } from '../pipeline/plan.ts';
+import { jobSpecOf } from './job-spec.ts';
+import { FAILED, type JobEvent, type JobResult, type LogLine, type StepResult } from './results.ts';
+import { SecretMasker } from './secret-masker.ts';
+import { serviceSink } from './sinks.ts';
+import { runGraph } from './step-graph.ts';
+
+export interface ScheduleOptions {
+  secrets?: Record<string, string>;
+  signal?: AbortSignal;
+  onLog: (line: LogLine) => void;
+  /** A promise while the log consumer is full: containers' output then waits (back-pressure). */
+  logsFull?: () => Promise<void> | undefined;
+  onEvent?: (event: JobEvent) => void;
+  /** How long each service has to become ready (default 60 s). */
+  serviceTimeoutMs?: number;
+  /** The source as one tar stream, unpacked into the workspace when the plan copies it. */
+  source?: () => AsyncIterable<Uint8Array>;
+  /**
+   * Takes the job's teardown instead of waiting for it, so that a runner reports the result
+   * first; the caller must await what it was given before it exits.
+   */
+  deferTeardown?: (teardown: Promise<void>) => void;
+}
+
+/** After a cancel, how long the job's own calls have to settle once its teardown is done. */
+const CANCEL_GRACE_MS = 1000;
+
+/**
+ * Runs one job's plan on a backend: sets the job up, starts its services until ready, walks
+ * its steps' graph, and tears it down whatever the outcome. A cancel tears the job down at
+ * once: what it waits on settles, and the result does not wait for a backend that no longer
+ * answers. Secrets are masked in every line here, above any backend.
+ */
+export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOptions): Promise<JobResult> {
+  const started = performance.now();
+  const signal = opts.signal ?? new AbortController().signal;
+  const secrets = opts.secrets ?? {};
+  const logs = { masker: new SecretMasker(Object.values(secrets)), onLog: opts.onLog, logsFull: opts.logsFull };
+  const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text });
+  const results = new Map<string, StepResult>(plan.steps.map((s) => [s.name, { name: s.name, status: 'pending', durationMs: 0 }]));
+  let engine = '';
+  const finish = (status: JobResult['status'], error?: string, steps = [...results.values()].map((r) => ({ ...r }))): JobResult => ({
+    name: plan.name,
+    status,
+    steps,
+    durationMs: performance.now() - started,
+    engine,
+    ...(error ? { error } : {}),
+  });
+  const skipPending = () => {
+    for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
+  };
+
+  if (signal.aborted) return finish('cancelled', undefined, []);
+  const { spec, steps: specs } = jobSpecOf(plan);
+  let job: JobHandle;
+  try {
+    job = await backend.setupJob(spec, {
+      secrets,
+      signal,
+      notice,
+      engineReady: (e) => {
+        engine = e.name;
+        for (const n of plan.notices) notice(n.message);
+      },
+      ...(plan.copySource && opts.source ? { workspace: opts.source } : {}),
+    });
+  } catch (err) {
+    // Before the engine answered, no step was in reach; after it, each one was skipped.
+    if (signal.aborted) return finish('cancelled', undefined, engine ? undefined : []);
+    if (!engine) return finish('failure', errorMessage(err), []);
+    skipPending();
+    return finish('failure', errorMessage(err));
+  }
+  engine = job.engine.name;
+
+  let teardown: Promise<void> | undefined;
+  const tearDown = (cancelled: boolean) => (teardown ??= backend.teardownJob(job, { cancelled }).catch((err: unknown) => notice(`could not tear the job down: ${errorMessage(err)}`)));
+  const cancelled = Promise.withResolvers<JobResult>();
+  const onAbort = () => {
+    void tearDown(true).then(() => setTimeout(() => cancelled.resolve(finish('cancelled')), CANCEL_GRACE_MS).unref());
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  const background: RunningContainer[] = [];
+  const prepared = new Map<string, PreparedStep>();
+  const run = async (): Promise<JobResult> => {
+    try {
+      for (const svc of plan.services) {
+        const sink = serviceSink(logs, job.id, `service:${svc.name}`);
+        background.push(await backend.startService(job, svc, { sink, signal, readyWithinMs: opts.serviceTimeoutMs ?? 60_000 }));
+      }
+      const report = (r: StepResult, startedAt?: number) => opts.onEvent?.({ type: 'step', job: plan.name, step: { ...r }, ...(startedAt ? { startedAt } : {}) });
+      await runGraph({ backend, job, plan, specs, results, logs, signal, report, background, prepared });
+      const steps = [...results.values()];
+      if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
+      if (!steps.some((s) => FAILED.includes(s.status))) return finish('success');
+      await explain();
+      return finish('failure');
+    } catch (err) {
+      if (signal.aborted) return finish('cancelled');
+      skipPending();
+      await explain();
+      return finish('failure', errorMessage(err));
+    }
+  };
+  const explain = async () => {
+    for (const n of (await backend.explainFailure?.(job).catch(() => [])) ?? []) notice(n);
+  };
+
+  try {
+    return await Promise.race([run(), cancelled.promise]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    for (const p of prepared.values()) p.discard();
+    prepared.clear();
+    // On a cancel the teardown takes everything at once; otherwise each container goes first.
+    if (!signal.aborted) await Promise.all(background.map((c) => c.remove().catch(() => undefined)));
+    const removal = tearDown(signal.aborted);
+    if (opts.deferTeardown) opts.deferTeardown(removal);
+    else await removal;
+  }
+}

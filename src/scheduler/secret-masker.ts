@@ -1,0 +1,20 @@
+/**
+ * Replaces every secret value in a line with `********`. Multi-line secrets are masked line by
+ * line, since logs travel as lines. Longer secrets first, so one that contains another is
+ * masked whole.
+ */
+export class SecretMasker {
+  private readonly values: string[];
+
+  constructor(secrets: string[]) {
+    this.values = [...new Set(secrets.flatMap((s) => s.split('\n')).map((s) => s.trim()).filter((s) => s.length >= 3))].sort(
+      (a, b) => b.length - a.length,
+    );
+  }
+
+  mask(line: string): string {
+    let out = line;
+    for (const v of this.values) if (out.includes(v)) out = out.replaceAll(v, '********');
+    return out;
+  }
+}
