@@ -307,7 +307,9 @@ export interface Backend<J extends JobHandle = JobHandle> {
   /**
    * Removes everything the job had: its containers, volumes, network and engine. Idempotent,
    * safe after a failed or partial set-up, and what a cancel calls at once. The scheduler may
-   * report the job's result first and leave this running in the background.
+   * report the job's result first and leave this running in the background. `cancelled`: it
+   * comes at a cancel, while the job's calls are pending; what goes with the engine need not
+   * be removed one by one. A second call answers the first one's promise.
    */
   teardownJob(job: J, opts?: { cancelled?: boolean }): Promise<void>;
 
