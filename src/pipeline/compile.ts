@@ -136,7 +136,7 @@ function notRunReason(s: StepConfig, pipeline: ReturnType<typeof evaluate>, own:
 }
 
 function containerBase(
-  c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir' | 'allowExitCodes'>,
+  c: Pick<StepConfig, 'name' | 'commands' | 'afterCommands' | 'entrypoint' | 'command' | 'secrets' | 'privileged' | 'networkMode' | 'workingDir' | 'allowExitCodes'> & { user?: string },
   image: string,
   environment: Record<string, string>,
   mounts: MountIntent[],
@@ -156,6 +156,7 @@ function containerBase(
     engine,
     ...(c.networkMode ? { networkMode: c.networkMode } : {}),
     workingDir: c.workingDir ? posix.resolve(workspace, c.workingDir) : workspace,
+    ...(c.user !== undefined ? { user: c.user } : {}),
   };
 }
 

@@ -238,3 +238,11 @@ test('a Woodpecker workflow read on its own may depend on the workflows beside i
   assert.deepEqual(loadPlans(dir, '.woodpecker/deploy.yml', opts).map((p) => p.needs), [['build']]);
   assert.throws(() => loadPlans(dir, '.woodpecker/docs.yml', opts), /depends on biuld, which is not a pipeline of this run \(did you mean "build"\?\)/);
 });
+
+test("Drone's and Woodpecker's step user is the user the container runs as, inside the job's engine", () => {
+  const drone = plans('.drone.yml', 'kind: pipeline\nname: p\nsteps:\n  - name: a\n    image: node:20\n    user: 1000\n    commands: [npm test]\n')[0]!.steps[0]!;
+  assert.equal(drone.user, '1000');
+  const wp = plans('.woodpecker.yml', 'steps:\n  a:\n    image: node:20\n    user: node\n    commands: [npm test]\n')[0]!.steps[0]!;
+  assert.equal(wp.user, 'node');
+  assert.equal(plans('.nestor.yml', 'steps:\n  a: {run: echo}\n')[0]!.steps[0]!.user, undefined);
+});

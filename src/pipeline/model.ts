@@ -55,6 +55,8 @@ export interface StepConfig {
   volumes: VolumeRef[];
   networkMode?: string;
   workingDir?: string;
+  /** Who the step runs as in its container (Drone's and Woodpecker's `user`). */
+  user?: string;
   /** Undefined: after the previous step. Empty: at the start. */
   dependsOn?: string[];
   /** Where each `dependsOn` entry is written, when it is (GitLab's stage order is not). */

@@ -77,6 +77,8 @@ export interface PlanContainer {
   engine: EngineUse;
   networkMode?: string;
   workingDir: string;
+  /** Who the container runs as, as the file names it (Drone's and Woodpecker's `user`): a user of the job's engine, never of the host. */
+  user?: string;
 }
 
 export interface PlanStep extends PlanContainer {

@@ -162,3 +162,11 @@ test('a job that fails after a pull went past the image cache says what the cach
   assert.ok(notice, JSON.stringify(r.events));
   assert.match(notice, /manifest unknown/, 'the image cache\'s own answer, which the client never sees');
 });
+
+test("Drone: a step's user is who its container runs as, and a step slot made for another user is not taken", async () => {
+  const dir = project({ '.drone.yml': 'kind: pipeline\nname: p\nsteps:\n  - name: as-nobody\n    image: busybox:latest\n    user: 65534\n    commands: [id -u]\n  - name: as-image\n    image: busybox:latest\n    commands: [id -u]\n' });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(r.logs.some((l) => l.source === 'as-nobody' && l.text === '65534'), r.stdout);
+  assert.ok(r.logs.some((l) => l.source === 'as-image' && l.text === '0'));
+});

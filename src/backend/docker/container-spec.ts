@@ -23,6 +23,7 @@ export function containerOptions(
       : { ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}), ...(c.command ? { Cmd: c.command } : {}) }),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: c.workingDir,
+    ...(c.user !== undefined ? { User: c.user } : {}),
     Labels: nestorLabels(role, { ...ctx.labels, 'dev.nestor.container': c.name }),
     HostConfig: {
       Binds: binds,

@@ -91,11 +91,11 @@ export function takeStepSlots(engine: NestedEngine): StepSlot[] {
 }
 
 /**
- * Whether a step can run in the slot: the same image, mounts, network, names and privileges;
+ * Whether a step can run in the slot: the same image, user, mounts, network, names and privileges;
  * only its environment (names a shell can export) and working directory may differ.
  */
 export function fitsSlot(slot: StepSlot, step: Docker.ContainerCreateOptions): boolean {
-  const shape = (o: Docker.ContainerCreateOptions) => ({ image: o.Image, host: o.HostConfig, net: o.NetworkingConfig });
+  const shape = (o: Docker.ContainerCreateOptions) => ({ image: o.Image, user: o.User, host: o.HostConfig, net: o.NetworkingConfig });
   return Object.keys(environmentOf(step)).every(exportable) && isDeepStrictEqual(shape(step), shape(slot.options));
 }
 

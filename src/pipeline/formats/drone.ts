@@ -12,7 +12,6 @@ import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsup
 export const DRONE_WORKSPACE = '/drone/src';
 
 const STEP_UNSUPPORTED = {
-  user: 'steps run as the image user; set USER in the image',
   dns: 'steps use the job network\'s DNS',
   extra_hosts: 'reach other steps and services by name',
   shm_size: 'not configurable per step',
@@ -58,6 +57,7 @@ const container = z.strictObject({
   working_dir: z.string().optional(),
   pull: z.string().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
+  user: z.union([z.string(), z.number()]).optional(),
   /** Drone 0.8's secrets, still read by Drone 1's converter: each exposed as its upper-case name. */
   secrets: z.array(z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })])).optional(),
 });
@@ -199,6 +199,7 @@ function toStep(c: z.infer<typeof container>, at: PathSegment[]): StepConfig {
     volumes: [...(c.volumes ?? []).map((v, i) => ({ source: v.name, target: v.path, readOnly: false, at: [...at, 'volumes', i] })), ...engine.volumes.filter((e) => !c.volumes?.some((v) => v.path === e.target))],
     ...(c.network_mode ? { networkMode: c.network_mode } : {}),
     ...(c.working_dir ? { workingDir: c.working_dir } : {}),
+    ...(c.user !== undefined ? { user: String(c.user) } : {}),
     ...(c.depends_on ? { dependsOn: c.depends_on, dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
     when: c.when ? [toCondition(c.when)] : [],
     ignoreFailure: c.failure === 'ignore',

@@ -24,7 +24,7 @@ import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsup
 export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 
 const CONDITION_UNSUPPORTED = { platform: 'not supported', matrix: 'not supported' };
-const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', user: 'set USER in the image', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
+const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
 
 const condition = z.strictObject({
   ...recognised(CONDITION_UNSUPPORTED),
@@ -63,6 +63,7 @@ const container = z.strictObject({
   /** Deprecated in Woodpecker, still common: adjacent steps of one group run together. */
   group: z.string().optional(),
   backend_options: z.record(z.string(), z.unknown()).optional(),
+  user: z.union([z.string(), z.number()]).optional(),
 });
 
 const workflow = z.strictObject({
@@ -139,6 +140,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       volumes: [...volumes, ...engine.volumes.filter((e) => !volumes.some((v) => v.target === e.target))],
       ...(c.network_mode ? { networkMode: c.network_mode } : {}),
       ...(c.directory ? { workingDir: c.directory } : {}),
+      ...(c.user !== undefined ? { user: String(c.user) } : {}),
       ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on), dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
       when: r.when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
       ignoreFailure: c.failure === 'ignore',
