@@ -246,3 +246,8 @@ test("Drone's and Woodpecker's step user is the user the container runs as, insi
   assert.equal(wp.user, 'node');
   assert.equal(plans('.nestor.yml', 'steps:\n  a: {run: echo}\n')[0]!.steps[0]!.user, undefined);
 });
+
+test("Drone: depends_on: [clone] names Drone's own clone step, whose work (the source) is always there", () => {
+  const [plan] = plans('.drone.yml', 'kind: pipeline\nname: p\nsteps:\n  - name: build\n    image: busybox\n    commands: [make]\n    depends_on: [clone]\n  - name: up\n    image: busybox\n    commands: [echo]\n    pull: true\n    depends_on: [clone, build]\n');
+  assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['build', []], ['up', ['build']]]);
+});

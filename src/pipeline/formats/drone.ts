@@ -55,7 +55,8 @@ const container = z.strictObject({
   failure: z.enum(['ignore', 'always']).optional(),
   network_mode: z.string().optional(),
   working_dir: z.string().optional(),
-  pull: z.string().optional(),
+  // Drone 0.8 wrote pull: true for pull: always.
+  pull: z.union([z.string(), z.boolean()]).optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
   user: z.union([z.string(), z.number()]).optional(),
   /** Drone 0.8's secrets, still read by Drone 1's converter: each exposed as its upper-case name. */
@@ -122,6 +123,16 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     const c = read(s, at, `step ${nameOf(s, i) ?? i + 1}`);
     return c ? [toStep(c, at)] : [];
   });
+  // Drone's own clone step runs first and is named clone: depending on it is depending on the
+  // source being there, which it always is here (Nestor copies it in before any step).
+  if (!steps.some((s) => s.name === 'clone')) {
+    for (const s of steps) {
+      if (!s.dependsOn?.includes('clone')) continue;
+      const keep = s.dependsOn.map((d, i) => [d, s.dependsOnAt?.[i]] as const).filter(([d]) => d !== 'clone');
+      s.dependsOn = keep.map(([d]) => d);
+      if (s.dependsOnAt) s.dependsOnAt = keep.map(([, at]) => at!);
+    }
+  }
   const services = (top.services ?? []).flatMap((s, i): ServiceConfig[] => {
     const at: PathSegment[] = ['services', i];
     const c = read(s, at, `service ${nameOf(s, i) ?? i + 1}`);
