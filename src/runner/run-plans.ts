@@ -53,6 +53,8 @@ async function runPipelinesOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: 
       opts.onEvent?.({ type: 'notice', job: name, text: `not run: ${why}` });
       return { name, status: 'skipped', notRunBecause: why, steps: [], durationMs: 0, engine: '' };
     },
+    // A job whose run threw did run: it failed, and is not announced as not run.
+    failed: (name, why) => ({ name, status: 'failure', error: why, steps: [], durationMs: 0, engine: '' }),
   });
   return plans.map((p) => results.get(p.name)!);
 }

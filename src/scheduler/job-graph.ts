@@ -39,6 +39,8 @@ export interface GraphRunOptions<R extends GraphOutcome> {
   signal?: AbortSignal;
   /** The result recorded for a job that does not run, and why. */
   skipped: (job: string, why: string) => R;
+  /** The result recorded for a job whose run threw (it did run, and failed); by default a skipped result marked failure. */
+  failed?: (job: string, why: string) => R;
 }
 
 export class JobGraphError extends NestorError {
@@ -142,7 +144,10 @@ export async function runJobGraph<J extends GraphJob, R extends GraphOutcome>(
           job.name,
           run(job).then(
             (r) => void results.set(job.name, r),
-            (err: unknown) => void results.set(job.name, { ...opts.skipped(job.name, `it could not run: ${String(err)}`), status: 'failure' }),
+            (err: unknown) => {
+              const why = `it could not run: ${String(err)}`;
+              results.set(job.name, opts.failed ? opts.failed(job.name, why) : { ...opts.skipped(job.name, why), status: 'failure' });
+            },
           ).finally(() => running.delete(job.name)),
         );
       }
