@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, test } from 'node:test';
 import { ArtifactTooLargeError, LocalArtifactStore, parseExpireIn } from './artifact-store.ts';
-import { selectArtifacts, selected } from './select.ts';
+import { joinArchives } from './join.ts';
+import { artifactRoots, selectArtifacts, selected } from './select.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'nestor-artifacts-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -89,4 +90,34 @@ test("expire_in reads as GitLab's", () => {
   assert.equal(parseExpireIn('2h 30min'), 9_000_000);
   assert.equal(parseExpireIn('1 hour and 30 minutes'), 5_400_000);
   assert.equal(parseExpireIn('soon'), undefined);
+});
+
+test('the directories read to find what the patterns match: each up to its first glob, none under another', () => {
+  assert.deepEqual(artifactRoots(['dist/', 'dist/js/*.js', 'coverage/**/lcov.info', 'build/out.bin']), ['build/out.bin', 'coverage', 'dist']);
+  assert.deepEqual(artifactRoots(['*.xml', 'dist']), ['.']);
+  assert.deepEqual(artifactRoots(['./a/b', 'a/b/c', 'a/[bc]/d']), ['a']);
+});
+
+test('archives joined in order make one archive, a later entry of a path over an earlier one', async () => {
+  const dir = (name: string, files: Record<string, string>) => {
+    const d = join(work, name);
+    rmSync(d, { recursive: true, force: true });
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(join(d, f, '..'), { recursive: true });
+      writeFileSync(join(d, f), text);
+    }
+    const tar = join(work, `${name}.tar`);
+    execFileSync('tar', ['-cf', tar, '-C', d, '.']);
+    return tar;
+  };
+  const source = dir('source', { 'README': 'source', 'dist/app.js': 'stale' });
+  const artifacts = dir('from-build', { 'dist/app.js': 'built', 'dist/app.css': 'css' });
+  const joined = join(work, 'joined.tar');
+  await pipeline(joinArchives([() => createReadStream(source), () => undefined, async () => createReadStream(artifacts)]), (await import('node:fs')).createWriteStream(joined));
+  const out = join(work, 'joined');
+  mkdirSync(out, { recursive: true });
+  execFileSync('tar', ['-xf', joined, '-C', out]);
+  assert.equal(readFileSync(join(out, 'README'), 'utf8'), 'source');
+  assert.equal(readFileSync(join(out, 'dist/app.js'), 'utf8'), 'built');
+  assert.equal(readFileSync(join(out, 'dist/app.css'), 'utf8'), 'css');
 });

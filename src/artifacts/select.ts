@@ -26,6 +26,25 @@ function covered(path: string, pattern: string): boolean {
   return false;
 }
 
+/**
+ * The directories to read from a workspace to find everything `paths` can match: each
+ * pattern up to its first segment with a glob character (`dist/*.js` → `dist`, `*.xml` → `.`),
+ * none under another.
+ */
+export function artifactRoots(paths: string[]): string[] {
+  const roots = paths.map((p) => {
+    const fixed: string[] = [];
+    for (const segment of normal(p).split('/')) {
+      if (/[*?[\]{}]/.test(segment)) break;
+      fixed.push(segment);
+    }
+    return fixed.join('/') || '.';
+  });
+  if (roots.includes('.')) return ['.'];
+  const unique = [...new Set(roots)].sort();
+  return unique.filter((r) => !unique.some((o) => o !== r && r.startsWith(`${o}/`)));
+}
+
 export function selected(path: string, selection: ArtifactSelection): boolean {
   const p = normal(path);
   if (p === '' || p.split('/').includes('..')) return false;

@@ -12,3 +12,10 @@ export class ServiceNotReadyError extends NestorError {
     );
   }
 }
+
+/** A path `Backend.readWorkspace` was asked for that is not in the job's workspace. */
+export class WorkspacePathMissingError extends NestorError {
+  constructor(path: string, why: string) {
+    super('NESTOR_ARTIFACT_MISSING', `${path} is not in the workspace: ${why}`, 'Check that a step of the job writes it, under the workspace, before the job ends.');
+  }
+}

@@ -3,7 +3,9 @@ import { throwProblems, type PipelineNotice, type PipelineProblem, type SourcePo
 import { checkNames, dependencies, maybeUnread } from './graph.ts';
 import type { Condition, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from './model.ts';
 import type { EngineUse, JobPlan, MountIntent, PlanService, PlanStep } from './plan.ts';
+import { jobsOfSteps } from './jobs-of-steps.ts';
 import { stepScript } from './script.ts';
+import { substitute } from './substitute.ts';
 import { didYouMean } from './suggest.ts';
 import { PipelineLimitError, type PipelineLimits } from './limits.ts';
 import { evaluate, patternsOf, type RunFacts } from './when.ts';
@@ -112,7 +114,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
-  return plans;
+  return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;
 }
 
 /**
@@ -245,10 +247,6 @@ function jobName(pipeline: string, axes: Record<string, string>): string {
   return values.length ? `${pipeline} (${values.join(', ')})` : pipeline;
 }
 
-/** `${VAR}` and `$VAR` from the job's variables, as CI systems do for image names. */
-export function substitute(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, a: string | undefined, b: string | undefined) => vars[(a ?? b)!] ?? whole);
-}
 
 /**
  * What `privileged: true` means here, said by lint, plan and the job alike: an untrusted job's

@@ -9,6 +9,7 @@ import { PipelineError, type PipelineNotice } from './errors.ts';
 import { JOB_KEYS, KEYWORDS } from './formats/gitlab-schema.ts';
 import type { IncludeSource } from './include-fetch.ts';
 import { loadPlans } from './load.ts';
+import { asOneJob } from './jobs-as-one.test-helper.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
 import type { CompileOptions } from './compile.ts';
 
@@ -18,7 +19,7 @@ const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'gitl
 const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
 
 function load(dir: string, extra: Partial<CompileOptions> = {}): JobPlan {
-  const plans = loadPlans(dir, '.gitlab-ci.yml', { ...opts, ...extra });
+  const plans = asOneJob(loadPlans(dir, '.gitlab-ci.yml', { ...opts, ...extra }));
   assert.equal(plans.length, 1);
   return plans[0]!;
 }

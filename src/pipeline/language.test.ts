@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { compile, type CompileOptions } from './compile.ts';
 import { PipelineError } from './errors.ts';
 import { compileText, readPipelines } from './load.ts';
+import { asOneJob } from './jobs-as-one.test-helper.ts';
 import type { JobPlan } from './plan.ts';
 
 const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
 
 function plans(file: string, text: string, extra: Partial<CompileOptions> = {}): JobPlan[] {
-  return readPipelines(file, text, { ...opts, ...extra }).flatMap(({ config, source }) => compile(config, source, { ...opts, ...extra }));
+  return asOneJob(readPipelines(file, text, { ...opts, ...extra }).flatMap(({ config, source }) => compile(config, source, { ...opts, ...extra })));
 }
 
 function problems(file: string, text: string, extra: Partial<CompileOptions> = {}): string {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { PipelineError } from './errors.ts';
 import { PipelineLimitError, type LimitName } from './limits.ts';
 import { compileText } from './load.ts';
+import { asOneJob } from './jobs-as-one.test-helper.ts';
 
 const opts = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
 
@@ -97,8 +98,8 @@ test('GitLab: a catastrophic pattern in rules is read at once and evaluated righ
     "    - if: '$V !~ /^(a+)+$/'",
   ].join('\n');
   const t = performance.now();
-  const [bang] = compileText({ file: '.gitlab-ci.yml', text: text(`${'a'.repeat(32)}!`) }, opts);
-  const [plain] = compileText({ file: '.gitlab-ci.yml', text: text('a'.repeat(32)) }, opts);
+  const [bang] = asOneJob(compileText({ file: '.gitlab-ci.yml', text: text(`${'a'.repeat(32)}!`) }, opts));
+  const [plain] = asOneJob(compileText({ file: '.gitlab-ci.yml', text: text('a'.repeat(32)) }, opts));
   assert.ok(performance.now() - t < 2000, `took ${performance.now() - t} ms`);
   const runs = (plan: typeof bang, step: string) => !plan!.steps.find((s) => s.name === step)!.notRunBecause;
   assert.deepEqual([runs(bang, 'matches'), runs(bang, 'differs')], [false, true]);
@@ -106,7 +107,7 @@ test('GitLab: a catastrophic pattern in rules is read at once and evaluated righ
 });
 
 test('GitLab: flags, only/except patterns, and what RE2 cannot run, at file:line:column', () => {
-  const [plan] = compileText({
+  const [plan] = asOneJob(compileText({
     file: '.gitlab-ci.yml',
     text: [
       'upper:',
@@ -120,7 +121,7 @@ test('GitLab: flags, only/except patterns, and what RE2 cannot run, at file:line
       '  script: [x]',
       '  except: ["/^MA/i"]',
     ].join('\n'),
-  }, opts);
+  }, opts));
   assert.deepEqual(plan!.steps.map((s) => [s.name, s.notRunBecause ?? 'runs']), [['upper', 'runs'], ['only', 'runs'], ['except', 'except: main is listed']]);
 
   const err = refused('.gitlab-ci.yml', [

@@ -71,6 +71,8 @@ export interface StepConfig {
   allowExitCodes?: number[];
   /** What the file says about the job that later parts of Nestor act on (artifacts, needs, caches): data only. */
   recorded?: JobRecord;
+  /** With `jobPerStep`: the pipeline's services (by name) this step's job starts; absent: all of them. */
+  services?: string[];
   at: PathSegment[];
 }
 
@@ -133,6 +135,12 @@ export interface PipelineConfig {
   steps: StepConfig[];
   services: ServiceConfig[];
   volumes: JobVolume[];
+  /**
+   * Each step is a job of its own (GitLab's jobs): its own engine, services (`StepConfig.services`)
+   * and workspace, waiting for the jobs its `dependsOn` names, with artifacts between them.
+   * Otherwise the steps share one job (a Drone pipeline, a Woodpecker workflow, Nestor's file).
+   */
+  jobPerStep?: boolean;
   /** One entry per job; `[{}]` when there is no matrix. */
   matrix: Record<string, string>[];
   /** Where the source is in every container. */

@@ -100,6 +100,17 @@ export interface PlanService extends PlanContainer {
   ports: number[];
 }
 
+/** What a job keeps of its workspace for the jobs after it (GitLab's `artifacts`). */
+export interface ArtifactRule {
+  /** Relative to the workspace; globs as GitLab reads them; a directory keeps what is under it. */
+  paths: string[];
+  exclude: string[];
+  /** After which outcome of the job they are kept. */
+  when: 'on_success' | 'on_failure' | 'always';
+  /** How long they are kept after the job, in milliseconds; null: as long as the store keeps the run. */
+  expireInMs: number | null;
+}
+
 export interface JobPlan {
   /** Unique in the pipeline: the pipeline name plus matrix values. */
   name: string;
@@ -131,6 +142,15 @@ export interface JobPlan {
   runWhen?: 'on_success' | 'on_failure' | 'always';
   /** Where each of `needs` is written, to name an unknown one at its place. */
   needsAt?: SourcePosition[];
+  /**
+   * Jobs of the same pipeline run this job waits for, by job name (GitLab's stages and
+   * `needs`); `optional`: fine when that job is not in the run. `runWhen` applies to them too.
+   */
+  after?: { job: string; optional?: boolean }[];
+  /** What the job leaves for the jobs after it, once it has ended. */
+  artifacts?: ArtifactRule;
+  /** The jobs whose artifacts are unpacked into this job's workspace before it starts, in this order. */
+  artifactsFrom?: string[];
   /** How the file was understood (e.g. a dind service served by the job engine), each where it is written. */
   notices: PipelineNotice[];
 }

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { compile, type CompileOptions } from './compile.ts';
 import { PipelineError } from './errors.ts';
 import { readPipelines } from './load.ts';
+import { asOneJob } from './jobs-as-one.test-helper.ts';
 import type { JobPlan } from './plan.ts';
 
 /** YAML as the forges read it: repeated keys (GitLab, Drone), anchors, aliases and merge keys. */
 
 const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
-const plans = (file: string, text: string): JobPlan[] => readPipelines(file, text, opts).flatMap(({ config, source }) => compile(config, source, opts));
+const plans = (file: string, text: string): JobPlan[] => asOneJob(readPipelines(file, text, opts).flatMap(({ config, source }) => compile(config, source, opts)));
 const problems = (file: string, text: string): string => {
   try {
     plans(file, text);

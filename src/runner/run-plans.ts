@@ -1,8 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Backend } from '../backend/backend.ts';
+import { LocalArtifactStore, type ArtifactStore } from '../artifacts/artifact-store.ts';
+import { ArtifactHandOver } from '../artifacts/hand-over.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import type { JobResult } from '../scheduler/results.ts';
 import { runJobGraph } from '../scheduler/job-graph.ts';
-import { runJob } from '../scheduler/scheduler.ts';
+import { runJob, type ScheduleOptions } from '../scheduler/scheduler.ts';
 import { scheduleOptions, type ExecuteOptions } from './execute-job.ts';
 
 export interface RunPlansOptions extends ExecuteOptions {
@@ -10,42 +16,67 @@ export interface RunPlansOptions extends ExecuteOptions {
   backend: Backend;
   /** Jobs (matrix entries) run at once. */
   parallel?: number;
+  /**
+   * Where jobs leave artifacts for the jobs after them. Absent: a store in a temporary
+   * directory, removed once the run ends.
+   */
+  artifacts?: { store: ArtifactStore; run: string };
 }
 
 /**
- * Runs each job on the backend (its own engine), `parallel` at a time; each job is torn down
- * afterwards, whether it passed, failed or was cancelled.
+ * Runs a pipeline's jobs on the backend, each in its own engine, `parallel` at a time: each
+ * once the jobs it waits for have ended (Drone's and Woodpecker's pipelines that depend on
+ * others, GitLab's stages and `needs`), with the artifacts of the jobs it takes them from
+ * unpacked into its workspace. A job whose needs failed is skipped and says why; one its file
+ * leaves out of the run (every step decided not to run) is not started at all and stands in
+ * nobody's way. Each job is torn down afterwards, whether it passed, failed or was cancelled.
  */
 export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
-  const { backend, parallel, ...execute } = opts;
+  const { backend, parallel, artifacts, ...execute } = opts;
   const schedule = scheduleOptions(execute);
-  if (plans.some((p) => p.needs?.length)) return runPipelinesOfJobs(plans, opts, (plan) => runJob(plan, backend, schedule));
-  const results: JobResult[] = new Array(plans.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < plans.length) {
-      const index = next++;
-      results[index] = await runJob(plans[index]!, backend, schedule);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel ?? 2, plans.length)) }, worker));
-  return results;
+  const wantsStore = plans.some((p) => p.artifacts) && plans.some((p) => p.artifactsFrom?.length);
+  const temporary = wantsStore && !artifacts ? mkdtempSync(join(tmpdir(), 'nestor-artifacts-')) : undefined;
+  const handOver = artifacts ? new ArtifactHandOver(artifacts.store, artifacts.run) : temporary ? new ArtifactHandOver(new LocalArtifactStore(temporary), randomUUID()) : undefined;
+  try {
+    return await runGraphOfJobs(plans, opts, (plan) => runJob(plan, backend, handOver ? withArtifacts(plan, schedule, handOver) : schedule));
+  } finally {
+    if (temporary) rmSync(temporary, { recursive: true, force: true });
+  }
 }
 
-/**
- * Pipelines that wait for others (Drone's `depends_on`, Woodpecker's workflows): each job
- * starts once every job of the pipelines it needs has ended, in its own engine, `parallel` at
- * a time; one whose needs failed is skipped, and says why.
- */
-async function runPipelinesOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (plan: JobPlan) => Promise<JobResult>): Promise<JobResult[]> {
+function withArtifacts(plan: JobPlan, schedule: ScheduleOptions, handOver: ArtifactHandOver): ScheduleOptions {
+  const notice = (text: string) => schedule.onEvent?.({ type: 'notice', job: plan.name, text });
+  const source = handOver.workspaceOf(plan, schedule.source, notice);
+  const { source: _ignored, ...rest } = schedule;
+  return {
+    ...rest,
+    ...(source ? { source } : {}),
+    ...(plan.artifacts ? { keep: (result, read) => handOver.keep(plan, result, read, notice) } : {}),
+  };
+}
+
+/** Whether the file itself leaves the job out of this run (rules, a manual job, a `when` decided before it starts). */
+function leftOut(plan: JobPlan): string | undefined {
+  return plan.steps.length > 0 && plan.steps.every((s) => s.notRunBecause) ? plan.steps[0]!.notRunBecause : undefined;
+}
+
+async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (plan: JobPlan) => Promise<JobResult>): Promise<JobResult[]> {
   const jobsOf = new Map<string, string[]>();
   for (const p of plans) jobsOf.set(p.pipeline, [...(jobsOf.get(p.pipeline) ?? []), p.name]);
-  const graph = plans.map((plan) => ({
-    name: plan.name,
-    plan,
-    needs: (plan.needs ?? []).flatMap((pipeline) => (jobsOf.get(pipeline) ?? []).map((job) => ({ job }))),
-    ...(plan.runWhen ? { when: plan.runWhen } : {}),
-  }));
+  // A job its file leaves out is recorded as such and is no one's need: the jobs after it run
+  // as they would without it, as on GitLab.
+  const absent = new Set(plans.filter((p) => leftOut(p) !== undefined).map((p) => p.name));
+  const graph = plans
+    .filter((plan) => !absent.has(plan.name))
+    .map((plan) => ({
+      name: plan.name,
+      plan,
+      needs: [
+        ...(plan.needs ?? []).flatMap((pipeline) => (jobsOf.get(pipeline) ?? []).map((job) => ({ job }))),
+        ...(plan.after ?? []).filter((a) => !absent.has(a.job)),
+      ],
+      ...(plan.runWhen ? { when: plan.runWhen } : {}),
+    }));
   const results = await runJobGraph<(typeof graph)[number], JobResult>(graph, (job) => run(job.plan), {
     parallel: opts.parallel ?? 2,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -56,5 +87,9 @@ async function runPipelinesOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: 
     // A job whose run threw did run: it failed, and is not announced as not run.
     failed: (name, why) => ({ name, status: 'failure', error: why, steps: [], durationMs: 0, engine: '' }),
   });
-  return plans.map((p) => results.get(p.name)!);
+  return plans.map((p) => {
+    const why = leftOut(p);
+    if (why === undefined) return results.get(p.name)!;
+    return { name: p.name, status: 'skipped', notRunBecause: why, steps: p.steps.map((s) => ({ name: s.name, status: 'skipped', durationMs: 0, reason: s.notRunBecause })), durationMs: 0, engine: '' } satisfies JobResult;
+  });
 }

@@ -19,6 +19,12 @@ export interface ScheduleOptions {
   /** The source as one tar stream, unpacked into the workspace when the plan copies it. */
   source?: () => AsyncIterable<Uint8Array>;
   /**
+   * Called once the job's steps have ended and before its teardown (not after a cancel), with
+   * a reader of its workspace: for what the job leaves the jobs after it (its artifacts).
+   * Must not throw.
+   */
+  keep?: (result: JobResult, readWorkspace: (paths: string[]) => Promise<AsyncIterable<Uint8Array>>) => Promise<void>;
+  /**
    * Takes the job's teardown instead of waiting for it, so that a runner reports the result
    * first; the caller must await what it was given before it exits.
    */
@@ -66,7 +72,8 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
         engine = e.name;
         for (const n of plan.notices) notice(n.message);
       },
-      ...(plan.copySource && opts.source ? { workspace: opts.source } : {}),
+      // The source, and the artifacts handed down to the job (src/artifacts/hand-over.ts).
+      ...((plan.copySource || plan.artifactsFrom?.length) && opts.source ? { workspace: opts.source } : {}),
     });
   } catch (err) {
     // Before the engine answered, no step was in reach; after it, each one was skipped.
@@ -112,7 +119,9 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   };
 
   try {
-    return await Promise.race([run(), cancelled.promise]);
+    const result = await Promise.race([run(), cancelled.promise]);
+    if (opts.keep && !signal.aborted && result.status !== 'cancelled') await opts.keep(result, (paths) => backend.readWorkspace(job, paths));
+    return result;
   } finally {
     signal.removeEventListener('abort', onAbort);
     for (const p of prepared.values()) p.discard();

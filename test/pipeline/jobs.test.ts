@@ -76,3 +76,79 @@ test('Drone pipelines run as jobs in their own engines, in the order depends_on 
   assert.ok(!logs.some((l) => l.text === 'must not run'));
   assert.equal((await engineNames(host)).length, before, 'every job engine is gone');
 });
+
+test('GitLab jobs: two jobs each run a real PostgreSQL on 5432 in their own engines, and a file one job writes reaches the later ones as an artifact', { timeout: 300_000 }, async () => {
+  const { buildPostgresImage } = await import('../support/postgres-image.ts');
+  const pg = await buildPostgresImage(host, `nestor-test/postgres:jobs-${process.pid}`);
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'nestor-jobs-'));
+    const text = [
+      'stages: [build, test, report]',
+      'variables:',
+      '  POSTGRES_PASSWORD: pw-of-the-test',
+      '  POSTGRES_DB: app',
+      '  PGPASSWORD: pw-of-the-test',
+      'build:',
+      '  stage: build',
+      '  image: busybox:latest',
+      '  script:',
+      '    - mkdir -p out/deep && echo "made by $CI_JOB_NAME" > out/greeting.txt && echo x > out/deep/kept && echo junk > out/noise.log',
+      '  artifacts:',
+      '    paths: [out/]',
+      '    exclude: ["out/*.log"]',
+      '    expire_in: 1 hour',
+      '.database:',
+      '  stage: test',
+      `  image: ${pg.tag}`,
+      '  services:',
+      `    - name: ${pg.tag}`,
+      '      alias: postgres',
+      '  script:',
+      '    - psql -h postgres -U postgres -d app -v ON_ERROR_STOP=1 -c "CREATE TABLE who (job text)" -c "INSERT INTO who VALUES (\'$CI_JOB_NAME\')"',
+      '    - echo "rows $(psql -h postgres -U postgres -d app -tAc "SELECT string_agg(job, \',\') FROM who")"',
+      '    - cat out/greeting.txt out/deep/kept',
+      '    - test ! -e out/noise.log && echo "the excluded file is not there"',
+      'db one:',
+      '  extends: .database',
+      'db two:',
+      '  extends: .database',
+      'no artifacts:',
+      '  stage: test',
+      '  image: busybox:latest',
+      '  dependencies: []',
+      '  script: ["test ! -e out && echo none here"]',
+      'report:',
+      '  stage: report',
+      '  image: busybox:latest',
+      '  script: ["cat out/greeting.txt"]',
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, '.gitlab-ci.yml'), text);
+    const before = (await engineNames(host)).length;
+    const r = await nestor(['run', '--json', '--parallel', '3', '-C', dir]);
+    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const result = events.find((e) => e.type === 'result') as { jobs: { name: string; status: string; engine: string }[] } | undefined;
+    assert.ok(result, r.stdout + r.stderr);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const job = (n: string) => result.jobs.find((j) => j.name === n)!;
+    assert.deepEqual(result.jobs.map((j) => [j.name, j.status]), [['build', 'success'], ['db one', 'success'], ['db two', 'success'], ['no artifacts', 'success'], ['report', 'success']]);
+    assert.equal(new Set(result.jobs.map((j) => j.engine)).size, 5, 'every job has an engine of its own');
+    const logs = events.filter((e) => e.type === 'log') as { job: string; source: string; text: string; time: string }[];
+    const linesOf = (n: string) => logs.filter((l) => l.job === n).map((l) => l.text);
+    for (const n of ['db one', 'db two']) {
+      assert.ok(linesOf(n).includes(`rows ${n}`), `${n} has a database of its own:\n${linesOf(n).join('\n')}`);
+      assert.ok(linesOf(n).includes('made by build') && linesOf(n).includes('x'), `${n} read build's artifact`);
+      assert.ok(linesOf(n).includes('the excluded file is not there'));
+    }
+    assert.ok(linesOf('no artifacts').includes('none here'), 'dependencies: [] gets no artifacts');
+    assert.ok(linesOf('report').includes('made by build'), 'a job two stages later gets them too');
+    const notices = events.filter((e) => e.type === 'notice') as { job: string; text: string }[];
+    assert.ok(notices.some((n) => n.job === 'build' && /^artifacts: kept 2 files/.test(n.text)), JSON.stringify(notices));
+    // The third stage waits for the whole second one.
+    const timeOf = (n: string, text: string) => Date.parse(logs.find((l) => l.job === n && l.text === text)?.time ?? '');
+    assert.ok(timeOf('db one', 'rows db one') > 0 && timeOf('report', 'made by build') > Math.max(timeOf('db one', 'rows db one'), timeOf('db two', 'rows db two')), 'report runs after the test stage');
+    assert.equal((await engineNames(host)).length, before, 'every job engine is gone');
+  } finally {
+    await pg.remove();
+  }
+});

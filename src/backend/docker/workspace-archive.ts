@@ -1,16 +1,11 @@
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
-import { NestorError } from '../../errors.ts';
+import { WorkspacePathMissingError } from '../errors.ts';
 import { nestorLabels } from '../../engine/labels.ts';
 import type { JobContext } from './job-context.ts';
 import { PROBE_IMAGE } from './services.ts';
 
-export class WorkspacePathMissingError extends NestorError {
-  constructor(path: string, why: string) {
-    super('NESTOR_ARTIFACT_MISSING', `${path} is not in the workspace: ${why}`, 'Check that a step of the job writes it, under the workspace, before the job ends.');
-  }
-}
 
 /**
  * One tar stream of `paths` of the workspace (relative to it), each entry named by its path in

@@ -178,7 +178,8 @@ http:
   addr: :5000
 `;
 
-function sharedLibraries(binary: string): string[] {
+/** The shared libraries a binary loads (by `ldd`), the loader included, to copy it into an image of its own. */
+export function sharedLibraries(binary: string): string[] {
   const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
   return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i && existsSync(p));
 }

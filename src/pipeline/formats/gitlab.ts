@@ -16,10 +16,11 @@ import { parseRule, RuleSyntaxError } from './gitlab-rules.ts';
 import { DEFAULT_KEYS, defaultSchema, imageSchema, jobSchema, KEYWORDS, ruleSchema, serviceSchema, variablesSchema, type Job } from './gitlab-schema.ts';
 
 /**
- * GitLab's `.gitlab-ci.yml`: its jobs become the steps of one Nestor job, in one nested engine
- * with one workspace (so artifacts need no upload between them). Stages order the steps,
- * `needs` makes a graph, `docker:dind` services are served by the job's own engine. Includes
- * are merged first, then `!reference` tags resolved, then `extends`, as GitLab does.
+ * GitLab's `.gitlab-ci.yml`: each of its jobs becomes a job of its own (`jobPerStep`: read as
+ * one step each, then split by compile), in its own engine with its own services and a fresh
+ * workspace, as on GitLab; stages and `needs` order them, and artifacts pass from job to job
+ * through the artifact store. `docker:dind` services are served by the job's own engine.
+ * Includes are merged first, then `!reference` tags resolved, then `extends`, as GitLab does.
  */
 
 export const GITLAB_WORKSPACE = '/builds/project';
@@ -31,11 +32,11 @@ type Severity = PipelineNotice['severity'];
 
 /** Keys recorded as data, with what happens to them here (all info: nothing the file means is lost in one run). */
 const RECORDED: Record<string, string> = {
-  artifacts: 'recorded; all jobs share one workspace, so later jobs find the files without an upload',
+  artifacts: 'kept after the job (paths, exclude, when, expire_in) and unpacked into the workspace of the jobs after it; reports are recorded, not parsed',
   cache: 'recorded; a run starts without the cache (a miss), which costs time only',
   tags: 'recorded as the runner labels the job asks for',
   environment: 'recorded; deployments are not tracked',
-  dependencies: 'recorded; all jobs share one workspace',
+  dependencies: 'read: the job gets the artifacts of the jobs it names only',
   interruptible: 'recorded',
   coverage: 'recorded; the coverage figure is not parsed from the log',
   resource_group: 'recorded; the jobs of one pipeline never run twice at once',
@@ -153,6 +154,8 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
   // The jobs of the stages before each stage, made once per stage, not once per job.
   const before = stages.map((_, r) => [...resolved].filter(([, j]) => rank(j.job) < r).flatMap(([n]) => instances.get(n)!.map((i) => i.name)));
   const steps: StepConfig[] = [];
+  // Each job has its own services; two jobs' services of one name and different images are
+  // both kept, the second under a name of its own (its hostname stays the one GitLab gives).
   const services = new Map<string, ServiceConfig>();
   let jobId = 0;
   for (const [name, { job, owner }] of resolved) {
@@ -166,11 +169,10 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     if (platform) notices.push(source.notice([owner([platform.key])], platform.key, PLATFORM_UNAVAILABLE, `job ${name} asks for a ${platform.os} runner (${platform.why}); Nestor runs Linux containers, so the job is not run`, 'degraded'));
     const jobNeeds = needsOf(job, name, owner, instances, source, notices, unreachable);
     const image = job.image;
+    const jobServices: string[] = [];
     for (const s of job.services ?? []) {
       const svc = toService(s, vars, [owner(['services']), 'services']);
-      const kept = services.get(svc.name);
-      if (!kept) services.set(svc.name, svc);
-      else if (kept.image !== svc.image) notices.push(source.notice([owner(['services'])], 'services', 'NESTOR_SERVICE_SHARED', `job ${name}: service ${svc.name} (${svc.image}) shares its name with ${kept.image} of another job; all jobs of the pipeline share one set of services, so ${kept.image} is the one started`, 'degraded'));
+      jobServices.push(keepService(services, svc));
     }
     for (const instance of instances.get(name)!) {
       jobId++;
@@ -228,6 +230,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
         ignoreFailure: decision.allowFailure && !decision.exitCodes,
         ...(decision.exitCodes ? { allowExitCodes: decision.exitCodes } : {}),
         detach: false,
+        services: jobServices,
         recorded,
         at: [name],
       });
@@ -252,6 +255,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
     environment: { ...vars, CI_PROJECT_DIR: GITLAB_WORKSPACE, CI_BUILDS_DIR: '/builds' },
     steps,
     services: [...services.values()],
+    jobPerStep: true,
     volumes: [],
     matrix: [{}],
     workspace: GITLAB_WORKSPACE,
@@ -611,6 +615,28 @@ function builtinVars(facts: RunFacts): Record<string, string> {
 export function serviceAliases(image: string): string[] {
   const name = image.split('@')[0]!.replace(/:[^/]*$/, '');
   return [...new Set([name.replaceAll('/', '__'), name.replaceAll('/', '-')])];
+}
+
+/**
+ * Adds a job's service to the pipeline's, answering the name it is kept under: the same
+ * service of several jobs is kept once; another image under a name already taken gets a name
+ * of its own, and keeps the first one as an alias, which its job alone reaches it by.
+ */
+function keepService(services: Map<string, ServiceConfig>, svc: ServiceConfig): string {
+  const identity = (s: ServiceConfig) => JSON.stringify([s.image, s.environment, s.entrypoint, s.command]);
+  for (const [name, kept] of services) {
+    const sameName = name === svc.name || (name.startsWith(`${svc.name}-`) && kept.aliases[0] === svc.name);
+    if (sameName && identity(kept) === identity(svc)) return name;
+  }
+  if (!services.has(svc.name)) {
+    services.set(svc.name, svc);
+    return svc.name;
+  }
+  let n = 2;
+  while (services.has(`${svc.name}-${n}`)) n++;
+  const renamed = { ...svc, name: `${svc.name}-${n}`, aliases: [svc.name, ...svc.aliases] };
+  services.set(renamed.name, renamed);
+  return renamed.name;
 }
 
 function toService(s: z.infer<typeof serviceSchema>, vars: Record<string, string>, at: PathSegment[]): ServiceConfig {
