@@ -90,3 +90,15 @@ test('notices go with the job they are about; what concerns the file, with the f
   assert.ok(!job(all, 'first').notices.some((n) => n.key === 'second.coverage'));
   assert.ok(job(all, 'first').notices.some((n) => /GIT_DEPTH/.test(n.message)), job(all, 'first').notices.map((n) => n.message).join('\n'));
 });
+
+test('the graph of jobs: pipelines stand for their jobs, and a job the file leaves out waits for no one and holds up no one', async () => {
+  const { planGraph } = await import('./plan-graph.ts');
+  const all = plans(['stages: [build, test]', 'a:', '  stage: build', '  script: [x]', 'manual:', '  stage: build', '  when: manual', '  script: [x]', 'b:', '  stage: test', '  script: [x]', ''].join('\n'));
+  assert.deepEqual(planGraph(all), [
+    { name: 'a', needs: [], runWhen: 'on_success' },
+    { name: 'manual', needs: [], runWhen: 'on_success', leftOut: job(all, 'manual').steps[0]!.notRunBecause },
+    { name: 'b', needs: ['a'], runWhen: 'on_success' },
+  ]);
+  const drone = compileText({ file: '.drone.yml', text: 'kind: pipeline\nname: one\nsteps:\n  - name: s\n    image: x\n    commands: [x]\n---\nkind: pipeline\nname: two\ndepends_on: [one]\nsteps:\n  - name: s\n    image: x\n    commands: [x]\n' }, opts);
+  assert.deepEqual(planGraph(drone).map((j) => [j.name, j.needs]), [['one', []], ['two', ['one']]]);
+});

@@ -13,3 +13,10 @@ test('--job keeps the jobs named and what they wait for, by job or pipeline name
   assert.deepEqual(selectJobs(plans, []).length, 5);
   assert.throws(() => selectJobs(plans, ['dcos']), (err: Error & { code: string }) => err.code === 'NESTOR_USAGE_UNKNOWN_JOB' && /did you mean "docs"/.test(err.message));
 });
+
+test('--job on a GitLab job keeps the jobs of the earlier stages or of its needs, and not the rest', () => {
+  const job = (name: string, after: string[]) => ({ ...plan(name, 'gitlab'), ...(after.length ? { after: after.map((j) => ({ job: j })) } : {}) });
+  const plans = [job('compile', []), job('lint', []), job('unit', ['compile']), job('e2e', ['unit']), job('docs', [])];
+  assert.deepEqual(selectJobs(plans, ['e2e']).map((p) => p.name), ['compile', 'unit', 'e2e']);
+  assert.deepEqual(selectJobs(plans, ['gitlab']).length, 5);
+});

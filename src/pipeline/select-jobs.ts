@@ -4,7 +4,8 @@ import { didYouMean } from './suggest.ts';
 
 /**
  * `nestor run --job NAME`: the jobs named (by job name, or by pipeline name for all of its
- * matrix jobs) and every job they wait for, in the file's order.
+ * matrix jobs) and every job they wait for, in the file's order. Naming `gitlab` runs every
+ * job of a GitLab file.
  */
 export function selectJobs(plans: JobPlan[], names: string[]): JobPlan[] {
   if (!names.length) return plans;
@@ -20,13 +21,14 @@ export function selectJobs(plans: JobPlan[], names: string[]): JobPlan[] {
     for (const p of plans.filter((x) => x.pipeline === pipeline)) for (const need of p.needs ?? []) add(need);
   };
   const chosen = new Set<string>();
-  for (const n of names) {
-    for (const p of plans) {
-      if (p.name === n || p.pipeline === n) {
-        chosen.add(p.name);
-        for (const need of p.needs ?? []) add(need);
-      }
-    }
-  }
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const choose = (p: JobPlan) => {
+    if (chosen.has(p.name)) return;
+    chosen.add(p.name);
+    for (const need of p.needs ?? []) add(need);
+    // GitLab's jobs wait for jobs, not pipelines: the earlier stages, or their needs.
+    for (const a of p.after ?? []) if (byName.has(a.job)) choose(byName.get(a.job)!);
+  };
+  for (const n of names) for (const p of plans) if (p.name === n || p.pipeline === n) choose(p);
   return plans.filter((p) => chosen.has(p.name) || pipelines.has(p.pipeline));
 }

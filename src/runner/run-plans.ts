@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from '../backend/backend.ts';
 import { LocalArtifactStore, type ArtifactStore } from '../artifacts/artifact-store.ts';
 import { ArtifactHandOver } from '../artifacts/hand-over.ts';
+import { planGraph } from '../pipeline/plan-graph.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import type { JobResult } from '../scheduler/results.ts';
 import { runJobGraph } from '../scheduler/job-graph.ts';
@@ -55,28 +56,10 @@ function withArtifacts(plan: JobPlan, schedule: ScheduleOptions, handOver: Artif
   };
 }
 
-/** Whether the file itself leaves the job out of this run (rules, a manual job, a `when` decided before it starts). */
-function leftOut(plan: JobPlan): string | undefined {
-  return plan.steps.length > 0 && plan.steps.every((s) => s.notRunBecause) ? plan.steps[0]!.notRunBecause : undefined;
-}
-
 async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (plan: JobPlan) => Promise<JobResult>): Promise<JobResult[]> {
-  const jobsOf = new Map<string, string[]>();
-  for (const p of plans) jobsOf.set(p.pipeline, [...(jobsOf.get(p.pipeline) ?? []), p.name]);
-  // A job its file leaves out is recorded as such and is no one's need: the jobs after it run
-  // as they would without it, as on GitLab.
-  const absent = new Set(plans.filter((p) => leftOut(p) !== undefined).map((p) => p.name));
-  const graph = plans
-    .filter((plan) => !absent.has(plan.name))
-    .map((plan) => ({
-      name: plan.name,
-      plan,
-      needs: [
-        ...(plan.needs ?? []).flatMap((pipeline) => (jobsOf.get(pipeline) ?? []).map((job) => ({ job }))),
-        ...(plan.after ?? []).filter((a) => !absent.has(a.job)),
-      ],
-      ...(plan.runWhen ? { when: plan.runWhen } : {}),
-    }));
+  const planned = planGraph(plans);
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const graph = planned.filter((j) => j.leftOut === undefined).map((j) => ({ name: j.name, plan: byName.get(j.name)!, needs: j.needs.map((job) => ({ job })), when: j.runWhen }));
   const results = await runJobGraph<(typeof graph)[number], JobResult>(graph, (job) => run(job.plan), {
     parallel: opts.parallel ?? 2,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -87,9 +70,9 @@ async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (pla
     // A job whose run threw did run: it failed, and is not announced as not run.
     failed: (name, why) => ({ name, status: 'failure', error: why, steps: [], durationMs: 0, engine: '' }),
   });
-  return plans.map((p) => {
-    const why = leftOut(p);
-    if (why === undefined) return results.get(p.name)!;
-    return { name: p.name, status: 'skipped', notRunBecause: why, steps: p.steps.map((s) => ({ name: s.name, status: 'skipped', durationMs: 0, reason: s.notRunBecause })), durationMs: 0, engine: '' } satisfies JobResult;
+  return planned.map((j) => {
+    if (j.leftOut === undefined) return results.get(j.name)!;
+    const plan = byName.get(j.name)!;
+    return { name: j.name, status: 'skipped', notRunBecause: j.leftOut, steps: plan.steps.map((s) => ({ name: s.name, status: 'skipped', durationMs: 0, reason: s.notRunBecause })), durationMs: 0, engine: '' } satisfies JobResult;
   });
 }

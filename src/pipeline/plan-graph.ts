@@ -1,0 +1,31 @@
+import type { JobPlan } from './plan.ts';
+
+/** One job of a pipeline run as the graph of jobs sees it: what it waits for, and when it runs. */
+export interface PlannedJob {
+  name: string;
+  /** Jobs of the run it waits for, by name (pipelines it depends on stand for all their jobs). */
+  needs: string[];
+  runWhen: NonNullable<JobPlan['runWhen']>;
+  /** Why the file leaves the job out of this run (every step decided not to run): it does not start, and waits for nobody. */
+  leftOut?: string;
+}
+
+/**
+ * The graph of a run's jobs, from their plans: Drone's and Woodpecker's pipelines that depend
+ * on others (each of their jobs), GitLab's stages and `needs`. A job its file leaves out of the
+ * run is no one's need: the jobs after it run as they would without it, as on GitLab. Read
+ * by `nestor run` (runner/run-plans.ts) and by the server, which queues each job on its own.
+ */
+export function planGraph(plans: JobPlan[]): PlannedJob[] {
+  const jobsOf = new Map<string, string[]>();
+  for (const p of plans) jobsOf.set(p.pipeline, [...(jobsOf.get(p.pipeline) ?? []), p.name]);
+  const leftOut = new Map(plans.flatMap((p) => (p.steps.length > 0 && p.steps.every((s) => s.notRunBecause) ? [[p.name, p.steps[0]!.notRunBecause!] as const] : [])));
+  return plans.map((plan) => {
+    const needs = [
+      ...(plan.needs ?? []).flatMap((pipeline) => jobsOf.get(pipeline) ?? []),
+      ...(plan.after ?? []).map((a) => a.job),
+    ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
+    const why = leftOut.get(plan.name);
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(why !== undefined ? { leftOut: why } : {}) };
+  });
+}
