@@ -24,8 +24,9 @@ export function measureLargeGitlab(runs = 3): { compile_large_ms: number; parse_
   };
   const parseMs = time(() => parse(text));
   const compileMs = time(() => {
-    const [plan] = compileText({ file: '.gitlab-ci.yml', text }, { defaultImage: 'busybox:latest', branch: 'main', event: 'push' });
-    if (plan!.steps.length !== 1000 || plan!.notices.length) throw new Error('the large GitLab file did not compile to 1,000 notice-free steps');
+    // Each GitLab job is a job of its own: 1,000 plans of one step.
+    const plans = compileText({ file: '.gitlab-ci.yml', text }, { defaultImage: 'busybox:latest', branch: 'main', event: 'push' });
+    if (plans.length !== 1000 || plans.some((p) => p.steps.length !== 1 || p.notices.length)) throw new Error('the large GitLab file did not compile to 1,000 notice-free jobs');
   });
   return { compile_large_ms: Math.round(compileMs), parse_large_ms: Math.round(parseMs), compile_large_ratio: Math.round((compileMs / parseMs) * 100) / 100 };
 }

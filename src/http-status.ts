@@ -10,6 +10,8 @@ import { NestorError, type ErrorCode } from './errors.ts';
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // The request is not one the API reads.
   NESTOR_BAD_REQUEST: 400,
+  NESTOR_LEASE_MISSING: 400,
+  NESTOR_ARTIFACTS_EXPIRY_INVALID: 400,
   NESTOR_WEBHOOK_UNKNOWN: 400,
   NESTOR_WEBHOOK_BODY: 400,
   // Who is asking is not known.
@@ -27,14 +29,17 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_DEPLOYMENT_NOT_FOUND: 404,
   NESTOR_REGISTRY_NOT_FOUND: 404,
   NESTOR_FUNCTION_NOT_FOUND: 404,
+  NESTOR_ARTIFACTS_NOT_FOUND: 404,
   // It is there, in a state that refuses the request.
   NESTOR_LEASE_LOST: 409,
   NESTOR_APP_EXISTS: 409,
   NESTOR_FUNCTION_TAKEN: 409,
   NESTOR_ROLLBACK_REFUSED: 409,
   NESTOR_IMAGE_PRUNED: 409,
+  NESTOR_ARTIFACTS_NOT_IN_PIPELINE: 409,
   // The framework's refusals, in Nestor's codes.
   NESTOR_BODY_TOO_LARGE: 413,
+  NESTOR_ARTIFACTS_TOO_LARGE: 413,
   NESTOR_URL_TOO_LONG: 414,
   NESTOR_UNSUPPORTED_MEDIA_TYPE: 415,
   // The request reads, but what it says cannot be done: a pipeline, manifest or setting to fix.

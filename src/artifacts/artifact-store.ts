@@ -8,14 +8,15 @@ export { parseExpireIn } from '../pipeline/expire-in.ts';
 
 /**
  * Where a pipeline's jobs leave files for the jobs after them: one archive per job and
- * pipeline run, kept until it expires. This one keeps them on the local disk (`nestor run`,
- * a runner); the server's keeps them in its data directory behind the same calls.
+ * pipeline run, kept until it expires. `LocalArtifactStore` keeps them on a local disk (a
+ * temporary directory for `nestor run`, the server's data directory); a runner reaches the
+ * server's through the runner protocol (runner/server-artifacts.ts) behind the same calls.
  */
 export interface ArtifactStore {
   /** Stores the job's archive; refused past the size cap, and then nothing is kept. */
   put(pipeline: string, job: string, archive: NodeJS.ReadableStream, expiresAt: number | null): Promise<StoredArtifact>;
   /** The job's archive, or undefined when it left none or it expired. */
-  open(pipeline: string, job: string): Readable | undefined;
+  open(pipeline: string, job: string): Promise<Readable | undefined>;
   /** Removes what expired before `now`; answers how many archives went. */
   sweep(now: number): number;
 }
@@ -76,7 +77,7 @@ export class LocalArtifactStore implements ArtifactStore {
     return stored;
   }
 
-  open(pipelineId: string, job: string): Readable | undefined {
+  async open(pipelineId: string, job: string): Promise<Readable | undefined> {
     const p = this.paths(pipelineId, job);
     if (!existsSync(p.tar) || !existsSync(p.meta)) return undefined;
     const meta = JSON.parse(readFileSync(p.meta, 'utf8')) as StoredArtifact;

@@ -50,7 +50,7 @@ test("a job's artifacts are selected from its workspace, stored, and unpack in t
   assert.equal(count.files, 2);
 
   const kept = join(work, 'kept.tar');
-  await pipeline(store.open('run-1', 'build:linux')!, (await import('node:fs')).createWriteStream(kept));
+  await pipeline((await store.open('run-1', 'build:linux'))!, (await import('node:fs')).createWriteStream(kept));
   const names = listing(kept);
   assert.ok(names.includes('dist/js/app.js') && names.includes('report.xml'), names.join(' '));
   assert.ok(names.includes('dist/js/alias.js'), 'a link within the workspace is kept');
@@ -66,15 +66,15 @@ test('an archive past the cap is refused and leaves nothing; expired archives ar
   const tar = workspaceArchive();
   const small = new LocalArtifactStore(join(work, 'small'), { maxBytes: 1024 });
   await assert.rejects(small.put('run', 'big', createReadStream(tar), null), ArtifactTooLargeError);
-  assert.equal(small.open('run', 'big'), undefined);
+  assert.equal(await small.open('run', 'big'), undefined);
   assert.equal(existsSync(join(work, 'small', 'run', 'big.tar.partial')), false);
 
   const store = new LocalArtifactStore(join(work, 'expiry'));
   await store.put('run', 'old', createReadStream(tar), Date.now() - 1);
   await store.put('run', 'kept', createReadStream(tar), null);
-  assert.equal(store.open('run', 'old'), undefined);
+  assert.equal(await store.open('run', 'old'), undefined);
   assert.equal(store.sweep(Date.now()), 1);
-  const kept = store.open('run', 'kept');
+  const kept = await store.open('run', 'kept');
   assert.ok(kept);
   let bytes = 0;
   for await (const chunk of kept) bytes += (chunk as Buffer).length;

@@ -30,8 +30,8 @@ export class ArtifactHandOver {
     return () => {
       const parts: ArchivePart[] = plan.copySource && source ? [() => source()] : [];
       for (const job of from) {
-        parts.push(() => {
-          const archive = this.store.open(this.run, job);
+        parts.push(async () => {
+          const archive = await this.store.open(this.run, job);
           notice(archive ? `artifacts of ${job} unpacked into the workspace` : `artifacts of ${job}: none were kept (it failed before keeping them, left none, or they expired)`);
           return archive;
         });

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { NestorError, isErrorCode } from '../errors.ts';
 import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from './errors.ts';
 import { PipelineLimitError, pipelineLimits, type PipelineLimits } from './limits.ts';
+import type { PlannedJob } from './plan-graph.ts';
 
 /**
  * Compiles pipelines on worker threads, so that a large or hostile submission costs a thread of
@@ -22,7 +23,8 @@ export interface SerializedError {
   problems?: PipelineProblem[];
   limit?: PipelineLimitError['limit'];
 }
-export type CompileAnswer = { ok: true } | { ok: false; error: SerializedError };
+/** `jobs`: the graph of the pipeline's jobs, for a server that queues each of them. */
+export type CompileAnswer = { ok: true; jobs: PlannedJob[] } | { ok: false; error: SerializedError };
 type WorkerMessage = CompileAnswer | { ready: true };
 
 export interface CompilePoolOptions {
@@ -35,7 +37,7 @@ export interface CompilePoolOptions {
 
 interface Task {
   request: CompileRequest;
-  resolve(): void;
+  resolve(jobs: PlannedJob[]): void;
   reject(err: Error): void;
   timer?: NodeJS.Timeout;
 }
@@ -62,8 +64,8 @@ export class CompilePool {
     this.queueMax = opts.queue ?? 64;
   }
 
-  /** Resolves when the pipeline compiles; rejects with its problems (PipelineError) when not. */
-  check(pipeline: CompileRequest['pipeline']): Promise<void> {
+  /** Resolves with the graph of its jobs when the pipeline compiles; rejects with its problems (PipelineError) when not. */
+  check(pipeline: CompileRequest['pipeline']): Promise<PlannedJob[]> {
     if (this.closed) return Promise.reject(new NestorError('NESTOR_SERVER_CLOSING', 'The server is stopping', 'Submit again once it is back.'));
     if (this.waiting.length >= this.queueMax) return Promise.reject(new CompilerBusyError(this.waiting.length));
     return new Promise((resolve, reject) => {
@@ -114,7 +116,7 @@ export class CompilePool {
       this.busy.delete(worker);
       worker.unref();
       this.idle.push(worker);
-      if (answer.ok) task.resolve();
+      if (answer.ok) task.resolve(answer.jobs);
       else task.reject(revive(answer.error));
       this.next();
     });

@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { NestorError } from '../errors.ts';
 import { jobPlansOf } from './load.ts';
+import { planGraph } from './plan-graph.ts';
 import type { CompileAnswer, CompileRequest, SerializedError } from './compile-pool.ts';
 
 /**
@@ -15,8 +16,7 @@ yieldToTheEventLoop();
 parentPort!.on('message', (request: CompileRequest) => {
   let answer: CompileAnswer;
   try {
-    jobPlansOf(request.pipeline, { limits: request.limits });
-    answer = { ok: true };
+    answer = { ok: true, jobs: planGraph(jobPlansOf(request.pipeline, { limits: request.limits })) };
   } catch (err) {
     answer = err instanceof NestorError
       ? { ok: false, error: err.toJSON() as unknown as SerializedError }

@@ -1,11 +1,13 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.ts';
+import { NestorError, errorMessage } from '../errors.ts';
 import type { EngineClient } from '../engine/engine-client.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import { DockerBackend } from '../backend/docker/docker-backend.ts';
 import { jobPlansOf } from '../pipeline/load.ts';
+import type { JobPlan } from '../pipeline/plan.ts';
+import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans } from './run-plans.ts';
@@ -43,7 +45,7 @@ export interface AgentOptions {
 }
 
 interface LeasedJob {
-  job: { id: string; name: string; spec: { pipeline: { text: string; file: string } }; attempt: number };
+  job: { id: string; name: string; spec: { pipeline: { text: string; file: string }; job?: string }; attempt: number };
   lease: { token: string; expires_at: number; lease_ms: number };
 }
 
@@ -234,9 +236,11 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     try {
-      const plans = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
+      const plans = jobOfPipeline(jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE }), job.spec.job);
       results = await runPlans(plans, {
         backend: this.backend,
+        // A job of a pipeline keeps its artifacts on the server, and fetches those it is given from it.
+        ...(job.spec.job ? { artifacts: { store: new ServerArtifacts(this.client, job.id, lease.token), run: job.id } } : {}),
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
@@ -291,3 +295,16 @@ export class RunnerAgent {
 
 /** Retries of calls to the server: from 250 ms to 10 s, with jitter (±25 %) so runners never retry in step. */
 export const SERVER_RETRY: Backoff = { base: 250, max: 10_000, maxDoublings: 6, jitter: 0.25 };
+
+/**
+ * The plans this runner runs for a leased job: every job of the file, or, for a job of a
+ * pipeline the server queues job by job, that one job alone. Its needs are the server's to
+ * have waited for, so it waits for nothing here.
+ */
+export function jobOfPipeline(plans: JobPlan[], job: string | undefined): JobPlan[] {
+  if (job === undefined) return plans;
+  const plan = plans.find((p) => p.name === job);
+  if (!plan) throw new NestorError('NESTOR_PIPELINE_JOB_MISSING', `The pipeline has no job ${job} here`, 'The file compiled differently on this runner than on the server: run the same Nestor version on both.');
+  const { needs: _needs, after: _after, needsAt: _at, ...alone } = plan;
+  return [alone];
+}

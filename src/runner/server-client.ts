@@ -97,7 +97,7 @@ export function postJson<T>(base: string, token: string, path: string, body: Buf
 }
 
 /** A problem body, or nothing useful when a proxy in between answered with HTML or text. */
-function problemOf(text: string): { code?: string; detail?: string; hint?: string } {
+export function problemOf(text: string): { code?: string; detail?: string; hint?: string } {
   try {
     const parsed = JSON.parse(text) as unknown;
     return parsed && typeof parsed === 'object' ? (parsed as { code?: string; detail?: string; hint?: string }) : {};

@@ -86,18 +86,24 @@ export function checkJobGraph(jobs: GraphJob[]): Map<string, string[]> {
 
 /** Why a job does not run, from how its needs ended; undefined: it runs. */
 function skipReason(job: GraphJob, needs: string[], results: Map<string, GraphOutcome>): string | undefined {
-  const failed = needs.filter((n) => {
-    const r = results.get(n)!;
-    return (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled' || r.status === 'skipped';
-  });
-  const when = job.when ?? 'on_success';
-  if (when === 'always') return undefined;
-  if (when === 'on_failure') {
-    return failed.length || needs.length === 0 ? undefined : `it runs on failure only, and ${needs.join(', ')} succeeded`;
+  return whyNotRun(job.when, needs.map((n) => [n, results.get(n)!]));
+}
+
+/**
+ * Why a job whose needs have all ended does not run, given how each ended and its `when`;
+ * undefined: it runs. A failure allowed (`allow_failure`) counts as success; a need skipped
+ * or cancelled counts as failed. The same rule for `nestor run` and the server's queue.
+ */
+export function whyNotRun(when: RunWhen | undefined, needs: [string, GraphOutcome][]): string | undefined {
+  const failed = needs.filter(([, r]) => (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled' || r.status === 'skipped');
+  const mode = when ?? 'on_success';
+  if (mode === 'always') return undefined;
+  if (mode === 'on_failure') {
+    return failed.length || needs.length === 0 ? undefined : `it runs on failure only, and ${needs.map(([n]) => n).join(', ')} succeeded`;
   }
   if (!failed.length) return undefined;
-  const first = failed[0]!;
-  return `it needs ${first}, which ${results.get(first)!.status === 'failure' ? 'failed' : `was ${results.get(first)!.status}`}`;
+  const [first, outcome] = failed[0]!;
+  return `it needs ${first}, which ${outcome.status === 'failure' ? 'failed' : `was ${outcome.status}`}`;
 }
 
 /**

@@ -7,6 +7,8 @@ import { compileSubmission, SUBMISSION_BODY_LIMIT } from './submission.ts';
 import { parseBody as parse, problemHandler, sendProblem } from './problem.ts';
 import { NestorError } from '../errors.ts';
 import { registerGitopsRoutes, type GitopsRoutesDeps } from './gitops-routes.ts';
+import { registerArtifactRoutes } from './artifact-routes.ts';
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { ServerMetrics } from './metrics.ts';
 import {
   completeBody,
@@ -31,6 +33,8 @@ export interface AppOptions {
   version?: string;
   /** GitOps routes and the function gateway, when this server runs them. */
   gitops?: GitopsRoutesDeps;
+  /** Where the jobs of a pipeline leave artifacts for the jobs after them (the server's data directory). */
+  artifacts?: ArtifactStore;
 }
 
 type Identity = { kind: TokenKind; name: string };
@@ -67,6 +71,7 @@ export function publicJob(j: Job) {
     started_at: j.startedAt ? new Date(j.startedAt).toISOString() : null,
     finished_at: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
     ...(j.finishedAt && j.startedAt ? { duration_ms: j.finishedAt - j.startedAt } : {}),
+    ...(j.pipelineId ? { pipeline: j.pipelineId === j.id ? { id: j.id, role: 'pipeline' } : { id: j.pipelineId, role: 'job', job: j.spec.job, needs: j.needs } } : {}),
   };
 }
 
@@ -176,11 +181,13 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
 
   app.post('/api/jobs', { config: { auth: USERS }, bodyLimit: SUBMISSION_BODY_LIMIT, schema: doc('Submit a job: steps, or a whole pipeline file', submitJobBody) }, async (req, reply) => {
     const body = parse(submitJobBody, req.body);
-    const { name, spec } = await compileSubmission(body);
+    const { name, spec, jobs } = await compileSubmission(body);
     if (body.runner && !(await store.runner(body.runner))) {
       throw new NestorError('NESTOR_TARGET_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
     }
-    const job = await store.createJob({ name, spec, ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts });
+    const settings = { ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts };
+    // A pipeline of several jobs is queued job by job, for any runner, each once its needs have ended.
+    const job = jobs.length > 1 ? await store.createPipeline({ name, spec, jobs, ...settings }) : await store.createJob({ name, spec, ...settings });
     metrics.submitted.inc();
     queueChanged.emit('job');
     log.info({ job: job.id, name: job.name }, 'job queued');
@@ -191,7 +198,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     if (!job) throw new NestorError('NESTOR_JOB_NOT_FOUND', `No job ${id}`, 'Use the id POST /api/jobs answered.');
     return job;
   };
-  app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result') }, async (req) => publicJob(await findJob(req.params.id)));
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result; a pipeline with each of its jobs') }, async (req) => {
+    const job = await findJob(req.params.id);
+    return job.pipelineId === job.id ? { ...publicJob(job), jobs: (await store.pipelineJobs(job.id)).map(publicJob) } : publicJob(job);
+  });
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { config: { auth: USERS }, schema: doc('Cancel a job (its runner stops it within 2 s)') }, async (req) => {
     await findJob(req.params.id);
     return publicJob((await store.cancel(req.params.id))!);
@@ -256,6 +266,8 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     const job = await findJob(req.params.id);
     const outcome = { status: body.status, ...(body.result !== undefined ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
     await store.complete(req.params.id, req.identity!.name, body.lease, outcome, body.log_not_kept);
+    // The jobs after it in its pipeline may have been queued.
+    if (job.pipelineId) queueChanged.emit('job');
     const durationMs = job.startedAt ? Date.now() - job.startedAt : undefined;
     if (durationMs !== undefined) metrics.jobDuration.observe({ status: body.status }, durationMs / 1000);
     log.info({ job: job.id, name: job.name, runner: req.identity!.name, status: body.status, ...(durationMs !== undefined ? { durationMs } : {}) }, 'job finished');
@@ -264,6 +276,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   });
 
   if (opts.gitops) await registerGitopsRoutes(app, opts.gitops);
+  if (opts.artifacts) await registerArtifactRoutes(app, { store, artifacts: opts.artifacts });
   return { app, metrics, queueChanged };
 }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { LocalArtifactStore } from '../artifacts/artifact-store.ts';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
@@ -58,7 +59,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);
   const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
-  const { app, metrics } = await buildApp({ store, logger, leaseMs, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
+  // Artifacts of pipelines' jobs, in this server's data directory (servers sharing one database
+  // each keep their own: a pipeline's jobs then go through one server).
+  const artifacts = new LocalArtifactStore(join(cfg.dataDir, 'artifacts'));
+  const { app, metrics } = await buildApp({ store, logger, leaseMs, artifacts, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);
@@ -103,6 +107,14 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       logger.error({ err }, 'lease reaper failed');
     }
   }, reaperEveryMs(leaseMs));
+  // Expired artifacts go every ten minutes: a timer of no cost while the server rests.
+  const sweeper = setInterval(() => {
+    try {
+      artifacts.sweep(Date.now());
+    } catch (err) {
+      logger.warn({ err }, 'could not remove expired artifacts');
+    }
+  }, 600_000).unref();
   logger.info({ host, port, store: store.db.kind, leaseMs }, 'nestor server listening');
   return {
     app,
@@ -112,6 +124,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     generated,
     async close() {
       clearInterval(reaper);
+      clearInterval(sweeper);
       // Requests running at close (a sync, a function call) finish; connections with none under
       // way (kept alive, or opened and silent) would hold the close open, so they are closed.
       const listeners = functions ? [app, functions.app] : [app];

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { CompilePool } from '../pipeline/compile-pool.ts';
 import { DEFAULT_PIPELINE_LIMITS } from '../pipeline/limits.ts';
+import type { PlannedJob } from '../pipeline/plan-graph.ts';
 import type { submitJobBody } from './schemas.ts';
 import type { JobSpec } from './store/store.ts';
 
@@ -37,14 +38,14 @@ export function holdCompiler(): () => Promise<void> {
  * bad job is refused with file:line:column at submission, not discovered by a runner later,
  * and compiling it never holds up the requests of others.
  */
-export async function compileSubmission(body: z.infer<typeof submitJobBody>): Promise<{ name: string; spec: JobSpec }> {
+export async function compileSubmission(body: z.infer<typeof submitJobBody>): Promise<{ name: string; spec: JobSpec; jobs: PlannedJob[] }> {
   const name = body.name ?? 'job';
   const pipeline = pipelineOf(body, name);
   pool ??= new CompilePool();
   // Every refusal is a NestorError the API answers by its code (src/http-status.ts): a 422 for
   // the pipeline's problems and limits, never a 500 for what the submitter sent; 503 when busy.
-  await pool.check(pipeline);
-  return { name, spec: { pipeline } };
+  const jobs = await pool.check(pipeline);
+  return { name, spec: { pipeline }, jobs };
 }
 
 function pipelineOf(body: z.infer<typeof submitJobBody>, name: string): { text: string; file: string } {

@@ -145,6 +145,15 @@ export const MIGRATIONS: string[] = [
      name TEXT PRIMARY KEY,
      value TEXT NOT NULL
    )`,
+  // Pipelines of jobs: the submitted row stands for the pipeline (pipeline_id its own id, no
+  // plan_job), and each of its jobs is a row of its own with the pipeline's id, the job's name
+  // in the pipeline, the names of the jobs it waits for and when it runs after them; it is
+  // 'waiting' until they have ended, then 'queued' for any runner, or 'skipped'.
+  `ALTER TABLE jobs ADD COLUMN pipeline_id TEXT`,
+  `ALTER TABLE jobs ADD COLUMN plan_job TEXT`,
+  `ALTER TABLE jobs ADD COLUMN needs TEXT`,
+  `ALTER TABLE jobs ADD COLUMN run_when TEXT`,
+  `CREATE INDEX jobs_pipeline ON jobs (pipeline_id)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

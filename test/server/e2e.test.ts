@@ -182,3 +182,36 @@ test('nestor up: server, local runner and embedded store in one process; the dem
   assert.match(r.stdout, /build \| built inside job engine/);
   assert.match(r.stderr, /demo job succeeded/);
 });
+
+test('a GitLab pipeline on the server: each job leased by any runner, in its own engine, with artifacts passed through the server', { timeout: 240_000 }, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess(port, tempDir());
+  const runners = [];
+  try {
+    runners.push(await startRunnerProcess(url, 'left'), await startRunnerProcess(url, 'right'));
+    const pipeline = [
+      'stages: [build, test]',
+      'build:', '  stage: build', '  image: busybox:latest', '  script: ["mkdir -p out && echo made on $(hostname) > out/msg"]', '  artifacts: {paths: [out/]}',
+      'one:', '  stage: test', '  image: busybox:latest', '  script: ["cat out/msg"]',
+      'two:', '  stage: test', '  image: busybox:latest', '  script: ["cat out/msg"]',
+      '',
+    ].join('\n');
+    const submitted = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: 'gitlab', pipeline, file: '.gitlab-ci.yml' });
+    assert.equal(submitted.status, 201, JSON.stringify(submitted.body));
+    const done = (await waitForJob(url, submitted.body.id, 200_000)) as { status: string; jobs: { id: string; name: string; status: string; runner: string }[] };
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.deepEqual(done.jobs.map((j) => [j.name, j.status]), [['build', 'succeeded'], ['one', 'succeeded'], ['two', 'succeeded']]);
+    assert.ok(done.jobs.every((j) => ['left', 'right'].includes(j.runner)));
+    const built = (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${done.jobs[0]!.id}/logs`)).body.lines.map((l) => l.text);
+    assert.ok(built.some((t) => /^artifacts: kept 1 file/.test(t)), built.join('\n'));
+    for (const job of done.jobs.slice(1)) {
+      const lines = (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${job.id}/logs`)).body.lines.map((l) => l.text);
+      assert.ok(lines.some((t) => t.startsWith('made on ')), `${job.name} read build's artifact:\n${lines.join('\n')}`);
+    }
+    assert.deepEqual(await engines(), [], 'every job engine is gone');
+  } finally {
+    for (const r of runners) await r.stop();
+    await server.stop();
+  }
+});

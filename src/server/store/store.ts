@@ -4,11 +4,17 @@ import { formatBytes } from '../../format-bytes.ts';
 import type { Database } from '../../store/database.ts';
 import { migrate } from '../../store/migrations.ts';
 import { BatchedInsert } from './batched-insert.ts';
+import { advancePipeline, cancelPipeline, insertPipeline, type NewPipeline } from './pipelines.ts';
 import { QueueStatistics } from './queue-statistics.ts';
 import { PostgresDatabase } from '../../store/postgres.ts';
 import { SqliteDatabase } from '../../store/sqlite.ts';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * `waiting`: a job of a pipeline whose needs have not all ended; `skipped`: one that will not
+ * run, because of how they ended (or its file leaves it out). A pipeline's own row is `running`
+ * from its submission until its last job has ended.
+ */
+export type JobStatus = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 export type TokenKind = 'admin' | 'registration' | 'user' | 'runner';
 export type RetryPolicy = 'retry' | 'fail';
 
@@ -16,6 +22,8 @@ export interface JobSpec {
   /** A pipeline file's text, or steps the API took directly. */
   pipeline?: { text: string; file: string };
   steps?: { name: string; run?: string; commands?: string[]; image?: string }[];
+  /** In a job of a pipeline: which job of the pipeline's file this one runs. */
+  job?: string;
 }
 
 export interface Job {
@@ -38,6 +46,10 @@ export interface Job {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The pipeline it is a job of (a pipeline's own row: its own id); null: a job on its own. */
+  pipelineId: string | null;
+  /** The jobs of its pipeline it waits for, by name. */
+  needs: string[];
 }
 
 export interface Runner {
@@ -116,7 +128,7 @@ function sameHash(a: string, b: unknown): boolean {
 
 let lastOrder = 0;
 /** Microseconds since the epoch, strictly increasing in this process: first in, first out. */
-function nextQueueOrder(): number {
+export function nextQueueOrder(): number {
   lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
   return lastOrder;
 }
@@ -151,6 +163,8 @@ function toJob(r: JobRow): Job {
     createdAt: Number(r.created_at),
     startedAt: r.started_at === null ? null : Number(r.started_at),
     finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+    pipelineId: (r.pipeline_id as string | null | undefined) ?? null,
+    needs: r.needs ? (JSON.parse(String(r.needs)) as string[]) : [],
   };
 }
 
@@ -296,11 +310,28 @@ export class Store {
     const job: Job = {
       id, name: j.name, spec: j.spec, status: 'queued', targetRunner: j.targetRunner ?? null, labels: j.labels ?? [], retryPolicy: j.retryPolicy ?? 'retry',
       attempts: 0, maxAttempts: j.maxAttempts ?? 3, runner: null, leaseGeneration: 0, leaseExpiresAt: null, cancelRequested: false, result: null, error: null,
-      createdAt: now, startedAt: null, finishedAt: null,
+      createdAt: now, startedAt: null, finishedAt: null, pipelineId: null, needs: [],
     };
     await this.jobInserts.add([id, job.name, JSON.stringify(job.spec), 'queued', job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, 0, job.maxAttempts, 0, 0, now, nextQueueOrder()]);
     this.queueStatistics.added();
     return job;
+  }
+
+  /**
+   * A pipeline of jobs (src/server/store/pipelines.ts): its own row, answered, and one row per
+   * job, each queued for any runner once the jobs it waits for have ended.
+   */
+  async createPipeline(p: Omit<NewPipeline, 'targetRunner' | 'labels' | 'retryPolicy' | 'maxAttempts'> & { targetRunner?: string; labels?: string[]; retryPolicy?: RetryPolicy; maxAttempts?: number }): Promise<Job> {
+    const { id, queued } = await this.db.transaction((tx) =>
+      insertPipeline(tx, { ...p, targetRunner: p.targetRunner ?? null, labels: p.labels ?? [], retryPolicy: p.retryPolicy ?? 'retry', maxAttempts: p.maxAttempts ?? 3 }, nextQueueOrder),
+    );
+    this.queueStatistics.added(queued);
+    return (await this.job(id))!;
+  }
+
+  /** The jobs of a pipeline, in queue order (its own row left out). */
+  async pipelineJobs(pipelineId: string): Promise<Job[]> {
+    return (await this.db.query('SELECT * FROM jobs WHERE pipeline_id = $1 AND id <> $1 ORDER BY queue_order', [pipelineId])).map(toJob);
   }
 
   async job(id: string): Promise<Job | undefined> {
@@ -321,7 +352,7 @@ export class Store {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     const rows = await this.db.query<{ status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
-    const out = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    const out = { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
     for (const r of rows) out[r.status] = Number(r.n);
     return out;
   }
@@ -408,6 +439,12 @@ export class Store {
     return row;
   }
 
+  /** The job `runner` holds with `token` (refused as `held` refuses), for calls that act on its behalf. */
+  async heldJob(jobId: string, runner: string, token: string): Promise<Job> {
+    await this.held(this.db, jobId, runner, token);
+    return (await this.job(jobId))!;
+  }
+
   /** Extends a lease; answers whether the job was asked to stop. Throws FencedError when the lease moved on. */
   async heartbeat(jobId: string, runner: string, token: string, leaseMs: number): Promise<{ cancel: boolean }> {
     const job = await this.held(this.db, jobId, runner, token);
@@ -476,11 +513,13 @@ export class Store {
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       const job = await this.held(tx, jobId, runner, token, true);
-      const rows = await tx.query(
-        `UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, lease_expires_at = NULL WHERE id = $5 AND lease_hash = $6 AND status = 'running' RETURNING id`,
+      const rows = await tx.query<{ pipeline_id: string | null }>(
+        `UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, lease_expires_at = NULL WHERE id = $5 AND lease_hash = $6 AND status = 'running' RETURNING id, pipeline_id`,
         [outcome.status, outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null, Date.now(), jobId, job.lease_hash],
       );
       if (rows.length === 0) throw new FencedError(jobId);
+      // The jobs after it in its pipeline are decided in the same transaction.
+      if (rows[0]!.pipeline_id) await advancePipeline(tx, rows[0]!.pipeline_id, nextQueueOrder);
       const lines = Number(job.log_dropped_lines) + notKept.lines;
       const bytes = Number(job.log_dropped_bytes) + notKept.bytes;
       if (lines > 0) {
@@ -492,8 +531,15 @@ export class Store {
 
   /** Queued jobs stop at once; running ones are told at their runner's next heartbeat. */
   async cancel(jobId: string): Promise<Job | undefined> {
-    await this.db.query(`UPDATE jobs SET status = 'cancelled', finished_at = $1, cancel_requested = 1 WHERE id = $2 AND status = 'queued'`, [Date.now(), jobId]);
-    await this.db.query(`UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'`, [jobId]);
+    const job = await this.job(jobId);
+    if (!job) return undefined;
+    await this.db.transaction(async (tx) => {
+      // A pipeline's row: every job of it. A job of a pipeline: it, and what waits for it is decided.
+      if (job.pipelineId === job.id) return cancelPipeline(tx, jobId, nextQueueOrder);
+      await tx.query(`UPDATE jobs SET status = 'cancelled', finished_at = $1, cancel_requested = 1 WHERE id = $2 AND status IN ('queued', 'waiting')`, [Date.now(), jobId]);
+      await tx.query(`UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'`, [jobId]);
+      if (job.pipelineId) await advancePipeline(tx, job.pipelineId, nextQueueOrder);
+    });
     return this.job(jobId);
   }
 
@@ -517,6 +563,7 @@ export class Store {
           await tx.query(`UPDATE jobs SET status = 'failed', finished_at = $1, lease_expires_at = NULL, error = $2 WHERE id = $3`, [now, `runner ${j.runner} stopped answering (attempt ${j.attempts} of ${j.maxAttempts})`, j.id]);
           failed.push(j.id);
         }
+        if (j.pipelineId && !requeued.includes(j.id)) await advancePipeline(tx, j.pipelineId, nextQueueOrder);
       }
       return { requeued, failed };
     });

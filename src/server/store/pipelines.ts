@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import type { PlannedJob } from '../../pipeline/plan-graph.ts';
+import { whyNotRun, type GraphOutcome } from '../../scheduler/job-graph.ts';
+import type { Database } from '../../store/database.ts';
+import type { JobSpec, RetryPolicy } from './store.ts';
+
+/**
+ * Pipelines of jobs in the store: each job of a submitted pipeline is a job of its own that any
+ * runner may lease, once the jobs it waits for have ended. The submitted row stands for the
+ * pipeline: `running` from the start, and ended with its last job, with each job's outcome as
+ * its result. Deciding what runs next is done in the transaction that ended a job, so servers
+ * sharing one database agree on it without talking to each other.
+ */
+
+const ENDED = ['succeeded', 'failed', 'cancelled', 'skipped'];
+
+export interface NewPipeline {
+  name: string;
+  spec: JobSpec;
+  jobs: PlannedJob[];
+  targetRunner: string | null;
+  labels: string[];
+  retryPolicy: RetryPolicy;
+  maxAttempts: number;
+}
+
+const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when';
+const PLACES = COLUMNS.split(', ').map((_, i) => `$${i + 1}`).join(', ');
+
+/** Inserts the pipeline's row and one row per job; answers the pipeline's id and whether a job was queued. */
+export async function insertPipeline(tx: Database, p: NewPipeline, order: () => number): Promise<{ id: string; queued: number }> {
+  const id = randomUUID();
+  const now = Date.now();
+  const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null) =>
+    tx.query(`INSERT INTO jobs (${COLUMNS}) VALUES (${PLACES})`, [
+      jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify(p.labels), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen,
+    ]);
+  await row(id, p.name, p.spec, 'running', null, null, null);
+  for (const job of p.jobs) {
+    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length ? 'waiting' : 'queued';
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen);
+    if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
+  }
+  const { queued } = await advancePipeline(tx, id, order);
+  return { id, queued: queued + p.jobs.filter((j) => j.leftOut === undefined && !j.needs.length).length };
+}
+
+type JobState = {
+  id: string;
+  plan_job: string;
+  status: string;
+  needs: string | null;
+  run_when: string | null;
+};
+
+const outcomeOf = (status: string): GraphOutcome => ({ status: status === 'succeeded' ? 'success' : status === 'failed' ? 'failure' : (status as GraphOutcome['status']) });
+
+/**
+ * After a job of the pipeline ended: queues the waiting jobs whose needs have all ended and
+ * that their `when` lets run, skips the others (and, in turn, what waits for them), and ends
+ * the pipeline once every job has. Answers how many jobs it queued, for the lease pollers.
+ */
+export async function advancePipeline(tx: Database, pipelineId: string, order: () => number): Promise<{ queued: number }> {
+  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const [own] = await tx.query<{ status: string }>(`SELECT status FROM jobs WHERE id = $1${lock}`, [pipelineId]);
+  if (!own) return { queued: 0 };
+  const jobs = await tx.query<JobState>(`SELECT id, plan_job, status, needs, run_when FROM jobs WHERE pipeline_id = $1 AND id <> $1 ORDER BY queue_order${lock}`, [pipelineId]);
+  const byName = new Map(jobs.map((j) => [j.plan_job, j]));
+  const now = Date.now();
+  let queued = 0;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const job of jobs) {
+      if (job.status !== 'waiting') continue;
+      const needs = (JSON.parse(job.needs ?? '[]') as string[]).map((n) => byName.get(n)).filter((n): n is JobState => n !== undefined);
+      if (!needs.every((n) => ENDED.includes(n.status))) continue;
+      const why = whyNotRun((job.run_when ?? undefined) as Parameters<typeof whyNotRun>[0], needs.map((n) => [n.plan_job, outcomeOf(n.status)]));
+      if (why === undefined) {
+        await tx.query(`UPDATE jobs SET status = 'queued', queue_order = $1 WHERE id = $2 AND status = 'waiting'`, [order(), job.id]);
+        job.status = 'queued';
+        queued++;
+      } else {
+        await tx.query(`UPDATE jobs SET status = 'skipped', error = $1, finished_at = $2 WHERE id = $3 AND status = 'waiting'`, [`not run: ${why}`, now, job.id]);
+        job.status = 'skipped';
+      }
+      changed = true;
+    }
+  }
+  if (own.status === 'running' && jobs.every((j) => ENDED.includes(j.status))) {
+    const status = jobs.some((j) => j.status === 'cancelled') ? 'cancelled' : jobs.some((j) => j.status === 'failed') ? 'failed' : 'succeeded';
+    const result = { jobs: jobs.map((j) => ({ id: j.id, name: j.plan_job, status: j.status })) };
+    await tx.query(`UPDATE jobs SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND status = 'running'`, [status, JSON.stringify(result), now, pipelineId]);
+  }
+  return { queued };
+}
+
+/** Cancels every job of the pipeline: those not started at once, running ones at their next heartbeat. */
+export async function cancelPipeline(tx: Database, pipelineId: string, order: () => number): Promise<void> {
+  const now = Date.now();
+  await tx.query(`UPDATE jobs SET status = 'cancelled', finished_at = $1, cancel_requested = 1 WHERE pipeline_id = $2 AND id <> $2 AND status IN ('queued', 'waiting')`, [now, pipelineId]);
+  await tx.query(`UPDATE jobs SET cancel_requested = 1 WHERE pipeline_id = $1 AND status = 'running'`, [pipelineId]);
+  await advancePipeline(tx, pipelineId, order);
+}
