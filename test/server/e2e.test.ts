@@ -209,6 +209,9 @@ test('a GitLab pipeline on the server: each job leased by any runner, in its own
       const lines = (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${job.id}/logs`)).body.lines.map((l) => l.text);
       assert.ok(lines.some((t) => t.startsWith('made on ')), `${job.name} read build's artifact:\n${lines.join('\n')}`);
     }
+    // A runner reports first and removes the engine after.
+    const deadline = Date.now() + 30_000;
+    while ((await engines()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await engines(), [], 'every job engine is gone');
   } finally {
     for (const r of runners) await r.stop();
