@@ -1,9 +1,8 @@
-import type Docker from 'dockerode';
 import type { EngineClient } from '../engine/engine-client.ts';
 import { EnginePool } from '../engine/pool.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import { ensureRegistry, REGISTRY_ALIAS, type RegistryHandle } from '../engine/images/registry.ts';
-import { consumeProgress } from '../engine/json-stream.ts';
+import { buildImage, copyImage, pushImage, type HasDocker } from '../engine/images/image-transfer.ts';
 import { splitTag } from '../engine/images/reference.ts';
 import { LABEL_FUNCTION, nestorLabels } from '../engine/labels.ts';
 import type { NestedEngine } from '../engine/nested/nested-engine.ts';
@@ -113,7 +112,7 @@ export class FunctionBuilder {
         const image = await this.buildOne(engine, batch, fn, tag);
         built.push(image);
         // Push and delivery of one image overlap the build of the next.
-        shipping.push(this.ship(engine.docker, image.image, batch));
+        shipping.push(this.ship(engine, image.image, batch));
       }
       await Promise.all(shipping);
       return built;
@@ -133,51 +132,36 @@ export class FunctionBuilder {
     // Credentials travel in the X-Registry-Config header, for FROM images in private registries.
     const registryconfig = Object.fromEntries((await this.allCredentials()).map((c) => [c.registry, { username: c.username, password: c.secret }]));
     const started = performance.now();
-    const stream = await engine.docker.buildImage(ctx.archive as unknown as NodeJS.ReadableStream, {
-      t: image,
-      ...(Object.keys(registryconfig).length ? { registryconfig } : {}),
-      dockerfile: ctx.dockerfile,
-      rm: true,
-      forcerm: true,
-      labels: nestorLabels('image', { [LABEL_FUNCTION]: `${batch.namespace}/${fn.path}`, 'dev.nestor.commit': batch.commit }),
-    });
-    // The Engine API answers 200 for a failed build: consumeProgress finds errorDetail.
-    await consumeProgress(`build of ${fn.path}`, stream, (m) => {
-      if (m.stream) batch.log(m.stream);
-      else if (m.error) batch.log(`${m.error}\n`);
-    });
+    await buildImage(
+      engine,
+      ctx.archive as unknown as NodeJS.ReadableStream,
+      { name: fn.path, tag: image, dockerfile: ctx.dockerfile, registryconfig, labels: nestorLabels('image', { [LABEL_FUNCTION]: `${batch.namespace}/${fn.path}`, 'dev.nestor.commit': batch.commit }) },
+      (m) => {
+        if (m.stream) batch.log(m.stream);
+        else if (m.error) batch.log(`${m.error}\n`);
+      },
+    );
     const buildMs = performance.now() - started;
     batch.log(`[nestor] ${fn.path}: built in ${Math.round(buildMs)} ms\n`);
     return { path: fn.path, image, buildMs, dockerfile: ctx.used };
   }
 
-  private async ship(docker: Docker, image: string, batch: BuildBatch): Promise<void> {
-    await Promise.all([this.push(docker, image, batch.log), this.deliver(docker, image, batch.target, batch.log)]);
+  private async ship(engine: HasDocker, image: string, batch: BuildBatch): Promise<void> {
+    await Promise.all([this.push(engine, image, batch.log), this.deliver(engine, image, batch.target, batch.log)]);
   }
 
   /** Pushes to the registry; for Nestor's own, under the name the build engine reaches it by. */
-  private async push(docker: Docker, image: string, log: (t: string) => void): Promise<void> {
-    let pushName = image;
-    let registryHost = this.registry.host;
-    if (this.registry === LOCAL_REGISTRY) {
-      pushName = `${LOCAL_PUSH_HOST}/${image}`;
-      registryHost = LOCAL_PUSH_HOST;
-      const [repo, tag] = splitTag(pushName);
-      await docker.getImage(image).tag({ repo, tag });
-    }
-    const creds = this.registry === LOCAL_REGISTRY ? await this.localCredentials() : await this.credentials(registryHost);
-    // The Engine API wants X-Registry-Auth on every push, even an anonymous one.
-    const authconfig = creds ? { username: creds.username, password: creds.secret, serveraddress: registryHost } : { serveraddress: registryHost };
-    const stream = await docker.getImage(pushName).push({ authconfig });
-    await consumeProgress(`push of ${image}`, stream as NodeJS.ReadableStream);
-    log(`[nestor] pushed ${image} to ${registryHost === LOCAL_PUSH_HOST ? 'the local registry' : registryHost}\n`);
+  private async push(engine: HasDocker, image: string, log: (t: string) => void): Promise<void> {
+    const local = this.registry === LOCAL_REGISTRY;
+    const registryHost = local ? LOCAL_PUSH_HOST : this.registry.host;
+    const creds = local ? await this.localCredentials() : await this.credentials(registryHost);
+    await pushImage(engine, image, local ? `${LOCAL_PUSH_HOST}/${image}` : image, registryHost, creds);
+    log(`[nestor] pushed ${image} to ${local ? 'the local registry' : registryHost}\n`);
   }
 
   /** Copies the image into the engine that runs it: `docker save` there, `docker load` here. */
-  private async deliver(from: Docker, image: string, target: EngineClient, log: (t: string) => void): Promise<void> {
-    const saved = (await from.getImage(image).get()) as NodeJS.ReadableStream;
-    const loading = (await target.docker.loadImage(saved, { quiet: true })) as NodeJS.ReadableStream;
-    await consumeProgress(`load of ${image} into ${target.address}`, loading);
+  private async deliver(from: HasDocker, image: string, target: EngineClient, log: (t: string) => void): Promise<void> {
+    await copyImage(from, image, target, target.address);
     log(`[nestor] loaded ${image} into ${target.address}\n`);
   }
 
