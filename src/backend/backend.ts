@@ -97,6 +97,12 @@ export interface JobSpec {
    * engine by them with the certificates the file expects (`EngineUse.certDirs`).
    */
   engineAliases: string[];
+  /**
+   * The file's dind service answers without TLS: the job's engine must answer plain HTTP, to
+   * the job's own containers and to nothing outside, on the port the steps' own DOCKER_HOST
+   * names (`tcp://docker:2375`), or Docker's usual 2375.
+   */
+  plainEngine?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,12 +65,14 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     // them in `$DOCKER_TLS_CERTDIR/client`. Only directories the file names: the image's default
     // is where the backend puts them for every step anyway.
     const certDirs: string[] = [];
+    const plainServices = dind.filter((s) => turnsTlsOff(s, vars));
     for (const s of dind) {
       const dir = s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR;
-      if (dir === '') problems.push({ position: at(s.at), message: `service ${s.name} turns TLS off (DOCKER_TLS_CERTDIR is empty); Nestor's job engines answer over TLS only` });
-      else if (dir !== undefined) certDirs.push(`${dir.replace(/\/$/, '')}/client`);
+      if (dir !== undefined && dir !== '') certDirs.push(`${dir.replace(/\/$/, '')}/client`);
     }
     const engineAliases = [...new Set(dind.flatMap((s) => [s.name, ...s.aliases]))];
+    const plainEngine = plainServices.length > 0;
+    for (const s of plainServices) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_PLAIN', `service ${s.name} turns TLS off: the job's engine answers plain HTTP too, on the port the file's Docker address names (2375 unless it says otherwise), to the job's own containers only (nothing outside the job reaches it)`, 'info'));
     const resolveImage = (image: string | undefined) => substitute(image ?? config.defaultImage ?? opts.defaultImage, vars);
     const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, at));
 
@@ -84,7 +86,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         const usesSocket = mounts.some((m) => m.kind === 'engine-socket-dir' || m.kind === 'engine-socket');
         const environment = { ...opts.builtins?.({ name, step: s.name }), ...config.environment, ...axes, ...s.environment, ...opts.env };
         return {
-          ...containerBase(s, resolveImage(s.image), environment, mounts, { client: !usesSocket, certDirs: [...new Set(certDirs)] }, config.workspace),
+          ...containerBase(s, resolveImage(s.image), environment, mounts, { client: !usesSocket, certDirs: [...new Set(certDirs)], ...(plainEngine ? { plain: true } : {}) }, config.workspace),
           dependsOn: (order.get(s.name) ?? []).filter((d) => selected.has(d)),
           runOn: decided.runOn,
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
@@ -111,10 +113,16 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;
+}
+
+/** Whether a dind service answers without TLS: DOCKER_TLS_CERTDIR empty, or `--tls=false` among its arguments. */
+function turnsTlsOff(s: ServiceConfig, vars: Record<string, string>): boolean {
+  const dir = s.environment.DOCKER_TLS_CERTDIR ?? vars.DOCKER_TLS_CERTDIR;
+  return dir === '' || [...(s.command ?? []), ...(s.entrypoint ?? [])].some((a) => a === '--tls=false' || a === '--tls=0');
 }
 
 /**

@@ -171,9 +171,16 @@ test('GitLab: rules with if expressions decide which jobs run', () => {
   assert.match(plans('.gitlab-ci.yml', text, { branch: 'dev' })[0]!.steps[0]!.notRunBecause ?? '', /when: never/);
 });
 
-test('GitLab: a dind service with TLS turned off is refused with the reason', () => {
-  const text = 'services: [docker:dind]\nvariables:\n  DOCKER_TLS_CERTDIR: ""\nj:\n  script: [docker ps]\n';
-  assert.match(problems('.gitlab-ci.yml', text), /turns TLS off.*TLS only/);
+test('a dind service with TLS turned off (DOCKER_TLS_CERTDIR empty, --tls=false) is the job engine on a plain port, the file\'s address kept as written', () => {
+  const gitlab = plans('.gitlab-ci.yml', 'services: [docker:dind]\nvariables:\n  DOCKER_HOST: tcp://docker:2375\n  DOCKER_TLS_CERTDIR: ""\nj:\n  script: [docker ps]\n')[0]!;
+  assert.equal(gitlab.plainEngine, true);
+  assert.equal(gitlab.steps[0]!.engine.plain, true);
+  assert.equal(gitlab.steps[0]!.environment.DOCKER_HOST, 'tcp://docker:2375', 'the file\'s own address is kept; the backend reads its port');
+  assert.ok(gitlab.notices.some((n) => n.code === 'NESTOR_DIND_PLAIN'));
+  const drone = plans('.drone.yml', 'kind: pipeline\nname: d\nservices:\n  - name: docker\n    image: docker:dind\n    command: [--tls=false]\nsteps:\n  - name: s\n    image: docker:cli\n    environment: {DOCKER_HOST: "tcp://docker:2375"}\n    commands: [docker ps]\n')[0]!;
+  assert.equal(drone.plainEngine, true);
+  const tls = plans('.gitlab-ci.yml', 'services: [docker:dind]\nj:\n  script: [docker ps]\n')[0]!;
+  assert.equal(tls.plainEngine, undefined);
 });
 
 test('a JSON pipeline (read without the YAML parser) still has its problems at line:column', () => {

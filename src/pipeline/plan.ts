@@ -42,6 +42,12 @@ export interface EngineUse {
    * whose engine needs no certificates (socket mode) leaves them out.
    */
   certDirs: string[];
+  /**
+   * The file reaches the engine without TLS (a `docker:dind` service with DOCKER_TLS_CERTDIR
+   * empty, or `--tls=false`): its client is pointed at the engine's plain port, with no TLS
+   * variables. The job's `plainEngine` says so for the whole job.
+   */
+  plain?: boolean;
 }
 
 /** What is mounted into a container, by meaning rather than by engine path. */
@@ -129,6 +135,13 @@ export interface JobPlan {
    * reaches the engine by them. The backend adds the names its own transport uses.
    */
   engineAliases: string[];
+  /**
+   * The file's dind service answers without TLS (GitLab's and Drone's `DOCKER_TLS_CERTDIR: ""`
+   * pattern): the job's engine must answer plain HTTP too, only to the job's own containers,
+   * on the port the file's own Docker address names (Docker's usual plain port when it names
+   * none): the backend's to read and to give.
+   */
+  plainEngine?: boolean;
   /** The title of the pipeline's runs, when the file gives one (GitLab's workflow: name). */
   title?: string;
   /** Whether the source is copied into the workspace before the first step. */

@@ -23,6 +23,7 @@ export function jobSpecOf(plan: JobPlan): { spec: JobSpec; steps: Map<string, St
       volumes: plan.volumes,
       images: plan.images,
       engineAliases: plan.engineAliases,
+      ...(plan.plainEngine ? { plainEngine: plan.plainEngine } : {}),
     },
     steps,
   };

@@ -170,3 +170,28 @@ test("Drone: a step's user is who its container runs as, and a step slot made fo
   assert.ok(r.logs.some((l) => l.source === 'as-nobody' && l.text === '65534'), r.stdout);
   assert.ok(r.logs.some((l) => l.source === 'as-image' && l.text === '0'));
 });
+
+test("GitLab: a docker:dind service with TLS turned off is reached at tcp://docker:2375 by the job's containers", async () => {
+  const dir = project({
+    '.gitlab-ci.yml': [
+      'image: docker:24.0',
+      'services: [docker:24.0-dind]',
+      'variables:',
+      '  DOCKER_HOST: tcp://docker:2375',
+      '  DOCKER_TLS_CERTDIR: ""',
+      'build:',
+      '  script:',
+      '    - docker info --format "plain engine {{.Name}}"',
+      '    - echo "tls verify is [${DOCKER_TLS_VERIFY:-}]"',
+      '    - docker run --rm busybox:latest echo hi through the plain port',
+      '',
+    ].join('\n'),
+  });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const texts = r.logs.map((l) => l.text);
+  assert.ok(texts.some((t) => /^plain engine /.test(t)), texts.join('\n'));
+  assert.ok(texts.includes('tls verify is []'), 'no TLS variable is given for a plain engine');
+  assert.ok(texts.includes('hi through the plain port'), 'an attached docker run works through it');
+  assert.ok(r.stdout.includes('turns TLS off'), 'the notice says what was done');
+});

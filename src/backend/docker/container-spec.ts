@@ -11,7 +11,7 @@ export function containerOptions(
   role: 'step' | 'service',
   aliases: string[],
 ): Docker.ContainerCreateOptions {
-  const access = engineAccess(transportOf(ctx.engine), c.engine, role, c.environment, c.mounts);
+  const access = engineAccess(transportOf(ctx.engine), c.engine, role, c.environment, c.mounts, ctx.plainPort);
   const env = access.environment;
   const binds = [...c.mounts.map((m) => bindOf(ctx, m)), ...access.binds];
   for (const s of c.secrets) env[s.env] = ctx.secrets[s.name] ?? '';

@@ -12,6 +12,9 @@ import type { EngineUse, MountIntent } from '../../pipeline/plan.ts';
  *   namespace, where `docker` (and each dind service's names) resolve to 127.0.0.1; the engine
  *   answers on TLS at port 2376, and its client certificates are mounted where docker:dind
  *   puts its own (`/certs/client`), so files written for a dind service find them unchanged.
+ *   A file whose dind service turns TLS off (`DOCKER_TLS_CERTDIR: ""`) gets the engine on plain
+ *   HTTP too, at 127.0.0.1:2375 (or its DOCKER_HOST's port) of that namespace, which only the
+ *   job's containers share (plain-engine-port.ts); its clients get no TLS variables.
  * - `socket`: the host's own engine (`--mode socket`). It has no TCP endpoint for jobs: a
  *   client pointed at one is given the host's socket instead, and no certificates are needed.
  */
@@ -65,10 +68,11 @@ export function engineAccess(
   role: 'step' | 'service',
   environment: Record<string, string>,
   mounts: MountIntent[],
+  plainPort = PLAIN_ENGINE_PORT,
 ): EngineAccess {
   // The engine's variables where the plan sets none of its own, after the plan's.
   const env = { ...environment };
-  if (use.client) for (const [k, v] of Object.entries(clientVariables())) env[k] ??= v;
+  if (use.client) for (const [k, v] of Object.entries(use.plain ? plainClientVariables(plainPort) : clientVariables())) env[k] ??= v;
   if (transport === 'socket') {
     const binds: string[] = [];
     if (env.DOCKER_HOST?.startsWith('tcp://')) {
@@ -83,6 +87,14 @@ export function engineAccess(
   const dirs = new Set([...(role === 'step' ? [ENGINE_CERTS_PATH] : []), ...use.certDirs]);
   const binds = [...dirs].filter((d) => !mounts.some((m) => m.target === d)).map((d) => `${CLIENT_CERT_DIR}:${d}:ro`);
   return { environment: env, binds };
+}
+
+/** Docker's usual port for plain HTTP, where a file that turns TLS off expects its daemon. */
+export const PLAIN_ENGINE_PORT = 2375;
+
+/** How a client of a file that turned TLS off reaches the engine: plain HTTP, by its alias, only inside the job. */
+function plainClientVariables(port: number): Record<string, string> {
+  return { DOCKER_HOST: `tcp://${ENGINE_ALIAS}:${port}` };
 }
 
 /** How a Docker client reaches the nested engine: over TLS, by its alias. */

@@ -18,6 +18,8 @@ export interface JobContext {
   engineNames: string[];
   /** Names every container resolves to 127.0.0.1 (host networking only). */
   localNames: string[];
+  /** Where the engine answers plain HTTP to the job's containers, when the file turned TLS off. */
+  plainPort?: number;
   /** Whether the engine is thrown away after the job, taking everything in it along. */
   disposable: boolean;
   workspaceVolume: string;

@@ -4,6 +4,7 @@ import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../../engi
 import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
 import type { JobSpec, SetupOptions } from '../backend.ts';
 import { engineNames } from './engine-transport.ts';
+import { PLAIN_PORT_IMAGE, plainPortOf, startPlainEnginePort } from './plain-engine-port.ts';
 import type { JobContext } from './job-context.ts';
 import { prepareImages } from './job-images.ts';
 import { PROBE_IMAGE } from './services.ts';
@@ -23,8 +24,10 @@ export async function setUpInEngine(id: string, engine: NestedEngine, spec: JobS
   const slots = spec.workspace === '/workspace' ? taken : [];
   if (!slots.length) for (const slot of taken) slot.armed.dispose();
   try {
-    const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : [])];
+    const plain = spec.plainEngine && engine.isolation !== 'socket';
+    const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : []), ...(plain ? [PLAIN_PORT_IMAGE] : [])];
     const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, slots[0]), prepareImages(engine.docker, images, opts.notice)]);
+    if (plain && !opts.signal.aborted) await startPlainEnginePort(ctx);
     if (!opts.signal.aborted && opts.workspace) await fillWorkspace(ctx, spec, opts.workspace());
     return { ctx, slots };
   } catch (err) {
@@ -58,6 +61,7 @@ async function makeContext(
     network: disposable ? 'host' : id,
     engineNames: engineNames(spec.engineAliases),
     localNames,
+    ...(spec.plainEngine ? { plainPort: plainPortOf(spec) } : {}),
     disposable,
     workspaceVolume,
     workspaceMountpoint,
