@@ -74,7 +74,8 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const plainEngine = plainServices.length > 0;
     for (const s of plainServices) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_PLAIN', `service ${s.name} turns TLS off: the job's engine answers plain HTTP too, on the port the file's Docker address names (2375 unless it says otherwise), to the job's own containers only (nothing outside the job reaches it)`, 'info'));
     const resolveImage = (image: string | undefined) => substitute(image ?? config.defaultImage ?? opts.defaultImage, vars);
-    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, at));
+    const hostNotices: PipelineNotice[] = [];
+    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, hostNotices, source));
 
     const steps: PlanStep[] = config.steps
       .filter((s) => selected.has(s.name))
@@ -110,6 +111,8 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         aliases: s.aliases,
         ports: s.ports,
       }));
+    // A host path several containers mount is said once.
+    for (const n of hostNotices) if (!notices.some((k) => k.message === n.message)) notices.push(n);
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
@@ -176,8 +179,10 @@ function toMount(
   socketDirs: Set<string>,
   trusted: boolean,
   problems: PipelineProblem[],
-  at: (path: VolumeRef['at'], key?: string) => ReturnType<YamlSource['position']>,
+  notices: PipelineNotice[],
+  source: YamlSource,
 ): MountIntent {
+  const at = (path: VolumeRef['at'], key?: string) => source.position(path, key);
   const target = v.target;
   if (!target.startsWith('/')) problems.push({ position: at(v.at), message: `volume target "${target}" must be an absolute path` });
   if (v.source === '/var/run/docker.sock') return { kind: 'engine-socket', target };
@@ -187,11 +192,18 @@ function toMount(
   // Drone's documented way to reach Docker: a host volume of the socket. It is the job's own engine's.
   if (hostPath === '/var/run/docker.sock') return { kind: 'engine-socket', target };
   if (hostPath !== undefined) {
+    if (!trusted && v.readOnly) {
+      // Read-only, the path is input from the host, which an untrusted job cannot have.
+      problems.push({ position: at(declared?.kind === 'host' ? declared.at : v.at), message: `host path ${hostPath} cannot be mounted: the job is not trusted (run it on a runner started with --trusted, or drop the mount)` });
+      return { kind: 'host', path: hostPath, target, readOnly: v.readOnly };
+    }
     if (!trusted) {
-      problems.push({
-        position: at(declared?.kind === 'host' ? declared.at : v.at),
-        message: `host path ${hostPath} cannot be mounted: the job is not trusted`,
-      });
+      // Writable, most host paths in real files are caches (Go's, npm's, Drone's
+      // /tmp/drone-cache): the job runs, with an empty volume of its own there, and says what
+      // that costs.
+      const name = `host${hostPath.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
+      notices.push(source.notice(declared?.kind === 'host' ? declared.at : v.at, undefined, 'NESTOR_HOST_PATH_EMPTY', `host path ${hostPath} is an empty volume of the job here: an untrusted job gets nothing of the host's, so what the path holds on the host is not there and what the job leaves in it goes with the job (a cache starts cold); on a runner started with --trusted the host path itself is mounted`, 'degraded'));
+      return { kind: 'volume', name, target, readOnly: false };
     }
     return { kind: 'host', path: hostPath, target, readOnly: v.readOnly };
   }

@@ -48,11 +48,23 @@ test('volumes that leave the workspace are refused', () => {
   assert.match(problems('.nestor.yml', 'steps:\n  a:\n    run: ls\n    volumes: ["../secrets:/s"]\n'), /:4:15: volume source \.\.\/secrets leaves the workspace/);
 });
 
-test('host paths are refused unless the job is trusted', () => {
+test('an untrusted job never mounts a host path: a read-only one is refused, a writable one (a cache) is an empty volume of the job, said in a notice', () => {
   const text = 'steps:\n  a:\n    run: ls\n    volumes: ["/etc:/host-etc:ro"]\n';
   assert.match(problems('.nestor.yml', text), /host path \/etc cannot be mounted: the job is not trusted/);
   const [plan] = plans('.nestor.yml', text, { trusted: true });
   assert.ok(plan!.steps[0]!.mounts.some((m) => m.kind === 'host' && m.path === '/etc' && m.readOnly));
+  const drone = 'kind: pipeline\nname: d\nvolumes:\n  - name: cache\n    host: {path: /tmp/drone-cache}\nsteps:\n  - name: a\n    image: golang\n    volumes: [{name: cache, path: /go/pkg}]\n    commands: [go build]\n  - name: b\n    image: golang\n    volumes: [{name: cache, path: /go/pkg}]\n    commands: [go test]\n';
+  const [cache] = plans('.drone.yml', drone);
+  const mounts = cache!.steps.map((s) => s.mounts.find((m) => m.target === '/go/pkg'));
+  assert.ok(mounts.every((m) => m?.kind === 'volume' && m.name === 'host-tmp-drone-cache'), 'both steps share one volume of the job');
+  assert.ok(!cache!.steps.some((s) => s.mounts.some((m) => m.kind === 'host')));
+  assert.deepEqual(cache!.volumes, ['host-tmp-drone-cache']);
+  const said = cache!.notices.filter((n) => n.code === 'NESTOR_HOST_PATH_EMPTY');
+  assert.equal(said.length, 1);
+  assert.equal(said[0]!.severity, 'degraded');
+  assert.match(said[0]!.message, /a cache starts cold/);
+  const [trusted] = plans('.drone.yml', drone, { trusted: true });
+  assert.ok(trusted!.steps[0]!.mounts.some((m) => m.kind === 'host' && m.path === '/tmp/drone-cache'));
 });
 
 test('a step needing a secret that was not given says how to give it; where secrets are not known (lint, plan) it is a notice', () => {

@@ -18,10 +18,7 @@ const STEP_UNSUPPORTED = {
 };
 const CONDITION_UNSUPPORTED = {};
 
-const PIPELINE_UNSUPPORTED = {
-  image_pull_secrets: 'registry credentials are configured on the server',
-  concurrency: 'set max jobs on the runner',
-};
+const PIPELINE_UNSUPPORTED = {};
 
 const envValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.strictObject({ from_secret: z.string() })]);
 const condition = z.strictObject({
@@ -74,6 +71,8 @@ const pipeline = z.strictObject({
   trigger: condition.optional(),
   depends_on: z.array(z.string()).optional(),
   node: z.record(z.string(), z.string()).optional(),
+  image_pull_secrets: z.array(z.string()).optional(),
+  concurrency: z.strictObject({ limit: z.number().int().positive() }).optional(),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
   platform: z.strictObject({ os: z.string().optional(), arch: z.string().optional(), variant: z.string().optional(), version: z.string().optional() }).optional(),
@@ -97,6 +96,8 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
   if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
   const notices: PipelineConfig['notices'] & {} = [];
+  if (top.image_pull_secrets?.length) notices.push(source.notice([], 'image_pull_secrets', 'NESTOR_PULL_SECRETS_UNREAD', `image_pull_secrets (${top.image_pull_secrets.join(', ')}): registry credentials are not read from secrets yet; images are pulled without them (the host's images, then public registries), so a private image fails to pull, naming the image`, 'degraded'));
+  if (top.concurrency) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_NOT_LIMITED', `concurrency limit ${top.concurrency.limit}: runs of this pipeline are not limited; each runner's --max-jobs bounds how many jobs it runs at once`, 'degraded'));
   if (top.node) notices.push(source.notice([], 'node', 'NESTOR_LABELS_NOT_MATCHED', `node (${Object.entries(top.node).map(([k, v]) => `${k}=${v}`).join(', ')}) chooses a Drone runner; Nestor runs the pipeline on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
   if (top.clone) {
     notices.push(top.clone.disable
