@@ -271,3 +271,11 @@ test("Drone: depends_on: [clone] names Drone's own clone step, whose work (the s
   const [plan] = plans('.drone.yml', 'kind: pipeline\nname: p\nsteps:\n  - name: build\n    image: busybox\n    commands: [make]\n    depends_on: [clone]\n  - name: up\n    image: busybox\n    commands: [echo]\n    pull: true\n    depends_on: [clone, build]\n');
   assert.deepEqual(plan!.steps.map((s) => [s.name, s.dependsOn]), [['build', []], ['up', ['build']]]);
 });
+
+test('Drone and Woodpecker pull: said in a notice of what it means with a new engine per job', () => {
+  const [drone] = plans('.drone.yml', 'kind: pipeline\nname: d\nsteps:\n  - name: a\n    image: golang\n    pull: always\n    commands: [go build]\n  - name: b\n    image: golang\n    pull: true\n    commands: [go vet]\n');
+  const said = drone!.notices.filter((n) => n.code === 'NESTOR_PULL_POLICY');
+  assert.deepEqual(said.map((n) => [n.severity, /pull always: the job engine is new/.test(n.message)]), [['info', true], ['info', true]]);
+  const [woodpecker] = plans('.woodpecker.yml', 'steps:\n  a:\n    image: golang\n    pull: true\n    commands: [go build]\n');
+  assert.ok(woodpecker!.notices.some((n) => n.code === 'NESTOR_PULL_POLICY' && n.key?.endsWith('pull')), JSON.stringify(woodpecker!.notices));
+});

@@ -5,7 +5,7 @@ import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
 import { entryPaths, nameOf, unreadable } from './items.ts';
-import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsupportedKeys } from './unsupported.ts';
+import { environmentWithSecrets, pluginEngine, pluginSettings, pullNotice, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Drone's `.drone.yml`, docker pipelines: the common subset, mapped onto Nestor's model. */
 
@@ -122,6 +122,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const steps = top.steps.flatMap((s, i) => {
     const at: PathSegment[] = ['steps', i];
     const c = read(s, at, `step ${nameOf(s, i) ?? i + 1}`);
+    if (c?.pull !== undefined) notices.push(pullNotice(source, at, `step ${c.name}`, c.pull));
     return c ? [toStep(c, at)] : [];
   });
   // Drone's own clone step runs first and is named clone: depending on it is depending on the

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PipelineProblem } from '../errors.ts';
+import type { PipelineNotice, PipelineProblem } from '../errors.ts';
 import type { StepConfig } from '../model.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 
@@ -75,4 +75,17 @@ function isSecretRef(value: unknown): value is { from_secret: string } {
 export function pluginEngine(image: string, at: PathSegment[]): { environment: Record<string, string>; volumes: StepConfig['volumes'] } {
   if (!startsOwnDaemon(image)) return { environment: {}, volumes: [] };
   return { environment: { PLUGIN_DAEMON_OFF: 'true' }, volumes: [{ source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: false, at }] };
+}
+
+/**
+ * What `pull` means here, said once per container that writes it: every job engine is new, so
+ * every image is pulled for it whatever `pull` says; the host's copy is served first when it
+ * has one. `always` therefore gets the registry's newest only where the host has no copy.
+ */
+export function pullNotice(source: YamlSource, at: PathSegment[], name: string, pull: string | boolean): PipelineNotice {
+  const policy = pull === true ? 'always' : String(pull);
+  const meaning = policy === 'always' || policy === 'true'
+    ? 'the job engine is new, so its images are pulled for it every time; the host\'s copy is served first when it has one (run docker pull on the host to refresh it)'
+    : 'the job engine is new, so its images are pulled for it every time, from the host\'s copy first';
+  return source.notice(at, 'pull', 'NESTOR_PULL_POLICY', `${name}: pull ${policy}: ${meaning}`, 'info');
 }

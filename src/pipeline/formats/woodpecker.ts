@@ -17,7 +17,7 @@ import {
 import { entries, entryPaths, isMap, nameOf, unreadable } from './items.ts';
 import { checkMatrix, toMatrix } from './nestor.ts';
 import { unsupportedIn } from '../evaluate-expression.ts';
-import { environmentWithSecrets, pluginEngine, pluginSettings, recognised, unsupportedKeys } from './unsupported.ts';
+import { environmentWithSecrets, pluginEngine, pluginSettings, pullNotice, recognised, unsupportedKeys } from './unsupported.ts';
 
 /** Woodpecker's `.woodpecker.yml` and `.woodpecker/*.yml`: the common subset. */
 
@@ -121,6 +121,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     const r = read(value, at, key, `step ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
     if (!r) continue;
     const { c } = r;
+    if (c.pull !== undefined) notices.push(pullNotice(source, at, `step ${r.name}`, c.pull));
     const env = environmentWithSecrets(c.environment);
     // A plugin: its image's own entrypoint runs with the settings in its environment.
     const plugin = c.settings ? pluginSettings(c.settings) : { environment: {}, secrets: [] };
