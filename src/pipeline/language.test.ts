@@ -236,7 +236,10 @@ test('clone settings: copying the checkout loses nothing of the git plugin, and 
   assert.equal(custom?.severity, 'degraded');
   const drone = plans('.drone.yml', 'kind: pipeline\nname: p\nclone: {depth: 50}\nnode: {zone: eu}\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n')[0]!.notices;
   assert.equal(drone.find((n) => n.key === 'clone')?.severity, 'info');
-  assert.match(drone.find((n) => n.key === 'node')?.message ?? '', /node \(zone=eu\) chooses a Drone runner/);
+  assert.match(drone.find((n) => n.key === 'node')?.message ?? '', /node \(zone=eu\): on a server the pipeline goes only to a runner with these labels/);
+  assert.equal(drone.find((n) => n.key === 'node')?.severity, 'info');
+  assert.deepEqual(plans('.drone.yml', 'kind: pipeline\nname: p\nnode: {zone: eu}\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n')[0]!.runnerLabels, ['zone=eu']);
+  assert.deepEqual(plans('.woodpecker.yml', 'labels: {platform: linux/arm64, gpu: "true"}\nsteps:\n  a:\n    image: busybox\n    commands: [echo]\n')[0]!.runnerLabels, ['platform=linux/arm64', 'gpu=true']);
 });
 
 test('a GitHub Actions workflow is named as such, not read as a Nestor file with "steps" missing', () => {

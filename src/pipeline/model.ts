@@ -152,6 +152,11 @@ export interface PipelineConfig {
   /** Woodpecker's `runs_on`: the outcomes of those pipelines after which this one runs. */
   runsOn?: ('success' | 'failure')[];
   at: PathSegment[];
+  /**
+   * The runner labels the pipeline asks for (Drone's `node`, Woodpecker's `labels`), as
+   * `key=value`: on a server, only a runner with every one of them takes its jobs.
+   */
+  runnerLabels?: string[];
   /** A title for the pipeline's runs (GitLab's workflow: name). */
   title?: string;
   /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */

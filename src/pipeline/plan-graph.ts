@@ -6,6 +6,8 @@ export interface PlannedJob {
   /** Jobs of the run it waits for, by name (pipelines it depends on stand for all their jobs). */
   needs: string[];
   runWhen: NonNullable<JobPlan['runWhen']>;
+  /** Runner labels the job asks for: a server gives it only to a runner with all of them. */
+  labels?: string[];
   /** Why the file leaves the job out of this run (every step decided not to run): it does not start, and waits for nobody. */
   leftOut?: string;
 }
@@ -26,6 +28,6 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(why !== undefined ? { leftOut: why } : {}) };
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}) };
   });
 }

@@ -142,6 +142,8 @@ export interface JobPlan {
    * none): the backend's to read and to give.
    */
   plainEngine?: boolean;
+  /** Runner labels the job asks for (`key=value`): on a server, only a runner with every one takes it. */
+  runnerLabels?: string[];
   /** The title of the pipeline's runs, when the file gives one (GitLab's workflow: name). */
   title?: string;
   /** Whether the source is copied into the workspace before the first step. */

@@ -187,7 +187,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     }
     const settings = { ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts };
     // A pipeline of several jobs is queued job by job, for any runner, each once its needs have ended.
-    const job = jobs.length > 1 ? await store.createPipeline({ name, spec, jobs, ...settings }) : await store.createJob({ name, spec, ...settings });
+    const job = jobs.length > 1 ? await store.createPipeline({ name, spec, jobs, ...settings }) : await store.createJob({ name, spec, ...settings, labels: [...new Set([...settings.labels, ...(jobs[0]?.labels ?? [])])] });
     metrics.submitted.inc();
     queueChanged.emit('job');
     log.info({ job: job.id, name: job.name }, 'job queued');

@@ -100,4 +100,23 @@ for (const kind of STORES) {
     await api(server.url, 'POST', `/api/runner/jobs/${build.job.id}/complete`, { lease: build.lease.token, status: 'cancelled', result: [] }, token);
     assert.equal((await api<{ status: string }>(server.url, 'GET', `/api/jobs/${body.id}`)).body.status, 'cancelled');
   });
+
+  test(`[${kind}] a job whose file asks for runner labels (Drone's node) goes only to a runner that has them`, { timeout: 60_000 }, async () => {
+    const server = await testServer(kind);
+    after(() => server.close());
+    const drone = 'kind: pipeline\nname: any\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n---\nkind: pipeline\nname: eu\nnode: {zone: eu}\nsteps:\n  - name: a\n    image: busybox\n    commands: [echo]\n';
+    const { body } = await api<{ id: string }>(server.url, 'POST', '/api/jobs', { name: 'zones', pipeline: drone, file: '.drone.yml' });
+    const token = async (name: string, labels: string[]) => (await api<{ token: string }>(server.url, 'POST', '/api/runners/register', { name, max_jobs: 4, labels }, REGISTRATION)).body.token;
+    const plain = await token('plain', []);
+    const eu = await token('in-eu', ['zone=eu']);
+    const lease = async (t: string) => {
+      const r = await api<Leased>(server.url, 'POST', '/api/runner/lease', { wait_ms: 0 }, t);
+      return r.status === 204 ? undefined : r.body.job.spec.job;
+    };
+    assert.equal(await lease(plain), 'any');
+    assert.equal(await lease(plain), undefined, 'the eu job is not for a runner without zone=eu');
+    assert.equal(await lease(eu), 'eu');
+    const jobs = (await api<{ jobs: { name: string; labels: string[] }[] }>(server.url, 'GET', `/api/jobs/${body.id}`)).body.jobs;
+    assert.deepEqual(jobs.map((j) => [j.name, j.labels]), [['any', []], ['eu', ['zone=eu']]]);
+  });
 }

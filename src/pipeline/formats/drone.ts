@@ -98,7 +98,8 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   const notices: PipelineConfig['notices'] & {} = [];
   if (top.image_pull_secrets?.length) notices.push(source.notice([], 'image_pull_secrets', 'NESTOR_PULL_SECRETS_UNREAD', `image_pull_secrets (${top.image_pull_secrets.join(', ')}): registry credentials are not read from secrets yet; images are pulled without them (the host's images, then public registries), so a private image fails to pull, naming the image`, 'degraded'));
   if (top.concurrency) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_NOT_LIMITED', `concurrency limit ${top.concurrency.limit}: runs of this pipeline are not limited; each runner's --max-jobs bounds how many jobs it runs at once`, 'degraded'));
-  if (top.node) notices.push(source.notice([], 'node', 'NESTOR_LABELS_NOT_MATCHED', `node (${Object.entries(top.node).map(([k, v]) => `${k}=${v}`).join(', ')}) chooses a Drone runner; Nestor runs the pipeline on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
+  const runnerLabels = Object.entries(top.node ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (runnerLabels.length) notices.push(source.notice([], 'node', 'NESTOR_RUNNER_LABELS', `node (${runnerLabels.join(', ')}): on a server the pipeline goes only to a runner with these labels (nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
   if (top.clone) {
     notices.push(top.clone.disable
       ? source.notice(['clone'], 'disable', 'NESTOR_CLONE_DISABLED', 'clone.disable: the workspace starts empty', 'info')
@@ -146,6 +147,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     name: top.name ?? 'default',
     format: 'drone',
     file: source.file,
+    ...(runnerLabels.length ? { runnerLabels } : {}),
     environment: Object.fromEntries(Object.entries(top.environment ?? {}).map(([k, v]) => [k, String(v)])),
     steps,
     services,

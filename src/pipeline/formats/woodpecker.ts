@@ -91,7 +91,8 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: PipelineConfig['notices'] & {} = [];
-  if (top.labels) notices.push(source.notice([], 'labels', 'NESTOR_LABELS_NOT_MATCHED', `labels (${Object.entries(top.labels).map(([k, v]) => `${k}=${String(v)}`).join(', ')}) choose a Woodpecker agent; Nestor runs the workflow on whichever runner takes it (give the server job the same labels to pin it)`, 'degraded'));
+  const runnerLabels = Object.entries(top.labels ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+  if (runnerLabels.length) notices.push(source.notice([], 'labels', 'NESTOR_RUNNER_LABELS', `labels (${runnerLabels.join(', ')}): on a server the workflow goes only to a runner with these labels (nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
   if (top.clone !== undefined) notices.push(cloneNotice(source, top.clone));
 
   const unread: NonNullable<PipelineConfig['unread']> = [];
@@ -178,6 +179,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     name,
     format: 'woodpecker',
     file: source.file,
+    ...(runnerLabels.length ? { runnerLabels } : {}),
     environment: {},
     steps,
     services,

@@ -31,14 +31,15 @@ const PLACES = COLUMNS.split(', ').map((_, i) => `$${i + 1}`).join(', ');
 export async function insertPipeline(tx: Database, p: NewPipeline, order: () => number): Promise<{ id: string; queued: number }> {
   const id = randomUUID();
   const now = Date.now();
-  const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null) =>
+  // A job's own runner labels (Drone's node, Woodpecker's labels) add to the submission's.
+  const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null, labels: string[] = []) =>
     tx.query(`INSERT INTO jobs (${COLUMNS}) VALUES (${PLACES})`, [
-      jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify(p.labels), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen,
+      jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen,
     ]);
   await row(id, p.name, p.spec, 'running', null, null, null);
   for (const job of p.jobs) {
     const status = job.leftOut !== undefined ? 'skipped' : job.needs.length ? 'waiting' : 'queued';
-    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen);
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
   }
   const { queued } = await advancePipeline(tx, id, order);
