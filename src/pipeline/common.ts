@@ -40,6 +40,7 @@ export function toCondition(value: {
   cron?: z.infer<typeof filterSchema>;
   action?: z.infer<typeof filterSchema>;
   evaluate?: string;
+  matrix?: Record<string, string | number | boolean>;
 }): Condition {
   const condition: Condition = {};
   const branch = toFilter(value.branch);
@@ -51,6 +52,7 @@ export function toCondition(value: {
   const ref = toFilter(value.ref);
   if (ref) condition.ref = ref;
   if (value.evaluate !== undefined) condition.evaluate = value.evaluate;
+  if (value.matrix) condition.matrix = Object.fromEntries(Object.entries(value.matrix).map(([k, v]) => [k, String(v)]));
   for (const fact of SERVER_FACTS) {
     const filter = toFilter(value[fact]);
     if (filter) (condition.facts ??= {})[fact] = filter;

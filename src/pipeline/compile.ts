@@ -80,7 +80,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     const steps: PlanStep[] = config.steps
       .filter((s) => selected.has(s.name))
       .map((s) => {
-        const decided = evaluate(s.when, opts);
+        const decided = evaluate(s.when, { ...opts, matrix: axes });
         const mounts = mountsFor(s.volumes);
         // A step that mounts the engine's socket finds it by its client's default; every other
         // step is pointed at the engine through its environment, by the backend.

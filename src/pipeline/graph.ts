@@ -29,8 +29,11 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
     if (gitlab && item === config.steps[0]) seen.clear();
     if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
     seen.add(item.name);
-    // GitLab job names may hold any character (`test:unit`, `build image`); the runner makes container names of its own from them.
-    if (config.format !== 'gitlab' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
+    // GitLab job names may hold any character (`test:unit`, `build image`), and so may Drone's
+    // and Woodpecker's step names (`runner identification`): the runner makes container names
+    // of its own from them. A name others reach by (a service, a detached step) is a hostname.
+    const free = config.format === 'gitlab' || ((config.format === 'drone' || config.format === 'woodpecker') && config.steps.includes(item as StepConfig) && !(item as StepConfig).detach);
+    if (!free && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
       problems.push({ position: at(item.at), message: `"${item.name}" is not a valid name: use letters, digits, '.', '_' and '-'` });
     }
   }

@@ -282,3 +282,12 @@ test('Drone and Woodpecker pull: said in a notice of what it means with a new en
   const [woodpecker] = plans('.woodpecker.yml', 'steps:\n  a:\n    image: golang\n    pull: true\n    commands: [go build]\n');
   assert.ok(woodpecker!.notices.some((n) => n.code === 'NESTOR_PULL_POLICY' && n.key?.endsWith('pull')), JSON.stringify(woodpecker!.notices));
 });
+
+test('Woodpecker when: matrix runs a step only in the matrix jobs with those values; Drone and Woodpecker step names may hold spaces', () => {
+  const text = 'matrix:\n  include:\n    - {PHP: "8.1"}\n    - {PHP: "8.2"}\nsteps:\n  test:\n    image: php\n    commands: [phpunit]\n  coverage:\n    image: php\n    when:\n      matrix: {PHP: 8.2}\n    commands: [upload]\n';
+  const jobs = plans('.woodpecker.yml', text);
+  assert.deepEqual(jobs.map((j) => [j.matrix.PHP, j.steps.find((s) => s.name === 'coverage')!.notRunBecause ?? 'runs']), [['8.1', 'matrix PHP is 8.1, not 8.2'], ['8.2', 'runs']]);
+  const drone = plans('.drone.yml', 'kind: pipeline\nname: d\nsteps:\n  - name: runner identification\n    image: alpine\n    commands: [echo]\n  - name: deps\n    image: alpine\n    depends_on: [runner identification]\n    commands: [make]\n')[0]!;
+  assert.deepEqual(drone.steps.map((s) => [s.name, s.dependsOn]), [['runner identification', []], ['deps', ['runner identification']]]);
+  assert.match(problems('.drone.yml', 'kind: pipeline\nname: d\nservices:\n  - name: my db\n    image: postgres\nsteps:\n  - name: a\n    image: alpine\n    commands: [echo]\n'), /"my db" is not a valid name/, 'a service is reached by its name, a hostname');
+});

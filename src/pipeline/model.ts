@@ -22,6 +22,8 @@ export interface Condition {
   facts?: Record<string, Filter>;
   /** Woodpecker's `evaluate`: an expression over the run's variables (evaluate-expression.ts). */
   evaluate?: string;
+  /** Woodpecker's `matrix`: the step runs only in the matrix jobs with these values. */
+  matrix?: Record<string, string>;
 }
 
 /** Glob patterns a value must match (`include`) and must not match (`exclude`). */

@@ -14,6 +14,8 @@ export interface RunFacts {
   changedPaths?: string[];
   /** The commit's SHA, when known. */
   commit?: string;
+  /** The matrix values of the job being compiled. */
+  matrix?: Record<string, string>;
   /** The tag a tag event is about. */
   tag?: string;
   /** The repository's default branch (main when not known). */
@@ -56,6 +58,9 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
   if (c.ref) {
     const ref = refOf(facts);
     if (!matches(c.ref, ref)) return `ref ${ref || '(none)'} does not match ${describe(c.ref)}`;
+  }
+  for (const [axis, value] of Object.entries(c.matrix ?? {})) {
+    if (facts.matrix?.[axis] !== value) return `matrix ${axis} is ${facts.matrix?.[axis] ?? '(not set)'}, not ${value}`;
   }
   for (const [fact, filter] of Object.entries(c.facts ?? {})) {
     const value = facts.facts?.[fact] ?? '';

@@ -23,7 +23,7 @@ import { environmentWithSecrets, pluginEngine, pluginSettings, pullNotice, recog
 
 export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 
-const CONDITION_UNSUPPORTED = { platform: 'not supported', matrix: 'not supported' };
+const CONDITION_UNSUPPORTED = { platform: 'not supported' };
 const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
 
 const condition = z.strictObject({
@@ -37,6 +37,7 @@ const condition = z.strictObject({
   instance: filterSchema.optional(),
   cron: filterSchema.optional(),
   evaluate: z.string().optional(),
+  matrix: z.record(z.string(), scalar).optional(),
 });
 const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() })]);
 
