@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, test } from 'node:test';
 import { ArtifactTooLargeError, LocalArtifactStore, parseExpireIn } from './artifact-store.ts';
-import { joinArchives } from './join.ts';
+import { joinArchives } from '../engine/archive.ts';
 import { artifactRoots, selectArtifacts, selected } from './select.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'nestor-artifacts-'));

@@ -3,7 +3,7 @@ import { formatBytes } from '../format-bytes.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import type { JobResult } from '../scheduler/results.ts';
 import type { ArtifactStore } from './artifact-store.ts';
-import { joinArchives, type ArchivePart } from './join.ts';
+import { joinArchives, type ArchivePart } from '../engine/archive.ts';
 import { artifactRoots, selectArtifacts } from './select.ts';
 
 /** Reads paths of a finished job's workspace as one tar stream (`Backend.readWorkspace`). */

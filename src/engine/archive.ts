@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pack, type Pack } from 'tar-stream';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract, pack, type Pack } from 'tar-stream';
 
 export interface ArchiveEntry {
   name: string;
@@ -63,4 +65,41 @@ export function filesArchive(dir: string, files: string[], extra: ArchiveEntry[]
     }
   })();
   return tar;
+}
+
+/** One part of a joined archive, opened only when its turn comes; undefined: nothing to add. */
+export type ArchivePart = () => Promise<NodeJS.ReadableStream | AsyncIterable<Uint8Array> | undefined> | NodeJS.ReadableStream | AsyncIterable<Uint8Array> | undefined;
+
+/**
+ * Several tar archives as one, in order, each part's entries under its directory (`under`,
+ * '.' or absent: at the root). Concatenating the streams would not do: an archive ends at its
+ * first end-of-archive blocks. A later entry of a path overwrites an earlier one when unpacked
+ * (a job's artifacts over its checkout). Each part is opened only once the one before it has
+ * been read; `done` runs when the joined stream has ended or failed.
+ */
+export function joinArchives(parts: ArchivePart[], opts: { under?: (index: number) => string; done?: () => Promise<unknown> } = {}): Readable {
+  const out = pack();
+  void (async () => {
+    try {
+      for (const [index, part] of parts.entries()) {
+        const archive = await part();
+        if (!archive) continue;
+        const dir = opts.under?.(index) ?? '.';
+        const entries = extract();
+        entries.on('entry', (header, body, next) => {
+          const name = dir === '.' ? header.name : posix.join(dir, header.name);
+          if (header.type === 'file' || header.type === 'contiguous-file') return void body.pipe(out.entry({ ...header, name }, next));
+          body.resume();
+          out.entry({ ...header, name }, next);
+        });
+        await pipeline(Readable.from(archive as AsyncIterable<Uint8Array>), entries);
+      }
+      out.finalize();
+    } catch (err) {
+      out.destroy(err as Error);
+    } finally {
+      await opts.done?.();
+    }
+  })();
+  return Readable.from(out);
 }

@@ -1,7 +1,6 @@
 import { posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { extract, pack } from 'tar-stream';
 import { WorkspacePathMissingError } from '../errors.ts';
+import { joinArchives } from '../../engine/archive.ts';
 import { nestorLabels } from '../../engine/labels.ts';
 import type { JobContext } from './job-context.ts';
 import { PROBE_IMAGE } from './services.ts';
@@ -29,27 +28,7 @@ export async function readWorkspace(ctx: JobContext, workspace: string, image: s
       });
       archives.push({ dir: posix.dirname(rel), stream });
     }
-    const out = pack();
-    void (async () => {
-      try {
-        for (const { dir, stream } of archives) {
-          const entries = extract();
-          entries.on('entry', (header, body, next) => {
-            const name = dir === '.' ? header.name : posix.join(dir, header.name);
-            if (header.type === 'file' || header.type === 'contiguous-file') return void body.pipe(out.entry({ ...header, name }, next));
-            body.resume();
-            out.entry({ ...header, name }, next);
-          });
-          await pipeline(stream, entries);
-        }
-        out.finalize();
-      } catch (err) {
-        out.destroy(err as Error);
-      } finally {
-        await remove();
-      }
-    })();
-    return out as AsyncIterable<Uint8Array>;
+    return joinArchives(archives.map((a) => () => a.stream), { under: (i) => archives[i]!.dir, done: remove });
   } catch (err) {
     await remove();
     throw err;
