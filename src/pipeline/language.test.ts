@@ -259,7 +259,11 @@ test('a Woodpecker workflow read on its own may depend on the workflows beside i
   writeFileSync(join(dir, '.woodpecker', 'deploy.yml'), `depends_on: [build]\n${step}`);
   writeFileSync(join(dir, '.woodpecker', 'docs.yml'), `depends_on: [biuld]\n${step}`);
   assert.deepEqual(loadPlans(dir, '.woodpecker/deploy.yml', opts).map((p) => p.needs), [['build']]);
-  assert.throws(() => loadPlans(dir, '.woodpecker/docs.yml', opts), /depends on biuld, which is not a pipeline of this run \(did you mean "build"\?\)/);
+  // A workflow named that is not in the folder is a missing file of the repository.
+  assert.throws(
+    () => loadPlans(dir, '.woodpecker/docs.yml', opts),
+    (err: PipelineError) => err.problems[0]?.code === 'NESTOR_FILE_NOT_FOUND' && /docs\.yml:1:\d+: workflow docs depends on biuld, but the repository has no \.woodpecker\/biuld\.yml \(did you mean "build"\?\): add that workflow/.test(err.message),
+  );
 });
 
 test("Drone's and Woodpecker's step user is the user the container runs as, inside the job's engine", () => {

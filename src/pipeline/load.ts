@@ -3,7 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
-import { everyProblem, PipelineError, UnsupportedFeatureError, withNotices, type PipelineNotice, type PipelineProblem } from './errors.ts';
+import { everyProblem, FILE_NOT_FOUND, PipelineError, UnsupportedFeatureError, withNotices, type PipelineNotice, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
@@ -183,11 +183,28 @@ export function checkNeeds(plans: JobPlan[], alsoKnown: readonly string[] = []):
     seen.add(plan.pipeline);
     (plan.needs ?? []).forEach((need, i) => {
       if (need === plan.pipeline) problems.push({ position: plan.needsAt![i]!, message: `pipeline ${plan.pipeline} depends on itself` });
-      else if (!names.includes(need)) problems.push({ position: plan.needsAt![i]!, message: `pipeline ${plan.pipeline} depends on ${need}, which is not a pipeline of this run${didYouMean(need, names)}` });
+      else if (!names.includes(need)) problems.push(unknownNeed(plan.pipeline, need, plan.needsAt![i]!, names));
     });
   }
   if (problems.length) throw withNotices(new PipelineError(problems), plans.flatMap((p) => p.notices));
   return plans;
+}
+
+/**
+ * A Woodpecker workflow names the others by their files (`.woodpecker/NAME.yml`): one that is
+ * not there is a missing file of the repository, which Woodpecker answers by leaving the
+ * workflow out. Nestor says so instead of running it without what it waits for. A Drone
+ * pipeline's dependency is in the same file, so an unknown one is a slip of the pen.
+ */
+function unknownNeed(pipeline: string, need: string, at: SourcePosition, names: string[]): PipelineProblem {
+  if (formatOf(at.file, undefined) === 'woodpecker') {
+    return {
+      position: at,
+      code: FILE_NOT_FOUND,
+      message: `workflow ${pipeline} depends on ${need}, but the repository has no .woodpecker/${need}.yml${didYouMean(need, names)}: add that workflow, or take ${need} out of depends_on (Woodpecker would leave ${pipeline} out)`,
+    };
+  }
+  return { position: at, message: `pipeline ${pipeline} depends on ${need}, which is not a pipeline of this run${didYouMean(need, names)}` };
 }
 
 /** The variables every CI system sets, under Nestor's names and the file's own system's. */
