@@ -10,6 +10,7 @@ import { didYouMean } from './suggest.ts';
 import { PipelineLimitError, type PipelineLimits } from './limits.ts';
 import { evaluate, patternsOf, type RunFacts } from './when.ts';
 import type { YamlSource } from './yaml-source.ts';
+import { hostPathUse } from './host-paths.ts';
 
 export interface CompileOptions extends RunFacts {
   /** The image for steps that name none and whose file sets no default. */
@@ -75,7 +76,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     for (const s of plainServices) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_PLAIN', `service ${s.name} turns TLS off: the job's engine answers plain HTTP too, on the port the file's Docker address names (2375 unless it says otherwise), to the job's own containers only (nothing outside the job reaches it)`, 'info'));
     const resolveImage = (image: string | undefined) => substitute(image ?? config.defaultImage ?? opts.defaultImage, vars);
     const hostNotices: PipelineNotice[] = [];
-    const mountsFor = (volumes: VolumeRef[]) => volumes.map((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, hostNotices, source));
+    const mountsFor = (volumes: VolumeRef[]) => volumes.flatMap((v) => toMount(v, config, socketDirVolumes, opts.trusted ?? false, problems, hostNotices, source) ?? []);
 
     const steps: PlanStep[] = config.steps
       .filter((s) => selected.has(s.name))
@@ -181,7 +182,7 @@ function toMount(
   problems: PipelineProblem[],
   notices: PipelineNotice[],
   source: YamlSource,
-): MountIntent {
+): MountIntent | undefined {
   const at = (path: VolumeRef['at'], key?: string) => source.position(path, key);
   const target = v.target;
   if (!target.startsWith('/')) problems.push({ position: at(v.at), message: `volume target "${target}" must be an absolute path` });
@@ -197,14 +198,7 @@ function toMount(
       problems.push({ position: at(declared?.kind === 'host' ? declared.at : v.at), message: `host path ${hostPath} cannot be mounted: the job is not trusted (run it on a runner started with --trusted, or drop the mount)` });
       return { kind: 'host', path: hostPath, target, readOnly: v.readOnly };
     }
-    if (!trusted) {
-      // Writable, most host paths in real files are caches (Go's, npm's, Drone's
-      // /tmp/drone-cache): the job runs, with an empty volume of its own there, and says what
-      // that costs.
-      const name = `host${hostPath.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
-      notices.push(source.notice(declared?.kind === 'host' ? declared.at : v.at, undefined, 'NESTOR_HOST_PATH_EMPTY', `host path ${hostPath} is an empty volume of the job here: an untrusted job gets nothing of the host's, so what the path holds on the host is not there and what the job leaves in it goes with the job (a cache starts cold); on a runner started with --trusted the host path itself is mounted`, 'degraded'));
-      return { kind: 'volume', name, target, readOnly: false };
-    }
+    if (!trusted) return untrustedHostPath(hostPath, target, declared?.kind === 'host' ? declared.at : v.at, notices, source);
     return { kind: 'host', path: hostPath, target, readOnly: v.readOnly };
   }
   if (v.source.startsWith('.')) {
@@ -216,6 +210,27 @@ function toMount(
   }
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v.source)) problems.push({ position: at(v.at), message: `volume name "${v.source}" is not a valid name` });
   return { kind: 'volume', name: v.source, target, readOnly: v.readOnly };
+}
+
+/**
+ * A writable host path in a job that gets nothing of the host's. The job runs: with the
+ * container's own name files, or with an empty volume of the job's where the path was, and
+ * the notice says what that costs: nothing but time for a cache, the host's data otherwise.
+ */
+function untrustedHostPath(hostPath: string, target: string, at: VolumeRef['at'], notices: PipelineNotice[], source: YamlSource): MountIntent | undefined {
+  const use = hostPathUse(hostPath, target);
+  const trustedToo = 'on a runner started with --trusted the host path itself is mounted';
+  if (use === 'container-file') {
+    notices.push(source.notice(at, undefined, 'NESTOR_HOST_FILE_OWN', `host file ${hostPath} is not mounted: the container has its own ${target}, made by its engine for the job's network (service names resolve in it); ${trustedToo}`, 'info'));
+    return undefined;
+  }
+  const name = `host${hostPath.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
+  if (use === 'cache') {
+    notices.push(source.notice(at, undefined, 'NESTOR_CACHE_COLD', `host path ${hostPath} (at ${target}) is a cache: here it is an empty volume of the job, shared by its steps, so the cache starts cold and only time is lost; ${trustedToo}`, 'info'));
+  } else {
+    notices.push(source.notice(at, undefined, 'NESTOR_HOST_PATH_EMPTY', `host path ${hostPath} (at ${target}) is an empty volume of the job here: an untrusted job gets nothing of the host's, so what the path holds on the host is not there and what the job leaves in it goes with the job; ${trustedToo}`, 'degraded'));
+  }
+  return { kind: 'volume', name, target, readOnly: false };
 }
 
 function selectSteps(config: PipelineConfig, order: Map<string, string[]>, only: string[] | undefined, problems: PipelineProblem[], source: YamlSource): Set<string> {

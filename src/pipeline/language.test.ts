@@ -59,10 +59,19 @@ test('an untrusted job never mounts a host path: a read-only one is refused, a w
   assert.ok(mounts.every((m) => m?.kind === 'volume' && m.name === 'host-tmp-drone-cache'), 'both steps share one volume of the job');
   assert.ok(!cache!.steps.some((s) => s.mounts.some((m) => m.kind === 'host')));
   assert.deepEqual(cache!.volumes, ['host-tmp-drone-cache']);
-  const said = cache!.notices.filter((n) => n.code === 'NESTOR_HOST_PATH_EMPTY');
+  // A cache only saves time: the job loses nothing else, and the notice says so.
+  const said = cache!.notices.filter((n) => n.code === 'NESTOR_CACHE_COLD');
   assert.equal(said.length, 1);
-  assert.equal(said[0]!.severity, 'degraded');
-  assert.match(said[0]!.message, /a cache starts cold/);
+  assert.equal(said[0]!.severity, 'info');
+  assert.match(said[0]!.message, /the cache starts cold and only time is lost/);
+  // Data the host holds, or keeps from the job, is lost: that is said as degraded.
+  const data = plans('.drone.yml', 'kind: pipeline\nname: d\nvolumes:\n  - name: site\n    host: {path: /srv/www}\nsteps:\n  - name: a\n    image: golang\n    volumes: [{name: site, path: /public}]\n    commands: [make]\n')[0]!;
+  assert.deepEqual(data.notices.filter((n) => n.severity === 'degraded').map((n) => n.code), ['NESTOR_HOST_PATH_EMPTY']);
+  assert.ok(data.steps[0]!.mounts.some((m) => m.kind === 'volume' && m.target === '/public'));
+  // The host's /etc/hosts is not mounted over the container's own, which names the services.
+  const hosts = plans('.woodpecker.yml', 'steps:\n  a:\n    image: php\n    commands: [composer install]\n    volumes: ["/etc/hosts:/etc/hosts"]\n')[0]!;
+  assert.ok(!hosts.steps[0]!.mounts.some((m) => m.target === '/etc/hosts'));
+  assert.deepEqual(hosts.notices.filter((n) => n.code === 'NESTOR_HOST_FILE_OWN').map((n) => n.severity), ['info']);
   const [trusted] = plans('.drone.yml', drone, { trusted: true });
   assert.ok(trusted!.steps[0]!.mounts.some((m) => m.kind === 'host' && m.path === '/tmp/drone-cache'));
 });
