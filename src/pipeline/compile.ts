@@ -225,7 +225,9 @@ function untrustedHostPath(hostPath: string, target: string, at: VolumeRef['at']
     return undefined;
   }
   const name = `host${hostPath.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
-  if (use === 'cache') {
+  if (use === 'scratch') {
+    notices.push(source.notice(at, undefined, 'NESTOR_SCRATCH_EMPTY', `host path ${hostPath} at ${target} is scratch space: here it is an empty volume of the job, shared by its steps, which nothing reads after the job; ${trustedToo}`, 'info'));
+  } else if (use === 'cache') {
     notices.push(source.notice(at, undefined, 'NESTOR_CACHE_COLD', `host path ${hostPath} (at ${target}) is a cache: here it is an empty volume of the job, shared by its steps, so the cache starts cold and only time is lost; ${trustedToo}`, 'info'));
   } else {
     notices.push(source.notice(at, undefined, 'NESTOR_HOST_PATH_EMPTY', `host path ${hostPath} (at ${target}) is an empty volume of the job here: an untrusted job gets nothing of the host's, so what the path holds on the host is not there and what the job leaves in it goes with the job; ${trustedToo}`, 'degraded'));

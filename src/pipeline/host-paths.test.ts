@@ -13,6 +13,7 @@ test('host paths that real files mount as caches are caches; data and name files
     ['/var/ci/docker', '/var/lib/docker'],
     ['/var/cache/ci/yarn', '/usr/local/share/.cache/yarn'],
     ['/opt/builds', '/builds/.gradle'],
+    ['/woodpecker/app/nm', '/woodpecker/src/app/web/node_modules'],
   ]) assert.equal(hostPathUse(host!, target!), 'cache', `${host} at ${target}`);
   for (const [host, target] of [
     ['/srv/www', '/public'],
@@ -22,6 +23,7 @@ test('host paths that real files mount as caches are caches; data and name files
     ['/data/releases', '/dist'],
     ['/etc/hosts', '/hosts'],
   ]) assert.equal(hostPathUse(host!, target!), 'data', `${host} at ${target}`);
+  assert.equal(hostPathUse('/woodpecker/app/test-tmp', '/tmp'), 'scratch');
   assert.equal(hostPathUse('/etc/hosts', '/etc/hosts'), 'container-file');
   assert.equal(hostPathUse('/etc/resolv.conf', '/etc/resolv.conf'), 'container-file');
 });

@@ -280,6 +280,11 @@ test("Drone's and Woodpecker's step user is the user the container runs as, insi
   assert.equal(drone.user, '1000');
   const wp = plans('.woodpecker.yml', 'steps:\n  a:\n    image: node:20\n    user: node\n    commands: [npm test]\n')[0]!.steps[0]!;
   assert.equal(wp.user, 'node');
+  // Woodpecker's Docker backend takes it from backend_options too; the Kubernetes backend's options do not apply.
+  const [opts] = plans('.woodpecker.yml', 'steps:\n  a:\n    image: golang\n    commands: [go vet]\n    backend_options:\n      docker: {user: "1000:1000"}\n      kubernetes: {serviceAccountName: ci}\n');
+  assert.equal(opts!.steps[0]!.user, '1000:1000');
+  assert.deepEqual(opts!.notices.filter((n) => n.key === 'steps.a.backend_options').map((n) => [n.code, n.severity]), [['NESTOR_BACKEND_USER', 'info'], ['NESTOR_BACKEND_OPTIONS_IGNORED', 'degraded']]);
+  assert.match(opts!.notices.find((n) => n.code === 'NESTOR_BACKEND_OPTIONS_IGNORED')!.message, /\(kubernetes\)/);
   assert.equal(plans('.nestor.yml', 'steps:\n  a: {run: echo}\n')[0]!.steps[0]!.user, undefined);
 });
 

@@ -86,6 +86,8 @@ function expressionVariables(facts: RunFacts): Record<string, string> {
     CI_PIPELINE_EVENT: facts.event ?? '',
     CI_REPO: facts.facts?.repo ?? '',
     CI_PIPELINE_CRON: facts.facts?.cron ?? '',
+    // Woodpecker lists the changed files, as JSON, only when it knows them (and up to 500).
+    ...(facts.changedPaths && facts.changedPaths.length <= 500 ? { CI_PIPELINE_FILES: JSON.stringify(facts.changedPaths) } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PipelineProblem } from '../errors.ts';
+import type { PipelineNotice, PipelineProblem } from '../errors.ts';
 import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
@@ -106,7 +106,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       return undefined;
     }
     unsupportedKeys(source, value as Record<string, unknown>, at, STEP_UNSUPPORTED, unsupported);
-    if (c.backend_options) notices.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_OPTIONS_IGNORED', `${what}: backend_options (${Object.keys(c.backend_options).join(', ')}) are settings of Woodpecker's own backends; Nestor's backend does not read them (limits are the job engine's)`, 'degraded'));
+    if (c.backend_options) notices.push(...backendOptionsNotices(source, c.backend_options, at, what));
     const when = c.when === undefined ? [] : Array.isArray(c.when) ? c.when : [c.when];
     when.forEach((w, i) => {
       const whenAt = Array.isArray(c.when) ? [...at, 'when', i] : [...at, 'when'];
@@ -143,7 +143,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       volumes: [...volumes, ...engine.volumes.filter((e) => !volumes.some((v) => v.target === e.target))],
       ...(c.network_mode ? { networkMode: c.network_mode } : {}),
       ...(c.directory ? { workingDir: c.directory } : {}),
-      ...(c.user !== undefined ? { user: String(c.user) } : {}),
+      ...(c.user !== undefined ? { user: String(c.user) } : dockerUser(c.backend_options) !== undefined ? { user: dockerUser(c.backend_options)! } : {}),
       ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on), dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
       when: r.when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
       ignoreFailure: c.failure === 'ignore',
@@ -211,6 +211,26 @@ function cloneNotice(source: YamlSource, clone: unknown): NonNullable<PipelineCo
   return ownGit
     ? source.notice([], 'clone', 'NESTOR_CLONE_COPIED', "clone: Nestor copies the checkout, its .git included, into the workspace instead of running Woodpecker's git plugin; its history, tags and submodules are those of the checkout", 'info')
     : source.notice([], 'clone', 'NESTOR_CLONE_IGNORED', 'clone: this clone step runs an image or commands of its own, which Nestor does not run: it copies the checkout, .git included, into the workspace instead; move what the step did into a first step', 'degraded');
+}
+
+/**
+ * `backend_options` are per backend: Nestor's runs containers as Woodpecker's Docker backend
+ * does and reads its `user`; the Kubernetes backend's (resources, node selectors, service
+ * accounts) are not Docker's either, but what they ask for does not happen here.
+ */
+function backendOptionsNotices(source: YamlSource, options: Record<string, unknown>, at: PathSegment[], what: string): PipelineNotice[] {
+  const docker = typeof options.docker === 'object' && options.docker !== null ? Object.keys(options.docker) : [];
+  const unread = [...docker.filter((k) => k !== 'user').map((k) => `docker.${k}`), ...Object.keys(options).filter((k) => k !== 'docker')];
+  const out: PipelineNotice[] = [];
+  if (docker.includes('user')) out.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_USER', `${what}: backend_options.docker.user is the user its container runs as, as on Woodpecker's Docker backend`, 'info'));
+  if (unread.length) out.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_OPTIONS_IGNORED', `${what}: backend_options (${unread.join(', ')}) are settings of Woodpecker's own backends; Nestor's backend does not read them (limits are the job engine's)`, 'degraded'));
+  return out;
+}
+
+/** Woodpecker's Docker backend runs a step as `backend_options.docker.user`, as Nestor's does. */
+function dockerUser(options: Record<string, unknown> | undefined): string | undefined {
+  const user = (options?.docker as { user?: unknown } | undefined)?.user;
+  return typeof user === 'string' || typeof user === 'number' ? String(user) : undefined;
 }
 
 /**
