@@ -309,3 +309,8 @@ test('Woodpecker when: matrix runs a step only in the matrix jobs with those val
   assert.deepEqual(drone.steps.map((s) => [s.name, s.dependsOn]), [['runner identification', []], ['deps', ['runner identification']]]);
   assert.match(problems('.drone.yml', 'kind: pipeline\nname: d\nservices:\n  - name: my db\n    image: postgres\nsteps:\n  - name: a\n    image: alpine\n    commands: [echo]\n'), /"my db" is not a valid name/, 'a service is reached by its name, a hostname');
 });
+
+test('a Drone host volume written as a bare path is refused as Drone refuses it, saying how to write it', () => {
+  const text = 'kind: pipeline\nname: p\nsteps:\n  - name: a\n    image: golang\n    commands: [go test]\nvolumes:\n  - name: docker\n    host: /var/lib/docker\n';
+  assert.match(problems('.drone.yml', text), /\.drone\.yml:9:\d+: host takes a map, as Drone reads it: write host: \{path: \/var\/lib\/docker\}/);
+});

@@ -67,7 +67,7 @@ const pipeline = z.strictObject({
   name: z.string().optional(),
   steps: z.array(z.unknown()),
   services: z.array(z.unknown()).optional(),
-  volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }).optional() })).optional(),
+  volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }, { error: (i) => (typeof i.input === 'string' ? `host takes a map, as Drone reads it: write host: {path: ${i.input}}` : undefined) }).optional() })).optional(),
   trigger: condition.optional(),
   depends_on: z.array(z.string()).optional(),
   node: z.record(z.string(), z.string()).optional(),
