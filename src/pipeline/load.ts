@@ -5,6 +5,7 @@ import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
 import { everyProblem, FILE_NOT_FOUND, PipelineError, UnsupportedFeatureError, withNotices, type PipelineNotice, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { didYouMean } from './suggest.ts';
+import { droneVariables, woodpeckerVariables } from './forge-variables.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
 import { readGitlab } from './formats/gitlab.ts';
@@ -222,9 +223,9 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
   };
   switch (config.format) {
     case 'drone':
-      return { ...common, DRONE: 'true', DRONE_BRANCH: branch, DRONE_COMMIT_BRANCH: branch, DRONE_BUILD_EVENT: event, DRONE_WORKSPACE: config.workspace, ...(job.step ? { DRONE_STEP_NAME: job.step } : {}) };
+      return { ...common, ...droneVariables(facts, { pipeline: config.name, workspace: config.workspace, ...(job.step ? { step: job.step } : {}) }) };
     case 'woodpecker':
-      return { ...common, CI_COMMIT_BRANCH: branch, CI_PIPELINE_EVENT: event, CI_WORKSPACE: config.workspace, ...(job.step ? { CI_STEP_NAME: job.step } : {}) };
+      return { ...common, ...woodpeckerVariables(facts, { pipeline: config.name, workspace: config.workspace, ...(job.step ? { step: job.step } : {}) }) };
     case 'gitlab':
       return { ...common, ...(job.step ? { CI_JOB_NAME: job.step } : {}) };
     default:

@@ -1,5 +1,6 @@
 import { globMatches } from './glob.ts';
 import { evaluateExpression, unsupportedIn } from './evaluate-expression.ts';
+import { refOf, woodpeckerVariables } from './forge-variables.ts';
 import type { Condition, Filter } from './model.ts';
 
 /** What a run is about: the facts `when` conditions are checked against. */
@@ -77,23 +78,12 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
   return undefined;
 }
 
-/** The variables a Woodpecker expression sees, under Woodpecker's names. */
+/**
+ * The variables a Woodpecker expression sees: those its steps get, under Woodpecker's names
+ * (the workflow's own name is not known to a condition, which may be the workflow's).
+ */
 function expressionVariables(facts: RunFacts): Record<string, string> {
-  return {
-    CI_COMMIT_BRANCH: facts.branch ?? '',
-    CI_COMMIT_TAG: facts.tag ?? '',
-    CI_COMMIT_REF: refOf(facts),
-    CI_PIPELINE_EVENT: facts.event ?? '',
-    CI_REPO: facts.facts?.repo ?? '',
-    CI_PIPELINE_CRON: facts.facts?.cron ?? '',
-    // Woodpecker lists the changed files, as JSON, only when it knows them (and up to 500).
-    ...(facts.changedPaths && facts.changedPaths.length <= 500 ? { CI_PIPELINE_FILES: JSON.stringify(facts.changedPaths) } : {}),
-  };
-}
-
-/** The run's Git ref, as given or as its branch or tag name it. */
-export function refOf(facts: RunFacts): string {
-  return facts.ref ?? (facts.tag ? `refs/tags/${facts.tag}` : facts.branch ? `refs/heads/${facts.branch}` : '');
+  return woodpeckerVariables(facts, { pipeline: '', workspace: '/woodpecker/src' });
 }
 
 /** Every glob pattern of a condition list, for the checks that need them all (their length). */
