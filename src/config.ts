@@ -81,6 +81,14 @@ export function engineImages(env: NodeJS.ProcessEnv): { rootless?: string; dind?
   return { ...(env.NESTOR_ROOTLESS_IMAGE ? { rootless: env.NESTOR_ROOTLESS_IMAGE } : {}), ...(env.NESTOR_DIND_IMAGE ? { dind: env.NESTOR_DIND_IMAGE } : {}) };
 }
 
+/**
+ * Registries that nested engines reach over plain HTTP (NESTOR_INSECURE_REGISTRIES, `host:port`
+ * separated by commas): a team's own registry without TLS, for GitOps' pushes and jobs' pulls.
+ */
+export function insecureRegistries(env: NodeJS.ProcessEnv): string[] {
+  return (env.NESTOR_INSECURE_REGISTRIES ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+}
+
 /** The Debian mirror `nestor images bootstrap` builds the engine image from (NESTOR_DEBIAN_MIRROR). */
 export function debianMirror(env: NodeJS.ProcessEnv): string | undefined {
   return env.NESTOR_DEBIAN_MIRROR || undefined;

@@ -26,6 +26,7 @@
  */
 
 import type { EngineUse, MountIntent, PlanContainer } from '../pipeline/plan.ts';
+import type { RegistryCredential } from '../secrets/docker-config.ts';
 
 /** A container's output stream. */
 export type StreamName = 'stdout' | 'stderr';
@@ -112,9 +113,26 @@ export interface JobSpec {
 /** Whether a backend can run jobs here; when not, why, and what to do about it. */
 export type Availability = { ok: true; detail: string } | { ok: false; reason: string; hint: string };
 
+/**
+ * One Docker config.json the job's pulls use (the plan's `imagePull`), resolved by the
+ * scheduler from the run's secrets or the job's variables. A backend pulls each image with the
+ * entry for its registry, and never puts any of it in a container, a log line or an error.
+ */
+export interface RegistryAuth {
+  /** The secret's (or variable's) name, for what to give when it was not. */
+  name: string;
+  /** How messages name where it came from: `secret dockerconfig`, `variable DOCKER_AUTH_CONFIG`. */
+  from: string;
+  /** Whether the run gave it; one not given has no credentials, and a refused pull says it was missing. */
+  given: boolean;
+  credentials: RegistryCredential[];
+}
+
 export interface SetupOptions {
   /** The job's secrets by name: the values `ContainerSpec.secrets` refers to. */
   secrets: Record<string, string>;
+  /** The registry credentials every image of `JobSpec.images` is pulled with, by registry; absent: none. */
+  registryAuth?: RegistryAuth[];
   /**
    * The job's workspace content as one tar stream (the source, and any artifacts handed down
    * from the jobs it needs), unpacked at the workspace's root before any container starts.

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { extract } from 'tar-stream';
 import { buildContext } from './build-context.ts';
 import { parseManifest } from './manifest.ts';
-import { parseDockerConfig } from './registry-credentials.ts';
+import { parseDockerConfig } from '../secrets/docker-config.ts';
 import { resolveInRepository } from './repo-paths.ts';
 import { normaliseRepoUrl, parseEvent, providerOf, verifySignature } from './webhook.ts';
 import { checkRepoUrl } from './git.ts';

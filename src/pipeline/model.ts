@@ -1,4 +1,4 @@
-import type { PipelineNotice, PipelineProblem } from './errors.ts';
+import type { PipelineNotice, PipelineProblem, SourcePosition } from './errors.ts';
 import type { PathSegment } from './yaml-source.ts';
 
 /**
@@ -79,10 +79,31 @@ export interface StepConfig {
 }
 
 /**
+ * Registry credentials a job's images (its steps' and its services') are pulled with: a Docker
+ * config.json held by a secret of the run (Drone's `image_pull_secrets`), or by GitLab's
+ * DOCKER_AUTH_CONFIG, a secret of the run or a variable of the job. The plan names it, never
+ * its value: the scheduler resolves it like the secrets steps use (src/scheduler/pull-auth.ts).
+ */
+export interface ImagePull {
+  /** The secret whose value is the config.json (or the variable, with `variable`). */
+  name: string;
+  /** A variable of the job by that name counts too, when the run gives no such secret; it is kept from every container. */
+  variable?: boolean;
+  /** Implied rather than written (GitLab reads DOCKER_AUTH_CONFIG whenever it is there): a run without it is no mistake. */
+  optional?: boolean;
+  /** Where the file names it, to point at it when it is not given. */
+  at?: SourcePosition;
+}
+
+/**
  * A GitLab job's keys that are read and kept as written, for the parts of Nestor that act on
  * them (an artifact store, caches, runner labels, deployments); compile passes them on as data.
+ * `imagePull` is written by Drone's reader too: a record is how a format hands a fact to later
+ * parts without a key of its own in the plan.
  */
 export interface JobRecord {
+  /** The credentials the job's images are pulled with. */
+  imagePull?: ImagePull[];
   stage?: string;
   /** The job's `needs`, resolved to job names (parallel jobs to each of their instances). */
   needs?: { job: string; artifacts: boolean; optional: boolean }[];

@@ -36,6 +36,8 @@ export interface AgentOptions {
   stepSlots?: number;
   /** Images nested engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
   engineImages?: EngineImages;
+  /** Registries jobs pull from over plain HTTP (NESTOR_INSECURE_REGISTRIES). */
+  insecureRegistries?: string[];
   log: Logger;
   /**
    * Level of the job started/finished lines. A runner in the server's own process (`nestor up`)
@@ -89,6 +91,7 @@ export class RunnerAgent {
       isolation: opts.isolation ?? 'auto',
       ...(opts.supply ? { supply: opts.supply } : {}),
       ...(opts.engineImages ? { engineImages: opts.engineImages } : {}),
+      ...(opts.insecureRegistries?.length ? { insecureRegistries: opts.insecureRegistries } : {}),
       ...(opts.warm
         ? {
             warm: {

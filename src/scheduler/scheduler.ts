@@ -1,7 +1,8 @@
 import type { Backend, JobHandle, PreparedStep, RunningContainer } from '../backend/backend.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, NestorError } from '../errors.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import { jobSpecOf } from './job-spec.ts';
+import { pullAuthOf, type PullAuth } from './pull-auth.ts';
 import { FAILED, type JobEvent, type JobResult, type LogLine, type StepResult } from './results.ts';
 import { SecretMasker } from './secret-masker.ts';
 import { serviceSink } from './sinks.ts';
@@ -31,6 +32,15 @@ export interface ScheduleOptions {
   deferTeardown?: (teardown: Promise<void>) => void;
 }
 
+/**
+ * A job that could not be set up: its result carries the error's message; what to do about it
+ * (a NestorError's hint: the image's name to check, the credentials to give) goes to its log.
+ */
+function setupFailed(err: unknown, notice: (text: string) => void, result: () => JobResult): JobResult {
+  if (err instanceof NestorError) notice(`→ ${err.hint}`);
+  return result();
+}
+
 /** After a cancel, how long the job's own calls have to settle once its teardown is done. */
 const CANCEL_GRACE_MS = 1000;
 
@@ -44,8 +54,17 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   const started = performance.now();
   const signal = opts.signal ?? new AbortController().signal;
   const secrets = opts.secrets ?? {};
-  const logs = { masker: new SecretMasker(Object.values(secrets)), onLog: opts.onLog, logsFull: opts.logsFull };
-  const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text });
+  let pull: PullAuth = { auth: [], revealed: [], notices: [] };
+  let pullError: unknown;
+  try {
+    pull = pullAuthOf(plan, secrets);
+  } catch (err) {
+    pullError = err;
+  }
+  const masker = new SecretMasker([...Object.values(secrets), ...pull.revealed]);
+  const logs = { masker, onLog: opts.onLog, logsFull: opts.logsFull };
+  // Notices and errors are masked too: an engine's message may quote what it was given.
+  const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text: masker.mask(text) });
   const results = new Map<string, StepResult>(plan.steps.map((s) => [s.name, { name: s.name, status: 'pending', durationMs: 0 }]));
   let engine = '';
   const finish = (status: JobResult['status'], error?: string, steps = [...results.values()].map((r) => ({ ...r }))): JobResult => ({
@@ -54,23 +73,27 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
     steps,
     durationMs: performance.now() - started,
     engine,
-    ...(error ? { error } : {}),
+    ...(error ? { error: masker.mask(error) } : {}),
   });
   const skipPending = () => {
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
   };
 
   if (signal.aborted) return finish('cancelled', undefined, []);
+  // A pull secret that is given but unusable fails the job before any engine starts.
+  if (pullError !== undefined) return setupFailed(pullError, notice, () => finish('failure', errorMessage(pullError), []));
   const { spec, steps: specs } = jobSpecOf(plan);
   let job: JobHandle;
   try {
     job = await backend.setupJob(spec, {
       secrets,
+      ...(pull.auth.length ? { registryAuth: pull.auth } : {}),
       signal,
       notice,
       engineReady: (e) => {
         engine = e.name;
         for (const n of plan.notices) notice(n.message);
+        for (const n of pull.notices) notice(n);
       },
       // The source, and the artifacts handed down to the job (src/artifacts/hand-over.ts).
       ...((plan.copySource || plan.artifactsFrom?.length) && opts.source ? { workspace: opts.source } : {}),
@@ -78,9 +101,9 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   } catch (err) {
     // Before the engine answered, no step was in reach; after it, each one was skipped.
     if (signal.aborted) return finish('cancelled', undefined, engine ? undefined : []);
-    if (!engine) return finish('failure', errorMessage(err), []);
+    if (!engine) return setupFailed(err, notice, () => finish('failure', errorMessage(err), []));
     skipPending();
-    return finish('failure', errorMessage(err));
+    return setupFailed(err, notice, () => finish('failure', errorMessage(err)));
   }
   engine = job.engine.name;
 

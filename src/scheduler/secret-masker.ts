@@ -1,13 +1,16 @@
+import { credentialStrings } from '../secrets/docker-config.ts';
+
 /**
  * Replaces every secret value in a line with `********`. Multi-line secrets are masked line by
  * line, since logs travel as lines. Longer secrets first, so one that contains another is
- * masked whole.
+ * masked whole. A secret that is a Docker config.json (a pull secret) masks the credentials in
+ * it too, each alone: a line may show one password without the JSON around it.
  */
 export class SecretMasker {
   private readonly values: string[];
 
   constructor(secrets: string[]) {
-    this.values = [...new Set(secrets.flatMap((s) => s.split('\n')).map((s) => s.trim()).filter((s) => s.length >= 3))].sort(
+    this.values = [...new Set(secrets.flatMap((s) => [s, ...credentialStrings(s)]).flatMap((s) => s.split('\n')).map((s) => s.trim()).filter((s) => s.length >= 3))].sort(
       (a, b) => b.length - a.length,
     );
   }

@@ -9,7 +9,7 @@ import { parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { GitopsParts } from '../gitops/service.ts';
 import type { AppRecord, Deployment } from '../gitops/store.ts';
-import { parseDockerConfig } from '../gitops/registry-credentials.ts';
+import { parseDockerConfig } from '../secrets/docker-config.ts';
 
 export interface GitopsRoutesDeps extends GitopsParts {
   /** Largest request body a function accepts. */

@@ -19,6 +19,7 @@ import { attachOutput } from './container-output.ts';
 import { DockerJob } from './docker-job.ts';
 import { given, provisioned, warmPool, type EngineSettings, type EngineSource, type WarmEngines } from './engine-source.ts';
 import { removeJobObjects, setUpInEngine } from './job-setup.ts';
+import { PullUnauthorizedError } from './pull-auth.ts';
 import { pullFallbackNotices } from './pull-fallbacks.ts';
 import { DockerContainer } from './running-container.ts';
 import { startService } from './services.ts';
@@ -99,7 +100,8 @@ export class DockerBackend implements Backend<DockerJob> {
       return job;
     } catch (err) {
       if (!opts.signal.aborted) {
-        for (const n of await pullFallbackNotices(engine, startedAt)) opts.notice(n);
+        // A refused pull has said why; the image cache had no part in it.
+        if (!(err instanceof PullUnauthorizedError)) for (const n of await pullFallbackNotices(engine, startedAt)) opts.notice(n);
         await removeJobObjects(engine, id);
       }
       await this.releaseEngine(engine, opts.notice);

@@ -28,6 +28,8 @@ export interface EngineSettings {
   supply?: ImageSupply;
   /** Images nested engines start from instead of Nestor's own (NESTOR_ROOTLESS_IMAGE, NESTOR_DIND_IMAGE). */
   engineImages?: EngineImages;
+  /** Registries jobs' engines pull from over plain HTTP (NESTOR_INSECURE_REGISTRIES). */
+  insecureRegistries?: string[];
 }
 
 export interface WarmEngines {
@@ -46,8 +48,16 @@ function baseOptions(s: EngineSettings): ProvisionOptions {
     host: s.host,
     isolation: s.isolation ?? 'auto',
     ...(s.engineImages ? { engineImages: s.engineImages } : {}),
-    ...(s.supply ? { daemon: s.supply.daemonOptions() } : {}),
+    ...daemonOf(s),
   };
+}
+
+/** The image supply's mirror, and the registries the operator lets jobs reach without TLS. */
+function daemonOf(s: EngineSettings): Pick<ProvisionOptions, 'daemon'> {
+  const supply = s.supply?.daemonOptions();
+  const insecure = [...(supply?.insecureRegistries ?? []), ...(s.insecureRegistries ?? [])];
+  if (!supply && !insecure.length) return {};
+  return { daemon: { ...supply, ...(insecure.length ? { insecureRegistries: insecure } : {}) } };
 }
 
 /** The engine made for one job: its images shared, its host paths mountable, its name on it. */

@@ -4,6 +4,8 @@ import { consumeProgress } from '../../engine/json-stream.ts';
 import { imageExists } from '../../engine/images/local-images.ts';
 import { LOCAL_CLI_IMAGE, LOCAL_DIND_IMAGE } from '../../engine/images/image-names.ts';
 import { parseReference, splitTag, DOCKER_HUB } from '../../engine/images/reference.ts';
+import type { RegistryAuth } from '../backend.ts';
+import { credentialFor, PullUnauthorizedError, refusedForCredentials, type AuthConfig } from './pull-auth.ts';
 
 export class ImageNotFoundError extends NestorError {
   constructor(image: string, why: string) {
@@ -24,15 +26,19 @@ export function isDockerImage(image: string): boolean {
 /**
  * Makes every image a job names present in its engine before anything starts: already there
  * (shared layers), else pulled through the engine's mirror (the host's images, then the
- * internet where there is one). Where `docker:*-cli` cannot be had, the local DinD image, which
- * carries the same `docker` and `docker-compose` clients, stands in under the requested name.
+ * internet where there is one), with the credentials of `auth` for the image's registry; a
+ * refusal says so (PullUnauthorizedError). Where `docker:*-cli` cannot be had, the local DinD
+ * image, which carries the same `docker` and `docker-compose` clients, stands in under the
+ * requested name.
  */
-export async function prepareImages(docker: Docker, images: string[], notice: (text: string) => void): Promise<void> {
+export async function prepareImages(docker: Docker, images: string[], notice: (text: string) => void, auth: RegistryAuth[] = []): Promise<void> {
   await Promise.all(
     images.map(async (image) => {
       if (await imageExists(docker, image)) return;
-      const pulled = await pull(docker, image);
+      const credential = credentialFor(image, auth);
+      const pulled = await pull(docker, image, credential?.authconfig);
       if (pulled === true) return;
+      if (refusedForCredentials(pulled, credential !== undefined)) throw new PullUnauthorizedError(image, auth, credential?.from, pulled);
       const standIn = isDockerImage(image) ? standInFor(image) : undefined;
       if (standIn && (await imageExists(docker, standIn).then((y) => y || pull(docker, standIn).then((r) => r === true)))) {
         const [repo, tag] = splitTag(image);
@@ -40,7 +46,7 @@ export async function prepareImages(docker: Docker, images: string[], notice: (t
         notice(`${image} cannot be pulled here; ${standIn} (same docker and docker-compose clients${standIn === LOCAL_DIND_IMAGE ? ', and dockerd' : ''}) stands in for it`);
         return;
       }
-      throw new ImageNotFoundError(image, pulled);
+      throw new ImageNotFoundError(image, `not on the host engine, and the pull failed (${pulled})`);
     }),
   );
 }
@@ -50,11 +56,16 @@ export function standInFor(image: string): string {
   return /dind/.test(splitTag(image)[1]) ? LOCAL_DIND_IMAGE : LOCAL_CLI_IMAGE;
 }
 
-async function pull(docker: Docker, image: string): Promise<true | string> {
+/** True, or the engine's first line of why not. */
+async function pull(docker: Docker, image: string, authconfig?: AuthConfig): Promise<true | string> {
   try {
-    await consumeProgress(`pull of ${image}`, await docker.pull(image));
+    // createImage with the credentials apart: `pull(image, { authconfig })` would also put
+    // them in the request's query string, where an engine's debug log shows them.
+    const [fromImage, tag, digest] = splitTag(image);
+    const stream = authconfig ? await docker.createImage(authconfig, { fromImage, tag: digest ?? tag }) : await docker.pull(image);
+    await consumeProgress(`pull of ${image}`, stream);
     return true;
   } catch (err) {
-    return `not on the host engine, and the pull failed (${errorMessage(err).split('\n')[0]})`;
+    return errorMessage(err).split('\n')[0]!;
   }
 }

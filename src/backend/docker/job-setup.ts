@@ -26,7 +26,7 @@ export async function setUpInEngine(id: string, engine: NestedEngine, spec: JobS
   try {
     const plain = spec.plainEngine && engine.isolation !== 'socket';
     const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : []), ...(plain ? [PLAIN_PORT_IMAGE] : [])];
-    const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, slots[0]), prepareImages(engine.docker, images, opts.notice)]);
+    const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, slots[0]), prepareImages(engine.docker, images, opts.notice, opts.registryAuth)]);
     if (plain && !opts.signal.aborted) await startPlainEnginePort(ctx);
     if (!opts.signal.aborted && opts.workspace) await fillWorkspace(ctx, spec, opts.workspace());
     return { ctx, slots };

@@ -2,9 +2,10 @@ import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { NestorError } from '../../errors.ts';
-import { defaultStepImage, engineImages } from '../../config.ts';
+import { defaultStepImage, engineImages, insecureRegistries } from '../../config.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
+import { checkPullSecrets } from '../../pipeline/image-pull.ts';
 import { selectJobs } from '../../pipeline/select-jobs.ts';
 import { includeSourceFromEnv } from '../../pipeline/include-fetch.ts';
 import { loadPlans } from '../../pipeline/load.ts';
@@ -77,7 +78,7 @@ export function currentCommit(dir: string): string | undefined {
 export function registerRunCommand(program: Command): void {
   program
     .command('run [file]')
-    .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.yml, .gitlab-ci.yml)')
+    .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.jsonnet, .drone.yml, .gitlab-ci.yml)')
     .option('-C, --dir <dir>', 'the source directory (copied into the workspace)', '.')
     .option('--step <name>', 'run only this step and what it depends on (repeatable)', collect, [])
     .option('--job <name>', 'run only this job (or pipeline) and the jobs it waits for (repeatable)', collect, [])
@@ -108,6 +109,8 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     includes: includeSourceFromEnv(process.env),
     ...commitOf(dir),
   }), flags.job);
+  // Like a secret a step uses, a pull secret not given stops the run before any engine starts.
+  checkPullSecrets(plans, Object.keys(secrets));
   const printer = new RunPrinter(out, plans.length > 1);
   // Signals are caught before anything is made: an interrupt at any moment cancels the run,
   // and what it started is removed before the process exits.
@@ -139,7 +142,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
     const results = await runPlans(plans, {
       // Each job in a nested engine of its own, provisioned for it (or the host's, in socket mode).
-      backend: new DockerBackend({ host, supply, isolation: flags.mode, engineImages: engineImages(process.env) }),
+      backend: new DockerBackend({ host, supply, isolation: flags.mode, engineImages: engineImages(process.env), insecureRegistries: insecureRegistries(process.env) }),
       sourceDir: dir,
       secrets,
       signal: controller.signal,

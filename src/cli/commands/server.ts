@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import { dataDir, defaultStepImage, engineImages, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
+import { dataDir, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
 import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -73,7 +73,7 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
     ...(process.env.NESTOR_FUNCTIONS_REGISTRY ? { registry: process.env.NESTOR_FUNCTIONS_REGISTRY } : {}),
     ...(process.env.NESTOR_WEBHOOK_SECRET ? { webhookSecret: process.env.NESTOR_WEBHOOK_SECRET } : {}),
     ...(process.env.NESTOR_BUILD_ENGINES ? { buildWarm: Number(process.env.NESTOR_BUILD_ENGINES) } : {}),
-    ...(process.env.NESTOR_INSECURE_REGISTRIES ? { insecureRegistries: process.env.NESTOR_INSECURE_REGISTRIES.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
+    ...(insecureRegistries(process.env).length ? { insecureRegistries: insecureRegistries(process.env) } : {}),
     // Where the admin may name local repositories (NESTOR_LOCAL_REPO_ROOTS), and the key that
     // seals credentials at rest (NESTOR_SECRET_KEY, else a key file in the data directory).
     localRepoRoots: localRepoRoots(process.env),
@@ -82,8 +82,8 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
 }
 
 /** What a runner takes from the environment: the default step image and slots, and the engines' images. */
-export function runnerSettings(env: NodeJS.ProcessEnv): Pick<AgentOptions, 'stepImage' | 'stepSlots' | 'engineImages'> {
-  return { stepImage: defaultStepImage(env), stepSlots: stepSlots(env), engineImages: engineImages(env) };
+export function runnerSettings(env: NodeJS.ProcessEnv): Pick<AgentOptions, 'stepImage' | 'stepSlots' | 'engineImages' | 'insecureRegistries'> {
+  return { stepImage: defaultStepImage(env), stepSlots: stepSlots(env), engineImages: engineImages(env), insecureRegistries: insecureRegistries(env) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PipelineProblem } from '../errors.ts';
-import type { JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
+import type { ImagePull, JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { commandSchema, filterSchema, statusSchema, toArgv, toCondition } from '../common.ts';
@@ -96,7 +96,10 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   unsupportedKeys(source, raw, [], PIPELINE_UNSUPPORTED, unsupported);
   if (!top) return unreadable(source, 'drone', DRONE_WORKSPACE, problems, unsupported);
   const notices: PipelineConfig['notices'] & {} = [];
-  if (top.image_pull_secrets?.length) notices.push(source.notice([], 'image_pull_secrets', 'NESTOR_PULL_SECRETS_UNREAD', `image_pull_secrets (${top.image_pull_secrets.join(', ')}): registry credentials are not read from secrets yet; images are pulled without them (the host's images, then public registries), so a private image fails to pull, naming the image`, 'degraded'));
+  const pullSecrets = top.image_pull_secrets ?? [];
+  if (pullSecrets.length) notices.push(source.notice([], 'image_pull_secrets', 'NESTOR_PULL_SECRETS', `image_pull_secrets (${pullSecrets.join(', ')}): the images of steps and services are pulled with the registry credentials in these secrets, each a Docker config.json (nestor run --secret NAME=VALUE); no container gets them`, 'info'));
+  // Recorded on every step: the pipeline is one job, and its services' pulls use them too.
+  const imagePull: ImagePull[] = pullSecrets.map((name, i) => ({ name, at: source.position(['image_pull_secrets', i]) }));
   if (top.concurrency) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_NOT_LIMITED', `concurrency limit ${top.concurrency.limit}: runs of this pipeline are not limited; each runner's --max-jobs bounds how many jobs it runs at once`, 'degraded'));
   const runnerLabels = Object.entries(top.node ?? {}).map(([k, v]) => `${k}=${v}`);
   if (runnerLabels.length) notices.push(source.notice([], 'node', 'NESTOR_RUNNER_LABELS', `node (${runnerLabels.join(', ')}): on a server the pipeline goes only to a runner with these labels (nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
@@ -124,7 +127,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     const at: PathSegment[] = ['steps', i];
     const c = read(s, at, `step ${nameOf(s, i) ?? i + 1}`);
     if (c?.pull !== undefined) notices.push(pullNotice(source, at, `step ${c.name}`, c.pull));
-    return c ? [toStep(c, at)] : [];
+    return c ? [{ ...toStep(c, at), ...(imagePull.length ? { recorded: { imagePull } } : {}) }] : [];
   });
   // Drone's own clone step runs first and is named clone: depending on it is depending on the
   // source being there, which it always is here (Nestor copies it in before any step).

@@ -4,7 +4,7 @@ import { PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type Pip
 import { globMatches } from '../glob.ts';
 import { PipelineLimitError } from '../limits.ts';
 import { compileSlashPattern, RegexError, slashPattern, type Regex } from '../re2.ts';
-import type { JobRecord, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
+import type { ImagePull, JobRecord, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
 import { check, type Place } from '../validate.ts';
 import { closest, didYouMean } from '../suggest.ts';
 import type { RunFacts } from '../when.ts';
@@ -191,6 +191,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
       const startIn = decision.when !== 'never' && (decision.startIn ?? job.start_in) && (job.when === 'delayed' || decision.startIn) ? seconds(decision.startIn ?? job.start_in!) : undefined;
       const recorded: JobRecord = {
         stage: stageOf(job),
+        imagePull: [DOCKER_AUTH_CONFIG],
         ...(jobNeeds.record ? { needs: jobNeeds.record } : {}),
         ...(job.dependencies ? { dependencies: job.dependencies } : {}),
         ...(job.artifacts !== undefined ? { artifacts: job.artifacts } : {}),
@@ -279,8 +280,16 @@ function withoutNulls(job: Record<string, unknown>): Record<string, unknown> {
 /** Variables that set GitLab Runner itself (how it clones, feature flags, retries of its own steps). */
 const RUNNER_SETTING = /^(GIT_(STRATEGY|DEPTH|CLEAN_FLAGS|FETCH_EXTRA_FLAGS|SUBMODULE_STRATEGY|SUBMODULE_DEPTH|SUBMODULE_PATHS|SUBMODULE_UPDATE_FLAGS|SUBMODULE_FORCE_HTTPS|CHECKOUT|CLONE_PATH|LFS_SKIP_SMUDGE)|FF_[A-Z0-9_]+|(ARTIFACT|CACHE)_COMPRESSION_LEVEL|TRANSFER_METER_FREQUENCY|(GET_SOURCES|ARTIFACT_DOWNLOAD|RESTORE_CACHE|EXECUTOR_JOB_SECTION)_ATTEMPTS|CI_DEBUG_TRACE|CI_DEBUG_SERVICES)$/;
 
-/** Each runner setting among `vars`, named once where it is written: the job gets it as a variable, and nothing else. */
+/**
+ * GitLab Runner pulls a job's image and services with the Docker config.json in
+ * DOCKER_AUTH_CONFIG whenever the job has it, whether a CI/CD variable or written in the file:
+ * every job records it, and it is looked up among the run's secrets, then the job's variables.
+ */
+const DOCKER_AUTH_CONFIG: ImagePull = { name: 'DOCKER_AUTH_CONFIG', variable: true, optional: true };
+
+/** Each runner setting among `vars`, named once where it is written: the job gets it as a variable, and nothing else (but DOCKER_AUTH_CONFIG, which pulls use). */
 function runnerSettings(vars: Variables, at: PathSegment[], source: YamlSource, notices: PipelineNotice[]): void {
+  if ('DOCKER_AUTH_CONFIG' in vars) notices.push(source.notice(at, 'DOCKER_AUTH_CONFIG', 'NESTOR_PULL_SECRETS', 'DOCKER_AUTH_CONFIG: images are pulled with these registry credentials, as GitLab Runner does, and no container gets the variable; written in the file, they are anyone\'s who reads it: give them with --secret DOCKER_AUTH_CONFIG instead', 'info'));
   for (const key of Object.keys(vars)) {
     if (!RUNNER_SETTING.test(key)) continue;
     const clone = key.startsWith('GIT_');
@@ -611,9 +620,12 @@ function builtinVars(facts: RunFacts): Record<string, string> {
   };
 }
 
-/** GitLab's default service aliases: `docker:dind` → docker, `org/img:1` → org__img and org-img. */
+/**
+ * GitLab's default service aliases: `docker:dind` → docker, `org/img:1` → org__img and org-img;
+ * a private registry's port is dropped, as GitLab Runner drops it (`reg:5000/a/b` → reg__a__b).
+ */
 export function serviceAliases(image: string): string[] {
-  const name = image.split('@')[0]!.replace(/:[^/]*$/, '');
+  const name = image.split('@')[0]!.replace(/:[^/]*$/, '').replace(/^([^/]+):\d+\//, '$1/');
   return [...new Set([name.replaceAll('/', '__'), name.replaceAll('/', '-')])];
 }
 
