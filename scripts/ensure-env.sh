@@ -2,7 +2,7 @@
 # Brings a fresh Debian/Ubuntu machine to what Nestor needs, and does nothing that is done
 # already: npm packages (with Node 24 from the npm registry when the machine's is older), a
 # Docker engine (Debian's docker.io, started in the background when none answers), the tools
-# that build images locally, and the images themselves when none can be pulled.
+# that build images locally, jsonnet for .drone.jsonnet, and the images themselves when none can be pulled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,8 @@ say "node $(node_modules/.bin/node --version)"
 
 # 2. Tools for images built without a registry, and git for later stages.
 apt_install ca-certificates git openssl busybox-static debootstrap docker-registry iptables docker-compose openssh-server openssh-client curl
+# The reference Jsonnet program, which evaluates Drone's .drone.jsonnet (src/pipeline/formats/drone-jsonnet.ts).
+apt_install jsonnet
 
 # 3. A Docker engine that answers.
 if ! timeout 5 docker info >/dev/null 2>&1; then

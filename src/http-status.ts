@@ -70,6 +70,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_FUNCTION_RESPONSE_TOO_LARGE: 502,
   // Not now: retry.
   NESTOR_COMPILER_BUSY: 503,
+  // A program the server needs to read the pipeline (jsonnet) is not installed: the operator installs it.
+  NESTOR_JSONNET_MISSING: 503,
   NESTOR_SERVER_CLOSING: 503,
   NESTOR_FUNCTION_TIMEOUT: 504,
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,4 +97,27 @@ test('lint of a GitLab file with five independent problems reports all five with
   assert.match(problems[0]!.message, /did you mean "build"/);
   assert.match(problems[1]!.message, /did you mean "script"/);
   assert.match(problems[2]!.message, /did you mean "test"/);
+});
+
+// The real jsonnet program: missing, this is skipped on a workstation and fails in CI.
+const jsonnet = spawnSync('jsonnet', ['--version']).status === 0 || process.env.CI ? false : 'jsonnet is not installed (apt-get install jsonnet)';
+
+test('lint reads a .drone.jsonnet as Drone evaluates it: its pipelines as jobs, a problem at its line naming pipeline and key, .drone.star refused', { skip: jsonnet }, async () => {
+  const text = (image: string) => ["local p(name, deps=[]) = { kind: 'pipeline', name: name, steps: [{ name: 'test', " + image + ": 'alpine', commands: ['true'] }], depends_on: deps };", '[', "  p('build'),", "  p('deploy', ['build']),", ']', ''].join('\n');
+  const ok = await nestor(['lint', '-C', repo({ '.drone.jsonnet': text('image') }), '--json']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal((JSON.parse(ok.stdout) as { jobs: number }).jobs, 2);
+  const bad = await nestor(['lint', '-C', repo({ '.drone.jsonnet': text('imgae') }), '--json']);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  const { problems } = JSON.parse(bad.stdout) as { problems: { file: string; line: number; code: string; message: string }[] };
+  assert.deepEqual(problems.map((p) => [p.file, p.line, p.code, p.message.replace(/ \(did.*/, '')]), [
+    ['.drone.jsonnet', 3, 'NESTOR_PIPELINE_INVALID', 'pipeline build, steps.0.imgae: unknown key "imgae" in step test'],
+    ['.drone.jsonnet', 4, 'NESTOR_PIPELINE_INVALID', 'pipeline deploy, steps.0.imgae: unknown key "imgae" in step test'],
+  ]);
+  const syntax = await nestor(['lint', '-C', repo({ '.drone.jsonnet': '{\n  kind: pipeline\n' })]);
+  assert.equal(syntax.code, 1);
+  assert.match(syntax.stdout, /\.drone\.jsonnet:3:1: Jsonnet syntax: /);
+  const star = await nestor(['lint', '-C', repo({ '.drone.star': 'def main(ctx):\n  return []\n' }), '--json']);
+  assert.equal(star.code, 1, star.stdout + star.stderr);
+  assert.match((JSON.parse(star.stdout) as { problems: { code: string; message: string }[] }).problems[0]!.code, /^NESTOR_PIPELINE_UNSUPPORTED$/);
 });

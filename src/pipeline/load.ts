@@ -6,8 +6,10 @@ import { compile, type CompileOptions } from './compile.ts';
 import { everyProblem, FILE_NOT_FOUND, PipelineError, UnsupportedFeatureError, withNotices, type PipelineNotice, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 import { droneVariables, woodpeckerVariables } from './forge-variables.ts';
+import { preSubstitute, SubstitutionError } from './pre-substitute.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { readDrone } from './formats/drone.ts';
+import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused } from './formats/drone-jsonnet.ts';
 import { readGitlab } from './formats/gitlab.ts';
 import { readNestor } from './formats/nestor.ts';
 import { readWoodpecker } from './formats/woodpecker.ts';
@@ -16,8 +18,12 @@ import type { JobPlan } from './plan.ts';
 import type { RunFacts } from './when.ts';
 import { YamlSource } from './yaml-source.ts';
 
-/** Looked for in this order when `nestor run` is given no file. */
-export const CONVENTIONAL_FILES = ['.nestor.yml', '.nestor.yaml', '.woodpecker.yml', '.woodpecker.yaml', '.woodpecker', '.drone.yml', '.gitlab-ci.yml'];
+/**
+ * Looked for in this order when `nestor run` is given no file. `.drone.jsonnet` comes before
+ * the `.drone.yml` that is often generated from it; `.drone.star` last, only to say that it
+ * is not read when nothing else is there.
+ */
+export const CONVENTIONAL_FILES = ['.nestor.yml', '.nestor.yaml', '.woodpecker.yml', '.woodpecker.yaml', '.woodpecker', '.drone.jsonnet', '.drone.yml', '.gitlab-ci.yml', '.drone.star'];
 
 export class PipelineFileNotFoundError extends NestorError {
   constructor(where: string) {
@@ -64,7 +70,8 @@ function isWorkflow(path: string, value: unknown): boolean {
 export function formatOf(path: string, value: unknown): Format {
   const name = basename(path);
   if (name.startsWith('.gitlab-ci')) return 'gitlab';
-  if (name.startsWith('.drone')) return 'drone';
+  // Nestor reads Jsonnet only as Drone does (any config path ending in .jsonnet).
+  if (name.startsWith('.drone') || isJsonnet(name)) return 'drone';
   if (name.startsWith('.woodpecker') || basename(dirname(path)) === '.woodpecker') return 'woodpecker';
   if (value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'pipeline') return 'drone';
   return 'nestor';
@@ -78,15 +85,17 @@ export function formatOf(path: string, value: unknown): Format {
 export function readPipelines(
   path: string,
   text: string,
-  facts: RunFacts & { limits?: Partial<PipelineLimits> },
+  facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean },
   displayPath = path,
 ): { config: PipelineConfig; source: YamlSource }[] {
   const limits = pipelineLimits(facts.limits);
   const bytes = Buffer.byteLength(text);
   enforce(limits, 'bytes', bytes, () => ({ file: displayPath, line: 1, column: 1 }), `the pipeline is ${bytes} bytes`);
-  const sources = YamlSource.parseAll(displayPath, text, limits);
+  if (isStarlark(path)) throw starlarkRefused(displayPath, text);
+  let sources = isJsonnet(path) ? jsonnetSources({ path, text, displayPath, facts, limits }) : YamlSource.parseAll(displayPath, text, limits);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
   const format = formatOf(path, sources[0]!.value);
+  if ((format === 'drone' || format === 'woodpecker') && !isJsonnet(path) && text.includes('${')) sources = YamlSource.parseAll(displayPath, expandedText(format, text, facts, displayPath, matrixAxes(sources[0]!.value)), limits);
   if (isWorkflow(path, sources[0]!.value)) {
     throw new UnsupportedFeatureError([
       { position: sources[0]!.position([], 'jobs'), message: 'this is a GitHub Actions workflow (on: and jobs:), which Nestor does not read yet: write its shell steps as a .nestor.yml job, or run it with a workflow runner meanwhile' },
@@ -110,6 +119,30 @@ export function readPipelines(
   return read;
 }
 
+/**
+ * A Drone or Woodpecker file as its own system reads it: `${NAME}` expanded from the run's
+ * variables (and the build parameters given with -e) before the YAML is read.
+ */
+function expandedText(format: 'drone' | 'woodpecker', text: string, facts: RunFacts & { env?: Record<string, string> }, displayPath: string, axes: Set<string>): string {
+  const run = { pipeline: '', workspace: format === 'drone' ? '/drone/src' : '/woodpecker/src' };
+  const vars = { CI: 'true', ...(format === 'drone' ? droneVariables(facts, run) : woodpeckerVariables(facts, run)), ...facts.env };
+  try {
+    return preSubstitute(text, vars, axes);
+  } catch (err) {
+    if (!(err instanceof SubstitutionError)) throw err;
+    throw new PipelineError([{ position: { file: displayPath, line: err.line, column: err.column }, message: err.message }], `${format === 'drone' ? 'Drone' : 'Woodpecker'} expands \${...} before reading the file: write $\${...} for what the shell should expand.`);
+  }
+}
+
+/** The names of a Woodpecker matrix's axes (and of its `include` entries' keys). */
+function matrixAxes(value: unknown): Set<string> {
+  const matrix = (value as { matrix?: unknown } | null)?.matrix;
+  if (!matrix || typeof matrix !== 'object' || Array.isArray(matrix)) return new Set();
+  const { include, ...axes } = matrix as Record<string, unknown>;
+  const included = Array.isArray(include) ? include.flatMap((e) => (e && typeof e === 'object' ? Object.keys(e) : [])) : [];
+  return new Set([...Object.keys(axes), ...included]);
+}
+
 function isHeader(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Object.keys(value).length === 1 && 'spec' in value;
 }
@@ -131,7 +164,7 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
     switch (format) {
       case 'drone': {
         const config = readDrone(source);
-        return config ? [{ config, source }] : [];
+        return config ? [{ config: explainJsonnet(config, source), source }] : [];
       }
       case 'woodpecker':
         return [{ config: readWoodpecker(source, basename(path).replace(/\.ya?ml$/, '').replace(/^\.woodpecker$/, 'woodpecker')), source }];

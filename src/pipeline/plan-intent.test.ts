@@ -16,7 +16,7 @@ const EXAMPLES = join(ROOT, 'examples');
 /** What transport looks like: none of it may come from anywhere but the file. */
 const TRANSPORT = ['2376', 'tcp://docker', '/certs/client', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY', 'DOCKER_HOST'];
 
-const OPTS = { defaultImage: 'busybox:latest', branch: 'main', event: 'push', secrets: ['api_token', 'tok'], trusted: true };
+const OPTS = { defaultImage: 'busybox:latest', branch: 'main', event: 'push', secrets: ['api_token', 'tok', 'notify_token'], trusted: true };
 
 /**
  * Pipelines of the tests, in every format, with everything that touches the engine: a plain

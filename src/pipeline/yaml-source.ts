@@ -44,6 +44,8 @@ export class YamlSource {
   private located: (() => Located) | Located;
   /** The files a value was merged from (GitLab's `include`), the one that counts last. */
   private layers?: readonly YamlSource[];
+  /** Where a path is, for a value not parsed from YAML (`placed`). */
+  private place?: (path: readonly PathSegment[], key?: string) => SourcePosition;
 
   private constructor(file: string, value: unknown, located: (() => Located) | Located, limits: PipelineLimits, repeated: RepeatedKey[] = []) {
     this.file = file;
@@ -103,6 +105,17 @@ export class YamlSource {
     return source;
   }
 
+  /**
+   * A value that was made, not parsed (Drone's Jsonnet, evaluated): no YAML text holds it, so
+   * `place` says where each path is, as near as the text that made it allows.
+   */
+  static placed(file: string, value: unknown, place: (path: readonly PathSegment[], key?: string) => SourcePosition, limits: PipelineLimits): YamlSource {
+    const source = new YamlSource(file, value, () => locate(file, '{}', limits.depth)[0]!, limits);
+    source.place = place;
+    source.checkDepth();
+    return source;
+  }
+
   /** Throws when maps and lists nest deeper than the limit (an alias to an ancestor nests without end). */
   private checkDepth(): void {
     const path: PathSegment[] = [];
@@ -129,6 +142,7 @@ export class YamlSource {
 
   /** Where the value at `path` is; with `key`, where that key of the map at `path` is written. */
   position(path: readonly PathSegment[], key?: string): SourcePosition {
+    if (this.place) return this.place(path, key);
     if (this.layers?.length) {
       const full = key === undefined ? path : [...path, key];
       for (let n = full.length; n >= 1; n--) {
