@@ -221,7 +221,7 @@ function untrustedHostPath(hostPath: string, target: string, at: VolumeRef['at']
   const use = hostPathUse(hostPath, target);
   const trustedToo = 'on a runner started with --trusted the host path itself is mounted';
   if (use === 'container-file') {
-    notices.push(source.notice(at, undefined, 'NESTOR_HOST_FILE_OWN', `host file ${hostPath} is not mounted: the container has its own ${target}, made by its engine for the job's network (service names resolve in it); ${trustedToo}`, 'info'));
+    notices.push(source.notice(at, undefined, 'NESTOR_HOST_FILE_OWN', `host file ${hostPath} is not mounted: the container has its own ${target}, made by its engine (the name files for the job's network, where service names resolve; a cgroup filesystem of its own, writable when privileged); ${trustedToo}`, 'info'));
     return undefined;
   }
   const name = `host${hostPath.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;

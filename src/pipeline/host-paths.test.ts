@@ -26,4 +26,5 @@ test('host paths that real files mount as caches are caches; data and name files
   assert.equal(hostPathUse('/woodpecker/app/test-tmp', '/tmp'), 'scratch');
   assert.equal(hostPathUse('/etc/hosts', '/etc/hosts'), 'container-file');
   assert.equal(hostPathUse('/etc/resolv.conf', '/etc/resolv.conf'), 'container-file');
+  assert.equal(hostPathUse('/sys/fs/cgroup', '/sys/fs/cgroup/'), 'container-file');
 });

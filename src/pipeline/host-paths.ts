@@ -10,8 +10,12 @@ import { posix } from 'node:path';
  */
 export type HostPathUse = 'container-file' | 'cache' | 'scratch' | 'data';
 
-/** Files every container is given by its engine: the host's would be wrong inside the job's network. */
-const CONTAINER_FILES = new Set(['/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
+/**
+ * What every container is given by its engine: the host's name files would be wrong inside the
+ * job's network, and a container running systemd (a privileged one, as files that mount it
+ * are) gets a writable cgroup filesystem of its own, inside the job's engine.
+ */
+const CONTAINER_FILES = new Set(['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', '/sys/fs/cgroup']);
 
 /**
  * Where tools keep what they can fetch or build again: package managers' and compilers'
@@ -37,7 +41,7 @@ const CACHE_HOST = /(^|[/_.-])cache(s|d)?([/_.-]|$)/i;
 
 export function hostPathUse(hostPath: string, target: string): HostPathUse {
   const path = posix.normalize(target).replace(/\/$/, '');
-  if (CONTAINER_FILES.has(posix.normalize(hostPath)) && CONTAINER_FILES.has(path)) return 'container-file';
+  if (CONTAINER_FILES.has(posix.normalize(hostPath).replace(/\/$/, '')) && CONTAINER_FILES.has(path)) return 'container-file';
   if (path === '/tmp' || path === '/var/tmp') return 'scratch';
   if (CACHE_TARGETS.some((re) => re.test(path)) || CACHE_HOST.test(hostPath)) return 'cache';
   return 'data';
