@@ -7,6 +7,7 @@ import { withLifecycle } from './lifecycle.ts';
 import { makeLogger } from './logger.ts';
 import { gitopsConfig, runnerSettings, serve, type ServerFlags } from './commands/server.ts';
 import { EXIT, type Output } from './output.ts';
+import { runnerLabels } from '../runner/runner-labels.ts';
 
 /** The demo: an image built and run inside the job's own nested engine. */
 export const DEMO_JOB = {
@@ -41,11 +42,11 @@ export async function up(out: Output, flags: Flags): Promise<number> {
     const server = life.own(await serve(out, flags, logger, flags.gitops ? gitopsConfig(host, supply) : undefined), 'the server', (s) => s.close());
     life.check();
     const runnerName = 'local';
-    await server.store.registerRunner({ name: runnerName, type: 'docker', host: 'localhost', port: 0, capabilities: ['docker'], labels: ['local'], metadata: { embedded: true }, maxJobs: 3 });
+    await server.store.registerRunner({ name: runnerName, type: 'docker', host: 'localhost', port: 0, capabilities: ['docker'], labels: runnerLabels(['local']), metadata: { embedded: true }, maxJobs: 3 });
     await server.store.removeTokens('runner', runnerName);
     const runnerToken = await server.store.addToken('runner', runnerName);
     // The server logs the jobs' start and end; the runner beside it would say the same again.
-    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs: 3, labels: ['local'], host, supply, warm: 1, ...runnerSettings(process.env), log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
+    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs: 3, labels: runnerLabels(['local']), host, supply, warm: 1, ...runnerSettings(process.env), log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
     life.own(agent, 'the local runner', (a) => a.stop());
     await agent.start();
     life.check();

@@ -31,7 +31,7 @@ test('compiles on a thread, and its errors come back as the classes they were th
     assert.ok(over instanceof PipelineLimitError);
     assert.deepEqual(over.limit, { name: 'steps', max: 5, actual: 20 });
     assert.match(over.message, /the file has 20 steps, services or jobs: over the pipeline limit steps = 5/);
-    const unsupported = await rejection(pool.check({ file: '.woodpecker.yml', text: 'steps:\n  a: {image: x, commands: [x]}\nplatform: windows/amd64\n' }));
+    const unsupported = await rejection(pool.check({ file: '.woodpecker.yml', text: 'steps:\n  a: {image: x, commands: [x], devices: [/dev/fuse]}\n' }));
     assert.ok(unsupported instanceof UnsupportedFeatureError);
     const empty = await rejection(pool.check({ file: '.nestor.yml', text: '' }));
     assert.ok(empty instanceof NestorError && !(empty instanceof PipelineError));

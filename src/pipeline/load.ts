@@ -8,7 +8,7 @@ import { didYouMean } from './suggest.ts';
 import { droneVariables, woodpeckerVariables } from './forge-variables.ts';
 import { preSubstitute, SubstitutionError } from './pre-substitute.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
-import { readDrone } from './formats/drone.ts';
+import { otherDocumentNotices, readDrone } from './formats/drone.ts';
 import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused } from './formats/drone-jsonnet.ts';
 import { readGitlab } from './formats/gitlab.ts';
 import { readNestor } from './formats/nestor.ts';
@@ -160,6 +160,14 @@ function itemsWritten(format: Format, value: unknown): number {
 }
 
 function readAll(path: string, format: Format, sources: YamlSource[], facts: RunFacts): { config: PipelineConfig; source: YamlSource }[] {
+  const read = readEach(path, format, sources, facts);
+  // Drone's secret and signature documents are said with the file's first pipeline.
+  const others = format === 'drone' ? sources.flatMap(otherDocumentNotices) : [];
+  if (others.length && read[0]) read[0] = { ...read[0], config: { ...read[0].config, notices: [...others, ...(read[0].config.notices ?? [])] } };
+  return read;
+}
+
+function readEach(path: string, format: Format, sources: YamlSource[], facts: RunFacts): { config: PipelineConfig; source: YamlSource }[] {
   return sources.flatMap((source) => {
     switch (format) {
       case 'drone': {
@@ -167,7 +175,7 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
         return config ? [{ config: explainJsonnet(config, source), source }] : [];
       }
       case 'woodpecker':
-        return [{ config: readWoodpecker(source, basename(path).replace(/\.ya?ml$/, '').replace(/^\.woodpecker$/, 'woodpecker')), source }];
+        return [{ config: readWoodpecker(source, workflowName(path)), source }];
       case 'gitlab':
         // A component's header document (`spec: inputs`, then `---`) is not a pipeline.
         if (sources.length > 1 && source === sources[0] && isHeader(source.value)) return [];
@@ -200,7 +208,12 @@ export function loadPlans(dir: string, file: string | undefined, opts: CompileOp
  */
 function siblingWorkflows(paths: string[]): string[] {
   const dirs = [...new Set(paths.filter((p) => basename(dirname(p)) === '.woodpecker').map(dirname))];
-  return dirs.flatMap((d) => yamlFilesIn(d).map((f) => basename(f).replace(/\.ya?ml$/, '')));
+  return dirs.flatMap((d) => yamlFilesIn(d).map(workflowName));
+}
+
+/** A Woodpecker workflow's name, as Woodpecker gives it: its file's, without extension or leading dot. */
+function workflowName(path: string): string {
+  return basename(path).replace(/\.ya?ml$/, '').replace(/^\./, '');
 }
 
 /**

@@ -24,6 +24,12 @@ export interface Condition {
   evaluate?: string;
   /** Woodpecker's `matrix`: the step runs only in the matrix jobs with these values. */
   matrix?: Record<string, string>;
+  /**
+   * Woodpecker's reading of `paths` over the whole change set: excluded only when every
+   * changed file is, included when any is; an empty change set passes when `onEmpty`; a commit
+   * message holding `ignoreMessage` passes whatever changed.
+   */
+  pathRule?: { onEmpty: boolean; ignoreMessage?: string };
 }
 
 /** Glob patterns a value must match (`include`) and must not match (`exclude`). */

@@ -72,9 +72,19 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
     if (unsupported) return `its evaluate expression uses ${unsupported}, which Nestor cannot evaluate`;
     if (!evaluateExpression(c.evaluate, expressionVariables(facts))) return `evaluate ${JSON.stringify(c.evaluate)} is false`;
   }
+  if (c.paths && facts.changedPaths && c.pathRule) return woodpeckerPaths(c.paths, c.pathRule, facts.changedPaths, facts.facts?.message);
   if (c.paths && facts.changedPaths && !facts.changedPaths.some((p) => matches(c.paths!, p))) {
     return `no changed file matches ${describe(c.paths)}`;
   }
+  return undefined;
+}
+
+function woodpeckerPaths(filter: Filter, rule: NonNullable<Condition['pathRule']>, changed: string[], message: string | undefined): string | undefined {
+  if (rule.ignoreMessage && message?.toLowerCase().includes(rule.ignoreMessage.toLowerCase())) return undefined;
+  if (changed.length === 0) return rule.onEmpty ? undefined : 'no file changed, and on_empty is false';
+  const isMatch = (patterns: string[], p: string) => patterns.some((g) => globMatches(p, g));
+  if (filter.exclude.length && changed.every((p) => isMatch(filter.exclude, p))) return `every changed file matches ${filter.exclude.join(', ')}, which is excluded`;
+  if (filter.include.length && !changed.some((p) => isMatch(filter.include, p))) return `no changed file matches ${filter.include.join(', ')}`;
   return undefined;
 }
 

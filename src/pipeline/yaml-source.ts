@@ -179,9 +179,11 @@ interface Located {
 
 /** A document's value; aliases expanded past the limit are refused where the first alias is. */
 function toValue(file: string, l: Located, limits: PipelineLimits): unknown {
+  spliceSequenceMerges(l.doc);
   try {
     return l.doc.toJS({ maxAliasCount: limits.aliases });
   } catch (err) {
+    if (err instanceof Error && /^Merge sources/.test(err.message)) throw mergeProblem(file, l);
     // The yaml package's own guard against alias bombs ("Excessive alias count …").
     if (!(err instanceof ReferenceError && /alias/i.test(err.message))) throw err;
     let offset = 0;
@@ -194,6 +196,48 @@ function toValue(file: string, l: Located, limits: PipelineLimits): unknown {
     const pos = l.lines.linePos(offset);
     throw new PipelineLimitError('aliases', limits.aliases, { file, line: pos.line, column: pos.col }, 'YAML aliases here expand to more nodes than allowed (an alias bomb?)');
   }
+}
+
+/**
+ * Woodpecker's YAML reader merges lists too: a list item `<<: *list` (or `<<: [*a, *b]`) of
+ * lists only is replaced by their items, in place. The yaml package merges only maps, so the
+ * document is rewritten before it is read; every position still points at what is written.
+ */
+function spliceSequenceMerges(doc: Document): void {
+  visit(doc, {
+    Seq(_, seq) {
+      if (!seq.items.some((item) => sequenceMergeOf(doc, item))) return;
+      seq.items = seq.items.flatMap((item) => sequenceMergeOf(doc, item)?.flatMap((from) => from.items as unknown[]) ?? [item]);
+    },
+  });
+}
+
+/** The lists an item `<<: *a` merges in, when it is only that and every source is a list. */
+function sequenceMergeOf(doc: Document, item: unknown): YAMLSeq[] | undefined {
+  if (!isMap(item) || item.items.length !== 1 || !isMergeKey(item.items[0]!.key)) return undefined;
+  const value = resolved(doc, item.items[0]!.value);
+  const sources = isSeq(value) && !isAlias(item.items[0]!.value) ? value.items.map((i) => resolved(doc, i)) : [value];
+  return sources.length > 0 && sources.every(isSeq) ? (sources as YAMLSeq[]) : undefined;
+}
+
+/** A merge key whose sources are not maps (nor lists in a list): a problem where it is written. */
+function mergeProblem(file: string, l: Located): PipelineError {
+  let offset = 0;
+  visit(l.doc, {
+    Pair(_, pair) {
+      if (!isMergeKey(pair.key)) return;
+      const value = resolved(l.doc, pair.value);
+      const sources = isSeq(value) ? value.items.map((i) => resolved(l.doc, i)) : [value];
+      if (sources.every(isMap)) return;
+      offset = (pair.key as Node).range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  const pos = l.lines.linePos(offset);
+  return new PipelineError(
+    [{ position: { file, line: pos.line, column: pos.col }, message: 'YAML merge key <<: merges maps into a map (or lists into a list item), and this merges something else' }],
+    'Merge only maps with <<: (<<: *defaults or <<: [*a, *b]), or write the values out.',
+  );
 }
 
 /**

@@ -16,6 +16,7 @@ import type { EngineClient } from '../../engine/engine-client.ts';
 import type { GitopsConfig } from '../../gitops/service.ts';
 import { errorMessage } from '../../errors.ts';
 import type { Output } from '../output.ts';
+import { runnerLabels } from '../../runner/runner-labels.ts';
 
 export interface ServerFlags extends LogFlags {
   port: string;
@@ -184,7 +185,7 @@ export function registerServerCommands(program: Command): void {
         token: flags.token,
         name: flags.name,
         maxJobs: Number(flags.maxJobs),
-        labels: flags.labels.split(',').map((l) => l.trim()).filter(Boolean),
+        labels: runnerLabels(flags.labels.split(',').map((l) => l.trim()).filter(Boolean)),
         host,
         supply,
         isolation: flags.mode,

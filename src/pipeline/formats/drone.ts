@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PipelineProblem } from '../errors.ts';
+import type { PipelineNotice, PipelineProblem } from '../errors.ts';
 import type { ImagePull, JobVolume, PipelineConfig, ServiceConfig, StepConfig } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
@@ -58,6 +58,8 @@ const container = z.strictObject({
   user: z.union([z.string(), z.number()]).optional(),
   /** Drone 0.8's secrets, still read by Drone 1's converter: each exposed as its upper-case name. */
   secrets: z.array(z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })])).optional(),
+  /** The Kubernetes runner's requests and limits: here the job's engine has the limits. */
+  resources: z.looseObject({}).optional(),
 });
 
 const pipeline = z.strictObject({
@@ -67,7 +69,7 @@ const pipeline = z.strictObject({
   name: z.string().optional(),
   steps: z.array(z.unknown()),
   services: z.array(z.unknown()).optional(),
-  volumes: z.array(z.strictObject({ name: z.string(), temp: z.looseObject({}).optional(), host: z.strictObject({ path: z.string() }, { error: (i) => (typeof i.input === 'string' ? `host takes a map, as Drone reads it: write host: {path: ${i.input}}` : undefined) }).optional() })).optional(),
+  volumes: z.array(z.strictObject({ name: z.string(), temp: z.strictObject({ medium: z.string().optional(), size_limit: z.union([z.string(), z.number()]).optional() }).optional(), host: z.strictObject({ path: z.string() }, { error: (i) => (typeof i.input === 'string' ? `host takes a map, as Drone reads it: write host: {path: ${i.input}}` : undefined) }).optional() })).optional(),
   trigger: condition.optional(),
   depends_on: z.array(z.string()).optional(),
   node: z.record(z.string(), z.string()).optional(),
@@ -77,6 +79,12 @@ const pipeline = z.strictObject({
   workspace: z.strictObject({ path: z.string().optional(), base: z.string().optional() }).optional(),
   platform: z.strictObject({ os: z.string().optional(), arch: z.string().optional(), variant: z.string().optional(), version: z.string().optional() }).optional(),
   clone: z.strictObject({ disable: z.boolean().optional(), depth: z.number().optional(), retries: z.number().optional(), skip_verify: z.boolean().optional() }).optional(),
+  // The Kubernetes runner's own keys of a pipeline (drone-runner-kube).
+  metadata: z.looseObject({}).optional(),
+  service_account_name: z.string().optional(),
+  node_selector: z.record(z.string(), z.string()).optional(),
+  tolerations: z.array(z.unknown()).optional(),
+  dns_config: z.unknown().optional(),
 });
 
 export function readDrone(source: YamlSource): PipelineConfig | undefined {
@@ -101,8 +109,17 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   // Recorded on every step: the pipeline is one job, and its services' pulls use them too.
   const imagePull: ImagePull[] = pullSecrets.map((name, i) => ({ name, at: source.position(['image_pull_secrets', i]) }));
   if (top.concurrency) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_NOT_LIMITED', `concurrency limit ${top.concurrency.limit}: runs of this pipeline are not limited; each runner's --max-jobs bounds how many jobs it runs at once`, 'degraded'));
-  const runnerLabels = Object.entries(top.node ?? {}).map(([k, v]) => `${k}=${v}`);
-  if (runnerLabels.length) notices.push(source.notice([], 'node', 'NESTOR_RUNNER_LABELS', `node (${runnerLabels.join(', ')}): on a server the pipeline goes only to a runner with these labels (nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
+  // Drone's node and the platform's architecture choose where the pipeline runs: on a
+  // server, a runner with those labels (every runner has its platform's).
+  const arch = top.platform?.arch;
+  const platformLabel = arch ? [`platform=${top.platform?.os ?? 'linux'}/${arch}${top.platform?.variant ? `/${top.platform.variant}` : ''}`] : [];
+  const runnerLabels = [...Object.entries(top.node ?? {}).map(([k, v]) => `${k}=${v}`), ...platformLabel];
+  const labelKeys = [top.node && 'node', arch && 'platform.arch'].filter((k): k is string => typeof k === 'string');
+  if (runnerLabels.length) notices.push(source.notice([], labelKeys[0]!.split('.')[0]!, 'NESTOR_RUNNER_LABELS', `${labelKeys.join(', ')} (${runnerLabels.join(', ')}): on a server the pipeline goes only to a runner with these labels (every runner has platform=linux/ARCH of its machine; others: nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
+  notices.push(...kubernetesNotices(source, top));
+  for (const [i, v] of (top.volumes ?? []).entries()) {
+    if (v.temp?.medium || v.temp?.size_limit !== undefined) notices.push(source.notice(['volumes', i], 'temp', 'NESTOR_TEMP_ON_DISK', `volume ${v.name}: temp${v.temp.medium ? ` medium ${v.temp.medium}` : ''}${v.temp.size_limit !== undefined ? ` size_limit ${v.temp.size_limit}` : ''} is a volume of the job on disk here, not in memory, bounded by the engine's disk: only speed differs, and it goes with the job as a temp volume does`, 'info'));
+  }
   if (top.clone) {
     notices.push(top.clone.disable
       ? source.notice(['clone'], 'disable', 'NESTOR_CLONE_DISABLED', 'clone.disable: the workspace starts empty', 'info')
@@ -166,6 +183,42 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     unsupported,
     unread,
   };
+}
+
+/**
+ * The Kubernetes runner's keys: where it places the pod and what it is in the cluster. Nothing
+ * of the steps' work depends on them, but a service account is the pod's identity to the
+ * cluster, which a job here does not have.
+ */
+function kubernetesNotices(source: YamlSource, top: z.infer<typeof pipeline>): PipelineNotice[] {
+  const out: PipelineNotice[] = [];
+  for (const key of ['metadata', 'node_selector', 'tolerations', 'dns_config'] as const) {
+    if (top[key] !== undefined) out.push(source.notice([], key, 'NESTOR_KEY_RECORDED', `${key}: a setting of the pod the Kubernetes runner makes (where in the cluster it runs, what it is there); here the pipeline is a job in its own engine on a runner, so it is recorded and changes nothing`, 'info'));
+  }
+  if (top.service_account_name) out.push(source.notice([], 'service_account_name', 'NESTOR_SERVICE_ACCOUNT', `service_account_name ${top.service_account_name}: the pod's identity in the Kubernetes cluster, which a job here does not have; steps that call the cluster's API with it fail: give them credentials as a secret instead`, 'degraded'));
+  top.steps.forEach((s, i) => {
+    if (s && typeof s === 'object' && 'resources' in s) out.push(source.notice(['steps', i], 'resources', 'NESTOR_KEY_RECORDED', "resources: the Kubernetes runner's requests and limits of a step; here the job's engine has the limits", 'info'));
+  });
+  return out;
+}
+
+/**
+ * Drone's documents that are not pipelines, said instead of dropped: a secret is a value
+ * Drone fetches from its secret extension (Vault, AWS, Kubernetes) or decrypts, here the
+ * run's secret of that name; a signature protects the file for Drone's trusted repositories,
+ * which Nestor decides by its own setting, never by the file.
+ */
+export function otherDocumentNotices(source: YamlSource): PipelineNotice[] {
+  const raw = source.value as Record<string, unknown> | null;
+  if (!raw || typeof raw !== 'object' || raw.kind === 'pipeline' || raw.kind === undefined) return [];
+  const name = typeof raw.name === 'string' ? raw.name : '(unnamed)';
+  if (raw.kind === 'secret') {
+    const get = raw.get as { path?: unknown; name?: unknown } | undefined;
+    const from = get ? `from ${String(get.path)}${get.name ? `#${String(get.name)}` : ''} of Drone's secret extension` : raw.data !== undefined ? 'from its encrypted data, which only that Drone server can decrypt' : 'by Drone';
+    return [source.notice([], get ? 'get' : raw.data !== undefined ? 'data' : 'kind', 'NESTOR_SECRET_DOCUMENT', `secret ${name} is read ${from}; here it is the run's secret ${name} (nestor run --secret ${name}=VALUE, or the server's secrets)`, 'info')];
+  }
+  if (raw.kind === 'signature') return [source.notice([], 'hmac', 'NESTOR_SIGNATURE_UNCHECKED', "signature: Drone checks it to let a trusted repository's unchanged file run privileged; Nestor grants nothing by the file, only by the repository's trusted setting, so it is not checked", 'info')];
+  return [source.notice([], 'kind', 'NESTOR_DOCUMENT_UNREAD', `a document of kind ${String(raw.kind)} is not read: Nestor reads Drone's pipeline, secret and signature documents`, 'degraded')];
 }
 
 /**

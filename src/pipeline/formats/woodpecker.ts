@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PipelineNotice, PipelineProblem } from '../errors.ts';
-import type { PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
+import type { Condition, PipelineConfig, ServiceConfig, StepConfig, VolumeRef } from '../model.ts';
 import { check } from '../validate.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import {
@@ -26,12 +26,18 @@ export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 const CONDITION_UNSUPPORTED = { platform: 'not supported' };
 const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
 
+/** Woodpecker's path condition: a filter, or one with what an empty change set and a commit message do. */
+const pathSchema = z.union([
+  filterSchema,
+  z.strictObject({ include: stringList.optional(), exclude: stringList.optional(), on_empty: z.boolean().optional(), ignore_message: z.string().optional() }),
+]);
+
 const condition = z.strictObject({
   ...recognised(CONDITION_UNSUPPORTED),
   branch: filterSchema.optional(),
   event: filterSchema.optional(),
   status: statusSchema.optional(),
-  path: filterSchema.optional(),
+  path: pathSchema.optional(),
   ref: filterSchema.optional(),
   repo: filterSchema.optional(),
   instance: filterSchema.optional(),
@@ -68,7 +74,8 @@ const container = z.strictObject({
 });
 
 const workflow = z.strictObject({
-  ...recognised({ platform: '' }),
+  /** Deprecated in Woodpecker 2, which reads it as labels.platform. */
+  platform: z.string().optional(),
   depends_on: stringList.optional(),
   runs_on: z.union([z.enum(['success', 'failure']), z.array(z.enum(['success', 'failure']))]).optional(),
   labels: z.record(z.string(), scalar).optional(),
@@ -88,18 +95,21 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
   const unsupported: PipelineProblem[] = [];
   const raw = (source.value ?? {}) as Record<string, unknown>;
   const top = check(source, workflow, raw, [], 'the Woodpecker workflow', problems);
-  if (isMap(raw)) unsupportedKeys(source, raw, [], { platform: 'the job runs on the runner\'s platform' }, unsupported);
   if (!top) return unreadable(source, 'woodpecker', WOODPECKER_WORKSPACE, problems, unsupported);
   const stepsKey = top.steps !== undefined ? 'steps' : 'pipeline';
   const notices: PipelineConfig['notices'] & {} = [];
-  const runnerLabels = Object.entries(top.labels ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+  // An empty label asks for nothing, as in Woodpecker (`hostname: ""`); the old platform key is labels.platform.
+  const labels = { ...(top.platform !== undefined ? { platform: top.platform } : {}), ...top.labels };
+  if (top.platform !== undefined) notices.push(source.notice([], 'platform', 'NESTOR_PLATFORM_LABEL', `platform: ${top.platform} is read as labels.platform, as Woodpecker 2 reads it (it is deprecated there: write labels: {platform: ${top.platform}})`, 'info'));
+  const runnerLabels = Object.entries(labels).filter(([, v]) => v !== null && String(v) !== '').map(([k, v]) => `${k}=${String(v)}`);
   if (runnerLabels.length) notices.push(source.notice([], 'labels', 'NESTOR_RUNNER_LABELS', `labels (${runnerLabels.join(', ')}): on a server the workflow goes only to a runner with these labels (nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
   if (top.clone !== undefined) notices.push(cloneNotice(source, top.clone));
 
   const unread: NonNullable<PipelineConfig['unread']> = [];
   // Each container is read on its own, so that one with problems leaves the others checked.
   const read = (value: unknown, at: PathSegment[], key: string | number, what: string) => {
-    const name = nameOf(value, key, typeof key === 'number' ? `step-${key + 1}` : undefined);
+    // Woodpecker names an unnamed step of a list step-0, step-1, … (container_list.go).
+    const name = nameOf(value, key, typeof key === 'number' ? `step-${key}` : undefined);
     const c = check(source, container, value ?? {}, at, what, problems);
     if (!c || name === undefined) {
       unread.push({ ...(name !== undefined ? { name } : {}), at, ...(at[0] === 'services' ? { service: true } : {}) });
@@ -145,13 +155,20 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
       ...(c.directory ? { workingDir: c.directory } : {}),
       ...(c.user !== undefined ? { user: String(c.user) } : dockerUser(c.backend_options) !== undefined ? { user: dockerUser(c.backend_options)! } : {}),
       ...(c.depends_on !== undefined ? { dependsOn: listOf(c.depends_on), dependsOnAt: entryPaths(c.depends_on, [...at, 'depends_on']) } : {}),
-      when: r.when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
+      when: r.when.map(woodpeckerCondition),
       ignoreFailure: c.failure === 'ignore',
       detach: c.detach ?? false,
       at,
     });
   }
   orderGroups(steps, groups);
+  // A workflow for another system's runners (labels.platform windows/amd64) is listed, not run.
+  const os = typeof labels.platform === 'string' ? labels.platform.split('/')[0]! : 'linux';
+  if (os !== 'linux') {
+    const why = `platform ${String(labels.platform)}: Nestor runs Linux containers`;
+    notices.push(source.notice([], top.labels?.platform !== undefined ? 'labels' : 'platform', 'NESTOR_PLATFORM_UNAVAILABLE', `workflow ${name} is not run: ${why}`, 'degraded'));
+    for (const s of steps) s.notRunBecause = why;
+  }
   const services: ServiceConfig[] = [];
   for (const [key, value, at] of entries(top.services ?? [], ['services'])) {
     const r = read(value, at, key, `service ${nameOf(value, key) ?? `#${Number(key) + 1}`}`);
@@ -187,7 +204,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     volumes: [],
     matrix: toMatrix(top.matrix, source, steps.length + services.length),
     workspace: `${top.workspace?.base ?? WOODPECKER_WORKSPACE}${top.workspace?.path ? `/${top.workspace.path}` : ''}`,
-    when: when.map((w) => toCondition({ ...w, ...(w.path !== undefined ? { paths: w.path } : {}) })),
+    when: when.map(woodpeckerCondition),
     ...(top.depends_on !== undefined ? { dependsOn: listOf(top.depends_on).map((name, i) => ({ name, at: Array.isArray(top.depends_on) ? ['depends_on', i] : ['depends_on'] })) } : {}),
     ...(top.runs_on !== undefined ? { runsOn: Array.isArray(top.runs_on) ? top.runs_on : [top.runs_on] } : {}),
     at: [],
@@ -225,6 +242,18 @@ function backendOptionsNotices(source: YamlSource, options: Record<string, unkno
   if (docker.includes('user')) out.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_USER', `${what}: backend_options.docker.user is the user its container runs as, as on Woodpecker's Docker backend`, 'info'));
   if (unread.length) out.push(source.notice(at, 'backend_options', 'NESTOR_BACKEND_OPTIONS_IGNORED', `${what}: backend_options (${unread.join(', ')}) are settings of Woodpecker's own backends; Nestor's backend does not read them (limits are the job engine's)`, 'degraded'));
   return out;
+}
+
+/** A `when` entry; its path is matched against the whole change set, as Woodpecker does. */
+function woodpeckerCondition(w: z.infer<typeof condition>): Condition {
+  const { path, ...rest } = w;
+  if (path === undefined) return toCondition(rest);
+  const options = (typeof path === 'object' && !Array.isArray(path) ? path : {}) as { on_empty?: boolean; ignore_message?: string };
+  const filter = typeof path === 'object' && !Array.isArray(path) ? { include: path.include, exclude: path.exclude } : path;
+  return {
+    ...toCondition({ ...rest, paths: filter }),
+    pathRule: { onEmpty: options.on_empty !== false, ...(options.ignore_message ? { ignoreMessage: options.ignore_message } : {}) },
+  };
 }
 
 /** Woodpecker's Docker backend runs a step as `backend_options.docker.user`, as Nestor's does. */
