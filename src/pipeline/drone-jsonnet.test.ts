@@ -97,6 +97,9 @@ test('a Jsonnet runtime error (error "x") is a problem where it is raised, with 
   assert.match(err.message, /^\.drone\.jsonnet:1:16: Jsonnet error: no name given \(from \.drone\.jsonnet:4:9\)/);
   const undefinedVar = refusal(() => compileText({ file: '.drone.jsonnet', text: "std.extVar('build.nope')" }, opts));
   assert.match(undefinedVar.message, /^\.drone\.jsonnet:1:1: Jsonnet error: undefined external variable: build\.nope/);
+  // An error inside the standard library (std.format) is placed at the file's line that called it.
+  const format = refusal(() => compileText({ file: '.drone.jsonnet', text: "{\n  kind: 'pipeline',\n  name: '%s-%s' % ['a'],\n}\n" }, opts));
+  assert.match(format.message, /^\.drone\.jsonnet:3:\d+: Jsonnet error: Not enough values to format/);
 });
 
 test('imports inside the repository work, from the importing file\'s directory; an error in one is placed in it', { skip }, () => {

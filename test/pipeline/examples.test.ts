@@ -1,24 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engineNames, hostEngine, nestor, ROOT } from '../helpers.ts';
+import { engineNames, hostEngine } from '../helpers.ts';
+import { runExample, type RunOutput } from './run-example.ts';
 
 const host = await hostEngine();
-
-interface RunOutput {
-  code: number;
-  logs: { source: string; stream: string; text: string; time: string }[];
-  result: { status: string; jobs: { name: string; status: string; steps: { name: string; status: string }[] }[] };
-  raw: string;
-}
-
-/** `nestor run --json` on an example directory, parsed. */
-export async function runExample(dir: string, args: string[] = []): Promise<RunOutput> {
-  const r = await nestor(['run', '--json', '-C', `${ROOT}examples/${dir}`, ...args]);
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string } & Record<string, unknown>);
-  const result = events.find((e) => e.type === 'result') as unknown as RunOutput['result'] | undefined;
-  assert.ok(result, `no result in the output:\n${r.stdout}\n${r.stderr}`);
-  return { code: r.code, logs: events.filter((e) => e.type === 'log') as unknown as RunOutput['logs'], result, raw: r.stdout + r.stderr };
-}
 
 const textOf = (out: RunOutput, source: string) => out.logs.filter((l) => l.source === source).map((l) => l.text);
 

@@ -192,7 +192,11 @@ function evaluationProblem(stderr: string, displayPath: string, lines: TextLines
   const first = (all[0] ?? '').replace(/^RUNTIME ERROR: /, '');
   const frames = all.slice(1).filter((l) => l.startsWith('\t'));
   const message = [first, ...all.slice(1).filter((l) => !l.startsWith('\t'))].join(' ').trim();
-  const located = frames.map((f) => place(f.split('\t')[1] ?? '')).filter((p) => p !== undefined);
+  // Frames in jsonnet's own standard library (std.jsonnet, built in) say where std.format
+  // failed, not which line of the file called it: the file's own frames come first.
+  const isStd = (f: string) => /^std\.jsonnet:/.test((f.split('\t')[1] ?? '').trim());
+  const ordered = [...frames.filter((f) => !isStd(f)), ...frames.filter(isStd)];
+  const located = ordered.map((f) => place(f.split('\t')[1] ?? '')).filter((p) => p !== undefined);
   const from = located.slice(1, 4).map((p) => `${p.file}:${p.line}:${p.column}`);
   return { position: located[0] ?? lines.at(0), message: `Jsonnet error: ${message || 'jsonnet failed'}${from.length ? ` (from ${from.join(', ')})` : ''}` };
 }
