@@ -314,6 +314,15 @@ test('cache, environment, resource_group, interruptible, coverage and tags are r
   }
 });
 
+test("a job's tags are the runner labels it asks for on a server, its alone", () => {
+  const plans = loadPlans(join(FIXTURES, 'recorded'), '.gitlab-ci.yml', opts);
+  const deploy = plans.find((p) => p.name === 'deploy')!;
+  assert.deepEqual(deploy.runnerLabels, ['docker', 'linux']);
+  assert.match(fixture('recorded').notices.find((x) => x.key === 'deploy.tags')!.message, /goes only to a runner that has them all/);
+  const dir = repo({ '.gitlab-ci.yml': 'a:\n  tags: [gpu]\n  script: [nvidia-smi]\nb:\n  script: [echo]\n' });
+  assert.deepEqual(loadPlans(dir, '.gitlab-ci.yml', opts).map((p) => [p.name, p.runnerLabels]), [['a', ['gpu']], ['b', undefined]]);
+});
+
 test('trigger: a child pipeline from a local file is read and recorded; Windows and macOS jobs say why they do not run', () => {
   const plan = fixture('trigger-child');
   assert.deepEqual(step(plan, 'child').recorded?.trigger, { include: ['ci/child.yml'], strategy: 'depend' });

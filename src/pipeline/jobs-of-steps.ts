@@ -21,6 +21,8 @@ export function jobsOfSteps(plan: JobPlan, config: PipelineConfig, source: YamlS
     const own = read.get(step.name)!;
     const services = plan.services.filter((s) => !own.services || own.services.includes(s.name));
     const artifacts = artifactRule(own, step, plan.workspace, source, notices);
+    // GitLab's tags pick the runners that may take the job, as a runner's labels.
+    const labels = [...new Set([...(plan.runnerLabels ?? []), ...(step.recorded?.tags ?? [])])];
     return {
       ...plan,
       name: step.name,
@@ -30,6 +32,7 @@ export function jobsOfSteps(plan: JobPlan, config: PipelineConfig, source: YamlS
       ...(step.dependsOn.length ? { after: step.dependsOn.map((job) => ({ job })) } : {}),
       runWhen: runWhenOf(step.runOn),
       ...(artifacts ? { artifacts } : {}),
+      ...(labels.length ? { runnerLabels: labels } : {}),
       notices: [],
     };
   });

@@ -34,7 +34,7 @@ type Severity = PipelineNotice['severity'];
 const RECORDED: Record<string, string> = {
   artifacts: 'kept after the job (paths, exclude, when, expire_in) and unpacked into the workspace of the jobs after it; reports are recorded, not parsed',
   cache: 'recorded; a run starts without the cache (a miss), which costs time only',
-  tags: 'recorded as the runner labels the job asks for',
+  tags: 'the runner labels the job asks for: on a server it goes only to a runner that has them all (every runner has docker and linux; others: nestor runner --labels); nestor run runs it here',
   environment: 'recorded; deployments are not tracked',
   dependencies: 'read: the job gets the artifacts of the jobs it names only',
   interruptible: 'recorded',
