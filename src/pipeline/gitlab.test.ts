@@ -64,7 +64,7 @@ const EXPECTED: Record<string, { steps?: number; degraded?: string[]; problems?:
   workflow: { steps: 1 },
   'include-local': { steps: 3 },
   template: { steps: 2, degraded: ['NESTOR_REMOTE_UNREACHABLE', 'NESTOR_REMOTE_UNREACHABLE', 'NESTOR_REMOTE_UNREACHABLE'] },
-  'trigger-child': { steps: 2, degraded: ['NESTOR_CHILD_PIPELINE_NOT_RUN'] },
+  'trigger-child': { steps: 3 },
   recorded: { steps: 1 },
   platform: { steps: 3, degraded: ['NESTOR_PLATFORM_UNAVAILABLE', 'NESTOR_PLATFORM_UNAVAILABLE'] },
   'repeated-keys': { steps: 1 },
@@ -323,10 +323,17 @@ test("a job's tags are the runner labels it asks for on a server, its alone", ()
   assert.deepEqual(loadPlans(dir, '.gitlab-ci.yml', opts).map((p) => [p.name, p.runnerLabels]), [['a', ['gpu']], ['b', undefined]]);
 });
 
-test('trigger: a child pipeline from a local file is read and recorded; Windows and macOS jobs say why they do not run', () => {
-  const plan = fixture('trigger-child');
-  assert.deepEqual(step(plan, 'child').recorded?.trigger, { include: ['ci/child.yml'], strategy: 'depend' });
-  assert.match(plan.notices.find((n) => n.code === 'NESTOR_CHILD_PIPELINE_NOT_RUN')?.message ?? '', /ci\/child\.yml \(2 jobs, read\)/);
+test('trigger: a child pipeline from a local file runs, its jobs after what the trigger job waited for; Windows and macOS jobs say why they do not run', () => {
+  const plans = loadPlans(join(FIXTURES, 'trigger-child'), '.gitlab-ci.yml', opts);
+  assert.deepEqual(plans.map((p) => [p.name, (p.after ?? []).map((a) => a.job)]), [['build', []], ['child > child-test', ['build']], ['child > child-lint', ['build']]]);
+  assert.match(plans.flatMap((p) => p.notices).find((n) => n.code === 'NESTOR_CHILD_PIPELINE')?.message ?? '', /runs the child pipeline ci\/child\.yml: its 2 job\(s\)/);
+  assert.ok(!plans.some((p) => p.notices.some((n) => n.code === 'NESTOR_CHILD_PIPELINE_NOT_RUN')));
+  // strategy: depend: a later job waits for the whole child pipeline; without it, only for what the trigger waited for.
+  const depend = (strategy: string) => repo({ '.gitlab-ci.yml': `stages: [build, kids, after]\nbuild:\n  stage: build\n  script: [make]\nkids:\n  stage: kids\n  trigger:\n    include: ci/child.yml\n${strategy}\nlast:\n  stage: after\n  script: [echo]\n`, 'ci/child.yml': 'one:\n  script: [a]\ntwo:\n  needs: [one]\n  script: [b]\n' });
+  const last = (dir: string) => loadPlans(dir, '.gitlab-ci.yml', opts).find((p) => p.name === 'last')!.after!.map((a) => a.job);
+  assert.deepEqual(last(depend('    strategy: depend')), ['build', 'kids > two']);
+  assert.deepEqual(last(depend('')), ['build']);
+  assert.deepEqual(loadPlans(depend(''), '.gitlab-ci.yml', opts).find((p) => p.name === 'kids > two')!.after, [{ job: 'kids > one' }]);
   const platform = fixture('platform');
   assert.match(step(platform, 'windows').notRunBecause ?? '', /Windows/);
   assert.match(step(platform, 'macos').notRunBecause ?? '', /macOS/);

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { compile, type CompileOptions } from './compile.ts';
@@ -7,6 +7,7 @@ import { everyProblem, FILE_NOT_FOUND, PipelineError, UnsupportedFeatureError, w
 import { didYouMean } from './suggest.ts';
 import { droneVariables, woodpeckerVariables } from './forge-variables.ts';
 import { preSubstitute, SubstitutionError } from './pre-substitute.ts';
+import { withChildPipelines } from './child-pipelines.ts';
 import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { otherDocumentNotices, readDrone } from './formats/drone.ts';
 import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused } from './formats/drone-jsonnet.ts';
@@ -87,6 +88,8 @@ export function readPipelines(
   text: string,
   facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean },
   displayPath = path,
+  /** The format, when the file's name does not say it (a GitLab child pipeline's file). */
+  formatGiven?: Format,
 ): { config: PipelineConfig; source: YamlSource }[] {
   const limits = pipelineLimits(facts.limits);
   const bytes = Buffer.byteLength(text);
@@ -94,7 +97,7 @@ export function readPipelines(
   if (isStarlark(path)) throw starlarkRefused(displayPath, text);
   let sources = isJsonnet(path) ? jsonnetSources({ path, text, displayPath, facts, limits }) : YamlSource.parseAll(displayPath, text, limits);
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
-  const format = formatOf(path, sources[0]!.value);
+  const format = formatGiven ?? formatOf(path, sources[0]!.value);
   if ((format === 'drone' || format === 'woodpecker') && !isJsonnet(path) && text.includes('${')) sources = YamlSource.parseAll(displayPath, expandedText(format, text, facts, displayPath, matrixAxes(sources[0]!.value)), limits);
   if (isWorkflow(path, sources[0]!.value)) {
     throw new UnsupportedFeatureError([
@@ -193,13 +196,22 @@ function readEach(path: string, format: Format, sources: YamlSource[], facts: Ru
 export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
   const facts = { ...opts, includes: { repoDir: dir, ...opts.includes } };
   const paths = discover(dir, file);
-  return checkNeeds(everyProblem(paths, (path) => {
+  const compileFile = (path: string, format?: Format) => {
     const rel = relative(process.cwd(), path);
     const display = rel && !rel.startsWith('..') ? rel : path;
-    return everyProblem(readPipelines(path, readFileSync(path, 'utf8'), facts, display), ({ config, source }) =>
-      compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
-    );
-  }), siblingWorkflows(paths));
+    const read = readPipelines(path, readFileSync(path, 'utf8'), facts, display, format);
+    const plans = everyProblem(read, ({ config, source }) => compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }));
+    return read[0]?.config.format === 'gitlab' ? withChildPipelines(plans, (child) => childPlans(dir, child, compileFile)) : plans;
+  };
+  return checkNeeds(everyProblem(paths, (path) => compileFile(path)), siblingWorkflows(paths));
+}
+
+/** A GitLab child pipeline's plans, from its file in the repository; none when it is not there. */
+function childPlans(dir: string, file: string, compileFile: (path: string, format: Format) => JobPlan[]): JobPlan[] | undefined {
+  const path = resolve(dir, file);
+  // The file is the repository's: a path out of it is never read (the reader has said so).
+  if (relative(dir, path).startsWith('..') || !existsSync(path) || !statSync(path).isFile()) return undefined;
+  return compileFile(path, 'gitlab');
 }
 
 /**
