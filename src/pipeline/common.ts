@@ -27,6 +27,8 @@ export function toFilter(value: z.infer<typeof filterSchema> | undefined): Filte
 
 /** The run's facts that conditions may name beyond branch, event, ref, status and paths. */
 export const SERVER_FACTS = ['repo', 'instance', 'target', 'cron', 'action'] as const;
+/** Facts of the machine a job runs on, known wherever it is compiled. */
+export const MACHINE_FACTS = ['platform'] as const;
 
 export function toCondition(value: {
   branch?: z.infer<typeof filterSchema>;
@@ -39,6 +41,7 @@ export function toCondition(value: {
   target?: z.infer<typeof filterSchema>;
   cron?: z.infer<typeof filterSchema>;
   action?: z.infer<typeof filterSchema>;
+  platform?: z.infer<typeof filterSchema>;
   evaluate?: string;
   matrix?: Record<string, string | number | boolean>;
 }): Condition {
@@ -53,7 +56,7 @@ export function toCondition(value: {
   if (ref) condition.ref = ref;
   if (value.evaluate !== undefined) condition.evaluate = value.evaluate;
   if (value.matrix) condition.matrix = Object.fromEntries(Object.entries(value.matrix).map(([k, v]) => [k, String(v)]));
-  for (const fact of SERVER_FACTS) {
+  for (const fact of [...SERVER_FACTS, ...MACHINE_FACTS]) {
     const filter = toFilter(value[fact]);
     if (filter) (condition.facts ??= {})[fact] = filter;
   }

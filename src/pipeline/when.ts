@@ -1,6 +1,7 @@
 import { globMatches } from './glob.ts';
 import { evaluateExpression, unsupportedIn } from './evaluate-expression.ts';
 import { refOf, woodpeckerVariables } from './forge-variables.ts';
+import { hostPlatform } from '../platform.ts';
 import type { Condition, Filter } from './model.ts';
 
 /** What a run is about: the facts `when` conditions are checked against. */
@@ -64,7 +65,8 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
     if (facts.matrix?.[axis] !== value) return `matrix ${axis} is ${facts.matrix?.[axis] ?? '(not set)'}, not ${value}`;
   }
   for (const [fact, filter] of Object.entries(c.facts ?? {})) {
-    const value = facts.facts?.[fact] ?? '';
+    // The platform is the machine's that compiles the job: the runner's, or nestor run's.
+    const value = facts.facts?.[fact] ?? (fact === 'platform' ? hostPlatform() : '');
     if (!matches(filter, value)) return `${fact} ${value || '(not known here)'} does not match ${describe(filter)}`;
   }
   if (c.evaluate !== undefined) {

@@ -337,3 +337,13 @@ test('a workflow for Windows runners (labels.platform) is listed as not run here
   assert.deepEqual(p!.notices.filter((n) => n.severity === 'degraded').map((n) => n.code), ['NESTOR_PLATFORM_UNAVAILABLE']);
   assert.match(p!.steps[0]!.notRunBecause ?? '', /platform windows\/amd64: Nestor runs Linux containers/);
 });
+
+test("when: platform is matched against the platform of the machine that runs the job", async () => {
+  const { hostPlatform } = await import('../platform.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-wp-platform-'));
+  writeFileSync(join(dir, '.woodpecker.yml'), `steps:\n  - name: here\n    image: busybox\n    commands: [uname -m]\n    when:\n      platform: ${hostPlatform()}\n  - name: elsewhere\n    image: busybox\n    commands: [uname -m]\n    when:\n      platform: [linux/s390x, windows/*]\n`);
+  const [p] = loadPlans(dir, undefined, opts);
+  assert.equal(step(p!, 'here').notRunBecause, undefined);
+  assert.match(step(p!, 'elsewhere').notRunBecause ?? '', new RegExp(`platform ${hostPlatform()} does not match linux/s390x, windows/\\*`));
+  assert.deepEqual(p!.notices.filter((n) => n.severity === 'degraded'), []);
+});

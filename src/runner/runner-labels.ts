@@ -1,7 +1,5 @@
 import { arch, hostname } from 'node:os';
-
-/** Node's names of machine architectures under the names Docker and the CI formats use. */
-const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+import { hostPlatform } from '../platform.ts';
 
 /**
  * The labels every runner has, as Woodpecker's agents have them: `platform=linux/ARCH` of its
@@ -12,6 +10,6 @@ const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm',
 export function runnerLabels(given: string[], machine = { arch: arch(), hostname: hostname() }): string[] {
   const own = new Map<string, string>();
   const add = (label: string) => own.set(label.includes('=') ? label.slice(0, label.indexOf('=')) : label, label);
-  [`platform=linux/${ARCH[machine.arch] ?? machine.arch}`, 'backend=docker', `hostname=${machine.hostname}`, 'docker', 'linux', ...given].forEach(add);
+  [`platform=${hostPlatform(machine.arch)}`, 'backend=docker', `hostname=${machine.hostname}`, 'docker', 'linux', ...given].forEach(add);
   return [...own.values()];
 }

@@ -23,7 +23,7 @@ import { environmentWithSecrets, pluginEngine, pluginSettings, pullNotice, recog
 
 export const WOODPECKER_WORKSPACE = '/woodpecker/src';
 
-const CONDITION_UNSUPPORTED = { platform: 'not supported' };
+const CONDITION_UNSUPPORTED = {};
 const STEP_UNSUPPORTED = { dns: 'not supported', extra_hosts: 'reach steps and services by name', tmpfs: 'not supported', devices: 'not supported', shm_size: 'not supported', cpu_quota: 'limits are set per job engine', mem_limit: 'limits are set per job engine' };
 
 /** Woodpecker's path condition: a filter, or one with what an empty change set and a commit message do. */
@@ -38,6 +38,8 @@ const condition = z.strictObject({
   event: filterSchema.optional(),
   status: statusSchema.optional(),
   path: pathSchema.optional(),
+  /** The platform of the runner the step runs on (`linux/amd64`, `linux/arm*`). */
+  platform: filterSchema.optional(),
   ref: filterSchema.optional(),
   repo: filterSchema.optional(),
   instance: filterSchema.optional(),
