@@ -183,3 +183,9 @@ test('the conventional files: .drone.jsonnet before .drone.yml, .drone.star only
   const alone = repo({ '.drone.star': '' });
   assert.deepEqual(discover(alone), [join(alone, '.drone.star')]);
 });
+
+test('${...} in the evaluated strings is expanded as Drone expands it, $${...} left to the shell', { skip }, () => {
+  const text = "[{ kind: 'pipeline', name: 'p', steps: [{ name: 'a', image: 'alpine', commands: ['echo ${DRONE_COMMIT_SHA:0:4} ${DRONE_BRANCH^^} $${HOME}'] }] }]\n";
+  const [plan] = compileText({ file: '.drone.jsonnet', text }, { ...opts, commit: 'abcdef0123' });
+  assert.deepEqual(plan!.steps[0]!.commands, ['echo abcd MAIN ${HOME}']);
+});

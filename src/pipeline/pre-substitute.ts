@@ -30,11 +30,22 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 export function preSubstitute(text: string, vars: Record<string, string>, kept: ReadonlySet<string> = new Set()): string {
   return text
     .split('\n')
-    .map((line, i) => (/^\s*#/.test(line) ? line : substituteLine(line, vars, kept, i + 1)))
+    .map((line, i) => (/^\s*#/.test(line) ? line : substituteLine(line, vars, kept, i + 1, true)))
     .join('\n');
 }
 
-function substituteLine(line: string, vars: Record<string, string>, kept: ReadonlySet<string>, lineNo: number): string {
+/**
+ * Every string of an evaluated document (a `.drone.jsonnet`'s result) expanded the same way,
+ * as Drone expands the text its converter hands on: a value is a string here, never quoted.
+ */
+export function substituteStrings(value: unknown, vars: Record<string, string>): unknown {
+  if (typeof value === 'string') return value.split('\n').map((line, i) => substituteLine(line, vars, new Set(), i + 1, false)).join('\n');
+  if (Array.isArray(value)) return value.map((v) => substituteStrings(v, vars));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteStrings(v, vars)]));
+  return value;
+}
+
+function substituteLine(line: string, vars: Record<string, string>, kept: ReadonlySet<string>, lineNo: number, quote: boolean): string {
   let out = '';
   let i = 0;
   while (i < line.length) {
@@ -61,7 +72,7 @@ function substituteLine(line: string, vars: Record<string, string>, kept: Readon
     }
     const value = expand(expr, vars, lineNo, at + 1);
     // A value of several lines is quoted, as Drone and Woodpecker do, so the YAML stays whole.
-    out += value.includes('\n') ? JSON.stringify(value) : value;
+    out += quote && value.includes('\n') ? JSON.stringify(value) : value;
     i = end + 1;
   }
   return out + line.slice(i);

@@ -9,6 +9,8 @@ import type { PipelineConfig } from '../model.ts';
 import type { RunFacts } from '../when.ts';
 import { YamlSource, type PathSegment } from '../yaml-source.ts';
 import { importProblems, TextLines, type ImportScope } from './jsonnet-imports.ts';
+import { droneVariables } from '../forge-variables.ts';
+import { substituteStrings, SubstitutionError } from '../pre-substitute.ts';
 
 /**
  * Drone's `.drone.jsonnet`: evaluated by the reference jsonnet program (Debian's `jsonnet`) in
@@ -59,6 +61,21 @@ export function starlarkRefused(displayPath: string, text: string): UnsupportedF
   }]);
 }
 
+/**
+ * Drone expands `${NAME}` in what its converter hands on, as in a `.drone.yml`: here in each
+ * string of the evaluated documents, from the run's DRONE_* variables and -e values.
+ */
+function expanded(doc: unknown, input: JsonnetInput, lines: TextLines): unknown {
+  const facts = input.facts as JsonnetInput['facts'] & { env?: Record<string, string> };
+  const vars = { CI: 'true', ...droneVariables(facts, { pipeline: '', workspace: '/drone/src' }), ...facts.env };
+  try {
+    return substituteStrings(doc, vars);
+  } catch (err) {
+    if (!(err instanceof SubstitutionError)) throw err;
+    throw new PipelineError([{ position: lines.at(0), message: `in a string the Jsonnet evaluates to: ${err.message}` }], 'Drone expands ${...} in the evaluated pipelines: write $${...} in the string for what the shell should expand.');
+  }
+}
+
 /** The documents `.drone.jsonnet` evaluates to, each a source whose positions are in the Jsonnet text. */
 export function jsonnetSources(input: JsonnetInput): YamlSource[] {
   const { text, displayPath, limits } = input;
@@ -66,7 +83,7 @@ export function jsonnetSources(input: JsonnetInput): YamlSource[] {
   const { value, ctx } = evaluate(input, lines);
   const bytes = Buffer.byteLength(JSON.stringify(value));
   enforce(limits, 'bytes', bytes, () => lines.at(0), `${basename(displayPath)} evaluates to ${bytes} bytes of JSON`);
-  const docs: unknown[] = Array.isArray(value) ? value : [value];
+  const docs: unknown[] = (Array.isArray(value) ? value : [value]).map((d) => expanded(d, input, lines));
   const problems = docs.flatMap((d, i): PipelineProblem[] => (isObject(d) ? [] : [{ position: lines.at(0), message: `the Jsonnet evaluates to a list whose entry ${i + 1} is ${d === null ? 'null' : typeof d}, not a Drone document (kind: pipeline, …)` }]));
   if (docs.length === 0) problems.push({ position: lines.at(0), message: 'the Jsonnet evaluates to an empty list: no pipeline' });
   if (problems.length) throw new PipelineError(problems);
