@@ -93,7 +93,7 @@ export interface StepConfig {
 export interface ImagePull {
   /** The secret whose value is the config.json (or the variable, with `variable`). */
   name: string;
-  /** A variable of the job by that name counts too, when the run gives no such secret; it is kept from every container. */
+  /** A variable of the job by that name counts too, when the run gives no such secret; the job keeps it as a variable, as on GitLab. */
   variable?: boolean;
   /** Implied rather than written (GitLab reads DOCKER_AUTH_CONFIG whenever it is there): a run without it is no mistake. */
   optional?: boolean;

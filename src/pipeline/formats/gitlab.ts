@@ -289,7 +289,7 @@ const DOCKER_AUTH_CONFIG: ImagePull = { name: 'DOCKER_AUTH_CONFIG', variable: tr
 
 /** Each runner setting among `vars`, named once where it is written: the job gets it as a variable, and nothing else (but DOCKER_AUTH_CONFIG, which pulls use). */
 function runnerSettings(vars: Variables, at: PathSegment[], source: YamlSource, notices: PipelineNotice[]): void {
-  if ('DOCKER_AUTH_CONFIG' in vars) notices.push(source.notice(at, 'DOCKER_AUTH_CONFIG', 'NESTOR_PULL_SECRETS', 'DOCKER_AUTH_CONFIG: images are pulled with these registry credentials, as GitLab Runner does, and no container gets the variable; written in the file, they are anyone\'s who reads it: give them with --secret DOCKER_AUTH_CONFIG instead', 'info'));
+  if ('DOCKER_AUTH_CONFIG' in vars) notices.push(source.notice(at, 'DOCKER_AUTH_CONFIG', 'NESTOR_PULL_SECRETS', 'DOCKER_AUTH_CONFIG: images are pulled with these registry credentials, as GitLab Runner does; the job has the variable too, as on GitLab, its passwords masked in the logs; written in the file, they are anyone\'s who reads it: give them with --secret DOCKER_AUTH_CONFIG instead', 'info'));
   for (const key of Object.keys(vars)) {
     if (!RUNNER_SETTING.test(key)) continue;
     const clone = key.startsWith('GIT_');
