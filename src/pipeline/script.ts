@@ -10,8 +10,11 @@ export function stepScript(commands: string[], afterCommands: string[] = [], all
     ? `case $nestor_rc in ${allowExitCodes.join('|')}) echo "exit code $nestor_rc is allowed to fail (allow_failure: exit_codes)"; nestor_rc=0;; esac\n`
     : '';
   if (afterCommands.length === 0 && !allowed) return `set -e\n${main}\n`;
+  // After-commands (GitLab's after_script) learn how the job went from CI_JOB_STATUS, as there
+  // (an exit code allowed to fail is still a failed job to them).
+  const status = afterCommands.length ? 'if [ $nestor_rc -eq 0 ]; then CI_JOB_STATUS=success; else CI_JOB_STATUS=failed; fi; export CI_JOB_STATUS\n' : '';
   const after = afterCommands.length ? `(\n${afterCommands.map(traced).join('\n')}\n) || true\n` : '';
-  return `(\nset -e\n${main}\n)\nnestor_rc=$?\n${allowed}${after}exit $nestor_rc\n`;
+  return `(\nset -e\n${main}\n)\nnestor_rc=$?\n${status}${allowed}${after}exit $nestor_rc\n`;
 }
 
 function traced(command: string): string {
