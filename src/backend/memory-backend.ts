@@ -18,7 +18,7 @@ import type {
 
 /**
  * An in-memory backend: no engine, no containers. A container's `script` is read line by line:
- * `echo TEXT` (stdout), `echo TEXT >&2` (stderr), `exit N`, `sleep MS`, and `wait` (runs until
+ * `echo TEXT` (stdout; `$NAME` is the container's variable), `echo TEXT >&2` (stderr), `exit N`, `sleep MS`, and `wait` (runs until
  * stopped). For tests only: src/backend/backend.test.ts and the scheduler's tests.
  * It exists so that the interface is checked by the compiler and usable, and so that the
  * scheduler can be unit-tested against a backend that needs no Docker.
@@ -59,7 +59,7 @@ async function run(spec: ContainerSpec, sink: OutputSink, signal: AbortSignal): 
     const echo = /^echo (.*?)( >&2)?$/.exec(line);
     if (echo) {
       const stream: StreamName = echo[2] ? 'stderr' : 'stdout';
-      sink.line(stream, echo[1]!);
+      sink.line(stream, echo[1]!.replace(/\$([A-Z_][A-Z0-9_]*)/g, (_w, name: string) => spec.environment[name] ?? ''));
       await sink.full();
       continue;
     }

@@ -86,11 +86,12 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         // A step that mounts the engine's socket finds it by its client's default; every other
         // step is pointed at the engine through its environment, by the backend.
         const usesSocket = mounts.some((m) => m.kind === 'engine-socket-dir' || m.kind === 'engine-socket');
-        const environment = { ...opts.builtins?.({ name, step: s.name }), ...config.environment, ...axes, ...s.environment, ...opts.env };
+        const environment = { ...opts.builtins?.({ name, step: s.name }), ...statusVariables(config.format, decided.runOn), ...config.environment, ...axes, ...s.environment, ...opts.env };
         return {
           ...containerBase(s, resolveImage(s.image), environment, mounts, { client: !usesSocket, certDirs: [...new Set(certDirs)], ...(plainEngine ? { plain: true } : {}) }, config.workspace),
           dependsOn: (order.get(s.name) ?? []).filter((d) => selected.has(d)),
           runOn: decided.runOn,
+          ...(decided.runOn.includes('failure') && statusNames(config.format) ? { statusEnvironment: { success: statusNames(config.format)!('success'), failure: statusNames(config.format)!('failure') } } : {}),
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
@@ -210,6 +211,18 @@ function toMount(
   }
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v.source)) problems.push({ position: at(v.at), message: `volume name "${v.source}" is not a valid name` });
   return { kind: 'volume', name: v.source, target, readOnly: v.readOnly };
+}
+
+/** How the run has gone so far, under Drone's and Woodpecker's names, for the steps (notifications) that read it. */
+function statusNames(format: PipelineConfig['format']): ((status: 'success' | 'failure') => Record<string, string>) | undefined {
+  if (format === 'drone') return (status) => ({ DRONE_BUILD_STATUS: status, DRONE_STAGE_STATUS: status });
+  if (format === 'woodpecker') return (status) => ({ CI_PIPELINE_STATUS: status });
+  return undefined;
+}
+
+/** A step that runs only after success knows the status already; one that may run after a failure is told when it starts. */
+function statusVariables(format: PipelineConfig['format'], runOn: ('success' | 'failure')[]): Record<string, string> {
+  return runOn.includes('failure') ? {} : (statusNames(format)?.('success') ?? {});
 }
 
 /**

@@ -42,7 +42,6 @@ export function droneVariables(facts: RunFacts, run: RunOf): Record<string, stri
     DRONE_TARGET_BRANCH: r.event === 'pull_request' ? r.defaultBranch : r.branch,
     DRONE_BUILD_EVENT: r.event,
     DRONE_BUILD_NUMBER: '1',
-    DRONE_BUILD_STATUS: 'success',
     DRONE_COMMIT: r.sha,
     DRONE_COMMIT_SHA: r.sha,
     DRONE_COMMIT_BEFORE: NO_COMMIT,

@@ -91,6 +91,12 @@ export interface PlanStep extends PlanContainer {
   dependsOn: string[];
   /** Which outcome of the job so far lets it run. */
   runOn: ('success' | 'failure')[];
+  /**
+   * Variables that say how the job has gone when the step starts (Drone's DRONE_BUILD_STATUS,
+   * Woodpecker's CI_PIPELINE_STATUS), for a step that may run after a failure: the scheduler
+   * adds one set or the other as it starts the step.
+   */
+  statusEnvironment?: { success: Record<string, string>; failure: Record<string, string> };
   timeoutMs: number;
   ignoreFailure: boolean;
   detach: boolean;

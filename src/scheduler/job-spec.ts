@@ -3,7 +3,7 @@ import type { JobPlan, PlanService, PlanStep } from '../pipeline/plan.ts';
 
 /** A plan's step as a backend sees it: its container, without the graph. */
 export function stepSpecOf(step: PlanStep): StepSpec {
-  const { dependsOn: _d, runOn: _r, timeoutMs: _t, ignoreFailure: _i, notRunBecause: _n, ...container } = step;
+  const { dependsOn: _d, runOn: _r, timeoutMs: _t, ignoreFailure: _i, notRunBecause: _n, statusEnvironment: _s, ...container } = step;
   return container;
 }
 

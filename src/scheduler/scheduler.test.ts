@@ -63,6 +63,16 @@ test('a failing step skips what depends on it, and a step that runs on failure s
   assert.ok(!r.calls.includes('step b') && (!r.calls.includes('prepare b') || r.calls.includes('discard b')), r.calls.join(', '));
 });
 
+test("a step that may run after a failure is told the job's status as it starts, and is not made ahead", async () => {
+  const statusEnvironment = { success: { DRONE_BUILD_STATUS: 'success' }, failure: { DRONE_BUILD_STATUS: 'failure' } };
+  const notify = (deps: string[]) => step('notify', 'echo build $DRONE_BUILD_STATUS', { dependsOn: deps, runOn: ['success', 'failure'], statusEnvironment });
+  const failed = await run(plan([step('a', 'exit 1'), notify(['a'])]));
+  assert.ok(failed.lines.some((l) => l.text === 'build failure'), JSON.stringify(failed.lines));
+  const passed = await run(plan([step('a', 'sleep 20'), notify(['a'])]));
+  assert.ok(passed.lines.some((l) => l.text === 'build success'), JSON.stringify(passed.lines));
+  assert.ok(!passed.calls.includes('prepare notify'), passed.calls.join(', '));
+});
+
 test('failure: ignore lets the next step run and the job pass', async () => {
   const r = await run(plan([step('lint', 'exit 3', { ignoreFailure: true }), step('build', 'echo built', { dependsOn: ['lint'] })]));
   assert.equal(r.result.status, 'success');

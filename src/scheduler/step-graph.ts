@@ -53,7 +53,7 @@ export async function runGraph(g: GraphRun): Promise<void> {
       }
       running.set(
         step.name,
-        runStep(g, step, result).finally(() => {
+        runStep(g, step, result, step.statusEnvironment?.[failedSoFar() ? 'failure' : 'success']).finally(() => {
           running.delete(step.name);
           done.add(step.name);
         }),
@@ -61,7 +61,8 @@ export async function runGraph(g: GraphRun): Promise<void> {
     }
     for (const step of plan.steps) {
       if (signal.aborted || !g.backend.prepareStep) break;
-      if (done.has(step.name) || running.has(step.name) || step.notRunBecause !== undefined || g.prepared.has(step.name)) continue;
+      // A step told the job's status as it starts (statusEnvironment) is not made ahead of it.
+      if (done.has(step.name) || running.has(step.name) || step.notRunBecause !== undefined || step.statusEnvironment || g.prepared.has(step.name)) continue;
       if (!step.dependsOn.every((d) => done.has(d) || running.has(d))) continue;
       const prepared = g.backend.prepareStep(g.job, g.specs.get(step.name)!);
       if (prepared) g.prepared.set(step.name, prepared);
@@ -72,7 +73,7 @@ export async function runGraph(g: GraphRun): Promise<void> {
 }
 
 /** Runs one step to its end (a detached one until started), within its timeout; never throws. */
-async function runStep(g: GraphRun, step: PlanStep, result: StepResult): Promise<void> {
+async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?: Record<string, string>): Promise<void> {
   const t0 = performance.now();
   result.status = 'running';
   g.report(result, Date.now());
@@ -82,7 +83,8 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult): Promise
     const prepared = g.prepared.get(step.name);
     g.prepared.delete(step.name);
     const opts = { sink: stepSink(g.logs, g.plan.name, step.name), signal: step.detach ? g.signal : AbortSignal.any([g.signal, timeout.signal]) };
-    const container = prepared ? await prepared.start(opts) : await g.backend.startStep(g.job, g.specs.get(step.name)!, opts);
+    const spec = g.specs.get(step.name)!;
+    const container = prepared ? await prepared.start(opts) : await g.backend.startStep(g.job, status ? { ...spec, environment: { ...spec.environment, ...status } } : spec, opts);
     if (step.detach) {
       g.background.push(container);
       Object.assign(result, { status: 'success', reason: 'detached: runs until the job ends' });
