@@ -11,6 +11,7 @@ import { PipelineLimitError, type PipelineLimits } from './limits.ts';
 import { evaluate, patternsOf, type RunFacts } from './when.ts';
 import type { YamlSource } from './yaml-source.ts';
 import { hostPathUse } from './host-paths.ts';
+import { expandAxes } from './pre-substitute.ts';
 
 export interface CompileOptions extends RunFacts {
   /** The image for steps that name none and whose file sets no default. */
@@ -54,7 +55,10 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   checkPatterns(config, source);
 
   const pipelineWhen = evaluate(config.when, opts);
-  const plans = config.matrix.map((axes): JobPlan => {
+  const whole = config;
+  const plans = whole.matrix.map((axes): JobPlan => {
+    // Woodpecker expands a matrix entry's values in the whole file, for that entry's job.
+    const config = whole.format === 'woodpecker' && Object.keys(axes).length ? { ...whole, steps: expandAxes(whole.steps, axes), services: expandAxes(whole.services, axes) } : whole;
     const name = jobName(config.name, axes);
     const vars = { ...config.environment, ...axes, ...opts.env };
     const notices: PipelineNotice[] = [...(config.notices ?? []), ...secretNotices];

@@ -27,7 +27,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
  * `kept` names are left as written: Woodpecker expands a matrix axis per matrix job, which
  * the compiler does for each job it makes.
  */
-export function preSubstitute(text: string, vars: Record<string, string>, kept: ReadonlySet<string> = new Set()): string {
+export function preSubstitute(text: string, vars: Record<string, string>, kept: Keep = new Set()): string {
   return text
     .split('\n')
     .map((line, i) => (/^\s*#/.test(line) ? line : substituteLine(line, vars, kept, i + 1, true)))
@@ -45,7 +45,27 @@ export function substituteStrings(value: unknown, vars: Record<string, string>):
   return value;
 }
 
-function substituteLine(line: string, vars: Record<string, string>, kept: ReadonlySet<string>, lineNo: number, quote: boolean): string {
+/** Names left as written: a set of them, or a test. */
+type Keep = ReadonlySet<string> | ((name: string) => boolean);
+
+/**
+ * A Woodpecker matrix job's own values expanded in every string of its steps and services, as
+ * Woodpecker expands them in the file's text for each entry; other `${...}` were expanded
+ * before (or written `$${...}` for the shell) and stay. Positions (`at`) are not text.
+ */
+export function expandAxes<T>(value: T, axes: Record<string, string>): T {
+  const only = (name: string) => !Object.hasOwn(axes, name);
+  const walk = (v: unknown, key?: string): unknown => {
+    if (key === 'at' || key === 'dependsOnAt') return v;
+    if (typeof v === 'string') return v.includes('${') ? v.split('\n').map((line, i) => substituteLine(line, axes, only, i + 1, false)).join('\n') : v;
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+function substituteLine(line: string, vars: Record<string, string>, kept: Keep, lineNo: number, quote: boolean): string {
   let out = '';
   let i = 0;
   while (i < line.length) {
@@ -65,7 +85,8 @@ function substituteLine(line: string, vars: Record<string, string>, kept: Readon
     const end = closingBrace(line, at + 2);
     if (end < 0) throw new SubstitutionError(lineNo, at + 1, `\${ is not closed on this line; write $\${ for a literal \${`);
     const expr = line.slice(at + 2, end);
-    if (kept.has(NAME.exec(expr)?.[0] ?? '')) {
+    const name = NAME.exec(expr)?.[0] ?? '';
+    if (typeof kept === 'function' ? kept(name) : kept.has(name)) {
       out += line.slice(at, end + 1);
       i = end + 1;
       continue;

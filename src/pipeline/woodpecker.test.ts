@@ -347,3 +347,13 @@ test("when: platform is matched against the platform of the machine that runs th
   assert.match(step(p!, 'elsewhere').notRunBecause ?? '', new RegExp(`platform ${hostPlatform()} does not match linux/s390x, windows/\\*`));
   assert.deepEqual(p!.notices.filter((n) => n.severity === 'degraded'), []);
 });
+
+test("a matrix entry's values are expanded in every string of its job, as Woodpecker expands the file per entry; $${...} stays the shell's", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-wp-axes-'));
+  writeFileSync(join(dir, '.woodpecker.yml'), "matrix:\n  GO: ['1.22', '1.24']\nsteps:\n  test:\n    image: busybox\n    environment:\n      OUT: cover_${GO}.out\n    commands:\n      - echo 'go ${GO}' $${HOME}\n");
+  const plans = loadPlans(dir, undefined, opts);
+  assert.deepEqual(plans.map((p) => [p.steps[0]!.environment.OUT, p.steps[0]!.commands]), [
+    ['cover_1.22.out', ["echo 'go 1.22' ${HOME}"]],
+    ['cover_1.24.out', ["echo 'go 1.24' ${HOME}"]],
+  ]);
+});
