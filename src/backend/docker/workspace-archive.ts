@@ -23,7 +23,9 @@ export async function readWorkspace(ctx: JobContext, workspace: string, image: s
     for (const path of paths) {
       const rel = posix.normalize(path).replace(/^(\.\/)+|\/+$/g, '');
       if (rel.startsWith('..') || posix.isAbsolute(rel)) throw new WorkspacePathMissingError(path, 'it is outside the workspace');
-      const stream = await holder.getArchive({ path: posix.join(workspace, rel) }).catch((err: { statusCode?: number; message?: string }) => {
+      // The workspace itself is read as `WORKSPACE/.`, so that its entries are named from it
+      // (`./report.xml`) rather than under its own folder's name (`project/report.xml`).
+      const stream = await holder.getArchive({ path: rel === '.' ? `${workspace.replace(/\/+$/, '')}/.` : posix.join(workspace, rel) }).catch((err: { statusCode?: number; message?: string }) => {
         throw new WorkspacePathMissingError(path, err.statusCode === 404 ? 'no such file or directory' : String(err.message));
       });
       archives.push({ dir: posix.dirname(rel), stream });
