@@ -37,7 +37,7 @@ async function interrupt(args: string[], afterMs: number, signal: NodeJS.Signals
     await exited;
   }
   await new Promise((r) => setTimeout(r, 1500));
-  return { inTime, exitMs, left: await leftBy(child.pid!), output };
+  return { inTime, exitMs, left: await leftBy(child.pid!), output, pid: child.pid! };
 }
 
 for (const afterMs of [0, 300, 1000, 2000, 4000]) {
@@ -66,4 +66,31 @@ test('nestor server and nestor runner stopped by SIGTERM mid-start leave nothing
   assert.ok(runner.inTime, runner.output);
   assert.ok(runner.exitMs < 10_000);
   assert.deepEqual(runner.left, [], runner.output);
+});
+
+test('nestor run killed outright (SIGKILL) mid-job: the next nestor run removes what it left, and says so', { timeout: 90_000 }, async () => {
+  const r = await interrupt(['run', '-C', `${ROOT}examples/cancel`], 4000, 'SIGKILL');
+  assert.ok(r.left.length > 0, `a killed run cannot clean up, so something is left:\n${r.output}`);
+  const next = spawn(NESTOR, ['run', '-C', `${ROOT}examples/failure-ignore`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  next.stdout.on('data', (b: Buffer) => (output += b));
+  next.stderr.on('data', (b: Buffer) => (output += b));
+  await new Promise<void>((resolve) => next.once('exit', () => resolve()));
+  assert.match(output, /removed \d+ container\(s\) left by a Nestor process that is gone/);
+  assert.deepEqual(await leftBy(r.pid), [], output);
+});
+
+test('nestor run whose output pipe closes (2>&1 | a reader that exits) cancels and leaves nothing', { timeout: 90_000 }, async () => {
+  const child = spawn('sh', ['-c', `"${NESTOR}" run -C "${ROOT}examples/cancel" 2>&1 | true`], { stdio: 'ignore' });
+  const pids = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await pids;
+  // The run notices the closed pipe at the next line it writes, cancels, and removes its engine.
+  const deadline = Date.now() + 30_000;
+  let left: string[] = [];
+  do {
+    await new Promise((r) => setTimeout(r, 1000));
+    const all = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: ['dev.nestor.role=engine', `${LABEL_OWNER_HOST}=${hostname()}`] }) });
+    left = all.map((c) => c.Names[0]!);
+  } while (left.length && Date.now() < deadline);
+  assert.deepEqual(left, []);
 });

@@ -128,6 +128,8 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal is an interrupt too: the run is cancelled and cleaned up, not orphaned.
+  process.on('SIGHUP', onSignal);
   let supply: ImageSupply | undefined;
   // A reader that goes away (`nestor run | head`) cancels the run, which still cleans up.
   const onStdoutError = (err: NodeJS.ErrnoException) => {
@@ -136,13 +138,19 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     controller.abort();
   };
   process.stdout.on('error', onStdoutError);
+  // Notices go to stderr, often into the same pipe (2>&1 | …): its reader going away is the same.
+  process.stderr.on('error', onStdoutError);
   try {
     const host = await hostEngine();
     supply = await ImageSupply.start(host);
     supply.onProblem = (image, why) => printer.notice(`image ${image}: ${why}`);
+    // Each job in a nested engine of its own, provisioned for it (or the host's, in socket mode).
+    const backend = new DockerBackend({ host, supply, isolation: flags.mode, engineImages: engineImages(process.env), insecureRegistries: insecureRegistries(process.env) });
+    // What a Nestor killed on this host left (kill -9, a power cut) goes before this run starts.
+    const { removed } = await backend.reclaim();
+    if (removed.length) printer.notice(`removed ${removed.length} container(s) left by a Nestor process that is gone: ${removed.slice(0, 5).join(', ')}${removed.length > 5 ? ', …' : ''}`);
     const results = await runPlans(plans, {
-      // Each job in a nested engine of its own, provisioned for it (or the host's, in socket mode).
-      backend: new DockerBackend({ host, supply, isolation: flags.mode, engineImages: engineImages(process.env), insecureRegistries: insecureRegistries(process.env) }),
+      backend,
       sourceDir: dir,
       secrets,
       signal: controller.signal,
@@ -162,6 +170,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
     await supply?.close();
   }
 }
