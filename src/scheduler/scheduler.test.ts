@@ -116,3 +116,10 @@ test('secrets are masked in every line, above the backend', async () => {
   const r = await run(plan([step('leak', 'echo token=s3cr3t-value\necho s3cr3t-value >&2')]), { secrets: { TOKEN: 's3cr3t-value' } });
   assert.deepEqual(r.lines.map((l) => [l.stream, l.text]), [['stdout', 'token=********'], ['stderr', '********']]);
 });
+
+test("a service's log lines carry the job's name, as its steps' do", async () => {
+  const svc = { ...container('db', 'echo ready'), aliases: [], ports: [] };
+  const r = await run(plan([step('a', 'echo a')], { services: [svc] as unknown as JobPlan['services'] }));
+  const lines = r.lines.filter((l) => l.source === 'service:db');
+  assert.ok(lines.length > 0 && lines.every((l) => l.job === 'job'), JSON.stringify(r.lines));
+});

@@ -120,7 +120,7 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   const run = async (): Promise<JobResult> => {
     try {
       for (const svc of plan.services) {
-        const sink = serviceSink(logs, job.id, `service:${svc.name}`);
+        const sink = serviceSink(logs, plan.name, `service:${svc.name}`);
         background.push(await backend.startService(job, svc, { sink, signal, readyWithinMs: opts.serviceTimeoutMs ?? 60_000 }));
       }
       const report = (r: StepResult, startedAt?: number) => opts.onEvent?.({ type: 'step', job: plan.name, step: { ...r }, ...(startedAt ? { startedAt } : {}) });
