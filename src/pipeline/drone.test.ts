@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineError } from './errors.ts';
-import { documentsOf, noticesAt, unaccounted } from './fixture-walk.test-helper.ts';
+import { documentsOf, failureOf, noticesAt, stepOf, unaccounted } from './fixture-walk.test-helper.ts';
 import { loadPlans } from './load.ts';
 import type { CompileOptions } from './compile.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
@@ -27,20 +27,8 @@ const plan = (plans: JobPlan[], name: string): JobPlan => {
   assert.ok(p, `no pipeline ${name} in ${plans.map((x) => x.pipeline).join(', ')}`);
   return p;
 };
-const step = (p: JobPlan, name: string): PlanStep => {
-  const s = p.steps.find((x) => x.name === name);
-  assert.ok(s, `no step ${name} in ${p.steps.map((x) => x.name).join(', ')}`);
-  return s;
-};
-const failure = (work: () => unknown): PipelineError => {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof PipelineError, String(err));
-    return err;
-  }
-  assert.fail('accepted');
-};
+const step = stepOf;
+const failure = failureOf;
 /** Whether a pipeline's step runs, given the run's facts: its own reason when not. */
 const runs = (plans: JobPlan[], pipeline: string, name: string): boolean => step(plan(plans, pipeline), name).notRunBecause === undefined;
 

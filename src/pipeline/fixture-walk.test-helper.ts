@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { PipelineNotice } from './errors.ts';
+import assert from 'node:assert/strict';
+import { PipelineError, type PipelineNotice } from './errors.ts';
+import type { JobPlan, PlanStep } from './plan.ts';
 import { YamlSource } from './yaml-source.ts';
 
 /**
@@ -73,4 +75,22 @@ export function unaccounted(doc: unknown, table: readonly string[], notices: rea
 /** The notices written at `doc` of `file` (notices name their file as Nestor displays it, relative to the working directory). */
 export function noticesAt<N extends Pick<PipelineNotice, 'file' | 'line'>>(notices: readonly N[], file: string, doc: YamlDocument): N[] {
   return notices.filter((n) => resolve(n.file) === resolve(file) && n.line >= doc.firstLine && n.line <= doc.lastLine);
+}
+
+/** A plan's step by name, or a failure naming the steps there are. */
+export function stepOf(p: JobPlan, name: string): PlanStep {
+  const s = p.steps.find((x) => x.name === name);
+  assert.ok(s, `no step ${name} in ${p.steps.map((x) => x.name).join(', ')}`);
+  return s;
+}
+
+/** The PipelineError `work` throws; a failure when it accepts. */
+export function failureOf(work: () => unknown): PipelineError {
+  try {
+    work();
+  } catch (err) {
+    assert.ok(err instanceof PipelineError, String(err));
+    return err;
+  }
+  assert.fail('accepted');
 }

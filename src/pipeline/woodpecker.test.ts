@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineError, type PipelineNotice } from './errors.ts';
-import { documentsOf, noticesAt, unaccounted } from './fixture-walk.test-helper.ts';
+import { documentsOf, failureOf, noticesAt, stepOf, unaccounted } from './fixture-walk.test-helper.ts';
 import { loadPlans } from './load.ts';
 import type { CompileOptions } from './compile.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
@@ -33,20 +33,8 @@ const plan = (plans: JobPlan[], name: string): JobPlan => {
   assert.ok(p, `no plan ${name} in ${plans.map((x) => x.name).join(', ')}`);
   return p;
 };
-const step = (p: JobPlan, name: string): PlanStep => {
-  const s = p.steps.find((x) => x.name === name);
-  assert.ok(s, `no step ${name} in ${p.steps.map((x) => x.name).join(', ')}`);
-  return s;
-};
-const failure = (work: () => unknown): PipelineError => {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof PipelineError, String(err));
-    return err;
-  }
-  assert.fail('accepted');
-};
+const step = stepOf;
+const failure = failureOf;
 const notRun = (p: JobPlan) => p.steps.filter((s) => s.notRunBecause).map((s) => s.name);
 
 /** What each fixture compiles to: its jobs (workflows, matrix entries), its steps over all of them, the codes of its degraded notices; or its problems. */
