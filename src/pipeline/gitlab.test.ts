@@ -10,6 +10,7 @@ import { JOB_KEYS, KEYWORDS } from './formats/gitlab-schema.ts';
 import type { IncludeSource } from './include-fetch.ts';
 import { loadPlans } from './load.ts';
 import { asOneJob } from './jobs-as-one.test-helper.ts';
+import { failureOf, stepOf } from './fixture-walk.test-helper.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
 import type { CompileOptions } from './compile.ts';
 
@@ -24,20 +25,8 @@ function load(dir: string, extra: Partial<CompileOptions> = {}): JobPlan {
   return plans[0]!;
 }
 const fixture = (name: string, extra: Partial<CompileOptions> = {}) => load(join(FIXTURES, name), extra);
-const step = (plan: JobPlan, name: string): PlanStep => {
-  const s = plan.steps.find((x) => x.name === name);
-  assert.ok(s, `no step ${name} in ${plan.steps.map((x) => x.name).join(', ')}`);
-  return s;
-};
-const failure = (work: () => unknown): PipelineError => {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof PipelineError, String(err));
-    return err;
-  }
-  assert.fail('accepted');
-};
+const step = stepOf;
+const failure = failureOf;
 const repo = (files: Record<string, string>): string => {
   const dir = mkdtempSync(join(tmpdir(), 'nestor-gitlab-'));
   for (const [name, text] of Object.entries(files)) {
