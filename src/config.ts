@@ -12,6 +12,13 @@ import { parseSecretKey } from './secrets/secret-key.ts';
 /** The small base image every engine can get without a registry. */
 export const DEFAULT_STEP_IMAGE = 'busybox:latest';
 
+/**
+ * The image GitHub-style `runs-on: ubuntu-*` jobs run in unless `-P LABEL=IMAGE` says otherwise:
+ * Debian bookworm with what workflows most assume of a hosted runner (bash, git, curl, the
+ * docker and docker-compose clients, python3, jq, make, sudo), made by `nestor images bootstrap`.
+ */
+export const DEFAULT_RUNNER_IMAGE = 'nestor/runner:bookworm-1';
+
 /** The image for steps that name none, in `nestor run` and on runners alike: NESTOR_DEFAULT_IMAGE, else DEFAULT_STEP_IMAGE. */
 export function defaultStepImage(env: NodeJS.ProcessEnv): string {
   return env.NESTOR_DEFAULT_IMAGE ?? DEFAULT_STEP_IMAGE;

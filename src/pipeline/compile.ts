@@ -31,6 +31,8 @@ export interface CompileOptions extends RunFacts {
   builtins?: (job: { name: string; step?: string }) => Record<string, string>;
   /** Overrides of the pipeline limits (DEFAULT_PIPELINE_LIMITS). */
   limits?: Partial<PipelineLimits>;
+  /** The image each GitHub `runs-on` label runs in (`-P ubuntu-latest=IMAGE`), before Nestor's own table. */
+  platforms?: Record<string, string>;
 }
 
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;
@@ -59,8 +61,10 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
   const plans = whole.matrix.map((axes): JobPlan => {
     // Woodpecker expands a matrix entry's values in the whole file, for that entry's job.
     const config = whole.format === 'woodpecker' && Object.keys(axes).length ? { ...whole, steps: expandAxes(whole.steps, axes), services: expandAxes(whole.services, axes) } : whole;
-    const name = jobName(config.name, axes);
-    const vars = { ...config.environment, ...axes, ...opts.env };
+    const name = jobName(config.name, axes, config.format === 'github');
+    // A GitHub matrix is read through `matrix.*` expressions, never as variables.
+    const envAxes = config.format === 'github' ? {} : axes;
+    const vars = { ...config.environment, ...envAxes, ...opts.env };
     const notices: PipelineNotice[] = [...(config.notices ?? []), ...secretNotices];
     const dind = config.services.filter((s) => isDindImage(s.image));
     for (const s of dind) notices.push(source.notice(s.at, undefined, 'NESTOR_DIND_SERVED', `service ${s.name} (${s.image}) is served by the job's own nested engine: same alias, TLS files and socket, one image cache`, 'info'));
@@ -90,7 +94,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         // A step that mounts the engine's socket finds it by its client's default; every other
         // step is pointed at the engine through its environment, by the backend.
         const usesSocket = mounts.some((m) => m.kind === 'engine-socket-dir' || m.kind === 'engine-socket');
-        const environment = { ...opts.builtins?.({ name, step: s.name }), ...statusVariables(config.format, decided.runOn), ...config.environment, ...axes, ...s.environment, ...opts.env };
+        const environment = { ...opts.builtins?.({ name, step: s.name }), ...statusVariables(config.format, decided.runOn), ...config.environment, ...envAxes, ...s.environment, ...opts.env };
         return {
           ...containerBase(s, resolveImage(s.image), environment, mounts, { client: !usesSocket, certDirs: [...new Set(certDirs)], ...(plainEngine ? { plain: true } : {}) }, config.workspace),
           dependsOn: (order.get(s.name) ?? []).filter((d) => selected.has(d)),
@@ -100,6 +104,8 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
           ...(s.recorded ? { recorded: s.recorded } : {}),
+          ...(s.execIn ? { execIn: s.execIn } : {}),
+          ...(s.github ? { github: s.github } : {}),
           ...notRunReason(s, pipelineWhen, decided, opts.only),
         };
       });
@@ -109,7 +115,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         ...containerBase(
           { ...s, afterCommands: [], secrets: [] },
           resolveImage(s.image),
-          { ...opts.builtins?.({ name }), ...config.environment, ...axes, ...s.environment },
+          { ...opts.builtins?.({ name }), ...config.environment, ...envAxes, ...s.environment },
           mountsFor(s.volumes),
           { client: false, certDirs: [] },
           config.workspace,
@@ -120,9 +126,10 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     // A host path several containers mount is said once.
     for (const n of hostNotices) if (!notices.some((k) => k.message === n.message)) notices.push(n);
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
-    const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause).map((s) => s.image)])];
+    // A step run inside another's container needs no image of its own.
+    const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause && !s.execIn).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}) };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;
@@ -296,8 +303,9 @@ function checkSecrets(config: PipelineConfig, available: string[] | undefined, p
   return notices;
 }
 
-function jobName(pipeline: string, axes: Record<string, string>): string {
-  const values = Object.entries(axes).map(([k, v]) => `${k}=${v}`);
+/** `test (node=18)`; a GitHub job as GitHub names it, by its values only: `test (18, ubuntu-latest)`. */
+function jobName(pipeline: string, axes: Record<string, string>, valuesOnly = false): string {
+  const values = Object.entries(axes).map(([k, v]) => (valuesOnly ? v : `${k}=${v}`));
   return values.length ? `${pipeline} (${values.join(', ')})` : pipeline;
 }
 

@@ -24,7 +24,8 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
   const seen = new Set<string>();
   const unread = (config.unread ?? []).flatMap((u) => (u.name === undefined ? [] : [{ name: u.name, at: u.at }]));
   // GitLab's jobs and services have names of their own kinds (a job `docker` beside a `docker:dind` service).
-  const gitlab = config.format === 'gitlab';
+  // So do a GitHub job's steps, run inside its container, which no one reaches by name.
+  const gitlab = config.format === 'gitlab' || config.format === 'github';
   for (const item of [...config.services, ...config.steps, ...unread]) {
     if (gitlab && item === config.steps[0]) seen.clear();
     if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
@@ -32,7 +33,7 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
     // GitLab job names may hold any character (`test:unit`, `build image`), and so may Drone's
     // and Woodpecker's step names (`runner identification`): the runner makes container names
     // of its own from them. A name others reach by (a service, a detached step) is a hostname.
-    const free = config.format === 'gitlab' || ((config.format === 'drone' || config.format === 'woodpecker') && config.steps.includes(item as StepConfig) && !(item as StepConfig).detach);
+    const free = config.format === 'gitlab' || ((config.format === 'drone' || config.format === 'woodpecker' || config.format === 'github') && config.steps.includes(item as StepConfig) && !(item as StepConfig).detach);
     if (!free && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(item.name)) {
       problems.push({ position: at(item.at), message: `"${item.name}" is not a valid name: use letters, digits, '.', '_' and '-'` });
     }

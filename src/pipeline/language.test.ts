@@ -251,9 +251,13 @@ test('clone settings: copying the checkout loses nothing of the git plugin, and 
   assert.deepEqual(plans('.woodpecker.yml', 'labels: {platform: linux/arm64, gpu: "true"}\nsteps:\n  a:\n    image: busybox\n    commands: [echo]\n')[0]!.runnerLabels, ['platform=linux/arm64', 'gpu=true']);
 });
 
-test('a GitHub Actions workflow is named as such, not read as a Nestor file with "steps" missing', () => {
+test('a GitHub Actions workflow is read as one, by its folder or by its on: and jobs:', () => {
   const text = 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n';
-  for (const file of ['.github/workflows/ci.yml', 'ci.yml']) assert.match(problems(file, text), /:2:1: this is a GitHub Actions workflow \(on: and jobs:\), which Nestor does not read yet/);
+  for (const file of ['.github/workflows/ci.yml', 'ci.yml']) {
+    const [plan] = compileText({ text, file }, opts);
+    assert.equal(plan?.github?.jobId, 'test');
+    assert.deepEqual(plan?.steps.map((s) => s.name), ['job-container', 'Run make test']);
+  }
 });
 
 test('a Woodpecker workflow read on its own may depend on the workflows beside it, and on no other', async () => {

@@ -12,6 +12,8 @@ import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { otherDocumentNotices, readDrone } from './formats/drone.ts';
 import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused } from './formats/drone-jsonnet.ts';
 import { readGitlab } from './formats/gitlab.ts';
+import { readGithub, type GithubFacts } from './formats/github.ts';
+import { githubContext, githubVariables } from './github/contexts.ts';
 import { readNestor } from './formats/nestor.ts';
 import { readWoodpecker } from './formats/woodpecker.ts';
 import type { PipelineConfig } from './model.ts';
@@ -24,7 +26,7 @@ import { YamlSource } from './yaml-source.ts';
  * the `.drone.yml` that is often generated from it; `.drone.star` last, only to say that it
  * is not read when nothing else is there.
  */
-export const CONVENTIONAL_FILES = ['.nestor.yml', '.nestor.yaml', '.woodpecker.yml', '.woodpecker.yaml', '.woodpecker', '.drone.jsonnet', '.drone.yml', '.gitlab-ci.yml', '.drone.star'];
+export const CONVENTIONAL_FILES = ['.nestor.yml', '.nestor.yaml', '.woodpecker.yml', '.woodpecker.yaml', '.woodpecker', '.drone.jsonnet', '.drone.yml', '.gitlab-ci.yml', '.github/workflows', '.gitea/workflows', '.forgejo/workflows', '.drone.star'];
 
 export class PipelineFileNotFoundError extends NestorError {
   constructor(where: string) {
@@ -74,6 +76,7 @@ export function formatOf(path: string, value: unknown): Format {
   // Nestor reads Jsonnet only as Drone does (any config path ending in .jsonnet).
   if (name.startsWith('.drone') || isJsonnet(name)) return 'drone';
   if (name.startsWith('.woodpecker') || basename(dirname(path)) === '.woodpecker') return 'woodpecker';
+  if (isWorkflow(path, value)) return 'github';
   if (value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'pipeline') return 'drone';
   return 'nestor';
 }
@@ -86,7 +89,7 @@ export function formatOf(path: string, value: unknown): Format {
 export function readPipelines(
   path: string,
   text: string,
-  facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean },
+  facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean; platforms?: Record<string, string> },
   displayPath = path,
   /** The format, when the file's name does not say it (a GitLab child pipeline's file). */
   formatGiven?: Format,
@@ -99,11 +102,6 @@ export function readPipelines(
   if (sources.length === 0) throw new PipelineFileNotFoundError(`${displayPath} (the file is empty)`);
   const format = formatGiven ?? formatOf(path, sources[0]!.value);
   if ((format === 'drone' || format === 'woodpecker') && !isJsonnet(path) && text.includes('${')) sources = YamlSource.parseAll(displayPath, expandedText(format, text, facts, displayPath, matrixAxes(sources[0]!.value)), limits);
-  if (isWorkflow(path, sources[0]!.value)) {
-    throw new UnsupportedFeatureError([
-      { position: sources[0]!.position([], 'jobs'), message: 'this is a GitHub Actions workflow (on: and jobs:), which Nestor does not read yet: write its shell steps as a .nestor.yml job, or run it with a workflow runner meanwhile' },
-    ]);
-  }
   const repeated = sources.flatMap((s) => s.repeated);
   if (repeated.length && !KEEPS_LAST_KEY.has(format)) {
     throw new PipelineError(
@@ -159,10 +157,15 @@ function itemsWritten(format: Format, value: unknown): number {
   const size = (v: unknown) => (Array.isArray(v) ? v.length : typeof v === 'object' && v !== null ? Object.keys(v).length : 0);
   if (format === 'gitlab') return size(value);
   const doc = value as Record<string, unknown>;
+  if (format === 'github') return size(doc.jobs) + Object.values(isObject(doc.jobs) ? doc.jobs : {}).reduce<number>((n, j) => n + size(isObject(j) ? j.steps : undefined) + size(isObject(j) ? j.services : undefined), 0);
   return size(doc.steps) + size(doc.pipeline) + size(doc.services);
 }
 
-function readAll(path: string, format: Format, sources: YamlSource[], facts: RunFacts): { config: PipelineConfig; source: YamlSource }[] {
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readAll(path: string, format: Format, sources: YamlSource[], facts: GithubFacts): { config: PipelineConfig; source: YamlSource }[] {
   const read = readEach(path, format, sources, facts);
   // Drone's secret and signature documents are said with the file's first pipeline.
   const others = format === 'drone' ? sources.flatMap(otherDocumentNotices) : [];
@@ -170,7 +173,7 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Run
   return read;
 }
 
-function readEach(path: string, format: Format, sources: YamlSource[], facts: RunFacts): { config: PipelineConfig; source: YamlSource }[] {
+function readEach(path: string, format: Format, sources: YamlSource[], facts: GithubFacts): { config: PipelineConfig; source: YamlSource }[] {
   return sources.flatMap((source) => {
     switch (format) {
       case 'drone': {
@@ -179,6 +182,8 @@ function readEach(path: string, format: Format, sources: YamlSource[], facts: Ru
       }
       case 'woodpecker':
         return [{ config: readWoodpecker(source, workflowName(path)), source }];
+      case 'github':
+        return readGithub(source, facts).map((config) => ({ config, source }));
       case 'gitlab':
         // A component's header document (`spec: inputs`, then `---`) is not a pipeline.
         if (sources.length > 1 && source === sources[0] && isHeader(source.value)) return [];
@@ -286,6 +291,8 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
       return { ...common, ...woodpeckerVariables(facts, { pipeline: config.name, workspace: config.workspace, ...(job.step ? { step: job.step } : {}) }) };
     case 'gitlab':
       return { ...common, ...(job.step ? { CI_JOB_NAME: job.step } : {}) };
+    case 'github':
+      return { ...common, ...githubVariables(githubContext(facts, { workflow: config.github?.workflow ?? config.name, job: config.name })) };
     default:
       return common;
   }

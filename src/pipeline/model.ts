@@ -1,5 +1,6 @@
 import type { PipelineNotice, PipelineProblem, SourcePosition } from './errors.ts';
 import type { PathSegment } from './yaml-source.ts';
+import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 /**
  * The normalized pipeline every file format maps into (Nestor's own, Drone, Woodpecker,
@@ -81,6 +82,10 @@ export interface StepConfig {
   recorded?: JobRecord;
   /** With `jobPerStep`: the pipeline's services (by name) this step's job starts; absent: all of them. */
   services?: string[];
+  /** Runs inside this step's container (a detached one: a GitHub job's container) instead of one of its own. */
+  execIn?: string;
+  /** A GitHub Actions step, finished at run time (github/job-plan.ts). */
+  github?: GithubStepPlan;
   at: PathSegment[];
 }
 
@@ -157,7 +162,7 @@ export interface JobVolume {
 export interface PipelineConfig {
   name: string;
   /** Which format the file was written in, for messages. */
-  format: 'nestor' | 'drone' | 'woodpecker' | 'gitlab';
+  format: 'nestor' | 'drone' | 'woodpecker' | 'gitlab' | 'github';
   file: string;
   defaultImage?: string;
   environment: Record<string, string>;
@@ -188,6 +193,8 @@ export interface PipelineConfig {
   runnerLabels?: string[];
   /** A title for the pipeline's runs (GitLab's workflow: name). */
   title?: string;
+  /** A GitHub Actions job: what its steps' expressions read at run time. */
+  github?: GithubJobPlan;
   /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */
   notices?: PipelineNotice[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */

@@ -1,5 +1,6 @@
 import type { PipelineNotice, SourcePosition } from './errors.ts';
 import type { JobRecord } from './model.ts';
+import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 /**
  * The engine-neutral plan a pipeline compiles to: what to run, in which order, with which
@@ -85,6 +86,12 @@ export interface PlanContainer {
   workingDir: string;
   /** Who the container runs as, as the file names it (Drone's and Woodpecker's `user`): a user of the job's engine, never of the host. */
   user?: string;
+  /**
+   * The script runs inside this detached step's container, which is running, rather than in a
+   * container of its own (a GitHub job's steps share one container, as on GitHub: what one
+   * installs the next has). Its image and mounts are that container's.
+   */
+  execIn?: string;
 }
 
 export interface PlanStep extends PlanContainer {
@@ -104,6 +111,8 @@ export interface PlanStep extends PlanContainer {
   notRunBecause?: string;
   /** What the file says about the job for later parts of Nestor (artifacts, caches, needs): data only. */
   recorded?: JobRecord;
+  /** A GitHub Actions step: its `if:`, script and inputs are evaluated as it starts. */
+  github?: GithubStepPlan;
 }
 
 export interface PlanService extends PlanContainer {
@@ -174,4 +183,6 @@ export interface JobPlan {
   artifactsFrom?: string[];
   /** How the file was understood (e.g. a dind service served by the job engine), each where it is written. */
   notices: PipelineNotice[];
+  /** A GitHub Actions job: its contexts, outputs and `if:`, for the runner. */
+  github?: GithubJobPlan;
 }

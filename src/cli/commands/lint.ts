@@ -7,13 +7,15 @@ import { loadPlans } from '../../pipeline/load.ts';
 import type { JobPlan, PlanContainer } from '../../pipeline/plan.ts';
 import { action } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
-import { assignments, currentBranch, currentCommit } from './run.ts';
+import { assignments, currentBranch, currentCommit, platformsOf, refFacts } from './run.ts';
 
 interface ReadFlags {
   dir: string;
   env: string[];
   branch?: string;
   event: string;
+  ref?: string;
+  platform: string[];
   image: string;
   json?: boolean;
 }
@@ -26,6 +28,8 @@ function withReadOptions(cmd: Command): Command {
     .option('-e, --env <K=V>', 'a variable, as `nestor run -e` gives it (repeatable)', collect, [])
     .option('--branch <name>', 'branch for rules and `when` (default: the checked-out branch)')
     .option('--event <name>', 'event for rules and `when`', 'push')
+    .option('--ref <ref>', 'the Git ref for conditions (refs/heads/main, refs/tags/v1.0)')
+    .option('-P, --platform <label=image>', 'the image a GitHub runs-on label runs in (repeatable)', collect, [])
     .option('--image <image>', 'image for steps that name none', defaultStepImage(process.env))
     .option('--json', 'one JSON object');
 }
@@ -33,9 +37,9 @@ function withReadOptions(cmd: Command): Command {
 /** The plans of `files` (or the conventional file), read as `nestor run` reads them, without running anything. */
 function readPlans(files: string[], flags: ReadFlags): JobPlan[] {
   const dir = resolve(flags.dir);
-  const branch = flags.branch ?? currentBranch(dir);
+  const branch = flags.branch ?? refFacts(flags.ref).branch ?? currentBranch(dir);
   const commit = currentCommit(dir);
-  const opts = { defaultImage: flags.image, ...(branch ? { branch } : {}), event: flags.event, env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env), ...(commit ? { commit } : {}) };
+  const opts = { defaultImage: flags.image, ...refFacts(flags.ref), ...(branch ? { branch } : {}), event: flags.event, platforms: platformsOf(flags.platform), env: assignments('--env', flags.env), includes: includeSourceFromEnv(process.env), ...(commit ? { commit } : {}) };
   return files.length === 0 ? loadPlans(dir, undefined, opts) : files.flatMap((f) => loadPlans(dir, f, opts));
 }
 

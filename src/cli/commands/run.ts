@@ -27,6 +27,8 @@ interface RunFlags {
   trusted?: boolean;
   parallel: string;
   image: string;
+  platform: string[];
+  ref?: string;
   json?: boolean;
 }
 
@@ -39,6 +41,25 @@ export class BadAssignmentError extends NestorError {
 }
 
 /** `K=V` pairs; a bare `K` takes the value from this process's environment. */
+/** `--ref refs/tags/v1.0` is also the tag a tag event is about, and `refs/heads/x` the branch. */
+export function refFacts(ref: string | undefined): { ref?: string; tag?: string; branch?: string } {
+  if (!ref) return {};
+  const tag = /^refs\/tags\/(.+)$/.exec(ref)?.[1];
+  const branch = /^refs\/heads\/(.+)$/.exec(ref)?.[1];
+  return { ref, ...(tag ? { tag } : {}), ...(branch ? { branch } : {}) };
+}
+
+/** `-P ubuntu-latest=IMAGE`: the image a GitHub `runs-on` label runs in. */
+export function platformsOf(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new NestorError('NESTOR_USAGE', `-P ${v}: expected LABEL=IMAGE`, 'Write it as -P ubuntu-latest=IMAGE: the runs-on label, then the image its jobs run in.');
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}
+
 export function assignments(flag: string, values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
@@ -78,7 +99,7 @@ export function currentCommit(dir: string): string | undefined {
 export function registerRunCommand(program: Command): void {
   program
     .command('run [file]')
-    .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.jsonnet, .drone.yml, .gitlab-ci.yml)')
+    .description('run a pipeline here, each job in its own throw-away nested engine (.nestor.yml, .woodpecker.yml, .drone.jsonnet, .drone.yml, .gitlab-ci.yml, .github/workflows)')
     .option('-C, --dir <dir>', 'the source directory (copied into the workspace)', '.')
     .option('--step <name>', 'run only this step and what it depends on (repeatable)', collect, [])
     .option('--job <name>', 'run only this job (or pipeline) and the jobs it waits for (repeatable)', collect, [])
@@ -87,6 +108,8 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--mode <isolation>', 'engine isolation').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
     .option('--branch <name>', 'branch for `when` conditions (default: the checked-out branch)')
     .option('--event <name>', 'event for `when` conditions', 'push')
+    .option('--ref <ref>', 'the Git ref for conditions and GITHUB_REF (refs/heads/main, refs/tags/v1.0)')
+    .option('-P, --platform <label=image>', 'the image a GitHub runs-on label runs in (repeatable)', collect, [])
     .option('--trusted', 'allow host path volumes')
     .option('--parallel <n>', 'jobs run at once (matrix jobs, pipelines that do not wait for each other)', '2')
     .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage(process.env)))
@@ -97,11 +120,13 @@ export function registerRunCommand(program: Command): void {
 async function runCommand(out: Output, file: string | undefined, flags: RunFlags): Promise<number> {
   const dir = resolve(flags.dir);
   const secrets = assignments('--secret', flags.secret);
-  const branch = flags.branch ?? currentBranch(dir);
+  const branch = flags.branch ?? refFacts(flags.ref).branch ?? currentBranch(dir);
   const plans = selectJobs(loadPlans(dir, file, {
     defaultImage: flags.image,
     ...(branch ? { branch } : {}),
     event: flags.event,
+    ...refFacts(flags.ref),
+    platforms: platformsOf(flags.platform),
     trusted: Boolean(flags.trusted),
     only: flags.step,
     env: assignments('--env', flags.env),

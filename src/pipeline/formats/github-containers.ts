@@ -1,0 +1,185 @@
+import type { PipelineNotice, PipelineProblem } from '../errors.ts';
+import { ExpressionError, type ExpressionScope } from '../github/expression.ts';
+import { fill } from '../github/templates.ts';
+import type { ServiceConfig, VolumeRef } from '../model.ts';
+import type { PathSegment, YamlSource } from '../yaml-source.ts';
+import type { containerSchema } from './github-schema.ts';
+import type { z } from 'zod';
+
+/**
+ * A job's `container:` and its `services:`, as GitHub makes them: an image with its env,
+ * volumes and `docker create` options. Every container of a Nestor job shares its engine's
+ * network, so a service answers both by its name and at localhost:PORT, as it does on GitHub
+ * in container jobs and runner jobs respectively. `--health-cmd` and its kin are what GitHub
+ * waits on; Nestor waits until the service's ports accept connections, which for databases
+ * comes after their start-up is done.
+ */
+
+type Written = z.infer<typeof containerSchema>;
+
+export interface JobContainer {
+  image: string;
+  environment: Record<string, string>;
+  privileged: boolean;
+  volumes: VolumeRef[];
+  user?: string;
+}
+
+export function containerOf(source: YamlSource, written: Written, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): JobContainer | undefined {
+  const c = typeof written === 'string' ? { image: written } : written;
+  const image = text(source, c.image, at, 'image', scope, problems);
+  if (!image) return undefined;
+  const options = readOptions(source, 'options' in c ? c.options : undefined, at, scope, problems, notices);
+  if ('credentials' in c && c.credentials) notices.push(source.notice(at, 'credentials', 'NESTOR_CREDENTIALS_UNUSED', `credentials: the image is pulled with the run's registry credentials (a DOCKER_AUTH_CONFIG secret), not with this username and password`, 'degraded'));
+  if ('ports' in c && c.ports?.length) notices.push(source.notice(at, 'ports', 'NESTOR_PORTS_INTERNAL', 'ports: the job container shares its engine\'s network with the job\'s services; nothing outside the job reaches it', 'info'));
+  return {
+    image,
+    environment: { ...envOf('env' in c ? c.env : undefined), ...options.env },
+    privileged: options.privileged,
+    volumes: [...volumesOf('volumes' in c ? c.volumes : undefined, [...at, 'volumes']), ...options.volumes],
+    ...(options.user !== undefined ? { user: options.user } : {}),
+  };
+}
+
+export function serviceOf(source: YamlSource, name: string, written: Written, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): ServiceConfig {
+  const c = typeof written === 'string' ? { image: written } : written;
+  const image = text(source, c.image, at, 'image', scope, problems);
+  const options = readOptions(source, 'options' in c ? c.options : undefined, at, scope, problems, notices);
+  if ('credentials' in c && c.credentials) notices.push(source.notice(at, 'credentials', 'NESTOR_CREDENTIALS_UNUSED', `credentials: the service's image is pulled with the run's registry credentials (a DOCKER_AUTH_CONFIG secret), not with this username and password`, 'degraded'));
+  const ports: number[] = [];
+  for (const [i, p] of (('ports' in c ? c.ports : undefined) ?? []).entries()) {
+    const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(p).trim());
+    if (!m) {
+      problems.push({ position: source.position([...at, 'ports', i]), message: `port ${String(p)} is not PORT or HOST:CONTAINER` });
+      continue;
+    }
+    const inner = Number(m[2]);
+    if (m[3] !== 'udp') ports.push(inner);
+    if (m[1] !== undefined && Number(m[1]) !== inner) {
+      notices.push(source.notice([...at, 'ports', i], undefined, 'NESTOR_SERVICE_PORT', `service ${name}: port ${m[1]}:${inner} is reached at ${name}:${inner} and localhost:${inner} here (the job shares the service's network), not at ${m[1]}: write ${inner} in the job`, 'degraded'));
+    }
+  }
+  return {
+    name,
+    image: image ?? '',
+    aliases: [...new Set([name, ...options.aliases])],
+    environment: { ...envOf('env' in c ? c.env : undefined), ...options.env },
+    commands: [],
+    ...(options.entrypoint ? { entrypoint: [options.entrypoint] } : {}),
+    ports,
+    privileged: options.privileged,
+    volumes: [...volumesOf('volumes' in c ? c.volumes : undefined, [...at, 'volumes']), ...options.volumes],
+    at,
+  };
+}
+
+function text(source: YamlSource, value: string, at: PathSegment[], key: string, scope: ExpressionScope, problems: PipelineProblem[]): string | undefined {
+  try {
+    return fill(value, scope).trim() || undefined;
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    problems.push({ position: source.position(at, key), message: err.message });
+    return undefined;
+  }
+}
+
+function envOf(env: Record<string, unknown> | string | undefined): Record<string, string> {
+  if (!env || typeof env === 'string') return {};
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+function volumesOf(volumes: string[] | undefined, at: PathSegment[]): VolumeRef[] {
+  return (volumes ?? []).flatMap((v, i) => {
+    const [src, target, mode] = v.split(':');
+    if (!src) return [];
+    // `- /data` alone is an anonymous volume at /data.
+    return [{ source: target ? src : `anon-${i}`, target: target ?? src, readOnly: mode === 'ro', at: [...at, i] }];
+  });
+}
+
+interface Options {
+  privileged: boolean;
+  user?: string;
+  env: Record<string, string>;
+  volumes: VolumeRef[];
+  aliases: string[];
+  entrypoint?: string;
+}
+
+/** `docker create` options GitHub passes through, read as Docker reads them. */
+const IGNORED_WITH_REASON: Record<string, string> = {
+  '--health-cmd': 'readiness',
+  '--health-interval': 'readiness',
+  '--health-timeout': 'readiness',
+  '--health-retries': 'readiness',
+  '--health-start-period': 'readiness',
+  '--cpus': 'limits',
+  '--memory': 'limits',
+  '-m': 'limits',
+  '--shm-size': 'limits',
+  '--ulimit': 'limits',
+  '--init': 'init',
+  '--hostname': 'name',
+  '--name': 'name',
+  '--rm': 'name',
+};
+
+function readOptions(source: YamlSource, written: string | undefined, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): Options {
+  const out: Options = { privileged: false, env: {}, volumes: [], aliases: [] };
+  if (!written) return out;
+  const filled = text(source, written, at, 'options', scope, problems) ?? '';
+  const words = [...filled.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  const kinds = new Set<string>();
+  const unknown: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const [flag, inline] = word.includes('=') && word.startsWith('-') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
+    const value = () => inline ?? words[++i] ?? '';
+    switch (flag) {
+      case '--privileged':
+        out.privileged = inline === undefined || inline === 'true';
+        break;
+      case '--user':
+      case '-u':
+        out.user = value();
+        break;
+      case '-e':
+      case '--env': {
+        const [k, ...v] = value().split('=');
+        if (k) out.env[k] = v.join('=');
+        break;
+      }
+      case '-v':
+      case '--volume': {
+        const [src, target, mode] = value().split(':');
+        if (src && target) out.volumes.push({ source: src, target, readOnly: mode === 'ro', at: [...at, 'options'] });
+        break;
+      }
+      case '--cap-add':
+        // Capabilities are given inside the job's user namespace only: there, privileged is the set of them all.
+        value();
+        out.privileged = true;
+        kinds.add('caps');
+        break;
+      case '--network-alias':
+        out.aliases.push(value());
+        break;
+      case '--entrypoint':
+        out.entrypoint = value();
+        break;
+      default:
+        if (flag in IGNORED_WITH_REASON) {
+          kinds.add(IGNORED_WITH_REASON[flag]!);
+          if (inline === undefined && !['--init', '--rm'].includes(flag)) i++;
+        } else if (flag.startsWith('-')) {
+          unknown.push(flag);
+          if (inline === undefined && words[i + 1] !== undefined && !words[i + 1]!.startsWith('-')) i++;
+        }
+    }
+  }
+  if (kinds.has('readiness')) notices.push(source.notice(at, 'options', 'NESTOR_HEALTH_BY_PORTS', 'options: the health check is not run; the job waits until the container\'s ports accept connections, which a database does once its start-up is done', 'info'));
+  if (kinds.has('caps')) notices.push(source.notice(at, 'options', 'NESTOR_CAPS_AS_PRIVILEGED', 'options: --cap-add gives the container every capability inside the job\'s user namespace (privileged there), none on the host', 'info'));
+  if (kinds.has('limits')) notices.push(source.notice(at, 'options', 'NESTOR_LIMITS_OWN', 'options: the container runs within its job engine\'s limits (memory, CPUs, processes) rather than these', 'info'));
+  if (unknown.length) notices.push(source.notice(at, 'options', 'NESTOR_OPTION_UNSUPPORTED', `options ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not applied: Nestor makes the container itself (privileged, user, env, volumes, entrypoint and network aliases are read)`, 'degraded'));
+  return out;
+}

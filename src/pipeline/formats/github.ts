@@ -1,0 +1,496 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
+import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
+import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
+import type { GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
+import { checkTemplate, fill, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
+import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
+import { didYouMean } from '../suggest.ts';
+import { check } from '../validate.ts';
+import type { RunFacts } from '../when.ts';
+import type { PathSegment, YamlSource } from '../yaml-source.ts';
+import { actionUse, type ActionUse } from './github-actions.ts';
+import { combinationLabel, expandMatrix, MatrixError, type Combination } from './github-matrix.ts';
+import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep } from './github-schema.ts';
+import { readTriggers } from './github-triggers.ts';
+import { unreadable } from './items.ts';
+import { runsOnImage } from './github-runs-on.ts';
+import { containerOf, serviceOf } from './github-containers.ts';
+
+/**
+ * A GitHub Actions workflow (`.github/workflows/*.yml`, and Gitea's and Forgejo's, which
+ * read the same file). Each job becomes a pipeline of its own, one per matrix combination,
+ * in an engine of its own; `needs` orders them. A job's steps run one after another in ONE
+ * container (the `runs-on` image, or the job's `container:`), as on GitHub, so that what a
+ * step installs or leaves outside the workspace is there for the next: that container is the
+ * job's first, detached step (JOB_CONTAINER), and every step runs inside it (`execIn`).
+ * Expressions that only the run can answer (`steps.*`, `needs.*`, `failure()`) are kept for
+ * the runner (github/job-plan.ts); those over the matrix and the run's facts are answered here.
+ */
+
+export const JOB_CONTAINER = 'job-container';
+/** The default job timeout, GitHub's: 360 minutes. */
+const JOB_TIMEOUT_MINUTES = 360;
+
+export interface GithubFacts extends RunFacts {
+  /** `-P label=image`: the image each `runs-on` label runs on. */
+  platforms?: Record<string, string>;
+}
+
+export function readGithub(source: YamlSource, facts: GithubFacts): PipelineConfig[] {
+  const problems: PipelineProblem[] = [];
+  const notices: PipelineNotice[] = [];
+  if (!source.value || typeof source.value !== 'object' || Array.isArray(source.value)) {
+    return [unreadable(source, 'github', GITHUB_WORKSPACE, [{ position: source.position([]), message: 'a workflow is a map with on: and jobs:' }])];
+  }
+  const doc = check(source, workflowSchema, source.value, [], 'the workflow', problems);
+  if (!doc) return [{ ...unreadable(source, 'github', GITHUB_WORKSPACE, problems) }];
+  const workflowName = doc.name ?? source.file.split('/').pop()!.replace(/\.ya?ml$/, '');
+  const { triggers, when } = readTriggers(source, doc.on, problems, notices);
+  const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown }>).map(([k, v]) => [k, (v?.default ?? '') as Value]));
+  recordTopLevel(source, doc, notices);
+  const workflowEnv = envOf(source, doc.env, ['env'], problems);
+  const jobIds = Object.keys(doc.jobs);
+  const configs: PipelineConfig[] = [];
+  checkNeeds(source, doc.jobs, problems);
+  for (const [jobId, raw] of Object.entries(doc.jobs)) {
+    const at: PathSegment[] = ['jobs', jobId];
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(jobId)) problems.push({ position: source.position(['jobs'], jobId), message: `job id "${jobId}" must start with a letter or _ and hold only letters, digits, - and _` });
+    const job = check(source, jobSchema, raw, at, `job ${jobId}`, problems);
+    if (!job) continue;
+    const read = readJob(source, facts, { jobId, job, at, workflowName, workflowEnv, defaults: doc.defaults?.run, inputs, jobIds, when, problems });
+    configs.push(...read);
+  }
+  if (configs.length === 0) return [{ ...unreadable(source, 'github', GITHUB_WORKSPACE, problems), notices }];
+  // The workflow's own findings are said once, with its first job.
+  configs[0] = { ...configs[0]!, problems: [...problems, ...(configs[0]!.problems ?? [])], notices: [...notices, ...(configs[0]!.notices ?? [])] };
+  for (const c of configs.slice(1)) c.problems ??= [];
+  return configs.map((c) => (c.github ? { ...c, github: { ...c.github, triggers } } : c));
+}
+
+interface JobContext {
+  jobId: string;
+  job: GithubJob;
+  at: PathSegment[];
+  workflowName: string;
+  workflowEnv: Record<string, string>;
+  defaults?: { shell?: string; 'working-directory'?: string };
+  inputs: Record<string, Value>;
+  jobIds: string[];
+  when: Condition[];
+  problems: PipelineProblem[];
+}
+
+function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): PipelineConfig[] {
+  const { job, at, jobId } = j;
+  const problems: PipelineProblem[] = [];
+  const jobNotices: PipelineNotice[] = [];
+  recordJobKeys(source, job, at, jobNotices);
+  if (job.uses !== undefined) return [reusableWorkflowJob(source, facts, j, jobNotices, problems)];
+  if (job['runs-on'] === undefined) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no runs-on: say where it runs (runs-on: ubuntu-latest)` });
+  if (!job.steps?.length) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no steps: a job runs steps (or uses: a reusable workflow)` });
+  const combos = matrixOf(source, job, at, problems, jobNotices);
+  const written = typeof job.strategy === 'object' ? job.strategy : undefined;
+  const failFast = typeof written?.['fail-fast'] === 'boolean' ? written['fail-fast'] : true;
+  const maxParallel = typeof written?.['max-parallel'] === 'number' ? written['max-parallel'] : 0;
+  const jobEnv = envOf(source, job.env, [...at, 'env'], problems);
+  const github = githubContext(facts, { workflow: j.workflowName, job: jobId });
+  return combos.map((combo, index): PipelineConfig => {
+    // What this combination's parts mean, beside what the job's own keys do.
+    const notices: PipelineNotice[] = [...jobNotices];
+    const strategy = { 'fail-fast': failFast, 'job-index': index, 'job-total': combos.length, 'max-parallel': maxParallel || combos.length };
+    const scope: ExpressionScope = { contexts: { github, matrix: combo, strategy, inputs: j.inputs, vars: {}, env: { ...j.workflowEnv }, secrets: {}, runner: runnerContext() } };
+    const evalText = (text: string, where: PathSegment[], key?: string) => staticText(source, text, scope, where, key, problems);
+    const runsOn = runsOnImage(source, job['runs-on'] ?? 'ubuntu-latest', [...at], scope, facts.platforms ?? {}, problems, notices);
+    const container = job.container !== undefined ? containerOf(source, job.container, [...at, 'container'], scope, problems, notices) : undefined;
+    const image = container?.image ?? runsOn.image;
+    const services = Object.entries(job.services ?? {}).map(([name, s]) => serviceOf(source, name, s, [...at, 'services', name], scope, problems, notices)).filter((s) => s.image !== '' && !runsOn.unavailable);
+    const jobTimeout = numberOf(job['timeout-minutes'], scope) ?? JOB_TIMEOUT_MINUTES;
+    const continueOnError = booleanOf(job['continue-on-error'], scope) ?? false;
+    const defaults = { shell: job.defaults?.run?.shell ?? j.defaults?.shell, workingDirectory: job.defaults?.run?.['working-directory'] ?? j.defaults?.['working-directory'] };
+    const setUp: StepConfig = {
+      ...blankStep(JOB_CONTAINER, at),
+      image,
+      // GitHub keeps its job container alive the same way, whatever the image's own command.
+      entrypoint: ['tail'],
+      command: ['-f', '/dev/null'],
+      environment: container?.environment ?? {},
+      privileged: container?.privileged ?? false,
+      volumes: container?.volumes ?? [],
+      ...(container?.user !== undefined ? { user: container.user } : {}),
+      detach: true,
+    };
+    const steps = readSteps(source, facts, job.steps ?? [], [...at, 'steps'], scope, jobTimeout, problems, notices);
+    const jobIf = job.if !== undefined ? ifExpression(job.if) : undefined;
+    if (jobIf !== undefined) checkExpression(source, jobIf, at, 'if', problems);
+    const decided = jobIf !== undefined && !readsRunState(jobIf) ? staticIf(jobIf, scope) : undefined;
+    const label = combinationLabel(combo);
+    const githubJob: GithubJobPlan = {
+      jobId,
+      workflow: j.workflowName,
+      ...(jobIf !== undefined ? { if: jobIf } : {}),
+      env: { ...j.workflowEnv, ...jobEnv },
+      outputs: job.outputs ?? {},
+      matrix: combo,
+      strategy,
+      needs: listOf(job.needs),
+      defaults: { ...(defaults.shell ? { shell: defaults.shell } : {}), ...(defaults.workingDirectory ? { workingDirectory: defaults.workingDirectory } : {}) },
+      continueOnError,
+      container: JOB_CONTAINER,
+      inContainer: container !== undefined,
+      runnerOs: 'Linux',
+    };
+    for (const [k, v] of Object.entries(job.outputs ?? {})) checkTemplateAt(source, v, [...at, 'outputs'], k, problems);
+    const title = job.name !== undefined ? evalText(job.name, at, 'name') : undefined;
+    return {
+      name: jobId,
+      format: 'github',
+      file: source.file,
+      environment: {},
+      steps: [setUp, ...steps].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
+      services,
+      volumes: [],
+      matrix: [Object.keys(combo).length ? { matrix: label } : {}],
+      workspace: GITHUB_WORKSPACE,
+      when: j.when,
+      ...(listOf(job.needs).length ? { dependsOn: listOf(job.needs).map((n, i) => ({ name: n, at: Array.isArray(job.needs) ? [...at, 'needs', i] : [...at, 'needs'] })) } : {}),
+      ...(jobIf !== undefined && /\balways\s*\(/i.test(jobIf) ? { runsOn: ['success', 'failure'] as ('success' | 'failure')[] } : jobIf !== undefined && /\bfailure\s*\(/i.test(jobIf) ? { runsOn: ['failure'] as ('success' | 'failure')[] } : {}),
+      ...(runsOn.labels.length ? { runnerLabels: runsOn.labels } : {}),
+      ...(title && title !== jobId ? { title } : {}),
+      at,
+      notices,
+      problems: index === 0 ? problems : [],
+      github: githubJob,
+    };
+  });
+}
+
+/** The job's steps, each run inside the job's container, one after another. */
+function readSteps(source: YamlSource, facts: GithubFacts, raw: unknown[], base: PathSegment[], scope: ExpressionScope, jobTimeout: number, problems: PipelineProblem[], notices: PipelineNotice[]): StepConfig[] {
+  const names = new Map<string, number>();
+  const ids = new Set<string>();
+  return raw.flatMap((value, i): StepConfig[] => {
+    const at = [...base, i];
+    const step = check(source, stepSchema, value, at, `step ${i + 1}`, problems);
+    if (!step) return [];
+    if (step.uses !== undefined && step.run !== undefined) {
+      problems.push({ position: source.position(at, 'run'), message: `step ${i + 1} has both uses: and run:; a step either runs an action or runs a script: split it into two steps` });
+      return [];
+    }
+    if (step.uses === undefined && step.run === undefined) {
+      problems.push({ position: source.position(at), message: `step ${i + 1} has neither uses: nor run:: say what it does` });
+      return [];
+    }
+    if (step.id !== undefined) {
+      if (ids.has(step.id)) problems.push({ position: source.position(at, 'id'), message: `step id "${step.id}" is used twice in this job: ids name one step each (steps.${step.id})` });
+      ids.add(step.id);
+    }
+    const id = step.id ?? `__${i}`;
+    const use = step.uses !== undefined ? actionUse(step.uses) : undefined;
+    const name = uniqueName(displayName(step, use, scope), names);
+    for (const [key, text] of templatesOf(step)) checkTemplateAt(source, text, at, key, problems);
+    const stepIf = step.if !== undefined ? ifExpression(step.if) : undefined;
+    if (stepIf !== undefined) checkExpression(source, stepIf, at, 'if', problems);
+    const decided = stepIf !== undefined && !readsRunState(stepIf) ? staticIf(stepIf, scope) : undefined;
+    const mayFollowFailure = stepIf !== undefined && namesStatus(stepIf) && !/^\s*success\s*\(\s*\)\s*$/i.test(stepIf);
+    const continueOnError = booleanOf(step['continue-on-error'], scope);
+    const timeout = Math.min(numberOf(step['timeout-minutes'], scope) ?? jobTimeout, jobTimeout);
+    const plan: GithubStepPlan = {
+      kind: 'run',
+      id,
+      ...(stepIf !== undefined ? { if: stepIf } : {}),
+      env: Object.fromEntries(Object.entries(typeof step.env === 'object' && step.env ? step.env : {}).map(([k, v]) => [k, v === null ? '' : String(v)])),
+      with: Object.fromEntries(Object.entries(step.with ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)])),
+      ...(step.shell !== undefined ? { shell: step.shell } : {}),
+      ...(step['working-directory'] !== undefined ? { workingDirectory: step['working-directory'] } : {}),
+      continueOnError: continueOnError ?? (typeof step['continue-on-error'] === 'string' ? step['continue-on-error'] : false),
+    };
+    if (typeof step.env === 'string') problems.push({ position: source.position(at, 'env'), message: 'env: is a map of variables to values' });
+    const base2: StepConfig = {
+      ...blankStep(name, at),
+      commands: step.run !== undefined ? [step.run] : [],
+      timeoutSeconds: timeout * 60,
+      ignoreFailure: continueOnError === true,
+      execIn: JOB_CONTAINER,
+      ...(mayFollowFailure ? { when: [{ status: ['success', 'failure'] }] } : {}),
+      ...(decided === false ? { notRunBecause: `its if: ${stepIf} is false` } : {}),
+    };
+    if (step.run !== undefined) {
+      dockerCliNotices(source, step.run, at, notices);
+      return [{ ...base2, github: { ...plan, run: step.run } }];
+    }
+    return [actionStep(source, facts, step, use!, base2, plan, at, problems, notices)];
+  });
+}
+
+function actionStep(source: YamlSource, facts: GithubFacts, step: GithubStep, use: ActionUse, config: StepConfig, plan: GithubStepPlan, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[]): StepConfig {
+  const uses = step.uses!;
+  switch (use.kind) {
+    case 'invalid':
+      problems.push({ position: source.position(at, 'uses'), message: use.why });
+      return config;
+    case 'checkout':
+      notices.push(source.notice(at, 'uses', 'NESTOR_CHECKOUT_NATIVE', `${uses}: done by Nestor from the run's own source (no token, no network); path, ref and fetch-depth are honoured where the source has the history for them`, 'info'));
+      return { ...config, github: { ...plan, kind: 'checkout', uses } };
+    case 'upload-artifact':
+    case 'download-artifact':
+      notices.push(source.notice(at, 'uses', 'NESTOR_ARTIFACT_NATIVE', `${uses}: served by the run's artifact store, for the jobs of this run`, 'info'));
+      return { ...config, github: { ...plan, kind: use.kind, uses } };
+    case 'cache':
+      notices.push(source.notice(at, 'uses', 'NESTOR_CACHE_COLD', `${uses}: read; no cache is served yet, so it is a miss (cache-hit is false) and the job builds from cold: only time is lost`, 'info'));
+      return { ...config, github: { ...plan, kind: 'cache', uses } };
+    case 'docker': {
+      const args = plan.with.args;
+      const entrypoint = plan.with.entrypoint;
+      // A docker:// step is a container of its own, with the workspace, as on GitHub.
+      const { execIn: _execIn, ...own } = config;
+      void _execIn;
+      return { ...own, image: use.image, ...(entrypoint ? { entrypoint: [entrypoint] } : {}), ...(args ? { command: splitArgs(args) } : {}), github: { ...plan, kind: 'run', uses } };
+    }
+    case 'local': {
+      const dir = facts.includes?.repoDir;
+      const path = dir ? join(dir, use.path) : undefined;
+      const action = path && ['action.yml', 'action.yaml'].map((f) => join(path, f)).find((f) => existsSync(f) && statSync(f).isFile());
+      if (!action) {
+        problems.push({ position: source.position(at, 'uses'), code: FILE_NOT_FOUND, message: `${uses}: the repository has no ${posix.join(use.path, 'action.yml')}: add the action there, or name the right folder` });
+        return config;
+      }
+      const kind = /^\s*using:\s*['"]?([a-z0-9]+)/im.exec(readFileSync(action, 'utf8'))?.[1] ?? 'unknown';
+      notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_UNSUPPORTED', `${uses}: a local ${kind} action; Nestor does not run actions of this repository yet: the step is not run (write its steps in the workflow meanwhile)`, 'degraded'));
+      return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `local action ${use.path} is not run yet` } };
+    }
+    case 'remote': {
+      const where = `https://github.com/${use.owner}/${use.repo}`;
+      const message = use.setup
+        ? `${uses}: a setup action, fetched from ${where} when the job runs; that forge cannot be reached from here, so the step is not run and the job uses the image's own toolchain`
+        : `${uses}: fetched from ${where} when the job runs; that forge cannot be reached from here, so the step is not run`;
+      notices.push(source.notice(at, 'uses', REMOTE_UNREACHABLE, message, 'degraded'));
+      return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses} could not be fetched (${where} is not reachable)` } };
+    }
+  }
+}
+
+/** What a run: script asks of Docker that Debian bookworm's client cannot give. */
+function dockerCliNotices(source: YamlSource, run: string, at: PathSegment[], notices: PipelineNotice[]): void {
+  if (/(^|[\s;&|(])docker\s+compose\s/m.test(run)) notices.push(source.notice(at, 'run', 'NESTOR_DOCKER_COMPOSE_V2', 'the script runs `docker compose` (Compose v2), which Debian bookworm does not package: the default image has docker-compose (v1) only; write docker-compose, or give an image with the plugin (-P ubuntu-latest=IMAGE)', 'degraded'));
+  if (/(^|[\s;&|(])docker\s+buildx\s/m.test(run)) notices.push(source.notice(at, 'run', 'NESTOR_DOCKER_BUILDX', 'the script runs `docker buildx`, which Debian bookworm does not package: the job engine builds with its built-in BuildKit through docker build (DOCKER_BUILDKIT=1); give an image with the plugin for buildx itself', 'degraded'));
+}
+
+/** A job that calls a reusable workflow: a local one is read from the repository; a remote one needs its forge. */
+function reusableWorkflowJob(source: YamlSource, facts: GithubFacts, j: JobContext, notices: PipelineNotice[], problems: PipelineProblem[]): PipelineConfig {
+  const uses = j.job.uses!;
+  const base: PipelineConfig = {
+    ...unreadable(source, 'github', GITHUB_WORKSPACE, problems),
+    name: j.jobId,
+    unread: [{ name: j.jobId, at: j.at }],
+    at: j.at,
+    when: j.when,
+    notices,
+    ...(listOf(j.job.needs).length ? { dependsOn: listOf(j.job.needs).map((n) => ({ name: n, at: [...j.at, 'needs'] })) } : {}),
+  };
+  if (uses.startsWith('./')) {
+    const dir = facts.includes?.repoDir;
+    const file = uses.replace(/@.*$/, '');
+    if (!dir || !existsSync(join(dir, file))) {
+      problems.push({ position: source.position(j.at, 'uses'), code: FILE_NOT_FOUND, message: `${uses}: the repository has no ${file}: add the reusable workflow there, or name the right file` });
+      return base;
+    }
+    notices.push(source.notice(j.at, 'uses', 'NESTOR_REUSABLE_UNSUPPORTED', `${uses}: a reusable workflow of this repository; Nestor does not run reusable workflows yet: the job is not run`, 'degraded'));
+    return base;
+  }
+  const [name, ref] = uses.split('@');
+  const [owner, repo] = (name ?? '').split('/');
+  if (!ref || !owner || !repo) {
+    problems.push({ position: source.position(j.at, 'uses'), message: `"${uses}" is not owner/repo/.github/workflows/FILE.yml@ref or ./.github/workflows/FILE.yml` });
+    return base;
+  }
+  notices.push(source.notice(j.at, 'uses', REMOTE_UNREACHABLE, `${uses}: a reusable workflow fetched from https://github.com/${owner}/${repo} when the run starts; that forge cannot be reached from here, so job ${j.jobId} is not run`, 'degraded'));
+  return base;
+}
+
+function matrixOf(source: YamlSource, job: GithubJob, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[]): Combination[] {
+  if (typeof job.strategy === 'string') {
+    notices.push(source.notice(at, 'strategy', 'NESTOR_MATRIX_DYNAMIC', `the strategy is the expression ${job.strategy}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once, with an empty matrix`, 'degraded'));
+    return [{}];
+  }
+  const matrix = job.strategy?.matrix;
+  if (matrix === undefined) return [{}];
+  const mat = [...at, 'strategy', 'matrix'];
+  if (typeof matrix === 'string') {
+    notices.push(source.notice(mat.slice(0, -1), 'matrix', 'NESTOR_MATRIX_DYNAMIC', `the matrix is the expression ${matrix}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once, with an empty matrix`, 'degraded'));
+    return [{}];
+  }
+  const dynamic = Object.entries(matrix).find(([, v]) => typeof v === 'string' && v.includes('${{'));
+  if (dynamic) {
+    notices.push(source.notice(mat, dynamic[0], 'NESTOR_MATRIX_DYNAMIC', `matrix ${dynamic[0]} is the expression ${String(dynamic[1])}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once per combination of the other axes`, 'degraded'));
+    const rest = Object.fromEntries(Object.entries(matrix).filter(([k]) => k !== dynamic[0]));
+    return Object.keys(rest).length ? safeExpand(source, rest, mat, problems) : [{}];
+  }
+  return safeExpand(source, matrix, mat, problems);
+}
+
+function safeExpand(source: YamlSource, matrix: Record<string, unknown>, at: PathSegment[], problems: PipelineProblem[]): Combination[] {
+  try {
+    const combos = expandMatrix(matrix);
+    return combos.length ? combos : [{}];
+  } catch (err) {
+    if (!(err instanceof MatrixError)) throw err;
+    const path = [...at, ...err.path];
+    problems.push({ position: err.path.length ? source.position(path.slice(0, -1), path[path.length - 1] as string) : source.position(at), message: err.message });
+    return [{}];
+  }
+}
+
+function checkNeeds(source: YamlSource, jobs: Record<string, unknown>, problems: PipelineProblem[]): void {
+  const ids = Object.keys(jobs);
+  const needsOf = (id: string) => {
+    const n = (jobs[id] as { needs?: unknown } | null)?.needs;
+    return typeof n === 'string' ? [n] : Array.isArray(n) ? n.filter((x): x is string => typeof x === 'string') : [];
+  };
+  for (const id of ids) {
+    const raw = (jobs[id] as { needs?: unknown } | null)?.needs;
+    needsOf(id).forEach((need, i) => {
+      if (ids.includes(need)) return;
+      const position = Array.isArray(raw) ? source.position(['jobs', id, 'needs', i]) : source.position(['jobs', id], 'needs');
+      problems.push({ position, message: `job ${id} needs ${need}, which is not a job of this workflow${didYouMean(need, ids)}` });
+    });
+  }
+  // A cycle: the first job found on one, named with the way round.
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, trail: string[]): boolean => {
+    if (state.get(id) === 'done') return false;
+    if (state.get(id) === 'visiting') {
+      problems.push({ position: source.position(['jobs', id], 'needs'), message: `jobs need each other in a circle: ${[...trail.slice(trail.indexOf(id)), id].join(' → ')}; take one of them out of needs` });
+      return true;
+    }
+    state.set(id, 'visiting');
+    const found = needsOf(id).filter((n) => ids.includes(n)).some((n) => visit(n, [...trail, id]));
+    state.set(id, 'done');
+    return found;
+  };
+  for (const id of ids) if (visit(id, [])) break;
+}
+
+/** Keys of the workflow recorded for the server or said for what they mean here. */
+function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concurrency?: unknown; 'run-name'?: string }, notices: PipelineNotice[]): void {
+  if (doc.permissions !== undefined) notices.push(source.notice([], 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
+  if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
+}
+
+function recordJobKeys(source: YamlSource, job: GithubJob, at: PathSegment[], notices: PipelineNotice[]): void {
+  if (job.permissions !== undefined) notices.push(source.notice(at, 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
+  if (job.concurrency !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
+  if (job.environment !== undefined) notices.push(source.notice(at, 'environment', 'NESTOR_ENVIRONMENT_RECORDED', 'environment: recorded as the deployment the job makes; its protection rules and its own secrets are a server\'s (give secrets with --secret here)', 'info'));
+  if (job.snapshot !== undefined) notices.push(source.notice(at, 'snapshot', 'NESTOR_SNAPSHOT_UNSUPPORTED', 'snapshot: custom runner images are not made from jobs: the job runs, and no image is saved', 'degraded'));
+}
+
+function envOf(source: YamlSource, env: GithubJob['env'], at: PathSegment[], problems: PipelineProblem[]): Record<string, string> {
+  if (env === undefined) return {};
+  if (typeof env === 'string') {
+    problems.push({ position: source.position(at), message: 'env: is a map of variables to values (an expression for the whole map is not supported): write each variable' });
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    out[k] = v === null ? '' : String(v);
+    checkTemplateAt(source, out[k]!, at, k, problems);
+  }
+  return out;
+}
+
+function blankStep(name: string, at: PathSegment[]): StepConfig {
+  return { name, commands: [], afterCommands: [], environment: {}, secrets: [], privileged: false, volumes: [], when: [], ignoreFailure: false, detach: false, at };
+}
+
+/** GitHub's name for a step: its `name`, else `Run <first line>` or `Run <action>`. */
+function displayName(step: GithubStep, use: ActionUse | undefined, scope: ExpressionScope): string {
+  if (step.name !== undefined) {
+    try {
+      return fill(step.name, scope).trim() || step.name;
+    } catch {
+      return step.name;
+    }
+  }
+  if (step.run !== undefined) return `Run ${step.run.trim().split('\n')[0]!.slice(0, 60)}`;
+  return `Run ${use?.kind === 'docker' ? step.uses!.slice('docker://'.length) : step.uses}`;
+}
+
+function uniqueName(name: string, seen: Map<string, number>): string {
+  const n = (seen.get(name) ?? 0) + 1;
+  seen.set(name, n);
+  return n === 1 ? name : `${name} (${n})`;
+}
+
+function templatesOf(step: GithubStep): [string, string][] {
+  const out: [string, string][] = [];
+  if (step.run !== undefined) out.push(['run', step.run]);
+  if (step.name !== undefined) out.push(['name', step.name]);
+  if (step['working-directory'] !== undefined) out.push(['working-directory', step['working-directory']]);
+  for (const v of Object.values(step.with ?? {})) if (typeof v === 'string') out.push(['with', v]);
+  if (step.env && typeof step.env === 'object') for (const v of Object.values(step.env)) if (typeof v === 'string') out.push(['env', v]);
+  return out;
+}
+
+function checkTemplateAt(source: YamlSource, text: string, at: PathSegment[], key: string, problems: PipelineProblem[]): void {
+  try {
+    checkTemplate(text);
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    problems.push({ position: source.position(at, key), message: err.message });
+  }
+}
+
+function checkExpression(source: YamlSource, expression: string, at: PathSegment[], key: string, problems: PipelineProblem[]): void {
+  checkTemplateAt(source, `\${{ ${expression} }}`, at, key, problems);
+}
+
+/** An `if:` that reads only what is known before the run, answered now. */
+function staticIf(expression: string, scope: ExpressionScope): boolean | undefined {
+  try {
+    return truthy(fillValue(`\${{ ${expression} }}`, scope));
+  } catch {
+    return undefined;
+  }
+}
+
+function staticText(source: YamlSource, text: string, scope: ExpressionScope, at: PathSegment[], key: string | undefined, problems: PipelineProblem[]): string {
+  try {
+    return fill(text, scope);
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    problems.push({ position: source.position(at, key), message: err.message });
+    return text;
+  }
+}
+
+function numberOf(value: number | string | undefined, scope: ExpressionScope): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return value;
+  try {
+    const n = Number(fillValue(value, scope));
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function booleanOf(value: boolean | string | undefined, scope: ExpressionScope): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  try {
+    const v = fillValue(value, scope);
+    return v === true || v === 'true';
+  } catch {
+    return undefined;
+  }
+}
+
+function listOf(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** `with: args` of a docker:// step, split as a shell would split it (quotes kept together). */
+function splitArgs(text: string): string[] {
+  return [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+}
+

@@ -1,0 +1,88 @@
+import type { Value } from './expression.ts';
+
+/**
+ * What a GitHub Actions job and each of its steps carry into the plan for the runner to
+ * finish at run time. A workflow's steps are written with expressions (`${{ steps.x.outputs.y }}`,
+ * `if: failure()`) that only the job's own progress can answer, so the plan keeps them as
+ * written and the scheduler evaluates them as each step starts (github/step-runtime.ts), as
+ * GitHub's runner does. Everything known before the run (images, the matrix, services) is
+ * already resolved by the reader.
+ */
+
+/** What a `uses:` or `run:` step is, as Nestor runs it. */
+export type GithubStepKind =
+  /** A shell script (`run:`). */
+  | 'run'
+  /** `actions/checkout`: done from the run's own source, which is already in the workspace. */
+  | 'checkout'
+  /** `actions/upload-artifact` / `download-artifact`: served by the run's artifact store. */
+  | 'upload-artifact'
+  | 'download-artifact'
+  /** `actions/cache`: read, a miss until a cache is served (the job still passes). */
+  | 'cache'
+  /** An action that cannot be had here: said by its notice, skipped at run time. */
+  | 'unavailable';
+
+export interface GithubStepPlan {
+  kind: GithubStepKind;
+  /** The step's `id` (steps.ID in expressions); GitHub names unnamed ones `__N`. */
+  id: string;
+  /** The `if:` as written, without `${{ }}`; absent: `success()`. */
+  if?: string;
+  /** The script of a `run:` step, with its expressions as written. */
+  run?: string;
+  /** The shell as GitHub names it: bash, sh, python, pwsh, or a command with {0}. */
+  shell?: string;
+  workingDirectory?: string;
+  /** The step's own `env`, each value still an expression template. */
+  env: Record<string, string>;
+  /** The action's `with:` inputs, each a template. */
+  with: Record<string, string>;
+  /** The action named by `uses:`. */
+  uses?: string;
+  /** `continue-on-error`: true, false, or an expression. */
+  continueOnError: boolean | string;
+  /** Why an `unavailable` step is not run, for its log line. */
+  unavailable?: string;
+}
+
+export interface GithubJobPlan {
+  /** The job's key under `jobs:` (needs.ID in expressions). */
+  jobId: string;
+  /** The workflow's name, for GITHUB_WORKFLOW. */
+  workflow: string;
+  /** The job's `if:`, without `${{ }}`; absent: `success()`. */
+  if?: string;
+  /** The workflow's `env` then the job's, as templates. */
+  env: Record<string, string>;
+  /** The job's `outputs`, each a template over `steps`. */
+  outputs: Record<string, string>;
+  /** This job's matrix combination, with its values' own types. */
+  matrix: Record<string, Value>;
+  strategy: { 'fail-fast': boolean; 'job-index': number; 'job-total': number; 'max-parallel': number };
+  /** The jobs it needs, by id. */
+  needs: string[];
+  defaults: { shell?: string; workingDirectory?: string };
+  /** `continue-on-error` of the job: a failure does not fail the workflow. */
+  continueOnError: boolean;
+  /** The container the steps run in (the `runs-on` image or `container:`), by step name. */
+  container: string;
+  /** Whether the job runs in `container:` (GitHub mounts the workspace at /__w there) rather than on the runner image. */
+  inContainer: boolean;
+  /** The workflow's `on:`, for the server's repository pipelines. */
+  triggers?: WorkflowTriggers;
+  /** RUNNER_OS and runner.os: what the job's image is (Linux here). */
+  runnerOs: string;
+}
+
+/** A workflow's `on:` as read: what starts it, for a server's repository pipelines. */
+export interface WorkflowTriggers {
+  /** Each event with its settings as written (branches, paths, types, cron, inputs). */
+  events: Record<string, unknown>;
+  /** The cron lines of `schedule`. */
+  schedules: string[];
+  /** `workflow_dispatch` inputs with their types and defaults. */
+  dispatchInputs?: Record<string, unknown>;
+  /** `workflow_call`: this is a reusable workflow, with these inputs, secrets and outputs. */
+  call?: { inputs: Record<string, { type: string; default?: unknown; required?: boolean }>; secrets: Record<string, { required?: boolean } | null>; outputs: Record<string, { value: string }> };
+}
