@@ -14,6 +14,7 @@ import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused 
 import { readGitlab } from './formats/gitlab.ts';
 import { readGithub, type GithubFacts } from './formats/github.ts';
 import { githubContext, githubVariables } from './github/contexts.ts';
+import { withWorkflowArtifacts } from './github/artifacts.ts';
 import { readNestor } from './formats/nestor.ts';
 import { readWoodpecker } from './formats/woodpecker.ts';
 import type { PipelineConfig } from './model.ts';
@@ -208,7 +209,7 @@ export function loadPlans(dir: string, file: string | undefined, opts: CompileOp
     const plans = everyProblem(read, ({ config, source }) => compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }));
     return read[0]?.config.format === 'gitlab' ? withChildPipelines(plans, (child) => childPlans(dir, child, compileFile)) : plans;
   };
-  return checkNeeds(everyProblem(paths, (path) => compileFile(path)), siblingWorkflows(paths));
+  return withWorkflowArtifacts(checkNeeds(everyProblem(paths, (path) => compileFile(path)), siblingWorkflows(paths)));
 }
 
 /** A GitLab child pipeline's plans, from its file in the repository; none when it is not there. */
@@ -300,9 +301,9 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
 
 /** The job plans of a pipeline given as text (an API submission, a stored job). */
 export function compileText(pipeline: { text: string; file: string }, opts: CompileOptions): JobPlan[] {
-  return checkNeeds(everyProblem(readPipelines(pipeline.file, pipeline.text, opts), ({ config, source }) =>
+  return withWorkflowArtifacts(checkNeeds(everyProblem(readPipelines(pipeline.file, pipeline.text, opts), ({ config, source }) =>
     compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }),
-  ));
+  )));
 }
 
 /**

@@ -10,6 +10,7 @@ import type { JobPlan } from '../pipeline/plan.ts';
 import type { JobResult } from '../scheduler/results.ts';
 import { runJobGraph } from '../scheduler/job-graph.ts';
 import { runJob, type ScheduleOptions } from '../scheduler/scheduler.ts';
+import type { NeededJob } from '../pipeline/github/step-runtime.ts';
 import { scheduleOptions, type ExecuteOptions } from './execute-job.ts';
 
 export interface RunPlansOptions extends ExecuteOptions {
@@ -39,10 +40,30 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
   const temporary = wantsStore && !artifacts ? mkdtempSync(join(tmpdir(), 'nestor-artifacts-')) : undefined;
   const handOver = artifacts ? new ArtifactHandOver(artifacts.store, artifacts.run) : temporary ? new ArtifactHandOver(new LocalArtifactStore(temporary), randomUUID()) : undefined;
   try {
-    return await runGraphOfJobs(plans, opts, (plan) => runJob(plan, backend, handOver ? withArtifacts(plan, schedule, handOver) : schedule));
+    const ended = new Map<string, JobResult>();
+    return await runGraphOfJobs(plans, opts, async (plan) => {
+      const withNeeds = plan.github ? { ...schedule, needs: neededJobs(plan, plans, ended) } : schedule;
+      const result = await runJob(plan, backend, handOver ? withArtifacts(plan, withNeeds, handOver) : withNeeds);
+      ended.set(plan.name, result);
+      return result;
+    });
   } finally {
     if (temporary) rmSync(temporary, { recursive: true, force: true });
   }
+}
+
+/**
+ * `needs.ID` of a GitHub job: how each job it needs ended, with its outputs; a matrix job's
+ * combinations as one (failed if any failed, outputs of the last to set each), as on GitHub.
+ */
+function neededJobs(plan: JobPlan, plans: JobPlan[], ended: Map<string, JobResult>): Record<string, NeededJob> {
+  const out: Record<string, NeededJob> = {};
+  for (const id of plan.github?.needs ?? []) {
+    const results = plans.filter((p) => p.pipeline === id).map((p) => ended.get(p.name)).filter((r): r is JobResult => r !== undefined);
+    const status = results.some((r) => r.status === 'failure') ? 'failure' : results.some((r) => r.status === 'cancelled') ? 'cancelled' : results.length && results.every((r) => r.status === 'skipped') ? 'skipped' : 'success';
+    out[id] = { result: status, outputs: Object.assign({}, ...results.map((r) => r.outputs ?? {})) };
+  }
+  return out;
 }
 
 function withArtifacts(plan: JobPlan, schedule: ScheduleOptions, handOver: ArtifactHandOver): ScheduleOptions {

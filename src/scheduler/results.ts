@@ -22,6 +22,10 @@ export interface JobResult {
   /** The job engine's name; empty when the job ended before it had one. */
   engine: string;
   error?: string;
+  /** A GitHub job's `outputs`, for the jobs that need it. */
+  outputs?: Record<string, string>;
+  /** A GitHub job's step summaries ($GITHUB_STEP_SUMMARY), Markdown, masked. */
+  summary?: string;
 }
 
 export type JobEvent =

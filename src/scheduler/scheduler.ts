@@ -7,6 +7,8 @@ import { FAILED, type JobEvent, type JobResult, type LogLine, type StepResult } 
 import { SecretMasker } from './secret-masker.ts';
 import { serviceSink } from './sinks.ts';
 import { runGraph } from './step-graph.ts';
+import { GithubJobRun } from './github-steps.ts';
+import { jobRuns, type NeededJob } from '../pipeline/github/step-runtime.ts';
 
 export interface ScheduleOptions {
   secrets?: Record<string, string>;
@@ -17,6 +19,8 @@ export interface ScheduleOptions {
   onEvent?: (event: JobEvent) => void;
   /** How long each service has to become ready (default 60 s). */
   serviceTimeoutMs?: number;
+  /** How the jobs a GitHub job needs ended, with their outputs, by job id (`needs.*`). */
+  needs?: Record<string, NeededJob>;
   /** The source as one tar stream, unpacked into the workspace when the plan copies it. */
   source?: () => AsyncIterable<Uint8Array>;
   /**
@@ -67,6 +71,7 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   const notice = (text: string) => opts.onEvent?.({ type: 'notice', job: plan.name, text: masker.mask(text) });
   const results = new Map<string, StepResult>(plan.steps.map((s) => [s.name, { name: s.name, status: 'pending', durationMs: 0 }]));
   let engine = '';
+  let githubRun: GithubJobRun | undefined;
   const finish = (status: JobResult['status'], error?: string, steps = [...results.values()].map((r) => ({ ...r }))): JobResult => ({
     name: plan.name,
     status,
@@ -74,12 +79,24 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
     durationMs: performance.now() - started,
     engine,
     ...(error ? { error: masker.mask(error) } : {}),
+    ...(githubRun ? { outputs: githubRun.jobOutputs(), ...(githubRun.state.summaries.length ? { summary: githubRun.state.summaries.map((s) => masker.mask(s)).join('\n') } : {}) } : {}),
   });
   const skipPending = () => {
     for (const r of results.values()) if (r.status === 'pending') r.status = 'skipped';
   };
 
   if (signal.aborted) return finish('cancelled', undefined, []);
+  // A GitHub job's if: is answered once the jobs it needs have ended, before anything is made.
+  if (plan.github) {
+    let runs = true;
+    try {
+      runs = jobRuns(plan.github, opts.needs ?? {}, secrets);
+    } catch (err) {
+      return finish('failure', `its if: cannot be evaluated: ${errorMessage(err)}`, []);
+    }
+    if (!runs) return { ...finish('skipped', undefined, []), notRunBecause: `its if: ${plan.github.if} is false` };
+    githubRun = new GithubJobRun(plan, masker, secrets, opts.needs ?? {});
+  }
   // A pull secret that is given but unusable fails the job before any engine starts.
   if (pullError !== undefined) return setupFailed(pullError, notice, () => finish('failure', errorMessage(pullError), []));
   const { spec, steps: specs } = jobSpecOf(plan);
@@ -124,7 +141,7 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
         background.push(await backend.startService(job, svc, { sink, signal, readyWithinMs: opts.serviceTimeoutMs ?? 60_000 }));
       }
       const report = (r: StepResult, startedAt?: number) => opts.onEvent?.({ type: 'step', job: plan.name, step: { ...r }, ...(startedAt ? { startedAt } : {}) });
-      await runGraph({ backend, job, plan, specs, results, logs, signal, report, background, prepared });
+      await runGraph({ backend, job, plan, specs, results, logs, signal, report, background, prepared, ...(githubRun ? { github: githubRun } : {}) });
       const steps = [...results.values()];
       if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
       if (!steps.some((s) => FAILED.includes(s.status))) return finish('success');

@@ -15,6 +15,15 @@ export class SecretMasker {
     );
   }
 
+  /** A value the job itself asks to hide from here on (GitHub's `::add-mask::`). */
+  add(value: string): void {
+    for (const v of value.split('\n').map((s) => s.trim()).filter((s) => s.length >= 3)) {
+      if (this.values.includes(v)) continue;
+      this.values.push(v);
+      this.values.sort((a, b) => b.length - a.length);
+    }
+  }
+
   mask(line: string): string {
     let out = line;
     for (const v of this.values) if (out.includes(v)) out = out.replaceAll(v, '********');

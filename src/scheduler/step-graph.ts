@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
 import { FAILED, type StepResult } from './results.ts';
 import { stepSink, type LogTarget } from './sinks.ts';
+import type { GithubJobRun } from './github-steps.ts';
 
 /** What one walk of a job's step graph works with. */
 export interface GraphRun {
@@ -20,6 +21,8 @@ export interface GraphRun {
   background: RunningContainer[];
   /** Steps readied ahead by the backend and not started yet. */
   prepared: Map<string, PreparedStep>;
+  /** A GitHub Actions job: its steps are finished from the job's state as each starts. */
+  github?: GithubJobRun;
 }
 
 const CANCELLED = { status: 'cancelled', reason: 'the job was cancelled' } as const;
@@ -48,6 +51,7 @@ export async function runGraph(g: GraphRun): Promise<void> {
         done.add(step.name);
         g.prepared.get(step.name)?.discard();
         g.prepared.delete(step.name);
+        if (step.github) g.github?.finish(step, result);
         g.report(result);
         continue;
       }
@@ -61,8 +65,8 @@ export async function runGraph(g: GraphRun): Promise<void> {
     }
     for (const step of plan.steps) {
       if (signal.aborted || !g.backend.prepareStep) break;
-      // A step told the job's status as it starts (statusEnvironment) is not made ahead of it.
-      if (done.has(step.name) || running.has(step.name) || step.notRunBecause !== undefined || step.statusEnvironment || g.prepared.has(step.name)) continue;
+      // A step told the job's status as it starts (statusEnvironment, a GitHub step) is not made ahead of it.
+      if (done.has(step.name) || running.has(step.name) || step.notRunBecause !== undefined || step.statusEnvironment || step.github || g.prepared.has(step.name)) continue;
       if (!step.dependsOn.every((d) => done.has(d) || running.has(d))) continue;
       const prepared = g.backend.prepareStep(g.job, g.specs.get(step.name)!);
       if (prepared) g.prepared.set(step.name, prepared);
@@ -75,6 +79,13 @@ export async function runGraph(g: GraphRun): Promise<void> {
 /** Runs one step to its end (a detached one until started), within its timeout; never throws. */
 async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?: Record<string, string>): Promise<void> {
   const t0 = performance.now();
+  const github = step.github && g.github ? g.github.prepare(step, g.specs.get(step.name)!) : undefined;
+  if (github && 'skip' in github) {
+    Object.assign(result, { status: 'skipped', reason: github.skip });
+    g.github!.finish(step, result);
+    g.report(result);
+    return;
+  }
   result.status = 'running';
   g.report(result, Date.now());
   const timeout = new AbortController();
@@ -82,8 +93,10 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
   try {
     const prepared = g.prepared.get(step.name);
     g.prepared.delete(step.name);
-    const opts = { sink: stepSink(g.logs, g.plan.name, step.name), signal: step.detach ? g.signal : AbortSignal.any([g.signal, timeout.signal]) };
-    const spec = g.specs.get(step.name)!;
+    const sink = stepSink(g.logs, g.plan.name, step.name);
+    const opts = { sink: github ? g.github!.sink(step, sink) : sink, signal: step.detach ? g.signal : AbortSignal.any([g.signal, timeout.signal]) };
+    const spec = github?.spec ?? g.specs.get(step.name)!;
+    for (const line of github?.say ?? []) sink.line('stdout', line);
     const container = prepared ? await prepared.start(opts) : await g.backend.startStep(g.job, status ? { ...spec, environment: { ...spec.environment, ...status } } : spec, opts);
     if (step.detach) {
       g.background.push(container);
@@ -107,6 +120,7 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
   } finally {
     clearTimeout(timer);
     result.durationMs = performance.now() - t0;
+    if (step.github) g.github?.finish(step, result);
     g.report(result);
   }
 }

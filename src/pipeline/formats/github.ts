@@ -139,6 +139,10 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       continueOnError,
       container: JOB_CONTAINER,
       inContainer: container !== undefined,
+      context: github,
+      inputs: j.inputs,
+      ...(steps.some((s) => s.github?.kind === 'upload-artifact') ? { uploads: true } : {}),
+      ...(steps.some((s) => s.github?.kind === 'download-artifact') ? { downloads: true } : {}),
       runnerOs: 'Linux',
     };
     for (const [k, v] of Object.entries(job.outputs ?? {})) checkTemplateAt(source, v, [...at, 'outputs'], k, problems);

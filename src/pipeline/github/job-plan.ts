@@ -69,6 +69,13 @@ export interface GithubJobPlan {
   container: string;
   /** Whether the job runs in `container:` (GitHub mounts the workspace at /__w there) rather than on the runner image. */
   inContainer: boolean;
+  /** The `github` context of the run, as known when the plan was made. */
+  context?: Record<string, Value>;
+  /** The `inputs` context: workflow_dispatch (or workflow_call) inputs with their defaults. */
+  inputs?: Record<string, Value>;
+  /** Whether a step uploads artifacts, or downloads them (from the jobs it needs). */
+  uploads?: boolean;
+  downloads?: boolean;
   /** The workflow's `on:`, for the server's repository pipelines. */
   triggers?: WorkflowTriggers;
   /** RUNNER_OS and runner.os: what the job's image is (Linux here). */
