@@ -68,8 +68,3 @@ function listOf(value: unknown, key: string): Combination[] {
     return e as Combination;
   });
 }
-
-/** How a combination is named in a job's name, as GitHub does: `test (18, ubuntu-latest)`. */
-export function combinationLabel(c: Combination): string {
-  return Object.values(c).map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))).join(', ');
-}

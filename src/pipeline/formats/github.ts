@@ -11,7 +11,7 @@ import { check } from '../validate.ts';
 import type { RunFacts } from '../when.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { actionUse, type ActionUse } from './github-actions.ts';
-import { combinationLabel, expandMatrix, MatrixError, type Combination } from './github-matrix.ts';
+import { expandMatrix, MatrixError, type Combination } from './github-matrix.ts';
 import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep } from './github-schema.ts';
 import { readTriggers } from './github-triggers.ts';
 import { unreadable } from './items.ts';
@@ -125,7 +125,6 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
     const jobIf = job.if !== undefined ? ifExpression(job.if) : undefined;
     if (jobIf !== undefined) checkExpression(source, jobIf, at, 'if', problems);
     const decided = jobIf !== undefined && !readsRunState(jobIf) ? staticIf(jobIf, scope) : undefined;
-    const label = combinationLabel(combo);
     const githubJob: GithubJobPlan = {
       jobId,
       workflow: j.workflowName,
@@ -155,7 +154,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       steps: [setUp, ...steps].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
       services,
       volumes: [],
-      matrix: [Object.keys(combo).length ? { matrix: label } : {}],
+      matrix: [Object.fromEntries(Object.entries(combo).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]))],
       workspace: GITHUB_WORKSPACE,
       when: j.when,
       ...(listOf(job.needs).length ? { dependsOn: listOf(job.needs).map((n, i) => ({ name: n, at: Array.isArray(job.needs) ? [...at, 'needs', i] : [...at, 'needs'] })) } : {}),
