@@ -10,10 +10,11 @@ export function registerImagesCommands(program: Command): void {
   images
     .command('bootstrap')
     .option('--without-dind', 'do not make the DinD image (the slow one)')
+    .option('--without-runner', 'do not make the image GitHub-style jobs run in (slow too)')
     .option('--force', 'build the local images again even when present')
     .option('--json', 'machine-readable output')
-    .description('Pull, or build locally where nothing can be pulled, the base, registry and DinD images')
-    .action(action(async (out, flags: { withoutDind?: boolean; force?: boolean }) => {
+    .description('Pull, or build locally where nothing can be pulled, the base, registry, DinD and GitHub runner images')
+    .action(action(async (out, flags: { withoutDind?: boolean; withoutRunner?: boolean; force?: boolean }) => {
       const host = await hostEngine();
       const started = Date.now();
       const show = (e: BootstrapEvent) => {
@@ -28,9 +29,9 @@ export function registerImagesCommands(program: Command): void {
         out.progress(text[e.phase]);
       };
       const mirror = debianMirror(process.env);
-      const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), force: Boolean(flags.force), ...(mirror ? { debianMirror: mirror } : {}) });
+      const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), withoutRunner: Boolean(flags.withoutRunner), force: Boolean(flags.force), ...(mirror ? { debianMirror: mirror } : {}) });
       out.result(result);
-      out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}`);
+      out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}${result.runner ? `, runner ${result.runner}` : ''}`);
       return 0;
     }));
 

@@ -19,6 +19,7 @@ import {
   OFFICIAL_REGISTRY_IMAGE,
   ROOTLESS_USER,
 } from './image-names.ts';
+import { ensureRunnerImage } from './runner-image.ts';
 
 export interface BootstrapEvent {
   image: string;
@@ -30,6 +31,8 @@ export interface BootstrapResult {
   base: string;
   dind: string;
   registry: string;
+  /** The image GitHub-style jobs run in; '' when left out (withoutRunner). */
+  runner: string;
 }
 
 export class BootstrapError extends NestorError {
@@ -38,7 +41,7 @@ export class BootstrapError extends NestorError {
   }
 }
 
-type Progress = (e: BootstrapEvent) => void;
+export type Progress = (e: BootstrapEvent) => void;
 
 /**
  * Makes sure the images Nestor needs exist on the host engine: pulled where a registry answers,
@@ -47,13 +50,14 @@ type Progress = (e: BootstrapEvent) => void;
  */
 export async function bootstrapImages(
   docker: Docker,
-  opts: { onProgress?: Progress; withoutDind?: boolean; force?: boolean; debianMirror?: string } = {},
+  opts: { onProgress?: Progress; withoutDind?: boolean; withoutRunner?: boolean; force?: boolean; debianMirror?: string } = {},
 ): Promise<BootstrapResult> {
   const say = opts.onProgress ?? (() => {});
   const base = await ensureBaseImage(docker, say, opts.force);
   const registry = await ensureRegistryImage(docker, say, opts.force);
   const dind = opts.withoutDind ? '' : await ensureDindImage(docker, say, opts.force, opts.debianMirror);
-  return { base, dind, registry };
+  const runner = opts.withoutRunner ? '' : await ensureRunnerImage(docker, say, opts.force, opts.debianMirror);
+  return { base, dind, registry, runner };
 }
 
 async function tryPull(docker: Docker, image: string, say: Progress): Promise<boolean> {
@@ -184,14 +188,14 @@ export function sharedLibraries(binary: string): string[] {
   return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i && existsSync(p));
 }
 
+/** Where debootstrap gets Debian's packages unless told otherwise (NESTOR_DEBIAN_MIRROR, config.ts). */
+export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
 /**
  * The engine image. Nestor's own is always made (built here when it cannot be pulled): it is
  * the one that carries what the default, rootless engine needs (rootlesskit, slirp4netns,
  * newuidmap and a user to run as), which `docker:dind` lacks.
  */
-/** Where debootstrap gets Debian's packages unless told otherwise (NESTOR_DEBIAN_MIRROR, config.ts). */
-export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-
 export async function ensureDindImage(docker: Docker, say: Progress = () => {}, force = false, mirror = DEFAULT_DEBIAN_MIRROR): Promise<string> {
   if (!force && (await imageExists(docker, LOCAL_DIND_IMAGE)) && (await imageExists(docker, LOCAL_CLI_IMAGE))) {
     say({ image: LOCAL_DIND_IMAGE, phase: 'present' });
@@ -203,46 +207,72 @@ export async function ensureDindImage(docker: Docker, say: Progress = () => {}, 
 
 async function buildDindWithDebootstrap(docker: Docker, say: Progress, mirror: string): Promise<void> {
   const image = LOCAL_DIND_IMAGE;
+  await withDebootstrapDir(image, 'nestor-dind-', async (dir) => {
+    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose, git and the rootless engine\'s tools (a minute or two)' });
+    await debootstrap(dir, DIND_PACKAGES, mirror, image, say);
+    addRootlessUser(dir);
+    removeFrom(dir, INSTALL_LEFTOVERS);
+    await importDir(docker, dir, image, 'CMD ["dockerd"]', say);
+    removeFrom(dir, DOCKER_DAEMON_PARTS);
+    await importDir(docker, dir, LOCAL_CLI_IMAGE, 'CMD ["sh"]', say);
+  });
+}
+
+/**
+ * Runs `build` with a fresh temporary folder for a root filesystem, removed afterwards
+ * whatever happens; first fails with the fix when debootstrap is missing or cannot run.
+ */
+export async function withDebootstrapDir(image: string, prefix: string, build: (dir: string) => Promise<void>): Promise<void> {
   if (!existsSync('/usr/sbin/debootstrap')) {
     throw new BootstrapError(image, 'it is built from Debian\'s packages and debootstrap is missing', 'Install it: apt-get install -y debootstrap (as root).');
   }
   if (process.getuid?.() !== 0) {
     throw new BootstrapError(image, 'debootstrap needs root', 'Run `sudo nestor images bootstrap` once.');
   }
-  const dir = mkdtempSync(join(tmpdir(), 'nestor-dind-'));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    say({ image, phase: 'building', detail: 'debootstrap bookworm with docker.io, docker-compose, git and the rootless engine\'s tools (a minute or two)' });
-    await runWithProgress(
-      'debootstrap',
-      ['--variant=minbase', `--include=${DIND_PACKAGES.join(',')}`, 'bookworm', dir, mirror],
-      (line) => {
-        const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(line);
-        if (m && (m[1] === 'Retrieving' || m[1] === 'Configuring')) say({ image, phase: 'progress', detail: `${m[1]!.toLowerCase()} ${m[2]}` });
-      },
-      image,
-    );
-    addRootlessUser(dir);
-    // What only installing needed (the downloaded packages, docs, translations): an engine
-    // image is copied into every rootless engine, so each megabyte left costs every job.
-    removeFrom(dir, ['var/cache/apt/archives/*.deb', 'var/lib/apt/lists/*', 'usr/share/doc/*', 'usr/share/man/*', 'usr/share/locale/*', 'usr/share/info/*']);
-    await importDir(docker, dir, image, 'CMD ["dockerd"]', say);
-    // The stand-in for `docker:*-cli` images: the same clients, without the daemons.
-    removeFrom(dir, ['usr/sbin/dockerd', 'usr/bin/containerd*', 'usr/sbin/runc', 'usr/bin/runc', 'usr/sbin/docker-proxy', 'usr/bin/docker-proxy', 'usr/bin/rootlesskit*', 'usr/bin/slirp4netns', 'usr/libexec/docker']);
-    await importDir(docker, dir, LOCAL_CLI_IMAGE, 'CMD ["sh"]', say);
+    await build(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function importDir(docker: Docker, dir: string, image: string, cmd: string, say: Progress): Promise<void> {
+/** A minimal Debian bookworm with `packages` into `dir`, saying which package it is at. */
+export async function debootstrap(dir: string, packages: readonly string[], mirror: string, image: string, say: Progress): Promise<void> {
+  await runWithProgress(
+    'debootstrap',
+    ['--variant=minbase', `--include=${packages.join(',')}`, 'bookworm', dir, mirror],
+    (line) => {
+      const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(line);
+      if (m && (m[1] === 'Retrieving' || m[1] === 'Configuring')) say({ image, phase: 'progress', detail: `${m[1]!.toLowerCase()} ${m[2]}` });
+    },
+    image,
+  );
+}
+
+/**
+ * What only installing needed (the downloaded packages, apt's lists, docs, translations): an
+ * image is copied into every engine that runs it, so each megabyte left costs every job.
+ */
+export const INSTALL_LEFTOVERS = ['var/cache/apt/archives/*.deb', 'var/lib/apt/lists/*', 'usr/share/doc/*', 'usr/share/man/*', 'usr/share/locale/*', 'usr/share/info/*'];
+
+/**
+ * The Docker daemon and what only it runs (containerd, runc, the port proxy, the rootless
+ * engine's tools): removed where only the docker and docker-compose clients are wanted, as in
+ * the stand-in for `docker:*-cli` images, so that nothing in such an image starts an engine.
+ */
+export const DOCKER_DAEMON_PARTS = ['usr/sbin/dockerd', 'usr/bin/containerd*', 'usr/sbin/runc', 'usr/bin/runc', 'usr/sbin/docker-proxy', 'usr/bin/docker-proxy', 'usr/bin/rootlesskit*', 'usr/bin/slirp4netns', 'usr/libexec/docker'];
+
+/** Imports a root filesystem folder as `image`, with Dockerfile-style `changes` (importRootfs). */
+export async function importDir(docker: Docker, dir: string, image: string, changes: string | readonly string[], say: Progress): Promise<void> {
   say({ image, phase: 'progress', detail: 'importing the root filesystem' });
   const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await consumeProgress(`import of ${image}`, await importRootfs(docker, tar.stdout, image, cmd));
+  await consumeProgress(`import of ${image}`, await importRootfs(docker, tar.stdout, image, changes));
   say({ image, phase: 'built' });
 }
 
 /** Removes paths (shell globs, relative to `root`) from a root filesystem being built. */
-function removeFrom(root: string, globs: string[]): void {
+export function removeFrom(root: string, globs: readonly string[]): void {
   execFileSync('sh', ['-c', `cd "$1" && shift && rm -rf -- $*`, 'sh', root, ...globs]);
 }
 
@@ -263,7 +293,7 @@ function addRootlessUser(root: string): void {
   execFileSync('chown', ['-R', `${u.uid}:${u.uid}`, join(root, `home/${u.name}`)]);
 }
 
-function runWithProgress(cmd: string, args: string[], onLine: (l: string) => void, image: string): Promise<void> {
+export function runWithProgress(cmd: string, args: string[], onLine: (l: string) => void, image: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
@@ -292,13 +322,24 @@ function runWithProgress(cmd: string, args: string[], onLine: (l: string) => voi
   });
 }
 
-/** `docker import` of a root filesystem tar: a one-layer image with the given command. */
-async function importRootfs(docker: Docker, rootfs: NodeJS.ReadableStream | Readable, tag: string, cmd: string): Promise<NodeJS.ReadableStream> {
+/**
+ * `docker import` of a root filesystem tar: a one-layer image with Dockerfile-style `changes`
+ * (`CMD [...]`, `ENV K=V`, one instruction each). An imported image has no PATH of its own,
+ * so the usual one is added unless a change sets it.
+ */
+export async function importRootfs(docker: Docker, rootfs: NodeJS.ReadableStream | Readable, tag: string, changes: string | readonly string[]): Promise<NodeJS.ReadableStream> {
   const [repo, version] = splitTag(tag);
   const stream: unknown = await docker.importImage(rootfs as NodeJS.ReadableStream, {
     repo,
     tag: version,
-    changes: [cmd, 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    changes: withDefaultPath(typeof changes === 'string' ? [changes] : changes),
   } as never);
   return stream as NodeJS.ReadableStream;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function withDefaultPath(changes: readonly string[]): string[] {
+  const setsPath = changes.some((c) => /^ENV\s+PATH[=\s]/i.test(c.trim()));
+  return setsPath ? [...changes] : [...changes, `ENV PATH=${DEFAULT_PATH}`];
 }
