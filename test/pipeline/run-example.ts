@@ -3,7 +3,7 @@ import { nestor, ROOT } from '../helpers.ts';
 
 export interface RunOutput {
   code: number;
-  logs: { source: string; stream: string; text: string; time: string }[];
+  logs: { job?: string; source: string; stream: string; text: string; time: string }[];
   result: { status: string; jobs: { name: string; status: string; steps: { name: string; status: string }[] }[] };
   raw: string;
 }

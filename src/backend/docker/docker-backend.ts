@@ -17,6 +17,7 @@ import type {
 } from '../backend.ts';
 import { attachOutput } from './container-output.ts';
 import { DockerJob } from './docker-job.ts';
+import { execStep } from './exec-step.ts';
 import { given, provisioned, warmPool, type EngineSettings, type EngineSource, type WarmEngines } from './engine-source.ts';
 import { removeJobObjects, setUpInEngine } from './job-setup.ts';
 import { PullUnauthorizedError } from './pull-auth.ts';
@@ -116,6 +117,7 @@ export class DockerBackend implements Backend<DockerJob> {
   }
 
   async startStep(job: DockerJob, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
+    if (step.execIn !== undefined) return execStep(job.ctx, job, step, opts);
     if (job.starter.gated(step)) {
       const { armed, run } = await job.starter.take(step);
       armed.release(opts.sink, run);

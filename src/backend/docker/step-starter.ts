@@ -14,7 +14,8 @@ const LOOKAHEAD = 4;
  * Where a job's `commands` steps start: the warm engine's slot when the step fits it, else a
  * gated container armed while the steps it depends on were running, else one armed there and
  * then. Steps with their own entrypoint, detached steps, and every step on the host's own
- * engine (socket mode, where nothing may linger) start as plain containers.
+ * engine (socket mode, where nothing may linger) start as plain containers; a step run inside
+ * another one's container (`execIn`) is an exec there (exec-step.ts).
  */
 export class StepStarter {
   private readonly ctx: JobContext;
@@ -30,7 +31,7 @@ export class StepStarter {
   }
 
   gated(step: StepSpec): boolean {
-    return this.ctx.disposable && step.script !== undefined && !step.detach;
+    return this.ctx.disposable && step.script !== undefined && !step.detach && step.execIn === undefined;
   }
 
   options(step: StepSpec): Docker.ContainerCreateOptions {

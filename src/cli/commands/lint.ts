@@ -110,8 +110,11 @@ export function registerLintCommands(program: Command): void {
         for (const s of p.steps) {
           const after = s.dependsOn.length ? out.dim(` after ${s.dependsOn.join(', ')}`) : '';
           const skipped = s.notRunBecause ? out.dim(` (skipped: ${s.notRunBecause})`) : s.recorded?.decidedBy ? out.dim(` (runs: ${s.recorded.decidedBy})`) : '';
-          out.line(`  step ${s.name}  ${s.image}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
-          for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line}`));
+          const where = s.execIn ? `in ${s.execIn}` : s.image;
+          out.line(`  step ${s.name}  ${where}${after}${s.privileged ? out.yellow('  privileged') : ''}${skipped}`);
+          if (s.github?.uses) out.line(out.dim(`    uses ${s.github.uses}`));
+          // A command of several lines (a GitHub `run: |`) keeps its indent under the first.
+          for (const line of s.commands ?? []) out.line(out.dim(`    $ ${line.trimEnd().replaceAll('\n', '\n      ')}`));
           if (!s.commands && (s.entrypoint || s.command)) out.line(out.dim(`    runs ${[...(s.entrypoint ?? []), ...(s.command ?? [])].join(' ')}`));
           const engine = engineUseText(s);
           if (engine) out.line(out.dim(`    ${engine}`));

@@ -4,7 +4,7 @@ import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type Pipeline
 import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
 import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
 import type { GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
-import { checkTemplate, fill, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
+import { checkTemplate, fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
 import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
 import { didYouMean } from '../suggest.ts';
 import { check } from '../validate.ts';
@@ -410,7 +410,7 @@ function blankStep(name: string, at: PathSegment[]): StepConfig {
 function displayName(step: GithubStep, use: ActionUse | undefined, scope: ExpressionScope): string {
   if (step.name !== undefined) {
     try {
-      return fill(step.name, scope).trim() || step.name;
+      return fillKnown(step.name, scope).trim() || step.name;
     } catch {
       return step.name;
     }

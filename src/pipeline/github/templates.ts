@@ -49,6 +49,27 @@ export function fill(text: string, scope: ExpressionScope): string {
   return out + text.slice(at);
 }
 
+/**
+ * The template with each expression filled in that the scope can answer, the rest left as
+ * written: a step's name is known when the file is read except for what only the run tells
+ * (`Test ${{ matrix.node }} of ${{ needs.prepare.outputs.version }}`).
+ */
+export function fillKnown(text: string, scope: ExpressionScope): string {
+  let out = '';
+  let at = 0;
+  for (const p of templateParts(text)) {
+    let value: string;
+    try {
+      value = toText(parseExpression(p.inner)(scope));
+    } catch {
+      value = text.slice(p.start, p.end);
+    }
+    out += text.slice(at, p.start) + value;
+    at = p.end;
+  }
+  return out + text.slice(at);
+}
+
 /** A value written as one whole expression (`${{ matrix.node }}`) keeps its type; anything else is text. */
 export function fillValue(text: string, scope: ExpressionScope): Value {
   const parts = templateParts(text);

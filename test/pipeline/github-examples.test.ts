@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { engineNames, hostEngine, nestor } from '../helpers.ts';
+import { runExample, type RunOutput } from './run-example.ts';
+
+/**
+ * GitHub Actions workflows run unchanged on real engines, each job (each matrix combination) in
+ * an engine of its own, its steps in one job container of the default runner image.
+ */
+
+const host = await hostEngine();
+/** A step's lines; `job/step` names the step of one job (a matrix combination). */
+const textOf = (out: RunOutput, name: string) => {
+  const [job, source] = name.includes('/') && !out.logs.some((l) => l.source === name) ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)] : [undefined, name];
+  return out.logs.filter((l) => l.source === source && (job === undefined || l.job === job)).map((l) => l.text);
+};
+type JobOut = RunOutput['result']['jobs'][number] & { outputs?: Record<string, string>; summary?: string };
+const jobOf = (out: RunOutput, name: string) => out.result.jobs.find((j) => j.name === name) as JobOut | undefined;
+const stepStatus = (out: RunOutput, job: string) => Object.fromEntries((jobOf(out, job)?.steps ?? []).map((s) => [s.name, s.status]));
+
+function workflow(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-gha-'));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  return dir;
+}
+
+test('github-ci: outputs between jobs, a matrix with an allowed failure, artifacts to a job that always runs, docker build in the job', { timeout: 300_000 }, async () => {
+  const out = await runExample('github-ci');
+  assert.equal(out.result.status, 'success', out.raw);
+  assert.deepEqual(out.result.jobs.map((j) => [j.name, j.status]), [
+    ['prepare', 'success'],
+    ['test (1)', 'success'],
+    ['test (2)', 'success'],
+    ['test (3, true)', 'success'],
+    ['report', 'success'],
+    ['image', 'success'],
+  ]);
+  const prepare = jobOf(out, 'prepare')!;
+  assert.deepEqual(prepare.outputs, { version: '1.4.1', notes: 'first line\nsecond line' });
+  assert.equal(prepare.summary, '## Version nestor-example 1.4\n');
+  const later = textOf(out, 'Later steps see what earlier ones left');
+  assert.deepEqual(later, ['the token is ********', 'tool from GITHUB_PATH', 'version from steps: 1.4.1'], 'GITHUB_ENV, GITHUB_PATH, steps outputs and add-mask');
+  assert.ok(!out.raw.includes('s3cr3t-value-42'), 'a value once masked is masked everywhere after');
+  assert.ok(textOf(out, 'Work out the version').includes('▾ What the runner gives'), 'a ::group:: is a section');
+  assert.ok(textOf(out, 'Work out the version').includes('event=push ref=refs/heads/main workspace=/github/workspace'));
+  assert.ok(!out.raw.includes('::nestor-'), 'the runner\'s own marker lines never reach the log');
+
+  assert.deepEqual(stepStatus(out, 'test (2)')['Only the second'], 'success');
+  assert.deepEqual(stepStatus(out, 'test (1)')['Only the second'], 'skipped');
+  assert.equal(stepStatus(out, 'test (3, true)')['The experimental one fails, and is allowed to'], 'ignored');
+  assert.equal(stepStatus(out, 'test (3, true)')['After a failure only'], 'skipped');
+  assert.ok(textOf(out, 'test (1)/Test 1 of version ${{ needs.prepare.outputs.version }}').includes('n=1 version=1.4.1'), 'needs outputs reach a later job');
+
+  const report = textOf(out, 'report/Every matrix job\'s result arrived');
+  for (const n of [1, 2, 3]) assert.ok(report.includes(`n=${n} version=1.4.1`), `result-${n} was downloaded:\n${report.join('\n')}`);
+  assert.ok(report.includes('test ended success'));
+  assert.ok(report.includes('notes: first line'));
+  assert.deepEqual(textOf(out, 'report/Python is a shell too'), ['python sees nestor-example']);
+  const image = textOf(out, 'image/docker build and run in the job\'s own engine');
+  assert.ok(image.includes('Successfully tagged example-app:ci') && image.at(-1) === 'built inside the job\'s own engine', image.join('\n'));
+  assert.deepEqual(await engineNames(host), []);
+});
+
+test('a step past its timeout-minutes is killed with everything it started, and if: always() still runs', { timeout: 180_000 }, async () => {
+  const dir = workflow({
+    '.github/workflows/t.yml': [
+      'on: push',
+      'jobs:',
+      '  slow:',
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      '      - name: Never ends',
+      '        timeout-minutes: 0.05',
+      '        run: |',
+      '          (sleep 300; echo child-survived) &',
+      '          sleep 300',
+      '          echo never',
+      '      - name: Afterwards',
+      '        if: always()',
+      '        run: |',
+      '          sleep 1',
+      '          if ps -eo args | grep -v grep | grep -q "sleep 300"; then echo "still running"; else echo "all gone"; fi',
+      '',
+    ].join('\n'),
+  });
+  const r = await nestor(['run', '--json', '-C', dir]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; source?: string; text?: string; jobs?: JobOut[] });
+  const result = events.find((e) => e.type === 'result')!;
+  const steps = Object.fromEntries(result.jobs![0]!.steps.map((s) => [s.name, s.status]));
+  assert.equal(steps['Never ends'], 'timeout', JSON.stringify(result));
+  assert.equal(steps.Afterwards, 'success');
+  assert.deepEqual(events.filter((e) => e.type === 'log' && e.source === 'Afterwards').map((e) => e.text), ['all gone']);
+  assert.ok(!r.stdout.includes('never') && !r.stdout.includes('child-survived'));
+  assert.deepEqual(await engineNames(host), []);
+});
