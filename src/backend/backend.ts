@@ -66,6 +66,11 @@ export interface ServiceSpec extends ContainerSpec {
    * declares (EXPOSE); with none of those either, ready once it runs.
    */
   ports: number[];
+  /**
+   * A shell command the backend runs inside the service, again and again until it exits 0,
+   * instead of waiting on ports: the service's own health check (`--health-cmd`).
+   */
+  readyCommand?: string;
 }
 
 /**

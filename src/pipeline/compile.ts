@@ -122,6 +122,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
         ),
         aliases: s.aliases,
         ports: s.ports,
+        ...(s.readyCommand ? { readyCommand: s.readyCommand } : {}),
       }));
     // A host path several containers mount is said once.
     for (const n of hostNotices) if (!notices.some((k) => k.message === n.message)) notices.push(n);

@@ -146,6 +146,8 @@ export interface ServiceConfig {
   entrypoint?: string[];
   command?: string[];
   ports: number[];
+  /** A shell command run inside the service until it succeeds: its readiness (GitHub's `--health-cmd`). */
+  readyCommand?: string;
   privileged: boolean;
   volumes: VolumeRef[];
   at: PathSegment[];

@@ -119,6 +119,11 @@ export interface PlanService extends PlanContainer {
   aliases: string[];
   /** TCP ports whose accepting a connection means ready; none: ready once running. */
   ports: number[];
+  /**
+   * A shell command (`/bin/sh -c`) run inside the service, again and again, until it exits 0:
+   * then it is ready, whatever its ports do (a database that listens before it takes queries).
+   */
+  readyCommand?: string;
 }
 
 /** What a job keeps of its workspace for the jobs after it (GitLab's `artifacts`). */

@@ -100,3 +100,15 @@ test('a step past its timeout-minutes is killed with everything it started, and 
   assert.ok(!r.stdout.includes('never') && !r.stdout.includes('child-survived'));
   assert.deepEqual(await engineNames(host), []);
 });
+
+test('github-services: a service is waited on by its --health-cmd, reached by name, at localhost and at its mapped port', { timeout: 180_000 }, async () => {
+  const out = await runExample('github-services');
+  assert.equal(out.result.status, 'success', out.raw);
+  assert.ok(out.raw.includes('the job waits until --health-cmd passes inside the service'));
+  const reach = textOf(out, 'The service answers by its name and at both ports');
+  assert.deepEqual(reach, ['{}by name: up', '{"repositories":[]}', '{"repositories":[]}'], reach.join('\n'));
+  const back = textOf(out, 'The image is in the registry, and comes back through the mapped port');
+  assert.equal(back[0], '{"repositories":["greeter"]}');
+  assert.equal(back.at(-1), 'hello from the image the service kept', back.join('\n'));
+  assert.deepEqual(await engineNames(host), []);
+});

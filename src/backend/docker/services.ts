@@ -1,4 +1,7 @@
+import type Docker from 'dockerode';
+import { errorMessage } from '../../errors.ts';
 import { nestorLabels } from '../../engine/labels.ts';
+import { sleep } from '../../sleep.ts';
 import { BASE_ALIAS } from '../../engine/images/image-names.ts';
 import type { ServiceSpec, ServiceStartOptions } from '../backend.ts';
 import { ServiceNotReadyError } from '../errors.ts';
@@ -20,7 +23,8 @@ async function exposedPorts(ctx: JobContext, image: string): Promise<number[]> {
 }
 
 /**
- * Starts a service and resolves once it is ready: every declared port accepts a TCP connection
+ * Starts a service and resolves once it is ready: its own health check passes (`readyCommand`,
+ * untilCommandPasses), or else every declared port accepts a TCP connection
  * (tried every 100 ms from inside the job network, never a fixed sleep), or, without ports, once
  * it runs. A service that exits first fails at once.
  */
@@ -32,6 +36,10 @@ export async function startService(ctx: JobContext, job: ContainerJob, svc: Serv
   const { ended } = await attachOutput(container, opts.sink);
   await container.start();
   const started = new DockerContainer(svc.name, container, job, opts.signal, { ended });
+  if (svc.readyCommand !== undefined) {
+    await untilCommandPasses(container, svc, opts.readyWithinMs, ended);
+    return started;
+  }
   const ports = svc.ports.length ? svc.ports : await exposedPorts(ctx, svc.image);
   if (ports.length === 0) return started;
   const deadlineMs = opts.readyWithinMs;
@@ -62,4 +70,40 @@ export async function startService(ctx: JobContext, job: ContainerJob, svc: Serv
   } finally {
     await probe.remove({ force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Runs the service's own health check inside it (`docker exec`, as Docker's HEALTHCHECK
+ * CMD-SHELL would) every 250 ms until it exits 0: ready as soon as it is, rather than after
+ * Docker's health interval. Fails when the service exits first or the time is up, with the
+ * check's last output.
+ */
+async function untilCommandPasses(container: Docker.Container, svc: ServiceSpec, withinMs: number, ended: Promise<void>): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let exited = false;
+  void ended.then(() => (exited = true));
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exited) throw new ServiceNotReadyError(svc.name, `it exited before its health check passed${last ? ` (last check: ${last})` : ''}`);
+    const check = await runOnce(container, svc.readyCommand!).catch((err: unknown) => ({ code: -1, output: errorMessage(err) }));
+    if (check.code === 0) return;
+    last = check.output.trim().split('\n').slice(-3).join(' / ') || `exit code ${check.code}`;
+    await sleep(250);
+  }
+  throw new ServiceNotReadyError(svc.name, `its health check \`${svc.readyCommand}\` did not pass within ${Math.round(withinMs / 1000)} s (last: ${last})`);
+}
+
+async function runOnce(container: Docker.Container, command: string): Promise<{ code: number; output: string }> {
+  const exec = await container.exec({ Cmd: ['/bin/sh', '-c', command], AttachStdout: true, AttachStderr: true });
+  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', resolve);
+  });
+  const info = await exec.inspect();
+  // The attach stream is multiplexed: 8-byte headers before each frame; only the text is wanted.
+  return { code: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('latin1').replace(/[^\x20-\x7e\n]/g, '') };
 }

@@ -41,12 +41,39 @@ export function containerOf(source: YamlSource, written: Written, at: PathSegmen
   };
 }
 
-export function serviceOf(source: YamlSource, name: string, written: Written, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): ServiceConfig {
+/**
+ * A service, and for each `HOST:CONTAINER` port whose numbers differ a forwarder from HOST to
+ * the service's CONTAINER port: on GitHub a runner job reaches `ports: ['5433:5432']` at
+ * localhost:5433, and the job's containers here share one network, where 5433 must answer too.
+ */
+export function servicesOf(source: YamlSource, name: string, written: Written, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): ServiceConfig[] {
+  const service = serviceOf(source, name, written, at, scope, problems, notices);
+  const forwarders = service.published.map(({ host, inner }) => ({
+    name: `${name}-port-${host}`,
+    image: FORWARDER_IMAGE,
+    aliases: [],
+    environment: {},
+    // busybox's nc: listen for ever (-ll), each connection piped to a new one to the service.
+    commands: [`exec nc -ll -p ${host} -e nc ${name} ${inner}`],
+    ports: [host],
+    privileged: false,
+    volumes: [],
+    at: [...at, 'ports'],
+  }));
+  const { published: _published, ...own } = service;
+  return [own, ...forwarders];
+}
+
+/** What the port forwarders run in: the small image every job engine has (Nestor's default step image). */
+const FORWARDER_IMAGE = 'busybox:latest';
+
+function serviceOf(source: YamlSource, name: string, written: Written, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[], notices: PipelineNotice[]): ServiceConfig & { published: { host: number; inner: number }[] } {
   const c = typeof written === 'string' ? { image: written } : written;
   const image = text(source, c.image, at, 'image', scope, problems);
   const options = readOptions(source, 'options' in c ? c.options : undefined, at, scope, problems, notices);
   if ('credentials' in c && c.credentials) notices.push(source.notice(at, 'credentials', 'NESTOR_CREDENTIALS_UNUSED', `credentials: the service's image is pulled with the run's registry credentials (a DOCKER_AUTH_CONFIG secret), not with this username and password`, 'degraded'));
   const ports: number[] = [];
+  const published: { host: number; inner: number }[] = [];
   for (const [i, p] of (('ports' in c ? c.ports : undefined) ?? []).entries()) {
     const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(p).trim());
     if (!m) {
@@ -55,8 +82,11 @@ export function serviceOf(source: YamlSource, name: string, written: Written, at
     }
     const inner = Number(m[2]);
     if (m[3] !== 'udp') ports.push(inner);
-    if (m[1] !== undefined && Number(m[1]) !== inner) {
-      notices.push(source.notice([...at, 'ports', i], undefined, 'NESTOR_SERVICE_PORT', `service ${name}: port ${m[1]}:${inner} is reached at ${name}:${inner} and localhost:${inner} here (the job shares the service's network), not at ${m[1]}: write ${inner} in the job`, 'degraded'));
+    if (m[1] !== undefined && Number(m[1]) !== inner && m[3] !== 'udp') {
+      published.push({ host: Number(m[1]), inner });
+      notices.push(source.notice([...at, 'ports', i], undefined, 'NESTOR_SERVICE_PORT', `service ${name}: port ${m[1]}:${inner} is reached at localhost:${m[1]} (forwarded to the service), and at ${name}:${inner} and localhost:${inner}, since the job shares the service's network`, 'info'));
+    } else if (m[3] === 'udp' && m[1] !== undefined && Number(m[1]) !== inner) {
+      notices.push(source.notice([...at, 'ports', i], undefined, 'NESTOR_SERVICE_PORT', `service ${name}: udp port ${m[1]}:${inner} is reached at ${name}:${inner} only; UDP ports are not forwarded`, 'degraded'));
     }
   }
   return {
@@ -67,6 +97,8 @@ export function serviceOf(source: YamlSource, name: string, written: Written, at
     commands: [],
     ...(options.entrypoint ? { entrypoint: [options.entrypoint] } : {}),
     ports,
+    ...(options.healthCmd !== undefined ? { readyCommand: options.healthCmd } : {}),
+    published,
     privileged: options.privileged,
     volumes: [...volumesOf('volumes' in c ? c.volumes : undefined, [...at, 'volumes']), ...options.volumes],
     at,
@@ -104,11 +136,11 @@ interface Options {
   volumes: VolumeRef[];
   aliases: string[];
   entrypoint?: string;
+  healthCmd?: string;
 }
 
 /** `docker create` options GitHub passes through, read as Docker reads them. */
 const IGNORED_WITH_REASON: Record<string, string> = {
-  '--health-cmd': 'readiness',
   '--health-interval': 'readiness',
   '--health-timeout': 'readiness',
   '--health-retries': 'readiness',
@@ -167,6 +199,9 @@ function readOptions(source: YamlSource, written: string | undefined, at: PathSe
       case '--entrypoint':
         out.entrypoint = value();
         break;
+      case '--health-cmd':
+        out.healthCmd = value();
+        break;
       default:
         if (flag in IGNORED_WITH_REASON) {
           kinds.add(IGNORED_WITH_REASON[flag]!);
@@ -177,7 +212,8 @@ function readOptions(source: YamlSource, written: string | undefined, at: PathSe
         }
     }
   }
-  if (kinds.has('readiness')) notices.push(source.notice(at, 'options', 'NESTOR_HEALTH_BY_PORTS', 'options: the health check is not run; the job waits until the container\'s ports accept connections, which a database does once its start-up is done', 'info'));
+  if (out.healthCmd !== undefined) notices.push(source.notice(at, 'options', 'NESTOR_HEALTH_CMD', `options: the job waits until --health-cmd passes inside the service, tried every 250 ms${kinds.has('readiness') ? ' (its interval, timeout and retries give way to that, within the job\'s service timeout)' : ''}`, 'info'));
+  else if (kinds.has('readiness')) notices.push(source.notice(at, 'options', 'NESTOR_HEALTH_BY_PORTS', 'options: with no --health-cmd, the job waits until the container\'s ports accept connections', 'info'));
   if (kinds.has('caps')) notices.push(source.notice(at, 'options', 'NESTOR_CAPS_AS_PRIVILEGED', 'options: --cap-add gives the container every capability inside the job\'s user namespace (privileged there), none on the host', 'info'));
   if (kinds.has('limits')) notices.push(source.notice(at, 'options', 'NESTOR_LIMITS_OWN', 'options: the container runs within its job engine\'s limits (memory, CPUs, processes) rather than these', 'info'));
   if (unknown.length) notices.push(source.notice(at, 'options', 'NESTOR_OPTION_UNSUPPORTED', `options ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not applied: Nestor makes the container itself (privileged, user, env, volumes, entrypoint and network aliases are read)`, 'degraded'));

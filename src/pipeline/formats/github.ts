@@ -16,7 +16,7 @@ import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep 
 import { readTriggers } from './github-triggers.ts';
 import { unreadable } from './items.ts';
 import { runsOnImage } from './github-runs-on.ts';
-import { containerOf, serviceOf } from './github-containers.ts';
+import { containerOf, servicesOf } from './github-containers.ts';
 
 /**
  * A GitHub Actions workflow (`.github/workflows/*.yml`, and Gitea's and Forgejo's, which
@@ -105,7 +105,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
     const runsOn = runsOnImage(source, job['runs-on'] ?? 'ubuntu-latest', [...at], scope, facts.platforms ?? {}, problems, notices);
     const container = job.container !== undefined ? containerOf(source, job.container, [...at, 'container'], scope, problems, notices) : undefined;
     const image = container?.image ?? runsOn.image;
-    const services = Object.entries(job.services ?? {}).map(([name, s]) => serviceOf(source, name, s, [...at, 'services', name], scope, problems, notices)).filter((s) => s.image !== '' && !runsOn.unavailable);
+    const services = Object.entries(job.services ?? {}).flatMap(([name, s]) => servicesOf(source, name, s, [...at, 'services', name], scope, problems, notices)).filter((s) => s.image !== '' && !runsOn.unavailable);
     const jobTimeout = numberOf(job['timeout-minutes'], scope) ?? JOB_TIMEOUT_MINUTES;
     const continueOnError = booleanOf(job['continue-on-error'], scope) ?? false;
     const defaults = { shell: job.defaults?.run?.shell ?? j.defaults?.shell, workingDirectory: job.defaults?.run?.['working-directory'] ?? j.defaults?.['working-directory'] };
