@@ -188,8 +188,10 @@ test('node-matrix: a lint job, then a test job per node-version; setup-node is f
   assert.equal(ran({ branch: 'feature/x' }), false);
   assert.equal(ran({ changedPaths: ['README.md'] }), false, 'paths-ignore: only Markdown changed');
   assert.equal(ran({ changedPaths: ['README.md', 'src/index.js'] }), true);
-  // Not asserted: a pull request from topic into main. GitHub's pull_request branches: filter
-  // is the base branch's; Nestor matches the head branch (facts.branch) against it today.
+  // A pull request's branches: filter is matched against the branch it goes into, not its own.
+  assert.equal(ran({ event: 'pull_request', branch: 'topic' }), true, 'from topic into main (the default branch)');
+  assert.equal(ran({ event: 'pull_request', branch: 'topic', defaultBranch: 'develop' }), false, 'into develop');
+  assert.equal(ran({ event: 'pull_request', branch: 'main', facts: { target: 'release/1' } }), false, 'into release/1, which only push lists');
 });
 
 test('python-matrix: exclude removes, include extends matching combinations and adds its own; fail-fast false and max-parallel are kept', () => {
@@ -523,7 +525,11 @@ test('release-tags: a tag push builds, uploads dist and releases it; a branch pu
   assert.equal(noticeAt(dist, 'permissions', 'NESTOR_PERMISSIONS_RECORDED').line, 9);
   const branch = fixture('release-tags');
   assert.ok(branch.flatMap((p) => p.steps).every((s) => s.notRunBecause !== undefined), 'tags only: a branch push does not start it');
-  // Not asserted: v1.2.3 against 'v[0-9]+.[0-9]+.[0-9]+' (GitHub's + is "one or more"): Nestor reads + literally today.
+  const tagged = (tag: string) => fixture('release-tags', { event: 'tag', tag, branch: undefined }).flatMap((p) => p.steps).every(runs);
+  assert.equal(tagged('v1.2.3'), true, "GitHub's + is one or more of the character before it");
+  assert.equal(tagged('v10.20.30'), true);
+  assert.equal(tagged('v1.2'), false);
+  assert.equal(tagged('vx.2.3'), false);
 });
 
 test('defaults-shell: defaults.run of the workflow and the job; shell: python, a custom bash -e {0} and sh', () => {
@@ -701,7 +707,7 @@ test('runner-labels: self-hosted labels and a runner group become runner labels;
   assert.deepEqual(plans.map((p) => [p.name, p.runnerLabels, p.steps[0]!.image]), [
     ['gpu', ['gpu'], DEFAULT_RUNNER_IMAGE],
     ['arm', ['platform=linux/arm64'], DEFAULT_RUNNER_IMAGE],
-    ['grouped', ['large-disk'], DEFAULT_RUNNER_IMAGE],
+    ['grouped', ['large-disk', 'group=build-farm'], DEFAULT_RUNNER_IMAGE],
   ]);
   assert.match(noticeAt(plans[0]!, 'jobs.gpu.runs-on', 'NESTOR_RUNNER_LABELS').message, /gpu is a runner label/);
   assert.equal(noticeAt(plans[2]!, 'jobs.grouped.runs-on', 'NESTOR_RUNNER_LABELS').severity, 'info');
@@ -793,18 +799,13 @@ export const GITHUB_READ: readonly string[] = ['name', 'on.**', 'env.**', 'defau
  * names them), by fixture and path.
  */
 export const SILENTLY_DROPPED: { fixture: string; path: string; why: string }[] = [
-  { fixture: 'dispatch-inputs', path: 'run-name', why: 'run-name is checked against the schema, then neither read (no plan title) nor named in a notice' },
-  { fixture: 'runner-labels', path: 'jobs.grouped.runs-on.group', why: "runs-on's group is dropped (github-runs-on.ts: `...(runsOn.group ? [] : [])`): no runner label, and the runs-on notice names the labels only" },
 ];
 
 /**
- * Whether a notice speaks for a key: the helper's rule, but for a runner group, which the
- * runs-on notice every job has does not name; and the notice that a job calling a reusable
+ * Whether a notice speaks for a key: the helper's rule; and the notice that a job calling a reusable
  * workflow is not run at all (at its `uses`) speaks for that job's with: and secrets:.
  */
 function githubSpeaksFor(notice: Pick<PipelineNotice, 'key' | 'code'>, path: readonly string[]): boolean {
-  // Every job has a runs-on notice; it names the job's labels, never its runner group.
-  if (path.length === 4 && path[2] === 'runs-on' && path[3] === 'group') return false;
   if (speaksFor(notice, path)) return true;
   const key = notice.key.split('.');
   const notRun = ['NESTOR_REUSABLE_UNSUPPORTED', 'NESTOR_REMOTE_UNREACHABLE'].includes(notice.code) && key.length === 3 && key[0] === 'jobs' && key[2] === 'uses';
@@ -843,6 +844,6 @@ test('the GitHub key walk knows the keys it reads and finds one the reader drops
   const notice = { key: 'jobs.call.uses', code: 'NESTOR_REUSABLE_UNSUPPORTED' } as const;
   assert.ok(githubSpeaksFor(notice, ['jobs', 'call', 'with', 'target']));
   assert.ok(!githubSpeaksFor(notice, ['jobs', 'other', 'with', 'target']));
-  assert.ok(!githubSpeaksFor({ key: 'jobs.a.runs-on', code: 'NESTOR_RUNNER_LABELS' }, ['jobs', 'a', 'runs-on', 'group']));
+  assert.ok(githubSpeaksFor({ key: 'jobs.a.runs-on', code: 'NESTOR_RUNNER_LABELS' }, ['jobs', 'a', 'runs-on', 'group']), 'the runs-on notice names the group as a runner label');
   assert.ok(githubSpeaksFor({ key: 'jobs.a.runs-on', code: 'NESTOR_RUNNER_LABELS' }, ['jobs', 'a', 'runs-on', 'labels', '0']));
 });

@@ -9,6 +9,11 @@ import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 export interface Condition {
   branch?: Filter;
+  /**
+   * The branch a pull request targets (GitHub's `pull_request: branches`): the server's
+   * `target` fact, else the repository's default branch, as `github.base_ref` reads it.
+   */
+  targetBranch?: Filter;
   event?: Filter;
   /** Which outcome so far lets the step run: success (the default), failure, or both. */
   status?: ('success' | 'failure')[];
@@ -37,6 +42,8 @@ export interface Condition {
 export interface Filter {
   include: string[];
   exclude: string[];
+  /** GitHub's filter patterns (`+`, `?` as quantifiers: github/filter-pattern.ts) rather than globs. */
+  syntax?: 'github';
 }
 
 export interface VolumeRef {

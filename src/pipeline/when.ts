@@ -1,4 +1,5 @@
 import { globMatches } from './glob.ts';
+import { githubPatternMatches } from './github/filter-pattern.ts';
 import { evaluateExpression, unsupportedIn } from './evaluate-expression.ts';
 import { refOf, woodpeckerVariables } from './forge-variables.ts';
 import { hostPlatform } from '../platform.ts';
@@ -29,7 +30,8 @@ export interface RunFacts {
 }
 
 function matches(filter: Filter, value: string): boolean {
-  const isMatch = (patterns: string[]) => patterns.some((p) => globMatches(value, p));
+  const test = filter.syntax === 'github' ? githubPatternMatches : globMatches;
+  const isMatch = (patterns: string[]) => patterns.some((p) => test(value, p));
   return (filter.include.length === 0 || isMatch(filter.include)) && !isMatch(filter.exclude);
 }
 
@@ -56,6 +58,10 @@ export function evaluate(conditions: Condition[], facts: RunFacts): { run: boole
 
 function mismatch(c: Condition, facts: RunFacts): string | undefined {
   if (c.branch && !matches(c.branch, facts.branch ?? '')) return `branch ${facts.branch ?? '(none)'} does not match ${describe(c.branch)}`;
+  if (c.targetBranch) {
+    const target = targetBranchOf(facts);
+    if (!matches(c.targetBranch, target)) return `the pull request's target branch ${target} does not match ${describe(c.targetBranch)}`;
+  }
   if (c.event && !matches(c.event, facts.event ?? '')) return `event ${facts.event ?? '(none)'} does not match ${describe(c.event)}`;
   if (c.ref) {
     const ref = refOf(facts);
@@ -79,6 +85,11 @@ function mismatch(c: Condition, facts: RunFacts): string | undefined {
     return `no changed file matches ${describe(c.paths)}`;
   }
   return undefined;
+}
+
+/** The branch a pull request goes into: what the server says, else the default branch. */
+export function targetBranchOf(facts: RunFacts): string {
+  return facts.facts?.target ?? facts.defaultBranch ?? 'main';
 }
 
 function woodpeckerPaths(filter: Filter, rule: NonNullable<Condition['pathRule']>, changed: string[], message: string | undefined): string | undefined {

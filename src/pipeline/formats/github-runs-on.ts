@@ -34,8 +34,12 @@ export function runsOnImage(
   platforms: Record<string, string>,
   problems: PipelineProblem[],
   notices: PipelineNotice[],
+  /** The job's `container:` image, where the steps run instead of the runner's image. */
+  containerImage?: string,
 ): RunsOn {
-  const written = typeof runsOn === 'string' ? [runsOn] : Array.isArray(runsOn) ? runsOn : [...(typeof runsOn.labels === 'string' ? [runsOn.labels] : runsOn.labels ?? []), ...(runsOn.group ? [] : [])];
+  const written = typeof runsOn === 'string' ? [runsOn] : Array.isArray(runsOn) ? runsOn : [...(typeof runsOn.labels === 'string' ? [runsOn.labels] : runsOn.labels ?? [])];
+  // A runner group is a pool of runners: here, the runners started with the label group=NAME.
+  const group = typeof runsOn === 'object' && !Array.isArray(runsOn) && runsOn.group ? [`group=${runsOn.group}`] : [];
   let labels: string[];
   try {
     labels = written.map((l) => fill(l, scope).trim()).flatMap((l) => (l.startsWith('[') ? parseList(l) : [l])).filter(Boolean);
@@ -51,15 +55,17 @@ export function runsOnImage(
     return { image: DEFAULT_RUNNER_IMAGE, labels: [], unavailable: `it runs on ${os}, which Nestor's Linux engines cannot give` };
   }
   const given = labels.find((l) => platforms[l] !== undefined);
-  if (given) return { image: platforms[given]!, labels: [] };
+  if (given) return { image: platforms[given]!, labels: group };
   const arm = lower.some((l) => l.endsWith('-arm') || l === 'arm64');
-  const extra = labels.filter((l) => !STANDARD.has(l.toLowerCase()) && !UBUNTU.test(l.toLowerCase()));
+  const extra = [...labels.filter((l) => !STANDARD.has(l.toLowerCase()) && !UBUNTU.test(l.toLowerCase())), ...group];
   const runnerLabels = [...extra, ...(arm ? ['platform=linux/arm64'] : [])];
   if (arm && hostPlatform() !== 'linux/arm64') {
     notices.push(source.notice(at, 'runs-on', PLATFORM_UNAVAILABLE, `runs-on ${labels.join(', ')} asks for an arm64 machine: on a server only an arm64 runner takes it; nestor run here runs it on ${hostPlatform()}`, 'degraded'));
   }
   if (extra.length) {
-    notices.push(source.notice(at, 'runs-on', 'NESTOR_RUNNER_LABELS', `runs-on ${labels.join(', ')}: ${extra.join(', ')} ${extra.length > 1 ? 'are runner labels' : 'is a runner label'}: on a server only a runner started with --labels ${extra.join(',')} takes the job; nestor run runs it here, in ${DEFAULT_RUNNER_IMAGE} (-P ${extra[0]}=IMAGE picks another)`, 'info'));
+    notices.push(source.notice(at, 'runs-on', 'NESTOR_RUNNER_LABELS', `runs-on ${labels.join(', ')}: ${extra.join(', ')} ${extra.length > 1 ? 'are runner labels' : 'is a runner label'}: on a server only a runner started with --labels ${extra.join(',')} takes the job; nestor run runs it here, in ${containerImage ?? `${DEFAULT_RUNNER_IMAGE} (-P ${extra[0]}=IMAGE picks another)`}`, 'info'));
+  } else if (containerImage !== undefined) {
+    notices.push(source.notice(at, 'runs-on', 'NESTOR_RUNS_ON_IMAGE', `runs-on ${labels.join(', ')}: the job's steps run in its container ${containerImage}, in an engine of its own`, 'info'));
   } else {
     notices.push(source.notice(at, 'runs-on', 'NESTOR_RUNS_ON_IMAGE', `runs-on ${labels.join(', ')}: the job runs in ${DEFAULT_RUNNER_IMAGE} (Debian bookworm with bash, git, curl, docker, docker-compose, python3, jq, make and sudo), in an engine of its own; -P ${labels[0] ?? 'ubuntu-latest'}=IMAGE picks another`, 'info'));
   }

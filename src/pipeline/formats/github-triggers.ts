@@ -66,7 +66,7 @@ function conditionsOf(event: string, s: Record<string, unknown>): Condition[] {
   if (event !== 'push' && event !== 'pull_request' && event !== 'pull_request_target') return [{ event: { include: names, exclude: [] } }];
   const paths = filterOf(s.paths, s['paths-ignore']);
   const branches = filterOf(s.branches, s['branches-ignore']);
-  if (event !== 'push') return [{ event: { include: names, exclude: [] }, ...(branches ? { branch: branches } : {}), ...(paths ? { paths } : {}) }];
+  if (event !== 'push') return [{ event: { include: names, exclude: [] }, ...(branches ? { targetBranch: branches } : {}), ...(paths ? { paths } : {}) }];
   const tags = filterOf(s.tags, s['tags-ignore']);
   // GitHub: with only branch filters a tag push does not start it, with only tag filters a branch push does not.
   const out: Condition[] = [];
@@ -83,9 +83,10 @@ function filterOf(list: unknown, ignore: unknown): Filter | undefined {
   return {
     include: written.filter((p) => !p.startsWith('!')),
     exclude: [...written.filter((p) => p.startsWith('!')).map((p) => p.slice(1)), ...patterns(ignore)],
+    syntax: 'github',
   };
 }
 
 function prefixed(f: Filter, prefix: string): Filter {
-  return { include: f.include.map((p) => prefix + p), exclude: f.exclude.map((p) => prefix + p) };
+  return { ...f, include: f.include.map((p) => prefix + p), exclude: f.exclude.map((p) => prefix + p) };
 }

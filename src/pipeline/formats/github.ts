@@ -50,6 +50,7 @@ export function readGithub(source: YamlSource, facts: GithubFacts): PipelineConf
   const { triggers, when } = readTriggers(source, doc.on, problems, notices);
   const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown }>).map(([k, v]) => [k, (v?.default ?? '') as Value]));
   recordTopLevel(source, doc, notices);
+  const runName = doc['run-name'] !== undefined ? runNameOf(doc['run-name'], facts, workflowName, inputs) : undefined;
   const workflowEnv = envOf(source, doc.env, ['env'], problems);
   const jobIds = Object.keys(doc.jobs);
   const configs: PipelineConfig[] = [];
@@ -66,7 +67,13 @@ export function readGithub(source: YamlSource, facts: GithubFacts): PipelineConf
   // The workflow's own findings are said once, with its first job.
   configs[0] = { ...configs[0]!, problems: [...problems, ...(configs[0]!.problems ?? [])], notices: [...notices, ...(configs[0]!.notices ?? [])] };
   for (const c of configs.slice(1)) c.problems ??= [];
-  return configs.map((c) => (c.github ? { ...c, github: { ...c.github, triggers } } : c));
+  return configs.map((c) => (c.github ? { ...c, github: { ...c.github, triggers, ...(runName ? { runName } : {}) } } : c));
+}
+
+/** `run-name`: the run's title, over the github and inputs contexts (what GitHub allows there). */
+function runNameOf(written: string, facts: GithubFacts, workflow: string, inputs: Record<string, Value>): string {
+  const scope: ExpressionScope = { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
+  return fillKnown(written, scope).trim();
 }
 
 interface JobContext {
@@ -102,8 +109,8 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
     const strategy = { 'fail-fast': failFast, 'job-index': index, 'job-total': combos.length, 'max-parallel': maxParallel || combos.length };
     const scope: ExpressionScope = { contexts: { github, matrix: combo, strategy, inputs: j.inputs, vars: {}, env: { ...j.workflowEnv }, secrets: {}, runner: runnerContext() } };
     const evalText = (text: string, where: PathSegment[], key?: string) => staticText(source, text, scope, where, key, problems);
-    const runsOn = runsOnImage(source, job['runs-on'] ?? 'ubuntu-latest', [...at], scope, facts.platforms ?? {}, problems, notices);
     const container = job.container !== undefined ? containerOf(source, job.container, [...at, 'container'], scope, problems, notices) : undefined;
+    const runsOn = runsOnImage(source, job['runs-on'] ?? 'ubuntu-latest', [...at], scope, facts.platforms ?? {}, problems, notices, container?.image);
     const image = container?.image ?? runsOn.image;
     const services = Object.entries(job.services ?? {}).flatMap(([name, s]) => servicesOf(source, name, s, [...at, 'services', name], scope, problems, notices)).filter((s) => s.image !== '' && !runsOn.unavailable);
     const jobTimeout = numberOf(job['timeout-minutes'], scope) ?? JOB_TIMEOUT_MINUTES;
@@ -378,6 +385,7 @@ function checkNeeds(source: YamlSource, jobs: Record<string, unknown>, problems:
 /** Keys of the workflow recorded for the server or said for what they mean here. */
 function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concurrency?: unknown; 'run-name'?: string }, notices: PipelineNotice[]): void {
   if (doc.permissions !== undefined) notices.push(source.notice([], 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
+  if (doc['run-name'] !== undefined) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_RECORDED', 'run-name: recorded as the title a server shows for the run (nestor run names jobs, not runs)', 'info'));
   if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
 }
 

@@ -1,5 +1,5 @@
 import { refOf } from '../forge-variables.ts';
-import type { RunFacts } from '../when.ts';
+import { targetBranchOf, type RunFacts } from '../when.ts';
 import type { Value } from './expression.ts';
 
 /**
@@ -47,7 +47,7 @@ export function githubContext(facts: RunFacts, run: RunIdentity, inputs: Record<
     actor,
     triggering_actor: actor,
     api_url: serverUrl === 'https://github.com' ? 'https://api.github.com' : `${serverUrl}/api/v3`,
-    base_ref: isPull ? (facts.defaultBranch ?? 'main') : '',
+    base_ref: isPull ? targetBranchOf(facts) : '',
     head_ref: isPull ? (facts.branch ?? '') : '',
     event,
     event_name: githubEventName(facts),

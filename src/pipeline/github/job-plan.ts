@@ -51,6 +51,8 @@ export interface GithubJobPlan {
   jobId: string;
   /** The workflow's name, for GITHUB_WORKFLOW. */
   workflow: string;
+  /** The run's title (`run-name`), as far as the file's facts fill it. */
+  runName?: string;
   /** The job's `if:`, without `${{ }}`; absent: `success()`. */
   if?: string;
   /** The workflow's `env` then the job's, as templates. */
