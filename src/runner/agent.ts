@@ -10,7 +10,7 @@ import type { JobPlan } from '../pipeline/plan.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
-import { runPlans } from './run-plans.ts';
+import { runPlans, type EarlierJobs } from './run-plans.ts';
 import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
 import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
@@ -46,8 +46,15 @@ export interface AgentOptions {
   jobEventsLevel?: 'info' | 'debug';
 }
 
+/** How a job the leased one needs ended, as the lease answers it (a job of a pipeline with needs). */
+export interface LeasedNeed {
+  name: string;
+  status: JobResult['status'];
+  outputs: Record<string, string>;
+}
+
 interface LeasedJob {
-  job: { id: string; name: string; spec: { pipeline: { text: string; file: string }; job?: string }; attempt: number };
+  job: { id: string; name: string; spec: { pipeline: { text: string; file: string }; job?: string }; attempt: number; needs?: LeasedNeed[] };
   lease: { token: string; expires_at: number; lease_ms: number };
 }
 
@@ -239,11 +246,15 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     try {
-      const plans = jobOfPipeline(jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE }), job.spec.job);
+      const all = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
+      const plans = jobOfPipeline(all, job.spec.job);
+      const earlier = earlierOf(all, job.needs);
       results = await runPlans(plans, {
         backend: this.backend,
         // A job of a pipeline keeps its artifacts on the server, and fetches those it is given from it.
         ...(job.spec.job ? { artifacts: { store: new ServerArtifacts(this.client, job.id, lease.token), run: job.id } } : {}),
+        // The jobs it needs ran on other runners: the server says how they ended, for needs.*.
+        ...(earlier ? { earlier } : {}),
         signal: controller.signal,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
@@ -302,7 +313,7 @@ export const SERVER_RETRY: Backoff = { base: 250, max: 10_000, maxDoublings: 6, 
 /**
  * The plans this runner runs for a leased job: every job of the file, or, for a job of a
  * pipeline the server queues job by job, that one job alone. Its needs are the server's to
- * have waited for, so it waits for nothing here.
+ * have waited for, so it waits for nothing here; how they ended comes with the lease (earlierOf).
  */
 export function jobOfPipeline(plans: JobPlan[], job: string | undefined): JobPlan[] {
   if (job === undefined) return plans;
@@ -310,4 +321,13 @@ export function jobOfPipeline(plans: JobPlan[], job: string | undefined): JobPla
   if (!plan) throw new NestorError('NESTOR_PIPELINE_JOB_MISSING', `The pipeline has no job ${job} here`, 'The file compiled differently on this runner than on the server: run the same Nestor version on both.');
   const { needs: _needs, after: _after, needsAt: _at, ...alone } = plan;
   return [alone];
+}
+
+/**
+ * The jobs a leased job needs, as `runPlans` takes them: every plan of the file (which GitHub
+ * job each result is of) and a result per need from the lease. Nothing when the lease names none.
+ */
+export function earlierOf(plans: JobPlan[], needs: LeasedNeed[] | undefined): EarlierJobs | undefined {
+  if (!needs?.length) return undefined;
+  return { plans, results: needs.map((n) => ({ name: n.name, status: n.status, outputs: n.outputs, steps: [], durationMs: 0, engine: '' })) };
 }

@@ -23,6 +23,19 @@ export interface RunPlansOptions extends ExecuteOptions {
    * directory, removed once the run ends.
    */
   artifacts?: { store: ArtifactStore; run: string };
+  /**
+   * Jobs of the same run that ran elsewhere, with how they ended: a server queues a pipeline job
+   * by job, so a runner runs one job alone, and the jobs it needs ran on other runners. Their
+   * plans say which GitHub job each result is of (`test (2)` is a combination of `test`), so
+   * `needs.ID` reads them as it reads the jobs run here.
+   */
+  earlier?: EarlierJobs;
+}
+
+/** Jobs of a run that ended before this part of it: every plan of the run, and results of those that ran. */
+export interface EarlierJobs {
+  plans: JobPlan[];
+  results: JobResult[];
 }
 
 /**
@@ -34,7 +47,7 @@ export interface RunPlansOptions extends ExecuteOptions {
  * nobody's way. Each job is torn down afterwards, whether it passed, failed or was cancelled.
  */
 export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
-  const { backend, parallel, artifacts, ...execute } = opts;
+  const { backend, parallel, artifacts, earlier, ...execute } = opts;
   const schedule = scheduleOptions(execute);
   const wantsStore = plans.some((p) => p.artifacts) && plans.some((p) => p.artifactsFrom?.length);
   const temporary = wantsStore && !artifacts ? mkdtempSync(join(tmpdir(), 'nestor-artifacts-')) : undefined;
@@ -42,7 +55,7 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
   try {
     const ended = new Map<string, JobResult>();
     return await runGraphOfJobs(plans, opts, async (plan) => {
-      const withNeeds = plan.github ? { ...schedule, needs: neededJobs(plan, plans, ended) } : schedule;
+      const withNeeds = plan.github ? { ...schedule, needs: neededJobs(plan, plans, ended, earlier) } : schedule;
       const result = await runJob(plan, backend, handOver ? withArtifacts(plan, withNeeds, handOver) : withNeeds);
       ended.set(plan.name, result);
       return result;
@@ -55,11 +68,15 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
 /**
  * `needs.ID` of a GitHub job: how each job it needs ended, with its outputs; a matrix job's
  * combinations as one (failed if any failed, outputs of the last to set each), as on GitHub.
+ * The jobs are those run here (`plans`, ended ones in `ended`) and those of `earlier`, in the
+ * file's order: a plan's `pipeline` is its GitHub job id.
  */
-function neededJobs(plan: JobPlan, plans: JobPlan[], ended: Map<string, JobResult>): Record<string, NeededJob> {
+export function neededJobs(plan: JobPlan, plans: JobPlan[], ended: ReadonlyMap<string, JobResult>, earlier?: EarlierJobs): Record<string, NeededJob> {
+  const elsewhere = new Map(earlier?.results.map((r) => [r.name, r]));
+  const known = [...new Map([...(earlier?.plans ?? []), ...plans].map((p) => [p.name, p])).values()];
   const out: Record<string, NeededJob> = {};
   for (const id of plan.github?.needs ?? []) {
-    const results = plans.filter((p) => p.pipeline === id).map((p) => ended.get(p.name)).filter((r): r is JobResult => r !== undefined);
+    const results = known.filter((p) => p.pipeline === id).map((p) => ended.get(p.name) ?? elsewhere.get(p.name)).filter((r): r is JobResult => r !== undefined);
     const status = results.some((r) => r.status === 'failure') ? 'failure' : results.some((r) => r.status === 'cancelled') ? 'cancelled' : results.length && results.every((r) => r.status === 'skipped') ? 'skipped' : 'success';
     out[id] = { result: status, outputs: Object.assign({}, ...results.map((r) => r.outputs ?? {})) };
   }

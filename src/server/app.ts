@@ -21,6 +21,7 @@ import {
   tokenBody,
 } from './schemas.ts';
 import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind } from './store/store.ts';
+import { neededOutcomes } from './store/pipelines.ts';
 
 export interface AppOptions {
   store: Store;
@@ -225,7 +226,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   // accepted only from the runner that holds the job (by its runner token) with the lease's token.
   const logCapBytes = opts.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
 
-  app.post('/api/runner/lease', { config: { auth: RUNNERS }, schema: doc('Long-poll for a job (runner)', leaseBody, ['runner protocol']) }, async (req, reply) => {
+  app.post('/api/runner/lease', { config: { auth: RUNNERS }, schema: doc('Long-poll for a job (runner); a job of a pipeline with needs comes with how they ended (job.needs: name, status, outputs)', leaseBody, ['runner protocol']) }, async (req, reply) => {
     const body = parse(leaseBody, req.body);
     const runnerName = req.identity!.name;
     const deadline = Date.now() + body.wait_ms;
@@ -239,7 +240,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
         const lease = await store.lease(runner, leaseMs);
         if (lease) {
           log.info({ job: lease.job.id, name: lease.job.name, runner: runnerName, attempt: lease.job.attempts }, 'job started');
-          return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
+          // A job of a pipeline runs alone on its runner: how the jobs it needs ended (and their
+          // outputs) come with it, for GitHub's needs.* and the job's if: over them.
+          const needs = lease.job.pipelineId && lease.job.needs.length ? { needs: neededOutcomes(lease.job, await store.pipelineJobs(lease.job.pipelineId)) } : {};
+          return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts, ...needs }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
         }
         const left = deadline - Date.now();
         if (left <= 0 || gone.signal.aborted || closing.signal.aborted) return reply.code(204).send();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PlannedJob } from '../../pipeline/plan-graph.ts';
 import { whyNotRun, type GraphOutcome } from '../../scheduler/job-graph.ts';
 import type { Database } from '../../store/database.ts';
-import type { JobSpec, RetryPolicy } from './store.ts';
+import type { Job, JobSpec, RetryPolicy } from './store.ts';
 
 /**
  * Pipelines of jobs in the store: each job of a submitted pipeline is a job of its own that any
@@ -93,6 +93,47 @@ export async function advancePipeline(tx: Database, pipelineId: string, order: (
     await tx.query(`UPDATE jobs SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND status = 'running'`, [status, JSON.stringify(result), now, pipelineId]);
   }
   return { queued };
+}
+
+/** How a job the leased job needs ended, in the scheduler's words, with the outputs its runner reported. */
+export interface NeededOutcome {
+  /** The job's name in the pipeline (its plan's name, e.g. `test (2)` of a matrix). */
+  name: string;
+  status: GraphOutcome['status'];
+  /** A GitHub job's `outputs`, from the JobResult of that name its runner completed it with; {} when none. */
+  outputs: Record<string, string>;
+}
+
+/**
+ * The outcomes of the jobs of its pipeline that `job` needs, for the lease that hands it out.
+ * A runner runs a job of a pipeline alone, so what it would learn from the jobs before it in a
+ * run of the whole file (GitHub's `needs.X.result`, `needs.X.outputs.Y`, and a job `if:` over
+ * them) must come from the server. Only ended jobs are answered: a job is queued once all its
+ * needs have ended, so the others do not occur.
+ */
+export function neededOutcomes(job: Job, jobs: Job[]): NeededOutcome[] {
+  const byName = new Map(jobs.map((j) => [j.spec.job ?? j.name, j]));
+  return job.needs.flatMap((name) => {
+    const needed = byName.get(name);
+    if (!needed || !ENDED.includes(needed.status)) return [];
+    // A job whose own if: was false ran and reported itself skipped: that is its outcome to the jobs after it.
+    const status = reportedStatus(needed.result, name) === 'skipped' ? 'skipped' : outcomeOf(needed.status).status;
+    return [{ name, status, outputs: reportedOutputs(needed.result, name) }];
+  });
+}
+
+function reportedStatus(result: unknown, name: string): unknown {
+  if (!Array.isArray(result)) return undefined;
+  return (result.find((r: unknown) => typeof r === 'object' && r !== null && (r as { name?: unknown }).name === name) as { status?: unknown } | undefined)?.status;
+}
+
+/** The string `outputs` of the JobResult named `name` in a runner's reported result (any JSON: it is the runner's word). */
+function reportedOutputs(result: unknown, name: string): Record<string, string> {
+  if (!Array.isArray(result)) return {};
+  const mine = result.find((r: unknown): r is { name: string; outputs?: unknown } => typeof r === 'object' && r !== null && (r as { name?: unknown }).name === name);
+  const outputs = mine?.outputs;
+  if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) return {};
+  return Object.fromEntries(Object.entries(outputs).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** Cancels every job of the pipeline: those not started at once, running ones at their next heartbeat. */
