@@ -8,7 +8,7 @@ import type { CompileOptions } from './compile.ts';
 import type { PipelineNotice } from './errors.ts';
 import { documentsOf, failureOf, keyPaths, matches, noticesAt, speaksFor, stepOf, unaccounted } from './fixture-walk.test-helper.ts';
 import { JOB_CONTAINER } from './formats/github.ts';
-import { jobOutputs, jobRuns, newJobState, prepareStep } from './github/step-runtime.ts';
+import { jobOutputs, jobRuns, leaveAction, newJobState, prepareStep } from './github/step-runtime.ts';
 import { loadPlans } from './load.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
 
@@ -63,7 +63,7 @@ const EXPECTED: Record<string, { jobs?: string[]; steps?: number; degraded?: str
   'docker-publish': { jobs: ['image', 'scan'], steps: 6 + 1, degraded: Array(5).fill('NESTOR_REMOTE_UNREACHABLE') },
   'services-db': { jobs: ['integration'], steps: 4 },
   'container-job': { jobs: ['build', 'plain'], steps: 4 + 1, degraded: ['NESTOR_CREDENTIALS_UNUSED'] },
-  'composite-action': { jobs: ['check'], steps: 3, degraded: ['NESTOR_ACTION_UNSUPPORTED'] },
+  'composite-action': { jobs: ['check'], steps: 3, degraded: [] },
   'reusable-local': { jobs: ['build', 'build-all', 'report', 'compile'], steps: 0 + 0 + 1 + 3, degraded: ['NESTOR_REUSABLE_UNSUPPORTED', 'NESTOR_REUSABLE_UNSUPPORTED'] },
   'if-logic': { jobs: ['build', 'publish', 'notify-failure', 'summary'], steps: 6 + 1 + 1 + 1 },
   'job-outputs': { jobs: ['version', 'package'], steps: 3 + 2 },
@@ -349,7 +349,7 @@ test('container-job: the steps run in the job container with its env, user and v
   assert.equal(box.environment.CXX, 'clang++');
   assert.equal(box.environment.LANG, 'C.UTF-8', '--env from options');
   assert.ok(box.mounts.some((m) => m.kind === 'volume' && m.name === 'build-cache' && m.target === '/root/.cache'));
-  assert.deepEqual(build.volumes, ['build-cache']);
+  assert.deepEqual(build.volumes, ['build-cache', 'github-file-commands'], 'the file commands are a volume of the job, for steps in containers of their own');
   assert.equal(build.github?.inContainer, true);
   assert.ok(build.images.includes('ghcr.io/example-org/build-env:2024.06') && build.images.includes('nginx:1.27-alpine'));
   const web = build.services.find((s) => s.name === 'web');
@@ -370,18 +370,31 @@ test('container-job: the steps run in the job container with its env, user and v
   assert.equal(plain.steps[0]!.user, undefined);
 });
 
-test('composite-action: a local composite action is found in the repository, said, and not run', () => {
+test('composite-action: a local composite action\'s steps become the job\'s, with its inputs, defaults and outputs', () => {
   const [p] = fixture('composite-action');
-  assert.deepEqual(kinds(p!), ['checkout', 'unavailable', 'run']);
-  const tool = step(p!, 'Toolchain');
-  assert.equal(tool.github?.id, 'toolchain');
-  assert.equal(tool.github?.uses, './.github/actions/setup-toolchain');
-  assert.deepEqual(tool.github?.with, { version: '1.5.0' });
-  assert.equal(tool.github?.unavailable, 'local action ./.github/actions/setup-toolchain is not run yet');
-  const n = noticeAt(p!, 'jobs.check.steps.1.uses', 'NESTOR_ACTION_UNSUPPORTED');
-  assert.match(n.message, /a local composite action/);
-  assert.equal(n.severity, 'degraded');
-  assert.deepEqual(prepareStep(p!.github!, tool.github!, newJobState('n', {}), {}, p!.workspace, 2), { skip: 'local action ./.github/actions/setup-toolchain is not run yet' });
+  assert.deepEqual(kinds(p!), ['checkout', 'run', 'run']);
+  const inner = step(p!, 'Toolchain > Run echo "installing ${{ inputs.version }}"');
+  assert.equal(inner.github?.id, 'toolchain/install');
+  assert.equal(inner.execIn, 'job-container');
+  assert.deepEqual(inner.github?.action && { caller: inner.github.action.caller, with: inner.github.action.with, defaults: inner.github.action.defaults, outputs: inner.github.action.outputs, last: inner.github.action.last }, {
+    caller: 'toolchain',
+    with: { version: '1.5.0' },
+    defaults: { version: '1.4.2' },
+    outputs: { path: '${{ steps.install.outputs.path }}' },
+    last: true,
+  });
+  assert.match(noticeAt(p!, 'jobs.check.steps.1.uses', 'NESTOR_ACTION_COMPOSITE').message, /its 1 step run in the job container/);
+  // As it runs: the inputs are the caller's with: over the defaults, the action's steps see their own ids, the caller gets the outputs.
+  const state = newJobState('n', {});
+  const ready = prepareStep(p!.github!, inner.github!, state, {}, p!.workspace, 2);
+  assert.ok('script' in ready && ready.script!.includes('echo "installing 1.5.0"'), JSON.stringify(ready));
+  assert.equal('environment' in ready && ready.environment.GITHUB_ACTION_PATH, '/github/workspace/.github/actions/setup-toolchain');
+  state.steps['toolchain/install'] = { outputs: { path: '/opt/toolchain/1.5.0' }, outcome: 'success', conclusion: 'success' };
+  leaveAction(p!.github!, inner.github!.action!, state);
+  assert.deepEqual(state.steps.toolchain, { outputs: { path: '/opt/toolchain/1.5.0' }, outcome: 'success', conclusion: 'success' });
+  const last = p!.steps.at(-1)!;
+  const after = prepareStep(p!.github!, last.github!, state, {}, p!.workspace, 3);
+  assert.ok('script' in after && after.script!.includes('echo "toolchain at /opt/toolchain/1.5.0"'));
 });
 
 test('reusable-local: jobs calling a local reusable workflow are said and not run; the reusable file is read with its inputs, secrets and outputs', () => {

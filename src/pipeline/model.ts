@@ -91,6 +91,8 @@ export interface StepConfig {
   services?: string[];
   /** Runs inside this step's container (a detached one: a GitHub job's container) instead of one of its own. */
   execIn?: string;
+  /** Its image is built by an earlier step of the job, in the job's engine (a Docker action's Dockerfile): not pulled. */
+  imageBuiltInJob?: boolean;
   /** A GitHub Actions step, finished at run time (github/job-plan.ts). */
   github?: GithubStepPlan;
   at: PathSegment[];

@@ -92,6 +92,8 @@ export interface PlanContainer {
    * installs the next has). Its image and mounts are that container's.
    */
   execIn?: string;
+  /** Its image is built in the job's engine by an earlier step (a GitHub Docker action's Dockerfile), so nothing pulls it. */
+  imageBuiltInJob?: boolean;
 }
 
 export interface PlanStep extends PlanContainer {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { OutputSink, StepSpec } from '../backend/backend.ts';
 import { errorMessage } from '../errors.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
-import { jobOutputs, newJobState, prepareStep, stepLine, takeFiles, type GithubJobState, type NeededJob } from '../pipeline/github/step-runtime.ts';
+import { jobOutputs, leaveAction, newJobState, prepareStep, stepLine, takeFiles, type GithubJobState, type NeededJob } from '../pipeline/github/step-runtime.ts';
 import type { StepResult } from './results.ts';
 import type { SecretMasker } from './secret-masker.ts';
 
@@ -25,7 +25,7 @@ export class GithubJobRun {
   }
 
   /** The step's spec as it runs now, or why it does not run. */
-  prepare(step: PlanStep, spec: StepSpec): { skip: string } | { spec: StepSpec; say: string[] } {
+  prepare(step: PlanStep, spec: StepSpec): { skip: string } | { spec: StepSpec; say: string[]; collect?: StepSpec } {
     const job = this.plan.github!;
     const index = this.plan.steps.indexOf(step);
     try {
@@ -35,6 +35,8 @@ export class GithubJobRun {
       return {
         spec: { ...rest, ...(ready.script !== undefined ? { script: ready.script } : {}), ...(ready.command?.length ? { command: ready.command } : spec.command ? { command: spec.command } : {}), environment: ready.environment, workingDir: ready.workingDir },
         say: ready.say ?? [],
+        // Run in the job container after the step's own container, with the step's sink.
+        ...(ready.collect !== undefined ? { collect: { ...rest, name: `${spec.name} (files)`, script: ready.collect, environment: {}, secrets: [], mounts: [], workingDir: this.plan.workspace, execIn: job.container } } : {}),
       };
     } catch (err) {
       // An expression that fails at run time fails its step, as on GitHub, and says why.
@@ -99,6 +101,8 @@ export class GithubJobRun {
     this.state.steps[id] = { outputs: this.outputs.get(id) ?? {}, outcome, conclusion };
     if (conclusion === 'failure') this.state.failed = true;
     if (outcome === 'cancelled') this.state.cancelled = true;
+    const frame = step.github!.action;
+    if (frame) leaveAction(this.plan.github!, frame, this.state);
   }
 
   /** The job's `outputs`, from its steps', once they have ended. */

@@ -108,6 +108,7 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
     const exit = await container.wait();
     clearTimeout(timer);
     await container.remove();
+    if (github && 'collect' in github && github.collect && exit.exitCode !== null) await (await g.backend.startStep(g.job, github.collect, opts)).wait();
     // A step whose end was never known (its engine went away) counts as cancelled, as it ended with the job.
     result.exitCode = exit.exitCode ?? -1;
     if (g.signal.aborted || (exit.exitCode === null && !timeout.signal.aborted)) Object.assign(result, CANCELLED);

@@ -112,3 +112,16 @@ test('github-services: a service is waited on by its --health-cmd, reached by na
   assert.equal(back.at(-1), 'hello from the image the service kept', back.join('\n'));
   assert.deepEqual(await engineNames(host), []);
 });
+
+test('github-actions: a composite action of the repository calls a Docker action built in the job\'s engine; outputs reach the job', { timeout: 180_000 }, async () => {
+  const out = await runExample('github-actions');
+  assert.equal(out.result.status, 'success', out.raw);
+  assert.deepEqual(textOf(out, 'Run ./.github/actions/version > Say it'), ['version 2.1.0-rc.1 is a pre-release (action at /github/workspace/.github/actions/version)']);
+  assert.equal(textOf(out, 'Run ./.github/actions/version > Greet through the Docker action')[0], 'Hello, version 2.1.0-rc.1! (from the greet action; INPUT_WHO=version 2.1.0-rc.1)', 'the default greeting, and args over the inputs');
+  assert.deepEqual(textOf(out, "The composite's outputs"), ['version=2.1.0-rc.1 prerelease=true']);
+  assert.equal(textOf(out, 'Run ./.github/actions/greet')[0], 'Hi, 2.1.0-rc.1! (from the greet action; INPUT_WHO=2.1.0-rc.1)');
+  assert.deepEqual(textOf(out, "The Docker action's output"), ['greeted 2.1.0-rc.1'], 'a Docker action writes $GITHUB_OUTPUT from its own container');
+  assert.deepEqual(textOf(out, 'A step of an image'), ['docker step sees 2.1.0']);
+  assert.ok(!out.raw.includes('cannot open'), out.raw);
+  assert.deepEqual(await engineNames(host), []);
+});

@@ -3,7 +3,8 @@ import { join, posix } from 'node:path';
 import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
 import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
 import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
-import type { GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
+import { FILES_DIR } from '../github/step-runtime.ts';
+import type { ActionFrame, GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
 import { checkTemplate, fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
 import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
 import { didYouMean } from '../suggest.ts';
@@ -17,6 +18,7 @@ import { readTriggers } from './github-triggers.ts';
 import { unreadable } from './items.ts';
 import { runsOnImage } from './github-runs-on.ts';
 import { containerOf, servicesOf } from './github-containers.ts';
+import { folderActionSteps, type ReadActionSteps } from './github-local-actions.ts';
 
 /**
  * A GitHub Actions workflow (`.github/workflows/*.yml`, and Gitea's and Forgejo's, which
@@ -124,7 +126,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       command: ['-f', '/dev/null'],
       environment: container?.environment ?? {},
       privileged: container?.privileged ?? false,
-      volumes: container?.volumes ?? [],
+      volumes: [...(container?.volumes ?? []), fileCommands(at)],
       ...(container?.user !== undefined ? { user: container.user } : {}),
       detach: true,
     };
@@ -158,9 +160,10 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       format: 'github',
       file: source.file,
       environment: {},
-      steps: [setUp, ...steps].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
+      // A step in a container of its own (docker://, a Docker action) writes its file commands where the job container reads them.
+      steps: [setUp, ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
       services,
-      volumes: [],
+      volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }],
       matrix: [Object.fromEntries(Object.entries(combo).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]))],
       workspace: GITHUB_WORKSPACE,
       when: j.when,
@@ -176,10 +179,23 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
   });
 }
 
-/** The job's steps, each run inside the job's container, one after another. */
-function readSteps(source: YamlSource, facts: GithubFacts, raw: unknown[], base: PathSegment[], scope: ExpressionScope, jobTimeout: number, problems: PipelineProblem[], notices: PipelineNotice[]): StepConfig[] {
+/** The job's volume for $GITHUB_OUTPUT and the other file commands (github/step-runtime.ts FILES_DIR). */
+const FILE_COMMANDS_VOLUME = 'github-file-commands';
+
+function fileCommands(at: PathSegment[]): StepConfig['volumes'][number] {
+  return { source: FILE_COMMANDS_VOLUME, target: FILES_DIR, readOnly: false, at };
+}
+
+/**
+ * The job's steps, each run inside the job's container, one after another; or, with `inAction`,
+ * the steps of a composite action the step `caller` uses, read from the action's file.
+ */
+function readSteps(source: YamlSource, facts: GithubFacts, raw: unknown[], base: PathSegment[], jobScope: ExpressionScope, jobTimeout: number, problems: PipelineProblem[], notices: PipelineNotice[], inAction?: { frame: Omit<ActionFrame, 'last'>; caller: StepConfig }): StepConfig[] {
   const names = new Map<string, number>();
   const ids = new Set<string>();
+  // An action's steps see its inputs, known only as it runs: nothing of theirs is decided here.
+  const scope: ExpressionScope = inAction ? { contexts: Object.fromEntries(Object.entries(jobScope.contexts).filter(([k]) => k !== 'inputs' && k !== 'steps')) } : jobScope;
+  const caller = inAction?.caller;
   return raw.flatMap((value, i): StepConfig[] => {
     const at = [...base, i];
     const step = check(source, stepSchema, value, at, `step ${i + 1}`, problems);
@@ -196,16 +212,17 @@ function readSteps(source: YamlSource, facts: GithubFacts, raw: unknown[], base:
       if (ids.has(step.id)) problems.push({ position: source.position(at, 'id'), message: `step id "${step.id}" is used twice in this job: ids name one step each (steps.${step.id})` });
       ids.add(step.id);
     }
-    const id = step.id ?? `__${i}`;
+    const id = inAction ? `${inAction.frame.caller}/${step.id ?? `__${i}`}` : (step.id ?? `__${i}`);
     const use = step.uses !== undefined ? actionUse(step.uses) : undefined;
-    const name = uniqueName(displayName(step, use, scope), names);
+    const own = uniqueName(displayName(step, use, scope), names);
+    const name = caller ? `${caller.name} > ${own}` : own;
     for (const [key, text] of templatesOf(step)) checkTemplateAt(source, text, at, key, problems);
     const stepIf = step.if !== undefined ? ifExpression(step.if) : undefined;
     if (stepIf !== undefined) checkExpression(source, stepIf, at, 'if', problems);
-    const decided = stepIf !== undefined && !readsRunState(stepIf) ? staticIf(stepIf, scope) : undefined;
-    const mayFollowFailure = stepIf !== undefined && namesStatus(stepIf) && !/^\s*success\s*\(\s*\)\s*$/i.test(stepIf);
+    const decided = stepIf !== undefined && !inAction && !readsRunState(stepIf) ? staticIf(stepIf, scope) : undefined;
+    const mayFollowFailure = (stepIf !== undefined && namesStatus(stepIf) && !/^\s*success\s*\(\s*\)\s*$/i.test(stepIf)) || caller?.when?.some((w) => w.status?.includes('failure')) === true;
     const continueOnError = booleanOf(step['continue-on-error'], scope);
-    const timeout = Math.min(numberOf(step['timeout-minutes'], scope) ?? jobTimeout, jobTimeout);
+    const timeout = Math.min(numberOf(step['timeout-minutes'], scope) ?? jobTimeout, jobTimeout, caller ? caller.timeoutSeconds! / 60 : Infinity);
     const plan: GithubStepPlan = {
       kind: 'run',
       id,
@@ -215,26 +232,33 @@ function readSteps(source: YamlSource, facts: GithubFacts, raw: unknown[], base:
       ...(step.shell !== undefined ? { shell: step.shell } : {}),
       ...(step['working-directory'] !== undefined ? { workingDirectory: step['working-directory'] } : {}),
       continueOnError: continueOnError ?? (typeof step['continue-on-error'] === 'string' ? step['continue-on-error'] : false),
+      ...(inAction ? { action: { ...inAction.frame, last: i === raw.length - 1 } } : {}),
     };
     if (typeof step.env === 'string') problems.push({ position: source.position(at, 'env'), message: 'env: is a map of variables to values' });
     const base2: StepConfig = {
-      ...blankStep(name, at),
+      // An action's step is placed at its caller in the workflow, for what compile says of it.
+      ...blankStep(name, caller?.at ?? at),
       commands: step.run !== undefined ? [step.run] : [],
       timeoutSeconds: timeout * 60,
-      ignoreFailure: continueOnError === true,
+      ignoreFailure: continueOnError === true || caller?.ignoreFailure === true,
       execIn: JOB_CONTAINER,
       ...(mayFollowFailure ? { when: [{ status: ['success', 'failure'] }] } : {}),
-      ...(decided === false ? { notRunBecause: `its if: ${stepIf} is false` } : {}),
+      ...(caller?.notRunBecause ? { notRunBecause: caller.notRunBecause } : decided === false ? { notRunBecause: `its if: ${stepIf} is false` } : {}),
     };
     if (step.run !== undefined) {
       dockerCliNotices(source, step.run, at, notices);
       return [{ ...base2, github: { ...plan, run: step.run } }];
     }
-    return [actionStep(source, facts, step, use!, base2, plan, at, problems, notices)];
+    const readInner: ReadActionSteps = (actionSource, steps, at2, frame, callerConfig) => readSteps(actionSource, facts, steps, at2, jobScope, jobTimeout, problems, notices, { frame, caller: callerConfig });
+    return actionStep(source, facts, step, use!, base2, plan, at, problems, notices, readInner);
   });
 }
 
-function actionStep(source: YamlSource, facts: GithubFacts, step: GithubStep, use: ActionUse, config: StepConfig, plan: GithubStepPlan, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[]): StepConfig {
+function actionStep(source: YamlSource, facts: GithubFacts, step: GithubStep, use: ActionUse, config: StepConfig, plan: GithubStepPlan, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[], readInner: ReadActionSteps): StepConfig[] {
+  return [oneActionStep(source, facts, step, use, config, plan, at, problems, notices, readInner)].flat();
+}
+
+function oneActionStep(source: YamlSource, facts: GithubFacts, step: GithubStep, use: ActionUse, config: StepConfig, plan: GithubStepPlan, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[], readInner: ReadActionSteps): StepConfig | StepConfig[] {
   const uses = step.uses!;
   switch (use.kind) {
     case 'invalid':
@@ -260,15 +284,16 @@ function actionStep(source: YamlSource, facts: GithubFacts, step: GithubStep, us
     }
     case 'local': {
       const dir = facts.includes?.repoDir;
-      const path = dir ? join(dir, use.path) : undefined;
-      const action = path && ['action.yml', 'action.yaml'].map((f) => join(path, f)).find((f) => existsSync(f) && statSync(f).isFile());
-      if (!action) {
-        problems.push({ position: source.position(at, 'uses'), code: FILE_NOT_FOUND, message: `${uses}: the repository has no ${posix.join(use.path, 'action.yml')}: add the action there, or name the right folder` });
+      const path = posix.normalize(use.path);
+      if (dir === undefined) {
+        notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_UNSUPPORTED', `${uses}: an action of the repository, whose files are not where the workflow is read; the step is not run`, 'degraded'));
+        return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses}: the repository's files are not here` } };
+      }
+      if (path.startsWith('..')) {
+        problems.push({ position: source.position(at, 'uses'), message: `${uses}: a local action is a folder of the repository; ${use.path} leads out of it` });
         return config;
       }
-      const kind = /^\s*using:\s*['"]?([a-z0-9]+)/im.exec(readFileSync(action, 'utf8'))?.[1] ?? 'unknown';
-      notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_UNSUPPORTED', `${uses}: a local ${kind} action; Nestor does not run actions of this repository yet: the step is not run (write its steps in the workflow meanwhile)`, 'degraded'));
-      return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `local action ${use.path} is not run yet` } };
+      return folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: join(dir, path), path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner);
     }
     case 'remote': {
       const where = `https://github.com/${use.owner}/${use.repo}`;

@@ -44,6 +44,37 @@ export interface GithubStepPlan {
   continueOnError: boolean | string;
   /** Why an `unavailable` step is not run, for its log line. */
   unavailable?: string;
+  /** A step of a composite action: the action and the step that uses it. */
+  action?: ActionFrame;
+  /** A Docker action's container: its args and env from action.yml, templates over `inputs`. */
+  dockerAction?: { args: string[]; env: Record<string, string> };
+}
+
+/**
+ * Where a step of a composite action stands: its steps are the job's steps (each in the job
+ * container, named `CALLER > STEP`), but their expressions see the action's `inputs` and its
+ * own `steps`, and the step that uses the action ends with the last of them, with the action's
+ * outputs. `parent` is the frame of the calling step when that is itself inside an action.
+ */
+export interface ActionFrame {
+  /** The id path of the step that uses the action (`build`, or `build/inner` when nested). */
+  caller: string;
+  /** What the calling step wrote in `uses:`. */
+  uses: string;
+  /** The action's folder, relative to the workspace (GITHUB_ACTION_PATH). */
+  path: string;
+  /** The calling step's `with:`, templates over the caller's contexts. */
+  with: Record<string, string>;
+  /** The action's inputs' defaults, templates over the caller's contexts. */
+  defaults: Record<string, string>;
+  /** The calling step's `if:` and `env`, which hold for every step of the action. */
+  callerIf?: string;
+  callerEnv: Record<string, string>;
+  /** The action's `outputs`, templates over its own steps. */
+  outputs: Record<string, string>;
+  /** Whether this is the action's last step, with which the calling step ends (its inputs are read as its first starts). */
+  last: boolean;
+  parent?: ActionFrame;
 }
 
 export interface GithubJobPlan {

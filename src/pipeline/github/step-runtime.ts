@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { evaluateIf, type ExpressionScope, type Value } from './expression.ts';
 import { runnerContext } from './contexts.ts';
-import type { GithubJobPlan, GithubStepPlan } from './job-plan.ts';
+import type { ActionFrame, GithubJobPlan, GithubStepPlan } from './job-plan.ts';
 import { fill } from './templates.ts';
 
 /**
@@ -41,33 +41,112 @@ export interface GithubJobState {
   nonce: string;
   failed: boolean;
   cancelled: boolean;
+  /** Each composite action entered, by its calling step's id path: whether it runs, its inputs, its caller's env. */
+  actions: Record<string, EnteredAction>;
+}
+
+export interface EnteredAction {
+  /** Why its steps do not run (the calling step's if: is false), if they do not. */
+  skip?: string;
+  inputs: Record<string, Value>;
+  env: Record<string, string>;
 }
 
 export function newJobState(nonce: string, secrets: Record<string, string>, needs: Record<string, NeededJob> = {}, vars: Record<string, string> = {}): GithubJobState {
-  return { env: {}, path: [], steps: {}, needs, secrets, vars, summaries: [], masks: [], nonce, failed: false, cancelled: false };
+  return { env: {}, path: [], steps: {}, needs, secrets, vars, summaries: [], masks: [], nonce, failed: false, cancelled: false, actions: {} };
 }
 
-/** Where the per-step files live in the job container. */
-const FILES_DIR = '/github/runner_temp/_nestor';
+/**
+ * Where the per-step files live: a volume of the job (formats/github.ts), in the job container
+ * and in each step's own container (docker://, Docker actions), as GitHub mounts its
+ * /github/file_commands.
+ */
+export const FILES_DIR = '/github/file_commands';
 const FILES = ['env', 'output', 'path', 'summary', 'state'] as const;
 type FileName = (typeof FILES)[number];
 
-/** The scope a step's expressions see. */
-export function scopeOf(job: GithubJobPlan, state: GithubJobState, stepEnv: Record<string, string> = {}): ExpressionScope {
+/**
+ * The scope a step's expressions see; inside a composite action (`frame`), the action's inputs
+ * and its own steps, the calling step's env, and GITHUB_ACTION_PATH's folder.
+ */
+export function scopeOf(job: GithubJobPlan, state: GithubJobState, stepEnv: Record<string, string> = {}, frame?: ActionFrame): ExpressionScope {
+  const entered = frame ? state.actions[frame.caller] : undefined;
+  const github = job.context ?? {};
   const contexts: Record<string, Value> = {
-    github: job.context ?? {},
-    inputs: job.inputs ?? {},
+    github: frame ? { ...github, action_path: actionPath(job, frame) } : github,
+    inputs: entered ? entered.inputs : (job.inputs ?? {}),
     matrix: job.matrix,
     strategy: job.strategy,
     needs: Object.fromEntries(Object.entries(state.needs).map(([k, v]) => [k, { result: v.result, outputs: v.outputs }])),
-    steps: Object.fromEntries(Object.entries(state.steps).map(([k, v]) => [k, { outputs: v.outputs, outcome: v.outcome, conclusion: v.conclusion }])),
+    steps: Object.fromEntries(stepsIn(state, frame?.caller).map(([k, v]) => [k, { outputs: v.outputs, outcome: v.outcome, conclusion: v.conclusion }])),
     secrets: { GITHUB_TOKEN: '', ...state.secrets },
     vars: state.vars,
     runner: runnerContext(),
     job: { status: state.cancelled ? 'cancelled' : state.failed ? 'failure' : 'success', container: { id: '', network: '' }, services: {} },
-    env: { ...jobEnv(job, state), ...state.env, ...stepEnv },
+    env: { ...jobEnv(job, state), ...state.env, ...entered?.env, ...stepEnv },
   };
   return { contexts, status: { failed: state.failed, cancelled: state.cancelled } };
+}
+
+/** The steps one scope sees by their own ids: the job's, or those of the action `caller` uses. */
+function stepsIn(state: GithubJobState, caller: string | undefined): [string, StepRecord][] {
+  const prefix = caller === undefined ? '' : `${caller}/`;
+  return Object.entries(state.steps).flatMap(([k, v]): [string, StepRecord][] => {
+    if (!k.startsWith(prefix)) return [];
+    const own = k.slice(prefix.length);
+    return own.includes('/') ? [] : [[own, v]];
+  });
+}
+
+function actionPath(job: GithubJobPlan, frame: ActionFrame): string {
+  return posix.join(String((job.context as Record<string, Value> | undefined)?.workspace ?? '/github/workspace'), frame.path);
+}
+
+/**
+ * Enters the composite action a step belongs to, once, as its first step is due (and the
+ * actions around it first): the calling step's if: decides whether any of its steps run, and
+ * its with: (over the caller's contexts) and the inputs' defaults become the action's inputs.
+ */
+export function enterAction(job: GithubJobPlan, frame: ActionFrame, state: GithubJobState): EnteredAction {
+  const known = state.actions[frame.caller];
+  if (known) return known;
+  const outer = frame.parent ? enterAction(job, frame.parent, state) : undefined;
+  const callerScope = scopeOf(job, state, {}, frame.parent);
+  const env: Record<string, string> = { ...outer?.env };
+  for (const [k, v] of Object.entries(frame.callerEnv)) env[k] = fill(v, callerScope);
+  const withEnv = scopeOf(job, state, env, frame.parent);
+  const condition = frame.callerIf ?? 'success()';
+  const skip = outer?.skip ?? (evaluateIf(condition, withEnv) ? undefined : `its action's step has if: ${condition}, which is false`);
+  const inputs: Record<string, Value> = {};
+  for (const name of new Set([...Object.keys(frame.defaults), ...Object.keys(frame.with)])) {
+    inputs[name] = frame.with[name] !== undefined ? fill(frame.with[name]!, withEnv) : fill(frame.defaults[name] ?? '', withEnv);
+  }
+  const entered: EnteredAction = { ...(skip ? { skip } : {}), inputs, env };
+  state.actions[frame.caller] = entered;
+  return entered;
+}
+
+/**
+ * After an action's last step: the calling step's record (its outputs from the action's
+ * `outputs`, failed if a step of it failed), and so on outwards for actions that end with it.
+ */
+export function leaveAction(job: GithubJobPlan, frame: ActionFrame, state: GithubJobState): void {
+  for (let f: ActionFrame | undefined = frame; f?.last; f = f.parent) {
+    const entered = state.actions[f.caller];
+    const inner = stepsIn(state, f.caller).map(([, r]) => r);
+    const scope = scopeOf(job, state, {}, f);
+    const outputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(f.outputs)) {
+      try {
+        outputs[k] = fill(v, scope);
+      } catch {
+        outputs[k] = '';
+      }
+    }
+    const outcome = entered?.skip || inner.every((r) => r.outcome === 'skipped') ? 'skipped' : inner.some((r) => r.outcome === 'failure') ? 'failure' : inner.some((r) => r.outcome === 'cancelled') ? 'cancelled' : 'success';
+    const conclusion = outcome === 'failure' && !inner.some((r) => r.conclusion === 'failure') ? 'success' : outcome;
+    state.steps[f.caller] = { outputs, outcome, conclusion };
+  }
 }
 
 /** The job's `env` (the workflow's, then its own), filled in order, each seeing those before it. */
@@ -88,6 +167,11 @@ export type PreparedGithubStep =
       workingDir: string;
       /** Log lines to show before it runs (what a native action did). */
       say?: string[];
+      /**
+       * For a step in a container of its own: a script for the job container, run after it,
+       * that hands back what it wrote to its files (the marker lines a wrapped script prints).
+       */
+      collect?: string;
     };
 
 /**
@@ -95,20 +179,25 @@ export type PreparedGithubStep =
  * runner's GITHUB_* variables); the job's env, $GITHUB_ENV and the step's own env go over it.
  */
 export function prepareStep(job: GithubJobPlan, step: GithubStepPlan, state: GithubJobState, base: Record<string, string>, workspace: string, index: number): PreparedGithubStep {
-  const pre = scopeOf(job, state);
+  const frame = step.action;
+  const entered = frame ? enterAction(job, frame, state) : undefined;
+  if (entered?.skip) return { skip: entered.skip };
+  const pre = scopeOf(job, state, {}, frame);
   const condition = step.if ?? 'success()';
   if (!evaluateIf(condition, pre)) return { skip: `its if: ${condition} is false` };
   // The step's own env sees the job's contexts; then everything else sees the step's env too.
   const stepEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(step.env)) stepEnv[k] = fill(v, pre);
-  const scope = scopeOf(job, state, stepEnv);
+  const scope = scopeOf(job, state, stepEnv, frame);
   const inputs = Object.fromEntries(Object.entries(step.with).map(([k, v]) => [k, fill(v, scope)]));
-  const environment = { ...base, ...jobEnv(job, state), ...state.env, ...stepEnv, ...inputVariables(inputs), ...fileVariables(index) };
+  const actionEnv = frame ? { ...entered!.env, GITHUB_ACTION_PATH: actionPath(job, frame) } : {};
+  const environment = { ...base, ...jobEnv(job, state), ...state.env, ...actionEnv, ...stepEnv, ...inputVariables(inputs), ...fileVariables(index) };
   const dir = step.workingDirectory ?? job.defaults.workingDirectory;
   const workingDir = dir ? posix.resolve(workspace, fill(dir, scope)) : workspace;
   switch (step.kind) {
     case 'run':
-      if (step.uses) return { command: splitArgs(inputs.args ?? ''), environment, workingDir };
+      if (step.dockerAction) return { ...dockerActionRun(step.dockerAction, inputs, scope, environment, workspace), collect: reportFiles(state, index) };
+      if (step.uses) return { command: splitArgs(inputs.args ?? ''), environment, workingDir, collect: reportFiles(state, index) };
       return { script: wrapScript(fill(step.run ?? '', scope), step.shell ?? job.defaults.shell, state, index, workingDir), environment, workingDir };
     case 'checkout':
       return { script: wrapScript(checkoutScript(inputs, workspace), 'sh', state, index, workspace), environment, workingDir: workspace };
@@ -120,6 +209,13 @@ export function prepareStep(job: GithubJobPlan, step: GithubStepPlan, state: Git
     case 'unavailable':
       return { skip: step.unavailable ?? `${step.uses} is not run here` };
   }
+}
+
+/** A Docker action's container: its args and env from action.yml over its inputs, in the workspace. */
+function dockerActionRun(action: NonNullable<GithubStepPlan['dockerAction']>, inputs: Record<string, string>, scope: ExpressionScope, environment: Record<string, string>, workspace: string): { command: string[]; environment: Record<string, string>; workingDir: string } {
+  const withInputs: ExpressionScope = { ...scope, contexts: { ...scope.contexts, inputs } };
+  const env = Object.fromEntries(Object.entries(action.env).map(([k, v]) => [k, fill(v, withInputs)]));
+  return { command: action.args.map((a) => fill(a, withInputs)), environment: { ...environment, ...env }, workingDir: workspace };
 }
 
 /** `with:` inputs as an action gets them: INPUT_NAME, upper case, spaces as _. */
@@ -173,7 +269,7 @@ function wrapScript(script: string, shell: string | undefined, state: GithubJobS
   const delimiter = `NESTOR_SCRIPT_${state.nonce}`;
   const file = `${FILES_DIR}/step_${index}${extensionOf(shell)}`;
   const path = state.path.length ? `export PATH=${shellQuoted(state.path.join(':'))}:"$PATH"\n` : '';
-  const report = FILES.filter((f) => f !== 'state').map((f) => `printf '%s' '::nestor-${state.nonce}::${f}::'; base64 < "${FILES_DIR}/${f}_${index}" | tr -d '\\n'; echo`).join('\n');
+  const report = reportFiles(state, index);
   return [
     `mkdir -p ${FILES_DIR} /github/runner_temp && for f in ${FILES.map((f) => `${f}_${index}`).join(' ')}; do : > "${FILES_DIR}/$f"; done`,
     `cat > ${file} <<'${delimiter}'`,
@@ -185,6 +281,11 @@ function wrapScript(script: string, shell: string | undefined, state: GithubJobS
     report,
     'exit $rc',
   ].join('\n');
+}
+
+/** Each of step `index`'s files printed as a marker line, for the runner to read back. */
+function reportFiles(state: GithubJobState, index: number): string {
+  return FILES.filter((f) => f !== 'state').map((f) => `printf '%s' '::nestor-${state.nonce}::${f}::'; [ -f "${FILES_DIR}/${f}_${index}" ] && base64 < "${FILES_DIR}/${f}_${index}" | tr -d '\\n'; echo`).join('\n');
 }
 
 /** The run's source is in the workspace already; `path:` moves it to a folder of it, `ref:` checks that out. */
