@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.ts';
 import type { JobPlan, PlanStep } from '../pipeline/plan.ts';
 import { FAILED, type StepResult } from './results.ts';
 import { stepSink, type LogTarget } from './sinks.ts';
+import { privilegeHint, watchPrivilegeRefusal } from './privilege-hint.ts';
 import type { GithubJobRun } from './github-steps.ts';
 
 /** What one walk of a job's step graph works with. */
@@ -90,11 +91,13 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
   g.report(result, Date.now());
   const timeout = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let privilege: ReturnType<typeof watchPrivilegeRefusal> | undefined;
   try {
     const prepared = g.prepared.get(step.name);
     g.prepared.delete(step.name);
     const sink = stepSink(g.logs, g.plan.name, step.name);
-    const opts = { sink: github ? g.github!.sink(step, sink) : sink, signal: step.detach ? g.signal : AbortSignal.any([g.signal, timeout.signal]) };
+    privilege = watchPrivilegeRefusal(github ? g.github!.sink(step, sink) : sink);
+    const opts = { sink: privilege.sink, signal: step.detach ? g.signal : AbortSignal.any([g.signal, timeout.signal]) };
     const spec = github?.spec ?? g.specs.get(step.name)!;
     for (const line of github?.say ?? []) sink.line('stdout', line);
     const container = prepared ? await prepared.start(opts) : await g.backend.startStep(g.job, status ? { ...spec, environment: { ...spec.environment, ...status } } : spec, opts);
@@ -120,6 +123,11 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
     Object.assign(result, g.signal.aborted ? CANCELLED : { status: 'failure', reason: errorMessage(err) });
   } finally {
     clearTimeout(timer);
+    if ((result.status as StepResult['status']) === 'failure' && privilege?.refused()) {
+      const hint = privilegeHint(step.name, g.job.engine.isolation);
+      stepSink(g.logs, g.plan.name, step.name).line('stderr', `nestor: ${hint}`);
+      result.reason = `${result.reason ?? 'failed'}: ${hint}`;
+    }
     result.durationMs = performance.now() - t0;
     if (step.github) g.github?.finish(step, result);
     g.report(result);

@@ -125,3 +125,21 @@ test('github-actions: a composite action of the repository calls a Docker action
   assert.ok(!out.raw.includes('cannot open'), out.raw);
   assert.deepEqual(await engineNames(host), []);
 });
+
+test('github-dind, the design notes\' workflow: on a trusted engine its script runs a privileged docker:dind and containers in it; in the default one the step says what it needs', { timeout: 300_000 }, async () => {
+  const trusted = await runExample('github-dind', ['--mode', 'dind']);
+  assert.equal(trusted.result.status, 'success', trusted.raw);
+  assert.ok(textOf(trusted, 'Setup DIND').some((l) => /^DIND daemon ready after \d+ tries$/.test(l)), trusted.raw);
+  const test = textOf(trusted, 'Test DIND');
+  assert.ok(test.some((l) => l.startsWith('nested daemon ')), test.join('\n'));
+  assert.equal(test.at(-1), 'Hello from DIND');
+  assert.deepEqual(textOf(trusted, 'Clean up'), ['DIND environment removed']);
+
+  const rootless = await runExample('github-dind', ['--mode', 'rootless']);
+  assert.equal(rootless.result.status, 'failure');
+  const setup = rootless.result.jobs[0]!.steps.find((s) => s.name === 'Setup DIND') as { status: string; reason?: string };
+  assert.equal(setup.status, 'failure');
+  assert.match(setup.reason ?? '', /step Setup DIND started a privileged container .* a rootless engine cannot give one.*nestor run --mode dind/);
+  assert.equal(rootless.result.jobs[0]!.steps.find((s) => s.name === 'Clean up')?.status, 'success', 'if: always() still cleans up');
+  assert.deepEqual(await engineNames(host), []);
+});

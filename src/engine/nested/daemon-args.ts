@@ -68,6 +68,25 @@ if [ "$NESTOR_CGROUP_NEST" = 1 ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; 
 fi
 mkdir -p /var/run /var/lib/docker
 rm -f /var/run/docker.pid
+# An engine that lacks capabilities (dind-caps: the host's bounding set has no SYS_RESOURCE)
+# runs its containers through a runc that leaves those out of each container's sets: a job's
+# own \`docker run --privileged\` (a dind container of its own) then starts, with every
+# capability this engine has, instead of failing with "unable to apply caps".
+if [ -n "$NESTOR_DROPPED_CAPS" ] && [ "$NESTOR_ROOTLESS" != 1 ]; then
+  {
+    echo '#!/bin/sh'
+    # A container's spec is its bundle's config.json (create); an exec's, its --process file.
+    echo 'prev=; files=; for a in "$@"; do case "$prev" in --bundle|-b) files="$files $a/config.json";; --process|-p) files="$files $a";; esac; prev=$a; done'
+    echo 'for f in $files; do [ -f "$f" ] || continue'
+    for cap in $NESTOR_DROPPED_CAPS; do
+      echo "  sed -z -E -i -e 's/\"$cap\"\\s*,\\s*//g' -e 's/,\\s*\"$cap\"//g' -e 's/\"$cap\"//g' \"\$f\""
+    done
+    echo 'done'
+    echo 'exec runc "$@"'
+  } > /nestor/runc-within-caps
+  chmod 0755 /nestor/runc-within-caps
+  set -- "$@" --add-runtime=nestor-runc=/nestor/runc-within-caps --default-runtime=nestor-runc
+fi
 ${SEED_SCRIPT}
 if [ "$NESTOR_ROOTLESS" = 1 ]; then
   # Root for a moment only: this container's own tun node, the data root and the engine's

@@ -47,6 +47,9 @@ export function isIsolationMode(value: string): value is IsolationMode {
   return (ISOLATION_MODES as readonly string[]).includes(value);
 }
 
+/** What dind-caps leaves out; the engine's runc leaves it out of its containers too (daemon-args.ts). */
+export const DIND_CAPS_DROPPED = ['SYS_RESOURCE'] as const;
+
 /**
  * The host-config part that differs per mode. `cgroupBind` exists so that `doctor` and the
  * tests can provoke the failure a missing cgroup mount causes.
@@ -62,7 +65,7 @@ export function isolationHostConfig(
       return {
         CapAdd: ['ALL'],
         // CAP_SYS_RESOURCE is the one sandboxes most often leave out of the bounding set.
-        CapDrop: ['SYS_RESOURCE'],
+        CapDrop: [...DIND_CAPS_DROPPED],
         SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
         DeviceCgroupRules: ['a *:* rwm'],
         // Without a writable cgroup tree the nested dockerd cannot create its containers'

@@ -11,7 +11,7 @@ import { makeEngineCertificates } from '../tls-material.ts';
 import { dindImage, rootlessImage } from '../images/local-images.ts';
 import { READONLY_REGISTRY_CONTAINER, REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
-import { isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
+import { DIND_CAPS_DROPPED, isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { NestedEngine } from './nested-engine.ts';
 import { engineAddress } from './address.ts';
 import { uplinkMtu } from '../host-network.ts';
@@ -270,7 +270,12 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
     Hostname: s.name,
     Entrypoint: ['/bin/sh', '/nestor/entry.sh'],
     Cmd: daemonArgs(s.opts.daemon ?? {}),
-    Env: [`NESTOR_ENGINE=${s.name}`, ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : []), ...(rootless ? ['NESTOR_ROOTLESS=1'] : [])],
+    Env: [
+      `NESTOR_ENGINE=${s.name}`,
+      ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : []),
+      ...(rootless ? ['NESTOR_ROOTLESS=1'] : []),
+      ...(s.mode === 'dind-caps' ? [`NESTOR_DROPPED_CAPS=${DIND_CAPS_DROPPED.map((c) => `CAP_${c}`).join(' ')}`] : []),
+    ],
     Labels: nestorLabels('engine', { ...s.labels, [LABEL_ISOLATION]: s.mode }),
     ExposedPorts: { [`${ENGINE_PORT}/tcp`]: {} },
     HostConfig: {
