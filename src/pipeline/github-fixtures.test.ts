@@ -21,7 +21,8 @@ import type { JobPlan, PlanStep } from './plan.ts';
  */
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'github');
-const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
+// Remote actions come from a forge that is not there: the tests never reach the network.
+const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push', includes: { actionsBase: 'file:///nonexistent/nestor-test-forge' } };
 
 const fixture = (name: string, extra: Partial<CompileOptions> = {}): JobPlan[] => loadPlans(join(FIXTURES, name), undefined, { ...opts, ...extra });
 const job = (plans: JobPlan[], name: string): JobPlan => {
@@ -164,7 +165,7 @@ test('node-matrix: a lint job, then a test job per node-version; setup-node is f
   assert.deepEqual(kinds(lint), ['checkout', 'unavailable', 'run', 'run']);
   assert.deepEqual(written(lint).map((s) => s.github?.run ?? s.github?.uses), ['actions/checkout@v4', 'actions/setup-node@v4', 'npm ci', 'npm run lint']);
   assert.deepEqual(written(lint)[1]!.github?.with, { 'node-version': '22', cache: 'npm' });
-  assert.match(noticeAt(lint, 'jobs.lint.steps.1.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /a setup action, fetched from https:\/\/github\.com\/actions\/setup-node .*the job uses the image's own toolchain/);
+  assert.match(noticeAt(lint, 'jobs.lint.steps.1.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /a setup action, fetched from file:\/\/\/nonexistent\/nestor-test-forge\/actions\/setup-node; it could not be .*the job uses the image's own toolchain/);
   assert.equal(noticeAt(lint, 'jobs.lint.steps.0.uses', 'NESTOR_CHECKOUT_NATIVE').severity, 'info');
   for (const [i, version] of ['18.x', '20.x', '22.x'].entries()) {
     const t = job(plans, `test (${version})`);
@@ -775,13 +776,13 @@ test('remote-reusable: a remote reusable workflow and remote actions are said as
   const plans = fixture('remote-reusable', { event: 'pull_request', branch: 'topic' });
   const lint = job(plans, 'lint');
   assert.deepEqual(lint.steps, []);
-  assert.match(noticeAt(lint, 'jobs.lint.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /a reusable workflow fetched from https:\/\/github\.com\/example-org\/shared-workflows .*job lint is not run/);
+  assert.match(noticeAt(lint, 'jobs.lint.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /a reusable workflow of file:\/\/\/nonexistent\/nestor-test-forge\/example-org\/shared-workflows; .*job lint is not run/);
   const t = job(plans, 'test');
   assert.deepEqual(t.needs, ['lint']);
   assert.deepEqual(kinds(t), ['unavailable', 'unavailable', 'run']);
   assert.ok(written(t).every(runs), 'on a pull request');
   assert.deepEqual(written(t)[0]!.github?.with, { mode: 'fast' });
-  assert.match(noticeAt(t, 'jobs.test.steps.1.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /https:\/\/github\.com\/example-org\/monorepo/);
+  assert.match(noticeAt(t, 'jobs.test.steps.1.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /nestor-test-forge\/example-org\/monorepo; it could not be/);
 });
 
 test('multi-workflow: every .yml and .yaml of .github/workflows is read, each its own workflow; other files are not', () => {

@@ -6,7 +6,8 @@ import { PipelineError } from './errors.ts';
 import { compileText, readPipelines } from './load.ts';
 import { expandMatrix } from './formats/github-matrix.ts';
 
-const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push' };
+// Remote actions come from a forge that is not there: the tests never reach the network.
+const opts: CompileOptions = { defaultImage: 'busybox:latest', branch: 'main', event: 'push', includes: { actionsBase: 'file:///nonexistent/nestor-test-forge' } };
 const file = '.github/workflows/ci.yml';
 const plans = (text: string, o: Partial<CompileOptions> = {}) => compileText({ text, file }, { ...opts, ...o });
 const problems = (text: string) => {

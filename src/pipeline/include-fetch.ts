@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,12 @@ export interface IncludeSource {
   timeoutMs: number;
   /** How long a file fetched from a branch (not a commit) is reused, in milliseconds. */
   cacheTtlMs: number;
+  /**
+   * Where GitHub's `uses: owner/repo@ref` actions and reusable workflows are fetched from:
+   * `${actionsBase}/${owner}/${repo}` (GitHub's public forge unless the operator names another,
+   * a `file://` folder of bare repositories included). Its host is allowed by being named here.
+   */
+  actionsBase: string;
 }
 
 export const DEFAULT_INCLUDE_SOURCE: Readonly<IncludeSource> = Object.freeze({
@@ -41,9 +47,10 @@ export const DEFAULT_INCLUDE_SOURCE: Readonly<IncludeSource> = Object.freeze({
   maxBytes: 1024 * 1024,
   timeoutMs: 10_000,
   cacheTtlMs: 5 * 60_000,
+  actionsBase: 'https://github.com',
 });
 
-/** The operator's settings: NESTOR_INCLUDE_HOSTS (comma-separated), NESTOR_INCLUDE_GIT_BASE, NESTOR_INCLUDE_ALLOW_PRIVATE=1, NESTOR_INCLUDE_CACHE. */
+/** The operator's settings: NESTOR_INCLUDE_HOSTS (comma-separated), NESTOR_INCLUDE_GIT_BASE, NESTOR_INCLUDE_ALLOW_PRIVATE=1, NESTOR_INCLUDE_CACHE, NESTOR_ACTIONS_URL. */
 export function includeSourceFromEnv(env: NodeJS.ProcessEnv): Partial<IncludeSource> {
   const hosts = (env.NESTOR_INCLUDE_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
   return {
@@ -51,6 +58,7 @@ export function includeSourceFromEnv(env: NodeJS.ProcessEnv): Partial<IncludeSou
     ...(env.NESTOR_INCLUDE_GIT_BASE ? { gitBase: env.NESTOR_INCLUDE_GIT_BASE.replace(/\/+$/, '') } : {}),
     ...(env.NESTOR_INCLUDE_ALLOW_PRIVATE === '1' ? { allowPrivate: true } : {}),
     ...(env.NESTOR_INCLUDE_CACHE ? { cacheDir: env.NESTOR_INCLUDE_CACHE } : {}),
+    ...(env.NESTOR_ACTIONS_URL ? { actionsBase: env.NESTOR_ACTIONS_URL.replace(/\/+$/, '') } : {}),
   };
 }
 
@@ -96,6 +104,40 @@ export function fetchProjectFile(project: string, ref: string | undefined, file:
   );
 }
 
+/** Bytes an action's folder may have, packed: it is handed to the job inside one step's script. */
+export const MAX_ACTION_BYTES = 96 * 1024;
+
+/** An action's folder as fetched: where it is kept (by commit), and that commit. */
+export interface FetchedAction {
+  dir: string;
+  commit: string;
+}
+
+const unreachable = new Map<string, string>();
+
+/**
+ * The folder `path` of `owner/repo` at `ref`, fetched with git from the operator's actions
+ * base into a folder named by its commit, which is then reused for ever. A base that did not
+ * answer is not asked again by this process.
+ */
+export function fetchActionTree(owner: string, repo: string, ref: string, path: string, source: IncludeSource): FetchedAction {
+  const base = new URL(source.actionsBase);
+  if (base.protocol !== 'https:' && base.protocol !== 'file:' && !(base.protocol === 'http:' && source.allowPrivate)) throw new FetchError(`${source.actionsBase}: actions are fetched over https (or from a file:// folder an operator names)`, true);
+  if (!/^[\w.-]+$/.test(owner) || !/^[\w.-]+$/.test(repo) || owner.startsWith('.') || repo.startsWith('.')) throw new FetchError(`"${owner}/${repo}" is not a repository name`, true);
+  if (!/^[\w][\w./-]*$/.test(ref) || ref.includes('..')) throw new FetchError(`"${ref}" is not a ref`, true);
+  if (path.split('/').includes('..')) throw new FetchError(`"${path}" leads out of the repository`, true);
+  const known = unreachable.get(source.actionsBase);
+  if (known) throw new FetchError(known);
+  const url = `${source.actionsBase}/${owner}/${repo}${base.protocol === 'file:' ? '' : '.git'}`;
+  try {
+    const out = child({ ...source, maxBytes: MAX_ACTION_BYTES }, { kind: 'tree', url, ref, path, cacheDir: join(source.cacheDir, 'git'), into: join(source.cacheDir, 'actions', owner, repo) });
+    return JSON.parse(out) as FetchedAction;
+  } catch (err) {
+    if (err instanceof FetchError && !err.refused && /resolve|getaddrinfo|ENOTFOUND|EAI_AGAIN|not be reached|timed out|within/i.test(err.message)) unreachable.set(source.actionsBase, err.message);
+    throw err;
+  }
+}
+
 /** A fetched file from the cache when fresh enough (a commit's forever), else fetched and kept. */
 function cached(source: IncludeSource, key: string, forever: boolean, fetch: () => string): string {
   const file = join(source.cacheDir, createHash('sha256').update(key).digest('hex'));
@@ -106,7 +148,7 @@ function cached(source: IncludeSource, key: string, forever: boolean, fetch: () 
   return text;
 }
 
-type Job = { kind: 'http'; url: string } | { kind: 'git'; url: string; ref: string; path: string; cacheDir: string };
+type Job = { kind: 'http'; url: string } | { kind: 'git'; url: string; ref: string; path: string; cacheDir: string } | { kind: 'tree'; url: string; ref: string; path: string; cacheDir: string; into: string };
 
 /** Runs the fetch in a child process (this file run as a script) and waits for it, within the time limit. */
 function child(source: IncludeSource, job: Job): string {
@@ -165,6 +207,20 @@ async function runChild(): Promise<void> {
     git(['init', '-q', '--bare']);
   }
   git(['fetch', '-q', '--depth', '1', '--no-tags', job.url, job.ref]);
+  if (job.kind === 'tree') {
+    const commit = git(['rev-parse', 'FETCH_HEAD']).trim();
+    const target = join(job.into, commit);
+    if (!existsSync(target)) {
+      const archive = spawnSync('git', ['--git-dir', dir, 'archive', '--format=tar', commit, ...(job.path ? [job.path] : [])], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+      if (archive.status !== 0) throw new Error(`git archive: ${String(archive.stderr).trim().split('\n').pop()}`);
+      mkdirSync(`${target}.part`, { recursive: true });
+      const untar = spawnSync('tar', ['-x', '-C', `${target}.part`], { input: archive.stdout, timeout: timeoutMs });
+      if (untar.status !== 0) throw new Error(`tar: ${String(untar.stderr).trim()}`);
+      renameSync(`${target}.part`, target);
+    }
+    process.stdout.write(JSON.stringify({ dir: job.path ? join(target, job.path) : target, commit }));
+    return;
+  }
   const size = Number(git(['cat-file', '-s', `FETCH_HEAD:${job.path}`]).trim());
   if (size > maxBytes) throw new Error(`${job.path} is ${size} bytes, more than the ${maxBytes} an include may have`);
   process.stdout.write(git(['show', `FETCH_HEAD:${job.path}`]));

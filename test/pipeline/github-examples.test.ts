@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { engineNames, hostEngine, nestor } from '../helpers.ts';
+import { engineNames, hostEngine, nestor, ROOT } from '../helpers.ts';
 import { runExample, type RunOutput } from './run-example.ts';
 
 /**
@@ -142,4 +143,41 @@ test('github-dind, the design notes\' workflow: on a trusted engine its script r
   assert.match(setup.reason ?? '', /step Setup DIND started a privileged container .* a rootless engine cannot give one.*nestor run --mode dind/);
   assert.equal(rootless.result.jobs[0]!.steps.find((s) => s.name === 'Clean up')?.status, 'success', 'if: always() still cleans up');
   assert.deepEqual(await engineNames(host), []);
+});
+
+/** A forge of bare repositories on disk, holding `dir` as OWNER/REPO with a tag: what NESTOR_ACTIONS_URL points at. */
+function forgeWith(owner: string, repo: string, dir: string, tag: string): string {
+  const forge = mkdtempSync(join(tmpdir(), 'nestor-forge-'));
+  const work = mkdtempSync(join(tmpdir(), 'nestor-forge-work-'));
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=ci@nestor.invalid', '-c', 'user.name=Nestor CI', ...args], { cwd, stdio: 'pipe' });
+  cpSync(dir, work, { recursive: true });
+  git(work, 'init', '-q');
+  git(work, 'add', '-A');
+  git(work, 'commit', '-qm', 'the action');
+  git(work, 'tag', tag);
+  mkdirSync(join(forge, owner), { recursive: true });
+  git(forge, 'clone', '-q', '--bare', work, join(forge, owner, repo));
+  rmSync(work, { recursive: true, force: true });
+  return forge;
+}
+
+test('github-remote-action: owner/repo@ref is fetched with git from the operator\'s forge (a local bare repository), by commit, and run', { timeout: 180_000 }, async () => {
+  const forge = forgeWith('nestor-example', 'hello-action', `${ROOT}examples/github-remote-action/forge/hello-action`, 'v1');
+  const cache = mkdtempSync(join(tmpdir(), 'nestor-actions-cache-'));
+  try {
+    const env = { ...process.env, NESTOR_ACTIONS_URL: `file://${forge}`, NESTOR_INCLUDE_CACHE: cache };
+    const out = await runExample('github-remote-action', [], env);
+    assert.equal(out.result.status, 'success', out.raw);
+    const commit = execFileSync('git', ['--git-dir', join(forge, 'nestor-example', 'hello-action'), 'rev-parse', 'v1^{commit}'], { encoding: 'utf8' }).trim();
+    assert.ok(out.raw.includes(`fetched from file://${forge}/nestor-example/hello-action at ${commit.slice(0, 12)}`), out.raw);
+    assert.deepEqual(textOf(out, 'Run nestor-example/hello-action@v1 > Run ${{ github.action_path }}/greet.sh "${{ inputs.name }}"'), [`hello, Nestor, from ${commit.slice(0, 12)}`], 'the script beside action.yml ran from the fetched folder');
+    assert.deepEqual(textOf(out, 'Run echo "the action said \'${{ steps.hello.outputs.greeting }}\'"'), [`the action said 'hello, Nestor, from ${commit.slice(0, 12)}'`]);
+    // Without the forge the same workflow says why the step is not run, and the job goes on.
+    const away = await runExample('github-remote-action', [], { ...env, NESTOR_ACTIONS_URL: `file://${forge}-gone` });
+    assert.match(away.raw, /nestor-example\/hello-action@v1: fetched from file:\/\/.*-gone\/nestor-example\/hello-action; it could not be/);
+    assert.deepEqual(await engineNames(host), []);
+  } finally {
+    rmSync(forge, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  }
 });

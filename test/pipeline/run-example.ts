@@ -9,8 +9,8 @@ export interface RunOutput {
 }
 
 /** `nestor run --json` on an example directory, parsed. */
-export async function runExample(dir: string, args: string[] = []): Promise<RunOutput> {
-  const r = await nestor(['run', '--json', '-C', `${ROOT}examples/${dir}`, ...args]);
+export async function runExample(dir: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<RunOutput> {
+  const r = await nestor(['run', '--json', '-C', `${ROOT}examples/${dir}`, ...args], env);
   const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string } & Record<string, unknown>);
   const result = events.find((e) => e.type === 'result') as unknown as RunOutput['result'] | undefined;
   assert.ok(result, `no result in the output:\n${r.stdout}\n${r.stderr}`);

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
 import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
@@ -19,6 +20,7 @@ import { unreadable } from './items.ts';
 import { runsOnImage } from './github-runs-on.ts';
 import { containerOf, servicesOf } from './github-containers.ts';
 import { folderActionSteps, type ReadActionSteps } from './github-local-actions.ts';
+import { DEFAULT_INCLUDE_SOURCE, FetchError, fetchActionTree, MAX_ACTION_BYTES, type FetchedAction, type IncludeSource } from '../include-fetch.ts';
 
 /**
  * A GitHub Actions workflow (`.github/workflows/*.yml`, and Gitea's and Forgejo's, which
@@ -296,14 +298,47 @@ function oneActionStep(source: YamlSource, facts: GithubFacts, step: GithubStep,
       return folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: join(dir, path), path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner);
     }
     case 'remote': {
-      const where = `https://github.com/${use.owner}/${use.repo}`;
+      const settings = { ...DEFAULT_INCLUDE_SOURCE, ...facts.includes };
+      const where = `${settings.actionsBase}/${use.owner}/${use.repo}`;
+      const fetched = fetchedAction(use, settings);
+      let reason = 'why' in fetched ? fetched.why : '';
+      if ('dir' in fetched) {
+        const path = posix.join('/github/actions', use.owner, use.repo, fetched.commit.slice(0, 12), use.path);
+        const packed = packedFolder(fetched.dir);
+        if (packed.length <= MAX_ACTION_BYTES) {
+          notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_FETCHED', `${uses}: fetched from ${where} at ${fetched.commit.slice(0, 12)}, handed to the job at ${path}`, 'info'));
+          const steps = folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: fetched.dir, path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner);
+          if (steps.length === 1 && steps[0] === config) return config;
+          const { uses: _uses, ...script } = plan;
+          void _uses;
+          const unpack: StepConfig = { ...config, name: `${config.name} (set up)`, commands: [], github: { ...script, id: `${plan.id}/__fetch`, kind: 'run', shell: 'sh', with: {}, run: `mkdir -p ${path} && printf '%s' '${packed}' | base64 -d | tar -xz -C ${path}` } };
+          return [unpack, ...steps];
+        }
+        reason = `its folder is ${packed.length} bytes packed, more than the ${MAX_ACTION_BYTES} Nestor hands to a job`;
+      }
       const message = use.setup
-        ? `${uses}: a setup action, fetched from ${where} when the job runs; that forge cannot be reached from here, so the step is not run and the job uses the image's own toolchain`
-        : `${uses}: fetched from ${where} when the job runs; that forge cannot be reached from here, so the step is not run`;
+        ? `${uses}: a setup action, fetched from ${where}; it could not be (${reason}), so the step is not run and the job uses the image's own toolchain`
+        : `${uses}: fetched from ${where}; it could not be (${reason}), so the step is not run`;
       notices.push(source.notice(at, 'uses', REMOTE_UNREACHABLE, message, 'degraded'));
-      return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses} could not be fetched (${where} is not reachable)` } };
+      return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses} could not be fetched (${reason})` } };
     }
   }
+}
+
+function fetchedAction(use: Extract<ActionUse, { kind: 'remote' }>, settings: IncludeSource): FetchedAction | { why: string } {
+  try {
+    return fetchActionTree(use.owner, use.repo, use.ref, use.path, settings);
+  } catch (err) {
+    if (!(err instanceof FetchError)) throw err;
+    return { why: err.message };
+  }
+}
+
+/** A folder as a gzipped tar in base64: what the job's set-up step of a fetched action unpacks. */
+function packedFolder(dir: string): string {
+  const r = spawnSync('tar', ['-cz', '-C', dir, '.'], { maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`tar of ${dir}: ${String(r.stderr)}`);
+  return r.stdout.toString('base64');
 }
 
 /** What a run: script asks of Docker that Debian bookworm's client cannot give. */
@@ -340,7 +375,8 @@ function reusableWorkflowJob(source: YamlSource, facts: GithubFacts, j: JobConte
     problems.push({ position: source.position(j.at, 'uses'), message: `"${uses}" is not owner/repo/.github/workflows/FILE.yml@ref or ./.github/workflows/FILE.yml` });
     return base;
   }
-  notices.push(source.notice(j.at, 'uses', REMOTE_UNREACHABLE, `${uses}: a reusable workflow fetched from https://github.com/${owner}/${repo} when the run starts; that forge cannot be reached from here, so job ${j.jobId} is not run`, 'degraded'));
+  const forge = { ...DEFAULT_INCLUDE_SOURCE, ...facts.includes }.actionsBase;
+  notices.push(source.notice(j.at, 'uses', REMOTE_UNREACHABLE, `${uses}: a reusable workflow of ${forge}/${owner}/${repo}; Nestor does not fetch reusable workflows yet, so job ${j.jobId} is not run`, 'degraded'));
   return base;
 }
 

@@ -99,7 +99,8 @@ function stepsIn(state: GithubJobState, caller: string | undefined): [string, St
 }
 
 function actionPath(job: GithubJobPlan, frame: ActionFrame): string {
-  return posix.join(String((job.context as Record<string, Value> | undefined)?.workspace ?? '/github/workspace'), frame.path);
+  // A repository's own action is a folder of the workspace; a fetched one is where its set-up step put it.
+  return posix.resolve(String((job.context as Record<string, Value> | undefined)?.workspace ?? '/github/workspace'), frame.path);
 }
 
 /**
