@@ -4,6 +4,7 @@ import type { JobPlan } from '../pipeline/plan.ts';
 import type { JobResult } from '../scheduler/results.ts';
 import { runJob, type ScheduleOptions } from '../scheduler/scheduler.ts';
 import { sourceContent } from './source-archive.ts';
+import { hashFilesIn } from '../pipeline/github/hash-files.ts';
 
 export interface ExecuteOptions extends Omit<ScheduleOptions, 'source'> {
   /** Copied into the workspace before the first step. */
@@ -13,7 +14,7 @@ export interface ExecuteOptions extends Omit<ScheduleOptions, 'source'> {
 /** The scheduler's options, with the source directory as the workspace's content. */
 export function scheduleOptions(opts: ExecuteOptions): ScheduleOptions {
   const { sourceDir, ...rest } = opts;
-  return { ...rest, ...(sourceDir ? { source: () => sourceContent(sourceDir) } : {}) };
+  return { ...rest, ...(sourceDir ? { source: () => sourceContent(sourceDir), hashFiles: hashFilesIn(sourceDir) } : {}) };
 }
 
 /**

@@ -18,10 +18,11 @@ export class GithubJobRun {
   private readonly masker: SecretMasker;
   private readonly outputs = new Map<string, Record<string, string>>();
 
-  constructor(plan: JobPlan, masker: SecretMasker, secrets: Record<string, string>, needs: Record<string, NeededJob> = {}) {
+  constructor(plan: JobPlan, masker: SecretMasker, secrets: Record<string, string>, needs: Record<string, NeededJob> = {}, hashFiles?: (patterns: string[]) => string) {
     this.plan = plan;
     this.masker = masker;
     this.state = newJobState(randomBytes(12).toString('hex'), secrets, needs);
+    if (hashFiles) this.state.hashFiles = hashFiles;
   }
 
   /** The step's spec as it runs now, or why it does not run. */

@@ -23,6 +23,8 @@ export interface ScheduleOptions {
   needs?: Record<string, NeededJob>;
   /** The source as one tar stream, unpacked into the workspace when the plan copies it. */
   source?: () => AsyncIterable<Uint8Array>;
+  /** GitHub's hashFiles() over the source (its folder, where the runner has one). */
+  hashFiles?: (patterns: string[]) => string;
   /**
    * Called once the job's steps have ended and before its teardown (not after a cancel), with
    * a reader of its workspace: for what the job leaves the jobs after it (its artifacts).
@@ -95,7 +97,7 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
       return finish('failure', `its if: cannot be evaluated: ${errorMessage(err)}`, []);
     }
     if (!runs) return { ...finish('skipped', undefined, []), notRunBecause: `its if: ${plan.github.if} is false` };
-    githubRun = new GithubJobRun(plan, masker, secrets, opts.needs ?? {});
+    githubRun = new GithubJobRun(plan, masker, secrets, opts.needs ?? {}, opts.hashFiles);
   }
   // A pull secret that is given but unusable fails the job before any engine starts.
   if (pullError !== undefined) return setupFailed(pullError, notice, () => finish('failure', errorMessage(pullError), []));

@@ -43,6 +43,8 @@ export interface GithubJobState {
   cancelled: boolean;
   /** Each composite action entered, by its calling step's id path: whether it runs, its inputs, its caller's env. */
   actions: Record<string, EnteredAction>;
+  /** hashFiles() over the job's files, where the runner can read them (the run's source). */
+  hashFiles?: (patterns: string[]) => string;
 }
 
 export interface EnteredAction {
@@ -85,7 +87,8 @@ export function scopeOf(job: GithubJobPlan, state: GithubJobState, stepEnv: Reco
     job: { status: state.cancelled ? 'cancelled' : state.failed ? 'failure' : 'success', container: { id: '', network: '' }, services: {} },
     env: { ...jobEnv(job, state), ...state.env, ...entered?.env, ...stepEnv },
   };
-  return { contexts, status: { failed: state.failed, cancelled: state.cancelled } };
+  // Where the files cannot be read, no file matches: '' as GitHub answers for no match.
+  return { contexts, status: { failed: state.failed, cancelled: state.cancelled }, hashFiles: state.hashFiles ?? (() => '') };
 }
 
 /** The steps one scope sees by their own ids: the job's, or those of the action `caller` uses. */
