@@ -218,3 +218,64 @@ test('a GitLab pipeline on the server: each job leased by any runner, in its own
     await server.stop();
   }
 });
+
+test('a GitHub workflow on the server: needs outputs, a matrix, if: always(), artifacts and the step summary, each job on any runner in its own engine', { timeout: 300_000 }, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess(port, tempDir());
+  const runners = [];
+  try {
+    runners.push(await startRunnerProcess(url, 'left'), await startRunnerProcess(url, 'right'));
+    const workflow = [
+      'name: CI',
+      'on: push',
+      'jobs:',
+      '  prepare:',
+      '    runs-on: ubuntu-latest',
+      '    outputs:',
+      '      version: ${{ steps.v.outputs.version }}',
+      '    steps:',
+      '      - id: v',
+      '        run: |',
+      '          echo "version=3.2.1" >> "$GITHUB_OUTPUT"',
+      '          echo "### prepared 3.2.1" >> "$GITHUB_STEP_SUMMARY"',
+      '  test:',
+      '    needs: prepare',
+      "    if: needs.prepare.outputs.version != ''",
+      '    runs-on: ubuntu-latest',
+      '    strategy:',
+      '      matrix:',
+      '        n: [1, 2]',
+      '    steps:',
+      '      - run: mkdir -p out && echo "n=${{ matrix.n }} of ${{ needs.prepare.outputs.version }}" > out/r${{ matrix.n }}.txt',
+      '      - uses: actions/upload-artifact@v4',
+      '        with:',
+      '          name: r${{ matrix.n }}',
+      '          path: out/',
+      '  report:',
+      '    needs: [prepare, test]',
+      '    if: always()',
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      '      - uses: actions/download-artifact@v4',
+      '      - run: cat r1/r1.txt r2/r2.txt && echo "test was ${{ needs.test.result }}"',
+      '',
+    ].join('\n');
+    const submitted = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: 'github', pipeline: workflow, file: '.github/workflows/ci.yml' });
+    assert.equal(submitted.status, 201, JSON.stringify(submitted.body));
+    const done = (await waitForJob(url, submitted.body.id, 280_000)) as { status: string; jobs: { id: string; name: string; status: string; runner: string }[] };
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.deepEqual(done.jobs.map((j) => [j.name, j.status]), [['prepare', 'succeeded'], ['test (1)', 'succeeded'], ['test (2)', 'succeeded'], ['report', 'succeeded']]);
+    const prepared = (await api<{ result: { outputs?: Record<string, string>; summary?: string }[] }>(url, 'GET', `/api/jobs/${done.jobs[0]!.id}`)).body;
+    assert.deepEqual(prepared.result[0]!.outputs, { version: '3.2.1' });
+    assert.equal(prepared.result[0]!.summary, '### prepared 3.2.1\n', 'the step summary is kept with the job and shown by the API');
+    const report = (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${done.jobs[3]!.id}/logs`)).body.lines.map((l) => l.text);
+    for (const line of ['n=1 of 3.2.1', 'n=2 of 3.2.1', 'test was success']) assert.ok(report.includes(line), `${line}:\n${report.join('\n')}`);
+    const deadline = Date.now() + 30_000;
+    while ((await engines()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await engines(), [], 'every job engine is gone');
+  } finally {
+    for (const r of runners) await r.stop();
+    await server.stop();
+  }
+});
