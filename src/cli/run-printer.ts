@@ -72,7 +72,8 @@ export class RunPrinter {
     if (this.out.json) return this.json({ type: 'result', status: overall(results), jobs: results });
     for (const job of results) {
       this.out.line();
-      this.out.line(`${this.out.bold(job.name)}  ${this.status(job.status)}  ${seconds(job.durationMs)}${job.engine ? this.out.dim(`  engine ${job.engine}`) : ''}`);
+      const allowed = job.allowedFailure ? this.out.yellow(' (allowed: continue-on-error)') : '';
+      this.out.line(`${this.out.bold(job.name)}  ${this.status(job.status)}${allowed}  ${seconds(job.durationMs)}${job.engine ? this.out.dim(`  engine ${job.engine}`) : ''}`);
       if (job.error) this.out.line(`  ${this.out.red('error')} ${job.error}`);
       if (job.notRunBecause) this.out.line(`  ${this.out.dim(`not run: ${job.notRunBecause}`)}`);
       const width = Math.max(4, ...job.steps.map((s) => s.name.length));
@@ -88,7 +89,7 @@ export class RunPrinter {
 
 function overall(results: JobResult[]): string {
   if (results.some((r) => r.status === 'cancelled')) return 'cancelled';
-  return results.some((r) => r.status === 'failure') ? 'failure' : 'success';
+  return results.some((r) => r.status === 'failure' && !r.allowedFailure) ? 'failure' : 'success';
 }
 
 function seconds(ms: number): string {

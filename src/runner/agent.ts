@@ -276,7 +276,7 @@ export class RunnerAgent {
       clearInterval(flusher);
       clearInterval(heartbeat);
     }
-    const status = controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => r.status === 'failure' || r.status === 'cancelled') ? 'failed' : 'succeeded';
+    const status = controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled') ? 'failed' : 'succeeded';
     // Keep trying to report: a restarting server must not lose the outcome or the last lines.
     for (let attempt = 0; !lost; attempt++) {
       try {

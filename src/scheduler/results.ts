@@ -26,6 +26,8 @@ export interface JobResult {
   outputs?: Record<string, string>;
   /** A GitHub job's step summaries ($GITHUB_STEP_SUMMARY), Markdown, masked. */
   summary?: string;
+  /** Failed, and allowed to (a GitHub job's `continue-on-error`): the run does not fail for it. */
+  allowedFailure?: boolean;
 }
 
 export type JobEvent =

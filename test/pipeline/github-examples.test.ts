@@ -102,6 +102,35 @@ test('a step past its timeout-minutes is killed with everything it started, and 
   assert.deepEqual(await engineNames(host), []);
 });
 
+test('a job with continue-on-error fails alone: the jobs after it run, and the run passes', { timeout: 180_000 }, async () => {
+  const dir = workflow({
+    '.github/workflows/c.yml': [
+      'on: push',
+      'jobs:',
+      '  flaky:',
+      '    runs-on: ubuntu-latest',
+      '    continue-on-error: true',
+      '    steps:',
+      '      - run: exit 4',
+      '      - run: echo never',
+      '  after:',
+      '    needs: flaky',
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      '      - run: echo "flaky ended ${{ needs.flaky.result }}"',
+      '',
+    ].join('\n'),
+  });
+  const r = await nestor(['run', '--json', '-C', dir]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; status?: string; source?: string; text?: string; jobs?: (JobOut & { allowedFailure?: boolean })[] });
+  const result = events.find((e) => e.type === 'result')!;
+  assert.equal(result.status, 'success');
+  assert.deepEqual(result.jobs!.map((j) => [j.name, j.status, j.allowedFailure ?? false]), [['flaky', 'failure', true], ['after', 'success', false]]);
+  assert.deepEqual(result.jobs![0]!.steps.map((s) => s.status), ['success', 'failure', 'skipped'], 'within the job, a failed step still stops the rest');
+  assert.deepEqual(events.filter((e) => e.type === 'log' && e.source === 'Run echo "flaky ended ${{ needs.flaky.result }}"').map((e) => e.text), ['flaky ended success'], 'as on GitHub, needs.ID.result of a job allowed to fail is success');
+});
+
 test('github-services: a service is waited on by its --health-cmd, reached by name, at localhost and at its mapped port', { timeout: 180_000 }, async () => {
   const out = await runExample('github-services');
   assert.equal(out.result.status, 'success', out.raw);
