@@ -19,6 +19,14 @@ export const DEFAULT_STEP_IMAGE = 'busybox:latest';
  */
 export const DEFAULT_RUNNER_IMAGE = 'nestor/runner:bookworm-1';
 
+/**
+ * The Node that JavaScript actions run with, as GitHub mounts its own into a job container:
+ * an image the set-up makes from Nestor's own Node, whose ACTIONS_NODE_DIR a job's volume takes
+ * and the job container mounts at the same place.
+ */
+export const ACTIONS_NODE_IMAGE = 'nestor/actions-node:24';
+export const ACTIONS_NODE_DIR = '/__e/node24';
+
 /** The image for steps that name none, in `nestor run` and on runners alike: NESTOR_DEFAULT_IMAGE, else DEFAULT_STEP_IMAGE. */
 export function defaultStepImage(env: NodeJS.ProcessEnv): string {
   return env.NESTOR_DEFAULT_IMAGE ?? DEFAULT_STEP_IMAGE;

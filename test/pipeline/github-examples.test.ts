@@ -143,7 +143,7 @@ test('github-services: a service is waited on by its --health-cmd, reached by na
   assert.deepEqual(await engineNames(host), []);
 });
 
-test('github-actions: a composite action of the repository calls a Docker action built in the job\'s engine; outputs reach the job', { timeout: 180_000 }, async () => {
+test('github-actions: a composite action of the repository calls a Docker action built in the job\'s engine; a JavaScript action runs on the Node Nestor mounts; outputs reach the job', { timeout: 180_000 }, async () => {
   const out = await runExample('github-actions');
   assert.equal(out.result.status, 'success', out.raw);
   assert.deepEqual(textOf(out, 'Run ./.github/actions/version > Say it'), ['version 2.1.0-rc.1 is a pre-release (action at /github/workspace/.github/actions/version)']);
@@ -151,6 +151,8 @@ test('github-actions: a composite action of the repository calls a Docker action
   assert.deepEqual(textOf(out, "The composite's outputs"), ['version=2.1.0-rc.1 prerelease=true']);
   assert.equal(textOf(out, 'Run ./.github/actions/greet')[0], 'Hi, 2.1.0-rc.1! (from the greet action; INPUT_WHO=2.1.0-rc.1)');
   assert.deepEqual(textOf(out, "The Docker action's output"), ['greeted 2.1.0-rc.1'], 'a Docker action writes $GITHUB_OUTPUT from its own container');
+  assert.deepEqual(textOf(out, 'Run ./.github/actions/stamp'), ['▾ Stamping', 'node v24.21.0 on linux, action at /github/workspace/.github/actions/stamp'.replace('v24.21.0', process.version), 'notice: stamped build-2.1.0-rc.1']);
+  assert.deepEqual(textOf(out, "The JavaScript action's output"), ['stamp build-2.1.0-rc.1; node here is none'], 'the Node is the one Nestor mounts for actions, not one of the image');
   assert.deepEqual(textOf(out, 'A step of an image'), ['docker step sees 2.1.0']);
   assert.ok(!out.raw.includes('cannot open'), out.raw);
   assert.deepEqual(await engineNames(host), []);

@@ -31,7 +31,7 @@ export function registerImagesCommands(program: Command): void {
       const mirror = debianMirror(process.env);
       const result = await bootstrapImages(host.docker, { onProgress: show, withoutDind: Boolean(flags.withoutDind), withoutRunner: Boolean(flags.withoutRunner), force: Boolean(flags.force), ...(mirror ? { debianMirror: mirror } : {}) });
       out.result(result);
-      out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}${result.runner ? `, runner ${result.runner}` : ''}`);
+      out.line(`${out.mark(true)} images ready: base ${result.base}, registry ${result.registry}${result.dind ? `, dind ${result.dind}` : ''}${result.runner ? `, runner ${result.runner}, actions' Node ${result.actionsNode}` : ''}`);
       return 0;
     }));
 

@@ -20,6 +20,7 @@ import {
   ROOTLESS_USER,
 } from './image-names.ts';
 import { ensureRunnerImage } from './runner-image.ts';
+import { ensureActionsNodeImage } from './actions-node-image.ts';
 
 export interface BootstrapEvent {
   image: string;
@@ -33,6 +34,8 @@ export interface BootstrapResult {
   registry: string;
   /** The image GitHub-style jobs run in; '' when left out (withoutRunner). */
   runner: string;
+  /** Where JavaScript actions get their Node (ACTIONS_NODE_IMAGE). */
+  actionsNode: string;
 }
 
 export class BootstrapError extends NestorError {
@@ -57,7 +60,8 @@ export async function bootstrapImages(
   const registry = await ensureRegistryImage(docker, say, opts.force);
   const dind = opts.withoutDind ? '' : await ensureDindImage(docker, say, opts.force, opts.debianMirror);
   const runner = opts.withoutRunner ? '' : await ensureRunnerImage(docker, say, opts.force, opts.debianMirror);
-  return { base, dind, registry, runner };
+  const actionsNode = opts.withoutRunner ? '' : await ensureActionsNodeImage(docker, say, opts.force);
+  return { base, dind, registry, runner, actionsNode };
 }
 
 async function tryPull(docker: Docker, image: string, say: Progress): Promise<boolean> {

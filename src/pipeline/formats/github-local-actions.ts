@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FILE_NOT_FOUND, type PipelineNotice, type PipelineProblem } from '../errors.ts';
 import type { ActionFrame, GithubStepPlan } from '../github/job-plan.ts';
+import { ACTIONS_NODE_DIR } from '../../config.ts';
 import type { StepConfig } from '../model.ts';
 import { check } from '../validate.ts';
 import { YamlSource, type PathSegment } from '../yaml-source.ts';
@@ -77,8 +78,37 @@ export function folderActionSteps(call: ActionCall, readSteps: ReadActionSteps):
   const using = action.runs.using.toLowerCase();
   if (using === 'composite') return compositeSteps(call, action, actionSource, readSteps);
   if (using === 'docker') return dockerActionSteps(call, action, actionSource);
-  notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_UNSUPPORTED', `${uses}: a ${action.runs.using} (JavaScript) action; Nestor does not run JavaScript actions yet: the step is not run (a composite or Docker action, or run: steps, do the same work here)`, 'degraded'));
-  return [{ ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses} is a JavaScript action, which Nestor does not run yet` } }];
+  if (/^node\d+$/.test(using)) return javascriptActionSteps(call, action, actionSource);
+  problems.push({ position: actionSource.position(['runs'], 'using'), message: `runs.using: ${action.runs.using} is not a kind of action: composite, docker, or node20 (node12, node16, node24)` });
+  return [config];
+}
+
+/**
+ * A JavaScript action: its `main` run in the job container by the Node Nestor mounts there
+ * (ACTIONS_NODE_DIR, from ACTIONS_NODE_IMAGE), with its inputs as INPUT_* and the file
+ * commands of any step; whichever Node it names, it gets Node 24, as GitHub moves them on.
+ */
+function javascriptActionSteps(call: ActionCall, action: Action, actionSource: YamlSource): StepConfig[] {
+  const { plan, config, notices, source, at } = call;
+  undeclaredInputs(call, action);
+  if (!action.runs.main) {
+    call.problems.push({ position: actionSource.position(['runs'], 'main'), message: `the action ${call.uses} is a ${action.runs.using} action with no main: name its script (main: dist/index.js)` });
+    return [config];
+  }
+  for (const key of ['pre', 'post'] as const) {
+    if (action.runs[key]) notices.push(actionSource.notice(['runs'], key, 'NESTOR_ACTION_HOOK_UNSUPPORTED', `runs.${key}: the action's ${key} script (${action.runs[key]}) is not run; its main is`, 'degraded'));
+  }
+  if (action.runs.using.toLowerCase() !== 'node24') notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_NODE', `${call.uses}: a ${action.runs.using} action, run with Node 24 (the Node Nestor gives actions)`, 'info'));
+  const dir = posix.resolve('/github/workspace', call.path);
+  const main = posix.resolve(dir, action.runs.main);
+  const { uses: _uses, ...script } = plan;
+  void _uses;
+  const withDefaults = { ...defaultsOf(action), ...Object.fromEntries(Object.entries(plan.with).map(([k, v]) => [k.toLowerCase(), v])) };
+  return [{ ...config, github: { ...script, kind: 'run', shell: 'sh', with: withDefaults, usesNode: true, run: `export GITHUB_ACTION_PATH=${shellWord(dir)}\nexec ${ACTIONS_NODE_DIR}/bin/node ${shellWord(main)}` } }];
+}
+
+function shellWord(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 function defaultsOf(action: Action): Record<string, string> {

@@ -5,6 +5,7 @@ import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type Pipeline
 import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
 import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
 import { FILES_DIR } from '../github/step-runtime.ts';
+import { ACTIONS_NODE_DIR, ACTIONS_NODE_IMAGE } from '../../config.ts';
 import type { ActionFrame, GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
 import { checkTemplate, fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
 import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
@@ -163,9 +164,9 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       file: source.file,
       environment: {},
       // A step in a container of its own (docker://, a Docker action) writes its file commands where the job container reads them.
-      steps: [setUp, ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
+      steps: [...withActionsNode(setUp, steps, at), ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
       services,
-      volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }],
+      volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }, ...(steps.some((s) => s.github?.usesNode) ? [{ name: ACTIONS_NODE_VOLUME, kind: 'temp' as const, at }] : [])],
       matrix: [Object.fromEntries(Object.entries(combo).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]))],
       workspace: GITHUB_WORKSPACE,
       when: j.when,
@@ -179,6 +180,20 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       github: githubJob,
     };
   });
+}
+
+/** The volume the Node of JavaScript actions is in: filled from ACTIONS_NODE_IMAGE, mounted into the job container. */
+const ACTIONS_NODE_VOLUME = 'github-actions-node';
+
+/**
+ * The job container, and before it, when a step is a JavaScript action, a step of the Node
+ * image that fills the job's Node volume (Docker copies an image's folder into an empty
+ * volume mounted there), which the job container then mounts read-only.
+ */
+function withActionsNode(setUp: StepConfig, steps: StepConfig[], at: PathSegment[]): StepConfig[] {
+  if (!steps.some((s) => s.github?.usesNode)) return [setUp];
+  const fill: StepConfig = { ...blankStep('actions-node', at), image: ACTIONS_NODE_IMAGE, volumes: [{ source: ACTIONS_NODE_VOLUME, target: ACTIONS_NODE_DIR, readOnly: false, at }] };
+  return [fill, { ...setUp, volumes: [...setUp.volumes, { source: ACTIONS_NODE_VOLUME, target: ACTIONS_NODE_DIR, readOnly: true, at }] }];
 }
 
 /** The job's volume for $GITHUB_OUTPUT and the other file commands (github/step-runtime.ts FILES_DIR). */

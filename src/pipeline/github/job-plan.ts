@@ -46,6 +46,8 @@ export interface GithubStepPlan {
   unavailable?: string;
   /** A step of a composite action: the action and the step that uses it. */
   action?: ActionFrame;
+  /** A JavaScript action's step: the job container needs the Node Nestor mounts for actions. */
+  usesNode?: boolean;
   /** A Docker action's container: its args and env from action.yml, templates over `inputs`. */
   dockerAction?: { args: string[]; env: Record<string, string> };
 }
