@@ -11,7 +11,7 @@ import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans, type EarlierJobs } from './run-plans.ts';
-import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
+import { DEFAULT_RUNNER_IMAGE, DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
 import type { EngineImages } from '../engine/images/local-images.ts';
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
@@ -105,6 +105,8 @@ export class RunnerAgent {
               size: opts.warm,
               stepImage: opts.stepImage ?? DEFAULT_STEP_IMAGE,
               stepSlots: opts.stepSlots ?? DEFAULT_STEP_SLOTS,
+              // A GitHub job's container starts from it: held ready, it is not pulled while the job waits.
+              images: [DEFAULT_RUNNER_IMAGE],
               onError: (err) => log.warn({ err: err.message }, 'warm engine failed to start'),
               onReady: (engine) => log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'),
             },

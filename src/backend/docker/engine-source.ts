@@ -9,6 +9,8 @@ import { EnginePool } from '../../engine/pool.ts';
 import type { JobSpec } from '../backend.ts';
 import { isDockerImage, standInFor } from './job-images.ts';
 import { prepareStepSlots } from './step-slot.ts';
+import { imageExists } from '../../engine/images/local-images.ts';
+import { pullInto } from '../../engine/images/supply.ts';
 
 /** Where the Docker backend gets each job's engine, and what becomes of it after the job. */
 export interface EngineSource {
@@ -39,6 +41,11 @@ export interface WarmEngines {
   stepImage: string;
   /** How many (0: none). */
   stepSlots: number;
+  /**
+   * Images each warm engine pulls before it is ready, where the host has them: the runner's
+   * GitHub image, which every GitHub job's container needs and which takes seconds to pull.
+   */
+  images?: string[];
   onReady?: (engine: NestedEngine) => void;
   onError?: (err: Error) => void;
 }
@@ -92,7 +99,10 @@ export function warmPool(s: EngineSettings, warm: WarmEngines): EngineSource {
   const pool = new EnginePool({
     size: warm.size,
     engine: { ...baseOptions(s), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] },
-    prepare: (engine) => prepareStepSlots(engine, warm.stepImage, warm.stepSlots),
+    prepare: async (engine) => {
+      for (const image of warm.images ?? []) if ((await imageExists(s.host.docker, image)) && !(await imageExists(engine.docker, image))) await pullInto(engine, image).catch(() => undefined);
+      await prepareStepSlots(engine, warm.stepImage, warm.stepSlots);
+    },
   });
   pool.on('error', (err: Error) => warm.onError?.(err));
   pool.on('ready', (engine: NestedEngine) => warm.onReady?.(engine));
