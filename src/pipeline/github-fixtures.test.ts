@@ -10,6 +10,7 @@ import { documentsOf, failureOf, keyPaths, matches, noticesAt, speaksFor, stepOf
 import { JOB_CONTAINER } from './formats/github.ts';
 import { jobOutputs, jobRuns, leaveAction, newJobState, prepareStep } from './github/step-runtime.ts';
 import { loadPlans } from './load.ts';
+import { selectJobs } from './select-jobs.ts';
 import type { JobPlan, PlanStep } from './plan.ts';
 
 /**
@@ -65,7 +66,10 @@ const EXPECTED: Record<string, { jobs?: string[]; steps?: number; degraded?: str
   'services-db': { jobs: ['integration'], steps: 4 },
   'container-job': { jobs: ['build', 'plain'], steps: 4 + 1, degraded: ['NESTOR_CREDENTIALS_UNUSED'] },
   'composite-action': { jobs: ['check'], steps: 3, degraded: [] },
-  'reusable-local': { jobs: ['build', 'build-all', 'report', 'compile'], steps: 0 + 0 + 1 + 3, degraded: ['NESTOR_REUSABLE_UNSUPPORTED', 'NESTOR_REUSABLE_UNSUPPORTED'] },
+  'reusable-local': {
+    jobs: ['version', 'build / compile', 'build / publish', 'build-all (amd64) / compile', 'build-all (amd64) / publish', 'build-all (arm64) / compile', 'build-all (arm64) / publish', 'report', 'compile', 'publish'],
+    steps: 1 + (3 + 1) * 3 + 1 + (3 + 1),
+  },
   'if-logic': { jobs: ['build', 'publish', 'notify-failure', 'summary'], steps: 6 + 1 + 1 + 1 },
   'job-outputs': { jobs: ['version', 'package'], steps: 3 + 2 },
   'dispatch-inputs': { jobs: ['deploy'], steps: 3 },
@@ -398,29 +402,81 @@ test('composite-action: a local composite action\'s steps become the job\'s, wit
   assert.ok('script' in after && after.script!.includes('echo "toolchain at /opt/toolchain/1.5.0"'));
 });
 
-test('reusable-local: jobs calling a local reusable workflow are said and not run; the reusable file is read with its inputs, secrets and outputs', () => {
+test('reusable-local: a job calling a reusable workflow runs its jobs as CALLER / JOB, with the caller\'s with:, secrets:, needs and if:', () => {
   const plans = fixture('reusable-local');
-  for (const id of ['build', 'build-all']) {
-    const caller = job(plans, id);
-    assert.deepEqual(caller.steps, []);
-    assert.equal(caller.github, undefined);
-    assert.match(noticeAt(caller, `jobs.${id}.uses`, 'NESTOR_REUSABLE_UNSUPPORTED').message, /reusable workflow of this repository; Nestor does not run reusable workflows yet/);
+  const compile = job(plans, 'build / compile');
+  const publish = job(plans, 'build / publish');
+  // A called job is compiled against its own file: what is said of it is at its place there.
+  const checkout = noticeAt(compile, 'jobs.compile.steps.0.uses', 'NESTOR_CHECKOUT_NATIVE');
+  assert.match(`${checkout.file}:${checkout.line}`, /reusable-local\/\.github\/workflows\/reusable-build\.yml:34$/);
+  assert.equal(compile.pipeline, 'build / compile');
+  assert.equal(compile.github?.jobId, 'compile');
+  assert.equal(compile.github?.workflow, 'CI', "github.workflow is the caller's");
+  assert.deepEqual(kinds(compile), ['checkout', 'run', 'run']);
+  assert.equal(compile.steps[1]!.environment.GITHUB_JOB, 'compile');
+  // The caller's needs are those of the called workflow's first jobs; the others wait for their own,
+  // and for the caller's too where they read them as they run (the caller's if:, a late input).
+  assert.deepEqual([compile.needs, compile.github?.needs, compile.runWhen], [['version'], [], 'on_success']);
+  assert.deepEqual([publish.needs, publish.github?.needs], [['build / compile', 'version'], ['compile']]);
+  // with: over the caller's github (known now) and needs (left for the run), typed as declared.
+  assert.deepEqual(compile.github?.inputs, { target: 'server', release: true, jobs: 2 });
+  const call = compile.github!.call!;
+  assert.deepEqual(call.late, { version: { template: '${{ needs.version.outputs.number }}', type: 'string' } });
+  assert.deepEqual({ job: call.job, caller: call.caller, if: call.if, needs: call.needs, secrets: call.secrets, outputs: call.outputs }, {
+    job: 'build',
+    caller: 'build',
+    if: "needs.version.outputs.number != ''",
+    needs: ['version'],
+    secrets: { 'registry-token': '${{ secrets.REGISTRY_TOKEN }}' },
+    outputs: { artifact: '${{ jobs.compile.outputs.artifact }}' },
+  });
+  // inputs.release is known now: publish runs for build, and is left out of build-all.
+  assert.equal(publish.github?.if, 'inputs.release');
+  assert.ok(written(publish).every(runs));
+  assert.deepEqual(publish.github?.env, { TOKEN: '${{ secrets.registry-token }}' });
+
+  // A caller with a matrix calls once per combination, named by its values; its if: is answered now.
+  for (const arch of ['amd64', 'arm64']) {
+    const c = job(plans, `build-all (${arch}) / compile`);
+    assert.equal(c.title, `Build all (${arch}) / compile`);
+    assert.deepEqual(c.github?.inputs, { target: `all-${arch}`, release: false, jobs: 2, version: 'dev' });
+    const { job: caller, caller: instance, if: callerIf, secrets, matrix } = c.github!.call!;
+    assert.deepEqual({ caller, instance, callerIf, secrets, matrix }, { caller: 'build-all', instance: `build-all (${arch})`, callerIf: undefined, secrets: 'inherit', matrix: { arch } });
+    assert.equal(c.needs, undefined);
+    assert.ok(job(plans, `build-all (${arch}) / publish`).steps.every((s) => s.notRunBecause === "the job's if: inputs.release is false"));
   }
+  // A job that needs a caller waits for every job the caller runs; needs.build is read from the call (runner/run-plans).
   const report = job(plans, 'report');
-  assert.deepEqual(report.needs, ['build', 'build-all']);
-  assert.equal(written(report)[0]!.github?.run, 'echo "built ${{ needs.build.outputs.artifact }}"');
-  const compile = job(plans, 'compile');
-  assert.equal(compile.github?.workflow, 'Reusable build');
-  assert.deepEqual(compile.github?.triggers?.call, {
-    inputs: { target: { description: 'What to build', type: 'string', required: true }, release: { type: 'boolean', default: false }, jobs: { type: 'number', default: 2 } },
+  assert.deepEqual(report.github?.needs, ['build', 'build-all']);
+  assert.deepEqual(report.needs, ['build / compile', 'build / publish', 'build-all (amd64) / compile', 'build-all (amd64) / publish', 'build-all (arm64) / compile', 'build-all (arm64) / publish']);
+
+  // At run time: the caller's if: over its needs, the late input, the secret under the called workflow's name.
+  const needs = { version: { result: 'success' as const, outputs: { number: '1.2.3' } }, 'build / compile': { result: 'success' as const, outputs: { artifact: 'dist/server.tar.gz' } } };
+  assert.equal(jobRuns(publish.github!, needs, {}), true);
+  assert.equal(jobRuns(publish.github!, { ...needs, version: { result: 'success', outputs: { number: '' } } }, {}), false, "the caller's if: is false");
+  const state = newJobState('n', { REGISTRY_TOKEN: 's3cr3t' }, needs);
+  const echo = prepareStep(publish.github!, written(publish)[0]!.github!, state, {}, publish.workspace, 1);
+  assert.ok('script' in echo && echo.script!.includes('echo "publishing dist/server.tar.gz as 1.2.3"'), JSON.stringify(echo));
+  assert.equal('environment' in echo && echo.environment.TOKEN, 's3cr3t');
+  const out = newJobState('n', {});
+  out.steps.out = { outputs: { file: 'dist/server.tar.gz' }, outcome: 'success', conclusion: 'success' };
+  assert.deepEqual(jobOutputs(compile.github!, out), { artifact: 'dist/server.tar.gz' });
+
+  // The reusable file is also read on its own, with its inputs, secrets and outputs: only a caller starts it.
+  const alone = job(plans, 'compile');
+  assert.equal(alone.github?.workflow, 'Reusable build');
+  assert.deepEqual(alone.github?.triggers?.call, {
+    inputs: { target: { description: 'What to build', type: 'string', required: true }, release: { type: 'boolean', default: false }, jobs: { type: 'number', default: 2 }, version: { type: 'string', default: 'dev' } },
     secrets: { 'registry-token': { required: true }, 'signing-key': null },
     outputs: { artifact: { description: 'The built file', value: '${{ jobs.compile.outputs.artifact }}' } },
   });
-  assert.deepEqual(compile.github?.inputs, { target: '', release: false, jobs: 2 });
-  assert.deepEqual(compile.github?.outputs, { artifact: '${{ steps.out.outputs.file }}' });
-  // Only a caller starts it: on a push it is not run on its own.
-  assert.ok(compile.steps.every((s) => /event push does not match workflow_call/.test(s.notRunBecause ?? '')));
-  assert.deepEqual(compile.images, []);
+  assert.deepEqual(alone.github?.inputs, { target: '', release: false, jobs: 2, version: 'dev' });
+  assert.ok(alone.steps.every((s) => /event push does not match workflow_call/.test(s.notRunBecause ?? '')));
+  assert.deepEqual(alone.images, []);
+  // A called job runs on the calling workflow's triggers.
+  assert.deepEqual(compile.github?.triggers?.events, { push: { branches: ['main'] } });
+  // --job build runs every job the caller runs, and what they wait for.
+  assert.deepEqual(selectJobs(plans, ['build']).map((p) => p.name), ['version', 'build / compile', 'build / publish']);
 });
 
 test('if-logic: if: over the event and the ref is answered now; over the job status and needs, left to the run', () => {
@@ -776,7 +832,7 @@ test('remote-reusable: a remote reusable workflow and remote actions are said as
   const plans = fixture('remote-reusable', { event: 'pull_request', branch: 'topic' });
   const lint = job(plans, 'lint');
   assert.deepEqual(lint.steps, []);
-  assert.match(noticeAt(lint, 'jobs.lint.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /a reusable workflow of file:\/\/\/nonexistent\/nestor-test-forge\/example-org\/shared-workflows; .*job lint is not run/);
+  assert.match(noticeAt(lint, 'jobs.lint.uses', 'NESTOR_REMOTE_UNREACHABLE').message, /^example-org\/shared-workflows\/.github\/workflows\/lint.yml@v2: a reusable workflow of file:\/\/\/nonexistent\/nestor-test-forge\/example-org\/shared-workflows; it could not be fetched \(.+\), so job lint is not run$/);
   const t = job(plans, 'test');
   assert.deepEqual(t.needs, ['lint']);
   assert.deepEqual(kinds(t), ['unavailable', 'unavailable', 'run']);
@@ -803,7 +859,7 @@ const CONTAINER = ['image', 'env.**', 'volumes', 'volumes.#', 'options', 'ports'
 const JOB = [
   'name', 'needs', 'needs.#', 'if', 'runs-on', 'runs-on.#', 'runs-on.labels', 'runs-on.labels.#', 'outputs.**', 'env.**', 'defaults', 'defaults.run', 'defaults.run.shell', 'defaults.run.working-directory',
   'timeout-minutes', 'continue-on-error', 'strategy', 'strategy.matrix.**', 'strategy.fail-fast', 'strategy.max-parallel',
-  'container', ...CONTAINER.map((k) => `container.${k}`), 'services', 'services.*', ...CONTAINER.map((k) => `services.*.${k}`), 'uses',
+  'container', ...CONTAINER.map((k) => `container.${k}`), 'services', 'services.*', ...CONTAINER.map((k) => `services.*.${k}`), 'uses', 'with.**', 'secrets.**',
   'steps', 'steps.#', ...STEP.map((k) => `steps.#.${k}`),
 ];
 export const GITHUB_READ: readonly string[] = ['name', 'on.**', 'env.**', 'defaults', 'defaults.run', 'defaults.run.shell', 'defaults.run.working-directory', 'jobs', 'jobs.*', ...JOB.map((k) => `jobs.*.${k}`)];
@@ -817,12 +873,12 @@ export const SILENTLY_DROPPED: { fixture: string; path: string; why: string }[] 
 
 /**
  * Whether a notice speaks for a key: the helper's rule; and the notice that a job calling a reusable
- * workflow is not run at all (at its `uses`) speaks for that job's with: and secrets:.
+ * workflow is not run at all (at its `uses`: its forge does not answer) speaks for that job's with: and secrets:.
  */
 function githubSpeaksFor(notice: Pick<PipelineNotice, 'key' | 'code'>, path: readonly string[]): boolean {
   if (speaksFor(notice, path)) return true;
   const key = notice.key.split('.');
-  const notRun = ['NESTOR_REUSABLE_UNSUPPORTED', 'NESTOR_REMOTE_UNREACHABLE'].includes(notice.code) && key.length === 3 && key[0] === 'jobs' && key[2] === 'uses';
+  const notRun = notice.code === 'NESTOR_REMOTE_UNREACHABLE' && key.length === 3 && key[0] === 'jobs' && key[2] === 'uses';
   return notRun && path[0] === 'jobs' && path[1] === key[1] && (path[2] === 'with' || path[2] === 'secrets');
 }
 
@@ -855,7 +911,7 @@ test('the GitHub key walk knows the keys it reads and finds one the reader drops
   assert.ok(!GITHUB_READ.some((p) => matches(p, ['jobs', 'build', 'steps', '0', 'shel'])));
   assert.deepEqual(unaccounted({ 'run-name': 'x', jobs: { a: { 'runs-on': 'ubuntu-latest', steps: [{ run: 'make' }] } } }, GITHUB_READ, []), ['run-name']);
   // A reusable-workflow job's with: and secrets: are spoken for by the notice that it is not run; another job's are not.
-  const notice = { key: 'jobs.call.uses', code: 'NESTOR_REUSABLE_UNSUPPORTED' } as const;
+  const notice = { key: 'jobs.call.uses', code: 'NESTOR_REMOTE_UNREACHABLE' } as const;
   assert.ok(githubSpeaksFor(notice, ['jobs', 'call', 'with', 'target']));
   assert.ok(!githubSpeaksFor(notice, ['jobs', 'other', 'with', 'target']));
   assert.ok(githubSpeaksFor({ key: 'jobs.a.runs-on', code: 'NESTOR_RUNNER_LABELS' }, ['jobs', 'a', 'runs-on', 'group']), 'the runs-on notice names the group as a runner label');

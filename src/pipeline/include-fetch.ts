@@ -209,7 +209,8 @@ async function runChild(): Promise<void> {
   git(['fetch', '-q', '--depth', '1', '--no-tags', job.url, job.ref]);
   if (job.kind === 'tree') {
     const commit = git(['rev-parse', 'FETCH_HEAD']).trim();
-    const target = join(job.into, commit);
+    // By commit and folder: an action and the workflows of one repository are fetched apart.
+    const target = join(job.into, job.path ? `${commit}-${createHash('sha256').update(job.path).digest('hex').slice(0, 12)}` : commit);
     if (!existsSync(target)) {
       const archive = spawnSync('git', ['--git-dir', dir, 'archive', '--format=tar', commit, ...(job.path ? [job.path] : [])], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
       if (archive.status !== 0) throw new Error(`git archive: ${String(archive.stderr).trim().split('\n').pop()}`);

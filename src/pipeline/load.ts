@@ -12,7 +12,7 @@ import { enforce, pipelineLimits, type PipelineLimits } from './limits.ts';
 import { otherDocumentNotices, readDrone } from './formats/drone.ts';
 import { explainJsonnet, isJsonnet, isStarlark, jsonnetSources, starlarkRefused } from './formats/drone-jsonnet.ts';
 import { readGitlab } from './formats/gitlab.ts';
-import { readGithub, type GithubFacts } from './formats/github.ts';
+import { readGithubJobs, type GithubFacts } from './formats/github.ts';
 import { githubContext, githubVariables } from './github/contexts.ts';
 import { withWorkflowArtifacts } from './github/artifacts.ts';
 import { readNestor } from './formats/nestor.ts';
@@ -184,7 +184,8 @@ function readEach(path: string, format: Format, sources: YamlSource[], facts: Gi
       case 'woodpecker':
         return [{ config: readWoodpecker(source, workflowName(path)), source }];
       case 'github':
-        return readGithub(source, facts).map((config) => ({ config, source }));
+        // A called workflow's jobs are compiled against their own file, where they are written.
+        return readGithubJobs(source, facts);
       case 'gitlab':
         // A component's header document (`spec: inputs`, then `---`) is not a pipeline.
         if (sources.length > 1 && source === sources[0] && isHeader(source.value)) return [];
@@ -293,7 +294,7 @@ export function builtinVariables(config: PipelineConfig, facts: RunFacts, job: {
     case 'gitlab':
       return { ...common, ...(job.step ? { CI_JOB_NAME: job.step } : {}) };
     case 'github':
-      return { ...common, ...githubVariables(githubContext(facts, { workflow: config.github?.workflow ?? config.name, job: config.name })) };
+      return { ...common, ...githubVariables(githubContext(facts, { workflow: config.github?.workflow ?? config.name, job: config.github?.jobId ?? config.name })) };
     default:
       return common;
   }

@@ -11,6 +11,7 @@ import type { JobResult } from '../scheduler/results.ts';
 import { runJobGraph } from '../scheduler/job-graph.ts';
 import { runJob, type ScheduleOptions } from '../scheduler/scheduler.ts';
 import type { NeededJob } from '../pipeline/github/step-runtime.ts';
+import { namespaceOf, neededJob } from '../pipeline/github/called-workflow.ts';
 import { scheduleOptions, type ExecuteOptions } from './execute-job.ts';
 
 export interface RunPlansOptions extends ExecuteOptions {
@@ -70,19 +71,23 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
 
 /**
  * `needs.ID` of a GitHub job: how each job it needs ended, with its outputs; a matrix job's
- * combinations as one (failed if any failed, outputs of the last to set each), as on GitHub.
- * The jobs are those run here (`plans`, ended ones in `ended`) and those of `earlier`, in the
- * file's order: a plan's `pipeline` is its GitHub job id.
+ * combinations as one (failed if any failed, outputs of the last to set each), as on GitHub,
+ * and a job that calls a reusable workflow as every job it called, with the called workflow's
+ * outputs. The jobs are those run here (`plans`, ended ones in `ended`) and those of `earlier`,
+ * in the file's order: a plan's `pipeline` is its GitHub job id (`CALLER / ID` in a called
+ * workflow). A called job is also given its callers' needs, which their `if:` and `with:` read,
+ * each keyed in its own workflow's namespace (github/called-workflow.ts).
  */
 export function neededJobs(plan: JobPlan, plans: JobPlan[], ended: ReadonlyMap<string, JobResult>, earlier?: EarlierJobs): Record<string, NeededJob> {
   const elsewhere = new Map(earlier?.results.map((r) => [r.name, r]));
   const known = [...new Map([...(earlier?.plans ?? []), ...plans].map((p) => [p.name, p])).values()];
+  const endedAs = (p: { name: string }) => ended.get(p.name) ?? elsewhere.get(p.name);
   const out: Record<string, NeededJob> = {};
-  for (const id of plan.github?.needs ?? []) {
-    const results = known.filter((p) => p.pipeline === id).map((p) => ended.get(p.name) ?? elsewhere.get(p.name)).filter((r): r is JobResult => r !== undefined);
-    const status = results.some((r) => r.status === 'failure') ? 'failure' : results.some((r) => r.status === 'cancelled') ? 'cancelled' : results.length && results.every((r) => r.status === 'skipped') ? 'skipped' : 'success';
-    out[id] = { result: status, outputs: Object.assign({}, ...results.map((r) => r.outputs ?? {})) };
-  }
+  const ask = (namespace: string, ids: readonly string[]) => {
+    for (const id of ids) out[namespace + id] ??= neededJob(namespace + id, known, endedAs);
+  };
+  if (plan.github) ask(namespaceOf(plan.github.call), plan.github.needs);
+  for (let call = plan.github?.call; call; call = call.parent) ask(namespaceOf(call.parent), call.needs);
   return out;
 }
 

@@ -8,7 +8,7 @@ import { SecretMasker } from './secret-masker.ts';
 import { serviceSink } from './sinks.ts';
 import { runGraph } from './step-graph.ts';
 import { GithubJobRun } from './github-steps.ts';
-import { jobRuns, type NeededJob } from '../pipeline/github/step-runtime.ts';
+import { jobNotRunBecause, type NeededJob } from '../pipeline/github/step-runtime.ts';
 
 export interface ScheduleOptions {
   secrets?: Record<string, string>;
@@ -90,13 +90,13 @@ export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOpti
   if (signal.aborted) return finish('cancelled', undefined, []);
   // A GitHub job's if: is answered once the jobs it needs have ended, before anything is made.
   if (plan.github) {
-    let runs = true;
+    let why: string | undefined;
     try {
-      runs = jobRuns(plan.github, opts.needs ?? {}, secrets);
+      why = jobNotRunBecause(plan.github, opts.needs ?? {}, secrets);
     } catch (err) {
       return finish('failure', `its if: cannot be evaluated: ${errorMessage(err)}`, []);
     }
-    if (!runs) return { ...finish('skipped', undefined, []), notRunBecause: `its if: ${plan.github.if} is false` };
+    if (why !== undefined) return { ...finish('skipped', undefined, []), notRunBecause: why };
     githubRun = new GithubJobRun(plan, masker, secrets, opts.needs ?? {}, opts.hashFiles);
   }
   // A pull secret that is given but unusable fails the job before any engine starts.

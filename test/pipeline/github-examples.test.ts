@@ -212,3 +212,26 @@ test('github-remote-action: owner/repo@ref is fetched with git from the operator
     rmSync(cache, { recursive: true, force: true });
   }
 });
+
+test('github-reusable: a job calls a reusable workflow of the repository with inputs and a secret; its jobs run as build / JOB, and a later job reads the call\'s outputs', { timeout: 300_000 }, async () => {
+  const out = await runExample('github-reusable', ['--secret', 'REGISTRY_TOKEN=reg-t0ken-77']);
+  assert.equal(out.result.status, 'success', out.raw);
+  // build.yml is read on its own too: only a caller starts it, so on a push its jobs are not run.
+  assert.deepEqual(out.result.jobs.map((j) => [j.name, j.status]), [
+    ['compile', 'skipped'],
+    ['package', 'skipped'],
+    ['version', 'success'],
+    ['build / compile', 'success'],
+    ['build / package', 'success'],
+    ['deploy', 'success'],
+  ]);
+  const lines = (job: string, step: string) => out.logs.filter((l) => l.job === job && l.source === step).map((l) => l.text);
+  assert.deepEqual(lines('build / compile', 'Show the inputs'), ['target=server release=true version=2.5.0', 'a release build'], "with: over github (now) and needs (as the run goes), typed as declared");
+  assert.deepEqual(lines('build / package', 'Log in with the secret'), ['logging in with ********'], 'the secret under the called workflow\'s name, masked');
+  assert.ok(!out.raw.includes('reg-t0ken-77'), 'the secret never reaches the log');
+  assert.deepEqual(jobOf(out, 'build / compile')?.outputs, { artifact: 'server-2.5.0.tar.gz' });
+  const checksum = jobOf(out, 'build / package')?.outputs?.checksum ?? '';
+  assert.match(checksum, /^[0-9a-f]{12}$/);
+  assert.deepEqual(lines('deploy', 'Deploy what the build made'), ['the build ended success', `deploying server-2.5.0.tar.gz (checksum ${checksum})`], "needs.build: the call's result and its workflow_call outputs");
+  assert.deepEqual(await engineNames(host), []);
+});

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, posix } from 'node:path';
-import { FILE_NOT_FOUND, PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
-import { ExpressionError, truthy, type ExpressionScope, type Value } from '../github/expression.ts';
+import { join, posix, resolve } from 'node:path';
+import { PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
+import { ExpressionError, type ExpressionScope, type Value } from '../github/expression.ts';
 import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
 import { FILES_DIR } from '../github/step-runtime.ts';
 import { ACTIONS_NODE_DIR, ACTIONS_NODE_IMAGE } from '../../config.ts';
 import type { ActionFrame, GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
-import { checkTemplate, fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
+import { fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
+import { namespaceOf } from '../github/called-workflow.ts';
 import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
 import { didYouMean } from '../suggest.ts';
 import { check } from '../validate.ts';
@@ -15,7 +15,9 @@ import type { RunFacts } from '../when.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { actionUse, type ActionUse } from './github-actions.ts';
 import { expandMatrix, MatrixError, type Combination } from './github-matrix.ts';
-import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep } from './github-schema.ts';
+import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep, type Workflow } from './github-schema.ts';
+import { callJob, staticInputs, type CallSite, type Placed, type WorkflowContext, type WorkflowReader } from './github-reusable.ts';
+import { checkExpression, checkTemplateAt, listOf, runsAfter, staticIf } from './github-static.ts';
 import { readTriggers } from './github-triggers.ts';
 import { unreadable } from './items.ts';
 import { runsOnImage } from './github-runs-on.ts';
@@ -44,35 +46,76 @@ export interface GithubFacts extends RunFacts {
 }
 
 export function readGithub(source: YamlSource, facts: GithubFacts): PipelineConfig[] {
+  return readGithubJobs(source, facts).map((r) => r.config);
+}
+
+/** A job as read, with the file it is read from: a called workflow's jobs are in the called file. */
+export interface ReadJob {
+  config: PipelineConfig;
+  source: YamlSource;
+}
+
+/** The workflow's jobs, those of the workflows its jobs call among them (formats/github-reusable.ts). */
+export function readGithubJobs(source: YamlSource, facts: GithubFacts): ReadJob[] {
   const problems: PipelineProblem[] = [];
   const notices: PipelineNotice[] = [];
   if (!source.value || typeof source.value !== 'object' || Array.isArray(source.value)) {
-    return [unreadable(source, 'github', GITHUB_WORKSPACE, [{ position: source.position([]), message: 'a workflow is a map with on: and jobs:' }])];
+    return [{ config: unreadable(source, 'github', GITHUB_WORKSPACE, [{ position: source.position([]), message: 'a workflow is a map with on: and jobs:' }]), source }];
   }
   const doc = check(source, workflowSchema, source.value, [], 'the workflow', problems);
-  if (!doc) return [{ ...unreadable(source, 'github', GITHUB_WORKSPACE, problems) }];
+  if (!doc) return [{ config: unreadable(source, 'github', GITHUB_WORKSPACE, problems), source }];
   const workflowName = doc.name ?? source.file.split('/').pop()!.replace(/\.ya?ml$/, '');
   const { triggers, when } = readTriggers(source, doc.on, problems, notices);
   const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown }>).map(([k, v]) => [k, (v?.default ?? '') as Value]));
   recordTopLevel(source, doc, notices);
   const runName = doc['run-name'] !== undefined ? runNameOf(doc['run-name'], facts, workflowName, inputs) : undefined;
-  const workflowEnv = envOf(source, doc.env, ['env'], problems);
+  const read = readJobs(source, facts, doc, { workflowName, inputs, late: [], when, problems, trail: [resolve(source.file)], home: { kind: 'repository' } });
+  if (read.length === 0) return [{ config: { ...unreadable(source, 'github', GITHUB_WORKSPACE, problems), notices }, source }];
+  // The workflow's own findings are said once, with its first job.
+  const first = read[0]!;
+  first.config = { ...first.config, problems: [...problems, ...(first.config.problems ?? [])], notices: [...notices, ...(first.config.notices ?? [])] };
+  return read.map(({ config, source: from }) => ({ config: config.github ? { ...config, problems: config.problems ?? [], github: { ...config.github, triggers, ...(runName ? { runName } : {}) } } : { ...config, problems: config.problems ?? [] }, source: from }));
+}
+
+/** The jobs of one workflow, the run's or a called one's, each waiting for the pipelines of the jobs it needs. */
+function readJobs(source: YamlSource, facts: GithubFacts, doc: Workflow, w: WorkflowContext): Placed[] {
+  const workflowEnv = envOf(source, doc.env, ['env'], w.problems);
   const jobIds = Object.keys(doc.jobs);
-  const configs: PipelineConfig[] = [];
-  checkNeeds(source, doc.jobs, problems);
+  checkNeeds(source, doc.jobs, w.problems);
+  const reader: WorkflowReader = { readJobs: (s, d, inner) => readJobs(s, facts, d, inner), matrixOf, topLevel: (s, d, notices) => recordTopLevel(s, d, notices, true) };
+  const placed: Placed[] = [];
   for (const [jobId, raw] of Object.entries(doc.jobs)) {
     const at: PathSegment[] = ['jobs', jobId];
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(jobId)) problems.push({ position: source.position(['jobs'], jobId), message: `job id "${jobId}" must start with a letter or _ and hold only letters, digits, - and _` });
-    const job = check(source, jobSchema, raw, at, `job ${jobId}`, problems);
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(jobId)) w.problems.push({ position: source.position(['jobs'], jobId), message: `job id "${jobId}" must start with a letter or _ and hold only letters, digits, - and _` });
+    const job = check(source, jobSchema, raw, at, `job ${jobId}`, w.problems);
     if (!job) continue;
-    const read = readJob(source, facts, { jobId, job, at, workflowName, workflowEnv, defaults: doc.defaults?.run, inputs, jobIds, when, problems });
-    configs.push(...read);
+    if (job.uses !== undefined) {
+      const notices: PipelineNotice[] = [];
+      recordJobKeys(source, job, at, notices);
+      placed.push(...callJob(source, facts, { jobId, job, at, notices }, w, reader));
+      continue;
+    }
+    const j: JobContext = { jobId, job, at, workflowName: w.workflowName, workflowEnv, defaults: doc.defaults?.run, inputs: w.inputs, late: w.late, jobIds, when: w.when, problems: w.problems, ...(w.call ? { call: w.call } : {}) };
+    for (const config of readJob(source, facts, j)) {
+      const { dependsOn, ...rest } = config;
+      placed.push({ job: jobId, config: rest, source, waits: dependsOn ?? [], root: !dependsOn?.length });
+    }
   }
-  if (configs.length === 0) return [{ ...unreadable(source, 'github', GITHUB_WORKSPACE, problems), notices }];
-  // The workflow's own findings are said once, with its first job.
-  configs[0] = { ...configs[0]!, problems: [...problems, ...(configs[0]!.problems ?? [])], notices: [...notices, ...(configs[0]!.notices ?? [])] };
-  for (const c of configs.slice(1)) c.problems ??= [];
-  return configs.map((c) => (c.github ? { ...c, github: { ...c.github, triggers, ...(runName ? { runName } : {}) } } : c));
+  return byPipeline(placed, namespaceOf(w.call?.plan));
+}
+
+/**
+ * What each job waits for, by pipeline: a job's own (every matrix combination of it), or every
+ * job a calling job runs, which all end before the caller counts as ended.
+ */
+function byPipeline(placed: Placed[], namespace: string): Placed[] {
+  const pipelines = new Map<string, Set<string>>();
+  for (const p of placed) pipelines.set(p.job, (pipelines.get(p.job) ?? new Set()).add(p.config.name));
+  return placed.map((p) => {
+    if (p.waits.length === 0) return p;
+    const waits = p.waits.flatMap((w) => [...(pipelines.get(w.name) ?? [namespace + w.name])].map((name) => ({ name, at: w.at })));
+    return { ...p, waits: [], config: { ...p.config, dependsOn: [...(p.config.dependsOn ?? []), ...waits] } };
+  });
 }
 
 /** `run-name`: the run's title, over the github and inputs contexts (what GitHub allows there). */
@@ -89,9 +132,13 @@ interface JobContext {
   workflowEnv: Record<string, string>;
   defaults?: { shell?: string; 'working-directory'?: string };
   inputs: Record<string, Value>;
+  /** Inputs only the run knows: a called workflow's, which its caller gives from its needs. */
+  late: string[];
   jobIds: string[];
   when: Condition[];
   problems: PipelineProblem[];
+  /** The call that runs the job, in a called workflow. */
+  call?: CallSite;
 }
 
 function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): PipelineConfig[] {
@@ -99,7 +146,9 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
   const problems: PipelineProblem[] = [];
   const jobNotices: PipelineNotice[] = [];
   recordJobKeys(source, job, at, jobNotices);
-  if (job.uses !== undefined) return [reusableWorkflowJob(source, facts, j, jobNotices, problems)];
+  for (const key of ['with', 'secrets'] as const) {
+    if (job[key] !== undefined) problems.push({ position: source.position(at, key), message: `${key}: is what a job that calls a reusable workflow (uses:) gives it; job ${jobId} runs steps: give a step its inputs under the step's with:, and its secrets through env:` });
+  }
   if (job['runs-on'] === undefined) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no runs-on: say where it runs (runs-on: ubuntu-latest)` });
   if (!job.steps?.length) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no steps: a job runs steps (or uses: a reusable workflow)` });
   const combos = matrixOf(source, job, at, problems, jobNotices);
@@ -112,7 +161,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
     // What this combination's parts mean, beside what the job's own keys do.
     const notices: PipelineNotice[] = [...jobNotices];
     const strategy = { 'fail-fast': failFast, 'job-index': index, 'job-total': combos.length, 'max-parallel': maxParallel || combos.length };
-    const scope: ExpressionScope = { contexts: { github, matrix: combo, strategy, inputs: j.inputs, vars: {}, env: { ...j.workflowEnv }, secrets: {}, runner: runnerContext() } };
+    const scope: ExpressionScope = { contexts: { github, matrix: combo, strategy, inputs: staticInputs(j.inputs, j.late), vars: {}, env: { ...j.workflowEnv }, secrets: {}, runner: runnerContext() } };
     const evalText = (text: string, where: PathSegment[], key?: string) => staticText(source, text, scope, where, key, problems);
     const container = job.container !== undefined ? containerOf(source, job.container, [...at, 'container'], scope, problems, notices) : undefined;
     const runsOn = runsOnImage(source, job['runs-on'] ?? 'ubuntu-latest', [...at], scope, facts.platforms ?? {}, problems, notices, container?.image);
@@ -155,23 +204,27 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       ...(steps.some((s) => s.github?.kind === 'upload-artifact') ? { uploads: true } : {}),
       ...(steps.some((s) => s.github?.kind === 'download-artifact') ? { downloads: true } : {}),
       runnerOs: 'Linux',
+      ...(j.call ? { call: j.call.plan } : {}),
     };
     for (const [k, v] of Object.entries(job.outputs ?? {})) checkTemplateAt(source, v, [...at, 'outputs'], k, problems);
-    const title = job.name !== undefined ? evalText(job.name, at, 'name') : undefined;
+    // A name over a late input keeps that part as written, as one over needs would be if GitHub allowed it here.
+    const title = job.name === undefined ? undefined : j.late.length && checkTemplateAt(source, job.name, at, 'name', problems) ? fillKnown(job.name, scope).trim() : evalText(job.name, at, 'name');
+    // A false if: of the job that calls this one's workflow leaves out every job of it.
+    const notRun = runsOn.unavailable ?? j.call?.skip ?? (decided === false ? `the job's if: ${jobIf} is false` : undefined);
     return {
-      name: jobId,
+      name: namespaceOf(j.call?.plan) + jobId,
       format: 'github',
       file: source.file,
       environment: {},
       // A step in a container of its own (docker://, a Docker action) writes its file commands where the job container reads them.
-      steps: [...withActionsNode(setUp, steps, at), ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (runsOn.unavailable ? { ...s, notRunBecause: runsOn.unavailable } : decided === false ? { ...s, notRunBecause: `the job's if: ${jobIf} is false` } : s)),
+      steps: [...withActionsNode(setUp, steps, at), ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (notRun !== undefined ? { ...s, notRunBecause: notRun } : s)),
       services,
       volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }, ...(steps.some((s) => s.github?.usesNode) ? [{ name: ACTIONS_NODE_VOLUME, kind: 'temp' as const, at }] : [])],
       matrix: [Object.fromEntries(Object.entries(combo).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]))],
       workspace: GITHUB_WORKSPACE,
       when: j.when,
       ...(listOf(job.needs).length ? { dependsOn: listOf(job.needs).map((n, i) => ({ name: n, at: Array.isArray(job.needs) ? [...at, 'needs', i] : [...at, 'needs'] })) } : {}),
-      ...(jobIf !== undefined && /\balways\s*\(/i.test(jobIf) ? { runsOn: ['success', 'failure'] as ('success' | 'failure')[] } : jobIf !== undefined && /\bfailure\s*\(/i.test(jobIf) ? { runsOn: ['failure'] as ('success' | 'failure')[] } : {}),
+      ...runsAfter(jobIf),
       ...(runsOn.labels.length ? { runnerLabels: runsOn.labels } : {}),
       ...(title && title !== jobId ? { title } : {}),
       at,
@@ -362,39 +415,6 @@ function dockerCliNotices(source: YamlSource, run: string, at: PathSegment[], no
   if (/(^|[\s;&|(])docker\s+buildx\s/m.test(run)) notices.push(source.notice(at, 'run', 'NESTOR_DOCKER_BUILDX', 'the script runs `docker buildx`, which Debian bookworm does not package: the job engine builds with its built-in BuildKit through docker build (DOCKER_BUILDKIT=1); give an image with the plugin for buildx itself', 'degraded'));
 }
 
-/** A job that calls a reusable workflow: a local one is read from the repository; a remote one needs its forge. */
-function reusableWorkflowJob(source: YamlSource, facts: GithubFacts, j: JobContext, notices: PipelineNotice[], problems: PipelineProblem[]): PipelineConfig {
-  const uses = j.job.uses!;
-  const base: PipelineConfig = {
-    ...unreadable(source, 'github', GITHUB_WORKSPACE, problems),
-    name: j.jobId,
-    unread: [{ name: j.jobId, at: j.at }],
-    at: j.at,
-    when: j.when,
-    notices,
-    ...(listOf(j.job.needs).length ? { dependsOn: listOf(j.job.needs).map((n) => ({ name: n, at: [...j.at, 'needs'] })) } : {}),
-  };
-  if (uses.startsWith('./')) {
-    const dir = facts.includes?.repoDir;
-    const file = uses.replace(/@.*$/, '');
-    if (!dir || !existsSync(join(dir, file))) {
-      problems.push({ position: source.position(j.at, 'uses'), code: FILE_NOT_FOUND, message: `${uses}: the repository has no ${file}: add the reusable workflow there, or name the right file` });
-      return base;
-    }
-    notices.push(source.notice(j.at, 'uses', 'NESTOR_REUSABLE_UNSUPPORTED', `${uses}: a reusable workflow of this repository; Nestor does not run reusable workflows yet: the job is not run`, 'degraded'));
-    return base;
-  }
-  const [name, ref] = uses.split('@');
-  const [owner, repo] = (name ?? '').split('/');
-  if (!ref || !owner || !repo) {
-    problems.push({ position: source.position(j.at, 'uses'), message: `"${uses}" is not owner/repo/.github/workflows/FILE.yml@ref or ./.github/workflows/FILE.yml` });
-    return base;
-  }
-  const forge = { ...DEFAULT_INCLUDE_SOURCE, ...facts.includes }.actionsBase;
-  notices.push(source.notice(j.at, 'uses', REMOTE_UNREACHABLE, `${uses}: a reusable workflow of ${forge}/${owner}/${repo}; Nestor does not fetch reusable workflows yet, so job ${j.jobId} is not run`, 'degraded'));
-  return base;
-}
-
 function matrixOf(source: YamlSource, job: GithubJob, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[]): Combination[] {
   if (typeof job.strategy === 'string') {
     notices.push(source.notice(at, 'strategy', 'NESTOR_MATRIX_DYNAMIC', `the strategy is the expression ${job.strategy}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once, with an empty matrix`, 'degraded'));
@@ -458,10 +478,11 @@ function checkNeeds(source: YamlSource, jobs: Record<string, unknown>, problems:
   for (const id of ids) if (visit(id, [])) break;
 }
 
-/** Keys of the workflow recorded for the server or said for what they mean here. */
-function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concurrency?: unknown; 'run-name'?: string }, notices: PipelineNotice[]): void {
+/** Keys of the workflow recorded for the server or said for what they mean here; `called`: a workflow a job calls. */
+function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concurrency?: unknown; 'run-name'?: string }, notices: PipelineNotice[], called = false): void {
   if (doc.permissions !== undefined) notices.push(source.notice([], 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
-  if (doc['run-name'] !== undefined) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_RECORDED', 'run-name: recorded as the title a server shows for the run (nestor run names jobs, not runs)', 'info'));
+  if (doc['run-name'] !== undefined && called) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_UNUSED', "run-name: a called workflow's is not used, as on GitHub: the run is named by the workflow that calls it", 'info'));
+  else if (doc['run-name'] !== undefined) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_RECORDED', 'run-name: recorded as the title a server shows for the run (nestor run names jobs, not runs)', 'info'));
   if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
 }
 
@@ -519,28 +540,6 @@ function templatesOf(step: GithubStep): [string, string][] {
   return out;
 }
 
-function checkTemplateAt(source: YamlSource, text: string, at: PathSegment[], key: string, problems: PipelineProblem[]): void {
-  try {
-    checkTemplate(text);
-  } catch (err) {
-    if (!(err instanceof ExpressionError)) throw err;
-    problems.push({ position: source.position(at, key), message: err.message });
-  }
-}
-
-function checkExpression(source: YamlSource, expression: string, at: PathSegment[], key: string, problems: PipelineProblem[]): void {
-  checkTemplateAt(source, `\${{ ${expression} }}`, at, key, problems);
-}
-
-/** An `if:` that reads only what is known before the run, answered now. */
-function staticIf(expression: string, scope: ExpressionScope): boolean | undefined {
-  try {
-    return truthy(fillValue(`\${{ ${expression} }}`, scope));
-  } catch {
-    return undefined;
-  }
-}
-
 function staticText(source: YamlSource, text: string, scope: ExpressionScope, at: PathSegment[], key: string | undefined, problems: PipelineProblem[]): string {
   try {
     return fill(text, scope);
@@ -570,10 +569,6 @@ function booleanOf(value: boolean | string | undefined, scope: ExpressionScope):
   } catch {
     return undefined;
   }
-}
-
-function listOf(value: string | string[] | undefined): string[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
 /** `with: args` of a docker:// step, split as a shell would split it (quotes kept together). */

@@ -11,10 +11,12 @@ export const ARTIFACTS_DIR = '.nestor-artifacts';
 
 export function withWorkflowArtifacts(plans: JobPlan[]): JobPlan[] {
   if (!plans.some((p) => p.github?.downloads || p.github?.uploads)) return plans;
+  // By pipeline, the jobs it waits for named as plans name them: a called workflow's jobs are
+  // `CALLER / JOB` and wait for their caller's needs too, so a job id alone would not say which.
   const byJob = new Map<string, JobPlan[]>();
-  for (const p of plans) if (p.github) byJob.set(p.github.jobId, [...(byJob.get(p.github.jobId) ?? []), p]);
+  for (const p of plans) if (p.github) byJob.set(p.pipeline, [...(byJob.get(p.pipeline) ?? []), p]);
   const ancestors = (id: string, seen = new Set<string>()): Set<string> => {
-    for (const need of byJob.get(id)?.[0]?.github?.needs ?? []) {
+    for (const need of byJob.get(id)?.[0]?.needs ?? []) {
       if (seen.has(need)) continue;
       seen.add(need);
       ancestors(need, seen);
@@ -23,7 +25,7 @@ export function withWorkflowArtifacts(plans: JobPlan[]): JobPlan[] {
   };
   return plans.map((p) => {
     if (!p.github) return p;
-    const from = p.github.downloads ? [...ancestors(p.github.jobId)].flatMap((id) => (byJob.get(id) ?? []).filter((u) => u.github?.uploads).map((u) => u.name)) : [];
+    const from = p.github.downloads ? [...ancestors(p.pipeline)].flatMap((id) => (byJob.get(id) ?? []).filter((u) => u.github?.uploads).map((u) => u.name)) : [];
     return {
       ...p,
       ...(p.github.uploads ? { artifacts: { paths: [`${ARTIFACTS_DIR}/`], exclude: [], when: 'always' as const, expireInMs: null } } : {}),

@@ -115,6 +115,41 @@ export interface GithubJobPlan {
   triggers?: WorkflowTriggers;
   /** RUNNER_OS and runner.os: what the job's image is (Linux here). */
   runnerOs: string;
+  /** A job of a reusable workflow: the call that runs it (github/called-workflow.ts). */
+  call?: WorkflowCall;
+}
+
+/**
+ * What a job of a reusable workflow gets from the job that calls it, as GitHub runs such a
+ * call: each called job is a job of the run, named `CALLER / JOB`, whose `inputs` are the
+ * caller's `with:`, whose `secrets` are the caller's `secrets:`, and which runs only if the
+ * caller's `if:` (over the caller's `needs`) says so. The calling workflow's `needs.CALLER`
+ * is answered by the called workflow's `on.workflow_call.outputs`, over its jobs.
+ */
+export interface WorkflowCall {
+  /** The calling job as its workflow's `needs` name it: `build`, or `outer / build` inside another call. */
+  job: string;
+  /** This call: the calling job with its matrix values (`build (1)`); each called job's pipeline is `CALLER / JOB`. */
+  caller: string;
+  uses: string;
+  /** The caller's `if:` when only the run answers it; absent: success() of the caller's needs. */
+  if?: string;
+  /** The caller's `needs`, by id in the calling workflow. */
+  needs: string[];
+  /** The called workflow's inputs known when the file is read: the caller's `with:` over the inputs' defaults, typed as declared. */
+  inputs: Record<string, Value>;
+  /** `with:` values only the run answers (they read `needs`), templates over the caller's contexts, each with its declared type. */
+  late: Record<string, { template: string; type: 'string' | 'boolean' | 'number' }>;
+  /** The caller's matrix combination, for what the late values and the secrets read of it. */
+  matrix: Record<string, Value>;
+  /** The calling workflow's own `inputs`, for the outermost call (a deeper call reads its parent's). */
+  callerInputs?: Record<string, Value>;
+  /** `inherit` (every secret of the caller), or each secret of the called workflow as a template over the caller's `secrets`. */
+  secrets: 'inherit' | Record<string, string>;
+  /** The called workflow's `outputs`: templates over its `jobs` (`jobs.ID.outputs.NAME`, `jobs.ID.result`). */
+  outputs: Record<string, string>;
+  /** The call the caller itself is a job of. */
+  parent?: WorkflowCall;
 }
 
 /** A workflow's `on:` as read: what starts it, for a server's repository pipelines. */

@@ -3,6 +3,7 @@ import { evaluateIf, type ExpressionScope, type Value } from './expression.ts';
 import { runnerContext } from './contexts.ts';
 import type { ActionFrame, GithubJobPlan, GithubStepPlan } from './job-plan.ts';
 import { fill } from './templates.ts';
+import { callInputs, callNotRunBecause, callSecrets, needsIn, statusOf } from './called-workflow.ts';
 
 /**
  * A GitHub job's steps as its runner finishes them, one at a time: each step's `if:` against
@@ -76,12 +77,12 @@ export function scopeOf(job: GithubJobPlan, state: GithubJobState, stepEnv: Reco
   const github = job.context ?? {};
   const contexts: Record<string, Value> = {
     github: frame ? { ...github, action_path: actionPath(job, frame) } : github,
-    inputs: entered ? entered.inputs : (job.inputs ?? {}),
+    inputs: entered ? entered.inputs : inputsOf(job, state),
     matrix: job.matrix,
     strategy: job.strategy,
-    needs: Object.fromEntries(Object.entries(state.needs).map(([k, v]) => [k, { result: v.result, outputs: v.outputs }])),
+    needs: needsContext(job, state),
     steps: Object.fromEntries(stepsIn(state, frame?.caller).map(([k, v]) => [k, { outputs: v.outputs, outcome: v.outcome, conclusion: v.conclusion }])),
-    secrets: { GITHUB_TOKEN: '', ...state.secrets },
+    secrets: { GITHUB_TOKEN: '', ...secretsOf(job, state) },
     vars: state.vars,
     runner: runnerContext(),
     job: { status: state.cancelled ? 'cancelled' : state.failed ? 'failure' : 'success', container: { id: '', network: '' }, services: {} },
@@ -156,7 +157,7 @@ export function leaveAction(job: GithubJobPlan, frame: ActionFrame, state: Githu
 /** The job's `env` (the workflow's, then its own), filled in order, each seeing those before it. */
 function jobEnv(job: GithubJobPlan, state: GithubJobState): Record<string, string> {
   const out: Record<string, string> = {};
-  const partial: ExpressionScope = { contexts: { github: job.context ?? {}, inputs: job.inputs ?? {}, matrix: job.matrix, strategy: job.strategy, secrets: state.secrets, vars: state.vars, needs: Object.fromEntries(Object.entries(state.needs).map(([k, v]) => [k, { result: v.result, outputs: v.outputs }])), env: out, runner: runnerContext() } };
+  const partial: ExpressionScope = { contexts: { github: job.context ?? {}, inputs: inputsOf(job, state), matrix: job.matrix, strategy: job.strategy, secrets: secretsOf(job, state), vars: state.vars, needs: needsContext(job, state), env: out, runner: runnerContext() } };
   for (const [k, v] of Object.entries(job.env)) out[k] = fill(v, partial);
   return out;
 }
@@ -434,10 +435,35 @@ export function jobOutputs(job: GithubJobPlan, state: GithubJobState): Record<st
 
 /** Whether the job runs, by its `if:` against how the jobs it needs ended. */
 export function jobRuns(job: GithubJobPlan, needs: Record<string, NeededJob>, secrets: Record<string, string>): boolean {
-  if (job.if === undefined) return true;
+  return jobNotRunBecause(job, needs, secrets) === undefined;
+}
+
+/** Why the job does not run: the `if:` of a job that calls it (its workflow), or its own; undefined: it runs. */
+export function jobNotRunBecause(job: GithubJobPlan, needs: Record<string, NeededJob>, secrets: Record<string, string>): string | undefined {
+  const called = job.call ? callNotRunBecause(job, needs, {}) : undefined;
+  if (called !== undefined || job.if === undefined) return called;
   const state = newJobState('', secrets, needs);
-  state.failed = Object.values(needs).some((n) => n.result === 'failure' || n.result === 'cancelled');
-  return evaluateIf(job.if, scopeOf(job, state));
+  state.failed = statusOf(needsIn(needs, job.call)).failed;
+  return evaluateIf(job.if, scopeOf(job, state)) ? undefined : `its if: ${job.if} is false`;
+}
+
+/**
+ * The `needs` context: the jobs this one needs, by id. A job of a called workflow is given its
+ * caller's needs too (for the caller's if: and with:), which are not its own.
+ */
+function needsContext(job: GithubJobPlan, state: GithubJobState): Record<string, Value> {
+  const own = job.call ? needsIn(state.needs, job.call) : state.needs;
+  return Object.fromEntries(Object.entries(own).map(([k, v]) => [k, { result: v.result, outputs: v.outputs }]));
+}
+
+/** The `inputs` context: the workflow's inputs, a called workflow's from its caller's `with:`. */
+function inputsOf(job: GithubJobPlan, state: GithubJobState): Record<string, Value> {
+  return job.call ? callInputs(job, job.call, state.needs, state.vars) : (job.inputs ?? {});
+}
+
+/** The `secrets` context: the run's, or those a called workflow's caller passes on. */
+function secretsOf(job: GithubJobPlan, state: GithubJobState): Record<string, string> {
+  return job.call ? callSecrets(job, job.call, state.needs, state.secrets, state.vars) : state.secrets;
 }
 
 export function shellQuoted(s: string): string {
