@@ -1,4 +1,4 @@
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, YAMLSeq, type CollectionTag, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, YAMLSeq, type CollectionTag, type Document, type Node, type ParseOptions, type ScalarTag, type Tags } from 'yaml';
 import type { ErrorCode } from '../errors.ts';
 import { PipelineError, type PipelineNotice, type SourcePosition } from './errors.ts';
 import { DEFAULT_PIPELINE_LIMITS, PipelineLimitError, type PipelineLimits } from './limits.ts';
@@ -26,6 +26,29 @@ const referenceTag = {
   nodeClass: ReferenceSeq,
   resolve: (seq: YAMLSeq): ReferenceSeq => Object.assign(new ReferenceSeq(), seq),
 } as unknown as CollectionTag;
+
+/**
+ * YAML's exponent floats, except where the text cannot be the number: `96e61171` (a commit's
+ * first eight hex digits, which Drone's and Woodpecker's ${DRONE_COMMIT_SHA:0:8} puts in the
+ * file before it is read) is too large for a number and would become Infinity; Go's YAML,
+ * which those forges read with, keeps it as the text it is. So does Nestor: an exponent form
+ * whose value is not finite, or that is digits, an `e` and digits (no point, no sign: how a
+ * hex prefix looks, never how a file writes a number), stays a string.
+ */
+function keepHexLikeExponents(tags: Tags): Tags {
+  return tags.map((t) => {
+    const tag = t as ScalarTag;
+    if (tag.tag !== 'tag:yaml.org,2002:float' || tag.format !== 'EXP' || !tag.resolve) return t;
+    const resolve = tag.resolve;
+    return {
+      ...tag,
+      resolve: (text: string, onError: (message: string) => void, options: ParseOptions) => {
+        const n = Number(text);
+        return !Number.isFinite(n) || /^[0-9]+[eE][0-9]+$/.test(text) ? text : resolve(text, onError, options);
+      },
+    } as ScalarTag;
+  });
+}
 
 /**
  * A parsed YAML file that remembers where each value came from, so that any later check can
@@ -273,7 +296,7 @@ function locate(file: string, text: string, depth: number): Located[] {
   const lines = new LineCounter();
   const parser = new BoundedParser(lines.addNewLine, depth);
   // Repeated keys are kept (the last one counts) and found by repeatedKeys, in one pass.
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true, customTags: [referenceTag] });
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true, customTags: (tags) => [...keepHexLikeExponents(tags), referenceTag] });
   let docs: Document[];
   try {
     docs = [...composer.compose(parser.parse(text))];
