@@ -1,4 +1,4 @@
-import { compileRegex, RegexError, type Regex } from './re2.ts';
+import { patternMatcher } from './re2.ts';
 
 /**
  * Glob patterns (`when: branch`, `paths`, GitLab `changes`) as Drone's, Woodpecker's and
@@ -8,11 +8,6 @@ import { compileRegex, RegexError, type Regex } from './re2.ts';
  * `a*a*a*a*b` against a long branch name takes exponential time in one.
  */
 
-const matchers = new Map<string, Regex | undefined>();
-// A glob's length is checked where it is written (compile.ts, GitLab's changes), against the
-// limit regexLength; its RE2 program is linear in that length.
-const NO_LIMITS = { regexLength: Infinity, regexSize: Infinity };
-
 /** Whether `value` matches the glob; a glob RE2 cannot read (`[z-a]`) matches only itself. */
 export function globMatches(value: string, glob: string): boolean {
   let negations = 0;
@@ -20,19 +15,10 @@ export function globMatches(value: string, glob: string): boolean {
   if (negations) return globMatches(value, glob.slice(negations)) !== (negations % 2 === 1);
   // A value that is not known (no branch given) matches no pattern: the condition does not hold.
   if (value === '') return glob === '';
-  let re = matchers.get(glob);
-  if (!matchers.has(glob)) {
-    try {
-      re = compileRegex(globToRE2(glob), NO_LIMITS);
-    } catch (err) {
-      if (!(err instanceof RegexError)) throw err;
-      re = undefined;
-    }
-    if (matchers.size >= 1000) matchers.clear();
-    matchers.set(glob, re);
-  }
-  return re ? re.testExact(value) : value === glob;
+  return matchGlob(value, glob);
 }
+
+const matchGlob = patternMatcher((glob) => globToRE2(glob));
 
 /** The RE2 pattern that matches what the glob matches, the whole value. */
 export function globToRE2(glob: string): string {

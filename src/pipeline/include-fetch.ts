@@ -114,6 +114,11 @@ export interface FetchedAction {
 }
 
 const unreachable = new Map<string, string>();
+/**
+ * What this process fetched, and when: a workflow compiled once per matrix combination asks
+ * again for each. A commit is kept for good; a tag or branch, as long as a fetched file is.
+ */
+const fetchedTrees = new Map<string, { tree: FetchedAction; at: number }>();
 
 /**
  * The folder `path` of `owner/repo` at `ref`, fetched with git from the operator's actions
@@ -128,10 +133,16 @@ export function fetchActionTree(owner: string, repo: string, ref: string, path: 
   if (path.split('/').includes('..')) throw new FetchError(`"${path}" leads out of the repository`, true);
   const known = unreachable.get(source.actionsBase);
   if (known) throw new FetchError(known);
+  const key = [source.actionsBase, source.cacheDir, owner, repo, ref, path].join('\0');
+  const fetched = fetchedTrees.get(key);
+  const fresh = fetched && (/^[0-9a-f]{40}$/.test(ref) || Date.now() - fetched.at < source.cacheTtlMs);
+  if (fetched && fresh && existsSync(fetched.tree.dir)) return fetched.tree;
   const url = `${source.actionsBase}/${owner}/${repo}${base.protocol === 'file:' ? '' : '.git'}`;
   try {
     const out = child({ ...source, maxBytes: MAX_ACTION_BYTES }, { kind: 'tree', url, ref, path, cacheDir: join(source.cacheDir, 'git'), into: join(source.cacheDir, 'actions', owner, repo) });
-    return JSON.parse(out) as FetchedAction;
+    const tree = JSON.parse(out) as FetchedAction;
+    fetchedTrees.set(key, { tree, at: Date.now() });
+    return tree;
   } catch (err) {
     if (err instanceof FetchError && !err.refused && /resolve|getaddrinfo|ENOTFOUND|EAI_AGAIN|not be reached|timed out|within/i.test(err.message)) unreachable.set(source.actionsBase, err.message);
     throw err;

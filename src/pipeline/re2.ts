@@ -91,3 +91,28 @@ function explain(pattern: string, display: string, message: string): string {
   })();
   return `${display} is not a pattern RE2 can run (${reason})${hint ? `: ${hint}` : ''}. ${RE2_SYNTAX}`;
 }
+
+/**
+ * A matcher for patterns of one syntax (shell globs, GitHub's filter patterns): each pattern
+ * translated to RE2 once and kept (a thousand at most), matched against the whole value; a
+ * pattern RE2 cannot read matches only itself. Files check a pattern's length where it is
+ * written; its RE2 program is linear in that length, so none is limited here.
+ */
+export function patternMatcher(toRE2: (pattern: string) => string): (value: string, pattern: string) => boolean {
+  const cache = new Map<string, Regex | undefined>();
+  const unlimited = { regexLength: Infinity, regexSize: Infinity };
+  return (value, pattern) => {
+    let re = cache.get(pattern);
+    if (!cache.has(pattern)) {
+      try {
+        re = compileRegex(toRE2(pattern), unlimited);
+      } catch (err) {
+        if (!(err instanceof RegexError)) throw err;
+        re = undefined;
+      }
+      if (cache.size >= 1000) cache.clear();
+      cache.set(pattern, re);
+    }
+    return re ? re.testExact(value) : value === pattern;
+  };
+}

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../backend/backend.ts';
@@ -11,29 +12,7 @@ import { neededJobs, runPlans } from './run-plans.ts';
  * the lease says how they ended. `earlier` gives those outcomes to `needs.*` as if they had run
  * here, matrix combinations folded into their GitHub job. No Docker: only plans and results.
  */
-const WORKFLOW = [
-  'on: push',
-  'jobs:',
-  '  prepare:',
-  '    runs-on: ubuntu-latest',
-  '    outputs: {version: "${{ steps.v.outputs.version }}"}',
-  '    steps:',
-  '      - {id: v, run: echo version=1.2.3 >> "$GITHUB_OUTPUT"}',
-  '  test:',
-  '    needs: prepare',
-  "    if: needs.prepare.outputs.version != ''",
-  '    runs-on: ubuntu-latest',
-  '    strategy: {matrix: {node: [20, 22]}}',
-  '    steps:',
-  '      - run: echo ${{ needs.prepare.outputs.version }}',
-  '  report:',
-  '    needs: test',
-  '    if: always()',
-  '    runs-on: ubuntu-latest',
-  '    steps:',
-  '      - run: echo ${{ needs.test.result }}',
-  '',
-].join('\n');
+const WORKFLOW = readFileSync(new URL('../../test/fixtures/github-server/needs.yml', import.meta.url), 'utf8');
 
 const all = compileText({ text: WORKFLOW, file: '.github/workflows/ci.yml' }, { defaultImage: 'alpine', event: 'push' });
 const alone = (name: string) => jobOfPipeline(all, name)[0]!;

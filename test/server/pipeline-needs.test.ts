@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, REGISTRATION, STORES, testServer } from './harness.ts';
@@ -8,29 +9,7 @@ import { api, REGISTRATION, STORES, testServer } from './harness.ts';
  * (`needs.prepare.outputs.version`, `needs.test.result`). The test speaks the runner protocol
  * itself, on both stores; no Docker.
  */
-const WORKFLOW = [
-  'on: push',
-  'jobs:',
-  '  prepare:',
-  '    runs-on: ubuntu-latest',
-  '    outputs: {version: "${{ steps.v.outputs.version }}"}',
-  '    steps:',
-  '      - {id: v, run: echo version=1.2.3 >> "$GITHUB_OUTPUT"}',
-  '  test:',
-  '    needs: prepare',
-  "    if: needs.prepare.outputs.version != ''",
-  '    runs-on: ubuntu-latest',
-  '    strategy: {matrix: {node: [20, 22]}}',
-  '    steps:',
-  '      - run: echo ${{ needs.prepare.outputs.version }}',
-  '  report:',
-  '    needs: test',
-  '    if: always()',
-  '    runs-on: ubuntu-latest',
-  '    steps:',
-  '      - run: echo ${{ needs.test.result }}',
-  '',
-].join('\n');
+const WORKFLOW = readFileSync(new URL('../fixtures/github-server/needs.yml', import.meta.url), 'utf8');
 
 type Need = { name: string; status: string; outputs: Record<string, string> };
 type Leased = { job: { id: string; name: string; spec: { job?: string }; needs?: Need[] }; lease: { token: string } };

@@ -8,7 +8,7 @@ import { streamLines } from './container-output.ts';
 import { containerSafeName } from './container-name.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
-import type { ContainerJob } from './running-container.ts';
+import { StartedInJob, type ContainerJob } from './running-container.ts';
 
 /** A step whose container is no longer there to run it in. */
 export class ExecTargetGoneError extends NestorError {
@@ -64,40 +64,26 @@ function refusalOf(err: unknown): string {
 /** Kills a process and every descendant, found through /proc (minimal images have no pkill). */
 const KILL_TREE = 'k() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do k "$c"; done; kill -9 "$1" 2>/dev/null; }; p=$(cat "$0" 2>/dev/null) && k "$p"; rm -f "$0"';
 
-class ExecedStep implements RunningContainer {
-  readonly name: string;
+class ExecedStep extends StartedInJob {
   private readonly container: Docker.Container;
   private readonly exec: Docker.Exec;
   private readonly pidFile: string;
   private readonly ended: Promise<void>;
-  private readonly job: ContainerJob;
-  private readonly signal: AbortSignal;
-  private stopped = false;
-  private exit: Promise<ContainerExit> | undefined;
-  private readonly kill = () => {
-    this.stopped = true;
+
+  constructor(name: string, container: Docker.Container, exec: Docker.Exec, pidFile: string, ended: Promise<void>, job: ContainerJob, signal: AbortSignal) {
+    super(name, job, signal);
+    this.container = container;
+    this.exec = exec;
+    this.pidFile = pidFile;
+    this.ended = ended;
+  }
+
+  protected stop(): void {
     void this.container
       .exec({ Cmd: ['/bin/sh', '-c', KILL_TREE, this.pidFile], User: '0', AttachStdout: true, AttachStderr: true })
       .then((e) => e.start({ hijack: true, stdin: false }))
       .then((s) => (s as unknown as Duplex).resume())
       .catch(() => undefined);
-  };
-
-  constructor(name: string, container: Docker.Container, exec: Docker.Exec, pidFile: string, ended: Promise<void>, job: ContainerJob, signal: AbortSignal) {
-    this.name = name;
-    this.container = container;
-    this.exec = exec;
-    this.pidFile = pidFile;
-    this.ended = ended;
-    this.job = job;
-    this.signal = signal;
-    if (signal.aborted) this.kill();
-    else signal.addEventListener('abort', this.kill, { once: true });
-  }
-
-  wait(): Promise<ContainerExit> {
-    this.exit ??= this.waitForExit().finally(() => this.signal.removeEventListener('abort', this.kill));
-    return this.exit;
   }
 
   /** Nothing of its own to remove: the process has ended, and the container is the job's. */
@@ -105,13 +91,8 @@ class ExecedStep implements RunningContainer {
     return Promise.resolve();
   }
 
-  private async waitForExit(): Promise<ContainerExit> {
-    const torn = this.job.torn;
-    const gone = new Promise<'gone'>((resolve) => {
-      if (torn.aborted) resolve('gone');
-      else torn.addEventListener('abort', () => resolve('gone'), { once: true });
-    });
-    if ((await Promise.race([this.ended.then(() => 'ended' as const), gone])) === 'gone') return { exitCode: null, oomKilled: false, stopped: true };
+  protected async waitForExit(): Promise<ContainerExit> {
+    if ((await Promise.race([this.ended.then(() => 'ended' as const), this.tornDown()])) === null) return { exitCode: null, oomKilled: false, stopped: true };
     try {
       return { exitCode: await this.exitCode(), oomKilled: false, stopped: this.stopped };
     } catch {

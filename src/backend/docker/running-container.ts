@@ -18,37 +18,64 @@ export interface ContainerJob {
 }
 
 /**
- * A step or service container of a job, started: killed when its start's signal aborts, and
- * waited for until it exits, or until the job is torn down (a cancel: the engine is being
- * removed, and its connections may never answer again).
+ * What every started step or service shares, whatever runs it: stopped (`stop`) when its
+ * start's signal aborts, waited for once, and given up on when the job is torn down (a cancel:
+ * the engine is being removed, and its connections may never answer again).
  */
-export class DockerContainer implements RunningContainer {
+export abstract class StartedInJob implements RunningContainer {
   readonly name: string;
-  private readonly container: Docker.Container;
-  private readonly job: ContainerJob;
-  private readonly end: ContainerEnd;
+  protected readonly job: ContainerJob;
   private readonly signal: AbortSignal;
-  private stopped = false;
+  /** Whether it was stopped because its signal aborted. */
+  protected stopped = false;
   private exit: Promise<ContainerExit> | undefined;
-  private removal: Promise<void> | undefined;
-  private readonly kill = () => {
+  private readonly onAbort = () => {
     this.stopped = true;
-    this.container.kill().catch(() => undefined);
+    this.stop();
   };
 
-  constructor(name: string, container: Docker.Container, job: ContainerJob, signal: AbortSignal, end: ContainerEnd) {
+  constructor(name: string, job: ContainerJob, signal: AbortSignal) {
     this.name = name;
-    this.container = container;
     this.job = job;
-    this.end = end;
     this.signal = signal;
-    if (signal.aborted) this.kill();
-    else signal.addEventListener('abort', this.kill, { once: true });
+    // After the subclass's constructor: stop() reads its fields.
+    if (signal.aborted) queueMicrotask(this.onAbort);
+    else signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   wait(): Promise<ContainerExit> {
-    this.exit ??= this.waitForExit().finally(() => this.signal.removeEventListener('abort', this.kill));
+    this.exit ??= this.waitForExit().finally(() => this.signal.removeEventListener('abort', this.onAbort));
     return this.exit;
+  }
+
+  abstract remove(): Promise<void>;
+  protected abstract stop(): void;
+  protected abstract waitForExit(): Promise<ContainerExit>;
+
+  /** Resolves null once the job is torn down. */
+  protected tornDown(): Promise<null> {
+    const torn = this.job.torn;
+    return new Promise<null>((resolve) => {
+      if (torn.aborted) resolve(null);
+      else torn.addEventListener('abort', () => resolve(null), { once: true });
+    });
+  }
+}
+
+/** A step or service container of a job, started: killed when its start's signal aborts. */
+export class DockerContainer extends StartedInJob {
+  private readonly container: Docker.Container;
+  private readonly end: ContainerEnd;
+  private removal: Promise<void> | undefined;
+
+  constructor(name: string, container: Docker.Container, job: ContainerJob, signal: AbortSignal, end: ContainerEnd) {
+    super(name, job, signal);
+    this.container = container;
+    this.end = end;
+  }
+
+  protected stop(): void {
+    this.container.kill().catch(() => undefined);
   }
 
   /** A throw-away engine takes its containers with it; removing each one only costs time. */
@@ -57,12 +84,8 @@ export class DockerContainer implements RunningContainer {
     return this.removal;
   }
 
-  private async waitForExit(): Promise<ContainerExit> {
-    const torn = this.job.torn;
-    const gone = new Promise<null>((resolve) => {
-      if (torn.aborted) resolve(null);
-      else torn.addEventListener('abort', () => resolve(null), { once: true });
-    });
+  protected async waitForExit(): Promise<ContainerExit> {
+    const gone = this.tornDown();
     try {
       const gate = this.end.finished?.then((StatusCode) => ({ StatusCode }));
       const result = await Promise.race([this.container.wait() as Promise<{ StatusCode: number }>, gone, ...(gate ? [gate] : [])]);

@@ -402,11 +402,19 @@ function fetchedAction(use: Extract<ActionUse, { kind: 'remote' }>, settings: In
   }
 }
 
+/** Packed folders by path: a fetched folder is named by its commit, so it never changes. */
+const packedFolders = new Map<string, string>();
+
 /** A folder as a gzipped tar in base64: what the job's set-up step of a fetched action unpacks. */
 function packedFolder(dir: string): string {
+  const known = packedFolders.get(dir);
+  if (known !== undefined) return known;
   const r = spawnSync('tar', ['-cz', '-C', dir, '.'], { maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`tar of ${dir}: ${String(r.stderr)}`);
-  return r.stdout.toString('base64');
+  const text = r.stdout.toString('base64');
+  if (packedFolders.size >= 100) packedFolders.clear();
+  packedFolders.set(dir, text);
+  return text;
 }
 
 /** What a run: script asks of Docker that Debian bookworm's client cannot give. */

@@ -1,4 +1,4 @@
-import { compileRegex, RegexError, type Regex } from '../re2.ts';
+import { patternMatcher } from '../re2.ts';
 
 /**
  * The patterns of GitHub's branch, tag and path filters, which are not the shell's globs:
@@ -7,23 +7,7 @@ import { compileRegex, RegexError, type Regex } from '../re2.ts';
  * RE2 (linear time), as Nestor's other patterns are.
  */
 
-const cache = new Map<string, Regex | undefined>();
-const NO_LIMITS = { regexLength: Infinity, regexSize: Infinity };
-
-export function githubPatternMatches(value: string, pattern: string): boolean {
-  let re = cache.get(pattern);
-  if (!cache.has(pattern)) {
-    try {
-      re = compileRegex(githubPatternToRE2(pattern), NO_LIMITS);
-    } catch (err) {
-      if (!(err instanceof RegexError)) throw err;
-      re = undefined;
-    }
-    if (cache.size >= 1000) cache.clear();
-    cache.set(pattern, re);
-  }
-  return re ? re.testExact(value) : value === pattern;
-}
+export const githubPatternMatches = patternMatcher((pattern) => githubPatternToRE2(pattern));
 
 export function githubPatternToRE2(pattern: string): string {
   let out = '';
