@@ -15,14 +15,15 @@ const host = await hostEngine();
  */
 const PROBE = [
   'set -euo pipefail',
-  'bash --version | head -n1',
+  // sed -n 1p reads all its input: with head, the writer may die of SIGPIPE, which pipefail reports.
+  'bash --version | sed -n 1p',
   'git --version',
-  'curl --version | head -n1',
+  'curl --version | sed -n 1p',
   'docker --version',
   'docker-compose --version',
   "python3 -c 'import venv, sys; print(\"venv\", sys.version.split()[0])'",
   'jq --version',
-  'make --version | head -n1',
+  'make --version | sed -n 1p',
   'sudo -n true && echo "sudo ok as $(sudo -n id -un)"',
   'echo "uid $(id -u) gid $(id -g) user $(id -un) home $HOME"',
   'echo "ImageOS=${ImageOS:-}"',
