@@ -13,7 +13,7 @@ import type { DockerJob } from '../src/backend/docker/docker-job.ts';
 import type { RunningContainer, SetupOptions, StartOptions, StepSpec, JobSpec } from '../src/backend/backend.ts';
 import { compileText } from '../src/pipeline/load.ts';
 import { runPlans } from '../src/runner/run-plans.ts';
-import { DEFAULT_RUNNER_IMAGE, DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../src/config.ts';
+import { DEFAULT_RUNNER_IMAGE, DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS, defaultMaxJobs } from '../src/config.ts';
 import { percentile } from './stats.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -32,13 +32,14 @@ jobs:
 `;
 
 /**
- * `nestor runner`'s defaults (src/cli/commands/server.ts, src/runner/agent.ts): `--warm 1`
- * engine kept started, each with DEFAULT_STEP_SLOTS step slots of DEFAULT_STEP_IMAGE, and
- * `--max-jobs 3` jobs at once (the server hands a matrix out as one job per entry; each runs
- * through runPlans with parallel 1, so three at once is runPlans' parallel 3), isolation auto,
- * teardown deferred past the result, as the runner does.
+ * `nestor runner`'s defaults on this machine (src/cli/commands/server.ts, src/runner/agent.ts):
+ * `--max-jobs` from its cores and memory (defaultMaxJobs), as many engines kept warm, each with
+ * DEFAULT_STEP_SLOTS step slots of DEFAULT_STEP_IMAGE (the server hands a matrix out as one job
+ * per entry; each runs through runPlans with parallel 1, so max-jobs at once is runPlans'
+ * parallel), isolation auto, teardown deferred past the result, as the runner does.
  */
-export const RUNNER_DEFAULTS = { warm: 1, parallel: 3, stepSlots: DEFAULT_STEP_SLOTS, stepImage: DEFAULT_STEP_IMAGE, isolation: 'auto' } as const;
+const MAX_JOBS = defaultMaxJobs();
+export const RUNNER_DEFAULTS = { warm: MAX_JOBS, parallel: MAX_JOBS, stepSlots: DEFAULT_STEP_SLOTS, stepImage: DEFAULT_STEP_IMAGE, isolation: 'auto' } as const;
 
 /** Where each job's time went, in ms from the moment the plans were handed to runPlans. */
 interface JobTimes {
@@ -173,7 +174,7 @@ export async function measureGhaMatrix(host: EngineClient, supply: ImageSupply, 
     ...figures,
     gha_matrix6_warm: RUNNER_DEFAULTS.warm,
     gha_matrix6_parallel: RUNNER_DEFAULTS.parallel,
-    gha_matrix6_setup: `${ENTRIES} matrix jobs of ${FILE} (runs-on ubuntu-latest: ${DEFAULT_RUNNER_IMAGE}, one run step each) through runPlans on a DockerBackend with a runner's defaults: warm ${RUNNER_DEFAULTS.warm} (nestor runner --warm), ${RUNNER_DEFAULTS.stepSlots} step slots of ${RUNNER_DEFAULTS.stepImage}, parallel ${RUNNER_DEFAULTS.parallel} (--max-jobs), isolation ${RUNNER_DEFAULTS.isolation}, warm engines holding ${DEFAULT_RUNNER_IMAGE} as a runner's do, teardown deferred past the result; timed from runPlans until all results; raw: ${ENTRIES} docker run --rm of ${DEFAULT_RUNNER_IMAGE} at once on the host engine`,
+    gha_matrix6_setup: `${ENTRIES} matrix jobs of ${FILE} (runs-on ubuntu-latest: ${DEFAULT_RUNNER_IMAGE}, one run step each) through runPlans on a DockerBackend with a runner's defaults: warm ${RUNNER_DEFAULTS.warm} (nestor runner --warm, default --max-jobs), ${RUNNER_DEFAULTS.stepSlots} step slots of ${RUNNER_DEFAULTS.stepImage}, parallel ${RUNNER_DEFAULTS.parallel} (--max-jobs), isolation ${RUNNER_DEFAULTS.isolation}, warm engines holding ${DEFAULT_RUNNER_IMAGE} as a runner's do, teardown deferred past the result; timed from runPlans until all results; raw: ${ENTRIES} docker run --rm of ${DEFAULT_RUNNER_IMAGE} at once on the host engine`,
   };
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { debianMirror, defaultStepImage, engineImages, secretKey, stepSlots } from './config.ts';
+import { debianMirror, defaultMaxJobs, defaultStepImage, engineImages, secretKey, stepSlots } from './config.ts';
 
 test('NESTOR_STEP_SLOTS: unset gives the default, a whole number is taken, anything else is refused with what to set', () => {
   assert.equal(stepSlots({}), 8);
@@ -11,6 +11,15 @@ test('NESTOR_STEP_SLOTS: unset gives the default, a whole number is taken, anyth
   for (const bad of ['many', '-1', '2.5', '99']) {
     assert.throws(() => stepSlots({ NESTOR_STEP_SLOTS: bad }), (err: Error & { code?: string }) => err.code === 'NESTOR_CONFIG_INVALID' && /0 \(none\) to 32/.test(String((err as { hint?: string }).hint)));
   }
+});
+
+test('a runner takes three jobs per core by default, at most one per 2 GiB, from 2 to 8', () => {
+  const GiB = 2 ** 30;
+  assert.equal(defaultMaxJobs(2, 24 * GiB), 6);
+  assert.equal(defaultMaxJobs(1, 24 * GiB), 3);
+  assert.equal(defaultMaxJobs(16, 64 * GiB), 8);
+  assert.equal(defaultMaxJobs(8, 6 * GiB), 3);
+  assert.equal(defaultMaxJobs(1, 2 * GiB), 2);
 });
 
 test('NESTOR_SECRET_KEY: read when set, refused when it is not a key', () => {

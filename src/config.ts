@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { NestorError } from './errors.ts';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { parseSecretKey } from './secrets/secret-key.ts';
@@ -47,6 +47,17 @@ export function stepSlots(env: NodeJS.ProcessEnv): number {
   return n;
 }
 export const DEFAULT_STEP_SLOTS = 8;
+
+/**
+ * A runner's jobs at once unless `--max-jobs` says otherwise: three per core (a CI job spends
+ * much of its time on the network, the disk and its engine's start), at most one per 2 GiB of
+ * memory (each holds an engine of its own), never fewer than 2 nor more than 8. Its warm pool
+ * is as large, so that a burst of that many jobs (a matrix) starts on ready engines.
+ */
+export function defaultMaxJobs(cpus = availableParallelism(), memoryBytes = totalmem()): number {
+  const byMemory = Math.floor(memoryBytes / 2 ** 31);
+  return Math.max(2, Math.min(8, cpus * 3, byMemory));
+}
 
 /** Where Nestor keeps its state: `--data-dir`, else NESTOR_DATA_DIR, else ~/.nestor. */
 export function dataDir(env: NodeJS.ProcessEnv, flag?: string): string {

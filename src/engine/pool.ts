@@ -89,6 +89,7 @@ export class EnginePool extends EventEmitter {
       this.pauseTimers.delete(engine);
       try {
         await engine.resume();
+        await engine.foreground();
         return engine;
       } catch (err) {
         // A frozen engine that cannot be thawed is no use to anyone: the job gets another.
@@ -148,7 +149,7 @@ export class EnginePool extends EventEmitter {
     // Starting engines one after another after failures keeps a broken host from being hammered.
     const delay = this.consecutiveFailures ? backoffDelay(this.consecutiveFailures, START_RETRY) : 0;
     const job = sleep(delay, this.closing.signal)
-      .then(() => (this.closed ? undefined : this.make(this.options.engine)))
+      .then(() => (this.closed ? undefined : this.make({ ...this.options.engine, background: true })))
       .then(
         async (engine) => {
           if (!engine) return;
@@ -158,8 +159,15 @@ export class EnginePool extends EventEmitter {
           if (this.closed) return engine.destroy();
           this.emit('ready', engine);
           const waiter = this.waiters.shift();
-          if (waiter) waiter.resolve(engine);
-          else {
+          if (waiter) {
+            await engine.foreground().then(
+              () => waiter.resolve(engine),
+              (err: unknown) => {
+                void engine.destroy().catch(() => undefined);
+                waiter.reject(err);
+              },
+            );
+          } else {
             this.ready.push(engine);
             this.pauseWhenIdle(engine);
           }

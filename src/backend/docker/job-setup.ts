@@ -19,10 +19,11 @@ import { createWorkspaceVolume } from './workspace-volume.ts';
  */
 export async function setUpInEngine(id: string, engine: NestedEngine, spec: JobSpec, opts: SetupOptions): Promise<{ ctx: JobContext; slots: StepSlot[] }> {
   const labels = { ...opts.labels, [LABEL_JOB]: id, [LABEL_ENGINE]: engine.name };
-  // A warm engine's slots fit only a native file's workspace; they are the job's either way.
-  const taken = takeStepSlots(engine);
-  const slots = spec.workspace === '/workspace' ? taken : [];
-  if (!slots.length) for (const slot of taken) slot.armed.dispose();
+  // A warm engine's slots are the job's: its steps take those whose container they fit (a
+  // native file's, with the workspace at /workspace); the rest wait at their gate until the
+  // teardown, not stopped now, when a burst of jobs' set-ups wants the engines' every cycle.
+  // The slots' workspace volume is the job's wherever its steps mount it.
+  const slots = takeStepSlots(engine);
   try {
     const plain = spec.plainEngine && engine.isolation !== 'socket';
     const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : []), ...(plain ? [PLAIN_PORT_IMAGE] : [])];

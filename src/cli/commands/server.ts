@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
-import { dataDir, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
+import { dataDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
 import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -39,7 +39,7 @@ interface RunnerFlags extends LogFlags {
   labels: string;
   mode: IsolationMode;
   trusted?: boolean;
-  warm: string;
+  warm?: string;
 }
 
 /**
@@ -168,11 +168,11 @@ export function registerServerCommands(program: Command): void {
     .addOption(new Option('--server <url>', 'the server').env('NESTOR_SERVER').makeOptionMandatory())
     .addOption(new Option('--token <token>', 'registration token (or this runner\'s own)').env('NESTOR_RUNNER_TOKEN').makeOptionMandatory())
     .addOption(new Option('--name <name>', 'runner name').default(hostname()).env('NESTOR_RUNNER_NAME'))
-    .addOption(new Option('--max-jobs <n>', 'jobs at once').default('3').env('NESTOR_MAX_JOBS'))
+    .addOption(new Option('--max-jobs <n>', 'jobs at once (default: 3 per core, at most one per 2 GiB, 2 to 8)').default(String(defaultMaxJobs())).env('NESTOR_MAX_JOBS'))
     .addOption(new Option('--labels <list>', 'comma-separated labels jobs can target').default('').env('NESTOR_RUNNER_LABELS'))
     .addOption(new Option('--mode <isolation>', 'engine isolation (auto: the strongest the host offers; dind, dind-caps and socket need --trusted)').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
     .addOption(new Option('--trusted', 'only trusted work reaches this runner: allow modes that give a job root on the host').env('NESTOR_RUNNER_TRUSTED'))
-    .addOption(new Option('--warm <n>', 'engines kept started for the next jobs').default('1').env('NESTOR_WARM_ENGINES'))
+    .addOption(new Option('--warm <n>', 'engines kept started for the next jobs (default: as many as --max-jobs)').env('NESTOR_WARM_ENGINES'))
     .action(action(async (out: Output, flags: RunnerFlags) =>
       withLifecycle(out, async (life) => {
       requireTrustFor(flags.mode, Boolean(flags.trusted));
@@ -189,7 +189,7 @@ export function registerServerCommands(program: Command): void {
         host,
         supply,
         isolation: flags.mode,
-        warm: Number(flags.warm),
+        warm: flags.warm === undefined ? Number(flags.maxJobs) : Number(flags.warm),
         ...runnerSettings(process.env),
         log: makeLogger(flags),
       });

@@ -27,7 +27,13 @@ export interface NestedEngineInit {
   /** Things the provisioner decided on the user's behalf, e.g. a fall-back from privileged. */
   notices: string[];
   readyMs: number;
+  /** Started with BACKGROUND_CPU_SHARES (ProvisionOptions.background), until foreground(). */
+  background?: boolean;
 }
+
+/** Docker's least CPU weight, and its default one (a container that sets none has it). */
+export const BACKGROUND_CPU_SHARES = 2;
+export const FOREGROUND_CPU_SHARES = 1024;
 
 /**
  * One job's own Docker daemon. It is used by exactly one job and then destroyed; nothing about
@@ -44,6 +50,7 @@ export class NestedEngine {
   readonly sharedImages: string[];
   readonly notices: string[];
   readonly readyMs: number;
+  private background: boolean;
   private destroyed: Promise<void> | undefined;
   private paused = false;
   private transition: Promise<void> = Promise.resolve();
@@ -58,6 +65,7 @@ export class NestedEngine {
     this.tls = init.tls;
     this.sharedImages = init.sharedImages ?? [];
     this.notices = init.notices;
+    this.background = init.background ?? false;
     this.readyMs = init.readyMs;
   }
 
@@ -132,6 +140,16 @@ export class NestedEngine {
   }
 
   /** Thaws a paused engine (tens of milliseconds); it answers at once after. */
+  /**
+   * A job has the engine: its container gets the CPU weight of any other (FOREGROUND_CPU_SHARES)
+   * if it was started in the background with the least.
+   */
+  async foreground(): Promise<void> {
+    if (!this.background || !this.containerId) return;
+    this.background = false;
+    await this.host.docker.getContainer(this.containerId).update({ CpuShares: FOREGROUND_CPU_SHARES });
+  }
+
   async resume(): Promise<void> {
     if (!this.containerId) return;
     const id = this.containerId;

@@ -12,7 +12,7 @@ import { dindImage, rootlessImage } from '../images/local-images.ts';
 import { READONLY_REGISTRY_CONTAINER, REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
 import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { DIND_CAPS_DROPPED, isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
-import { NestedEngine } from './nested-engine.ts';
+import { BACKGROUND_CPU_SHARES, NestedEngine } from './nested-engine.ts';
 import { engineAddress } from './address.ts';
 import { uplinkMtu } from '../host-network.ts';
 import { planLayerSeed } from './shared-layers.ts';
@@ -48,6 +48,12 @@ export interface ProvisionOptions {
   /** Mount the host's cgroup tree in `dind-caps` mode (the default). Off only to provoke failures. */
   cgroupBind?: boolean;
   readyTimeoutMs?: number;
+  /**
+   * Started ahead of any job (a warm pool's refill): its container gets the least CPU weight
+   * until a job takes it (NestedEngine.foreground), so that filling the pool never slows the
+   * jobs that emptied it.
+   */
+  background?: boolean;
   /** The engine the sidecar runs on (at the edge: `connect(endpointFromEnv(process.env))`). */
   host: EngineClient;
   extraLabels?: Record<string, string>;
@@ -230,6 +236,7 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
       sharedImages: seed?.images ?? [],
       notices,
       readyMs: performance.now() - started,
+      background: opts.background === true,
     });
   } catch (err) {
     // The name's objects are another process's: removing them would take its engine away.
@@ -287,6 +294,7 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
       Memory: (s.opts.memoryMb ?? DEFAULTS.memoryMb) * 1024 * 1024,
       NanoCpus: Math.round((s.opts.cpus ?? DEFAULTS.cpus) * 1e9),
       PidsLimit: s.opts.pidsLimit ?? DEFAULTS.pidsLimit,
+      ...(s.opts.background ? { CpuShares: BACKGROUND_CPU_SHARES } : {}),
       ...(storage.kind === 'tmpfs'
         ? { Tmpfs: { '/var/lib/docker': `exec${storage.sizeMb ? `,size=${storage.sizeMb}m` : ''}` } }
         : { Binds: [...(isolation.Binds ?? []), `${s.storageVolume}:/var/lib/docker`] }),
