@@ -254,7 +254,7 @@ test('go-race: a Go version matrix running go test -race; setup-go is a setup ac
   assert.ok(!codes(plans[1]!).includes('NESTOR_PERMISSIONS_RECORDED'));
 });
 
-test('monorepo-paths: paths filters with a negation decide the run; concurrency is recorded; each package job works in its folder', () => {
+test('monorepo-paths: paths filters with a negation decide the run; the workflow concurrency group belongs to each job; each package job works in its folder', () => {
   const plans = fixture('monorepo-paths');
   const [api, web] = plans;
   assert.deepEqual(api!.github?.defaults, { workingDirectory: 'packages/api' });
@@ -269,7 +269,10 @@ test('monorepo-paths: paths filters with a negation decide the run; concurrency 
   assert.equal(dirOf(api!, 1), '/github/workspace/packages/api');
   assert.equal(dirOf(web!, 3), '/github/workspace', "the step's own working-directory wins over the job's default");
   assert.equal(noticeAt(api!, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED').line, 15);
+  // The workflow's group, filled from the run's facts, is every job's, for a server to hold runs by.
+  for (const p of plans) assert.deepEqual(p.concurrency, { group: 'Packages-refs/heads/main', cancelInProgress: true });
   assert.equal(noticeAt(web!, 'jobs.web.concurrency', 'NESTOR_CONCURRENCY_RECORDED').severity, 'info');
+  assert.deepEqual(fixture('monorepo-paths', { branch: 'dev' })[0]!.concurrency, { group: 'Packages-refs/heads/dev', cancelInProgress: true });
   assert.deepEqual(api!.github?.triggers?.events.push, { branches: ['main'], paths: ['packages/api/**', 'packages/web/**', '!packages/**/README.md'] });
   const ran = (o: Partial<CompileOptions>) => runs(written(fixture('monorepo-paths', o)[0]!)[0]!);
   assert.equal(ran({ changedPaths: ['packages/api/src/server.ts'] }), true);
@@ -785,12 +788,13 @@ test('runner-labels: self-hosted labels and a runner group become runner labels;
   assert.equal(job(arm, 'arm').steps[0]!.image, 'my/arm-runner:1', '-P maps a label to an image');
 });
 
-test('environment-deploy: environment and concurrency of each job are recorded; secrets stay expressions for the run', () => {
+test('environment-deploy: environment of each job is recorded, its own concurrency said to span runs; secrets stay expressions for the run', () => {
   const plans = fixture('environment-deploy');
   const [staging, production] = plans;
   for (const p of plans) {
     assert.equal(noticeAt(p, `jobs.${p.name}.environment`, 'NESTOR_ENVIRONMENT_RECORDED').severity, 'info');
     assert.equal(noticeAt(p, `jobs.${p.name}.concurrency`, 'NESTOR_CONCURRENCY_RECORDED').severity, 'info');
+    assert.equal(p.concurrency, undefined, 'a job-level group is not the run\'s');
   }
   assert.deepEqual(production!.needs, ['staging']);
   assert.deepEqual(written(staging!)[0]!.github?.env, { DEPLOY_KEY: '${{ secrets.STAGING_DEPLOY_KEY }}' });

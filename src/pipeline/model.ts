@@ -3,6 +3,16 @@ import type { PathSegment } from './yaml-source.ts';
 import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 /**
+ * A group of runs of which a server runs one at a time (GitHub's `concurrency`): a newer run
+ * waits for the one in progress, and replaces any run still waiting; with `cancelInProgress`
+ * it cancels the one in progress instead.
+ */
+export interface ConcurrencyGroup {
+  group: string;
+  cancelInProgress: boolean;
+}
+
+/**
  * The normalized pipeline every file format maps into (Nestor's own, Drone, Woodpecker,
  * GitLab) before it is compiled to a plan. `at` is where the item is written in its file.
  */
@@ -206,6 +216,8 @@ export interface PipelineConfig {
   title?: string;
   /** A GitHub Actions job: what its steps' expressions read at run time. */
   github?: GithubJobPlan;
+  /** The group of runs the run of this job is in (a workflow's `concurrency`), for a server. */
+  concurrency?: ConcurrencyGroup;
   /** How parts of the file were understood, each at the key that caused it; shown before the job runs. */
   notices?: PipelineNotice[];
   /** The workspace starts empty (Drone's `clone: disable`, Woodpecker's `skip_clone`). */

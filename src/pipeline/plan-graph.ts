@@ -1,3 +1,4 @@
+import type { ConcurrencyGroup } from './model.ts';
 import type { JobPlan } from './plan.ts';
 
 /** One job of a pipeline run as the graph of jobs sees it: what it waits for, and when it runs. */
@@ -10,6 +11,8 @@ export interface PlannedJob {
   labels?: string[];
   /** Why the file leaves the job out of this run (every step decided not to run): it does not start, and waits for nobody. */
   leftOut?: string;
+  /** The group of runs the job's run is in: a server runs one run of a group at a time. */
+  concurrency?: ConcurrencyGroup;
 }
 
 /**
@@ -28,6 +31,6 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}) };
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}) };
   });
 }

@@ -1,5 +1,5 @@
 import type { PipelineNotice, SourcePosition } from './errors.ts';
-import type { JobRecord } from './model.ts';
+import type { ConcurrencyGroup, JobRecord } from './model.ts';
 import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 /**
@@ -192,4 +192,6 @@ export interface JobPlan {
   notices: PipelineNotice[];
   /** A GitHub Actions job: its contexts, outputs and `if:`, for the runner. */
   github?: GithubJobPlan;
+  /** The group the run this job belongs to is in (a workflow's `concurrency`), for a server. */
+  concurrency?: ConcurrencyGroup;
 }

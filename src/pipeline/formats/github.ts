@@ -8,7 +8,7 @@ import { ACTIONS_NODE_DIR, ACTIONS_NODE_IMAGE } from '../../config.ts';
 import type { ActionFrame, GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
 import { fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
 import { namespaceOf } from '../github/called-workflow.ts';
-import type { Condition, PipelineConfig, StepConfig } from '../model.ts';
+import type { ConcurrencyGroup, Condition, PipelineConfig, StepConfig } from '../model.ts';
 import { didYouMean } from '../suggest.ts';
 import { check } from '../validate.ts';
 import type { RunFacts } from '../when.ts';
@@ -69,12 +69,16 @@ export function readGithubJobs(source: YamlSource, facts: GithubFacts): ReadJob[
   const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown }>).map(([k, v]) => [k, (v?.default ?? '') as Value]));
   recordTopLevel(source, doc, notices);
   const runName = doc['run-name'] !== undefined ? runNameOf(doc['run-name'], facts, workflowName, inputs) : undefined;
+  const concurrency = doc.concurrency !== undefined ? concurrencyOf(doc.concurrency, facts, workflowName, inputs) : undefined;
   const read = readJobs(source, facts, doc, { workflowName, inputs, late: [], when, problems, trail: [resolve(source.file)], home: { kind: 'repository' } });
   if (read.length === 0) return [{ config: { ...unreadable(source, 'github', GITHUB_WORKSPACE, problems), notices }, source }];
   // The workflow's own findings are said once, with its first job.
   const first = read[0]!;
   first.config = { ...first.config, problems: [...problems, ...(first.config.problems ?? [])], notices: [...notices, ...(first.config.notices ?? [])] };
-  return read.map(({ config, source: from }) => ({ config: config.github ? { ...config, problems: config.problems ?? [], github: { ...config.github, triggers, ...(runName ? { runName } : {}) } } : { ...config, problems: config.problems ?? [] }, source: from }));
+  return read.map(({ config, source: from }) => {
+    const inGroup = concurrency ? { ...config, concurrency } : config;
+    return { config: inGroup.github ? { ...inGroup, problems: inGroup.problems ?? [], github: { ...inGroup.github, triggers, ...(runName ? { runName } : {}) } } : { ...inGroup, problems: inGroup.problems ?? [] }, source: from };
+  });
 }
 
 /** The jobs of one workflow, the run's or a called one's, each waiting for the pipelines of the jobs it needs. */
@@ -122,6 +126,17 @@ function byPipeline(placed: Placed[], namespace: string): Placed[] {
 function runNameOf(written: string, facts: GithubFacts, workflow: string, inputs: Record<string, Value>): string {
   const scope: ExpressionScope = { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
   return fillKnown(written, scope).trim();
+}
+
+/**
+ * A workflow's `concurrency`, its group and cancel-in-progress filled from what is known before
+ * the run (github, inputs); an empty group is none, as on GitHub.
+ */
+function concurrencyOf(written: string | { group: string; 'cancel-in-progress'?: boolean | string }, facts: GithubFacts, workflow: string, inputs: Record<string, Value>): ConcurrencyGroup | undefined {
+  const scope: ExpressionScope = { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
+  const { group, 'cancel-in-progress': cancel } = typeof written === 'string' ? { group: written } : written;
+  const filled = fillKnown(group, scope).trim();
+  return filled ? { group: filled, cancelInProgress: booleanOf(cancel, scope) ?? false } : undefined;
 }
 
 interface JobContext {
@@ -491,12 +506,13 @@ function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concur
   if (doc.permissions !== undefined) notices.push(source.notice([], 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
   if (doc['run-name'] !== undefined && called) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_UNUSED', "run-name: a called workflow's is not used, as on GitHub: the run is named by the workflow that calls it", 'info'));
   else if (doc['run-name'] !== undefined) notices.push(source.notice([], 'run-name', 'NESTOR_RUN_NAME_RECORDED', 'run-name: recorded as the title a server shows for the run (nestor run names jobs, not runs)', 'info'));
-  if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
+  if (doc.concurrency !== undefined && called) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: a called workflow's group is not the run's: only the calling workflow's own group is recorded for the whole run", 'info'));
+  else if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: the run's group, recorded with each of its jobs; one nestor run is alone in its group, so nothing waits or is cancelled here; the server does not yet hold back or cancel runs of a group (runs of it may overlap there)", 'info'));
 }
 
 function recordJobKeys(source: YamlSource, job: GithubJob, at: PathSegment[], notices: PipelineNotice[]): void {
   if (job.permissions !== undefined) notices.push(source.notice(at, 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
-  if (job.concurrency !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', 'concurrency: a group of runs across pushes, which a server enforces for connected repositories; one nestor run is alone in its group', 'info'));
+  if (job.concurrency !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: a job's own group spans runs, so one nestor run has nothing to wait for; it is not recorded for a server, which may run this job beside the same job of another run", 'info'));
   if (job.environment !== undefined) notices.push(source.notice(at, 'environment', 'NESTOR_ENVIRONMENT_RECORDED', 'environment: recorded as the deployment the job makes; its protection rules and its own secrets are a server\'s (give secrets with --secret here)', 'info'));
   if (job.snapshot !== undefined) notices.push(source.notice(at, 'snapshot', 'NESTOR_SNAPSHOT_UNSUPPORTED', 'snapshot: custom runner images are not made from jobs: the job runs, and no image is saved', 'degraded'));
 }
