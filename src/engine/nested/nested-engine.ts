@@ -139,7 +139,6 @@ export class NestedEngine {
     return true;
   }
 
-  /** Thaws a paused engine (tens of milliseconds); it answers at once after. */
   /**
    * A job has the engine: its container gets the CPU weight of any other (FOREGROUND_CPU_SHARES)
    * if it was started in the background with the least.
@@ -150,6 +149,7 @@ export class NestedEngine {
     await this.host.docker.getContainer(this.containerId).update({ CpuShares: FOREGROUND_CPU_SHARES });
   }
 
+  /** Thaws a paused engine (tens of milliseconds); it answers at once after. */
   async resume(): Promise<void> {
     if (!this.containerId) return;
     const id = this.containerId;
