@@ -187,8 +187,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
       throw new NestorError('NESTOR_TARGET_RUNNER_NOT_FOUND', `No runner named ${body.runner}`, 'Submit without `runner`, or register that runner first.');
     }
     const settings = { ...(body.runner ? { targetRunner: body.runner } : {}), labels: body.labels, retryPolicy: body.retry.policy, maxAttempts: body.retry.max_attempts };
-    // A pipeline of several jobs is queued job by job, for any runner, each once its needs have ended.
-    const job = jobs.length > 1 ? await store.createPipeline({ name, spec, jobs, ...settings }) : await store.createJob({ name, spec, ...settings, labels: [...new Set([...settings.labels, ...(jobs[0]?.labels ?? [])])] });
+    // A pipeline of several jobs is queued job by job, for any runner, each once its needs have
+    // ended; one in a concurrency group is a pipeline too, however many jobs it has.
+    const concurrency = jobs.find((j) => j.concurrency)?.concurrency;
+    const job = jobs.length > 1 || concurrency ? await store.createPipeline({ name, spec, jobs, ...settings, ...(concurrency ? { concurrency } : {}) }) : await store.createJob({ name, spec, ...settings, labels: [...new Set([...settings.labels, ...(jobs[0]?.labels ?? [])])] });
     metrics.submitted.inc();
     queueChanged.emit('job');
     log.info({ job: job.id, name: job.name }, 'job queued');

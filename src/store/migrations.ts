@@ -154,6 +154,10 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN needs TEXT`,
   `ALTER TABLE jobs ADD COLUMN run_when TEXT`,
   `CREATE INDEX jobs_pipeline ON jobs (pipeline_id)`,
+  // A pipeline's concurrency group (GitHub's workflow `concurrency`), on its own row: one
+  // pipeline of a group runs at a time; the row of one held back for another is 'waiting'.
+  `ALTER TABLE jobs ADD COLUMN concurrency_group TEXT`,
+  `CREATE INDEX jobs_concurrency ON jobs (concurrency_group)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ConcurrencyGroup } from '../../pipeline/model.ts';
 import type { PlannedJob } from '../../pipeline/plan-graph.ts';
 import { whyNotRun, type GraphOutcome } from '../../scheduler/job-graph.ts';
 import type { Database } from '../../store/database.ts';
@@ -10,6 +11,11 @@ import type { Job, JobSpec, RetryPolicy } from './store.ts';
  * pipeline: `running` from the start, and ended with its last job, with each job's outcome as
  * its result. Deciding what runs next is done in the transaction that ended a job, so servers
  * sharing one database agree on it without talking to each other.
+ *
+ * A pipeline in a concurrency group runs alone in it, as GitHub runs a workflow's
+ * `concurrency`: a newer pipeline of the group is held (its row and jobs `waiting`) until the
+ * one running ends, and replaces any older one still held, which is cancelled; with
+ * cancel-in-progress it cancels the running one instead and starts at once.
  */
 
 const ENDED = ['succeeded', 'failed', 'cancelled', 'skipped'];
@@ -22,6 +28,8 @@ export interface NewPipeline {
   labels: string[];
   retryPolicy: RetryPolicy;
   maxAttempts: number;
+  /** The group it runs alone in (the file's workflow `concurrency`). */
+  concurrency?: ConcurrencyGroup;
 }
 
 const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when';
@@ -31,19 +39,49 @@ const PLACES = COLUMNS.split(', ').map((_, i) => `$${i + 1}`).join(', ');
 export async function insertPipeline(tx: Database, p: NewPipeline, order: () => number): Promise<{ id: string; queued: number }> {
   const id = randomUUID();
   const now = Date.now();
+  const held = p.concurrency ? await makeRoomInGroup(tx, p.concurrency, order) : false;
   // A job's own runner labels (Drone's node, Woodpecker's labels) add to the submission's.
   const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null, labels: string[] = []) =>
     tx.query(`INSERT INTO jobs (${COLUMNS}) VALUES (${PLACES})`, [
       jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen,
     ]);
-  await row(id, p.name, p.spec, 'running', null, null, null);
+  await row(id, p.name, p.spec, held ? 'waiting' : 'running', null, null, null);
+  if (p.concurrency) await tx.query('UPDATE jobs SET concurrency_group = $1 WHERE id = $2', [p.concurrency.group, id]);
   for (const job of p.jobs) {
-    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length ? 'waiting' : 'queued';
+    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
     await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
   }
   const { queued } = await advancePipeline(tx, id, order);
-  return { id, queued: queued + p.jobs.filter((j) => j.leftOut === undefined && !j.needs.length).length };
+  return { id, queued: queued + (held ? 0 : p.jobs.filter((j) => j.leftOut === undefined && !j.needs.length).length) };
+}
+
+/**
+ * Before a pipeline of `group` is inserted: cancels the group's pipelines still held (the new
+ * one replaces them) and, with cancel-in-progress, the running ones too. Answers whether the
+ * new one must be held, behind a running one.
+ */
+async function makeRoomInGroup(tx: Database, group: ConcurrencyGroup, order: () => number): Promise<boolean> {
+  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const active = await tx.query<{ id: string; status: string }>(
+    `SELECT id, status FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
+    [group.group],
+  );
+  for (const a of active) if (group.cancelInProgress || a.status === 'waiting') await cancelPipeline(tx, a.id, order);
+  return !group.cancelInProgress && active.some((a) => a.status === 'running');
+}
+
+/** After a pipeline of the group ended: the one held longest starts, unless another still runs. */
+async function releaseGroup(tx: Database, group: string, order: () => number): Promise<number> {
+  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const active = await tx.query<{ id: string; status: string }>(
+    `SELECT id, status FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
+    [group],
+  );
+  const next = active.find((a) => a.status === 'waiting');
+  if (!next || active.some((a) => a.status === 'running')) return 0;
+  await tx.query(`UPDATE jobs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'waiting'`, [Date.now(), next.id]);
+  return (await advancePipeline(tx, next.id, order)).queued;
 }
 
 type JobState = {
@@ -63,8 +101,10 @@ const outcomeOf = (status: string): GraphOutcome => ({ status: status === 'succe
  */
 export async function advancePipeline(tx: Database, pipelineId: string, order: () => number): Promise<{ queued: number }> {
   const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-  const [own] = await tx.query<{ status: string }>(`SELECT status FROM jobs WHERE id = $1${lock}`, [pipelineId]);
+  const [own] = await tx.query<{ status: string; concurrency_group: string | null }>(`SELECT status, concurrency_group FROM jobs WHERE id = $1${lock}`, [pipelineId]);
   if (!own) return { queued: 0 };
+  // Held behind another pipeline of its group: nothing of it starts; cancelled, it ends.
+  const held = own.status === 'waiting';
   const jobs = await tx.query<JobState>(`SELECT id, plan_job, status, needs, run_when FROM jobs WHERE pipeline_id = $1 AND id <> $1 ORDER BY queue_order${lock}`, [pipelineId]);
   const byName = new Map(jobs.map((j) => [j.plan_job, j]));
   const now = Date.now();
@@ -72,7 +112,7 @@ export async function advancePipeline(tx: Database, pipelineId: string, order: (
   for (let changed = true; changed; ) {
     changed = false;
     for (const job of jobs) {
-      if (job.status !== 'waiting') continue;
+      if (job.status !== 'waiting' || held) continue;
       const needs = (JSON.parse(job.needs ?? '[]') as string[]).map((n) => byName.get(n)).filter((n): n is JobState => n !== undefined);
       if (!needs.every((n) => ENDED.includes(n.status))) continue;
       const why = whyNotRun((job.run_when ?? undefined) as Parameters<typeof whyNotRun>[0], needs.map((n) => [n.plan_job, outcomeOf(n.status)]));
@@ -87,10 +127,11 @@ export async function advancePipeline(tx: Database, pipelineId: string, order: (
       changed = true;
     }
   }
-  if (own.status === 'running' && jobs.every((j) => ENDED.includes(j.status))) {
+  if ((own.status === 'running' || held) && jobs.every((j) => ENDED.includes(j.status))) {
     const status = jobs.some((j) => j.status === 'cancelled') ? 'cancelled' : jobs.some((j) => j.status === 'failed') ? 'failed' : 'succeeded';
     const result = { jobs: jobs.map((j) => ({ id: j.id, name: j.plan_job, status: j.status })) };
-    await tx.query(`UPDATE jobs SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND status = 'running'`, [status, JSON.stringify(result), now, pipelineId]);
+    await tx.query(`UPDATE jobs SET status = $1, result = $2, finished_at = $3 WHERE id = $4 AND status = $5`, [status, JSON.stringify(result), now, pipelineId, own.status]);
+    if (own.concurrency_group && !held) queued += await releaseGroup(tx, own.concurrency_group, order);
   }
   return { queued };
 }
