@@ -124,8 +124,12 @@ function byPipeline(placed: Placed[], namespace: string): Placed[] {
 
 /** `run-name`: the run's title, over the github and inputs contexts (what GitHub allows there). */
 function runNameOf(written: string, facts: GithubFacts, workflow: string, inputs: Record<string, Value>): string {
-  const scope: ExpressionScope = { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
-  return fillKnown(written, scope).trim();
+  return fillKnown(written, beforeRunScope(facts, workflow, inputs)).trim();
+}
+
+/** What a workflow's own keys (run-name, concurrency) may read: github and inputs, before any job runs. */
+function beforeRunScope(facts: GithubFacts, workflow: string, inputs: Record<string, Value>): ExpressionScope {
+  return { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
 }
 
 /**
@@ -133,7 +137,7 @@ function runNameOf(written: string, facts: GithubFacts, workflow: string, inputs
  * the run (github, inputs); an empty group is none, as on GitHub.
  */
 function concurrencyOf(written: string | { group: string; 'cancel-in-progress'?: boolean | string }, facts: GithubFacts, workflow: string, inputs: Record<string, Value>): ConcurrencyGroup | undefined {
-  const scope: ExpressionScope = { contexts: { github: githubContext(facts, { workflow, job: '' }), inputs } };
+  const scope = beforeRunScope(facts, workflow, inputs);
   const { group, 'cancel-in-progress': cancel } = typeof written === 'string' ? { group: written } : written;
   const filled = fillKnown(group, scope).trim();
   return filled ? { group: filled, cancelInProgress: booleanOf(cancel, scope) ?? false } : undefined;

@@ -32,7 +32,7 @@ export interface NewPipeline {
   concurrency?: ConcurrencyGroup;
 }
 
-const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when';
+const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when, concurrency_group';
 const PLACES = COLUMNS.split(', ').map((_, i) => `$${i + 1}`).join(', ');
 
 /** Inserts the pipeline's row and one row per job; answers the pipeline's id and whether a job was queued. */
@@ -43,10 +43,9 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
   // A job's own runner labels (Drone's node, Woodpecker's labels) add to the submission's.
   const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null, labels: string[] = []) =>
     tx.query(`INSERT INTO jobs (${COLUMNS}) VALUES (${PLACES})`, [
-      jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen,
+      jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen, planJob === null ? (p.concurrency?.group ?? null) : null,
     ]);
   await row(id, p.name, p.spec, held ? 'waiting' : 'running', null, null, null);
-  if (p.concurrency) await tx.query('UPDATE jobs SET concurrency_group = $1 WHERE id = $2', [p.concurrency.group, id]);
   for (const job of p.jobs) {
     const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
     await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
@@ -62,22 +61,28 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
  * new one must be held, behind a running one.
  */
 async function makeRoomInGroup(tx: Database, group: ConcurrencyGroup, order: () => number): Promise<boolean> {
-  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-  const active = await tx.query<{ id: string; status: string }>(
-    `SELECT id, status FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
-    [group.group],
-  );
+  const active = await activeInGroup(tx, group.group);
   for (const a of active) if (group.cancelInProgress || a.status === 'waiting') await cancelPipeline(tx, a.id, order);
   return !group.cancelInProgress && active.some((a) => a.status === 'running');
 }
 
-/** After a pipeline of the group ended: the one held longest starts, unless another still runs. */
-async function releaseGroup(tx: Database, group: string, order: () => number): Promise<number> {
+/**
+ * The group's pipelines running or held, oldest first. On PostgreSQL the group is locked for
+ * the transaction first: two servers inserting the first pipelines of a group at once would
+ * otherwise both find it empty (a row lock cannot lock rows that do not exist yet).
+ */
+async function activeInGroup(tx: Database, group: string): Promise<{ id: string; status: string }[]> {
+  if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestor-concurrency:${group}`]);
   const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-  const active = await tx.query<{ id: string; status: string }>(
+  return tx.query<{ id: string; status: string }>(
     `SELECT id, status FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
     [group],
   );
+}
+
+/** After a pipeline of the group ended: the one held longest starts, unless another still runs. */
+async function releaseGroup(tx: Database, group: string, order: () => number): Promise<number> {
+  const active = await activeInGroup(tx, group);
   const next = active.find((a) => a.status === 'waiting');
   if (!next || active.some((a) => a.status === 'running')) return 0;
   await tx.query(`UPDATE jobs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'waiting'`, [Date.now(), next.id]);
