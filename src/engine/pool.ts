@@ -89,7 +89,7 @@ export class EnginePool extends EventEmitter {
       this.pauseTimers.delete(engine);
       try {
         await engine.resume();
-        await engine.foreground();
+        this.foreground(engine);
         return engine;
       } catch (err) {
         // A frozen engine that cannot be thawed is no use to anyone: the job gets another.
@@ -140,6 +140,14 @@ export class EnginePool extends EventEmitter {
     this.pauseTimers.set(engine, timer);
   }
 
+  /**
+   * The engine a job now has gets its full CPU weight, off the handout: a host call of tens of
+   * milliseconds that the job need not wait for (its first work is inside the engine).
+   */
+  private foreground(engine: NestedEngine): void {
+    engine.foreground().catch((err: unknown) => this.reportError(err));
+  }
+
   private reportError(err: unknown): void {
     if (this.listenerCount('error')) this.emit('error', err instanceof Error ? err : new Error(errorMessage(err)));
   }
@@ -160,13 +168,8 @@ export class EnginePool extends EventEmitter {
           this.emit('ready', engine);
           const waiter = this.waiters.shift();
           if (waiter) {
-            await engine.foreground().then(
-              () => waiter.resolve(engine),
-              (err: unknown) => {
-                void engine.destroy().catch(() => undefined);
-                waiter.reject(err);
-              },
-            );
+            this.foreground(engine);
+            waiter.resolve(engine);
           } else {
             this.ready.push(engine);
             this.pauseWhenIdle(engine);
