@@ -13,6 +13,7 @@ import type { DockerJob } from '../src/backend/docker/docker-job.ts';
 import type { RunningContainer, SetupOptions, StartOptions, StepSpec, JobSpec } from '../src/backend/backend.ts';
 import { compileText } from '../src/pipeline/load.ts';
 import { runPlans } from '../src/runner/run-plans.ts';
+import { githubJobContainer } from '../src/pipeline/warm-job-container.ts';
 import { DEFAULT_RUNNER_IMAGE, DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS, defaultMaxJobs } from '../src/config.ts';
 import { percentile } from './stats.ts';
 
@@ -167,14 +168,14 @@ export async function measureGhaMatrix(host: EngineClient, supply: ImageSupply, 
     host,
     isolation: RUNNER_DEFAULTS.isolation,
     supply,
-    warm: { size: RUNNER_DEFAULTS.warm, stepImage: RUNNER_DEFAULTS.stepImage, stepSlots: RUNNER_DEFAULTS.stepSlots, images: [DEFAULT_RUNNER_IMAGE], onError: (err) => log(`warm engine failed: ${err.message}`) },
+    warm: { size: RUNNER_DEFAULTS.warm, stepImage: RUNNER_DEFAULTS.stepImage, stepSlots: RUNNER_DEFAULTS.stepSlots, images: [DEFAULT_RUNNER_IMAGE], containers: [githubJobContainer()], onError: (err) => log(`warm engine failed: ${err.message}`) },
   });
   const figures = await measureOn(backend, { warm: RUNNER_DEFAULTS.warm, parallel: RUNNER_DEFAULTS.parallel }, runs);
   return {
     ...figures,
     gha_matrix6_warm: RUNNER_DEFAULTS.warm,
     gha_matrix6_parallel: RUNNER_DEFAULTS.parallel,
-    gha_matrix6_setup: `${ENTRIES} matrix jobs of ${FILE} (runs-on ubuntu-latest: ${DEFAULT_RUNNER_IMAGE}, one run step each) through runPlans on a DockerBackend with a runner's defaults: warm ${RUNNER_DEFAULTS.warm} (nestor runner --warm, default --max-jobs), ${RUNNER_DEFAULTS.stepSlots} step slots of ${RUNNER_DEFAULTS.stepImage}, parallel ${RUNNER_DEFAULTS.parallel} (--max-jobs), isolation ${RUNNER_DEFAULTS.isolation}, warm engines holding ${DEFAULT_RUNNER_IMAGE} as a runner's do, teardown deferred past the result; timed from runPlans until all results; raw: ${ENTRIES} docker run --rm of ${DEFAULT_RUNNER_IMAGE} at once on the host engine`,
+    gha_matrix6_setup: `${ENTRIES} matrix jobs of ${FILE} (runs-on ubuntu-latest: ${DEFAULT_RUNNER_IMAGE}, one run step each) through runPlans on a DockerBackend with a runner's defaults: warm ${RUNNER_DEFAULTS.warm} (nestor runner --warm, default --max-jobs), ${RUNNER_DEFAULTS.stepSlots} step slots of ${RUNNER_DEFAULTS.stepImage}, parallel ${RUNNER_DEFAULTS.parallel} (--max-jobs), isolation ${RUNNER_DEFAULTS.isolation}, warm engines holding ${DEFAULT_RUNNER_IMAGE} and a GitHub job container started in it as a runner's do, teardown deferred past the result; timed from runPlans until all results; raw: ${ENTRIES} docker run --rm of ${DEFAULT_RUNNER_IMAGE} at once on the host engine`,
   };
 }
 

@@ -6,6 +6,7 @@ import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import { DockerBackend } from '../backend/docker/docker-backend.ts';
 import { jobPlansOf } from '../pipeline/load.ts';
+import { githubJobContainer } from '../pipeline/warm-job-container.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
@@ -105,8 +106,10 @@ export class RunnerAgent {
               size: opts.warm,
               stepImage: opts.stepImage ?? DEFAULT_STEP_IMAGE,
               stepSlots: opts.stepSlots ?? DEFAULT_STEP_SLOTS,
-              // A GitHub job's container starts from it: held ready, it is not pulled while the job waits.
+              // A GitHub job's container starts from it: held ready, it is not pulled while the
+              // job waits, and the container itself is started ahead for the job to adopt.
               images: [DEFAULT_RUNNER_IMAGE],
+              containers: [githubJobContainer()],
               onError: (err) => log.warn({ err: err.message }, 'warm engine failed to start'),
               onReady: (engine) => log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'),
             },

@@ -92,8 +92,8 @@ export class DockerBackend implements Backend<DockerJob> {
       for (const n of engine.notices) opts.notice(n);
       opts.notice(`engine ${engine.name} (${engine.isolation}) ready in ${Math.round(engine.readyMs)} ms${engine.sharedImages.length ? `, ${engine.sharedImages.length} image(s) shared from the host` : ''}`);
       opts.engineReady?.({ name: engine.name, isolation: engine.isolation, readyMs: engine.readyMs });
-      const { ctx, slots } = await setUpInEngine(id, engine, spec, opts);
-      const job = new DockerJob(ctx, spec, slots, startedAt, opts.notice);
+      const { ctx, warm } = await setUpInEngine(id, engine, spec, opts);
+      const job = new DockerJob(ctx, spec, warm, startedAt, opts.notice);
       if (opts.signal.aborted) {
         await this.teardownJob(job, { cancelled: true });
         throw new SetupCancelledError();
@@ -117,12 +117,14 @@ export class DockerBackend implements Backend<DockerJob> {
   }
 
   async startStep(job: DockerJob, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
-    if (step.execIn !== undefined) return execStep(job.ctx, job, step, opts);
+    if (step.execIn !== undefined) return execStep(job.ctx, job, job.starter.containerOf(step.execIn), step, opts);
     if (job.starter.gated(step)) {
       const { armed, run } = await job.starter.take(step);
       armed.release(opts.sink, run);
       return new DockerContainer(step.name, armed.container, job, opts.signal, { ended: armed.ended, finished: armed.finished });
     }
+    const warm = job.starter.adoptWarm(step, opts.sink);
+    if (warm) return new DockerContainer(step.name, warm.container, job, opts.signal, { ended: warm.ended });
     const container = await job.ctx.docker.createContainer(job.starter.options(step));
     const { ended } = await attachOutput(container, opts.sink);
     await container.start();

@@ -3,6 +3,7 @@ import type { JobContext } from './job-context.ts';
 import type { ContainerJob } from './running-container.ts';
 import { StepStarter } from './step-starter.ts';
 import type { StepSlot } from './step-slot.ts';
+import type { WarmContainer } from './warm-container.ts';
 
 /** A job set up by the Docker backend: what its containers share, and what its teardown needs. */
 export class DockerJob implements JobHandle, ContainerJob {
@@ -22,13 +23,13 @@ export class DockerJob implements JobHandle, ContainerJob {
   teardown: Promise<void> | undefined;
   private readonly tearing = new AbortController();
 
-  constructor(ctx: JobContext, spec: JobSpec, slots: StepSlot[], startedAt: number, notice: (text: string) => void) {
+  constructor(ctx: JobContext, spec: JobSpec, warm: { slots: StepSlot[]; containers: WarmContainer[] }, startedAt: number, notice: (text: string) => void) {
     this.id = ctx.id;
     this.engine = { name: ctx.engine.name, isolation: ctx.engine.isolation, readyMs: ctx.engine.readyMs };
     this.ctx = ctx;
     this.workspace = spec.workspace;
     this.image = spec.images[0];
-    this.starter = new StepStarter(ctx, slots);
+    this.starter = new StepStarter(ctx, warm.slots, spec.steps, warm.containers);
     this.startedAt = startedAt;
     this.notice = notice;
   }

@@ -9,6 +9,8 @@ import { EnginePool } from '../../engine/pool.ts';
 import type { JobSpec } from '../backend.ts';
 import { isDockerImage, standInFor } from './job-images.ts';
 import { prepareStepSlots } from './step-slot.ts';
+import { prepareWarmContainers } from './warm-container.ts';
+import type { PlanContainer } from '../../pipeline/plan.ts';
 import { imageExists } from '../../engine/images/local-images.ts';
 import { pullInto } from '../../engine/images/supply.ts';
 
@@ -46,6 +48,11 @@ export interface WarmEngines {
    * GitHub image, which every GitHub job's container needs and which takes seconds to pull.
    */
   images?: string[];
+  /**
+   * Long-running containers each warm engine starts ahead, for a job whose detached step has
+   * the same definition to adopt (warm-container.ts): a GitHub job's container.
+   */
+  containers?: PlanContainer[];
   onReady?: (engine: NestedEngine) => void;
   onError?: (err: Error) => void;
 }
@@ -92,8 +99,8 @@ export function provisioned(s: EngineSettings): EngineSource {
 }
 
 /**
- * A runner's warm engines: `size` kept started, each with its step slots armed (step-slot.ts),
- * none ever used twice. Before `start`, or past what is warm, one is started cold for the job.
+ * A runner's warm engines: `size` kept started, each with its step slots armed (step-slot.ts)
+ * and its warm containers started (warm-container.ts), none ever used twice. Before `start`, or past what is warm, one is started cold for the job.
  */
 export function warmPool(s: EngineSettings, warm: WarmEngines): EngineSource {
   const pool = new EnginePool({
@@ -102,6 +109,7 @@ export function warmPool(s: EngineSettings, warm: WarmEngines): EngineSource {
     prepare: async (engine) => {
       for (const image of warm.images ?? []) if ((await imageExists(s.host.docker, image)) && !(await imageExists(engine.docker, image))) await pullInto(engine, image).catch(() => undefined);
       await prepareStepSlots(engine, warm.stepImage, warm.stepSlots);
+      await prepareWarmContainers(engine, warm.containers ?? []);
     },
   });
   pool.on('error', (err: Error) => warm.onError?.(err));

@@ -5,7 +5,6 @@ import { NestorError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ContainerExit, RunningContainer, StartOptions, StepSpec } from '../backend.ts';
 import { streamLines } from './container-output.ts';
-import { containerSafeName } from './container-name.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import { StartedInJob, type ContainerJob } from './running-container.ts';
@@ -31,9 +30,8 @@ export class ExecTargetGoneError extends NestorError {
  * id to a file first and then becomes the step's command (`exec`, same pid); a cancel or a
  * timeout runs a second exec that kills that process and everything under it.
  */
-export async function execStep(ctx: JobContext, job: ContainerJob, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
+export async function execStep(ctx: JobContext, job: ContainerJob, container: Docker.Container, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
   const target = step.execIn!;
-  const container = ctx.docker.getContainer(`${ctx.id}-${containerSafeName(target)}`);
   const own = containerOptions(ctx, step, 'step', []);
   const pidFile = `/tmp/.nestor-step-${randomBytes(6).toString('hex')}.pid`;
   const inner = step.script !== undefined ? ['/bin/sh', '-c', step.script] : [...(step.entrypoint ?? []), ...(step.command ?? [])];

@@ -9,6 +9,8 @@ import type { JobContext } from './job-context.ts';
 import { prepareImages } from './job-images.ts';
 import { PROBE_IMAGE } from './services.ts';
 import { takeStepSlots, type StepSlot } from './step-slot.ts';
+import { takeWarmContainers, type WarmContainer } from './warm-container.ts';
+import { takeWarmVolumes, type WarmVolumes } from './warm-volumes.ts';
 import { createWorkspaceVolume } from './workspace-volume.ts';
 
 /**
@@ -17,20 +19,28 @@ import { createWorkspaceVolume } from './workspace-volume.ts';
  * these objects live on the host engine and the engine's destroy (also on cancel and crash
  * clean-up) must find them.
  */
-export async function setUpInEngine(id: string, engine: NestedEngine, spec: JobSpec, opts: SetupOptions): Promise<{ ctx: JobContext; slots: StepSlot[] }> {
+export async function setUpInEngine(
+  id: string,
+  engine: NestedEngine,
+  spec: JobSpec,
+  opts: SetupOptions,
+): Promise<{ ctx: JobContext; warm: { slots: StepSlot[]; containers: WarmContainer[] } }> {
   const labels = { ...opts.labels, [LABEL_JOB]: id, [LABEL_ENGINE]: engine.name };
-  // A warm engine's slots are the job's: its steps take those whose container they fit (a
-  // native file's, with the workspace at /workspace); the rest wait at their gate until the
-  // teardown, not stopped now, when a burst of jobs' set-ups wants the engines' every cycle.
-  // The slots' workspace volume is the job's wherever its steps mount it.
+  // What a warm engine made ahead is the job's: its steps take the slots whose container they
+  // fit (a native file's, with the workspace at /workspace) and the warm container their job
+  // container is (a GitHub job's); the rest wait until the teardown, not stopped now, when a
+  // burst of jobs' set-ups wants the engines' every cycle. The warm volumes are the job's
+  // wherever its steps mount them.
   const slots = takeStepSlots(engine);
+  const containers = takeWarmContainers(engine);
   try {
     const plain = spec.plainEngine && engine.isolation !== 'socket';
     const images = [...spec.images, ...(spec.services.length ? [PROBE_IMAGE] : []), ...(plain ? [PLAIN_PORT_IMAGE] : [])];
-    const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, slots[0]), prepareImages(engine.docker, images, opts.notice, opts.registryAuth)]);
+    const warmVolumes = await takeWarmVolumes(engine);
+    const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, warmVolumes), prepareImages(engine.docker, images, opts.notice, opts.registryAuth)]);
     if (plain && !opts.signal.aborted) await startPlainEnginePort(ctx);
     if (!opts.signal.aborted && opts.workspace) await fillWorkspace(ctx, spec, opts.workspace());
-    return { ctx, slots };
+    return { ctx, warm: { slots, containers } };
   } catch (err) {
     for (const slot of slots) slot.armed.dispose();
     throw err;
@@ -43,15 +53,16 @@ async function makeContext(
   spec: JobSpec,
   labels: Record<string, string>,
   secrets: Record<string, string>,
-  slot: StepSlot | undefined,
+  warm: WarmVolumes | undefined,
 ): Promise<JobContext> {
   const docker = engine.docker;
   const disposable = engine.isolation !== 'socket';
-  const workspaceVolume = slot?.workspaceVolume ?? `${id}-workspace`;
-  const volumes = new Map(spec.volumes.map((v) => [v, `${id}-${v}`]));
+  const workspaceVolume = warm?.workspace ?? `${id}-workspace`;
+  const volumes = new Map(spec.volumes.map((v) => [v, warm?.named.get(v) ?? `${id}-${v}`]));
+  const made = new Set(warm?.named.values());
   const [workspaceMountpoint] = await Promise.all([
-    slot ? slot.workspaceMountpoint : createWorkspaceVolume(docker, workspaceVolume, labels),
-    ...[...volumes.values()].map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
+    warm ? warm.mountpoint : createWorkspaceVolume(docker, workspaceVolume, labels),
+    ...[...volumes.values()].filter((name) => !made.has(name)).map((name) => docker.createVolume({ Name: name, Labels: nestorLabels('storage', labels) })),
     ...(disposable ? [] : [docker.createNetwork({ Name: id, Driver: 'bridge', Labels: nestorLabels('network', labels) })]),
   ]);
   const localNames = spec.services.flatMap((s) => [s.name, ...s.aliases]).concat(spec.steps.filter((s) => s.detach).map((s) => s.name));

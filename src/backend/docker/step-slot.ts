@@ -6,22 +6,18 @@ import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
 import type { PlanContainer } from '../../pipeline/plan.ts';
 import { ArmedStep } from './armed-step.ts';
 import { containerOptions } from './container-spec.ts';
-import { engineNames } from './engine-transport.ts';
-import { createWorkspaceVolume } from './workspace-volume.ts';
-import type { JobContext } from './job-context.ts';
 import { exportable } from './step-gate.ts';
+import { warmContext, warmVolumes } from './warm-volumes.ts';
 
 /**
  * A warm engine's first step, started before any job is known: a gated container of the
  * default step image with the workspace volume at /workspace, as a `commands` step of a native
- * file has it. The job that gets the engine adopts the volume, and its first step that has
+ * file has it. The job that gets the engine adopts the volume (warm-volumes.ts), and its first step that has
  * the same container shape runs in the slot, its environment and directory sent through the
  * gate: no container start between the job's start and its first step's process.
  */
 export interface StepSlot {
   armed: ArmedStep;
-  workspaceVolume: string;
-  workspaceMountpoint: string;
   /** The slot's container definition, to compare a step's with. */
   options: Docker.ContainerCreateOptions;
 }
@@ -59,26 +55,11 @@ export async function prepareStepSlots(engine: NestedEngine, image: string, coun
   if (count < 1 || engine.isolation === 'socket') return;
   if (!(await imageExists(engine.docker, image))) await pullInto(engine, image).catch(() => undefined);
   if (!(await imageExists(engine.docker, image))) return;
-  const workspaceVolume = 'nestor-slot-workspace';
-  const workspaceMountpoint = await createWorkspaceVolume(engine.docker, workspaceVolume, {});
-  const ctx: JobContext = {
-    id: 'nestor-slot',
-    engine,
-    docker: engine.docker,
-    network: 'host',
-    engineNames: engineNames([]),
-    localNames: [],
-    disposable: true,
-    workspaceVolume,
-    workspaceMountpoint,
-    volumes: new Map(),
-    labels: {},
-    secrets: {},
-  };
+  const ctx = warmContext(engine, await warmVolumes(engine), []);
   const options = containerOptions(ctx, slotTemplate(image), 'step', []);
   const armed = await Promise.allSettled(Array.from({ length: count }, (_, i) => ArmedStep.arm(engine.docker, { ...options, name: `nestor-step-slot-${i + 1}` })));
   const ready = armed.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  slots.set(engine, ready.map((armed) => ({ armed, workspaceVolume, workspaceMountpoint, options })));
+  slots.set(engine, ready.map((armed) => ({ armed, options })));
   const failed = armed.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }

@@ -6,6 +6,7 @@ import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import type { GateRelease } from './step-gate.ts';
 import { environmentOf, fitsSlot, type StepSlot } from './step-slot.ts';
+import { fitsWarm, type WarmContainer } from './warm-container.ts';
 
 /** How many steps may wait at their gate ahead of being able to run. */
 const LOOKAHEAD = 4;
@@ -14,8 +15,9 @@ const LOOKAHEAD = 4;
  * Where a job's `commands` steps start: the warm engine's slot when the step fits it, else a
  * gated container armed while the steps it depends on were running, else one armed there and
  * then. Steps with their own entrypoint, detached steps, and every step on the host's own
- * engine (socket mode, where nothing may linger) start as plain containers; a step run inside
- * another one's container (`execIn`) is an exec there (exec-step.ts).
+ * engine (socket mode, where nothing may linger) start as plain containers, or adopt the warm
+ * engine's container of the same definition (warm-container.ts); a step run inside another
+ * one's container (`execIn`) is an exec there (exec-step.ts).
  */
 export class StepStarter {
   private readonly ctx: JobContext;
@@ -24,10 +26,17 @@ export class StepStarter {
   /** Slots claimed ahead by steps waiting on their dependencies. */
   private readonly reserved = new Map<string, StepSlot>();
   private readonly ahead = new Map<string, Promise<ArmedStep>>();
+  private readonly steps: StepSpec[];
+  /** Warm containers no step has adopted yet. */
+  private readonly warm: WarmContainer[];
+  /** Detached steps' containers that are not named after the job (adopted warm ones). */
+  private readonly adopted = new Map<string, Docker.Container>();
 
-  constructor(ctx: JobContext, slots: StepSlot[]) {
+  constructor(ctx: JobContext, slots: StepSlot[], steps: StepSpec[] = [], warm: WarmContainer[] = []) {
     this.ctx = ctx;
     this.free = [...slots];
+    this.steps = steps;
+    this.warm = [...warm];
   }
 
   gated(step: StepSpec): boolean {
@@ -79,6 +88,27 @@ export class StepStarter {
       return { armed: slot.armed, run: { script, environment: environmentOf(options), workingDir: step.workingDir } };
     }
     return { armed: await ArmedStep.arm(this.ctx.docker, options), run: { script } };
+  }
+
+  /**
+   * The warm container a detached step can take instead of starting its own, with its output
+   * now sent to the step's sink; it is the step's from then on (execs find it by the step's name).
+   */
+  adoptWarm(step: StepSpec, sink: WarmContainer['sink']): WarmContainer | undefined {
+    if (!step.detach || step.execIn !== undefined) return undefined;
+    const options = this.options(step);
+    const execs = this.steps.filter((s) => s.execIn === step.name).map((s) => containerOptions(this.ctx, s, 'step', []));
+    const i = this.warm.findIndex((w) => fitsWarm(w, { name: step.name, options }, execs));
+    if (i < 0) return undefined;
+    const [warm] = this.warm.splice(i, 1) as [WarmContainer];
+    warm.sink = sink;
+    this.adopted.set(step.name, warm.container);
+    return warm;
+  }
+
+  /** The container of a detached step, which steps run in by exec. */
+  containerOf(step: string): Docker.Container {
+    return this.adopted.get(step) ?? this.ctx.docker.getContainer(`${this.ctx.id}-${containerSafeName(step)}`);
   }
 
   /** The step will not run: a slot it claimed is free again; a container armed for it exits. */
