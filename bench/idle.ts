@@ -1,6 +1,8 @@
-// npm run bench:idle — what an idle `nestor up` costs: CPU of its whole process tree and of
-// every dev.nestor container (from their cgroups) over 60 s, once the demo has run and the
-// warm pool has refilled; next to a bare DinD sidecar started by `docker run` and left idle
+// npm run bench:idle — what an idle `nestor up` costs with a runner's default warm pool
+// (`--warm` and `--max-jobs` as `nestor runner` takes them on this machine, each warm engine with
+// its step slots and GitHub job container): CPU of its whole process tree and of every
+// dev.nestor container (from their cgroups) over 60 s, once the demo has run and the warm pool
+// has refilled; next to a bare DinD sidecar started by `docker run` and left idle
 // in the same window (the floor for one engine kept warm). Also the demo's engine start next
 // to a later one, and what the idle server sent and logged.
 import { execFileSync, spawn } from 'node:child_process';
@@ -11,8 +13,10 @@ import { connect, ping } from '../src/engine/engine-client.ts';
 import { endpointFromEnv } from '../src/engine/docker-host.ts';
 import { dindImage } from '../src/engine/images/local-images.ts';
 import { report } from './stats.ts';
+import { defaultMaxJobs } from '../src/config.ts';
 
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const WARM = Number(process.env.BENCH_IDLE_WARM ?? defaultMaxJobs());
 const TICK = 100; // clock ticks per second (getconf CLK_TCK)
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const root = new URL('..', import.meta.url).pathname;
@@ -69,7 +73,7 @@ const image = await dindImage(host.docker);
 const bare = execFileSync('docker', ['run', '-d', '--rm', '--label', 'dev.nestor.bench=idle-baseline', '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--device-cgroup-rule', 'a *:* rwm', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/var/lib/docker:exec', image, 'dockerd'], { encoding: 'utf8' }).trim();
 
 const port = 20000 + Math.floor(Math.random() * 20000);
-const child = spawn(`${root}bin/nestor`, ['up', '--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'nestor-idle-'))], {
+const child = spawn(`${root}bin/nestor`, ['up', '--max-jobs', String(Math.max(WARM, 1)), '--warm', String(WARM), '--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'nestor-idle-'))], {
   env: { ...process.env, NESTOR_LOG_FORMAT: 'json', NESTOR_LOG_LEVEL: 'debug' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
@@ -83,10 +87,11 @@ try {
     await new Promise((r) => setTimeout(r, 250));
   }
   const demoReady = Number(/engine \S+ \([\w-]+\) ready in (\d+) ms/.exec(out)?.[1]);
-  // The warm pool refills after the demo: wait for its engine, then for things to settle.
+  // The warm pool refills after the demo: wait for every engine of it (the demo took one),
+  // then for things to settle and the idle engines to be frozen (5 s after they are ready).
   const demoDone = Date.now();
-  while (!lines().some((l) => l.msg === 'engine ready' && l.time > demoDone - 5000) && Date.now() - demoDone < 30_000) await new Promise((r) => setTimeout(r, 250));
-  await new Promise((r) => setTimeout(r, 5000));
+  while (lines().filter((l) => l.msg === 'engine ready').length < WARM + 1 && Date.now() - demoDone < 120_000) await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 8000));
 
   log(`measuring ${SECONDS} s of rest…`);
   const from = lines().length;
@@ -107,6 +112,7 @@ try {
   const containersPct = pct(delta(nestor1, nestor0));
   report('idle', {
     seconds: Math.round(wall),
+    warm_engines: WARM,
     idle_cpu_percent_of_core: Math.round((processPct + containersPct) * 1000) / 1000,
     process_tree_percent: processPct,
     containers_percent: containersPct,

@@ -5,6 +5,7 @@ import type { RunningServer } from '../server/server.ts';
 import { hostEngine } from './action.ts';
 import { withLifecycle } from './lifecycle.ts';
 import { makeLogger } from './logger.ts';
+import { countFlag } from './count-flag.ts';
 import { gitopsConfig, runnerSettings, serve, type ServerFlags } from './commands/server.ts';
 import { EXIT, type Output } from './output.ts';
 import { runnerLabels } from '../runner/runner-labels.ts';
@@ -25,7 +26,7 @@ export const DEMO_JOB = {
   ],
 };
 
-type Flags = ServerFlags & { demo: boolean; exitAfterDemo?: boolean };
+type Flags = ServerFlags & { demo: boolean; exitAfterDemo?: boolean; maxJobs?: string; warm?: string };
 
 /**
  * `nestor up`: the server with the embedded store and a local runner in one process, and a
@@ -42,11 +43,13 @@ export async function up(out: Output, flags: Flags): Promise<number> {
     const server = life.own(await serve(out, flags, logger, flags.gitops ? gitopsConfig(host, supply) : undefined), 'the server', (s) => s.close());
     life.check();
     const runnerName = 'local';
-    await server.store.registerRunner({ name: runnerName, type: 'docker', host: 'localhost', port: 0, capabilities: ['docker'], labels: runnerLabels(['local']), metadata: { embedded: true }, maxJobs: 3 });
+    const maxJobs = countFlag(flags.maxJobs, 3, '--max-jobs');
+    const warm = countFlag(flags.warm, 1, '--warm', 0);
+    await server.store.registerRunner({ name: runnerName, type: 'docker', host: 'localhost', port: 0, capabilities: ['docker'], labels: runnerLabels(['local']), metadata: { embedded: true }, maxJobs });
     await server.store.removeTokens('runner', runnerName);
     const runnerToken = await server.store.addToken('runner', runnerName);
     // The server logs the jobs' start and end; the runner beside it would say the same again.
-    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs: 3, labels: runnerLabels(['local']), host, supply, warm: 1, ...runnerSettings(process.env), log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
+    const agent = new RunnerAgent({ server: server.url, token: runnerToken, name: runnerName, maxJobs, labels: runnerLabels(['local']), host, supply, warm, ...runnerSettings(process.env), log: logger.child({ runner: runnerName }), jobEventsLevel: 'debug' });
     life.own(agent, 'the local runner', (a) => a.stop());
     await agent.start();
     life.check();

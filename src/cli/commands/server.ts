@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
+import { countFlag } from '../count-flag.ts';
 import { dataDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
 import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
@@ -176,6 +177,8 @@ export function registerServerCommands(program: Command): void {
     .action(action(async (out: Output, flags: RunnerFlags) =>
       withLifecycle(out, async (life) => {
       requireTrustFor(flags.mode, Boolean(flags.trusted));
+      const maxJobs = countFlag(flags.maxJobs, defaultMaxJobs(), '--max-jobs');
+      const warm = countFlag(flags.warm, maxJobs, '--warm', 0);
       const host = await hostEngine();
       life.check();
       const supply = life.own(await ImageSupply.start(host), 'the image supply', (s) => s.close());
@@ -184,12 +187,12 @@ export function registerServerCommands(program: Command): void {
         server: flags.server,
         token: flags.token,
         name: flags.name,
-        maxJobs: Number(flags.maxJobs),
+        maxJobs,
         labels: runnerLabels(flags.labels.split(',').map((l) => l.trim()).filter(Boolean)),
         host,
         supply,
         isolation: flags.mode,
-        warm: flags.warm === undefined ? Number(flags.maxJobs) : Number(flags.warm),
+        warm,
         ...runnerSettings(process.env),
         log: makeLogger(flags),
       });
@@ -200,9 +203,12 @@ export function registerServerCommands(program: Command): void {
     })));
 
   serverOptions(program.command('up').description('server and a local runner in one process, with the embedded store; submits a demo job'), '127.0.0.1')
+    // Kept light for a first run on a small machine; a runner of its own defaults to its machine's size.
+    .addOption(new Option('--max-jobs <n>', 'jobs the local runner takes at once').default('3').env('NESTOR_MAX_JOBS'))
+    .addOption(new Option('--warm <n>', 'engines the local runner keeps started for the next jobs').default('1').env('NESTOR_WARM_ENGINES'))
     .option('--no-demo', 'do not submit the demo job')
     .option('--exit-after-demo', 'stop once the demo job has finished (exit code: its result)')
-    .action(action(async (out: Output, flags: ServerFlags & { demo: boolean; exitAfterDemo?: boolean }) => {
+    .action(action(async (out: Output, flags: ServerFlags & { demo: boolean; exitAfterDemo?: boolean; maxJobs: string; warm: string }) => {
       const { up } = await import('../up.ts');
       return up(out, flags);
     }));
