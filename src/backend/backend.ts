@@ -93,6 +93,11 @@ export interface JobSpec {
   services: ServiceSpec[];
   /** The job's volumes, by the names mounts use. */
   volumes: string[];
+  /**
+   * Folders of the runner's own (fetched actions, never a path the job names) that those
+   * volumes start with: `dir`'s files under `into`, copied into the job's engine.
+   */
+  volumeFolders?: { volume: string; dir: string; into: string }[];
   /** Every image the job names, to be present before the first step. */
   images: string[];
   /**

@@ -128,10 +128,11 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     // A host path several containers mount is said once.
     for (const n of hostNotices) if (!notices.some((k) => k.message === n.message)) notices.push(n);
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
+    const volumeFolders = config.steps.filter((s) => selected.has(s.name)).flatMap((s) => s.volumeFolders ?? []);
     // A step run inside another's container needs no image of its own.
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause && !s.execIn && !s.imageBuiltInJob).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, ...(volumeFolders.length ? { volumeFolders } : {}), images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;

@@ -104,8 +104,8 @@ export function fetchProjectFile(project: string, ref: string | undefined, file:
   );
 }
 
-/** Bytes an action's folder may have, packed: it is handed to the job inside one step's script. */
-export const MAX_ACTION_BYTES = 96 * 1024;
+/** Bytes an action's folder may have as fetched (a bundled JavaScript action is a few MB): it is kept by commit and copied into each job that uses it. */
+export const MAX_ACTION_BYTES = 64 * 1024 * 1024;
 
 /** An action's folder as fetched: where it is kept (by commit), and that commit. */
 export interface FetchedAction {
@@ -223,7 +223,8 @@ async function runChild(): Promise<void> {
     // By commit and folder: an action and the workflows of one repository are fetched apart.
     const target = join(job.into, job.path ? `${commit}-${createHash('sha256').update(job.path).digest('hex').slice(0, 12)}` : commit);
     if (!existsSync(target)) {
-      const archive = spawnSync('git', ['--git-dir', dir, 'archive', '--format=tar', commit, ...(job.path ? [job.path] : [])], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+      const archive = spawnSync('git', ['--git-dir', dir, 'archive', '--format=tar', commit, ...(job.path ? [job.path] : [])], { timeout: timeoutMs, maxBuffer: maxBytes });
+      if (archive.error && (archive.error as NodeJS.ErrnoException).code === 'ENOBUFS') throw new Error(`${job.path || 'the repository'} at ${commit.slice(0, 12)} is more than the ${maxBytes} bytes an action may have`);
       if (archive.status !== 0) throw new Error(`git archive: ${String(archive.stderr).trim().split('\n').pop()}`);
       mkdirSync(`${target}.part`, { recursive: true });
       const untar = spawnSync('tar', ['-x', '-C', `${target}.part`], { input: archive.stdout, timeout: timeoutMs });

@@ -64,11 +64,23 @@ export interface VolumeRef {
   at: PathSegment[];
 }
 
+/**
+ * A folder of Nestor's own (a fetched action, by commit) that a job volume starts with, at
+ * `into` inside it: copied into the job's engine at set-up, never mounted from the host.
+ */
+export interface VolumeFolder {
+  volume: string;
+  dir: string;
+  into: string;
+}
+
 export interface StepConfig {
   name: string;
   image?: string;
   /** Shell commands; none runs the image's own command. */
   commands: string[];
+  /** Folders its job's volumes must hold before it runs (a remote action's files). */
+  volumeFolders?: VolumeFolder[];
   /** Run after `commands` whatever their outcome (GitLab's after_script). */
   afterCommands: string[];
   entrypoint?: string[];

@@ -1,5 +1,5 @@
 import type { PipelineNotice, SourcePosition } from './errors.ts';
-import type { ConcurrencyGroup, JobRecord } from './model.ts';
+import type { ConcurrencyGroup, JobRecord, VolumeFolder } from './model.ts';
 import type { GithubJobPlan, GithubStepPlan } from './github/job-plan.ts';
 
 /**
@@ -149,6 +149,8 @@ export interface JobPlan {
   services: PlanService[];
   /** Job-scoped volumes to make before anything runs. */
   volumes: string[];
+  /** Folders of Nestor's own those volumes start with (fetched actions), copied in at set-up. */
+  volumeFolders?: VolumeFolder[];
   /** Every image the job names, to have ready in its engine before the first step. */
   images: string[];
   /**

@@ -23,6 +23,7 @@ export function jobSpecOf(plan: JobPlan): { spec: JobSpec; steps: Map<string, St
       steps: [...steps.values()],
       services: plan.services.map(serviceSpecOf),
       volumes: plan.volumes,
+      ...(plan.volumeFolders?.length ? { volumeFolders: plan.volumeFolders } : {}),
       images: plan.images,
       engineAliases: plan.engineAliases,
       ...(plan.plainEngine ? { plainEngine: plan.plainEngine } : {}),

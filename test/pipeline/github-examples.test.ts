@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -210,6 +211,50 @@ test('github-remote-action: owner/repo@ref is fetched with git from the operator
   } finally {
     rmSync(forge, { recursive: true, force: true });
     rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test('a remote JavaScript action bundled into megabytes (as most are) is copied into the job whole, and runs on the Node Nestor mounts', { timeout: 180_000 }, async () => {
+  // dist/index.js as bundlers leave it: code plus megabytes that do not compress.
+  const bundle = workflow({
+    'action.yml': ['name: bundled', 'inputs:', '  who: { default: world }', 'outputs:', '  size: { description: bytes of the bundle }', 'runs:', '  using: node20', '  main: dist/index.js', ''].join('\n'),
+    'dist/index.js': [
+      "const fs = require('fs');",
+      "const size = fs.statSync(__filename).size;",
+      "fs.appendFileSync(process.env.GITHUB_OUTPUT, `size=${size}\\n`);",
+      "console.log(`hello ${process.env['INPUT_WHO']} from a bundle of ${size} bytes`);",
+      `// ${randomBytes(3 * 1024 * 1024).toString('base64')}`,
+      '',
+    ].join('\n'),
+  });
+  const forge = forgeWith('nestor-example', 'bundled-action', bundle, 'v2');
+  const cache = mkdtempSync(join(tmpdir(), 'nestor-actions-cache-'));
+  const dir = workflow({
+    '.github/workflows/b.yml': [
+      'on: push',
+      'jobs:',
+      '  use:',
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      '      - id: b',
+      '        uses: nestor-example/bundled-action@v2',
+      '        with: { who: Nestor }',
+      '      - run: echo "the bundle was ${{ steps.b.outputs.size }} bytes"',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const r = await nestor(['run', '--json', '-C', dir], { ...process.env, NESTOR_ACTIONS_URL: `file://${forge}`, NESTOR_INCLUDE_CACHE: cache });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; text?: string }).filter((e) => e.type === 'log').map((e) => e.text ?? '');
+    const said = lines.find((l) => l.startsWith('hello Nestor from a bundle of '));
+    assert.ok(said, lines.join('\n'));
+    const size = Number(/of (\d+) bytes/.exec(said)![1]);
+    assert.ok(size > 4 * 1024 * 1024, `the whole bundle reached the job: ${size} bytes`);
+    assert.ok(lines.includes(`the bundle was ${size} bytes`), 'its output reached the next step');
+    assert.deepEqual(await engineNames(host), []);
+  } finally {
+    for (const d of [forge, cache, bundle, dir]) rmSync(d, { recursive: true, force: true });
   }
 });
 

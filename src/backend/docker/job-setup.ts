@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { filesArchive, joinArchives, listFiles } from '../../engine/archive.ts';
 import { removeLabelled } from '../../engine/cleanup.ts';
 import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../../engine/labels.ts';
 import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
@@ -39,7 +40,7 @@ export async function setUpInEngine(
     const warmVolumes = await takeWarmVolumes(engine);
     const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, warmVolumes), prepareImages(engine.docker, images, opts.notice, opts.registryAuth)]);
     if (plain && !opts.signal.aborted) await startPlainEnginePort(ctx);
-    if (!opts.signal.aborted && opts.workspace) await fillWorkspace(ctx, spec, opts.workspace());
+    if (!opts.signal.aborted) await Promise.all([opts.workspace ? fillWorkspace(ctx, spec, opts.workspace()) : undefined, fillVolumeFolders(ctx, spec)]);
     return { ctx, warm: { slots, containers } };
   } catch (err) {
     for (const slot of slots) slot.armed.dispose();
@@ -104,6 +105,31 @@ async function fillWorkspace(ctx: JobContext, spec: JobSpec, content: AsyncItera
     await holder.remove({ force: true }).catch(() => undefined);
   }
 }
+
+/**
+ * Copies the runner's own folders (fetched actions) into the job's volumes, each volume through
+ * one container that is never started: the files travel as a tar stream into the engine, and
+ * nothing of the host is mounted.
+ */
+async function fillVolumeFolders(ctx: JobContext, spec: JobSpec): Promise<void> {
+  const byVolume = new Map<string, { dir: string; into: string }[]>();
+  for (const f of spec.volumeFolders ?? []) if (ctx.volumes.has(f.volume)) byVolume.set(f.volume, [...(byVolume.get(f.volume) ?? []), f]);
+  await Promise.all([...byVolume].map(async ([volume, folders]) => {
+    const holder = await ctx.docker.createContainer({
+      Image: spec.images[0] ?? PROBE_IMAGE,
+      Labels: nestorLabels('workspace', ctx.labels),
+      HostConfig: { Binds: [`${ctx.volumes.get(volume)}:${VOLUME_ROOT}`], NetworkMode: 'none' },
+    });
+    try {
+      const archive = joinArchives(folders.map((f) => async () => filesArchive(f.dir, await listFiles(f.dir)) as unknown as NodeJS.ReadableStream), { under: (i) => folders[i]!.into });
+      await holder.putArchive(archive as unknown as NodeJS.ReadableStream, { path: VOLUME_ROOT });
+    } finally {
+      await holder.remove({ force: true }).catch(() => undefined);
+    }
+  }));
+}
+
+const VOLUME_ROOT = '/nestor-volume';
 
 /** On the host's own engine (socket mode), where nothing of a job may linger: removes what the job made. */
 export async function removeJobObjects(engine: NestedEngine, id: string): Promise<void> {

@@ -23,7 +23,7 @@ import { unreadable } from './items.ts';
 import { runsOnImage } from './github-runs-on.ts';
 import { containerOf, servicesOf } from './github-containers.ts';
 import { folderActionSteps, type ReadActionSteps } from './github-local-actions.ts';
-import { DEFAULT_INCLUDE_SOURCE, FetchError, fetchActionTree, MAX_ACTION_BYTES, type FetchedAction, type IncludeSource } from '../include-fetch.ts';
+import { DEFAULT_INCLUDE_SOURCE, FetchError, fetchActionTree, type FetchedAction, type IncludeSource } from '../include-fetch.ts';
 
 /**
  * A GitHub Actions workflow (`.github/workflows/*.yml`, and Gitea's and Forgejo's, which
@@ -236,9 +236,9 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       file: source.file,
       environment: {},
       // A step in a container of its own (docker://, a Docker action) writes its file commands where the job container reads them.
-      steps: [...withActionsNode(setUp, steps, at), ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (notRun !== undefined ? { ...s, notRunBecause: notRun } : s)),
+      steps: [...withActionsNode(withActionsVolume(setUp, steps, at), steps, at), ...steps.map((s) => (s.execIn ? s : { ...s, volumes: [...s.volumes, fileCommands(at)] }))].map((s) => (notRun !== undefined ? { ...s, notRunBecause: notRun } : s)),
       services,
-      volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }, ...(steps.some((s) => s.github?.usesNode) ? [{ name: ACTIONS_NODE_VOLUME, kind: 'temp' as const, at }] : [])],
+      volumes: [{ name: FILE_COMMANDS_VOLUME, kind: 'temp', at }, ...(steps.some((s) => s.github?.usesNode) ? [{ name: ACTIONS_NODE_VOLUME, kind: 'temp' as const, at }] : []), { name: ACTIONS_VOLUME, kind: 'temp', at }],
       matrix: [Object.fromEntries(Object.entries(combo).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]))],
       workspace: GITHUB_WORKSPACE,
       when: j.when,
@@ -266,6 +266,16 @@ function withActionsNode(setUp: StepConfig, steps: StepConfig[], at: PathSegment
   if (!steps.some((s) => s.github?.usesNode)) return [setUp];
   const fill: StepConfig = { ...blankStep('actions-node', at), image: ACTIONS_NODE_IMAGE, volumes: [{ source: ACTIONS_NODE_VOLUME, target: ACTIONS_NODE_DIR, readOnly: false, at }] };
   return [fill, { ...setUp, volumes: [...setUp.volumes, { source: ACTIONS_NODE_VOLUME, target: ACTIONS_NODE_DIR, readOnly: true, at }] }];
+}
+
+/** Where fetched actions are in the job container: a volume of the job, filled at set-up. */
+const ACTIONS_VOLUME = 'github-actions';
+const ACTIONS_DIR = '/github/actions';
+
+/** The job container mounts the actions volume when a step (or an action's step) runs a fetched action. */
+function withActionsVolume(setUp: StepConfig, steps: StepConfig[], at: PathSegment[]): StepConfig {
+  if (!steps.some((s) => s.volumeFolders?.some((f) => f.volume === ACTIONS_VOLUME))) return setUp;
+  return { ...setUp, volumes: [...setUp.volumes, { source: ACTIONS_VOLUME, target: ACTIONS_DIR, readOnly: false, at }] };
 }
 
 /** The job's volume for $GITHUB_OUTPUT and the other file commands (github/step-runtime.ts FILES_DIR). */
@@ -390,18 +400,14 @@ function oneActionStep(source: YamlSource, facts: GithubFacts, step: GithubStep,
       const fetched = fetchedAction(use, settings);
       let reason = 'why' in fetched ? fetched.why : '';
       if ('dir' in fetched) {
-        const path = posix.join('/github/actions', use.owner, use.repo, fetched.commit.slice(0, 12), use.path);
-        const packed = packedFolder(fetched.dir);
-        if (packed.length <= MAX_ACTION_BYTES) {
-          notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_FETCHED', `${uses}: fetched from ${where} at ${fetched.commit.slice(0, 12)}, handed to the job at ${path}`, 'info'));
-          const steps = folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: fetched.dir, path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner);
-          if (steps.length === 1 && steps[0] === config) return config;
-          const { uses: _uses, ...script } = plan;
-          void _uses;
-          const unpack: StepConfig = { ...config, name: `${config.name} (set up)`, commands: [], github: { ...script, id: `${plan.id}/__fetch`, kind: 'run', shell: 'sh', with: {}, run: `mkdir -p ${path} && printf '%s' '${packed}' | base64 -d | tar -xz -C ${path}` } };
-          return [unpack, ...steps];
-        }
-        reason = `its folder is ${packed.length} bytes packed, more than the ${MAX_ACTION_BYTES} Nestor hands to a job`;
+        const into = posix.join(use.owner, use.repo, fetched.commit.slice(0, 12), use.path);
+        const path = posix.join(ACTIONS_DIR, into);
+        notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_FETCHED', `${uses}: fetched from ${where} at ${fetched.commit.slice(0, 12)}, handed to the job at ${path}`, 'info'));
+        const steps = [folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: fetched.dir, path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner)].flat();
+        if (steps.length === 1 && steps[0] === config) return config;
+        // The folder is copied into the job's actions volume at set-up, whatever its size.
+        const [first, ...rest] = steps as [StepConfig, ...StepConfig[]];
+        return [{ ...first, volumeFolders: [...(first.volumeFolders ?? []), { volume: ACTIONS_VOLUME, dir: fetched.dir, into }] }, ...rest];
       }
       const message = use.setup
         ? `${uses}: a setup action, fetched from ${where}; it could not be (${reason}), so the step is not run and the job uses the image's own toolchain`
@@ -419,21 +425,6 @@ function fetchedAction(use: Extract<ActionUse, { kind: 'remote' }>, settings: In
     if (!(err instanceof FetchError)) throw err;
     return { why: err.message };
   }
-}
-
-/** Packed folders by path: a fetched folder is named by its commit, so it never changes. */
-const packedFolders = new Map<string, string>();
-
-/** A folder as a gzipped tar in base64: what the job's set-up step of a fetched action unpacks. */
-function packedFolder(dir: string): string {
-  const known = packedFolders.get(dir);
-  if (known !== undefined) return known;
-  const r = spawnSync('tar', ['-cz', '-C', dir, '.'], { maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`tar of ${dir}: ${String(r.stderr)}`);
-  const text = r.stdout.toString('base64');
-  if (packedFolders.size >= 100) packedFolders.clear();
-  packedFolders.set(dir, text);
-  return text;
 }
 
 /** What a run: script asks of Docker that Debian bookworm's client cannot give. */
