@@ -64,6 +64,11 @@ export function dataDir(env: NodeJS.ProcessEnv, flag?: string): string {
   return flag ?? env.NESTOR_DATA_DIR ?? join(homedir(), '.nestor');
 }
 
+/** Where a runner keeps its mirrors of repositories (NESTOR_REPO_CACHE, else ~/.cache/nestor/mirrors). */
+export function repoCacheDir(env: NodeJS.ProcessEnv): string {
+  return env.NESTOR_REPO_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nestor', 'mirrors');
+}
+
 /** A TCP port from a flag or its variable (`what` names both); 0 asks for any free port. */
 export function portNumber(value: string, what: string): number {
   const n = Number(value.trim());

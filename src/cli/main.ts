@@ -8,6 +8,8 @@ import { registerRunCommand } from './commands/run.ts';
 import { registerLintCommands } from './commands/lint.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerAppsCommands } from './commands/apps.ts';
+import { registerReposCommands } from './commands/repos.ts';
+import { registerPipelinesCommands } from './commands/pipelines.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { EXIT } from './output.ts';
 import { runDir } from '../config.ts';
@@ -30,6 +32,8 @@ registerRunCommand(program);
 registerLintCommands(program);
 registerServerCommands(program);
 registerAppsCommands(program);
+registerReposCommands(program);
+registerPipelinesCommands(program);
 registerTokenCommands(program);
 
 try {

@@ -104,6 +104,11 @@ export class RepositoryCache {
     this.env = env;
   }
 
+  /** The mirror's directory (a bare repository), to fetch from with file://. */
+  pathOf(url: string): string {
+    return this.dirOf(url);
+  }
+
   private dirOf(url: string): string {
     return join(this.cacheDir, createHash('sha256').update(url).digest('hex').slice(0, 24));
   }
@@ -119,6 +124,49 @@ export class RepositoryCache {
     }
     await git(this.env, ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`], 'fetch', url, repo);
     return (await git(this.env, ['--git-dir', dir, 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], 'rev-parse', url)).trim();
+  }
+
+  /**
+   * Fetches full refs (refs/heads/main, refs/tags/v1, refs/pull/7/head) into the mirror under
+   * their own names; a ref the remote lacks fails the fetch. Answers the commit of each.
+   */
+  async fetchRefs(repo: RepoSource, refs: string[]): Promise<Record<string, string>> {
+    const { url } = repo;
+    checkRepoUrl(url);
+    for (const ref of refs) if (!/^refs\/[\w./-]+$/.test(ref) || ref.includes('..')) throw new GitError('fetch', url, `not a ref name: ${ref}`);
+    const dir = this.dirOf(url);
+    if (!existsSync(join(dir, 'HEAD'))) {
+      mkdirSync(dir, { recursive: true });
+      await git(this.env, ['init', '--quiet', '--bare', dir], 'init', url);
+    }
+    await git(this.env, ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, ...refs.map((r) => `+${r}:${r}`)], 'fetch', url, repo);
+    const out: Record<string, string> = {};
+    for (const ref of refs) out[ref] = (await git(this.env, ['--git-dir', dir, 'rev-parse', '--verify', `${ref}^{commit}`], 'rev-parse', url)).trim();
+    return out;
+  }
+
+  /** Whether the mirror has the commit (a push's `before` may be gone after a force push). */
+  async hasCommit(url: string, commit: string): Promise<boolean> {
+    if (!/^[0-9a-f]{40,64}$/.test(commit)) return false;
+    return git(this.env, ['--git-dir', this.dirOf(url), 'cat-file', '-e', `${commit}^{commit}`], 'cat-file', url).then(() => true, () => false);
+  }
+
+  /** The best common ancestor of two commits, or undefined when they share none. */
+  async mergeBase(url: string, a: string, b: string): Promise<string | undefined> {
+    return git(this.env, ['--git-dir', this.dirOf(url), 'merge-base', a, b], 'merge-base', url).then((o) => o.trim() || undefined, () => undefined);
+  }
+
+  /** The paths that differ between two commits (renames as both names). */
+  async changedPaths(url: string, from: string, to: string): Promise<string[]> {
+    const out = await git(this.env, ['--git-dir', this.dirOf(url), 'diff', '--name-only', '-z', '--no-renames', from, to], 'diff', url);
+    return out.split('\0').filter(Boolean);
+  }
+
+  /** The subject and author of a commit: what a pipeline shows when its trigger did not say. */
+  async commitInfo(url: string, commit: string): Promise<{ message: string; author: string; authorEmail: string }> {
+    const out = await git(this.env, ['--git-dir', this.dirOf(url), 'log', '-1', '--format=%an%x00%ae%x00%B', commit], 'log', url);
+    const [author = '', authorEmail = '', ...message] = out.split('\0');
+    return { author, authorEmail, message: message.join('\0').trim() };
   }
 
   /** Writes the files of `commit` (fetched before) into `target`, links and modes intact. */

@@ -4,6 +4,7 @@ import { NestorError, isErrorCode } from '../errors.ts';
 import { PipelineError, UnsupportedFeatureError, type PipelineProblem } from './errors.ts';
 import { PipelineLimitError, pipelineLimits, type PipelineLimits } from './limits.ts';
 import type { PlannedJob } from './plan-graph.ts';
+import type { RunFacts } from './when.ts';
 
 /**
  * Compiles pipelines on worker threads, so that a large or hostile submission costs a thread of
@@ -12,9 +13,16 @@ import type { PlannedJob } from './plan-graph.ts';
  * its thread ended (and replaced on the next compile) and is refused as over that limit.
  */
 
-export interface CompileRequest {
-  pipeline: { text: string; file: string };
-  limits: PipelineLimits;
+/**
+ * A pipeline given as text (an API submission), or a repository's files at one commit, written
+ * out in `dir` (a push's pipeline: the file or folder `file` names, else the conventional ones).
+ */
+export type CompileRequest = { pipeline: { text: string; file: string }; limits: PipelineLimits } | { checkout: CheckoutCompile; limits: PipelineLimits };
+export interface CheckoutCompile {
+  dir: string;
+  file?: string;
+  /** What the run is (event, ref, commit, changed paths…), as the runner will compile it too. */
+  facts: RunFacts & { trusted?: boolean; platforms?: Record<string, string> };
 }
 export interface SerializedError {
   error: string;
@@ -65,11 +73,20 @@ export class CompilePool {
   }
 
   /** Resolves with the graph of its jobs when the pipeline compiles; rejects with its problems (PipelineError) when not. */
-  check(pipeline: CompileRequest['pipeline']): Promise<PlannedJob[]> {
+  check(pipeline: { text: string; file: string }): Promise<PlannedJob[]> {
+    return this.submit({ pipeline, limits: this.limits });
+  }
+
+  /** The same for a repository's files at one commit (its conventional pipeline files, or the one named). */
+  checkCheckout(checkout: CheckoutCompile): Promise<PlannedJob[]> {
+    return this.submit({ checkout, limits: this.limits });
+  }
+
+  private submit(request: CompileRequest): Promise<PlannedJob[]> {
     if (this.closed) return Promise.reject(new NestorError('NESTOR_SERVER_CLOSING', 'The server is stopping', 'Submit again once it is back.'));
     if (this.waiting.length >= this.queueMax) return Promise.reject(new CompilerBusyError(this.waiting.length));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ request: { pipeline, limits: this.limits }, resolve, reject });
+      this.waiting.push({ request, resolve, reject });
       this.next();
     });
   }
@@ -151,7 +168,8 @@ export class CompilePool {
 }
 
 function start(task: Task) {
-  return { file: task.request.pipeline.file, line: 1, column: 1 };
+  const r = task.request;
+  return { file: 'pipeline' in r ? r.pipeline.file : (r.checkout.file ?? r.checkout.dir), line: 1, column: 1 };
 }
 
 /** The worker's error as the class it was thrown as, so the API answers it the same way. */

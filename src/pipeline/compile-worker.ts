@@ -2,7 +2,8 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { NestorError } from '../errors.ts';
-import { jobPlansOf } from './load.ts';
+import { jobPlansOf, loadPlans } from './load.ts';
+import { DEFAULT_STEP_IMAGE } from '../config.ts';
 import { planGraph } from './plan-graph.ts';
 import type { CompileAnswer, CompileRequest, SerializedError } from './compile-pool.ts';
 
@@ -16,7 +17,10 @@ yieldToTheEventLoop();
 parentPort!.on('message', (request: CompileRequest) => {
   let answer: CompileAnswer;
   try {
-    answer = { ok: true, jobs: planGraph(jobPlansOf(request.pipeline, { limits: request.limits })) };
+    const plans = 'pipeline' in request
+      ? jobPlansOf(request.pipeline, { limits: request.limits })
+      : loadPlans(request.checkout.dir, request.checkout.file, { defaultImage: DEFAULT_STEP_IMAGE, ...request.checkout.facts, limits: request.limits }, request.checkout.dir);
+    answer = { ok: true, jobs: planGraph(plans) };
   } catch (err) {
     answer = err instanceof NestorError
       ? { ok: false, error: err.toJSON() as unknown as SerializedError }

@@ -200,11 +200,12 @@ function readEach(path: string, format: Format, sources: YamlSource[], facts: Gi
  * Files → job plans, ready for the executor; every problem is thrown with file:line:column,
  * those of every file and every pipeline in one error.
  */
-export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions): JobPlan[] {
+export function loadPlans(dir: string, file: string | undefined, opts: CompileOptions, shownFrom = process.cwd()): JobPlan[] {
   const facts = { ...opts, includes: { repoDir: dir, ...opts.includes } };
   const paths = discover(dir, file);
   const compileFile = (path: string, format?: Format) => {
-    const rel = relative(process.cwd(), path);
+    // Paths are shown from where the user is (`nestor run`), or from the repository's root.
+    const rel = relative(shownFrom, path);
     const display = rel && !rel.startsWith('..') ? rel : path;
     const read = readPipelines(path, readFileSync(path, 'utf8'), facts, display, format);
     const plans = everyProblem(read, ({ config, source }) => compile(config, source, { ...opts, builtins: (job) => ({ ...builtinVariables(config, opts, job), ...opts.builtins?.(job) }) }));

@@ -5,7 +5,12 @@ import type { EngineClient } from '../engine/engine-client.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import { DockerBackend } from '../backend/docker/docker-backend.ts';
-import { jobPlansOf } from '../pipeline/load.ts';
+import { jobPlansOf, loadPlans } from '../pipeline/load.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RepoRun } from '../repos/repo-run.ts';
+import { RepoCheckouts } from './repo-checkout.ts';
 import { githubJobContainer } from '../pipeline/warm-job-container.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
@@ -40,6 +45,10 @@ export interface AgentOptions {
   /** Registries jobs pull from over plain HTTP (NESTOR_INSECURE_REGISTRIES). */
   insecureRegistries?: string[];
   log: Logger;
+  /** Where the mirrors of repositories' jobs are kept (default: a folder of this user's in the temporary directory). */
+  repoCacheDir?: string;
+  /** The environment git runs in (the CLI gives process.env). */
+  gitEnv?: NodeJS.ProcessEnv;
   /**
    * Level of the job started/finished lines. A runner in the server's own process (`nestor up`)
    * leaves them to the server, which logs the same events: `debug` there, `info` on its own.
@@ -55,7 +64,7 @@ export interface LeasedNeed {
 }
 
 interface LeasedJob {
-  job: { id: string; name: string; spec: { pipeline: { text: string; file: string }; job?: string }; attempt: number; needs?: LeasedNeed[] };
+  job: { id: string; name: string; spec: { pipeline?: { text: string; file: string }; repo?: RepoRun; job?: string }; attempt: number; needs?: LeasedNeed[] };
   lease: { token: string; expires_at: number; lease_ms: number };
 }
 
@@ -88,6 +97,7 @@ export class RunnerAgent {
   private jobEnded = Promise.withResolvers<void>();
   /** Engines being removed after their job was reported. */
   private readonly removals = new BackgroundWork();
+  private checkouts?: RepoCheckouts;
   private loop: Promise<void> | undefined;
 
   constructor(opts: AgentOptions) {
@@ -166,6 +176,21 @@ export class RunnerAgent {
         await this.backoff(attempt, err);
       }
     }
+  }
+
+  /** The job's commit in a directory of its own (removed when the job ends), timed in its log. */
+  private async checkout(repo: RepoRun, shipper: LogShipper): Promise<string> {
+    this.checkouts ??= new RepoCheckouts(this.opts.repoCacheDir ?? join(tmpdir(), `nestor-mirrors-${process.getuid?.() ?? 'user'}`), this.opts.gitEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' });
+    const dir = mkdtempSync(join(tmpdir(), 'nestor-checkout-'));
+    const started = Date.now();
+    try {
+      await this.checkouts.checkout(repo, dir);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `checked out ${repo.repo} ${repo.commit.slice(0, 12)} (${repo.ref}) in ${Date.now() - started} ms` });
+    return dir;
   }
 
   private async backoff(attempt: number, err: unknown): Promise<void> {
@@ -250,12 +275,18 @@ export class RunnerAgent {
     let results: JobResult[] = [];
     let error: string | undefined;
     let engineMs: number | undefined;
+    let sourceDir: string | undefined;
     try {
-      const all = jobPlansOf(job.spec.pipeline, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
+      // A repository's job: its commit from this runner's mirror, compiled as the server did.
+      if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper);
+      const all = sourceDir && job.spec.repo
+        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts }, sourceDir)
+        : jobPlansOf(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
       const plans = jobOfPipeline(all, job.spec.job);
       const earlier = earlierOf(all, job.needs);
       results = await runPlans(plans, {
         backend: this.backend,
+        ...(sourceDir ? { sourceDir } : {}),
         // A job of a pipeline keeps its artifacts on the server, and fetches those it is given from it.
         ...(job.spec.job ? { artifacts: { store: new ServerArtifacts(this.client, job.id, lease.token), run: job.id } } : {}),
         // The jobs it needs ran on other runners: the server says how they ended, for needs.*.
@@ -280,6 +311,7 @@ export class RunnerAgent {
     } finally {
       clearInterval(flusher);
       clearInterval(heartbeat);
+      if (sourceDir) rmSync(sourceDir, { recursive: true, force: true });
     }
     const status = controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled') ? 'failed' : 'succeeded';
     // Keep trying to report: a restarting server must not lose the outcome or the last lines.

@@ -36,6 +36,8 @@ export interface AppOptions {
   gitops?: GitopsRoutesDeps;
   /** Where the jobs of a pipeline leave artifacts for the jobs after them (the server's data directory). */
   artifacts?: ArtifactStore;
+  /** Told when a pipeline may have changed state (a job of it leased, ended, cancelled): for its commit status. */
+  pipelineChanged?: (pipelineId: string) => void;
 }
 
 type Identity = { kind: TokenKind; name: string };
@@ -206,8 +208,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     return job.pipelineId === job.id ? { ...publicJob(job), jobs: (await store.pipelineJobs(job.id)).map(publicJob) } : publicJob(job);
   });
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { config: { auth: USERS }, schema: doc('Cancel a job (its runner stops it within 2 s)') }, async (req) => {
-    await findJob(req.params.id);
-    return publicJob((await store.cancel(req.params.id))!);
+    const job = await findJob(req.params.id);
+    const cancelled = publicJob((await store.cancel(req.params.id))!);
+    if (job.pipelineId) opts.pipelineChanged?.(job.pipelineId);
+    return cancelled;
   });
   app.get<{ Params: { id: string }; Querystring: { after?: string; follow?: string } }>(
     '/api/jobs/:id/logs',
@@ -242,6 +246,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
         const lease = await store.lease(runner, leaseMs);
         if (lease) {
           log.info({ job: lease.job.id, name: lease.job.name, runner: runnerName, attempt: lease.job.attempts }, 'job started');
+          if (lease.job.pipelineId) opts.pipelineChanged?.(lease.job.pipelineId);
           // A job of a pipeline runs alone on its runner: how the jobs it needs ended (and their
           // outputs) come with it, for GitHub's needs.* and the job's if: over them.
           const needs = lease.job.pipelineId && lease.job.needs.length ? { needs: neededOutcomes(lease.job, await store.pipelineJobs(lease.job.pipelineId)) } : {};
@@ -273,7 +278,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     const outcome = { status: body.status, ...(body.result !== undefined ? { result: body.result } : {}), ...(body.error ? { error: body.error } : {}) };
     await store.complete(req.params.id, req.identity!.name, body.lease, outcome, body.log_not_kept);
     // The jobs after it in its pipeline may have been queued.
-    if (job.pipelineId) queueChanged.emit('job');
+    if (job.pipelineId) {
+      queueChanged.emit('job');
+      opts.pipelineChanged?.(job.pipelineId);
+    }
     const durationMs = job.startedAt ? Date.now() - job.startedAt : undefined;
     if (durationMs !== undefined) metrics.jobDuration.observe({ status: body.status }, durationMs / 1000);
     log.info({ job: job.id, name: job.name, runner: req.identity!.name, status: body.status, ...(durationMs !== undefined ? { durationMs } : {}) }, 'job finished');

@@ -10,6 +10,12 @@ import { trackRequests } from './connections.ts';
 import { secureDataDir } from '../secrets/data-dir.ts';
 import { applyHttpLimits, httpLimits, type HttpLimits } from './http-limits.ts';
 import { holdCompiler } from './submission.ts';
+import { openSecrets } from '../gitops/open-secrets.ts';
+import { StatusReporter } from '../repos/forge-status.ts';
+import type { Backoff } from '../backoff.ts';
+import { errorMessage } from '../errors.ts';
+import { registerRepoRoutes } from './repo-routes.ts';
+import { DEFAULT_GIT_ENV, repoFeature } from './repo-feature.ts';
 
 export interface ServerConfig {
   port: number;
@@ -29,6 +35,17 @@ export interface ServerConfig {
   functionsPort?: number;
   /** Timeouts for slow clients and the cap on connections (DEFAULT_HTTP_LIMITS). */
   http?: Partial<HttpLimits>;
+  /**
+   * The key that seals secrets in the store (NESTOR_SECRET_KEY, 32 bytes); without it,
+   * DATA_DIR/secret.key, made at the first start.
+   */
+  secretKey?: Buffer;
+  /** The environment git runs in for repositories (the CLI gives process.env). */
+  gitEnv?: NodeJS.ProcessEnv;
+  /** How forges and people reach this server (NESTOR_PUBLIC_URL): commit statuses link there. */
+  publicUrl?: string;
+  /** Retries of commit statuses (tests make them quick). */
+  statusRetry?: Backoff;
 }
 
 export interface RunningServer {
@@ -58,11 +75,16 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
   store.onProblem = (what, err) => logger.warn({ err }, what);
   const generated = await bootstrapTokens(store, cfg);
-  const gitops = cfg.gitops ? await startGitops(store, cfg.gitops, cfg.dataDir, logger) : undefined;
+  const box = cfg.gitops?.secrets ?? (await openSecrets(store.db, cfg.dataDir, cfg.secretKey ?? cfg.gitops?.secretKey, logger));
+  const gitops = cfg.gitops ? await startGitops(store, { ...cfg.gitops, secrets: box }, cfg.dataDir, logger) : undefined;
   // Artifacts of pipelines' jobs, in this server's data directory (servers sharing one database
   // each keep their own: a pipeline's jobs then go through one server).
   const artifacts = new LocalArtifactStore(join(cfg.dataDir, 'artifacts'));
-  const { app, metrics } = await buildApp({ store, logger, leaseMs, artifacts, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
+  const statuses = new StatusReporter({ ...(cfg.statusRetry ? { backoff: cfg.statusRetry } : {}), onProblem: (what, err) => logger.warn({ err: errorMessage(err) }, what) });
+  let publicUrl = cfg.publicUrl ?? '';
+  const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl });
+  const { app, metrics, queueChanged } = await buildApp({ store, logger, leaseMs, artifacts, pipelineChanged: repoParts.pipelineChanged, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
+  await registerRepoRoutes(app, { ...repoParts.routes, onPipeline: (id) => { queueChanged.emit('job'); repoParts.pipelineChanged(id); } });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);
@@ -76,6 +98,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
+  publicUrl ||= `http://${urlHost(host)}:${port}`;
   let functions: Awaited<ReturnType<typeof startFunctionsListener>> | undefined;
   if (cfg.functionsPort !== undefined && !gitops) logger.warn({ functionsPort: cfg.functionsPort }, 'no functions port: GitOps and functions are off on this server');
   if (cfg.functionsPort !== undefined && gitops) {
@@ -98,6 +121,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const reaper = setInterval(async () => {
     try {
       const moved = await store.expireLeases();
+      for (const id of moved.failed) repoParts.jobChanged(id);
       if (moved.requeued.length) {
         metrics.requeued.inc(moved.requeued.length);
         logger.warn({ jobs: moved.requeued }, 'runner stopped heartbeating; jobs requeued');
@@ -136,6 +160,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       }
       await releaseCompiler();
       await gitops?.close();
+      // Statuses still being retried are given a moment, then dropped (the next start does not resend them).
+      await Promise.race([statuses.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await statuses.close();
       await store.close();
     },
   };

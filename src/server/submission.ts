@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { CompilePool } from '../pipeline/compile-pool.ts';
+import { CompilePool, type CheckoutCompile } from '../pipeline/compile-pool.ts';
 import { DEFAULT_PIPELINE_LIMITS } from '../pipeline/limits.ts';
 import type { PlannedJob } from '../pipeline/plan-graph.ts';
 import type { submitJobBody } from './schemas.ts';
@@ -52,4 +52,10 @@ function pipelineOf(body: z.infer<typeof submitJobBody>, name: string): { text: 
   if (body.pipeline !== undefined) return { text: body.pipeline, file: body.file };
   const steps = (body.steps ?? []).map((s) => ({ name: s.name, ...(s.image ? { image: s.image } : {}), ...(s.run !== undefined ? { run: s.run } : {}), ...(s.commands ? { commands: s.commands } : {}) }));
   return { text: JSON.stringify({ name, steps }, null, 1), file: 'request.json' };
+}
+
+/** A repository's files at one commit, compiled on a compile thread as a submission is. */
+export function compileCheckout(checkout: CheckoutCompile): Promise<PlannedJob[]> {
+  pool ??= new CompilePool();
+  return pool.checkCheckout(checkout);
 }

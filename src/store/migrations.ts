@@ -158,6 +158,31 @@ export const MIGRATIONS: string[] = [
   // pipeline of a group runs at a time; the row of one held back for another is 'waiting'.
   `ALTER TABLE jobs ADD COLUMN concurrency_group TEXT`,
   `CREATE INDEX jobs_concurrency ON jobs (concurrency_group)`,
+  // Repositories whose own pipeline files run on each push, tag and pull request. Secrets
+  // (webhook secret, forge token, https credential) are sealed (AES-256-GCM) in their columns.
+  `CREATE TABLE repos (
+     name TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     credential TEXT,
+     default_branch TEXT NOT NULL,
+     config_path TEXT,
+     trusted INTEGER NOT NULL,
+     timeout_s INTEGER NOT NULL,
+     webhook_secret TEXT NOT NULL,
+     forge TEXT,
+     forge_token TEXT,
+     poll_interval_s INTEGER,
+     next_number INTEGER NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  // A repository's pipeline: its row carries the repository, its number there (#1, #2, …) and
+  // the trigger (event, ref, commit, message, author) that made it.
+  `ALTER TABLE jobs ADD COLUMN repo TEXT`,
+  `ALTER TABLE jobs ADD COLUMN number INTEGER`,
+  `ALTER TABLE jobs ADD COLUMN trigger_info TEXT`,
+  `ALTER TABLE jobs ADD COLUMN trigger_event TEXT`,
+  `ALTER TABLE jobs ADD COLUMN trigger_branch TEXT`,
+  `CREATE INDEX jobs_repo ON jobs (repo, number)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -2,35 +2,10 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { NestorError, errorMessage } from '../../errors.ts';
-import { apiCall } from '../../server/api-client.ts';
-import { ServerProblem } from '../../runner/server-client.ts';
 import { action } from '../action.ts';
 import { resolveApp, type AppRef } from '../app-name.ts';
 import { EXIT, type Output } from '../output.ts';
-
-interface ServerFlags {
-  server: string;
-  token: string;
-  json?: boolean;
-}
-
-function withServer(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--server <url>', 'the Nestor server').default('http://127.0.0.1:8080').env('NESTOR_SERVER'))
-    .addOption(new Option('--token <token>', 'an API token').env('NESTOR_TOKEN').makeOptionMandatory())
-    .option('--json', 'machine-readable output');
-}
-
-async function call<T = Record<string, unknown>>(flags: ServerFlags, method: string, path: string, body?: unknown): Promise<T> {
-  let res;
-  try {
-    res = await apiCall<T>(flags.server, method, path, body, flags.token);
-  } catch (err) {
-    throw new NestorError('NESTOR_SERVER_UNREACHABLE', `Cannot reach the Nestor server at ${flags.server}: ${errorMessage(err)}`, 'Start it with `nestor up` or `nestor server`, or point --server / NESTOR_SERVER at it.');
-  }
-  if (res.status >= 400) throw new ServerProblem(res.status, res.body as { code?: string; detail?: string; hint?: string }, `${method} ${path}`);
-  return res.body;
-}
+import { call, withServer, type ServerFlags } from '../server-call.ts';
 
 type AppFlags = ServerFlags & { namespace?: string };
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { countFlag } from '../count-flag.ts';
-import { dataDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
+import { dataDir, repoCacheDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
 import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -84,8 +84,8 @@ export function gitopsConfig(host: EngineClient, supply: ImageSupply): GitopsCon
 }
 
 /** What a runner takes from the environment: the default step image and slots, and the engines' images. */
-export function runnerSettings(env: NodeJS.ProcessEnv): Pick<AgentOptions, 'stepImage' | 'stepSlots' | 'engineImages' | 'insecureRegistries'> {
-  return { stepImage: defaultStepImage(env), stepSlots: stepSlots(env), engineImages: engineImages(env), insecureRegistries: insecureRegistries(env) };
+export function runnerSettings(env: NodeJS.ProcessEnv): Pick<AgentOptions, 'stepImage' | 'stepSlots' | 'engineImages' | 'insecureRegistries' | 'repoCacheDir' | 'gitEnv'> {
+  return { stepImage: defaultStepImage(env), stepSlots: stepSlots(env), engineImages: engineImages(env), insecureRegistries: insecureRegistries(env), repoCacheDir: repoCacheDir(env), gitEnv: env };
 }
 
 /**
@@ -120,6 +120,10 @@ export async function serve(out: Output, flags: ServerFlags, logger: Logger, git
     logCapBytes: Math.max(1, Number(flags.logCapMb) || 64) * 1024 * 1024,
     ...(process.env.NESTOR_ADMIN_TOKEN ? { adminToken: process.env.NESTOR_ADMIN_TOKEN } : {}),
     ...(process.env.NESTOR_REGISTRATION_TOKEN ? { registrationToken: process.env.NESTOR_REGISTRATION_TOKEN } : {}),
+    // Repositories: git in the server's own environment, secrets sealed with its key, statuses linking to its public URL.
+    gitEnv: process.env,
+    ...(secretKey(process.env) ? { secretKey: secretKey(process.env)! } : {}),
+    ...(process.env.NESTOR_PUBLIC_URL ? { publicUrl: process.env.NESTOR_PUBLIC_URL } : {}),
     logger,
   });
   if (server.generated.admin) out.progress(`admin token (shown once, store it now): ${server.generated.admin}`);

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { NestorError } from '../../errors.ts';
 import type { ConcurrencyGroup } from '../../pipeline/model.ts';
 import type { PlannedJob } from '../../pipeline/plan-graph.ts';
 import { whyNotRun, type GraphOutcome } from '../../scheduler/job-graph.ts';
 import type { Database } from '../../store/database.ts';
 import type { Job, JobSpec, RetryPolicy } from './store.ts';
+import type { PipelineTrigger } from '../../repos/repo-run.ts';
+import { RepoStore } from '../../repos/repo-store.ts';
 
 /**
  * Pipelines of jobs in the store: each job of a submitted pipeline is a job of its own that any
@@ -30,6 +33,8 @@ export interface NewPipeline {
   maxAttempts: number;
   /** The group it runs alone in (the file's workflow `concurrency`). */
   concurrency?: ConcurrencyGroup;
+  /** A repository's pipeline: numbered in the repository (#1, #2, …), with what triggered it. */
+  repo?: { name: string; trigger: PipelineTrigger };
 }
 
 const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when, concurrency_group';
@@ -46,6 +51,13 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
       jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen, planJob === null ? (p.concurrency?.group ?? null) : null,
     ]);
   await row(id, p.name, p.spec, held ? 'waiting' : 'running', null, null, null);
+  if (p.repo) {
+    // Numbered in the same transaction: two pushes at once never get one number.
+    const number = await RepoStore.takeNumber(tx, p.repo.name);
+    if (number === undefined) throw new NestorError('NESTOR_REPO_NOT_FOUND', `No repository ${p.repo.name}`, 'It was removed while its pipeline was being made; add it again with `nestor repos add`.');
+    const t = p.repo.trigger;
+    await tx.query('UPDATE jobs SET repo = $2, number = $3, trigger_info = $4, trigger_event = $5, trigger_branch = $6 WHERE pipeline_id = $1', [id, p.repo.name, number, JSON.stringify(t), t.event, t.branch ?? t.tag ?? null]);
+  }
   for (const job of p.jobs) {
     const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
     await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);

@@ -1,3 +1,4 @@
+import type { PipelineTrigger, RepoRun } from '../../repos/repo-run.ts';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { NestorError } from '../../errors.ts';
 import { formatBytes } from '../../format-bytes.ts';
@@ -24,6 +25,8 @@ export interface JobSpec {
   steps?: { name: string; run?: string; commands?: string[]; image?: string }[];
   /** In a job of a pipeline: which job of the pipeline's file this one runs. */
   job?: string;
+  /** A repository's pipeline: its files at one commit, from the runner's mirror (instead of `pipeline`). */
+  repo?: RepoRun;
 }
 
 export interface Job {
@@ -50,6 +53,10 @@ export interface Job {
   pipelineId: string | null;
   /** The jobs of its pipeline it waits for, by name. */
   needs: string[];
+  /** A repository's pipeline (its own row): the repository, its number there and its trigger. */
+  repo: string | null;
+  number: number | null;
+  trigger: PipelineTrigger | null;
 }
 
 export interface Runner {
@@ -165,6 +172,9 @@ function toJob(r: JobRow): Job {
     finishedAt: r.finished_at === null ? null : Number(r.finished_at),
     pipelineId: (r.pipeline_id as string | null | undefined) ?? null,
     needs: r.needs ? (JSON.parse(String(r.needs)) as string[]) : [],
+    repo: (r.repo as string | null | undefined) ?? null,
+    number: r.number === null || r.number === undefined ? null : Number(r.number),
+    trigger: r.trigger_info ? (JSON.parse(String(r.trigger_info)) as PipelineTrigger) : null,
   };
 }
 
@@ -310,7 +320,7 @@ export class Store {
     const job: Job = {
       id, name: j.name, spec: j.spec, status: 'queued', targetRunner: j.targetRunner ?? null, labels: j.labels ?? [], retryPolicy: j.retryPolicy ?? 'retry',
       attempts: 0, maxAttempts: j.maxAttempts ?? 3, runner: null, leaseGeneration: 0, leaseExpiresAt: null, cancelRequested: false, result: null, error: null,
-      createdAt: now, startedAt: null, finishedAt: null, pipelineId: null, needs: [],
+      createdAt: now, startedAt: null, finishedAt: null, pipelineId: null, needs: [], repo: null, number: null, trigger: null,
     };
     await this.jobInserts.add([id, job.name, JSON.stringify(job.spec), 'queued', job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, 0, job.maxAttempts, 0, 0, now, nextQueueOrder()]);
     this.queueStatistics.added();
@@ -332,6 +342,41 @@ export class Store {
   /** The jobs of a pipeline, in queue order (its own row left out). */
   async pipelineJobs(pipelineId: string): Promise<Job[]> {
     return (await this.db.query('SELECT * FROM jobs WHERE pipeline_id = $1 AND id <> $1 ORDER BY queue_order', [pipelineId])).map(toJob);
+  }
+
+  /**
+   * A repository's pipelines (or every repository's), newest first, filtered; `before` is the
+   * cursor: the creation time and id of the last one of the previous page.
+   */
+  async pipelines(f: { repo?: string; branch?: string; event?: string; status?: JobStatus; since?: number; before?: { createdAt: number; id: string }; limit: number }): Promise<Job[]> {
+    const where = ['id = pipeline_id', 'repo IS NOT NULL'];
+    const values: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      values.push(value);
+      where.push(sql.replace('?', `$${values.length}`));
+    };
+    if (f.repo) add('repo = ?', f.repo);
+    if (f.branch) add('trigger_branch = ?', f.branch);
+    if (f.event) add('trigger_event = ?', f.event);
+    if (f.status) add('status = ?', f.status);
+    if (f.since !== undefined) add('created_at >= ?', f.since);
+    if (f.before) {
+      values.push(f.before.createdAt, f.before.id);
+      where.push(`(created_at < $${values.length - 1} OR (created_at = $${values.length - 1} AND id < $${values.length}))`);
+    }
+    values.push(f.limit);
+    return (await this.db.query(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`, values)).map(toJob);
+  }
+
+  /** Ends a pipeline that could not start (its files do not compile), saying why. */
+  async failPipeline(id: string, error: string): Promise<void> {
+    await this.db.query(`UPDATE jobs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 AND pipeline_id = $1`, [id, error.slice(0, 10_000), Date.now()]);
+  }
+
+  /** A repository's pipeline by its number. */
+  async pipelineNumbered(repo: string, number: number): Promise<Job | undefined> {
+    const [row] = await this.db.query('SELECT * FROM jobs WHERE repo = $1 AND number = $2 AND id = pipeline_id', [repo, number]);
+    return row ? toJob(row) : undefined;
   }
 
   async job(id: string): Promise<Job | undefined> {

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { NestorError } from '../../errors.ts';
+import { action } from '../action.ts';
+import { countFlag } from '../count-flag.ts';
+import type { Output } from '../output.ts';
+import { call, withServer, type ServerFlags } from '../server-call.ts';
+
+type Trigger = { event: string; ref: string; branch?: string; tag?: string; commit: string; message: string; author: string; cause: string; pullRequest?: { number: number } };
+type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null };
+type Pipeline = { id: string; repo: string; number: number; status: string; trigger: Trigger; error: string | null; created_at: string; duration_ms?: number; jobs?: PipelineJob[] };
+
+interface ListFlags extends ServerFlags {
+  repo?: string;
+  branch?: string;
+  event?: string;
+  status?: string;
+  limit?: string;
+}
+
+function statusText(out: Output, status: string): string {
+  const paint = status === 'succeeded' ? out.green : status === 'failed' ? out.red : status === 'cancelled' || status === 'skipped' ? out.dim : out.yellow;
+  return paint(status.padEnd(9));
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '' : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function where(t: Trigger): string {
+  if (t.pullRequest) return `PR !${t.pullRequest.number} → ${t.branch ?? ''}`;
+  return t.tag ? `tag ${t.tag}` : (t.branch ?? t.ref);
+}
+
+/** "REPO NUMBER" or "REPO#NUMBER": a repository's pipeline. */
+function pipelineRef(repo: string, number: string | undefined): { repo: string; number: number } {
+  const [name, n] = number === undefined ? repo.split('#') : [repo, number];
+  const num = Number(n);
+  if (!name || !Number.isInteger(num) || num < 1) throw new NestorError('NESTOR_USAGE', `${repo}${number ? ` ${number}` : ''} is not a pipeline`, 'Name it as OWNER/NAME NUMBER (or OWNER/NAME#NUMBER), as `nestor pipelines list` shows.');
+  return { repo: name, number: num };
+}
+
+const path = (r: { repo: string; number: number }) => `/api/repos/${encodeURIComponent(r.repo)}/pipelines/${r.number}`;
+
+export function registerPipelinesCommands(program: Command): void {
+  const pipelines = program.command('pipelines').description('the pipelines of connected repositories, newest first');
+
+  withServer(pipelines.command('list'))
+    .description('list pipelines (filters: --repo, --branch, --event, --status)')
+    .option('--repo <owner/name>', 'only this repository\'s')
+    .option('--branch <name>', 'only this branch\'s (or tag\'s)')
+    .option('--event <event>', 'push, tag, pull_request, cron or manual')
+    .option('--status <status>', 'queued, running, succeeded, failed, cancelled…')
+    .option('--limit <n>', 'how many', '20')
+    .action(action(async (out: Output, flags: ListFlags) => {
+      const q = new URLSearchParams({ limit: String(countFlag(flags.limit, 20, '--limit')) });
+      for (const k of ['repo', 'branch', 'event', 'status'] as const) if (flags[k]) q.set(k, flags[k]!);
+      const { pipelines: list } = await call<{ pipelines: Pipeline[] }>(flags, 'GET', `/api/pipelines?${q}`);
+      out.result(list);
+      if (!list.length) out.line('no pipelines yet: connect a repository with `nestor repos add URL` and push');
+      for (const p of list) {
+        const t = p.trigger;
+        out.line(`${`${p.repo}#${p.number}`.padEnd(28)} ${statusText(out, p.status)} ${t.event.padEnd(12)} ${where(t).padEnd(20)} ${t.commit.slice(0, 8)}  ${seconds(p.duration_ms).padEnd(9)} ${out.dim(p.created_at.replace('T', ' ').slice(0, 19))}  ${(t.message.split('\n')[0] ?? '').slice(0, 60)}`);
+      }
+    }));
+
+  withServer(pipelines.command('show').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .description('a pipeline: its trigger and each job')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {
+      const p = await call<Pipeline>(flags, 'GET', path(pipelineRef(repo, number)));
+      out.result(p);
+      const t = p.trigger;
+      out.line(`${out.bold(`${p.repo}#${p.number}`)} ${statusText(out, p.status)} ${t.event} ${where(t)} ${t.commit.slice(0, 12)} by ${t.author || '?'} (${t.cause})`);
+      if (t.message) out.line(`  ${t.message.split('\n')[0]}`);
+      if (p.error) out.line(out.red(p.error));
+      for (const j of p.jobs ?? []) out.line(`  ${statusText(out, j.status)} ${j.name}${j.runner ? out.dim(` on ${j.runner}`) : ''}${j.error ? `  ${out.dim(j.error)}` : ''}`);
+    }));
+
+  withServer(pipelines.command('logs').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .description('the logs of each job of a pipeline')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {
+      const p = await call<Pipeline>(flags, 'GET', path(pipelineRef(repo, number)));
+      const all: unknown[] = [];
+      for (const j of p.jobs ?? []) {
+        const { lines } = await call<{ lines: { source: string; text: string }[] }>(flags, 'GET', `/api/jobs/${j.id}/logs`);
+        all.push({ job: j.name, lines });
+        out.line(out.bold(`── ${j.name} (${j.status})`));
+        for (const l of lines) out.line(`${out.dim(l.source)} ${l.text}`);
+      }
+      out.result(all);
+    }));
+
+  withServer(pipelines.command('cancel').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .description('cancel a pipeline: jobs not started never start, running ones stop within 2 s')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {
+      const ref = pipelineRef(repo, number);
+      const p = await call<Pipeline>(flags, 'GET', path(ref));
+      const r = await call(flags, 'POST', `/api/jobs/${p.id}/cancel`);
+      out.result(r);
+      out.line(`${out.mark(true)} ${ref.repo}#${ref.number} cancelled`);
+    }));
+}

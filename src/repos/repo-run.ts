@@ -1,0 +1,51 @@
+import type { TriggerEvent } from './webhook-trigger.ts';
+
+/**
+ * What a job of a repository's pipeline carries, for the runner: where its source is (the
+ * repository and the pipeline's commit, fetched into the runner's own mirror) and the facts the
+ * files were compiled with on the server, so the runner compiles them to the same jobs.
+ * No credential is in it: it is stored with the job.
+ */
+export interface RepoRun {
+  repo: string;
+  /** The clone URL, without credentials. */
+  url: string;
+  commit: string;
+  /** The ref fetched for the commit (refs/heads/main, refs/tags/v1, refs/pull/7/head). */
+  ref: string;
+  /** The pipeline file or folder read (repository-relative); absent: the conventional ones. */
+  config?: string;
+  facts: RepoRunFacts;
+}
+
+/** The RunFacts of a repository's run, as JSON. */
+export interface RepoRunFacts {
+  event: TriggerEvent | 'cron' | 'manual';
+  ref: string;
+  commit: string;
+  branch?: string;
+  tag?: string;
+  defaultBranch: string;
+  project: string;
+  /** Unknown (absent): every path filter matches, as for a new repository's first push. */
+  changedPaths?: string[];
+  trusted: boolean;
+  /** Manual runs' variables (and workflow_dispatch inputs). */
+  env?: Record<string, string>;
+  facts: Record<string, string>;
+}
+
+/** What started a pipeline, kept on its row and shown with it. */
+export interface PipelineTrigger {
+  event: RepoRunFacts['event'];
+  ref: string;
+  branch?: string;
+  tag?: string;
+  commit: string;
+  before?: string;
+  message: string;
+  author: string;
+  /** How Nestor heard of it. */
+  cause: 'webhook' | 'poll' | 'cron' | 'manual' | 'restart';
+  pullRequest?: { number: number; title: string; sourceBranch: string; targetBranch: string; fromFork: boolean };
+}

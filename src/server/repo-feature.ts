@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { RepositoryCache } from '../gitops/git.ts';
+import { WebhookDeliveries } from '../gitops/webhook-deliveries.ts';
+import type { StatusReporter } from '../repos/forge-status.ts';
+import { PipelineStatuses } from '../repos/pipeline-status.ts';
+import { RepoPipelines, type RepoPipelineSink } from '../repos/repo-pipelines.ts';
+import { RepoStore } from '../repos/repo-store.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
+import type { RepoRoutesDeps } from './repo-routes.ts';
+import type { Store } from './store/store.ts';
+import { compileCheckout } from './submission.ts';
+
+/** Git's environment when the CLI gives none (tests): the usual places for the binary, no prompts. */
+export const DEFAULT_GIT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+
+/**
+ * The server's part of CI from repositories, put together: the repositories, the server's
+ * mirror of each (DATA_DIR/mirrors), the pipelines their triggers make, and their commit
+ * statuses on the forge, told of every change of a pipeline or of one of its jobs.
+ */
+export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: string; gitEnv: NodeJS.ProcessEnv; logger: Logger; statuses: StatusReporter; publicUrl: () => string }) {
+  const repos = new RepoStore(store.db, box);
+  const workDir = join(opts.dataDir, 'work');
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const sink: RepoPipelineSink = {
+    async create(p) {
+      const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}) });
+      if (p.failed) await store.failPipeline(pipeline.id, p.failed);
+      return { id: pipeline.id, number: (await store.job(pipeline.id))!.number! };
+    },
+  };
+  const pipelines = new RepoPipelines({ mirror: new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv), compile: compileCheckout, sink, workDir, log: opts.logger });
+  let forge: PipelineStatuses | undefined;
+  const pipelineChanged = (pipelineId: string) => {
+    void (async () => {
+      const p = await store.job(pipelineId);
+      if (!p?.repo || p.number === null || !p.trigger) return;
+      const repo = await repos.get(p.repo);
+      if (!repo) return;
+      forge ??= new PipelineStatuses(opts.statuses, opts.publicUrl());
+      forge.changed(repo, { id: p.id, number: p.number, status: p.status, commit: p.spec.repo?.commit ?? p.trigger.commit, error: p.error });
+    })().catch((err: unknown) => opts.logger.warn({ err, pipeline: pipelineId }, 'could not report a pipeline\'s status to its forge'));
+  };
+  const jobChanged = (jobId: string) => {
+    void store.job(jobId).then((j) => j?.pipelineId && pipelineChanged(j.pipelineId), () => undefined);
+  };
+  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = { store, repos, pipelines, deliveries: new WebhookDeliveries(store.db) };
+  return { routes, pipelineChanged, jobChanged };
+}

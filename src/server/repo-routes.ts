@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { NestorError } from '../errors.ts';
+import { checkRepoUrl } from '../gitops/git.ts';
+import { isLocalRepo, splitRepoUrl } from '../gitops/repo-url.ts';
+import { deliveryKeys, normaliseRepoUrl, signatureHeader, verifySignature } from '../gitops/webhook.ts';
+import type { WebhookDeliveries } from '../gitops/webhook-deliveries.ts';
+import type { RepoPipelines, Started } from '../repos/repo-pipelines.ts';
+import type { PipelineTrigger } from '../repos/repo-run.ts';
+import type { RepoRecord, RepoStore } from '../repos/repo-store.ts';
+import { forgeOf, parseTrigger, skipReason } from '../repos/webhook-trigger.ts';
+import { redactUrls } from '../secrets/redact.ts';
+import { requireAdmin } from './authz.ts';
+import { parseBody as parse } from './problem.ts';
+import { jsonSchema } from './schemas.ts';
+import type { Job, JobStatus, Store } from './store/store.ts';
+import { publicJob } from './app.ts';
+
+export interface RepoRoutesDeps {
+  store: Store;
+  repos: RepoStore;
+  pipelines: RepoPipelines;
+  deliveries: WebhookDeliveries;
+  /** Told of each pipeline made, for its first status on the forge and the lease pollers. */
+  onPipeline: (pipelineId: string) => void;
+  /** How long a webhook waits for its pipeline before answering 202 and going on without it. */
+  webhookAnswerMs?: number;
+}
+
+/** owner/name, GitLab's group/sub/name: segments of letters, digits, ".", "_" and "-". */
+const REPO_NAME = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*){1,4}$/, 'owner/name: letters, digits, ".", "_" and "-" in 2 to 5 segments').max(200);
+const forge = z.strictObject({
+  kind: z.enum(['github', 'gitlab', 'gitea', 'forgejo']),
+  api_url: z.url(),
+  project: z.string().min(1).max(200).optional(),
+  token: z.string().min(1).max(8192).optional(),
+});
+const repoSettings = {
+  default_branch: z.string().min(1).max(255),
+  config_path: z.string().min(1).max(255).nullable(),
+  trusted: z.boolean(),
+  timeout_s: z.number().int().min(60).max(7 * 86_400),
+  poll_interval_s: z.number().int().min(10).max(86_400).nullable(),
+  forge: forge.nullable(),
+};
+export const addRepoBody = z.strictObject({
+  url: z.string().min(1).max(2048),
+  name: REPO_NAME.optional(),
+  credentials: z.strictObject({ username: z.string().min(1).max(1024), password: z.string().max(8192) }).optional(),
+  default_branch: repoSettings.default_branch.default('main'),
+  config_path: repoSettings.config_path.optional(),
+  trusted: repoSettings.trusted.default(false),
+  timeout_s: repoSettings.timeout_s.default(3600),
+  poll_interval_s: repoSettings.poll_interval_s.optional(),
+  forge: forge.optional(),
+});
+export const updateRepoBody = z.strictObject({
+  default_branch: repoSettings.default_branch.optional(),
+  config_path: repoSettings.config_path.optional(),
+  trusted: repoSettings.trusted.optional(),
+  timeout_s: repoSettings.timeout_s.optional(),
+  poll_interval_s: repoSettings.poll_interval_s.optional(),
+  forge: repoSettings.forge.optional(),
+  rotate_webhook_secret: z.boolean().optional(),
+});
+
+/** The repository's name from its URL: its last two path segments (team/app of …/team/app.git). */
+export function repoNameOf(url: string): string | undefined {
+  const path = normaliseRepoUrl(url).split('/').filter(Boolean);
+  const name = path.slice(-2).join('/');
+  return REPO_NAME.safeParse(name).success ? name : undefined;
+}
+
+function publicRepo(r: RepoRecord) {
+  return {
+    name: r.name,
+    url: redactUrls(r.url),
+    credentials: r.credential !== null,
+    default_branch: r.defaultBranch,
+    config_path: r.configPath,
+    trusted: r.trusted,
+    timeout_s: r.timeoutS,
+    poll_interval_s: r.pollIntervalS,
+    forge: r.forge ? { kind: r.forge.kind, api_url: r.forge.apiUrl, project: r.forge.project, token: r.forgeToken !== null } : null,
+    webhook: { path: `/api/repos/${encodeURIComponent(r.name)}/hooks` },
+    created_at: new Date(r.createdAt).toISOString(),
+  };
+}
+
+/** A pipeline of a repository as the API shows it: its number, trigger, status and jobs. */
+export function publicPipeline(p: Job, jobs?: Job[]) {
+  const base = publicJob(p);
+  return {
+    id: p.id,
+    repo: p.repo,
+    number: p.number,
+    status: p.status,
+    trigger: p.trigger,
+    error: p.error,
+    created_at: base.created_at,
+    started_at: base.started_at,
+    finished_at: base.finished_at,
+    ...(base.duration_ms !== undefined ? { duration_ms: base.duration_ms } : {}),
+    ...(jobs ? { jobs: jobs.map((j) => ({ id: j.id, name: j.spec.job ?? j.name, status: j.status, runner: j.runner, needs: j.needs, error: j.error, started_at: publicJob(j).started_at, finished_at: publicJob(j).finished_at })) } : {}),
+  };
+}
+
+class WebhookRefused extends NestorError {
+  constructor(header: string) {
+    super('NESTOR_WEBHOOK_SIGNATURE', `The webhook is not signed with this repository's secret (${header})`, 'Set the webhook\'s secret to the one `nestor repos add` showed (rotate it with `nestor repos update --rotate-webhook-secret`).');
+  }
+}
+
+/** /api/repos: repositories, their webhooks and their pipelines. */
+export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesDeps): Promise<void> {
+  const { repos, store } = deps;
+  const auth = { auth: ['admin' as const, 'user' as const] };
+  const tags = ['repositories'];
+  const doc = (summary: string, body?: z.ZodType) => ({ summary, tags, ...(body ? { body: jsonSchema(body) } : {}) });
+
+  const findRepo = async (name: string) => {
+    const repo = await repos.get(name);
+    if (!repo) throw new NestorError('NESTOR_REPO_NOT_FOUND', `No repository ${name}`, '`nestor repos list` shows the repositories; `nestor repos add URL` adds one.');
+    return repo;
+  };
+
+  app.post('/api/repos', { config: auth, schema: doc('Add a repository: its pipeline files run on each push, tag and pull request', addRepoBody) }, async (req, reply) => {
+    const body = parse(addRepoBody, req.body);
+    const split = splitRepoUrl(body.url);
+    checkRepoUrl(split.url);
+    // A local repository is a path on the server's own disk, and trust lowers isolation: the admin's.
+    if (isLocalRepo(split.url)) requireAdmin(req, 'add a repository from the server\'s own disk (file:// or a path)', 'Serve it from a forge (https:// or ssh://).');
+    if (body.trusted) requireAdmin(req, 'mark a repository trusted', 'Add it untrusted: its jobs run in a user namespace, which most pipelines need no more than.');
+    const name = body.name ?? repoNameOf(split.url);
+    if (!name) throw new NestorError('NESTOR_BAD_REQUEST', `Cannot make a repository name (owner/name) of ${redactUrls(split.url)}`, 'Give one with --name owner/name.');
+    const webhookSecret = randomBytes(24).toString('base64url');
+    const record = {
+      name,
+      url: split.url,
+      credential: body.credentials ?? split.credential,
+      defaultBranch: body.default_branch,
+      configPath: body.config_path ?? null,
+      trusted: body.trusted,
+      timeoutS: body.timeout_s,
+      webhookSecret,
+      forge: body.forge ? { kind: body.forge.kind === 'forgejo' ? ('gitea' as const) : body.forge.kind, apiUrl: body.forge.api_url.replace(/\/+$/, ''), project: body.forge.project ?? name } : null,
+      forgeToken: body.forge?.token ?? null,
+      pollIntervalS: body.poll_interval_s ?? null,
+    };
+    if (!(await repos.add(record))) throw new NestorError('NESTOR_REPO_EXISTS', `A repository named ${name} is there already`, 'Give another with --name, or change it with `nestor repos update`.');
+    req.log.info({ repo: name, by: req.identity?.name }, 'repository added');
+    // The secret is shown this once: the forge needs it, and it is stored sealed.
+    return reply.code(201).send({ ...publicRepo((await repos.get(name))!), webhook: { path: `/api/repos/${encodeURIComponent(name)}/hooks`, secret: webhookSecret } });
+  });
+
+  app.get('/api/repos', { config: auth, schema: doc('List repositories') }, async () => ({ repos: (await repos.list()).map(publicRepo) }));
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('A repository') }, async (req) => publicRepo(await findRepo(req.params.repo)));
+
+  app.patch<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('Change a repository\'s settings', updateRepoBody) }, async (req) => {
+    const body = parse(updateRepoBody, req.body);
+    const repo = await findRepo(req.params.repo);
+    if (body.trusted !== undefined && body.trusted !== repo.trusted) requireAdmin(req, 'change whether a repository is trusted', 'Ask the server\'s admin.');
+    const secret = body.rotate_webhook_secret ? randomBytes(24).toString('base64url') : undefined;
+    const updated = await repos.update(repo.name, {
+      ...(body.default_branch !== undefined ? { defaultBranch: body.default_branch } : {}),
+      ...(body.config_path !== undefined ? { configPath: body.config_path } : {}),
+      ...(body.trusted !== undefined ? { trusted: body.trusted } : {}),
+      ...(body.timeout_s !== undefined ? { timeoutS: body.timeout_s } : {}),
+      ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
+      ...(body.forge !== undefined ? { forge: body.forge ? { kind: body.forge.kind === 'forgejo' ? 'gitea' : body.forge.kind, apiUrl: body.forge.api_url.replace(/\/+$/, ''), project: body.forge.project ?? repo.name } : null, ...(body.forge?.token !== undefined || body.forge === null ? { forgeToken: body.forge?.token ?? null } : {}) } : {}),
+      ...(secret ? { webhookSecret: secret } : {}),
+    });
+    req.log.info({ repo: repo.name, by: req.identity?.name, changed: Object.keys(body) }, 'repository changed');
+    return { ...publicRepo(updated!), ...(secret ? { webhook: { path: `/api/repos/${encodeURIComponent(repo.name)}/hooks`, secret } } : {}) };
+  });
+
+  app.delete<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('Remove a repository (its pipelines stay in the history)') }, async (req, reply) => {
+    const repo = await findRepo(req.params.repo);
+    await repos.remove(repo.name);
+    req.log.info({ repo: repo.name, by: req.identity?.name }, 'repository removed');
+    return reply.code(204).send();
+  });
+
+  // Pipelines, newest first, with a cursor (`before`: the id of the last one of the page before).
+  const listQuery = z.strictObject({
+    repo: REPO_NAME.optional(),
+    branch: z.string().max(255).optional(),
+    event: z.enum(['push', 'tag', 'pull_request', 'cron', 'manual']).optional(),
+    status: z.enum(['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped']).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    before: z.uuid().optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  });
+  const listPipelines = async (query: unknown, repo?: string) => {
+    const q = parse(listQuery, query);
+    const cursor = q.before ? await store.job(q.before) : undefined;
+    const page = await store.pipelines({
+      ...(repo ?? q.repo ? { repo: repo ?? q.repo } : {}),
+      ...(q.branch ? { branch: q.branch } : {}),
+      ...(q.event ? { event: q.event } : {}),
+      ...(q.status ? { status: q.status as JobStatus } : {}),
+      ...(q.since ? { since: Date.parse(q.since) } : {}),
+      ...(cursor ? { before: { createdAt: cursor.createdAt, id: cursor.id } } : {}),
+      limit: q.limit,
+    });
+    return { pipelines: page.map((p) => publicPipeline(p)), next: page.length === q.limit ? page.at(-1)!.id : null };
+  };
+  app.get('/api/pipelines', { config: auth, schema: doc('List pipelines of every repository (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req.query));
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: auth, schema: doc('List a repository\'s pipelines') }, async (req) => {
+    const repo = await findRepo(req.params.repo);
+    return listPipelines(req.query, repo.name);
+  });
+  app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: auth, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
+    const number = Number(req.params.number);
+    const p = Number.isInteger(number) ? await store.pipelineNumbered(req.params.repo, number) : undefined;
+    if (!p) throw new NestorError('NESTOR_PIPELINE_NUMBER_NOT_FOUND', `No pipeline #${req.params.number} in ${req.params.repo}`, '`nestor pipelines list --repo NAME` lists them.');
+    return publicPipeline(p, await store.pipelineJobs(p.id));
+  });
+
+  // A manual run of a branch (or a commit of it), as the user asks for it.
+  const runBody = z.strictObject({ branch: z.string().min(1).max(255).optional(), commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(), variables: z.record(z.string(), z.string()).default({}) });
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: auth, schema: doc('Run a branch\'s pipeline now (manual)', runBody) }, async (req, reply) => {
+    const body = parse(runBody, req.body);
+    const repo = await findRepo(req.params.repo);
+    const branch = body.branch ?? repo.defaultBranch;
+    const trigger: PipelineTrigger = { event: 'manual', ref: `refs/heads/${branch}`, branch, commit: body.commit ?? '', message: '', author: req.identity?.name ?? '', cause: 'manual' };
+    const started = await deps.pipelines.start(repo, trigger);
+    if (!started.created) return reply.code(200).send({ created: false, reason: started.reason });
+    deps.onPipeline(started.id);
+    return reply.code(201).send(publicPipeline((await store.job(started.id))!, await store.pipelineJobs(started.id)));
+  });
+
+  // Webhooks: no token, the forge's own signature with the repository's secret. The raw body is
+  // what is signed, so it is read as bytes.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.post<{ Params: { repo: string } }>('/api/repos/:repo/hooks', { schema: { summary: 'Webhook from GitHub, GitLab, Gitea or Forgejo (signed with the repository\'s secret; no token)', tags, security: [] } }, async (req, reply) => {
+      const answer = await webhook(req);
+      return reply.code(answer.status).send(answer.body);
+    });
+  });
+
+  const webhook = async (req: FastifyRequest<{ Params: { repo: string } }>): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.from(typeof req.body === 'string' ? req.body : '');
+    const provider = forgeOf(req.headers);
+    if (!provider) throw new NestorError('NESTOR_WEBHOOK_UNKNOWN', 'The request is not from GitHub, GitLab, Gitea or Forgejo (none of their event headers is set)', 'Point the forge\'s webhook at this URL, with the secret `nestor repos add` showed.');
+    const repo = await repos.get(req.params.repo);
+    // One answer whether or not the repository is known: an unsigned caller learns nothing.
+    if (!repo || !verifySignature(provider, req.headers, raw, repo.webhookSecret)) {
+      req.log.warn({ provider, repo: req.params.repo, from: req.ip, known: repo !== undefined }, 'webhook refused: not signed with the repository\'s secret');
+      throw new WebhookRefused(signatureHeader(provider));
+    }
+    let payload: unknown;
+    try {
+      const text = raw.toString('utf8');
+      payload = text.startsWith('payload=') ? JSON.parse(new URLSearchParams(text).get('payload') ?? '{}') : JSON.parse(text || '{}');
+    } catch {
+      throw new NestorError('NESTOR_WEBHOOK_BODY', 'The webhook body is not JSON', 'Set the webhook\'s content type to application/json.');
+    }
+    // Only signed deliveries are remembered: an unsigned one must not claim an id for later.
+    if (!(await deps.deliveries.claim(deliveryKeys(provider, req.headers, raw).map((k) => `repo:${repo.name}:${k}`)))) {
+      req.log.info({ provider, repo: repo.name }, 'webhook already processed; nothing run again');
+      return { status: 200, body: { result: 'already processed' } };
+    }
+    const parsed = parseTrigger(provider, req.headers, payload);
+    if (parsed.kind === 'ignored') return { status: 200, body: { result: 'ignored', reason: parsed.reason } };
+    const t = parsed.trigger;
+    const skip = skipReason(t);
+    if (skip) {
+      req.log.info({ repo: repo.name, ref: t.ref, commit: t.commit.slice(0, 12) }, `push not run: ${skip}`);
+      return { status: 200, body: { result: 'skipped', reason: skip } };
+    }
+    const trigger: PipelineTrigger = {
+      event: t.event,
+      ref: t.ref,
+      ...(t.branch ? { branch: t.branch } : {}),
+      ...(t.tag ? { tag: t.tag } : {}),
+      commit: t.commit,
+      ...(t.before ? { before: t.before } : {}),
+      message: t.message,
+      author: t.author,
+      cause: 'webhook',
+      ...(t.pullRequest ? { pullRequest: { number: t.pullRequest.number, title: t.pullRequest.title, sourceBranch: t.pullRequest.sourceBranch, targetBranch: t.pullRequest.targetBranch, fromFork: t.pullRequest.fromFork } } : {}),
+    };
+    // Forges give up on a webhook after about 10 s: a slow first fetch goes on after the answer.
+    const starting = deps.pipelines.start(repo, trigger).then((s) => {
+      if (s.created) deps.onPipeline(s.id);
+      return s;
+    });
+    starting.catch((err: unknown) => req.log.error({ err, repo: repo.name, ref: t.ref }, 'could not make the pipeline of a webhook'));
+    const within = await Promise.race([starting, new Promise<undefined>((r) => setTimeout(() => r(undefined), deps.webhookAnswerMs ?? 8000).unref())]);
+    if (!within) return { status: 202, body: { result: 'accepted' } };
+    return answerOf(within);
+  };
+}
+
+function answerOf(s: Started): { status: number; body: Record<string, unknown> } {
+  return s.created ? { status: 201, body: { result: 'created', pipeline: s.id, number: s.number, jobs: s.jobs } } : { status: 200, body: { result: 'no pipeline', reason: s.reason } };
+}

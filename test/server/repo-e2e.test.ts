@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { NESTOR } from '../helpers.ts';
+import { ADMIN, api, tempDir } from './harness.ts';
+import { freePort, startRunnerProcess, startServerProcess, waitForJob } from './processes.ts';
+import { deliver, githubPush, TestRepo } from './repo-fixture.ts';
+import { startRecordingForge } from '../support/recording-forge.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The whole path on real parts: a Git repository (a bare one over file://), `nestor repos add`,
+ * a push, a signed webhook, the pipeline of the repository's own file run by a runner process on
+ * a real nested engine from its own mirror of the repository, the status on a recording forge,
+ * and `nestor pipelines list` showing it.
+ */
+const PIPELINE = `steps:
+  - name: build
+    image: nestor/base:busybox
+    commands:
+      - cat message.txt
+      - test -d .git && echo "git work tree here"
+  - name: check
+    image: nestor/base:busybox
+    commands:
+      - grep -q hello message.txt
+`;
+
+test('push → signed webhook → the repository\'s pipeline runs on an engine, its status reaches the forge, `nestor pipelines list` shows it', { timeout: 240_000 }, async () => {
+  const forge = await startRecordingForge();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess(port, tempDir());
+  const runner = await startRunnerProcess(url, 'ci-runner', { NESTOR_REPO_CACHE: tempDir('nestor-mirrors-') });
+  const cli = (...args: string[]) => run(NESTOR, args, { env: { ...process.env, NESTOR_SERVER: url, NESTOR_TOKEN: ADMIN } });
+  try {
+    const repo = new TestRepo();
+    const added = await cli('repos', 'add', repo.url, '--forge', 'gitea', '--forge-url', `${forge.url}/api/v1`, '--forge-token', 'gitea-token-1', '--json');
+    const { webhook } = JSON.parse(added.stdout) as { webhook: { path: string; secret: string } };
+    const pushed = repo.commit({ '.nestor.yml': PIPELINE, 'message.txt': 'hello from the repository\n' }, 'First pipeline');
+
+    const forged = await deliver(`${url}${webhook.path}`, githubPush('forged', { ref: 'refs/heads/main', ...pushed, message: 'First pipeline' }));
+    assert.equal(forged.status, 401);
+    const created = await deliver(`${url}${webhook.path}`, githubPush(webhook.secret, { ref: 'refs/heads/main', ...pushed, message: 'First pipeline' }));
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const done = await waitForJob(url, String(created.body.pipeline), 180_000);
+    const jobs = (await api<{ jobs: { id: string; status: string }[] }>(url, 'GET', `/api/jobs/${created.body.pipeline}`)).body.jobs;
+    const logs = (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${jobs[0]!.id}/logs`)).body.lines.map((l) => l.text);
+    assert.equal(done.status, 'succeeded', `${JSON.stringify(done)}\n${logs.join('\n')}\n${runner.output()}`);
+    assert.ok(logs.includes('hello from the repository'), logs.join('\n'));
+    assert.ok(logs.includes('git work tree here'), 'the workspace is a Git work tree of the commit');
+    assert.ok(logs.some((l) => new RegExp(`checked out team/app ${pushed.after.slice(0, 12)}`).test(l)), logs.join('\n'));
+
+    const statuses = () => forge.calls.filter((c) => c.path === `/api/v1/repos/team/app/statuses/${pushed.after}`).map((c) => c.body.state);
+    await forge.waitFor((c) => c.path.endsWith(pushed.after) && c.body.state === 'success', 10_000);
+    assert.equal(statuses()[0], 'pending');
+    assert.equal(forge.calls.find((c) => c.body.state === 'success')!.headers.authorization, 'token gitea-token-1');
+
+    const listed = await cli('pipelines', 'list', '--repo', 'team/app');
+    assert.match(listed.stdout, /team\/app#1\s+succeeded\s+push\s+main\s+/);
+    assert.match(listed.stdout, /First pipeline/);
+    const shown = await cli('pipelines', 'show', 'team/app#1');
+    assert.match(shown.stdout, /succeeded/);
+  } finally {
+    await runner.stop();
+    await server.stop();
+    await forge.close();
+  }
+});

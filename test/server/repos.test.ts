@@ -1,0 +1,135 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, REGISTRATION, STORES, testServer } from './harness.ts';
+import { deliver, githubPush, TestRepo } from './repo-fixture.ts';
+import { startRecordingForge } from '../support/recording-forge.ts';
+
+/**
+ * A repository connected to the server, on both stores, with a real Git repository (file://)
+ * and a real HTTP server standing in for the forge: webhooks are checked and deduplicated, each
+ * push becomes a numbered pipeline of the repository's own workflow, path filters compare with
+ * the push's previous commit, and the commit status reaches the forge as the pipeline runs.
+ * Jobs are run by speaking the runner protocol (no Docker here; test/server/repo-e2e.test.ts runs them on engines).
+ */
+const WORKFLOW = `name: ci
+on:
+  push:
+    branches: [main]
+    tags: ['v*']
+    paths-ignore: ['docs/**']
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo building
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo testing
+`;
+
+type Pipeline = { id: string; number: number; status: string; trigger: { event: string; commit: string; message: string; author: string; branch?: string; tag?: string }; error: string | null; jobs?: { name: string; status: string }[] };
+type Leased = { job: { id: string; spec: { job?: string } }; lease: { token: string } };
+
+for (const kind of STORES) {
+  test(`[${kind}] a connected repository: signed pushes make numbered pipelines of its own files, statuses reach the forge`, { timeout: 90_000 }, async () => {
+    const forge = await startRecordingForge();
+    const server = await testServer(kind);
+    after(async () => {
+      await server.close();
+      await forge.close();
+    });
+    const repo = new TestRepo();
+
+    // Only the admin adds a repository from the server's own disk, or marks one trusted.
+    const user = (await api<{ token: string }>(server.url, 'POST', '/api/tokens', { name: 'ada' })).body.token;
+    const byUser = await api(server.url, 'POST', '/api/repos', { url: repo.url }, user);
+    assert.equal(byUser.status, 403, JSON.stringify(byUser.body));
+    const added = await api<{ name: string; webhook: { path: string; secret: string } }>(server.url, 'POST', '/api/repos', { url: repo.url, forge: { kind: 'github', api_url: forge.url, token: 'ghp_statustoken' } });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(added.body.name, 'team/app');
+    const hook = `${server.url}${added.body.webhook.path}`;
+    const secret = added.body.webhook.secret;
+    const shown = await api<Record<string, unknown>>(server.url, 'GET', '/api/repos/team%2Fapp');
+    assert.equal(JSON.stringify(shown.body).includes(secret), false, 'the webhook secret is shown once, never again');
+    assert.equal(JSON.stringify(shown.body).includes('ghp_statustoken'), false, 'nor the forge token');
+    const again = await api(server.url, 'POST', '/api/repos', { url: repo.url });
+    assert.equal(again.status, 409);
+
+    const first = repo.commit({ '.github/workflows/ci.yml': WORKFLOW, 'src/app.txt': 'one\n' }, 'Add CI');
+    const push = githubPush(secret, { ref: 'refs/heads/main', ...first, message: 'Add CI' });
+
+    // A forged delivery (signed with another secret) is refused and changes nothing.
+    const forged = await deliver(hook, { ...githubPush('not-the-secret', { ref: 'refs/heads/main', ...first, message: 'Add CI' }) });
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body.code, 'NESTOR_WEBHOOK_SIGNATURE');
+    const unknown = await deliver(`${server.url}/api/repos/team%2Fother/hooks`, push);
+    assert.equal(unknown.status, 401, 'an unknown repository is answered as a bad signature: nothing is learnt');
+    assert.equal((await api<{ pipelines: unknown[] }>(server.url, 'GET', '/api/pipelines')).body.pipelines.length, 0);
+
+    const created = await deliver(hook, push);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual([created.body.result, created.body.number, created.body.jobs], ['created', 1, 2]);
+    // The same delivery again (a forge's retry) runs nothing.
+    const replay = await deliver(hook, push);
+    assert.deepEqual([replay.status, replay.body.result], [200, 'already processed']);
+
+    const listed = await api<{ pipelines: Pipeline[] }>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines');
+    assert.equal(listed.body.pipelines.length, 1);
+    const p1 = listed.body.pipelines[0]!;
+    assert.deepEqual([p1.number, p1.status, p1.trigger.event, p1.trigger.branch, p1.trigger.commit, p1.trigger.message, p1.trigger.author], [1, 'running', 'push', 'main', first.after, 'Add CI', 'Ada Tester']);
+    const pending = await forge.waitFor((c) => c.path === `/repos/team/app/statuses/${first.after}`, 10_000);
+    assert.equal(pending.headers.authorization, 'Bearer ghp_statustoken');
+    assert.deepEqual([pending.body.state, pending.body.context], ['pending', 'nestor/ci']);
+    assert.match(String(pending.body.target_url), /\/api\/repos\/team%2Fapp\/pipelines\/1$/);
+
+    // A change only under docs/ is filtered out by paths-ignore, against the push's previous commit.
+    const docs = repo.commit({ 'docs/readme.md': 'hello\n' }, 'Docs only');
+    const filtered = await deliver(hook, githubPush(secret, { ref: 'refs/heads/main', ...docs, message: 'Docs only' }));
+    assert.deepEqual([filtered.status, filtered.body.result], [200, 'no pipeline'], JSON.stringify(filtered.body));
+    // [skip ci] in the message runs nothing.
+    const skipped = repo.commit({ 'src/app.txt': 'two\n' }, 'Tidy up [skip ci]');
+    const skip = await deliver(hook, githubPush(secret, { ref: 'refs/heads/main', ...skipped, message: 'Tidy up [skip ci]' }));
+    assert.deepEqual([skip.status, skip.body.result], [200, 'skipped']);
+
+    // The runner protocol runs the jobs: build, then test; the forge hears running, then success.
+    const token = (await api<{ token: string }>(server.url, 'POST', '/api/runners/register', { name: 'r1', max_jobs: 2 }, REGISTRATION)).body.token;
+    const runOne = async (expected: string) => {
+      const l = await api<Leased>(server.url, 'POST', '/api/runner/lease', { wait_ms: 2000 }, token);
+      assert.equal(l.status, 200, `job ${expected} is queued`);
+      assert.equal(l.body.job.spec.job, expected);
+      const done = await api(server.url, 'POST', `/api/runner/jobs/${l.body.job.id}/complete`, { lease: l.body.lease.token, status: 'succeeded', result: [] }, token);
+      assert.equal(done.status, 200);
+    };
+    await runOne('build');
+    await forge.waitFor((c) => c.body.state === 'pending' && String(c.body.description).includes('running'), 10_000);
+    await runOne('test');
+    const success = await forge.waitFor((c) => c.body.state === 'success', 10_000);
+    assert.equal(success.path, `/repos/team/app/statuses/${first.after}`);
+    const shownP1 = await api<Pipeline>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines/1');
+    assert.equal(shownP1.body.status, 'succeeded');
+    assert.deepEqual(shownP1.body.jobs!.map((j) => [j.name, j.status]), [['build', 'succeeded'], ['test', 'succeeded']]);
+
+    // A tag push is a tag pipeline, #2; a broken workflow file is a failed pipeline saying where, #3.
+    const tagged = repo.tag('v1.0.0');
+    const tag = await deliver(hook, githubPush(secret, { ref: 'refs/tags/v1.0.0', before: '0'.repeat(40), after: tagged, message: 'Tidy up [skip ci]'.replace(' [skip ci]', '') }));
+    assert.deepEqual([tag.status, tag.body.number], [201, 2], JSON.stringify(tag.body));
+    const broken = repo.commit({ '.github/workflows/ci.yml': WORKFLOW.replace('runs-on: ubuntu-latest\n    steps:\n      - run: echo testing', 'runs-on: ubuntu-latest\n    stepz: []') }, 'Break CI');
+    const bad = await deliver(hook, githubPush(secret, { ref: 'refs/heads/main', ...broken, message: 'Break CI' }));
+    assert.deepEqual([bad.status, bad.body.number], [201, 3], JSON.stringify(bad.body));
+    const p3 = await api<Pipeline>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines/3');
+    assert.equal(p3.body.status, 'failed');
+    assert.match(p3.body.error ?? '', /\.github\/workflows\/ci\.yml:\d+:\d+/);
+    assert.match(p3.body.error ?? '', /stepz/);
+    await forge.waitFor((c) => c.path === `/repos/team/app/statuses/${broken.after}` && c.body.state === 'failure', 10_000);
+
+    // Newest first, filtered by event, with a cursor.
+    const all = await api<{ pipelines: Pipeline[]; next: string | null }>(server.url, 'GET', '/api/pipelines?limit=2');
+    assert.deepEqual(all.body.pipelines.map((p) => p.number), [3, 2]);
+    const rest = await api<{ pipelines: Pipeline[] }>(server.url, 'GET', `/api/pipelines?limit=2&before=${all.body.next}`);
+    assert.deepEqual(rest.body.pipelines.map((p) => p.number), [1]);
+    const tags = await api<{ pipelines: Pipeline[] }>(server.url, 'GET', '/api/pipelines?event=tag');
+    assert.deepEqual(tags.body.pipelines.map((p) => [p.number, p.trigger.tag]), [[2, 'v1.0.0']]);
+  });
+}
