@@ -91,6 +91,23 @@ export async function remoteHead(repo: RepoSource, branch: string, env: NodeJS.P
 }
 
 /**
+ * Every branch and tag of the remote, by full ref name, asked without fetching anything (a
+ * tag's commit, where the tag is annotated, from its peeled `^{}` line).
+ */
+export async function remoteRefs(repo: RepoSource, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  checkRepoUrl(repo.url);
+  const out = await git(env, ['ls-remote', '--heads', '--tags', '--', repo.url], 'ls-remote', repo.url, repo);
+  const refs: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const [sha, ref] = line.split('\t');
+    if (!sha || !ref) continue;
+    if (ref.endsWith('^{}')) refs[ref.slice(0, -3)] = sha;
+    else refs[ref] ??= sha;
+  }
+  return refs;
+}
+
+/**
  * A bare mirror per repository under `cacheDir`, so each sync fetches only what is new, and
  * `export` writes one commit's files into a directory of their own.
  */

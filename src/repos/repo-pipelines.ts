@@ -12,6 +12,8 @@ import type { PipelineTrigger, RepoRun, RepoRunFacts } from './repo-run.ts';
 
 /** Where a repository's pipeline is queued: the server's store, as jobs any runner may lease. */
 export interface RepoPipelineSink {
+  /** Whether a pipeline of this commit and ref was made already (a poll then leaves it to the webhook's). */
+  made(repo: string, ref: string, commit: string): Promise<boolean>;
   create(p: { name: string; spec: { repo: RepoRun }; jobs: PlannedJob[]; failed?: string; concurrency?: ConcurrencyGroup; repo: { name: string; trigger: PipelineTrigger } }): Promise<{ id: string; number: number }>;
 }
 
@@ -45,13 +47,15 @@ export class RepoPipelines {
 
   async start(repo: RepoRecord, trigger: PipelineTrigger): Promise<Started> {
     const { mirror } = this.deps;
+    if (trigger.cause === 'poll' && (await this.deps.sink.made(repo.name, trigger.ref, trigger.commit))) return { created: false, reason: `a pipeline of ${trigger.commit.slice(0, 12)} on ${trigger.ref} was made already` };
     const source = { url: repo.url, credential: repo.credential };
     const base = trigger.pullRequest ? trigger.pullRequest.targetBranch : repo.defaultBranch;
     const refs = [...new Set([trigger.ref, `refs/heads/${base}`])];
     // The base branch may not exist yet (a first push to a new repository): only the ref is needed.
     const fetched = await mirror.fetchRefs(source, refs).catch(async (err) => (refs.length > 1 ? mirror.fetchRefs(source, [trigger.ref]) : Promise.reject(err)));
     // A later push may have moved the ref on already: the pipeline is of the commit it was told of.
-    const commit = (await mirror.hasCommit(repo.url, trigger.commit)) ? trigger.commit : fetched[trigger.ref]!;
+    // A tag's pipeline is of the commit it names (a poll sees an annotated tag's own object).
+    const commit = trigger.event !== 'tag' && trigger.commit && (await mirror.hasCommit(repo.url, trigger.commit)) ? trigger.commit : fetched[trigger.ref]!;
     const changedPaths = await this.changedPaths(repo, trigger, commit, fetched[`refs/heads/${base}`]);
     const facts: RepoRunFacts = {
       event: trigger.event,

@@ -39,6 +39,24 @@ export interface RepoRecord {
 
 export type RepoChanges = Partial<Pick<RepoRecord, 'defaultBranch' | 'configPath' | 'trusted' | 'timeoutS' | 'forge' | 'forgeToken' | 'pollIntervalS' | 'webhookSecret' | 'credential'>>;
 
+/** What the poll of a repository last saw, and how it went. */
+export interface PollState {
+  nextPollAt: number | null;
+  /** Branch and tag heads by full ref name; null before the first poll. */
+  polledRefs: Record<string, string> | null;
+  pollFailures: number;
+  pollError: string | null;
+}
+
+function pollState(r: Row): PollState {
+  return {
+    nextPollAt: r.next_poll_at === null || r.next_poll_at === undefined ? null : Number(r.next_poll_at),
+    polledRefs: r.polled_refs ? (JSON.parse(String(r.polled_refs)) as Record<string, string>) : null,
+    pollFailures: Number(r.poll_failures ?? 0),
+    pollError: (r.poll_error as string | null | undefined) ?? null,
+  };
+}
+
 /** Each sealed value opens only in its own repository's row and column. */
 const context = {
   credential: (repo: string) => `repo-credential:${repo}`,
@@ -98,16 +116,16 @@ export class RepoStore {
     return rows.length === 1;
   }
 
-  async get(name: string): Promise<RepoRecord | undefined> {
+  async get(name: string): Promise<(RepoRecord & PollState) | undefined> {
     const [r] = await this.db.query('SELECT * FROM repos WHERE name = $1', [name]);
-    return r ? toRepo(r, this.box) : undefined;
+    return r ? { ...toRepo(r, this.box), ...pollState(r) } : undefined;
   }
 
-  async list(): Promise<RepoRecord[]> {
-    return (await this.db.query('SELECT * FROM repos ORDER BY name')).map((r) => toRepo(r, this.box));
+  async list(): Promise<(RepoRecord & PollState)[]> {
+    return (await this.db.query('SELECT * FROM repos ORDER BY name')).map((r) => ({ ...toRepo(r, this.box), ...pollState(r) }));
   }
 
-  async update(name: string, changes: RepoChanges): Promise<RepoRecord | undefined> {
+  async update(name: string, changes: RepoChanges): Promise<(RepoRecord & PollState) | undefined> {
     const sets: string[] = [];
     const values: unknown[] = [name];
     const set = (column: string, value: unknown) => {
@@ -130,6 +148,38 @@ export class RepoStore {
   /** Removes the repository; its pipelines stay in the history until retention takes them. */
   async remove(name: string): Promise<boolean> {
     return (await this.db.query('DELETE FROM repos WHERE name = $1 RETURNING name', [name])).length === 1;
+  }
+
+  /** Repositories whose poll is due by `now` (oldest first), with what their last poll saw. */
+  async duePolls(now: number, limit: number): Promise<(RepoRecord & PollState)[]> {
+    const rows = await this.db.query('SELECT * FROM repos WHERE poll_interval_s IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= $1) ORDER BY next_poll_at LIMIT $2', [now, limit]);
+    return rows.map((r) => ({ ...toRepo(r, this.box), ...pollState(r) }));
+  }
+
+  /** When the next poll of any repository is due (undefined: none is polled). */
+  async nextPollAt(): Promise<number | undefined> {
+    const [row] = await this.db.query<{ at: number | null; n: number }>('SELECT MIN(COALESCE(next_poll_at, 0)) AS at, COUNT(*) AS n FROM repos WHERE poll_interval_s IS NOT NULL');
+    return row && Number(row.n) > 0 ? Number(row.at ?? 0) : undefined;
+  }
+
+  /** Makes the repository's poll due now; false when it is not polled. */
+  async pollSoon(name: string): Promise<boolean> {
+    return (await this.db.query('UPDATE repos SET next_poll_at = 0 WHERE name = $1 AND poll_interval_s IS NOT NULL AND next_poll_at IS NOT NULL RETURNING name', [name])).length === 1
+      || (await this.db.query('SELECT name FROM repos WHERE name = $1 AND poll_interval_s IS NOT NULL', [name])).length === 1;
+  }
+
+  /** Takes a repository's poll: true for exactly one of the servers that try at once. */
+  async claimPoll(name: string, expected: number | null, next: number): Promise<boolean> {
+    const rows = expected === null
+      ? await this.db.query('UPDATE repos SET next_poll_at = $2 WHERE name = $1 AND next_poll_at IS NULL RETURNING name', [name, next])
+      : await this.db.query('UPDATE repos SET next_poll_at = $2 WHERE name = $1 AND next_poll_at = $3 RETURNING name', [name, next, expected]);
+    return rows.length === 1;
+  }
+
+  /** What a poll saw (written only when it changed), or why it failed. */
+  async setPolled(name: string, outcome: { refs?: Record<string, string>; error: string | null; failures: number }): Promise<void> {
+    if (outcome.refs) await this.db.query('UPDATE repos SET polled_refs = $2, poll_error = $3, poll_failures = $4 WHERE name = $1', [name, JSON.stringify(outcome.refs), outcome.error, outcome.failures]);
+    else await this.db.query('UPDATE repos SET poll_error = $2, poll_failures = $3 WHERE name = $1', [name, outcome.error, outcome.failures]);
   }
 
   /** The next pipeline number of the repository, taken in the caller's transaction: #1, #2, … with no two alike. */

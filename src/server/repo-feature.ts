@@ -7,6 +7,7 @@ import type { StatusReporter } from '../repos/forge-status.ts';
 import { PipelineStatuses } from '../repos/pipeline-status.ts';
 import { RepoPipelines, type RepoPipelineSink } from '../repos/repo-pipelines.ts';
 import { RepoStore } from '../repos/repo-store.ts';
+import { RepoPoller } from '../repos/repo-poller.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { RepoRoutesDeps } from './repo-routes.ts';
 import type { Store } from './store/store.ts';
@@ -20,11 +21,12 @@ export const DEFAULT_GIT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/b
  * mirror of each (DATA_DIR/mirrors), the pipelines their triggers make, and their commit
  * statuses on the forge, told of every change of a pipeline or of one of its jobs.
  */
-export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: string; gitEnv: NodeJS.ProcessEnv; logger: Logger; statuses: StatusReporter; publicUrl: () => string }) {
+export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: string; gitEnv: NodeJS.ProcessEnv; logger: Logger; statuses: StatusReporter; publicUrl: () => string; now?: () => number }) {
   const repos = new RepoStore(store.db, box);
   const workDir = join(opts.dataDir, 'work');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sink: RepoPipelineSink = {
+    made: (repo, ref, commit) => store.pipelineMade(repo, ref, commit),
     async create(p) {
       const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}) });
       if (p.failed) await store.failPipeline(pipeline.id, p.failed);
@@ -46,6 +48,22 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
   const jobChanged = (jobId: string) => {
     void store.job(jobId).then((j) => j?.pipelineId && pipelineChanged(j.pipelineId), () => undefined);
   };
-  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = { store, repos, pipelines, deliveries: new WebhookDeliveries(store.db) };
-  return { routes, pipelineChanged, jobChanged };
+  let poller: RepoPoller | undefined;
+  /** Polls repositories without webhooks; each pipeline it makes is told to `onPipeline`. */
+  const startPolling = (onPipeline: (id: string) => void) => {
+    poller = new RepoPoller({
+      repos,
+      gitEnv: opts.gitEnv,
+      log: opts.logger,
+      ...(opts.now ? { now: opts.now } : {}),
+      start: async (repo, trigger) => {
+        const started = await pipelines.start(repo, trigger);
+        if (started.created) onPipeline(started.id);
+      },
+    });
+    poller.start();
+    return poller;
+  };
+  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = { store, repos, pipelines, deliveries: new WebhookDeliveries(store.db), onRepoChanged: () => poller?.nudge() };
+  return { routes, pipelineChanged, jobChanged, startPolling };
 }

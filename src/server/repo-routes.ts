@@ -8,7 +8,7 @@ import { deliveryKeys, normaliseRepoUrl, signatureHeader, verifySignature } from
 import type { WebhookDeliveries } from '../gitops/webhook-deliveries.ts';
 import type { RepoPipelines, Started } from '../repos/repo-pipelines.ts';
 import type { PipelineTrigger } from '../repos/repo-run.ts';
-import type { RepoRecord, RepoStore } from '../repos/repo-store.ts';
+import type { PollState, RepoRecord, RepoStore } from '../repos/repo-store.ts';
 import { forgeOf, parseTrigger, skipReason } from '../repos/webhook-trigger.ts';
 import { redactUrls } from '../secrets/redact.ts';
 import { requireAdmin } from './authz.ts';
@@ -24,6 +24,8 @@ export interface RepoRoutesDeps {
   deliveries: WebhookDeliveries;
   /** Told of each pipeline made, for its first status on the forge and the lease pollers. */
   onPipeline: (pipelineId: string) => void;
+  /** Told when a repository is added or changed (its polling may have started or stopped). */
+  onRepoChanged?: () => void;
   /** How long a webhook waits for its pipeline before answering 202 and going on without it. */
   webhookAnswerMs?: number;
 }
@@ -72,7 +74,7 @@ export function repoNameOf(url: string): string | undefined {
   return REPO_NAME.safeParse(name).success ? name : undefined;
 }
 
-function publicRepo(r: RepoRecord) {
+function publicRepo(r: RepoRecord & PollState) {
   return {
     name: r.name,
     url: redactUrls(r.url),
@@ -84,6 +86,7 @@ function publicRepo(r: RepoRecord) {
     poll_interval_s: r.pollIntervalS,
     forge: r.forge ? { kind: r.forge.kind, api_url: r.forge.apiUrl, project: r.forge.project, token: r.forgeToken !== null } : null,
     webhook: { path: `/api/repos/${encodeURIComponent(r.name)}/hooks` },
+    ...(r.pollIntervalS !== null ? { poll: { next_at: r.nextPollAt ? new Date(r.nextPollAt).toISOString() : null, refs_seen: r.polledRefs ? Object.keys(r.polledRefs).length : null, failures: r.pollFailures, error: r.pollError } } : {}),
     created_at: new Date(r.createdAt).toISOString(),
   };
 }
@@ -150,6 +153,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     };
     if (!(await repos.add(record))) throw new NestorError('NESTOR_REPO_EXISTS', `A repository named ${name} is there already`, 'Give another with --name, or change it with `nestor repos update`.');
     req.log.info({ repo: name, by: req.identity?.name }, 'repository added');
+    deps.onRepoChanged?.();
     // The secret is shown this once: the forge needs it, and it is stored sealed.
     return reply.code(201).send({ ...publicRepo((await repos.get(name))!), webhook: { path: `/api/repos/${encodeURIComponent(name)}/hooks`, secret: webhookSecret } });
   });
@@ -172,6 +176,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       ...(secret ? { webhookSecret: secret } : {}),
     });
     req.log.info({ repo: repo.name, by: req.identity?.name, changed: Object.keys(body) }, 'repository changed');
+    deps.onRepoChanged?.();
     return { ...publicRepo(updated!), ...(secret ? { webhook: { path: `/api/repos/${encodeURIComponent(repo.name)}/hooks`, secret } } : {}) };
   });
 
@@ -216,6 +221,13 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     const p = Number.isInteger(number) ? await store.pipelineNumbered(req.params.repo, number) : undefined;
     if (!p) throw new NestorError('NESTOR_PIPELINE_NUMBER_NOT_FOUND', `No pipeline #${req.params.number} in ${req.params.repo}`, '`nestor pipelines list --repo NAME` lists them.');
     return publicPipeline(p, await store.pipelineJobs(p.id));
+  });
+
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/poll', { config: auth, schema: doc('Poll a repository\'s refs now (one polled for want of a webhook)') }, async (req, reply) => {
+    const repo = await findRepo(req.params.repo);
+    if (!(await repos.pollSoon(repo.name))) throw new NestorError('NESTOR_REPO_NOT_POLLED', `${repo.name} is not polled`, 'Turn polling on with `nestor repos update NAME --poll 60`, or let its webhook tell the server.');
+    deps.onRepoChanged?.();
+    return reply.code(202).send({ polling: repo.name });
   });
 
   // A manual run of a branch (or a commit of it), as the user asks for it.

@@ -46,6 +46,8 @@ export interface ServerConfig {
   publicUrl?: string;
   /** Retries of commit statuses (tests make them quick). */
   statusRetry?: Backoff;
+  /** The clock polls and schedules are read from (tests drive their own). */
+  now?: () => number;
 }
 
 export interface RunningServer {
@@ -82,9 +84,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const artifacts = new LocalArtifactStore(join(cfg.dataDir, 'artifacts'));
   const statuses = new StatusReporter({ ...(cfg.statusRetry ? { backoff: cfg.statusRetry } : {}), onProblem: (what, err) => logger.warn({ err: errorMessage(err) }, what) });
   let publicUrl = cfg.publicUrl ?? '';
-  const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl });
+  const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl, ...(cfg.now ? { now: cfg.now } : {}) });
   const { app, metrics, queueChanged } = await buildApp({ store, logger, leaseMs, artifacts, pipelineChanged: repoParts.pipelineChanged, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
-  await registerRepoRoutes(app, { ...repoParts.routes, onPipeline: (id) => { queueChanged.emit('job'); repoParts.pipelineChanged(id); } });
+  const onPipeline = (id: string) => {
+    queueChanged.emit('job');
+    repoParts.pipelineChanged(id);
+  };
+  await registerRepoRoutes(app, { ...repoParts.routes, onPipeline });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);
@@ -139,6 +145,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       logger.warn({ err }, 'could not remove expired artifacts');
     }
   }, 600_000).unref();
+  const poller = repoParts.startPolling(onPipeline);
   logger.info({ host, port, store: store.db.kind, leaseMs }, 'nestor server listening');
   return {
     app,
@@ -149,6 +156,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     async close() {
       clearInterval(reaper);
       clearInterval(sweeper);
+      await poller.stop();
       // Requests running at close (a sync, a function call) finish; connections with none under
       // way (kept alive, or opened and silent) would hold the close open, so they are closed.
       const listeners = functions ? [app, functions.app] : [app];

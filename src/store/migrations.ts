@@ -183,6 +183,12 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN trigger_event TEXT`,
   `ALTER TABLE jobs ADD COLUMN trigger_branch TEXT`,
   `CREATE INDEX jobs_repo ON jobs (repo, number)`,
+  // Polling a repository's refs (for those without a webhook): when next, what was seen last, and its failures.
+  `ALTER TABLE repos ADD COLUMN next_poll_at BIGINT`,
+  `ALTER TABLE repos ADD COLUMN polled_refs TEXT`,
+  `ALTER TABLE repos ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE repos ADD COLUMN poll_error TEXT`,
+  `CREATE INDEX repos_poll ON repos (next_poll_at)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -133,3 +133,52 @@ for (const kind of STORES) {
     assert.deepEqual(tags.body.pipelines.map((p) => [p.number, p.trigger.tag]), [[2, 'v1.0.0']]);
   });
 }
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const kind of STORES) {
+  test(`[${kind}] a repository without a webhook is polled: a moved branch and a new tag run, nothing else does, a webhook's push is not run twice`, { timeout: 60_000 }, async () => {
+    const server = await testServer(kind);
+    after(() => server.close());
+    const repo = new TestRepo();
+    repo.commit({ '.github/workflows/ci.yml': WORKFLOW }, 'First');
+    const added = await api<{ webhook: { path: string; secret: string } }>(server.url, 'POST', '/api/repos', { url: repo.url, poll_interval_s: 60 });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    type Shown = { poll: { refs_seen: number | null; next_at: string | null } };
+    // The first poll records what is there, and runs nothing.
+    await until('the first poll', async () => ((await api<Shown>(server.url, 'GET', '/api/repos/team%2Fapp')).body.poll.refs_seen === 1 ? true : undefined));
+    const pipelines = async () => (await api<{ pipelines: Pipeline[] }>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines')).body.pipelines;
+    assert.equal((await pipelines()).length, 0);
+    const next = Date.parse((await api<Shown>(server.url, 'GET', '/api/repos/team%2Fapp')).body.poll.next_at!);
+    assert.ok(next > Date.now() && next <= Date.now() + 66_000, 'the next poll is within a jittered interval');
+
+    const second = repo.commit({ 'src/a.txt': 'a\n' }, 'Second change');
+    assert.equal((await api(server.url, 'POST', '/api/repos/team%2Fapp/poll')).status, 202);
+    const [p1] = await until('the polled push', async () => ((await pipelines()).length === 1 ? pipelines() : undefined));
+    assert.deepEqual([p1!.trigger.event, p1!.trigger.commit, p1!.trigger.message, (p1!.trigger as { cause?: string }).cause, (p1!.trigger as { before?: string }).before], ['push', second.after, 'Second change', 'poll', second.before]);
+
+    repo.tag('v2.0.0');
+    await api(server.url, 'POST', '/api/repos/team%2Fapp/poll');
+    const withTag = await until('the polled tag', async () => ((await pipelines()).length === 2 ? pipelines() : undefined));
+    assert.deepEqual([withTag[0]!.trigger.event, withTag[0]!.trigger.tag], ['tag', 'v2.0.0']);
+
+    // A push the webhook told of is not made again by the poll; a poll with nothing new makes nothing.
+    const third = repo.commit({ 'src/b.txt': 'b\n' }, 'Third');
+    const hooked = await deliver(`${server.url}${added.body.webhook.path}`, githubPush(added.body.webhook.secret, { ref: 'refs/heads/main', ...third, message: 'Third' }));
+    assert.equal(hooked.status, 201, JSON.stringify(hooked.body));
+    for (let i = 0; i < 2; i++) {
+      await api(server.url, 'POST', '/api/repos/team%2Fapp/poll');
+      await until('the poll', async () => ((await api<Shown>(server.url, 'GET', '/api/repos/team%2Fapp')).body.poll.next_at !== new Date(0).toISOString() ? true : undefined));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.equal((await pipelines()).length, 3, 'three pipelines: the polled push, the tag, the webhook\'s push');
+  });
+}

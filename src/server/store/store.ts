@@ -373,6 +373,15 @@ export class Store {
     await this.db.query(`UPDATE jobs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 AND pipeline_id = $1`, [id, error.slice(0, 10_000), Date.now()]);
   }
 
+  /** Whether the repository has a pipeline of `commit` on `ref`, whatever made it. */
+  async pipelineMade(repo: string, ref: string, commit: string): Promise<boolean> {
+    const rows = await this.db.query<{ trigger_info: string }>('SELECT trigger_info FROM jobs WHERE repo = $1 AND id = pipeline_id AND trigger_info LIKE $2', [repo, `%${commit}%`]);
+    return rows.some((r) => {
+      const t = JSON.parse(r.trigger_info) as PipelineTrigger;
+      return t.commit === commit && t.ref === ref;
+    });
+  }
+
   /** A repository's pipeline by its number. */
   async pipelineNumbered(repo: string, number: number): Promise<Job | undefined> {
     const [row] = await this.db.query('SELECT * FROM jobs WHERE repo = $1 AND number = $2 AND id = pipeline_id', [repo, number]);
