@@ -31,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_FUNCTION_NOT_FOUND: 404,
   NESTOR_ARTIFACTS_NOT_FOUND: 404,
   NESTOR_REPO_NOT_FOUND: 404,
+  NESTOR_CRON_NOT_FOUND: 404,
   NESTOR_PIPELINE_NUMBER_NOT_FOUND: 404,
   // It is there, in a state that refuses the request.
   NESTOR_LEASE_LOST: 409,
@@ -48,6 +49,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_UNSUPPORTED_MEDIA_TYPE: 415,
   // The request reads, but what it says cannot be done: a pipeline, manifest or setting to fix.
   NESTOR_PIPELINE_INVALID: 422,
+  NESTOR_CRON_INVALID: 422,
   NESTOR_PIPELINE_UNSUPPORTED: 422,
   NESTOR_PIPELINE_LIMIT: 422,
   NESTOR_PIPELINE_NOT_FOUND: 422,

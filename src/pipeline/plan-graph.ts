@@ -13,6 +13,8 @@ export interface PlannedJob {
   leftOut?: string;
   /** The group of runs the job's run is in: a server runs one run of a group at a time. */
   concurrency?: ConcurrencyGroup;
+  /** The cron lines of its workflow's `on.schedule` (GitHub), for the server to run on the default branch. */
+  schedules?: string[];
 }
 
 /**
@@ -31,6 +33,6 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}) };
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}) };
   });
 }

@@ -8,6 +8,7 @@ import type { ConcurrencyGroup } from '../pipeline/model.ts';
 import { PipelineError } from '../pipeline/errors.ts';
 import type { PlannedJob } from '../pipeline/plan-graph.ts';
 import type { RepoRecord } from './repo-store.ts';
+import type { CronStore } from './cron-store.ts';
 import type { PipelineTrigger, RepoRun, RepoRunFacts } from './repo-run.ts';
 
 /** Where a repository's pipeline is queued: the server's store, as jobs any runner may lease. */
@@ -26,6 +27,9 @@ export interface RepoPipelinesDeps {
   /** Where a commit's files are written out to be compiled, then removed. */
   workDir: string;
   log: Logger;
+  /** Where the schedules the files declare are kept, read at each push to the default branch. */
+  crons?: CronStore;
+  now?: () => number;
 }
 
 export type Started = { created: true; id: string; number: number; jobs: number } | { created: false; reason: string };
@@ -67,7 +71,7 @@ export class RepoPipelines {
       project: repo.name,
       ...(changedPaths ? { changedPaths } : {}),
       trusted: repo.trusted,
-      facts: { repo: repo.name, ...(trigger.pullRequest ? { pull_request: String(trigger.pullRequest.number), source_branch: trigger.pullRequest.sourceBranch, target_branch: trigger.pullRequest.targetBranch } : {}) },
+      facts: { repo: repo.name, ...(trigger.cron ? { cron: trigger.cron } : {}), ...(trigger.pullRequest ? { pull_request: String(trigger.pullRequest.number), source_branch: trigger.pullRequest.sourceBranch, target_branch: trigger.pullRequest.targetBranch } : {}) },
     };
     const dir = mkdtempSync(join(this.deps.workDir, 'commit-'));
     let jobs: PlannedJob[] = [];
@@ -84,6 +88,11 @@ export class RepoPipelines {
       failed = `${err.message}\n${err.hint}`;
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+    if (!failed && trigger.event === 'push' && trigger.branch === repo.defaultBranch && this.deps.crons) {
+      // The default branch's files say which schedules the repository has (GitHub's on.schedule).
+      const refused = await this.deps.crons.syncFromFiles(repo.name, repo.defaultBranch, [...new Set(jobs.flatMap((j) => j.schedules ?? []))], (this.deps.now ?? Date.now)());
+      if (refused.length) this.deps.log.warn({ repo: repo.name, refused }, 'schedules in the repository\'s files that are not cron lines are not run');
     }
     if (!failed && jobs.every((j) => j.leftOut !== undefined)) return { created: false, reason: `no job of ${config} runs for this ${trigger.event} (${jobs[0]?.leftOut ?? 'the file has no jobs'})` };
     const info = { ...trigger, commit, ...(trigger.message ? {} : await mirror.commitInfo(repo.url, commit).then((c) => ({ message: c.message.split('\n')[0] ?? '', author: trigger.author || c.author }), () => ({}))) };

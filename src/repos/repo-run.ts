@@ -48,4 +48,6 @@ export interface PipelineTrigger {
   /** How Nestor heard of it. */
   cause: 'webhook' | 'poll' | 'cron' | 'manual' | 'restart';
   pullRequest?: { number: number; title: string; sourceBranch: string; targetBranch: string; fromFork: boolean };
+  /** The schedule that started it (event cron), by name. */
+  cron?: string;
 }

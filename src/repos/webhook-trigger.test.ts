@@ -98,3 +98,83 @@ test('Forgejo is read as Gitea', () => {
   assert.equal(forgeOf({}), undefined);
   assert.equal(trigger('gitea', { 'x-forgejo-event': 'push' }, { ref: 'refs/heads/main', after: B }).branch, 'main');
 });
+
+const T = 'c'.repeat(40); // an annotated tag's own object id
+
+test('an annotated tag builds the commit it names, not its tag object', () => {
+  // GitHub and Gitea: `after` is the tag object, head_commit the commit it points at.
+  const github = trigger('github', gh('push'), { ref: 'refs/tags/v1', before: Z, after: T, commits: [], head_commit: { id: B, message: 'Release', author: { name: 'Ada' } } });
+  assert.deepEqual([github.commit, github.message, github.before], [B, 'Release', undefined]);
+  assert.equal(trigger('gitea', gt('push'), { ref: 'refs/tags/v1', before: Z, after: T, head_commit: { id: B, message: 'r' } }).commit, B);
+  // GitLab: checkout_sha is the commit; commits is empty and `message` is the tag's annotation.
+  const gitlab = trigger('gitlab', gl('Tag Push Hook'), { object_kind: 'tag_push', ref: 'refs/tags/v1', before: Z, after: T, checkout_sha: B, message: 'Version 1', commits: [], user_name: 'Bo', user_email: '[REDACTED]' });
+  assert.deepEqual([gitlab.commit, gitlab.message, gitlab.authorEmail], [B, 'Version 1', undefined], 'a redacted email is no email');
+  // A branch push builds `after` even when head_commit were to disagree.
+  assert.equal(trigger('github', gh('push'), { ref: 'refs/heads/main', after: B, head_commit: { id: A } }).commit, B);
+});
+
+test('Gitea pushes: pusher as author when commits lack one, the commit matching after', () => {
+  const t = trigger('gitea', gt('push'), {
+    ref: 'refs/heads/main', before: A, after: B, total_commits: 2,
+    commits: [{ id: B, message: 'Newest' }, { id: A, message: 'Older' }],
+    pusher: { login: 'cy', full_name: '', email: 'cy@example.com' },
+    repository: { clone_url: 'https://gitea.example.com/team/app.git', ssh_url: 'git@gitea.example.com:team/app.git', html_url: 'https://gitea.example.com/team/app' },
+  });
+  assert.deepEqual([t.message, t.author, t.authorEmail, t.repoUrls], ['Newest', 'cy', 'cy@example.com', ['gitea.example.com/team/app']]);
+});
+
+test('Gitea deletes and pull requests: closed runs nothing, opened runs with the base sha', () => {
+  assert.match(ignored('gitea', gt('push'), { ref: 'refs/heads/gone', before: A, after: Z, commits: [] }), /deleted/);
+  assert.match(ignored('gitea', gt('pull_request'), pr('closed', false)), /action closed runs nothing/);
+  const opened = trigger('gitea', gt('pull_request'), pr('opened', false));
+  assert.deepEqual([opened.ref, opened.branch, opened.before, opened.pullRequest?.fromFork, opened.pullRequest?.headRepoUrl], ['refs/pull/7/head', 'main', A, false, 'https://github.com/mal/app.git']);
+  assert.match(ignored('gitea', gt('create'), { ref: 'v1', ref_type: 'tag', sha: B }), /event create is not a trigger/, 'the tag also comes as a push');
+});
+
+test('pull requests carry no commit message: a [skip ci] title does not skip them', () => {
+  const t = trigger('github', gh('pull_request'), { ...pr('opened', false), pull_request: { ...pr('opened', false).pull_request, title: 'WIP [skip ci]' } });
+  assert.deepEqual([t.message, t.pullRequest?.title, skipReason(t)], ['', 'WIP [skip ci]', undefined]);
+});
+
+test('a fork is assumed when the payload cannot show the head is the base', () => {
+  const unnamed = pr('opened', false);
+  unnamed.pull_request.head.repo = {} as typeof unnamed.pull_request.head.repo;
+  (unnamed.pull_request.base as { repo?: unknown }).repo = undefined;
+  assert.equal(trigger('github', gh('pull_request'), unnamed).pullRequest?.fromFork, true);
+  const noIds = mr('open', { source_project_id: undefined, target_project_id: undefined });
+  assert.equal(trigger('gitlab', gl('Merge Request Hook'), noIds).pullRequest?.fromFork, true);
+});
+
+test('GitLab merge requests: close runs nothing; the author and source URL are read', () => {
+  assert.match(ignored('gitlab', gl('Merge Request Hook'), mr('close')), /action close runs nothing/);
+  const t = trigger('gitlab', gl('Merge Request Hook'), mr('open', { source: { git_http_url: 'https://gitlab.example.com/fork/app.git' }, last_commit: { id: B, message: 'Change', author: { name: 'Di', email: 'di@example.com' } } }));
+  assert.deepEqual([t.author, t.authorEmail, t.pullRequest?.headRepoUrl, t.pullRequest?.number, t.repoUrls], ['Di', 'di@example.com', 'https://gitlab.example.com/fork/app.git', 12, ['gitlab.example.com/g/app']]);
+  assert.match(ignored('gitlab', gl('Merge Request Hook'), mr('open', { iid: '12' })), /lacks its iid/, 'an iid that is not a number');
+});
+
+test('a push with no commit says so, not that it deleted anything', () => {
+  const reason = ignored('github', gh('push'), { ref: 'refs/heads/main', before: A });
+  assert.match(reason, /names no commit/);
+  assert.doesNotMatch(reason, /deleted/);
+  assert.match(ignored('gitlab', gl('Push Hook'), { ref: 'refs/heads/main', after: 'not-a-sha' }), /not a commit id/);
+});
+
+test('odd payloads are ignored, never thrown on', () => {
+  const odd: unknown[] = [null, undefined, 42, 'x', [], { ref: 7, after: {} }, { ref: 'refs/heads/main', after: B, commits: 'no', head_commit: [1], pusher: null }];
+  for (const provider of ['github', 'gitea', 'gitlab'] as const) {
+    for (const event of ['push', 'pull_request', 'Push Hook', 'Tag Push Hook', 'Merge Request Hook']) {
+      const headers = provider === 'github' ? gh(event) : provider === 'gitea' ? gt(event) : gl(event);
+      for (const body of odd) assert.doesNotThrow(() => parseTrigger(provider, headers, body), `${provider} ${event} ${JSON.stringify(body)}`);
+      assert.doesNotThrow(() => parseTrigger(provider, headers, { action: 'opened', object_attributes: { action: 'open', last_commit: null }, pull_request: { head: null, base: 5 } }));
+    }
+  }
+  assert.match(ignored('github', {}, { ref: 'refs/heads/main', after: B }), /event \(none\) is not a trigger/);
+});
+
+test('GitLab push options in array form; other forges have none', () => {
+  const t = trigger('gitlab', gl('Push Hook'), { ref: 'refs/heads/main', after: B, checkout_sha: B, push_options: ['ci.skip', 7] });
+  assert.deepEqual([t.pushOptions, skipReason(t)], [['ci.skip'], 'pushed with -o ci.skip']);
+  assert.equal(trigger('gitlab', gl('Push Hook'), { ref: 'refs/heads/main', after: B, push_options: {} }).pushOptions, undefined);
+  assert.equal(trigger('github', gh('push'), { ref: 'refs/heads/main', after: B, push_options: ['ci.skip'] }).pushOptions, undefined);
+  assert.equal(skipReason(trigger('gitlab', gl('Push Hook'), { ref: 'refs/heads/main', after: B, commits: [{ id: B, message: 'docs\n\n[SKIP CI]' }] })), 'the commit message says [skip ci]');
+});

@@ -16,10 +16,11 @@ export interface Trigger {
   /** A push's branch; a pull request's target branch. */
   branch?: string;
   tag?: string;
-  /** The commit to build: a push's `after`, a pull request's head. */
+  /** The commit to build: a push's `after` (a tag's commit, not its tag object), a pull request's head. */
   commit: string;
   /** A push's previous commit (absent for a new branch); a pull request's base when the payload has it. */
   before?: string;
+  /** The head commit's message; '' when the payload has none (GitHub's and Gitea's pull requests). */
   message: string;
   author: string;
   authorEmail?: string;
@@ -44,6 +45,10 @@ function header(headers: Headers, name: string): string | undefined {
 
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** A pull request's number: a positive integer, or undefined. */
+const prNumber = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+/** GitLab writes "[REDACTED]" for a user who keeps their email private. */
+const email = (v: unknown): string | undefined => (str(v) && v !== '[REDACTED]' ? (v as string) : undefined);
 
 /** The forge that sent the request; Forgejo sends X-Forgejo-* beside (or instead of) Gitea's headers. */
 export function forgeOf(headers: Headers): Provider | undefined {
@@ -84,29 +89,35 @@ export function parseTrigger(provider: Provider, headers: Headers, body: unknown
 
 function push(p: Obj, provider: Provider): Parsed {
   const ref = str(p.ref);
-  const after = str(p.after) ?? str(p.checkout_sha);
+  const after = str(p.after);
   if (!ref || !/^refs\/(heads|tags)\//.test(ref)) return { kind: 'ignored', reason: `the push names no branch or tag ref (${ref ?? 'none'})` };
-  if (p.deleted === true || !after || ZERO.test(after)) return { kind: 'ignored', reason: `${ref} was deleted: nothing to build` };
-  if (!SHA.test(after)) return { kind: 'ignored', reason: `the push's commit ${after} is not a commit id` };
+  if (p.deleted === true || (after && ZERO.test(after))) return { kind: 'ignored', reason: `${ref} was deleted: nothing to build` };
   const isTag = ref.startsWith('refs/tags/');
   const name = ref.replace(/^refs\/(heads|tags)\//, '');
+  const headCommit = obj(p.head_commit);
+  // For an annotated tag `after` is the tag object, which no forge's status API or checkout
+  // takes as a commit: GitLab resolves it in checkout_sha, GitHub and Gitea in head_commit.
+  const commit = provider === 'gitlab' ? (str(p.checkout_sha) ?? after) : isTag ? (str(headCommit.id) ?? after) : after;
+  if (!commit) return { kind: 'ignored', reason: `the push of ${ref} names no commit (no "after")` };
+  if (!SHA.test(commit)) return { kind: 'ignored', reason: `the push's commit ${commit} is not a commit id` };
   const commits = Array.isArray(p.commits) ? p.commits.map(obj) : [];
   // GitHub gives head_commit; GitLab and Gitea the list of commits, the pushed one among them.
-  const head = Object.keys(obj(p.head_commit)).length ? obj(p.head_commit) : (commits.find((c) => c.id === after) ?? commits.at(-1) ?? {});
+  const head = Object.keys(headCommit).length ? headCommit : (commits.find((c) => c.id === commit) ?? commits.at(-1) ?? {});
   const author = obj(head.author);
   const pusher = obj(p.pusher);
   const before = str(p.before);
+  const authorEmail = email(author.email) ?? email(p.user_email) ?? email(pusher.email);
   return {
     kind: 'trigger',
     trigger: {
       event: isTag ? 'tag' : 'push',
       ref,
       ...(isTag ? { tag: name } : { branch: name }),
-      commit: after,
+      commit,
       ...(before && !ZERO.test(before) ? { before } : {}),
       message: str(head.message) ?? str(p.message) ?? '',
-      author: str(author.name) ?? str(p.user_name) ?? str(pusher.name) ?? str(pusher.login) ?? str(p.user_username) ?? '',
-      ...((str(author.email) ?? str(p.user_email)) ? { authorEmail: (str(author.email) ?? str(p.user_email))! } : {}),
+      author: str(author.name) ?? str(p.user_name) ?? str(pusher.name) ?? str(pusher.login) ?? str(p.user_username) ?? str(obj(p.sender).login) ?? '',
+      ...(authorEmail ? { authorEmail } : {}),
       repoUrls: repoUrls(p.repository, p.project),
       ...(pushOptions(p, provider) ?? {}),
     },
@@ -130,14 +141,15 @@ function pullRequest(p: Obj): Parsed {
   const pr = obj(p.pull_request);
   const head = obj(pr.head);
   const base = obj(pr.base);
-  const number = Number(pr.number ?? p.number);
+  const number = prNumber(pr.number) ?? prNumber(p.number);
   const sha = str(head.sha);
   const target = str(base.ref);
-  if (!sha || !SHA.test(sha) || !target || !Number.isInteger(number)) return { kind: 'ignored', reason: 'the pull request payload lacks its number, head commit or base branch' };
+  if (!sha || !SHA.test(sha) || !target || number === undefined) return { kind: 'ignored', reason: 'the pull request payload lacks its number, head commit or base branch' };
   const headRepo = obj(head.repo);
   const baseRepo = obj(base.repo);
-  // A head repository that is gone (null) or another than the base is a fork: never trusted.
-  const fromFork = !Object.keys(headRepo).length || str(headRepo.full_name) !== str(baseRepo.full_name);
+  // A head repository that is gone (null), unnamed, or another than the base is a fork: never trusted.
+  const headName = str(headRepo.full_name);
+  const fromFork = headName === undefined || headName !== str(baseRepo.full_name);
   const user = obj(pr.user);
   const baseSha = str(base.sha);
   return {
@@ -148,7 +160,9 @@ function pullRequest(p: Obj): Parsed {
       branch: target,
       commit: sha,
       ...(baseSha && !ZERO.test(baseSha) ? { before: baseSha } : {}),
-      message: str(pr.title) ?? '',
+      // The payload carries no commit message; the title is in pullRequest, and is not
+      // read for [skip ci] (GitHub reads the head commit's message, not the title).
+      message: '',
       author: str(user.login) ?? str(obj(p.sender).login) ?? '',
       pullRequest: { number, title: str(pr.title) ?? '', sourceBranch: str(head.ref) ?? '', targetBranch: target, fromFork, ...(str(headRepo.clone_url) ? { headRepoUrl: str(headRepo.clone_url)! } : {}), action },
       repoUrls: repoUrls(p.repository, baseRepo),
@@ -164,10 +178,14 @@ function gitlabMergeRequest(p: Obj): Parsed {
   if (!runs) return { kind: 'ignored', reason: `merge request action ${action || '(none)'} runs nothing (open, reopen and update with new commits do)` };
   const last = obj(a.last_commit);
   const sha = str(last.id);
-  const number = Number(a.iid);
+  const number = prNumber(a.iid);
   const target = str(a.target_branch);
-  if (!sha || !SHA.test(sha) || !target || !Number.isInteger(number)) return { kind: 'ignored', reason: 'the merge request payload lacks its iid, last commit or target branch' };
+  if (!sha || !SHA.test(sha) || !target || number === undefined) return { kind: 'ignored', reason: 'the merge request payload lacks its iid, last commit or target branch' };
   const source = obj(a.source);
+  const sourceId = a.source_project_id;
+  const user = obj(p.user);
+  const lastAuthor = obj(last.author);
+  const authorEmail = email(lastAuthor.email) ?? email(user.email);
   return {
     kind: 'trigger',
     trigger: {
@@ -175,14 +193,16 @@ function gitlabMergeRequest(p: Obj): Parsed {
       ref: `refs/merge-requests/${number}/head`,
       branch: target,
       commit: sha,
-      message: str(last.message) ?? str(a.title) ?? '',
-      author: str(obj(last.author).name) ?? str(obj(p.user).name) ?? '',
+      message: str(last.message) ?? '',
+      author: str(lastAuthor.name) ?? str(user.name) ?? str(user.username) ?? '',
+      ...(authorEmail ? { authorEmail } : {}),
       pullRequest: {
         number,
         title: str(a.title) ?? '',
         sourceBranch: str(a.source_branch) ?? '',
         targetBranch: target,
-        fromFork: a.source_project_id !== a.target_project_id,
+        // Without both project ids the source cannot be shown to be the target: a fork.
+        fromFork: typeof sourceId !== 'number' || sourceId !== a.target_project_id,
         ...(str(source.git_http_url) ? { headRepoUrl: str(source.git_http_url)! } : {}),
         action,
       },

@@ -8,6 +8,10 @@ import { PipelineStatuses } from '../repos/pipeline-status.ts';
 import { RepoPipelines, type RepoPipelineSink } from '../repos/repo-pipelines.ts';
 import { RepoStore } from '../repos/repo-store.ts';
 import { RepoPoller } from '../repos/repo-poller.ts';
+import { CronStore } from '../repos/cron-store.ts';
+import { CronScheduler } from '../repos/cron-scheduler.ts';
+import type { RepoRecord } from '../repos/repo-store.ts';
+import type { PipelineTrigger } from '../repos/repo-run.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { RepoRoutesDeps } from './repo-routes.ts';
 import type { Store } from './store/store.ts';
@@ -33,7 +37,8 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
       return { id: pipeline.id, number: (await store.job(pipeline.id))!.number! };
     },
   };
-  const pipelines = new RepoPipelines({ mirror: new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv), compile: compileCheckout, sink, workDir, log: opts.logger });
+  const crons = new CronStore(store.db);
+  const pipelines = new RepoPipelines({ mirror: new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv), compile: compileCheckout, sink, workDir, log: opts.logger, crons, ...(opts.now ? { now: opts.now } : {}) });
   let forge: PipelineStatuses | undefined;
   const pipelineChanged = (pipelineId: string) => {
     void (async () => {
@@ -49,21 +54,34 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     void store.job(jobId).then((j) => j?.pipelineId && pipelineChanged(j.pipelineId), () => undefined);
   };
   let poller: RepoPoller | undefined;
-  /** Polls repositories without webhooks; each pipeline it makes is told to `onPipeline`. */
-  const startPolling = (onPipeline: (id: string) => void) => {
-    poller = new RepoPoller({
-      repos,
-      gitEnv: opts.gitEnv,
-      log: opts.logger,
-      ...(opts.now ? { now: opts.now } : {}),
-      start: async (repo, trigger) => {
-        const started = await pipelines.start(repo, trigger);
-        if (started.created) onPipeline(started.id);
-      },
-    });
+  let scheduler: CronScheduler | undefined;
+  /** Polls repositories without webhooks and runs cron schedules; each pipeline made is told to `onPipeline`. */
+  const startWatching = (onPipeline: (id: string) => void) => {
+    const start = async (repo: RepoRecord, trigger: PipelineTrigger) => {
+      const started = await pipelines.start(repo, trigger);
+      if (started.created) onPipeline(started.id);
+    };
+    const clock = opts.now ? { now: opts.now } : {};
+    poller = new RepoPoller({ repos, gitEnv: opts.gitEnv, log: opts.logger, start, ...clock });
+    scheduler = new CronScheduler({ crons, repos, log: opts.logger, start, ...clock });
     poller.start();
-    return poller;
+    scheduler.start();
+    const [p, c] = [poller, scheduler];
+    return {
+      /** Runs the schedules due by the clock now (for a clock a test moves). */
+      runDueSchedules: () => c.nudge(),
+      stop: () => Promise.all([p.stop(), c.stop()]).then(() => undefined),
+    };
   };
-  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = { store, repos, pipelines, deliveries: new WebhookDeliveries(store.db), onRepoChanged: () => poller?.nudge() };
-  return { routes, pipelineChanged, jobChanged, startPolling };
+  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = {
+    store,
+    repos,
+    crons,
+    pipelines,
+    deliveries: new WebhookDeliveries(store.db),
+    now: opts.now ?? Date.now,
+    onRepoChanged: () => poller?.nudge(),
+    onCronsChanged: () => void scheduler?.nudge(),
+  };
+  return { routes, pipelineChanged, jobChanged, startWatching };
 }

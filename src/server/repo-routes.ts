@@ -9,6 +9,7 @@ import type { WebhookDeliveries } from '../gitops/webhook-deliveries.ts';
 import type { RepoPipelines, Started } from '../repos/repo-pipelines.ts';
 import type { PipelineTrigger } from '../repos/repo-run.ts';
 import type { PollState, RepoRecord, RepoStore } from '../repos/repo-store.ts';
+import type { CronRecord, CronStore } from '../repos/cron-store.ts';
 import { forgeOf, parseTrigger, skipReason } from '../repos/webhook-trigger.ts';
 import { redactUrls } from '../secrets/redact.ts';
 import { requireAdmin } from './authz.ts';
@@ -24,6 +25,10 @@ export interface RepoRoutesDeps {
   deliveries: WebhookDeliveries;
   /** Told of each pipeline made, for its first status on the forge and the lease pollers. */
   onPipeline: (pipelineId: string) => void;
+  crons: CronStore;
+  now: () => number;
+  /** Told when a cron schedule is added or removed. */
+  onCronsChanged?: () => void;
   /** Told when a repository is added or changed (its polling may have started or stopped). */
   onRepoChanged?: () => void;
   /** How long a webhook waits for its pipeline before answering 202 and going on without it. */
@@ -183,6 +188,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
   app.delete<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('Remove a repository (its pipelines stay in the history)') }, async (req, reply) => {
     const repo = await findRepo(req.params.repo);
     await repos.remove(repo.name);
+    await deps.crons.removeRepo(repo.name);
     req.log.info({ repo: repo.name, by: req.identity?.name }, 'repository removed');
     return reply.code(204).send();
   });
@@ -228,6 +234,28 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     if (!(await repos.pollSoon(repo.name))) throw new NestorError('NESTOR_REPO_NOT_POLLED', `${repo.name} is not polled`, 'Turn polling on with `nestor repos update NAME --poll 60`, or let its webhook tell the server.');
     deps.onRepoChanged?.();
     return reply.code(202).send({ polling: repo.name });
+  });
+
+  // Cron schedules: a branch's pipeline at set times (UTC), with the event `cron` and the schedule's name.
+  const cronBody = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, ".", "_" and "-"'), cron: z.string().min(1).max(200), branch: z.string().min(1).max(255).optional() });
+  const publicCron = (c: CronRecord) => ({ name: c.name, cron: c.expr, branch: c.branch, source: c.source, next_run_at: new Date(c.nextRunAt).toISOString(), last_run_at: c.lastRunAt ? new Date(c.lastRunAt).toISOString() : null });
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: auth, schema: doc('Add (or replace) a cron schedule: a branch\'s pipeline at set times, UTC', cronBody) }, async (req, reply) => {
+    const body = parse(cronBody, req.body);
+    const repo = await findRepo(req.params.repo);
+    const c = await deps.crons.put({ repo: repo.name, name: body.name, expr: body.cron, branch: body.branch ?? repo.defaultBranch, source: 'api' }, deps.now());
+    req.log.info({ repo: repo.name, cron: c.name, by: req.identity?.name }, 'cron schedule set');
+    deps.onCronsChanged?.();
+    return reply.code(201).send(publicCron(c));
+  });
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: auth, schema: doc('A repository\'s cron schedules (its own, and those its files declare)') }, async (req) => {
+    const repo = await findRepo(req.params.repo);
+    return { crons: (await deps.crons.list(repo.name)).map(publicCron) };
+  });
+  app.delete<{ Params: { repo: string; name: string } }>('/api/repos/:repo/crons/:name', { config: auth, schema: doc('Remove a cron schedule') }, async (req, reply) => {
+    const repo = await findRepo(req.params.repo);
+    if (!(await deps.crons.remove(repo.name, req.params.name))) throw new NestorError('NESTOR_CRON_NOT_FOUND', `${repo.name} has no cron schedule ${req.params.name}`, '`nestor repos crons NAME` lists them.');
+    deps.onCronsChanged?.();
+    return reply.code(204).send();
   });
 
   // A manual run of a branch (or a commit of it), as the user asks for it.

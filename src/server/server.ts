@@ -56,6 +56,8 @@ export interface RunningServer {
   url: string;
   /** Where functions answer at /NAMESPACE/PATH, when a functions port was asked for. */
   functionsUrl?: string;
+  /** Runs the repositories' cron schedules due by the server's clock now (for a clock a test moves). */
+  runDueSchedules(): Promise<void>;
   /** Tokens made at this first start, to be shown once; empty afterwards. */
   generated: { admin?: string; registration?: string };
   close(): Promise<void>;
@@ -145,7 +147,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       logger.warn({ err }, 'could not remove expired artifacts');
     }
   }, 600_000).unref();
-  const poller = repoParts.startPolling(onPipeline);
+  const watching = repoParts.startWatching(onPipeline);
   logger.info({ host, port, store: store.db.kind, leaseMs }, 'nestor server listening');
   return {
     app,
@@ -153,10 +155,11 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     url: `http://${urlHost(host)}:${port}`,
     ...(functions ? { functionsUrl: functions.url } : {}),
     generated,
+    runDueSchedules: () => watching.runDueSchedules(),
     async close() {
       clearInterval(reaper);
       clearInterval(sweeper);
-      await poller.stop();
+      await watching.stop();
       // Requests running at close (a sync, a function call) finish; connections with none under
       // way (kept alive, or opened and silent) would hold the close open, so they are closed.
       const listeners = functions ? [app, functions.app] : [app];

@@ -189,6 +189,20 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE repos ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0`,
   `ALTER TABLE repos ADD COLUMN poll_error TEXT`,
   `CREATE INDEX repos_poll ON repos (next_poll_at)`,
+  // Cron schedules per repository: set through the API (source 'api'), or read from its files
+  // on the default branch (GitHub's on.schedule: source 'file'); each runs a branch's pipeline.
+  `CREATE TABLE repo_crons (
+     repo TEXT NOT NULL,
+     name TEXT NOT NULL,
+     expr TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     source TEXT NOT NULL,
+     next_run_at BIGINT NOT NULL,
+     last_run_at BIGINT,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (repo, name)
+   )`,
+  `CREATE INDEX repo_crons_due ON repo_crons (next_run_at)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -32,7 +32,7 @@ export function tempDir(prefix = 'nestor-srv-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function testServer(kind: StoreKind, opts: { leaseMs?: number; dataDir?: string; port?: number; fresh?: boolean } = {}): Promise<RunningServer> {
+export async function testServer(kind: StoreKind, opts: { leaseMs?: number; dataDir?: string; port?: number; fresh?: boolean; now?: () => number } = {}): Promise<RunningServer> {
   const databaseUrl = kind === 'postgres' ? (opts.fresh === false ? postgresUrl() : await resetPostgres()) : undefined;
   return startServer({
     port: opts.port ?? 0,
@@ -43,6 +43,7 @@ export async function testServer(kind: StoreKind, opts: { leaseMs?: number; data
     adminToken: ADMIN,
     registrationToken: REGISTRATION,
     logger: pino({ level: 'silent' }),
+    ...(opts.now ? { now: opts.now } : {}),
   });
 }
 

@@ -182,3 +182,58 @@ for (const kind of STORES) {
     assert.equal((await pipelines()).length, 3, 'three pipelines: the polled push, the tag, the webhook\'s push');
   });
 }
+
+const SCHEDULED = `name: nightly
+on:
+  push:
+    branches: [main]
+  schedule:
+    - cron: '0 3 * * *'
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo \${{ github.event_name }}
+`;
+
+for (const kind of STORES) {
+  test(`[${kind}] cron schedules, the repository's own and its files', run by a clock the test moves: once each when due, a missed one once`, { timeout: 60_000 }, async () => {
+    let clock = Date.parse('2026-12-03T02:58:00Z');
+    const server = await testServer(kind, { now: () => clock });
+    after(() => server.close());
+    const repo = new TestRepo();
+    const added = await api<{ webhook: { path: string; secret: string } }>(server.url, 'POST', '/api/repos', { url: repo.url });
+    const pushed = repo.commit({ '.github/workflows/nightly.yml': SCHEDULED }, 'Nightly build');
+    const hook = await deliver(`${server.url}${added.body.webhook.path}`, githubPush(added.body.webhook.secret, { ref: 'refs/heads/main', ...pushed, message: 'Nightly build' }));
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    const bad = await api(server.url, 'POST', '/api/repos/team%2Fapp/crons', { name: 'broken', cron: 'every day at 3' });
+    assert.deepEqual([bad.status, (bad.body as { code?: string }).code], [422, 'NESTOR_CRON_INVALID']);
+    const set = await api<{ next_run_at: string }>(server.url, 'POST', '/api/repos/team%2Fapp/crons', { name: 'nightly', cron: '30 3 * * *' });
+    assert.equal(set.status, 201, JSON.stringify(set.body));
+    assert.equal(set.body.next_run_at, '2026-12-03T03:30:00.000Z');
+    type Cron = { name: string; source: string; next_run_at: string };
+    const crons = (await api<{ crons: Cron[] }>(server.url, 'GET', '/api/repos/team%2Fapp/crons')).body.crons;
+    assert.deepEqual(crons.map((c) => [c.name, c.source, c.next_run_at]), [['nightly', 'api', '2026-12-03T03:30:00.000Z'], ['schedule 0 3 * * *', 'file', '2026-12-03T03:00:00.000Z']], 'the workflow\'s on.schedule is read from the default branch');
+
+    const cronPipelines = async () => (await api<{ pipelines: (Pipeline & { trigger: { cron?: string } })[] }>(server.url, 'GET', '/api/pipelines?event=cron')).body.pipelines.map((p) => p.trigger.cron);
+    await server.runDueSchedules();
+    assert.deepEqual(await cronPipelines(), [], 'nothing is due at 02:58');
+    clock = Date.parse('2026-12-03T03:00:30Z');
+    await server.runDueSchedules();
+    await server.runDueSchedules();
+    assert.deepEqual(await cronPipelines(), ['schedule 0 3 * * *'], 'due at 03:00, run once');
+    clock = Date.parse('2026-12-03T03:31:00Z');
+    await server.runDueSchedules();
+    assert.deepEqual(await cronPipelines(), ['nightly', 'schedule 0 3 * * *']);
+    const p = (await api<{ pipelines: Pipeline[] }>(server.url, 'GET', '/api/pipelines?event=cron&limit=1')).body.pipelines[0]!;
+    assert.deepEqual([p.trigger.commit, p.trigger.branch, p.trigger.message], [pushed.after, 'main', 'Nightly build'], 'a cron pipeline runs the branch\'s head');
+    // Three days pass with the server down: each schedule runs once, then keeps its time.
+    clock = Date.parse('2026-12-06T12:00:00Z');
+    await server.runDueSchedules();
+    await server.runDueSchedules();
+    assert.equal((await cronPipelines()).length, 4);
+    const after3 = (await api<{ crons: Cron[] }>(server.url, 'GET', '/api/repos/team%2Fapp/crons')).body.crons;
+    assert.deepEqual(after3.map((c) => c.next_run_at), ['2026-12-07T03:30:00.000Z', '2026-12-07T03:00:00.000Z']);
+    assert.equal((await api(server.url, 'DELETE', '/api/repos/team%2Fapp/crons/nightly')).status, 204);
+  });
+}

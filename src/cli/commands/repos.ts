@@ -125,4 +125,25 @@ export function registerReposCommands(program: Command): void {
     out.result({ removed: name });
     out.line(`${out.mark(true)} ${name} removed`);
   }));
+
+  const cron = repos.command('cron').description('a repository\'s cron schedules: a branch\'s pipeline at set times (UTC)');
+  withServer(cron.command('add').argument('<repo>', 'owner/name').argument('<name>', 'the schedule\'s name (what `when: cron:` matches)').argument('<cron>', 'five fields, e.g. "0 3 * * *"'))
+    .option('--branch <name>', 'the branch to run (default: the repository\'s default branch)')
+    .description('add or replace a schedule')
+    .action(action(async (out: Output, repo: string, name: string, expr: string, flags: ServerFlags & { branch?: string }) => {
+      const c = await call<{ name: string; cron: string; branch: string; next_run_at: string }>(flags, 'POST', `/api/repos/${encodeURIComponent(repo)}/crons`, { name, cron: expr, ...(flags.branch ? { branch: flags.branch } : {}) });
+      out.result(c);
+      out.line(`${out.mark(true)} ${repo} ${c.name}: ${c.cron} on ${c.branch}, next ${c.next_run_at}`);
+    }));
+  withServer(cron.command('list').argument('<repo>', 'owner/name')).description('the schedules, the repository\'s own and its files\'').action(action(async (out: Output, repo: string, flags: ServerFlags) => {
+    const { crons } = await call<{ crons: { name: string; cron: string; branch: string; source: string; next_run_at: string; last_run_at: string | null }[] }>(flags, 'GET', `/api/repos/${encodeURIComponent(repo)}/crons`);
+    out.result(crons);
+    if (!crons.length) out.line(`no schedules; add one with \`nestor repos cron add ${repo} nightly "0 3 * * *"\``);
+    for (const c of crons) out.line(`${c.name.padEnd(24)} ${c.cron.padEnd(16)} ${c.branch.padEnd(12)} next ${c.next_run_at}${c.source === 'file' ? out.dim('  (from the files)') : ''}`);
+  }));
+  withServer(cron.command('rm').argument('<repo>', 'owner/name').argument('<name>', 'the schedule')).description('remove a schedule').action(action(async (out: Output, repo: string, name: string, flags: ServerFlags) => {
+    await call(flags, 'DELETE', `/api/repos/${encodeURIComponent(repo)}/crons/${encodeURIComponent(name)}`);
+    out.result({ removed: name });
+    out.line(`${out.mark(true)} ${repo} ${name} removed`);
+  }));
 }
