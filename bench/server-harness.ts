@@ -10,12 +10,16 @@ import { apiCall } from '../src/server/api-client.ts';
 export const ADMIN = 'nst_adm_bench-admin-token-0123456789';
 export const REGISTRATION = 'nst_reg_bench-registration-token-012';
 
+const BENCH_SCHEMA = 'nestor_bench';
+
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'nestor-bench-'));
 }
 
 export interface BenchServer {
   url: string;
+  /** The server process, for its CPU in /proc. */
+  pid: number;
   /** The same store, opened by the bench itself, for bulk set-up. */
   store: Store;
   close(): Promise<void>;
@@ -28,11 +32,16 @@ export interface BenchServer {
 export async function freshStore(kind: 'embedded' | 'postgres'): Promise<{ server: BenchServer; databaseUrl?: string }> {
   let databaseUrl: string | undefined;
   if (kind === 'postgres') {
-    databaseUrl = process.env.NESTOR_TEST_DATABASE_URL;
-    if (!databaseUrl) throw new Error('set NESTOR_TEST_DATABASE_URL (bash scripts/ensure-postgres.sh prints one)');
-    const c = new pg.Client({ connectionString: databaseUrl });
+    const testUrl = process.env.NESTOR_TEST_DATABASE_URL;
+    if (!testUrl) throw new Error('set NESTOR_TEST_DATABASE_URL (bash scripts/ensure-postgres.sh prints one)');
+    // A schema of the bench's own in the test database: the suite, run meanwhile, drops `public`
+    // (and the bench dropping it would break the suite's servers).
+    const u = new URL(testUrl);
+    u.searchParams.set('options', `-c search_path=${BENCH_SCHEMA}`);
+    databaseUrl = u.toString();
+    const c = new pg.Client({ connectionString: testUrl });
     await c.connect();
-    await c.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;');
+    await c.query(`DROP SCHEMA IF EXISTS ${BENCH_SCHEMA} CASCADE; CREATE SCHEMA ${BENCH_SCHEMA};`);
     await c.end();
   }
   const dataDir = tempDir();
@@ -52,6 +61,7 @@ export async function freshStore(kind: 'embedded' | 'postgres'): Promise<{ serve
   return {
     server: {
       url,
+      pid: child.pid!,
       store,
       async close() {
         await store.close();

@@ -1,8 +1,11 @@
 // npm run bench:server — the API and queue under load, for the embedded store and PostgreSQL,
 // next to baselines measured in the same run (/health for the HTTP stack, a raw docker run on a
-// warm nested engine for the end-to-end job).
+// warm nested engine for the end-to-end job, a POST /api/jobs of the same step for a push's
+// pipeline, a loop of `git ls-remote` for polling 1,000 repositories).
+// BENCH_POLL=0 leaves out the polling figure (about 2 minutes); BENCH_POLL=all measures it on
+// PostgreSQL too (there the database's own CPU, in another process, is not counted).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import pino from 'pino';
 import { connect, ping } from '../src/engine/engine-client.ts';
 import { endpointFromEnv } from '../src/engine/docker-host.ts';
@@ -13,6 +16,8 @@ import { RunnerAgent } from '../src/runner/agent.ts';
 import { ADMIN, REGISTRATION, api, freshStore, tempDir } from './server-harness.ts';
 import { HttpLoad } from './http-load.ts';
 import { percentile, report } from './stats.ts';
+import { pushToFirstStep } from './repo-push.ts';
+import { poll1000Repos } from './repo-poll.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const CONCURRENCY = 50;
@@ -88,13 +93,17 @@ for (const kind of ['embedded', 'postgres'] as const) {
 
   // End to end: submit → succeeded for a one-step echo job, warm engines, a local runner.
   const runnerToken = (await api<{ token: string }>(url, 'POST', '/api/runners/register', { name: 'bench-runner', max_jobs: 1 }, REGISTRATION)).body.token;
-  const agent = new RunnerAgent({ server: url, token: runnerToken, name: 'bench-runner', maxJobs: 1, labels: [], host, supply, warm: 2, log: pino({ level: 'silent' }) });
+  const repoCacheDir = tempDir();
+  const agent = new RunnerAgent({ server: url, token: runnerToken, name: 'bench-runner', maxJobs: 1, labels: [], host, supply, warm: 2, repoCacheDir, log: pino({ level: 'silent' }) });
   await agent.start();
-  const e2e: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    // A warm pool, as an idle runner has it: both engines ready with their step slots.
+  // A warm pool, as an idle runner has it: both engines ready with their step slots.
+  const warm = async () => {
     for (let waited = 0; agent.readyEngines < 2 && waited < 30_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300));
+  };
+  const e2e: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await warm();
     const t = performance.now();
     const job = await api<{ id: string }>(url, 'POST', '/api/jobs', { name: 'trivial', runner: 'bench-runner', steps: [{ name: 'echo', run: 'echo hi' }] });
     for (;;) {
@@ -105,7 +114,11 @@ for (const kind of ['embedded', 'postgres'] as const) {
     }
     e2e.push(performance.now() - t);
   }
+
+  Object.assign(out, await pushToFirstStep(url, warm));
+  log(`[${kind}] push → first step p50 ${out.push_to_first_step_p50_ms} ms (POST /api/jobs → first step ${out.api_submit_to_first_step_p50_ms} ms, ×${out.push_to_first_step_ratio})`);
   await agent.stop();
+  rmSync(repoCacheDir, { recursive: true, force: true });
   out.e2e_trivial_p50_ms = percentile(e2e, 50);
   out.e2e_trivial_p95_ms = percentile(e2e, 95);
   log(`[${kind}] trivial job end to end p50 ${out.e2e_trivial_p50_ms} ms`);
@@ -129,6 +142,11 @@ for (let i = 0; i < 10; i++) {
 await pool.close();
 await supply.close();
 
+// Polling, on a server of its own: 1,000 repositories would weigh on the figures above.
+const pollOn = process.env.BENCH_POLL === '0' ? [] : process.env.BENCH_POLL === 'all' ? (['embedded', 'postgres'] as const) : (['embedded'] as const);
+for (const kind of pollOn) Object.assign(results[kind]!, await poll1000Repos(kind, log));
+const top = (key: string) => (results.embedded![key] !== undefined ? { [key]: results.embedded![key]! } : {});
+
 report('server', {
   submit_rps: results.embedded!.submit_rps!,
   submit_p99_ms: results.embedded!.submit_p99_ms!,
@@ -136,6 +154,12 @@ report('server', {
   e2e_trivial_p50_ms: results.embedded!.e2e_trivial_p50_ms!,
   lease_p99_ms_10k_queued: results.embedded!.lease_p99_ms_10k_queued!,
   rss_idle_mb: results.embedded!.rss_idle_mb!,
+  push_to_first_step_p50_ms: results.embedded!.push_to_first_step_p50_ms!,
+  api_submit_to_first_step_p50_ms: results.embedded!.api_submit_to_first_step_p50_ms!,
+  push_to_first_step_ratio: results.embedded!.push_to_first_step_ratio!,
+  ...top('poll_1000_repos_cpu_s'),
+  ...top('baseline_ls_remote_1000_cpu_s'),
+  ...top('poll_1000_ratio'),
   embedded: results.embedded,
   postgres: results.postgres,
   baseline_raw_docker_run_warm_engine_p50_ms: percentile(raw, 50),

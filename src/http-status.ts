@@ -20,6 +20,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // Known, but not allowed.
   NESTOR_FORBIDDEN: 403,
   NESTOR_ADMIN_ONLY: 403,
+  NESTOR_JOB_TOKEN_SCOPE: 403,
+  NESTOR_GIT_READ_ONLY: 403,
   NESTOR_REPO_OUTSIDE_ROOTS: 403,
   // What the URL names is not there.
   NESTOR_NOT_FOUND: 404,
@@ -32,12 +34,14 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_ARTIFACTS_NOT_FOUND: 404,
   NESTOR_REPO_NOT_FOUND: 404,
   NESTOR_CRON_NOT_FOUND: 404,
+  NESTOR_SECRET_NOT_FOUND: 404,
   NESTOR_PIPELINE_NUMBER_NOT_FOUND: 404,
   // It is there, in a state that refuses the request.
   NESTOR_LEASE_LOST: 409,
   NESTOR_APP_EXISTS: 409,
   NESTOR_REPO_EXISTS: 409,
   NESTOR_REPO_NOT_POLLED: 409,
+  NESTOR_PIPELINE_NOT_HELD: 409,
   NESTOR_FUNCTION_TAKEN: 409,
   NESTOR_ROLLBACK_REFUSED: 409,
   NESTOR_IMAGE_PRUNED: 409,
@@ -50,6 +54,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // The request reads, but what it says cannot be done: a pipeline, manifest or setting to fix.
   NESTOR_PIPELINE_INVALID: 422,
   NESTOR_CRON_INVALID: 422,
+  NESTOR_SECRET_NAME_INVALID: 422,
+  NESTOR_SECRET_EMPTY: 422,
+  NESTOR_SECRET_TOO_LARGE: 413,
   NESTOR_PIPELINE_UNSUPPORTED: 422,
   NESTOR_PIPELINE_LIMIT: 422,
   NESTOR_PIPELINE_NOT_FOUND: 422,

@@ -85,6 +85,18 @@ export class LocalArtifactStore implements ArtifactStore {
     return createReadStream(p.tar);
   }
 
+  /** What the jobs of a pipeline left that has not expired, by job. */
+  list(pipelineId: string): ({ job: string } & StoredArtifact)[] {
+    const dir = this.paths(pipelineId, '').dir;
+    if (!existsSync(dir)) return [];
+    const now = Date.now();
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => ({ job: decodeURIComponent(f.replace(/\.json$/, '')), ...(JSON.parse(readFileSync(join(dir, f), 'utf8')) as StoredArtifact) }))
+      .filter((a) => a.expiresAt === null || a.expiresAt > now)
+      .sort((a, b) => a.job.localeCompare(b.job));
+  }
+
   sweep(now: number): number {
     if (!existsSync(this.dir)) return 0;
     let removed = 0;

@@ -10,6 +10,7 @@ import { registerServerCommands } from './commands/server.ts';
 import { registerAppsCommands } from './commands/apps.ts';
 import { registerReposCommands } from './commands/repos.ts';
 import { registerPipelinesCommands } from './commands/pipelines.ts';
+import { registerSecretsCommands } from './commands/secrets.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { EXIT } from './output.ts';
 import { runDir } from '../config.ts';
@@ -34,6 +35,7 @@ registerServerCommands(program);
 registerAppsCommands(program);
 registerReposCommands(program);
 registerPipelinesCommands(program);
+registerSecretsCommands(program);
 registerTokenCommands(program);
 
 try {

@@ -1,3 +1,7 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Option, type Command } from 'commander';
 import { NestorError, errorMessage } from '../errors.ts';
 import { apiCall } from '../server/api-client.ts';
@@ -28,3 +32,18 @@ export async function call<T = Record<string, unknown>>(flags: ServerFlags, meth
   return res.body;
 }
 
+
+/** Streams a download of the server's into `file`; answers its size. */
+export async function download(flags: ServerFlags, path: string, file: string): Promise<number> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, flags.server), { headers: { authorization: `Bearer ${flags.token}` } });
+  } catch (err) {
+    throw new NestorError('NESTOR_SERVER_UNREACHABLE', `Cannot reach the Nestor server at ${flags.server}: ${errorMessage(err)}`, 'Start it with `nestor up` or `nestor server`, or point --server / NESTOR_SERVER at it.');
+  }
+  if (!res.ok || !res.body) throw new ServerProblem(res.status, (await res.json().catch(() => ({}))) as { code?: string; detail?: string; hint?: string }, `GET ${path}`);
+  let bytes = 0;
+  const counted = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>).on('data', (c: Buffer) => (bytes += c.length));
+  await pipeline(counted, createWriteStream(file));
+  return bytes;
+}

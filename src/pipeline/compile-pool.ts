@@ -22,7 +22,7 @@ export interface CheckoutCompile {
   dir: string;
   file?: string;
   /** What the run is (event, ref, commit, changed paths…), as the runner will compile it too. */
-  facts: RunFacts & { trusted?: boolean; platforms?: Record<string, string> };
+  facts: RunFacts & { trusted?: boolean; platforms?: Record<string, string>; secrets?: string[] };
 }
 export interface SerializedError {
   error: string;

@@ -132,7 +132,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     // A step run inside another's container needs no image of its own.
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause && !s.execIn && !s.imageBuiltInJob).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, ...(volumeFolders.length ? { volumeFolders } : {}), images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, ...(volumeFolders.length ? { volumeFolders } : {}), images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...(config.format === 'gitlab' ? { secretsAsVariables: true } : {}), ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;
@@ -299,7 +299,7 @@ function checkSecrets(config: PipelineConfig, available: string[] | undefined, p
       if (available === undefined) {
         notices.push(source.notice(s.at, undefined, 'NESTOR_SECRET_NEEDED', `step ${s.name} uses the secret "${secret.name}" (as ${secret.env}): give it when the job runs (nestor run --secret ${secret.name}=VALUE)`, 'info'));
       } else if (!available.includes(secret.name)) {
-        problems.push({ position: source.position(s.at), message: `step ${s.name} needs the secret "${secret.name}", which was not given (nestor run --secret ${secret.name}=VALUE)` });
+        problems.push({ position: source.position(s.at), message: `step ${s.name} needs the secret "${secret.name}", which was not given (nestor run --secret ${secret.name}=VALUE; on a server, nestor secrets set ${secret.name} --repo OWNER/NAME, whose --event and --branch limits must allow this pipeline)` });
       }
     }
   }

@@ -172,6 +172,8 @@ export interface JobPlan {
   title?: string;
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
+  /** The run's secrets are variables of each of its containers, as GitLab gives a project's CI/CD variables. */
+  secretsAsVariables?: boolean;
   /**
    * The pipelines this job's pipeline waits for (Drone's pipeline `depends_on`, Woodpecker's
    * workflow `depends_on`): every job of each must have ended first. Absent: none.

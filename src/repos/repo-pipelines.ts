@@ -15,7 +15,7 @@ import type { PipelineTrigger, RepoRun, RepoRunFacts } from './repo-run.ts';
 export interface RepoPipelineSink {
   /** Whether a pipeline of this commit and ref was made already (a poll then leaves it to the webhook's). */
   made(repo: string, ref: string, commit: string): Promise<boolean>;
-  create(p: { name: string; spec: { repo: RepoRun }; jobs: PlannedJob[]; failed?: string; concurrency?: ConcurrencyGroup; repo: { name: string; trigger: PipelineTrigger } }): Promise<{ id: string; number: number }>;
+  create(p: { name: string; spec: { repo: RepoRun }; jobs: PlannedJob[]; failed?: string; concurrency?: ConcurrencyGroup; repo: { name: string; trigger: PipelineTrigger }; approval?: boolean }): Promise<{ id: string; number: number }>;
 }
 
 export interface RepoPipelinesDeps {
@@ -29,6 +29,8 @@ export interface RepoPipelinesDeps {
   log: Logger;
   /** Where the schedules the files declare are kept, read at each push to the default branch. */
   crons?: CronStore;
+  /** Names of the secrets a pipeline with this trigger is given (src/repos/secret-store.ts). */
+  secretNames?: (repo: string, trigger: PipelineTrigger) => Promise<string[]>;
   now?: () => number;
 }
 
@@ -71,6 +73,7 @@ export class RepoPipelines {
       project: repo.name,
       ...(changedPaths ? { changedPaths } : {}),
       trusted: repo.trusted,
+      ...(this.deps.secretNames ? { secrets: await this.deps.secretNames(repo.name, trigger) } : {}),
       facts: { repo: repo.name, ...(trigger.cron ? { cron: trigger.cron } : {}), ...(trigger.pullRequest ? { pull_request: String(trigger.pullRequest.number), source_branch: trigger.pullRequest.sourceBranch, target_branch: trigger.pullRequest.targetBranch } : {}) },
     };
     const dir = mkdtempSync(join(this.deps.workDir, 'commit-'));
@@ -103,10 +106,12 @@ export class RepoPipelines {
       spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts } },
       jobs,
       ...(failed ? { failed } : {}),
+      // A fork's code runs only once someone with write access has read it and approved.
+      ...(trigger.pullRequest?.fromFork && !failed ? { approval: true } : {}),
       ...(group ? { concurrency: { ...group, group: `${repo.name}:${group.group}` } } : {}),
       repo: { name: repo.name, trigger: info },
     });
-    this.deps.log.info({ repo: repo.name, number: created.number, event: trigger.event, ref: trigger.ref, commit: commit.slice(0, 12), cause: trigger.cause }, 'pipeline created');
+    this.deps.log.info({ repo: repo.name, number: created.number, event: trigger.event, ref: trigger.ref, commit: commit.slice(0, 12), cause: trigger.cause, ...(trigger.pullRequest?.fromFork ? { awaitsApproval: true } : {}) }, 'pipeline created');
     return { created: true, ...created, jobs: jobs.filter((j) => j.leftOut === undefined).length };
   }
 

@@ -30,6 +30,11 @@ export interface RepoRunFacts {
   /** Unknown (absent): every path filter matches, as for a new repository's first push. */
   changedPaths?: string[];
   trusted: boolean;
+  /**
+   * Names of the secrets the pipeline's trigger is given (never values): a step that uses
+   * another is a problem of the pipeline, said before any job runs.
+   */
+  secrets?: string[];
   /** Manual runs' variables (and workflow_dispatch inputs). */
   env?: Record<string, string>;
   facts: Record<string, string>;

@@ -146,8 +146,13 @@ export class RepoStore {
   }
 
   /** Removes the repository; its pipelines stay in the history until retention takes them. */
+  /** Removes the repository with its schedules and secrets (a repository added again later under its name must not inherit them). */
   async remove(name: string): Promise<boolean> {
-    return (await this.db.query('DELETE FROM repos WHERE name = $1 RETURNING name', [name])).length === 1;
+    return this.db.transaction(async (tx) => {
+      await tx.query('DELETE FROM secrets WHERE scope = $1', [name]);
+      await tx.query('DELETE FROM repo_crons WHERE repo = $1', [name]);
+      return (await tx.query('DELETE FROM repos WHERE name = $1 RETURNING name', [name])).length === 1;
+    });
   }
 
   /** Repositories whose poll is due by `now` (oldest first), with what their last poll saw. */

@@ -63,8 +63,27 @@ export interface LeasedNeed {
   outputs: Record<string, string>;
 }
 
+/** A repository's job's token, valid while the job runs, and where it reaches (the server's URL, its Git URL, the netrc machine). */
+export interface LeasedJobToken {
+  value: string;
+  variables: Record<string, string>;
+}
+
+/** The variables that carry the job token itself, each a secret: masked wherever it shows. */
+export const JOB_TOKEN_VARIABLES = ['NESTOR_JOB_TOKEN', 'CI_JOB_TOKEN', 'CI_NETRC_PASSWORD', 'DRONE_NETRC_PASSWORD'];
+
 interface LeasedJob {
-  job: { id: string; name: string; spec: { pipeline?: { text: string; file: string }; repo?: RepoRun; job?: string }; attempt: number; needs?: LeasedNeed[] };
+  job: {
+    id: string;
+    name: string;
+    spec: { pipeline?: { text: string; file: string }; repo?: RepoRun; job?: string };
+    attempt: number;
+    needs?: LeasedNeed[];
+    /** A repository's job: the secrets its trigger may have, and those held back with why. */
+    secrets?: Record<string, string>;
+    secrets_withheld?: { name: string; why: string }[];
+    token?: LeasedJobToken;
+  };
   lease: { token: string; expires_at: number; lease_ms: number };
 }
 
@@ -279,13 +298,18 @@ export class RunnerAgent {
     try {
       // A repository's job: its commit from this runner's mirror, compiled as the server did.
       if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper);
+      const { secrets, secretVariables, variables } = jobSecrets(job);
+      for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
       const all = sourceDir && job.spec.repo
-        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts }, sourceDir)
+        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, secrets: Object.keys(job.secrets ?? {}) }, sourceDir)
         : jobPlansOf(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
       const plans = jobOfPipeline(all, job.spec.job);
       const earlier = earlierOf(all, job.needs);
       results = await runPlans(plans, {
         backend: this.backend,
+        secrets,
+        secretVariables,
+        variables,
         ...(sourceDir ? { sourceDir } : {}),
         // A job of a pipeline keeps its artifacts on the server, and fetches those it is given from it.
         ...(job.spec.job ? { artifacts: { store: new ServerArtifacts(this.client, job.id, lease.token), run: job.id } } : {}),
@@ -342,6 +366,17 @@ export class RunnerAgent {
     this.jobEnded.resolve();
     this.jobEnded = Promise.withResolvers<void>();
   }
+}
+
+/**
+ * What a leased job's steps are given: its secrets, and its token as the variables that carry
+ * it into every container and as GitHub's secrets.GITHUB_TOKEN (unless the repository set its own).
+ */
+export function jobSecrets(job: Pick<LeasedJob['job'], 'secrets' | 'token'>): { secrets: Record<string, string>; secretVariables: string[]; variables: Record<string, string> } {
+  const token = job.token;
+  if (!token) return { secrets: { ...job.secrets }, secretVariables: [], variables: {} };
+  const carried = Object.fromEntries(JOB_TOKEN_VARIABLES.map((n) => [n, token.value]));
+  return { secrets: { GITHUB_TOKEN: token.value, ...job.secrets, ...carried }, secretVariables: JOB_TOKEN_VARIABLES, variables: token.variables };
 }
 
 /** Retries of calls to the server: from 250 ms to 10 s, with jitter (±25 %) so runners never retry in step. */

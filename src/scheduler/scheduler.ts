@@ -2,6 +2,7 @@ import type { Backend, JobHandle, PreparedStep, RunningContainer } from '../back
 import { errorMessage, NestorError } from '../errors.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
 import { jobSpecOf } from './job-spec.ts';
+import { withSecretVariables } from './job-variables.ts';
 import { pullAuthOf, type PullAuth } from './pull-auth.ts';
 import { FAILED, type JobEvent, type JobResult, type LogLine, type StepResult } from './results.ts';
 import { SecretMasker } from './secret-masker.ts';
@@ -12,6 +13,10 @@ import { jobNotRunBecause, type NeededJob } from '../pipeline/github/step-runtim
 
 export interface ScheduleOptions {
   secrets?: Record<string, string>;
+  /** Secrets every container has as variables of their own names (the job token's, src/scheduler/job-variables.ts). */
+  secretVariables?: string[];
+  /** Variables every container has where the file sets none of that name (where the job's server is). */
+  variables?: Record<string, string>;
   signal?: AbortSignal;
   onLog: (line: LogLine) => void;
   /** A promise while the log consumer is full: containers' output then waits (back-pressure). */
@@ -56,10 +61,11 @@ const CANCEL_GRACE_MS = 1000;
  * once: what it waits on settles, and the result does not wait for a backend that no longer
  * answers. Secrets are masked in every line here, above any backend.
  */
-export async function runJob(plan: JobPlan, backend: Backend, opts: ScheduleOptions): Promise<JobResult> {
+export async function runJob(planned: JobPlan, backend: Backend, opts: ScheduleOptions): Promise<JobResult> {
   const started = performance.now();
   const signal = opts.signal ?? new AbortController().signal;
   const secrets = opts.secrets ?? {};
+  const plan = withSecretVariables(planned, secrets, opts.secretVariables ?? [], opts.variables ?? {});
   let pull: PullAuth = { auth: [], revealed: [], notices: [] };
   let pullError: unknown;
   try {

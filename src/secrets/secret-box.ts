@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { NestorError } from '../errors.ts';
 
 /** Marks a sealed value in a TEXT column; anything else is plain text from before sealing. */
@@ -40,6 +40,15 @@ export class SecretBox {
   /** The key id a sealed value names. */
   static keyIdOf(sealed: string): string | undefined {
     return SecretBox.isSealed(sealed) ? sealed.slice(PREFIX.length).split(':')[0] : undefined;
+  }
+
+  /**
+   * An HMAC-SHA256 of `data` under a key derived from this one for `purpose` alone (HKDF), for
+   * tokens the server checks without storing them (a job's token).
+   */
+  mac(purpose: string, data: string): Buffer {
+    const key = Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `nestor ${purpose}`, 32));
+    return createHmac('sha256', key).update(data).digest();
   }
 
   seal(plain: string, context: string): string {

@@ -38,6 +38,11 @@ export interface AppOptions {
   artifacts?: ArtifactStore;
   /** Told when a pipeline may have changed state (a job of it leased, ended, cancelled): for its commit status. */
   pipelineChanged?: (pipelineId: string) => void;
+  /**
+   * What a leased job is given beside its spec, never stored with it: a repository's job's
+   * secrets and its job token. An error fails the lease, which the runner asks again.
+   */
+  leaseExtras?: (job: Job) => Promise<Record<string, unknown>>;
 }
 
 type Identity = { kind: TokenKind; name: string };
@@ -250,7 +255,8 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
           // A job of a pipeline runs alone on its runner: how the jobs it needs ended (and their
           // outputs) come with it, for GitHub's needs.* and the job's if: over them.
           const needs = lease.job.pipelineId && lease.job.needs.length ? { needs: neededOutcomes(lease.job, await store.pipelineJobs(lease.job.pipelineId)) } : {};
-          return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts, ...needs }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
+          const extras = opts.leaseExtras ? await opts.leaseExtras(lease.job) : {};
+          return { job: { id: lease.job.id, name: lease.job.name, spec: lease.job.spec, attempt: lease.job.attempts, ...needs, ...extras }, lease: { token: lease.token, expires_at: lease.expiresAt, lease_ms: leaseMs } };
         }
         const left = deadline - Date.now();
         if (left <= 0 || gone.signal.aborted || closing.signal.aborted) return reply.code(204).send();

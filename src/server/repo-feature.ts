@@ -16,6 +16,9 @@ import type { SecretBox } from '../secrets/secret-box.ts';
 import type { RepoRoutesDeps } from './repo-routes.ts';
 import type { Store } from './store/store.ts';
 import { compileCheckout } from './submission.ts';
+import { SecretStore } from '../repos/secret-store.ts';
+import { JobTokens } from './job-tokens.ts';
+import type { Job } from './store/store.ts';
 
 /** Git's environment when the CLI gives none (tests): the usual places for the binary, no prompts. */
 export const DEFAULT_GIT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -32,13 +35,33 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
   const sink: RepoPipelineSink = {
     made: (repo, ref, commit) => store.pipelineMade(repo, ref, commit),
     async create(p) {
-      const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}) });
+      const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}), ...(p.approval ? { approval: true } : {}) });
       if (p.failed) await store.failPipeline(pipeline.id, p.failed);
       return { id: pipeline.id, number: (await store.job(pipeline.id))!.number! };
     },
   };
   const crons = new CronStore(store.db);
-  const pipelines = new RepoPipelines({ mirror: new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv), compile: compileCheckout, sink, workDir, log: opts.logger, crons, ...(opts.now ? { now: opts.now } : {}) });
+  const secrets = new SecretStore(store.db, box);
+  const tokens = new JobTokens(box, store);
+  const mirror = new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv);
+  const secretNames = async (repo: string, trigger: PipelineTrigger) => Object.keys((await secrets.forPipeline(repo, trigger)).values);
+  const pipelines = new RepoPipelines({ mirror, compile: compileCheckout, sink, workDir, log: opts.logger, crons, secretNames, ...(opts.now ? { now: opts.now } : {}) });
+  /** A repository's job is given, with its lease, the secrets its trigger may have and its own token. */
+  const leaseExtras = async (job: Job): Promise<Record<string, unknown>> => {
+    if (!job.repo || !job.trigger) return {};
+    const given = await secrets.forPipeline(job.repo, job.trigger);
+    const url = opts.publicUrl();
+    const machine = url ? new URL(url).hostname : '';
+    const variables = {
+      NESTOR_SERVER_URL: url,
+      NESTOR_GIT_URL: `${url}/git/${job.repo}.git`,
+      CI_NETRC_MACHINE: machine,
+      CI_NETRC_USERNAME: 'nestor',
+      DRONE_NETRC_MACHINE: machine,
+      DRONE_NETRC_USERNAME: 'nestor',
+    };
+    return { secrets: given.values, ...(given.withheld.length ? { secrets_withheld: given.withheld } : {}), token: { value: tokens.issue(job), variables } };
+  };
   let forge: PipelineStatuses | undefined;
   const pipelineChanged = (pipelineId: string) => {
     void (async () => {
@@ -83,5 +106,5 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     onRepoChanged: () => poller?.nudge(),
     onCronsChanged: () => void scheduler?.nudge(),
   };
-  return { routes, pipelineChanged, jobChanged, startWatching };
+  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos };
 }

@@ -106,6 +106,8 @@ export function publicPipeline(p: Job, jobs?: Job[]) {
     status: p.status,
     trigger: p.trigger,
     error: p.error,
+    ...(p.heldFor === 'approval' ? { waiting_for: 'approval' } : {}),
+    ...(p.approvedBy ? { approved: { by: p.approvedBy, at: new Date(p.approvedAt!).toISOString() } } : {}),
     created_at: base.created_at,
     started_at: base.started_at,
     finished_at: base.finished_at,
@@ -222,11 +224,24 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     const repo = await findRepo(req.params.repo);
     return listPipelines(req.query, repo.name);
   });
+  const numbered = async (params: { repo: string; number: string }) => {
+    const number = Number(params.number);
+    const p = Number.isInteger(number) ? await store.pipelineNumbered(params.repo, number) : undefined;
+    if (!p) throw new NestorError('NESTOR_PIPELINE_NUMBER_NOT_FOUND', `No pipeline #${params.number} in ${params.repo}`, '`nestor pipelines list --repo NAME` lists them.');
+    return p;
+  };
   app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: auth, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
-    const number = Number(req.params.number);
-    const p = Number.isInteger(number) ? await store.pipelineNumbered(req.params.repo, number) : undefined;
-    if (!p) throw new NestorError('NESTOR_PIPELINE_NUMBER_NOT_FOUND', `No pipeline #${req.params.number} in ${req.params.repo}`, '`nestor pipelines list --repo NAME` lists them.');
+    const p = await numbered(req.params);
     return publicPipeline(p, await store.pipelineJobs(p.id));
+  });
+  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/approve', { config: auth, schema: doc('Let a pipeline held for approval run (a pull request from a fork: read its changes first)') }, async (req) => {
+    const p = await numbered(req.params);
+    if (!(await store.approvePipeline(p.id, req.identity!.name))) {
+      throw new NestorError('NESTOR_PIPELINE_NOT_HELD', `Pipeline #${p.number} of ${p.repo} is not waiting for approval (it is ${p.status})`, 'Only a pipeline that says waiting_for: approval is approved; restart an ended one with `nestor pipelines restart`.');
+    }
+    req.log.info({ repo: p.repo, number: p.number, by: req.identity?.name }, 'pipeline approved');
+    deps.onPipeline(p.id);
+    return publicPipeline((await store.job(p.id))!, await store.pipelineJobs(p.id));
   });
 
   app.post<{ Params: { repo: string } }>('/api/repos/:repo/poll', { config: auth, schema: doc('Poll a repository\'s refs now (one polled for want of a webhook)') }, async (req, reply) => {

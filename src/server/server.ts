@@ -15,6 +15,9 @@ import { StatusReporter } from '../repos/forge-status.ts';
 import type { Backoff } from '../backoff.ts';
 import { errorMessage } from '../errors.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
+import { registerSecretRoutes } from './secret-routes.ts';
+import { registerGitRoutes } from './git-routes.ts';
+import { registerPipelineArtifactRoutes } from './pipeline-artifact-routes.ts';
 import { DEFAULT_GIT_ENV, repoFeature } from './repo-feature.ts';
 
 export interface ServerConfig {
@@ -87,12 +90,15 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const statuses = new StatusReporter({ ...(cfg.statusRetry ? { backoff: cfg.statusRetry } : {}), onProblem: (what, err) => logger.warn({ err: errorMessage(err) }, what) });
   let publicUrl = cfg.publicUrl ?? '';
   const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl, ...(cfg.now ? { now: cfg.now } : {}) });
-  const { app, metrics, queueChanged } = await buildApp({ store, logger, leaseMs, artifacts, pipelineChanged: repoParts.pipelineChanged, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
+  const { app, metrics, queueChanged } = await buildApp({ store, logger, leaseMs, artifacts, pipelineChanged: repoParts.pipelineChanged, leaseExtras: repoParts.leaseExtras, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
   const onPipeline = (id: string) => {
     queueChanged.emit('job');
     repoParts.pipelineChanged(id);
   };
   await registerRepoRoutes(app, { ...repoParts.routes, onPipeline });
+  await registerSecretRoutes(app, { secrets: repoParts.secrets, repos: repoParts.repos });
+  await registerGitRoutes(app, { store, repos: repoParts.repos, tokens: repoParts.tokens, mirror: repoParts.mirror, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV });
+  await registerPipelineArtifactRoutes(app, { store, tokens: repoParts.tokens, artifacts });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);

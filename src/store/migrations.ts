@@ -203,6 +203,25 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (repo, name)
    )`,
   `CREATE INDEX repo_crons_due ON repo_crons (next_run_at)`,
+  // Secrets jobs are given: the server's (scope '') and each repository's (scope = its name),
+  // sealed (AES-256-GCM), never returned; which events and branches may have each, and
+  // whether a pull request from a fork may.
+  `CREATE TABLE secrets (
+     scope TEXT NOT NULL,
+     name TEXT NOT NULL,
+     value TEXT NOT NULL,
+     events TEXT NOT NULL,
+     branches TEXT NOT NULL,
+     allow_forks INTEGER NOT NULL,
+     updated_at BIGINT NOT NULL,
+     updated_by TEXT NOT NULL,
+     PRIMARY KEY (scope, name)
+   )`,
+  // A pipeline held until someone approves it (a pull request from a fork): 'approval' while it
+  // waits, then who approved it and when.
+  `ALTER TABLE jobs ADD COLUMN held_for TEXT`,
+  `ALTER TABLE jobs ADD COLUMN approved_by TEXT`,
+  `ALTER TABLE jobs ADD COLUMN approved_at BIGINT`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -3,7 +3,7 @@ import { NestorError } from '../../errors.ts';
 import { action } from '../action.ts';
 import { countFlag } from '../count-flag.ts';
 import type { Output } from '../output.ts';
-import { call, withServer, type ServerFlags } from '../server-call.ts';
+import { call, download, withServer, type ServerFlags } from '../server-call.ts';
 
 type Trigger = { event: string; ref: string; branch?: string; tag?: string; commit: string; message: string; author: string; cause: string; pullRequest?: { number: number } };
 type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null };
@@ -97,5 +97,33 @@ export function registerPipelinesCommands(program: Command): void {
       const r = await call(flags, 'POST', `/api/jobs/${p.id}/cancel`);
       out.result(r);
       out.line(`${out.mark(true)} ${ref.repo}#${ref.number} cancelled`);
+    }));
+
+  withServer(pipelines.command('approve').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .description('let a pipeline held for approval run (a pull request from a fork: read its changes first, they run with the repository\'s runners)')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {
+      const ref = pipelineRef(repo, number);
+      const p = await call<Pipeline>(flags, 'POST', `${path(ref)}/approve`);
+      out.result(p);
+      out.line(`${out.mark(true)} ${ref.repo}#${ref.number} approved: ${p.status}`);
+    }));
+
+  withServer(pipelines.command('artifacts').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .option('--download <job>', 'write that job\'s artifacts (a tar archive) to --output')
+    .option('-o, --output <file>', 'where --download writes (default: JOB.tar)')
+    .description('what the pipeline\'s jobs kept, or one job\'s archive')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags & { download?: string; output?: string }) => {
+      const p = await call<Pipeline>(flags, 'GET', path(pipelineRef(repo, number)));
+      if (flags.download) {
+        const file = flags.output ?? `${flags.download.replace(/[^A-Za-z0-9_.-]+/g, '_')}.tar`;
+        const bytes = await download(flags, `/api/pipelines/${p.id}/artifacts/${encodeURIComponent(flags.download)}`, file);
+        out.result({ job: flags.download, file, bytes });
+        out.line(`${out.mark(true)} ${flags.download}: ${bytes} bytes in ${file}`);
+        return;
+      }
+      const { artifacts } = await call<{ artifacts: { job: string; bytes: number; expires_at: string | null }[] }>(flags, 'GET', `/api/pipelines/${p.id}/artifacts`);
+      out.result(artifacts);
+      if (!artifacts.length) out.line('no artifacts (none kept, or they expired)');
+      for (const a of artifacts) out.line(`${a.job.padEnd(32)} ${String(a.bytes).padStart(12)} bytes  ${a.expires_at ? `expires ${a.expires_at}` : 'kept'}`);
     }));
 }

@@ -35,6 +35,8 @@ export interface NewPipeline {
   concurrency?: ConcurrencyGroup;
   /** A repository's pipeline: numbered in the repository (#1, #2, …), with what triggered it. */
   repo?: { name: string; trigger: PipelineTrigger };
+  /** Held until someone approves it (a pull request from a fork): nothing of it runs before. */
+  approval?: boolean;
 }
 
 const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when, concurrency_group';
@@ -44,24 +46,26 @@ const PLACES = COLUMNS.split(', ').map((_, i) => `$${i + 1}`).join(', ');
 export async function insertPipeline(tx: Database, p: NewPipeline, order: () => number): Promise<{ id: string; queued: number }> {
   const id = randomUUID();
   const now = Date.now();
-  const held = p.concurrency ? await makeRoomInGroup(tx, p.concurrency, order) : false;
+  const held = (p.concurrency ? await makeRoomInGroup(tx, p.concurrency, order) : false) || p.approval === true;
   // A job's own runner labels (Drone's node, Woodpecker's labels) add to the submission's.
   const row = (jobId: string, name: string, spec: JobSpec, status: string, planJob: string | null, needs: string[] | null, runWhen: string | null, labels: string[] = []) =>
     tx.query(`INSERT INTO jobs (${COLUMNS}) VALUES (${PLACES})`, [
       jobId, name, JSON.stringify(spec), status, p.targetRunner, JSON.stringify([...new Set([...p.labels, ...labels])]), p.retryPolicy, 0, p.maxAttempts, 0, 0, now, order(), status === 'running' ? now : null, id, planJob, needs ? JSON.stringify(needs) : null, runWhen, planJob === null ? (p.concurrency?.group ?? null) : null,
     ]);
   await row(id, p.name, p.spec, held ? 'waiting' : 'running', null, null, null);
+  if (p.approval) await tx.query(`UPDATE jobs SET held_for = 'approval' WHERE id = $1`, [id]);
+  for (const job of p.jobs) {
+    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
+    if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
+  }
+  // After the jobs' rows: every row of the pipeline carries its repository and trigger.
   if (p.repo) {
     // Numbered in the same transaction: two pushes at once never get one number.
     const number = await RepoStore.takeNumber(tx, p.repo.name);
     if (number === undefined) throw new NestorError('NESTOR_REPO_NOT_FOUND', `No repository ${p.repo.name}`, 'It was removed while its pipeline was being made; add it again with `nestor repos add`.');
     const t = p.repo.trigger;
     await tx.query('UPDATE jobs SET repo = $2, number = $3, trigger_info = $4, trigger_event = $5, trigger_branch = $6 WHERE pipeline_id = $1', [id, p.repo.name, number, JSON.stringify(t), t.event, t.branch ?? t.tag ?? null]);
-  }
-  for (const job of p.jobs) {
-    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
-    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
-    if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
   }
   const { queued } = await advancePipeline(tx, id, order);
   return { id, queued: queued + (held ? 0 : p.jobs.filter((j) => j.leftOut === undefined && !j.needs.length).length) };
@@ -83,11 +87,11 @@ async function makeRoomInGroup(tx: Database, group: ConcurrencyGroup, order: () 
  * the transaction first: two servers inserting the first pipelines of a group at once would
  * otherwise both find it empty (a row lock cannot lock rows that do not exist yet).
  */
-async function activeInGroup(tx: Database, group: string): Promise<{ id: string; status: string }[]> {
+async function activeInGroup(tx: Database, group: string): Promise<{ id: string; status: string; held_for: string | null }[]> {
   if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestor-concurrency:${group}`]);
   const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-  return tx.query<{ id: string; status: string }>(
-    `SELECT id, status FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
+  return tx.query<{ id: string; status: string; held_for: string | null }>(
+    `SELECT id, status, held_for FROM jobs WHERE concurrency_group = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY queue_order${lock}`,
     [group],
   );
 }
@@ -95,7 +99,8 @@ async function activeInGroup(tx: Database, group: string): Promise<{ id: string;
 /** After a pipeline of the group ended: the one held longest starts, unless another still runs. */
 async function releaseGroup(tx: Database, group: string, order: () => number): Promise<number> {
   const active = await activeInGroup(tx, group);
-  const next = active.find((a) => a.status === 'waiting');
+  // One waiting for approval stays held: only its approval lets it start.
+  const next = active.find((a) => a.status === 'waiting' && a.held_for === null);
   if (!next || active.some((a) => a.status === 'running')) return 0;
   await tx.query(`UPDATE jobs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'waiting'`, [Date.now(), next.id]);
   return (await advancePipeline(tx, next.id, order)).queued;
@@ -192,6 +197,22 @@ function reportedOutputs(result: unknown, name: string): Record<string, string> 
   const outputs = mine?.outputs;
   if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) return {};
   return Object.fromEntries(Object.entries(outputs).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/**
+ * Approves a pipeline held for approval: it starts, unless its concurrency group has one
+ * running, behind which it then waits as any other. Undefined when it was not held.
+ */
+export async function approvePipeline(tx: Database, pipelineId: string, by: string, order: () => number): Promise<{ queued: number } | undefined> {
+  const now = Date.now();
+  const [own] = await tx.query<{ concurrency_group: string | null }>(
+    `UPDATE jobs SET held_for = NULL, approved_by = $2, approved_at = $3 WHERE id = $1 AND pipeline_id = $1 AND held_for = 'approval' AND status = 'waiting' RETURNING concurrency_group`,
+    [pipelineId, by, now],
+  );
+  if (!own) return undefined;
+  if (own.concurrency_group) return { queued: await releaseGroup(tx, own.concurrency_group, order) };
+  await tx.query(`UPDATE jobs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'waiting'`, [now, pipelineId]);
+  return advancePipeline(tx, pipelineId, order);
 }
 
 /** Cancels every job of the pipeline: those not started at once, running ones at their next heartbeat. */

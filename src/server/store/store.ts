@@ -5,7 +5,7 @@ import { formatBytes } from '../../format-bytes.ts';
 import type { Database } from '../../store/database.ts';
 import { migrate } from '../../store/migrations.ts';
 import { BatchedInsert } from './batched-insert.ts';
-import { advancePipeline, cancelPipeline, insertPipeline, type NewPipeline } from './pipelines.ts';
+import { advancePipeline, approvePipeline, cancelPipeline, insertPipeline, type NewPipeline } from './pipelines.ts';
 import { QueueStatistics } from './queue-statistics.ts';
 import { PostgresDatabase } from '../../store/postgres.ts';
 import { SqliteDatabase } from '../../store/sqlite.ts';
@@ -57,6 +57,10 @@ export interface Job {
   repo: string | null;
   number: number | null;
   trigger: PipelineTrigger | null;
+  /** A pipeline's row: held until approved ('approval'), and who approved it. */
+  heldFor: 'approval' | null;
+  approvedBy: string | null;
+  approvedAt: number | null;
 }
 
 export interface Runner {
@@ -175,6 +179,9 @@ function toJob(r: JobRow): Job {
     repo: (r.repo as string | null | undefined) ?? null,
     number: r.number === null || r.number === undefined ? null : Number(r.number),
     trigger: r.trigger_info ? (JSON.parse(String(r.trigger_info)) as PipelineTrigger) : null,
+    heldFor: (r.held_for as 'approval' | null | undefined) ?? null,
+    approvedBy: (r.approved_by as string | null | undefined) ?? null,
+    approvedAt: r.approved_at === null || r.approved_at === undefined ? null : Number(r.approved_at),
   };
 }
 
@@ -320,7 +327,7 @@ export class Store {
     const job: Job = {
       id, name: j.name, spec: j.spec, status: 'queued', targetRunner: j.targetRunner ?? null, labels: j.labels ?? [], retryPolicy: j.retryPolicy ?? 'retry',
       attempts: 0, maxAttempts: j.maxAttempts ?? 3, runner: null, leaseGeneration: 0, leaseExpiresAt: null, cancelRequested: false, result: null, error: null,
-      createdAt: now, startedAt: null, finishedAt: null, pipelineId: null, needs: [], repo: null, number: null, trigger: null,
+      createdAt: now, startedAt: null, finishedAt: null, pipelineId: null, needs: [], repo: null, number: null, trigger: null, heldFor: null, approvedBy: null, approvedAt: null,
     };
     await this.jobInserts.add([id, job.name, JSON.stringify(job.spec), 'queued', job.targetRunner, JSON.stringify(job.labels), job.retryPolicy, 0, job.maxAttempts, 0, 0, now, nextQueueOrder()]);
     this.queueStatistics.added();
@@ -369,6 +376,16 @@ export class Store {
   }
 
   /** Ends a pipeline that could not start (its files do not compile), saying why. */
+  /**
+   * Lets a pipeline held for approval run (its group permitting); answers whether it was held.
+   * The approval is kept on its row: who let a fork's code run, and when.
+   */
+  async approvePipeline(id: string, by: string): Promise<boolean> {
+    const approved = await this.db.transaction((tx) => approvePipeline(tx, id, by, nextQueueOrder));
+    if (approved) this.queueStatistics.added(approved.queued);
+    return approved !== undefined;
+  }
+
   async failPipeline(id: string, error: string): Promise<void> {
     await this.db.query(`UPDATE jobs SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 AND pipeline_id = $1`, [id, error.slice(0, 10_000), Date.now()]);
   }
