@@ -14,6 +14,12 @@ const REPO = 'bench/push';
 const PIPELINE = 'steps:\n  - name: first\n    commands:\n      - echo first\n';
 type Line = { source: string; time: number; text: string };
 
+/** From the runner's "engine … ready" notice to the step's line: a push's job also carries its source into the workspace. */
+function engineToStep(lines: Line[]): number {
+  const ready = lines.find((l) => l.source === 'nestor' && /^engine .* ready in/.test(l.text));
+  return ready ? lines.find((l) => l.text === 'first')!.time - ready.time : NaN;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -70,7 +76,7 @@ export async function pushToFirstStep(url: string, warm: () => Promise<void>, ru
       const job = await until('the pipeline\'s job', async () => (await api<{ jobs?: { id: string }[] }>(url, 'GET', `/api/jobs/${pipeline}`)).body.jobs?.[0]?.id);
       const lines = await firstStepLine(url, job, pipeline);
       const checkout = /checked out .* in (\d+) ms/.exec(lines.find((l) => l.source === 'nestor' && l.text.startsWith('checked out'))?.text ?? '');
-      return { ms: lines.find((l) => l.text === 'first')!.time - t0, answered, checkoutMs: checkout ? Number(checkout[1]) : NaN };
+      return { ms: lines.find((l) => l.text === 'first')!.time - t0, answered, checkoutMs: checkout ? Number(checkout[1]) : NaN, engineToStep: engineToStep(lines) };
     };
     const submit = async () => {
       await warm();
@@ -79,7 +85,7 @@ export async function pushToFirstStep(url: string, warm: () => Promise<void>, ru
       const answered = Date.now() - t0;
       if (r.status !== 201) throw new Error(`submit: ${r.status} ${JSON.stringify(r.body)}`);
       const lines = await firstStepLine(url, r.body.id, r.body.id);
-      return { ms: lines.find((l) => l.text === 'first')!.time - t0, answered };
+      return { ms: lines.find((l) => l.text === 'first')!.time - t0, answered, engineToStep: engineToStep(lines) };
     };
 
     // Untimed: the server's and the runner's mirrors of the repository are made by the first push.
@@ -105,6 +111,8 @@ export async function pushToFirstStep(url: string, warm: () => Promise<void>, ru
       push_webhook_answer_p50_ms: p50(pushed.map((r) => r.answered)),
       api_submit_answer_p50_ms: p50(submitted.map((r) => r.answered)),
       push_runner_checkout_p50_ms: p50(pushed.map((r) => r.checkoutMs)),
+      push_engine_to_first_step_p50_ms: p50(pushed.map((r) => r.engineToStep)),
+      api_engine_to_first_step_p50_ms: p50(submitted.map((r) => r.engineToStep)),
       push_runs: runs,
     };
   } finally {

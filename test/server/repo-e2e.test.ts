@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import { NESTOR } from '../helpers.ts';
 import { ADMIN, api, tempDir } from './harness.ts';
@@ -26,19 +27,41 @@ const PIPELINE = `steps:
     image: nestor/base:busybox
     commands:
       - grep -q hello message.txt
+  - name: token
+    image: nestor/runner:bookworm-1
+    secrets: [DEPLOY_TOKEN]
+    commands:
+      - echo "deploying with $DEPLOY_TOKEN"
+      - git ls-remote "http://nestor:$CI_JOB_TOKEN@\${NESTOR_GIT_URL#http://}" | grep -q refs/heads/main && echo "the job token reads its repository"
+      - if git ls-remote "http://nestor:$CI_JOB_TOKEN@\${NESTOR_SERVER_URL#http://}/git/team/other.git" 2>err; then echo "read another repository"; exit 1; fi
+      - grep -q 403 err && echo "refused on another repository"
+      - cat err
 `;
+
+/** An address of this machine that a job's engine reaches (not loopback, not a Docker bridge): the server's public URL's host. */
+function reachableAddress(): string {
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (/^(docker|br-|veth|lo)/.test(name)) continue;
+    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (v4) return v4.address;
+  }
+  throw new Error('no non-loopback IPv4 address on this machine for jobs to reach the server at');
+}
 
 test('push → signed webhook → the repository\'s pipeline runs on an engine, its status reaches the forge, `nestor pipelines list` shows it', { timeout: 240_000 }, async () => {
   const forge = await startRecordingForge();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = await startServerProcess(port, tempDir());
+  // Jobs reach the server (with their token) at its public URL, from inside their engines.
+  const server = await startServerProcess(port, tempDir(), { NESTOR_PUBLIC_URL: `http://${reachableAddress()}:${port}` });
   const runner = await startRunnerProcess(url, 'ci-runner', { NESTOR_REPO_CACHE: tempDir('nestor-mirrors-') });
   const cli = (...args: string[]) => run(NESTOR, args, { env: { ...process.env, NESTOR_SERVER: url, NESTOR_TOKEN: ADMIN } });
   try {
     const repo = new TestRepo();
     const added = await cli('repos', 'add', repo.url, '--forge', 'gitea', '--forge-url', `${forge.url}/api/v1`, '--forge-token', 'gitea-token-1', '--json');
     const { webhook } = JSON.parse(added.stdout) as { webhook: { path: string; secret: string } };
+    await cli('repos', 'add', new TestRepo().url, '--name', 'team/other');
+    await run(NESTOR, ['secrets', 'set', 'DEPLOY_TOKEN', '--repo', 'team/app', '--value', 'dt-9f8e7d6c5b4a'], { env: { ...process.env, NESTOR_SERVER: url, NESTOR_TOKEN: ADMIN } });
     const pushed = repo.commit({ '.nestor.yml': PIPELINE, 'message.txt': 'hello from the repository\n' }, 'First pipeline');
 
     const forged = await deliver(`${url}${webhook.path}`, githubPush('forged', { ref: 'refs/heads/main', ...pushed, message: 'First pipeline' }));
@@ -52,6 +75,12 @@ test('push → signed webhook → the repository\'s pipeline runs on an engine, 
     assert.ok(logs.includes('hello from the repository'), logs.join('\n'));
     assert.ok(logs.includes('git work tree here'), 'the workspace is a Git work tree of the commit');
     assert.ok(logs.some((l) => new RegExp(`checked out team/app ${pushed.after.slice(0, 12)}`).test(l)), logs.join('\n'));
+    // The secret reaches the step and is masked in its log; the job token reads its own repository only.
+    assert.ok(logs.includes('deploying with ********'), logs.join('\n'));
+    assert.equal(logs.join('\n').includes('dt-9f8e7d6c5b4a'), false, 'the secret never shows in the log');
+    assert.ok(logs.includes('the job token reads its repository'), logs.join('\n'));
+    assert.ok(logs.includes('refused on another repository'), logs.join('\n'));
+    assert.equal(logs.some((l) => l.includes('njt_')), false, 'the job token is masked too');
 
     const statuses = () => forge.calls.filter((c) => c.path === `/api/v1/repos/team/app/statuses/${pushed.after}`).map((c) => c.body.state);
     await forge.waitFor((c) => c.path.endsWith(pushed.after) && c.body.state === 'success', 10_000);
