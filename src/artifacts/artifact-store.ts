@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -83,6 +83,17 @@ export class LocalArtifactStore implements ArtifactStore {
     const meta = JSON.parse(readFileSync(p.meta, 'utf8')) as StoredArtifact;
     if (meta.expiresAt !== null && meta.expiresAt <= Date.now()) return undefined;
     return createReadStream(p.tar);
+  }
+
+  /** Hands a job's archive (if any) from one pipeline to another: a restart's jobs not run again. */
+  copy(fromPipeline: string, toPipeline: string, job: string): boolean {
+    const from = this.paths(fromPipeline, job);
+    if (!existsSync(from.tar) || !existsSync(from.meta)) return false;
+    const to = this.paths(toPipeline, job);
+    mkdirSync(to.dir, { recursive: true, mode: 0o700 });
+    copyFileSync(from.tar, to.tar);
+    copyFileSync(from.meta, to.meta);
+    return true;
   }
 
   /** What the jobs of a pipeline left that has not expired, by job. */

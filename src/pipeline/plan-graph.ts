@@ -15,6 +15,8 @@ export interface PlannedJob {
   concurrency?: ConcurrencyGroup;
   /** The cron lines of its workflow's `on.schedule` (GitHub), for the server to run on the default branch. */
   schedules?: string[];
+  /** A newer pipeline of the same ref may cancel it while it runs (GitLab's `interruptible`). */
+  interruptible?: boolean;
 }
 
 /**
@@ -33,6 +35,6 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}) };
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}) };
   });
 }

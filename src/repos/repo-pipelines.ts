@@ -15,7 +15,9 @@ import type { PipelineTrigger, RepoRun, RepoRunFacts } from './repo-run.ts';
 export interface RepoPipelineSink {
   /** Whether a pipeline of this commit and ref was made already (a poll then leaves it to the webhook's). */
   made(repo: string, ref: string, commit: string): Promise<boolean>;
-  create(p: { name: string; spec: { repo: RepoRun }; jobs: PlannedJob[]; failed?: string; concurrency?: ConcurrencyGroup; repo: { name: string; trigger: PipelineTrigger }; approval?: boolean }): Promise<{ id: string; number: number }>;
+  /** Cancels the repository's older pipelines that the new one supersedes (src/repos/supersede.ts); answers their ids. */
+  supersede(repo: RepoRecord, newer: { id: string; trigger: PipelineTrigger }): Promise<string[]>;
+  create(p: { name: string; spec: { repo: RepoRun }; jobs: PlannedJob[]; failed?: string; concurrency?: ConcurrencyGroup; repo: { name: string; trigger: PipelineTrigger }; approval?: boolean; carried?: Carried; restartOf?: string }): Promise<{ id: string; number: number }>;
 }
 
 export interface RepoPipelinesDeps {
@@ -34,7 +36,17 @@ export interface RepoPipelinesDeps {
   now?: () => number;
 }
 
-export type Started = { created: true; id: string; number: number; jobs: number } | { created: false; reason: string };
+/** Jobs of an earlier attempt a restart does not run again, by name, as they ended there. */
+export type Carried = Record<string, { result: unknown; runner: string | null; startedAt: number | null; finishedAt: number | null }>;
+
+/** What a restart runs again: the pipeline's commit, and the jobs of it that succeeded (for only the failed ones). */
+export interface Restart {
+  pipelineId: string;
+  commit: string;
+  carried?: Carried;
+}
+
+export type Started = { created: true; id: string; number: number; jobs: number; superseded: string[] } | { created: false; reason: string };
 
 const ZERO = /^0+$/;
 
@@ -51,17 +63,22 @@ export class RepoPipelines {
     this.deps = deps;
   }
 
-  async start(repo: RepoRecord, trigger: PipelineTrigger): Promise<Started> {
+  async start(repo: RepoRecord, trigger: PipelineTrigger, restart?: Restart): Promise<Started> {
     const { mirror } = this.deps;
     if (trigger.cause === 'poll' && (await this.deps.sink.made(repo.name, trigger.ref, trigger.commit))) return { created: false, reason: `a pipeline of ${trigger.commit.slice(0, 12)} on ${trigger.ref} was made already` };
     const source = { url: repo.url, credential: repo.credential };
     const base = trigger.pullRequest ? trigger.pullRequest.targetBranch : repo.defaultBranch;
     const refs = [...new Set([trigger.ref, `refs/heads/${base}`])];
     // The base branch may not exist yet (a first push to a new repository): only the ref is needed.
-    const fetched = await mirror.fetchRefs(source, refs).catch(async (err) => (refs.length > 1 ? mirror.fetchRefs(source, [trigger.ref]) : Promise.reject(err)));
+    const fetched = await mirror
+      .fetchRefs(source, refs)
+      .catch(async (err) => (refs.length > 1 ? mirror.fetchRefs(source, [trigger.ref]) : Promise.reject(err)))
+      // A restart needs only its commit, in the mirror since its first run (its branch may be gone).
+      .catch(async (err) => (restart && (await mirror.hasCommit(repo.url, restart.commit)) ? ({} as Record<string, string>) : Promise.reject(err)));
     // A later push may have moved the ref on already: the pipeline is of the commit it was told of.
     // A tag's pipeline is of the commit it names (a poll sees an annotated tag's own object).
-    const commit = trigger.event !== 'tag' && trigger.commit && (await mirror.hasCommit(repo.url, trigger.commit)) ? trigger.commit : fetched[trigger.ref]!;
+    // A restart runs the commit its pipeline ran, wherever the ref has moved since.
+    const commit = restart?.commit ?? (trigger.event !== 'tag' && trigger.commit && (await mirror.hasCommit(repo.url, trigger.commit)) ? trigger.commit : fetched[trigger.ref]!);
     const changedPaths = await this.changedPaths(repo, trigger, commit, fetched[`refs/heads/${base}`]);
     const facts: RepoRunFacts = {
       event: trigger.event,
@@ -106,13 +123,16 @@ export class RepoPipelines {
       spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts } },
       jobs,
       ...(failed ? { failed } : {}),
-      // A fork's code runs only once someone with write access has read it and approved.
-      ...(trigger.pullRequest?.fromFork && !failed ? { approval: true } : {}),
+      // A fork's code runs only once someone with write access has read it and approved
+      // (a restart of one that was approved is approved again by whoever restarts it).
+      ...(trigger.pullRequest?.fromFork && !failed && !restart ? { approval: true } : {}),
+      ...(restart ? { restartOf: restart.pipelineId, ...(restart.carried ? { carried: restart.carried } : {}) } : {}),
       ...(group ? { concurrency: { ...group, group: `${repo.name}:${group.group}` } } : {}),
       repo: { name: repo.name, trigger: info },
     });
-    this.deps.log.info({ repo: repo.name, number: created.number, event: trigger.event, ref: trigger.ref, commit: commit.slice(0, 12), cause: trigger.cause, ...(trigger.pullRequest?.fromFork ? { awaitsApproval: true } : {}) }, 'pipeline created');
-    return { created: true, ...created, jobs: jobs.filter((j) => j.leftOut === undefined).length };
+    const superseded = failed ? [] : await this.deps.sink.supersede(repo, { id: created.id, trigger: info });
+    this.deps.log.info({ repo: repo.name, number: created.number, event: trigger.event, ...(superseded.length ? { cancelled: superseded } : {}), ref: trigger.ref, commit: commit.slice(0, 12), cause: trigger.cause, ...(trigger.pullRequest?.fromFork ? { awaitsApproval: true } : {}) }, 'pipeline created');
+    return { created: true, ...created, jobs: jobs.filter((j) => j.leftOut === undefined).length, superseded };
   }
 
   /**

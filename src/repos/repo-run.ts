@@ -55,4 +55,6 @@ export interface PipelineTrigger {
   pullRequest?: { number: number; title: string; sourceBranch: string; targetBranch: string; fromFork: boolean };
   /** The schedule that started it (event cron), by name. */
   cron?: string;
+  /** A restart: the number of the pipeline it runs again (that one is kept as it ended). */
+  restartOf?: number;
 }

@@ -34,10 +34,12 @@ export interface RepoRecord {
   forgeToken: string | null;
   /** Seconds between polls of the remote's refs; null: webhooks only. */
   pollIntervalS: number | null;
+  /** A new pipeline of a branch (or pull request) cancels the older ones of it still running. */
+  autoCancel: boolean;
   createdAt: number;
 }
 
-export type RepoChanges = Partial<Pick<RepoRecord, 'defaultBranch' | 'configPath' | 'trusted' | 'timeoutS' | 'forge' | 'forgeToken' | 'pollIntervalS' | 'webhookSecret' | 'credential'>>;
+export type RepoChanges = Partial<Pick<RepoRecord, 'defaultBranch' | 'configPath' | 'trusted' | 'timeoutS' | 'forge' | 'forgeToken' | 'pollIntervalS' | 'webhookSecret' | 'credential' | 'autoCancel'>>;
 
 /** What the poll of a repository last saw, and how it went. */
 export interface PollState {
@@ -79,6 +81,7 @@ function toRepo(r: Row, box: SecretBox): RepoRecord {
     forge: r.forge ? (JSON.parse(String(r.forge)) as ForgeSettings) : null,
     forgeToken: box.revealOrNull(r.forge_token as string | null, context.forgeToken(name)),
     pollIntervalS: r.poll_interval_s === null || r.poll_interval_s === undefined ? null : Number(r.poll_interval_s),
+    autoCancel: Number(r.auto_cancel ?? 0) === 1,
     createdAt: Number(r.created_at),
   };
 }
@@ -96,8 +99,8 @@ export class RepoStore {
   /** False when a repository of that name is there already. */
   async add(repo: Omit<RepoRecord, 'createdAt'>): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO repos (name, url, credential, default_branch, config_path, trusted, timeout_s, webhook_secret, forge, forge_token, poll_interval_s, next_number, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      `INSERT INTO repos (name, url, credential, default_branch, config_path, trusted, timeout_s, webhook_secret, forge, forge_token, poll_interval_s, next_number, created_at, auto_cancel)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13) ON CONFLICT (name) DO NOTHING RETURNING name`,
       [
         repo.name,
         repo.url,
@@ -111,6 +114,7 @@ export class RepoStore {
         this.box.sealOrNull(repo.forgeToken, context.forgeToken(repo.name)),
         repo.pollIntervalS,
         Date.now(),
+        repo.autoCancel ? 1 : 0,
       ],
     );
     return rows.length === 1;
@@ -139,13 +143,13 @@ export class RepoStore {
     if (changes.forge !== undefined) set('forge', changes.forge ? JSON.stringify(changes.forge) : null);
     if (changes.forgeToken !== undefined) set('forge_token', this.box.sealOrNull(changes.forgeToken, context.forgeToken(name)));
     if (changes.pollIntervalS !== undefined) set('poll_interval_s', changes.pollIntervalS);
+    if (changes.autoCancel !== undefined) set('auto_cancel', changes.autoCancel ? 1 : 0);
     if (changes.webhookSecret !== undefined) set('webhook_secret', this.box.seal(changes.webhookSecret, context.webhook(name)));
     if (changes.credential !== undefined) set('credential', changes.credential ? this.box.seal(JSON.stringify(changes.credential), context.credential(name)) : null);
     if (sets.length) await this.db.query(`UPDATE repos SET ${sets.join(', ')} WHERE name = $1`, values);
     return this.get(name);
   }
 
-  /** Removes the repository; its pipelines stay in the history until retention takes them. */
   /** Removes the repository with its schedules and secrets (a repository added again later under its name must not inherit them). */
   async remove(name: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {

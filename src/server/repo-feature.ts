@@ -17,8 +17,10 @@ import type { RepoRoutesDeps } from './repo-routes.ts';
 import type { Store } from './store/store.ts';
 import { compileCheckout } from './submission.ts';
 import { SecretStore } from '../repos/secret-store.ts';
+import { supersedeReason } from '../repos/supersede.ts';
 import { JobTokens } from './job-tokens.ts';
 import type { Job } from './store/store.ts';
+import type { LocalArtifactStore } from '../artifacts/artifact-store.ts';
 
 /** Git's environment when the CLI gives none (tests): the usual places for the binary, no prompts. */
 export const DEFAULT_GIT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -28,14 +30,31 @@ export const DEFAULT_GIT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/b
  * mirror of each (DATA_DIR/mirrors), the pipelines their triggers make, and their commit
  * statuses on the forge, told of every change of a pipeline or of one of its jobs.
  */
-export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: string; gitEnv: NodeJS.ProcessEnv; logger: Logger; statuses: StatusReporter; publicUrl: () => string; now?: () => number }) {
+export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: string; gitEnv: NodeJS.ProcessEnv; logger: Logger; statuses: StatusReporter; publicUrl: () => string; artifacts: LocalArtifactStore; now?: () => number }) {
   const repos = new RepoStore(store.db, box);
   const workDir = join(opts.dataDir, 'work');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sink: RepoPipelineSink = {
     made: (repo, ref, commit) => store.pipelineMade(repo, ref, commit),
+    async supersede(repo, newer) {
+      const cancelled: string[] = [];
+      for (const older of await store.activePipelines(repo.name)) {
+        if (older.id === newer.id || !older.trigger) continue;
+        const jobs = (await store.pipelineJobs(older.id)).map((j) => ({ status: j.status, interruptible: j.spec.interruptible === true }));
+        const why = supersedeReason({ trigger: older.trigger, jobs }, newer.trigger, repo.autoCancel);
+        if (!why) continue;
+        await store.cancel(older.id);
+        await store.explainPipeline(older.id, `cancelled: superseded by a newer pipeline of ${newer.trigger.ref} (${why})`);
+        opts.logger.info({ repo: repo.name, pipeline: older.number, why }, 'pipeline superseded by a newer one; cancelled');
+        cancelled.push(older.id);
+        pipelineChanged(older.id);
+      }
+      return cancelled;
+    },
     async create(p) {
-      const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}), ...(p.approval ? { approval: true } : {}) });
+      const pipeline = await store.createPipeline({ name: p.name, spec: p.spec, jobs: p.jobs, repo: p.repo, ...(p.concurrency ? { concurrency: p.concurrency } : {}), ...(p.approval ? { approval: true } : {}), ...(p.carried ? { carried: p.carried } : {}) });
+      // The jobs a restart does not run again hand their artifacts on as they did in the attempt before.
+      if (p.restartOf) for (const job of Object.keys(p.carried ?? {})) opts.artifacts.copy(p.restartOf, pipeline.id, job);
       if (p.failed) await store.failPipeline(pipeline.id, p.failed);
       return { id: pipeline.id, number: (await store.job(pipeline.id))!.number! };
     },

@@ -50,6 +50,7 @@ const repoSettings = {
   timeout_s: z.number().int().min(60).max(7 * 86_400),
   poll_interval_s: z.number().int().min(10).max(86_400).nullable(),
   forge: forge.nullable(),
+  auto_cancel: z.boolean(),
 };
 export const addRepoBody = z.strictObject({
   url: z.string().min(1).max(2048),
@@ -61,6 +62,7 @@ export const addRepoBody = z.strictObject({
   timeout_s: repoSettings.timeout_s.default(3600),
   poll_interval_s: repoSettings.poll_interval_s.optional(),
   forge: forge.optional(),
+  auto_cancel: repoSettings.auto_cancel.default(false),
 });
 export const updateRepoBody = z.strictObject({
   default_branch: repoSettings.default_branch.optional(),
@@ -69,6 +71,7 @@ export const updateRepoBody = z.strictObject({
   timeout_s: repoSettings.timeout_s.optional(),
   poll_interval_s: repoSettings.poll_interval_s.optional(),
   forge: repoSettings.forge.optional(),
+  auto_cancel: repoSettings.auto_cancel.optional(),
   rotate_webhook_secret: z.boolean().optional(),
 });
 
@@ -89,6 +92,7 @@ function publicRepo(r: RepoRecord & PollState) {
     trusted: r.trusted,
     timeout_s: r.timeoutS,
     poll_interval_s: r.pollIntervalS,
+    auto_cancel: r.autoCancel,
     forge: r.forge ? { kind: r.forge.kind, api_url: r.forge.apiUrl, project: r.forge.project, token: r.forgeToken !== null } : null,
     webhook: { path: `/api/repos/${encodeURIComponent(r.name)}/hooks` },
     ...(r.pollIntervalS !== null ? { poll: { next_at: r.nextPollAt ? new Date(r.nextPollAt).toISOString() : null, refs_seen: r.polledRefs ? Object.keys(r.polledRefs).length : null, failures: r.pollFailures, error: r.pollError } } : {}),
@@ -157,6 +161,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       forge: body.forge ? { kind: body.forge.kind === 'forgejo' ? ('gitea' as const) : body.forge.kind, apiUrl: body.forge.api_url.replace(/\/+$/, ''), project: body.forge.project ?? name } : null,
       forgeToken: body.forge?.token ?? null,
       pollIntervalS: body.poll_interval_s ?? null,
+      autoCancel: body.auto_cancel,
     };
     if (!(await repos.add(record))) throw new NestorError('NESTOR_REPO_EXISTS', `A repository named ${name} is there already`, 'Give another with --name, or change it with `nestor repos update`.');
     req.log.info({ repo: name, by: req.identity?.name }, 'repository added');
@@ -179,6 +184,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       ...(body.trusted !== undefined ? { trusted: body.trusted } : {}),
       ...(body.timeout_s !== undefined ? { timeoutS: body.timeout_s } : {}),
       ...(body.poll_interval_s !== undefined ? { pollIntervalS: body.poll_interval_s } : {}),
+      ...(body.auto_cancel !== undefined ? { autoCancel: body.auto_cancel } : {}),
       ...(body.forge !== undefined ? { forge: body.forge ? { kind: body.forge.kind === 'forgejo' ? 'gitea' : body.forge.kind, apiUrl: body.forge.api_url.replace(/\/+$/, ''), project: body.forge.project ?? repo.name } : null, ...(body.forge?.token !== undefined || body.forge === null ? { forgeToken: body.forge?.token ?? null } : {}) } : {}),
       ...(secret ? { webhookSecret: secret } : {}),
     });
@@ -233,6 +239,23 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
   app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: auth, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
     const p = await numbered(req.params);
     return publicPipeline(p, await store.pipelineJobs(p.id));
+  });
+  const restartBody = z.strictObject({ failed_only: z.boolean().default(false) });
+  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/restart', { config: auth, schema: doc('Run a pipeline again as a new one (its commit; with failed_only, only the jobs that did not succeed and those after them); the old one is kept', restartBody) }, async (req, reply) => {
+    const body = parse(restartBody, req.body ?? {});
+    const p = await numbered(req.params);
+    const repo = await findRepo(req.params.repo);
+    const jobs = await store.pipelineJobs(p.id);
+    if (body.failed_only && ['running', 'waiting'].includes(p.status)) {
+      throw new NestorError('NESTOR_PIPELINE_STILL_RUNNING', `Pipeline #${p.number} of ${p.repo} is ${p.status}: which of its jobs failed is not known yet`, 'Wait for it to end, or cancel it (`nestor pipelines cancel`) and restart it whole.');
+    }
+    const carried = body.failed_only ? Object.fromEntries(jobs.filter((j) => j.status === 'succeeded' && j.spec.job).map((j) => [j.spec.job!, { result: j.result, runner: j.runner, startedAt: j.startedAt, finishedAt: j.finishedAt }])) : undefined;
+    const trigger: PipelineTrigger = { ...p.trigger!, cause: 'restart', restartOf: p.number!, author: req.identity?.name ?? p.trigger!.author };
+    const started = await deps.pipelines.start(repo, trigger, { pipelineId: p.id, commit: p.spec.repo?.commit ?? p.trigger!.commit, ...(carried ? { carried } : {}) });
+    if (!started.created) return reply.code(200).send({ created: false, reason: started.reason });
+    req.log.info({ repo: repo.name, number: started.number, of: p.number, failedOnly: body.failed_only, by: req.identity?.name }, 'pipeline restarted');
+    deps.onPipeline(started.id);
+    return reply.code(201).send(publicPipeline((await store.job(started.id))!, await store.pipelineJobs(started.id)));
   });
   app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/approve', { config: auth, schema: doc('Let a pipeline held for approval run (a pull request from a fork: read its changes first)') }, async (req) => {
     const p = await numbered(req.params);

@@ -89,7 +89,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const artifacts = new LocalArtifactStore(join(cfg.dataDir, 'artifacts'));
   const statuses = new StatusReporter({ ...(cfg.statusRetry ? { backoff: cfg.statusRetry } : {}), onProblem: (what, err) => logger.warn({ err: errorMessage(err) }, what) });
   let publicUrl = cfg.publicUrl ?? '';
-  const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl, ...(cfg.now ? { now: cfg.now } : {}) });
+  const repoParts = repoFeature(store, box, { dataDir: cfg.dataDir, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, logger, statuses, publicUrl: () => publicUrl, artifacts, ...(cfg.now ? { now: cfg.now } : {}) });
   const { app, metrics, queueChanged } = await buildApp({ store, logger, leaseMs, artifacts, pipelineChanged: repoParts.pipelineChanged, leaseExtras: repoParts.leaseExtras, ...(cfg.logCapBytes !== undefined ? { logCapBytes: cfg.logCapBytes } : {}), ...(gitops ? { gitops: gitops.routes } : {}) });
   const onPipeline = (id: string) => {
     queueChanged.emit('job');

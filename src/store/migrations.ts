@@ -222,6 +222,8 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN held_for TEXT`,
   `ALTER TABLE jobs ADD COLUMN approved_by TEXT`,
   `ALTER TABLE jobs ADD COLUMN approved_at BIGINT`,
+  // Whether a repository's new pipeline cancels the older ones still running on its ref (Woodpecker's and Drone's setting).
+  `ALTER TABLE repos ADD COLUMN auto_cancel INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

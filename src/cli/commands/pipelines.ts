@@ -99,6 +99,20 @@ export function registerPipelinesCommands(program: Command): void {
       out.line(`${out.mark(true)} ${ref.repo}#${ref.number} cancelled`);
     }));
 
+  withServer(pipelines.command('restart').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .option('--failed', 'only the jobs that did not succeed, and those after them; the others are carried over as they ended')
+    .description('run a pipeline again, as a new numbered pipeline of the same commit (the old one is kept)')
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags & { failed?: boolean }) => {
+      const ref = pipelineRef(repo, number);
+      const p = await call<Pipeline & { created?: boolean; reason?: string }>(flags, 'POST', `${path(ref)}/restart`, { failed_only: Boolean(flags.failed) });
+      out.result(p);
+      if (p.created === false) {
+        out.line(`${out.mark(false)} nothing to run: ${p.reason}`);
+        return;
+      }
+      out.line(`${out.mark(true)} ${ref.repo}#${ref.number} restarted as #${p.number}${flags.failed ? ` (${(p.jobs ?? []).filter((j) => j.status !== 'succeeded').length} job(s) run again)` : ''}`);
+    }));
+
   withServer(pipelines.command('approve').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
     .description('let a pipeline held for approval run (a pull request from a fork: read its changes first, they run with the repository\'s runners)')
     .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {

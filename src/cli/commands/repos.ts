@@ -13,6 +13,7 @@ type Repo = {
   trusted: boolean;
   timeout_s: number;
   poll_interval_s: number | null;
+  auto_cancel: boolean;
   forge: { kind: string; api_url: string; project: string; token: boolean } | null;
   webhook: { path: string; secret?: string };
 };
@@ -30,6 +31,7 @@ interface RepoFlags extends ServerFlags {
   forgeProject?: string;
   forgeToken?: string;
   rotateWebhookSecret?: boolean;
+  autoCancel?: boolean;
 }
 
 const FORGES = ['github', 'gitlab', 'gitea', 'forgejo'];
@@ -51,6 +53,7 @@ function settingsOf(flags: RepoFlags): Record<string, unknown> {
     ...(flags.timeout ? { timeout_s: countFlag(flags.timeout, 60, '--timeout') * 60 } : {}),
     ...(flags.poll !== undefined ? { poll_interval_s: flags.poll === 'off' ? null : countFlag(flags.poll, 60, '--poll', 10) } : {}),
     ...(forge ? { forge } : {}),
+    ...(flags.autoCancel !== undefined ? { auto_cancel: flags.autoCancel } : {}),
   };
 }
 
@@ -63,11 +66,13 @@ function settingOptions(cmd: Command): Command {
     .option('--forge <kind>', `where statuses go: ${FORGES.join(', ')}`)
     .option('--forge-url <url>', 'the forge\'s API URL')
     .option('--forge-project <owner/name>', 'the project on the forge (default: the repository\'s name)')
-    .option('--forge-token <token>', 'a token that may post commit statuses (kept sealed)');
+    .option('--forge-token <token>', 'a token that may post commit statuses (kept sealed)')
+    .option('--auto-cancel', 'a new push to a branch (or pull request) cancels its older pipelines still running')
+    .option('--no-auto-cancel', 'older pipelines run on (the files\' own interruptible and cancel-in-progress still apply)');
 }
 
 function describe(out: Output, r: Repo): string {
-  const flags = [r.trusted ? out.yellow('trusted') : '', r.poll_interval_s ? `polled every ${r.poll_interval_s} s` : '', r.forge ? `statuses to ${r.forge.kind}${r.forge.token ? '' : out.yellow(' (no token)')}` : ''].filter(Boolean).join(', ');
+  const flags = [r.trusted ? out.yellow('trusted') : '', r.poll_interval_s ? `polled every ${r.poll_interval_s} s` : '', r.auto_cancel ? 'auto-cancel' : '', r.forge ? `statuses to ${r.forge.kind}${r.forge.token ? '' : out.yellow(' (no token)')}` : ''].filter(Boolean).join(', ');
   return `${out.bold(r.name)}  ${r.url}  ${r.default_branch}  ${r.config_path ?? out.dim('conventional files')}${flags ? `  ${flags}` : ''}`;
 }
 

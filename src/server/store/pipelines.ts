@@ -37,6 +37,11 @@ export interface NewPipeline {
   repo?: { name: string; trigger: PipelineTrigger };
   /** Held until someone approves it (a pull request from a fork): nothing of it runs before. */
   approval?: boolean;
+  /**
+   * Jobs that ended well in the attempt this one restarts, by name: they are not run again
+   * but start as they ended there (with their result, for the outputs later jobs read).
+   */
+  carried?: Record<string, { result: unknown; runner: string | null; startedAt: number | null; finishedAt: number | null }>;
 }
 
 const COLUMNS = 'id, name, spec, status, target_runner, labels, retry_policy, attempts, max_attempts, lease_token, cancel_requested, created_at, queue_order, started_at, pipeline_id, plan_job, needs, run_when, concurrency_group';
@@ -55,9 +60,13 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
   await row(id, p.name, p.spec, held ? 'waiting' : 'running', null, null, null);
   if (p.approval) await tx.query(`UPDATE jobs SET held_for = 'approval' WHERE id = $1`, [id]);
   for (const job of p.jobs) {
-    const status = job.leftOut !== undefined ? 'skipped' : job.needs.length || held ? 'waiting' : 'queued';
-    await row(randomUUID(), job.name, { ...p.spec, job: job.name }, status, job.name, job.needs, job.runWhen, job.labels);
+    const carried = job.leftOut === undefined ? p.carried?.[job.name] : undefined;
+    const status = job.leftOut !== undefined ? 'skipped' : carried ? 'succeeded' : job.needs.length || held ? 'waiting' : 'queued';
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.interruptible ? { interruptible: true } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
+    if (carried) {
+      await tx.query('UPDATE jobs SET result = $1, runner = $2, started_at = $3, finished_at = $4, error = $5 WHERE pipeline_id = $6 AND plan_job = $7', [JSON.stringify(carried.result ?? null), carried.runner, carried.startedAt, carried.finishedAt, 'not run again: it succeeded in the attempt this one restarts', id, job.name]);
+    }
   }
   // After the jobs' rows: every row of the pipeline carries its repository and trigger.
   if (p.repo) {
@@ -68,7 +77,7 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
     await tx.query('UPDATE jobs SET repo = $2, number = $3, trigger_info = $4, trigger_event = $5, trigger_branch = $6 WHERE pipeline_id = $1', [id, p.repo.name, number, JSON.stringify(t), t.event, t.branch ?? t.tag ?? null]);
   }
   const { queued } = await advancePipeline(tx, id, order);
-  return { id, queued: queued + (held ? 0 : p.jobs.filter((j) => j.leftOut === undefined && !j.needs.length).length) };
+  return { id, queued: queued + (held ? 0 : p.jobs.filter((j) => j.leftOut === undefined && !p.carried?.[j.name] && !j.needs.length).length) };
 }
 
 /**

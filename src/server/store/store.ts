@@ -25,6 +25,8 @@ export interface JobSpec {
   steps?: { name: string; run?: string; commands?: string[]; image?: string }[];
   /** In a job of a pipeline: which job of the pipeline's file this one runs. */
   job?: string;
+  /** A job of a pipeline that a newer pipeline of its ref may cancel while it runs (GitLab's `interruptible`). */
+  interruptible?: boolean;
   /** A repository's pipeline: its files at one commit, from the runner's mirror (instead of `pipeline`). */
   repo?: RepoRun;
 }
@@ -384,6 +386,16 @@ export class Store {
     const approved = await this.db.transaction((tx) => approvePipeline(tx, id, by, nextQueueOrder));
     if (approved) this.queueStatistics.added(approved.queued);
     return approved !== undefined;
+  }
+
+  /** A repository's pipelines still running or held, oldest first. */
+  async activePipelines(repo: string): Promise<Job[]> {
+    return (await this.db.query(`SELECT * FROM jobs WHERE repo = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY created_at, id`, [repo])).map(toJob);
+  }
+
+  /** Says on a pipeline's row why it ended as it did (superseded, say), whatever its status. */
+  async explainPipeline(id: string, why: string): Promise<void> {
+    await this.db.query('UPDATE jobs SET error = $2 WHERE id = $1 AND pipeline_id = $1', [id, why.slice(0, 10_000)]);
   }
 
   async failPipeline(id: string, error: string): Promise<void> {
