@@ -98,3 +98,74 @@ test('push → signed webhook → the repository\'s pipeline runs on an engine, 
     await forge.close();
   }
 });
+
+/**
+ * GitLab's `interruptible` and a restart of the failed jobs on real engines: a second push while
+ * the first pipeline's job sleeps cancels it (its engine goes), the second fails on a gate that
+ * a secret (a GitLab CI/CD variable) keeps closed, and once the secret opens it a restart of the
+ * failed jobs runs only the gate, the job before it carried over.
+ */
+const GITLAB = `stages: [prepare, gate]
+prepare:
+  stage: prepare
+  image: nestor/base:busybox
+  interruptible: true
+  script:
+    - echo "prepared $CI_COMMIT_SHORT_SHA"
+    - if [ -f slow ]; then echo "sleeping"; sleep 120; fi
+gate:
+  stage: gate
+  image: nestor/base:busybox
+  interruptible: true
+  script:
+    - echo "the gate is $GATE"
+    - test "$GATE" = open-sesame
+`;
+
+test('a second push cancels the first pipeline where the file says interruptible; a restart of the failed jobs runs only them, on engines', { timeout: 240_000 }, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess(port, tempDir());
+  const runner = await startRunnerProcess(url, 'ci-runner-2', { NESTOR_REPO_CACHE: tempDir('nestor-mirrors-') });
+  const cli = (...args: string[]) => run(NESTOR, args, { env: { ...process.env, NESTOR_SERVER: url, NESTOR_TOKEN: ADMIN } });
+  const jobsOf = async (id: string) => (await api<{ jobs: { id: string; name: string; status: string }[] }>(url, 'GET', `/api/jobs/${id}`)).body.jobs;
+  const logOf = async (jobId: string) => (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${jobId}/logs`)).body.lines.map((l) => l.text);
+  try {
+    const repo = new TestRepo();
+    const { webhook } = JSON.parse((await cli('repos', 'add', repo.url, '--json')).stdout) as { webhook: { path: string; secret: string } };
+    await cli('secrets', 'set', 'GATE', '--repo', 'team/app', '--value', 'closed-for-now');
+    const hook = `${url}${webhook.path}`;
+    const first = repo.commit({ '.gitlab-ci.yml': GITLAB, slow: 'yes\n' }, 'Slow one');
+    const p1 = await deliver(hook, githubPush(webhook.secret, { ref: 'refs/heads/main', ...first, message: 'Slow one' }));
+    assert.equal(p1.status, 201, JSON.stringify(p1.body));
+    const prepare1 = (await jobsOf(String(p1.body.pipeline))).find((j) => j.name === 'prepare')!;
+    for (let i = 0; i < 600 && !(await logOf(prepare1.id)).includes('sleeping'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await logOf(prepare1.id)).includes('sleeping'), runner.output());
+
+    const second = repo.commit({ slow: null }, 'Fast one');
+    const p2 = await deliver(hook, githubPush(webhook.secret, { ref: 'refs/heads/main', ...second, message: 'Fast one' }));
+    assert.equal(p2.status, 201, JSON.stringify(p2.body));
+    const cancelled = await waitForJob(url, String(p1.body.pipeline), 30_000);
+    assert.equal(cancelled.status, 'cancelled', 'the sleeping pipeline stops well before its sleep ends');
+    const failed = await waitForJob(url, String(p2.body.pipeline), 120_000);
+    assert.equal(failed.status, 'failed');
+    const gate2 = (await jobsOf(String(p2.body.pipeline))).find((j) => j.name === 'gate')!;
+    assert.ok((await logOf(gate2.id)).includes('the gate is ********'), 'the GitLab variable is the secret, masked');
+
+    await cli('secrets', 'set', 'GATE', '--repo', 'team/app', '--value', 'open-sesame');
+    const restarted = JSON.parse((await cli('pipelines', 'restart', 'team/app#2', '--failed', '--json')).stdout) as { id: string; number: number; jobs: { name: string; status: string }[] };
+    assert.equal(restarted.number, 3);
+    assert.deepEqual(restarted.jobs.map((j) => j.name), ['prepare', 'gate']);
+    assert.equal(restarted.jobs[0]!.status, 'succeeded', 'prepare is carried over, not run again');
+    assert.ok(['queued', 'running'].includes(restarted.jobs[1]!.status), 'the gate runs again (the runner may have it already)');
+    const done = await waitForJob(url, restarted.id, 120_000);
+    assert.equal(done.status, 'succeeded', runner.output());
+    const listed = await cli('pipelines', 'list', '--repo', 'team/app');
+    assert.match(listed.stdout, /team\/app#3\s+succeeded/);
+    assert.match(listed.stdout, /team\/app#2\s+failed/);
+    assert.match(listed.stdout, /team\/app#1\s+cancelled/);
+  } finally {
+    await runner.stop();
+    await server.stop();
+  }
+});

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -28,11 +28,15 @@ export class TestRepo {
     return execFileSync('git', ['-c', 'user.name=Ada Tester', '-c', 'user.email=ada@example.com', ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } }).trim();
   }
 
-  /** Writes the files, commits them with `message` and pushes the branch; answers before and after. */
-  commit(files: Record<string, string>, message: string, branch = 'main'): { before: string; after: string } {
+  /** Writes the files (null: removes it), commits them with `message` and pushes the branch; answers before and after. */
+  commit(files: Record<string, string | null>, message: string, branch = 'main'): { before: string; after: string } {
     const before = this.headOf(branch);
     if (this.git(['branch', '--show-current']) !== branch) this.git(['checkout', '--quiet', '-B', branch]);
     for (const [path, text] of Object.entries(files)) {
+      if (text === null) {
+        rmSync(join(this.work, path), { force: true });
+        continue;
+      }
       mkdirSync(dirname(join(this.work, path)), { recursive: true });
       writeFileSync(join(this.work, path), text);
     }
