@@ -22,6 +22,7 @@ import {
 } from './schemas.ts';
 import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind } from './store/store.ts';
 import { neededOutcomes } from './store/pipelines.ts';
+import { queuedReason } from './queue-reason.ts';
 
 export interface AppOptions {
   store: Store;
@@ -210,7 +211,12 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   };
   app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result; a pipeline with each of its jobs') }, async (req) => {
     const job = await findJob(req.params.id);
-    return job.pipelineId === job.id ? { ...publicJob(job), jobs: (await store.pipelineJobs(job.id)).map(publicJob) } : publicJob(job);
+    const runners = await store.runners();
+    const shown = (j: Job) => {
+      const why = queuedReason(j, runners, Date.now(), offlineMs);
+      return { ...publicJob(j), ...(why ? { waiting_reason: why } : {}) };
+    };
+    return job.pipelineId === job.id ? { ...shown(job), jobs: (await store.pipelineJobs(job.id)).map(shown) } : shown(job);
   });
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { config: { auth: USERS }, schema: doc('Cancel a job (its runner stops it within 2 s)') }, async (req) => {
     const job = await findJob(req.params.id);

@@ -115,7 +115,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
       stop: () => Promise.all([p.stop(), c.stop()]).then(() => undefined),
     };
   };
-  const routes: Omit<RepoRoutesDeps, 'onPipeline'> = {
+  const routes: Omit<RepoRoutesDeps, 'onPipeline' | 'offlineMs'> = {
     store,
     repos,
     crons,

@@ -17,6 +17,8 @@ import { parseBody as parse } from './problem.ts';
 import { jsonSchema } from './schemas.ts';
 import type { Job, JobStatus, Store } from './store/store.ts';
 import { publicJob } from './app.ts';
+import { queuedReason } from './queue-reason.ts';
+import { badgeSvg } from './badge.ts';
 
 export interface RepoRoutesDeps {
   store: Store;
@@ -33,6 +35,8 @@ export interface RepoRoutesDeps {
   onRepoChanged?: () => void;
   /** How long a webhook waits for its pipeline before answering 202 and going on without it. */
   webhookAnswerMs?: number;
+  /** How long a runner unseen counts as offline (for why a queued job is not taken). */
+  offlineMs: number;
 }
 
 /** owner/name, GitLab's group/sub/name: segments of letters, digits, ".", "_" and "-". */
@@ -101,7 +105,7 @@ function publicRepo(r: RepoRecord & PollState) {
 }
 
 /** A pipeline of a repository as the API shows it: its number, trigger, status and jobs. */
-export function publicPipeline(p: Job, jobs?: Job[]) {
+export function publicPipeline(p: Job, jobs?: Job[], why?: (j: Job) => string | undefined) {
   const base = publicJob(p);
   return {
     id: p.id,
@@ -116,7 +120,7 @@ export function publicPipeline(p: Job, jobs?: Job[]) {
     started_at: base.started_at,
     finished_at: base.finished_at,
     ...(base.duration_ms !== undefined ? { duration_ms: base.duration_ms } : {}),
-    ...(jobs ? { jobs: jobs.map((j) => ({ id: j.id, name: j.spec.job ?? j.name, status: j.status, runner: j.runner, needs: j.needs, error: j.error, started_at: publicJob(j).started_at, finished_at: publicJob(j).finished_at })) } : {}),
+    ...(jobs ? { jobs: jobs.map((j) => ({ id: j.id, name: j.spec.job ?? j.name, status: j.status, runner: j.runner, needs: j.needs, error: j.error, ...(why?.(j) ? { waiting_reason: why(j) } : {}), started_at: publicJob(j).started_at, finished_at: publicJob(j).finished_at })) } : {}),
   };
 }
 
@@ -238,7 +242,8 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
   };
   app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: auth, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
     const p = await numbered(req.params);
-    return publicPipeline(p, await store.pipelineJobs(p.id));
+    const runners = await store.runners();
+    return publicPipeline(p, await store.pipelineJobs(p.id), (j) => queuedReason(j, runners, Date.now(), deps.offlineMs));
   });
   const restartBody = z.strictObject({ failed_only: z.boolean().default(false) });
   app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/restart', { config: auth, schema: doc('Run a pipeline again as a new one (its commit; with failed_only, only the jobs that did not succeed and those after them); the old one is kept', restartBody) }, async (req, reply) => {
@@ -265,6 +270,15 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     req.log.info({ repo: p.repo, number: p.number, by: req.identity?.name }, 'pipeline approved');
     deps.onPipeline(p.id);
     return publicPipeline((await store.job(p.id))!, await store.pipelineJobs(p.id));
+  });
+
+  // A README's badge carries no token: it shows one word of the latest ended pipeline, and an
+  // unknown repository gets an "unknown" badge, not a 404, so nothing is learnt from it.
+  app.get<{ Params: { repo: string }; Querystring: { branch?: string } }>('/api/repos/:repo/badge.svg', { schema: { summary: 'A status badge of a branch (default: the default branch); no token', tags, security: [] } }, async (req, reply) => {
+    const repo = await repos.get(req.params.repo);
+    const branch = req.query.branch ?? repo?.defaultBranch;
+    const latest = repo && branch ? (await store.pipelines({ repo: repo.name, branch, limit: 50 })).find((p) => ['succeeded', 'failed', 'cancelled'].includes(p.status) && p.trigger?.event !== 'pull_request') : undefined;
+    return reply.type('image/svg+xml').header('cache-control', 'no-cache, max-age=0').send(badgeSvg('nestor', latest?.status ?? 'unknown'));
   });
 
   app.post<{ Params: { repo: string } }>('/api/repos/:repo/poll', { config: auth, schema: doc('Poll a repository\'s refs now (one polled for want of a webhook)') }, async (req, reply) => {

@@ -95,7 +95,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     queueChanged.emit('job');
     repoParts.pipelineChanged(id);
   };
-  await registerRepoRoutes(app, { ...repoParts.routes, onPipeline });
+  await registerRepoRoutes(app, { ...repoParts.routes, onPipeline, offlineMs: Math.max(3 * leaseMs, 10_000) });
   await registerSecretRoutes(app, { secrets: repoParts.secrets, repos: repoParts.repos });
   await registerGitRoutes(app, { store, repos: repoParts.repos, tokens: repoParts.tokens, mirror: repoParts.mirror, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV });
   await registerPipelineArtifactRoutes(app, { store, tokens: repoParts.tokens, artifacts });

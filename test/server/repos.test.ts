@@ -93,6 +93,12 @@ for (const kind of STORES) {
     const skip = await deliver(hook, githubPush(secret, { ref: 'refs/heads/main', ...skipped, message: 'Tidy up [skip ci]' }));
     assert.deepEqual([skip.status, skip.body.result], [200, 'skipped']);
 
+    // Queued with no runner to take it: the pipeline says so.
+    const waiting = await api<{ jobs: { name: string; waiting_reason?: string }[] }>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines/1');
+    assert.match(waiting.body.jobs.find((j) => j.name === 'build')!.waiting_reason ?? '', /no runner is registered/);
+    const unknownBadge = await fetch(`${server.url}/api/repos/team%2Fapp/badge.svg`);
+    assert.match(await unknownBadge.text(), /nestor: unknown/);
+
     // The runner protocol runs the jobs: build, then test; the forge hears running, then success.
     const token = (await api<{ token: string }>(server.url, 'POST', '/api/runners/register', { name: 'r1', max_jobs: 2 }, REGISTRATION)).body.token;
     const runOne = async (expected: string) => {
@@ -110,6 +116,10 @@ for (const kind of STORES) {
     const shownP1 = await api<Pipeline>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines/1');
     assert.equal(shownP1.body.status, 'succeeded');
     assert.deepEqual(shownP1.body.jobs!.map((j) => [j.name, j.status]), [['build', 'succeeded'], ['test', 'succeeded']]);
+    // The branch's badge, read without a token (a README's image), says the last pipeline passed.
+    const badge = await fetch(`${server.url}/api/repos/team%2Fapp/badge.svg?branch=main`);
+    assert.equal(badge.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await badge.text(), /<svg[^>]+aria-label="nestor: passing"/);
 
     // A tag push is a tag pipeline, #2; a broken workflow file is a failed pipeline saying where, #3.
     const tagged = repo.tag('v1.0.0');

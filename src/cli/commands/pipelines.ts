@@ -6,7 +6,7 @@ import type { Output } from '../output.ts';
 import { call, download, withServer, type ServerFlags } from '../server-call.ts';
 
 type Trigger = { event: string; ref: string; branch?: string; tag?: string; commit: string; message: string; author: string; cause: string; pullRequest?: { number: number } };
-type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null };
+type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null; waiting_reason?: string };
 type Pipeline = { id: string; repo: string; number: number; status: string; trigger: Trigger; error: string | null; created_at: string; duration_ms?: number; jobs?: PipelineJob[] };
 
 interface ListFlags extends ServerFlags {
@@ -72,7 +72,7 @@ export function registerPipelinesCommands(program: Command): void {
       out.line(`${out.bold(`${p.repo}#${p.number}`)} ${statusText(out, p.status)} ${t.event} ${where(t)} ${t.commit.slice(0, 12)} by ${t.author || '?'} (${t.cause})`);
       if (t.message) out.line(`  ${t.message.split('\n')[0]}`);
       if (p.error) out.line(out.red(p.error));
-      for (const j of p.jobs ?? []) out.line(`  ${statusText(out, j.status)} ${j.name}${j.runner ? out.dim(` on ${j.runner}`) : ''}${j.error ? `  ${out.dim(j.error)}` : ''}`);
+      for (const j of p.jobs ?? []) out.line(`  ${statusText(out, j.status)} ${j.name}${j.runner ? out.dim(` on ${j.runner}`) : ''}${j.error ? `  ${out.dim(j.error)}` : ''}${j.waiting_reason ? `  ${out.yellow(j.waiting_reason)}` : ''}`);
     }));
 
   withServer(pipelines.command('logs').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
