@@ -5,7 +5,7 @@ import type { EngineClient } from '../engine/engine-client.ts';
 import type { ImageSupply } from '../engine/images/supply.ts';
 import type { IsolationMode } from '../engine/nested/isolation.ts';
 import { DockerBackend } from '../backend/docker/docker-backend.ts';
-import { jobPlansOf, loadPlans } from '../pipeline/load.ts';
+import { compileText, loadPlans } from '../pipeline/load.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,12 @@ import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
 import { runPlans, type EarlierJobs } from './run-plans.ts';
-import { DEFAULT_RUNNER_IMAGE, DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
+import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
 import type { EngineImages } from '../engine/images/local-images.ts';
+import type { EngineSettings } from '../backend/docker/engine-source.ts';
+
+/** What runner.yaml's engine section sets for each job's engine, besides isolation. */
+export type EngineExtras = Pick<EngineSettings, 'memoryMb' | 'cpus' | 'network' | 'registryMirrors' | 'log' | 'daemonConfig' | 'volumes'>;
 import { ServerClient, ServerProblem, isRetryable } from './server-client.ts';
 import { BackgroundWork } from '../background-work.ts';
 import { sleep } from '../sleep.ts';
@@ -44,6 +48,10 @@ export interface AgentOptions {
   engineImages?: EngineImages;
   /** Registries jobs pull from over plain HTTP (NESTOR_INSECURE_REGISTRIES). */
   insecureRegistries?: string[];
+  /** The image a GitHub `runs-on` label runs in (runner.yaml's images.platforms, as `nestor run -P`). */
+  platforms?: Record<string, string>;
+  /** The job engines' limits, network, volumes and daemon settings (runner.yaml's engine section). */
+  engine?: EngineExtras;
   log: Logger;
   /** Where the mirrors of repositories' jobs are kept (default: a folder of this user's in the temporary directory). */
   repoCacheDir?: string;
@@ -123,7 +131,10 @@ export class RunnerAgent {
     this.opts = opts;
     this.client = new ServerClient(opts.server, opts.token);
     const log = opts.log;
+    // A GitHub job's container, as this runner's platforms make it: what warm engines start ahead.
+    const jobContainer = githubJobContainer(opts.platforms);
     this.backend = new DockerBackend({
+      ...opts.engine,
       host: opts.host,
       isolation: opts.isolation ?? 'auto',
       ...(opts.supply ? { supply: opts.supply } : {}),
@@ -137,14 +148,19 @@ export class RunnerAgent {
               stepSlots: opts.stepSlots ?? DEFAULT_STEP_SLOTS,
               // A GitHub job's container starts from it: held ready, it is not pulled while the
               // job waits, and the container itself is started ahead for the job to adopt.
-              images: [DEFAULT_RUNNER_IMAGE],
-              containers: [githubJobContainer()],
+              images: [jobContainer.image],
+              containers: [jobContainer],
               onError: (err) => log.warn({ err: err.message }, 'warm engine failed to start'),
               onReady: (engine) => log.info({ engine: engine.name, isolation: engine.isolation, readyMs: Math.round(engine.readyMs) }, 'engine ready'),
             },
           }
         : {}),
     });
+  }
+
+  /** The runner's platform images, over any the server's facts name (the runner knows its images). */
+  private platformsFact(): { platforms?: Record<string, string> } {
+    return this.opts.platforms ? { platforms: this.opts.platforms } : {};
   }
 
   get active(): number {
@@ -301,8 +317,9 @@ export class RunnerAgent {
       const { secrets, secretVariables, variables } = jobSecrets(job);
       for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
       const all = sourceDir && job.spec.repo
-        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, secrets: Object.keys(job.secrets ?? {}) }, sourceDir)
-        : jobPlansOf(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE });
+        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}) }, sourceDir)
+        // As jobPlansOf compiles it, with the runner's platform images.
+        : compileText(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, event: 'push', ...this.platformsFact() });
       const plans = jobOfPipeline(all, job.spec.job);
       const earlier = earlierOf(all, job.needs);
       results = await runPlans(plans, {

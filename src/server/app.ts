@@ -345,7 +345,7 @@ async function streamLogs(store: Store, jobId: string, after: number, reply: Fas
       continue;
     }
     const job = await store.job(jobId);
-    if (!job || ['succeeded', 'failed', 'cancelled'].includes(job.status)) {
+    if (!job || ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.status)) {
       res.write(`event: end\ndata: ${JSON.stringify({ status: job?.status ?? 'gone', error: job?.error ?? null })}\n\n`);
       break;
     }

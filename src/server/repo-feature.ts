@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -82,7 +83,10 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     return { secrets: given.values, ...(given.withheld.length ? { secrets_withheld: given.withheld } : {}), token: { value: tokens.issue(job), variables } };
   };
   let forge: PipelineStatuses | undefined;
+  /** Emits 'pipeline' with a pipeline's id whenever it may have changed (for GET /api/events). */
+  const changes = new EventEmitter().setMaxListeners(0);
   const pipelineChanged = (pipelineId: string) => {
+    changes.emit('pipeline', pipelineId);
     void (async () => {
       const p = await store.job(pipelineId);
       if (!p?.repo || p.number === null || !p.trigger) return;
@@ -125,5 +129,5 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     onRepoChanged: () => poller?.nudge(),
     onCronsChanged: () => void scheduler?.nudge(),
   };
-  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos };
+  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos, changes };
 }

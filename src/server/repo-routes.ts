@@ -215,7 +215,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     before: z.uuid().optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   });
-  const listPipelines = async (query: unknown, repo?: string) => {
+  const listPipelines = async (query: unknown, repo?: string, jobs = false) => {
     const q = parse(listQuery, query);
     const cursor = q.before ? await store.job(q.before) : undefined;
     const page = await store.pipelines({
@@ -226,9 +226,20 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       ...(q.since ? { since: Date.parse(q.since) } : {}),
       ...(cursor ? { before: { createdAt: cursor.createdAt, id: cursor.id } } : {}),
       limit: q.limit,
+      jobs,
     });
-    return { pipelines: page.map((p) => publicPipeline(p)), next: page.length === q.limit ? page.at(-1)!.id : null };
+    const next = page.length === q.limit ? page.at(-1)!.id : null;
+    if (!jobs) return { pipelines: page.map((p) => publicPipeline(p)), next };
+    const runners = await store.runners();
+    return {
+      jobs: page.map((j) => {
+        const why = queuedReason(j, runners, Date.now(), deps.offlineMs);
+        return { ...publicJob(j), repo: j.repo, number: j.number, ...(why ? { waiting_reason: why } : {}) };
+      }),
+      next,
+    };
   };
+  app.get('/api/jobs', { config: auth, schema: doc('List jobs, on their own and of pipelines (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req.query, undefined, true));
   app.get('/api/pipelines', { config: auth, schema: doc('List pipelines of every repository (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req.query));
   app.get<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: auth, schema: doc('List a repository\'s pipelines') }, async (req) => {
     const repo = await findRepo(req.params.repo);

@@ -18,6 +18,7 @@ import { registerRepoRoutes } from './repo-routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import { registerGitRoutes } from './git-routes.ts';
 import { registerPipelineArtifactRoutes } from './pipeline-artifact-routes.ts';
+import { registerPipelineEventRoutes } from './pipeline-event-routes.ts';
 import { DEFAULT_GIT_ENV, repoFeature } from './repo-feature.ts';
 
 export interface ServerConfig {
@@ -99,6 +100,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   await registerSecretRoutes(app, { secrets: repoParts.secrets, repos: repoParts.repos });
   await registerGitRoutes(app, { store, repos: repoParts.repos, tokens: repoParts.tokens, mirror: repoParts.mirror, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV });
   await registerPipelineArtifactRoutes(app, { store, tokens: repoParts.tokens, artifacts });
+  await registerPipelineEventRoutes(app, { store, changes: repoParts.changes });
   gitops?.registerMetrics(metrics.registry);
   const apiConnections = trackRequests(app.server);
   applyHttpLimits(app.server, limits);

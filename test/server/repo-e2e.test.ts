@@ -158,8 +158,14 @@ test('a second push cancels the first pipeline where the file says interruptible
     assert.deepEqual(restarted.jobs.map((j) => j.name), ['prepare', 'gate']);
     assert.equal(restarted.jobs[0]!.status, 'succeeded', 'prepare is carried over, not run again');
     assert.ok(['queued', 'running'].includes(restarted.jobs[1]!.status), 'the gate runs again (the runner may have it already)');
+    // Followed from the CLI until it ends: the gate's lines, and exit code 0 as it succeeded.
+    const followed = await cli('pipelines', 'logs', 'team/app#3', '-f');
+    assert.match(followed.stdout, /the gate is \*{8}/);
+    assert.match(followed.stdout, /team\/app#3 succeeded/);
     const done = await waitForJob(url, restarted.id, 120_000);
     assert.equal(done.status, 'succeeded', runner.output());
+    const jobs = JSON.parse((await cli('jobs', 'list', '--json')).stdout) as { name: string; status: string; repo: string; number: number }[];
+    assert.deepEqual(jobs.filter((j) => j.number === 1).map((j) => j.status).sort(), ['cancelled', 'cancelled']);
     const listed = await cli('pipelines', 'list', '--repo', 'team/app');
     assert.match(listed.stdout, /team\/app#3\s+succeeded/);
     assert.match(listed.stdout, /team\/app#2\s+failed/);

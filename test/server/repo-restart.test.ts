@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, REGISTRATION, STORES, testServer } from './harness.ts';
+import { ADMIN, api, REGISTRATION, STORES, testServer } from './harness.ts';
+import { eventsOf } from '../../src/cli/event-stream.ts';
 import { deliver, githubPush, TestRepo } from './repo-fixture.ts';
 
 /**
@@ -46,6 +47,15 @@ for (const kind of STORES) {
       return c;
     };
 
+    // A page following the repository's pipelines hears each change as it happens.
+    const following = new AbortController();
+    after(() => following.abort());
+    const heard: { number: number; status: string; jobs: { name: string; status: string }[] }[] = [];
+    void (async () => {
+      for await (const e of eventsOf({ server: server.url, token: ADMIN }, '/api/events?repo=team%2Fapp', following.signal)) if (e.event === 'pipeline') heard.push(JSON.parse(e.data) as (typeof heard)[number]);
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+
     // #1's interruptible build runs; a second push to main cancels it (the runner hears so at its heartbeat).
     await push({ '.gitlab-ci.yml': GITLAB }, 'First');
     const build1 = await lease('build');
@@ -55,6 +65,10 @@ for (const kind of STORES) {
     await complete(build1, 'cancelled');
     const p1 = await pipeline(1);
     assert.equal(p1.status, 'cancelled');
+    for (let i = 0; i < 50 && !heard.some((h) => h.number === 1 && h.status === 'cancelled'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(heard.some((h) => h.number === 1 && h.jobs.some((j) => j.name === 'build' && j.status === 'running')), JSON.stringify(heard));
+    assert.ok(heard.some((h) => h.number === 1 && h.status === 'cancelled'), 'the stream tells of the cancel');
+    assert.ok(heard.some((h) => h.number === 2), 'and of the newer pipeline');
     assert.match(p1.error ?? '', /superseded by a newer pipeline of refs\/heads\/main \(its running jobs are interruptible\)/);
 
     // #2: build succeeds, test fails.

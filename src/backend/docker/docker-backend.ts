@@ -18,7 +18,7 @@ import type {
 import { attachOutput } from './container-output.ts';
 import { DockerJob } from './docker-job.ts';
 import { execStep } from './exec-step.ts';
-import { given, provisioned, warmPool, type EngineSettings, type EngineSource, type WarmEngines } from './engine-source.ts';
+import { given, provisioned, warmPool, withRunnerVolumes, type EngineSettings, type EngineSource, type WarmEngines } from './engine-source.ts';
 import { removeJobObjects, setUpInEngine } from './job-setup.ts';
 import { PullUnauthorizedError } from './pull-auth.ts';
 import { pullFallbackNotices } from './pull-fallbacks.ts';
@@ -77,8 +77,9 @@ export class DockerBackend implements Backend<DockerJob> {
     }
   }
 
-  async setupJob(spec: JobSpec, opts: SetupOptions): Promise<DockerJob> {
+  async setupJob(asked: JobSpec, opts: SetupOptions): Promise<DockerJob> {
     const startedAt = Date.now();
+    const spec = withRunnerVolumes(asked, this.settings.volumes);
     const id = `nestor-job-${randomBytes(4).toString('hex')}`;
     const engine = await this.engines.acquire(spec);
     // Cancelling removes the engine at once: whatever the set-up waits on fails fast.

@@ -6,7 +6,7 @@ import type { IsolationMode } from '../../engine/nested/isolation.ts';
 import type { NestedEngine } from '../../engine/nested/nested-engine.ts';
 import { provision, type ProvisionOptions } from '../../engine/nested/provision.ts';
 import { EnginePool } from '../../engine/pool.ts';
-import type { JobSpec } from '../backend.ts';
+import type { JobSpec, MountIntent } from '../backend.ts';
 import { isDockerImage, standInFor } from './job-images.ts';
 import { prepareStepSlots } from './step-slot.ts';
 import { prepareWarmContainers } from './warm-container.ts';
@@ -34,6 +34,26 @@ export interface EngineSettings {
   engineImages?: EngineImages;
   /** Registries jobs' engines pull from over plain HTTP (NESTOR_INSECURE_REGISTRIES). */
   insecureRegistries?: string[];
+  /** Each job engine's memory and CPUs (its sidecar's HostConfig.Memory and NanoCpus); default provision's DEFAULTS. */
+  memoryMb?: number;
+  cpus?: number;
+  /** An existing host network every job engine joins, instead of a network made for each. */
+  network?: string;
+  /** Docker Hub mirrors, after the image supply's own. */
+  registryMirrors?: string[];
+  /** The nested daemon's default log driver and options, for the containers jobs start themselves. */
+  log?: { driver?: string; opts: Record<string, string> };
+  /** Other daemon.json settings of the nested daemon (`default-runtime`, `runtimes`…). */
+  daemonConfig?: Record<string, unknown>;
+  /** Host folders every step and service of every job mounts (a trusted runner's extra volumes). */
+  volumes?: HostVolume[];
+}
+
+/** A host folder `source` mounted at `target` in every container of a job. */
+export interface HostVolume {
+  source: string;
+  target: string;
+  readOnly: boolean;
 }
 
 export interface WarmEngines {
@@ -57,21 +77,49 @@ export interface WarmEngines {
   onError?: (err: Error) => void;
 }
 
-function baseOptions(s: EngineSettings): ProvisionOptions {
+/** What every engine of these settings is made with, warm or for one job. */
+export function baseOptions(s: EngineSettings): ProvisionOptions {
   return {
     host: s.host,
     isolation: s.isolation ?? 'auto',
     ...(s.engineImages ? { engineImages: s.engineImages } : {}),
+    ...(s.memoryMb !== undefined ? { memoryMb: s.memoryMb } : {}),
+    ...(s.cpus !== undefined ? { cpus: s.cpus } : {}),
+    ...(s.network ? { network: s.network } : {}),
+    // Warm engines are made before their job is known: the runner's volumes are there from the start.
+    ...(s.volumes?.length ? { hostPaths: [...new Set(s.volumes.map((v) => v.source))] } : {}),
     ...daemonOf(s),
   };
 }
 
-/** The image supply's mirror, and the registries the operator lets jobs reach without TLS. */
+/**
+ * The image supply's mirror (first, so that images the host has never leave it), the
+ * operator's mirrors, the registries the operator lets jobs reach without TLS, and the
+ * operator's log options and daemon.json settings.
+ */
 function daemonOf(s: EngineSettings): Pick<ProvisionOptions, 'daemon'> {
   const supply = s.supply?.daemonOptions();
   const insecure = [...(supply?.insecureRegistries ?? []), ...(s.insecureRegistries ?? [])];
-  if (!supply && !insecure.length) return {};
-  return { daemon: { ...supply, ...(insecure.length ? { insecureRegistries: insecure } : {}) } };
+  const mirrors = [...(supply?.registryMirrors ?? []), ...(s.registryMirrors ?? [])];
+  const daemon = {
+    ...supply,
+    ...(insecure.length ? { insecureRegistries: insecure } : {}),
+    ...(mirrors.length ? { registryMirrors: mirrors } : {}),
+    ...(s.log?.driver ? { logDriver: s.log.driver } : {}),
+    ...(s.log && Object.keys(s.log.opts).length ? { logOpts: s.log.opts } : {}),
+    ...(s.daemonConfig && Object.keys(s.daemonConfig).length ? { config: s.daemonConfig } : {}),
+  };
+  return Object.keys(daemon).length ? { daemon } : {};
+}
+
+/** The job with the runner's volumes mounted in each of its containers (but where it mounts something itself). */
+export function withRunnerVolumes<S extends JobSpec>(spec: S, volumes: readonly HostVolume[] | undefined): S {
+  if (!volumes?.length) return spec;
+  const add = <C extends { mounts: MountIntent[] }>(c: C): C => ({
+    ...c,
+    mounts: [...c.mounts, ...volumes.filter((v) => !c.mounts.some((m) => m.target === v.target)).map((v): MountIntent => ({ kind: 'host', path: v.source, target: v.target, readOnly: v.readOnly }))],
+  });
+  return { ...spec, steps: spec.steps.map(add), services: spec.services.map(add) };
 }
 
 /** The engine made for one job: its images shared, its host paths mountable, its name on it. */

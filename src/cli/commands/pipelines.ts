@@ -4,6 +4,7 @@ import { action } from '../action.ts';
 import { countFlag } from '../count-flag.ts';
 import type { Output } from '../output.ts';
 import { call, download, withServer, type ServerFlags } from '../server-call.ts';
+import { printJobLog } from './jobs.ts';
 
 type Trigger = { event: string; ref: string; branch?: string; tag?: string; commit: string; message: string; author: string; cause: string; pullRequest?: { number: number } };
 type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null; waiting_reason?: string };
@@ -76,9 +77,22 @@ export function registerPipelinesCommands(program: Command): void {
     }));
 
   withServer(pipelines.command('logs').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
+    .option('-f, --follow', 'follow each job\'s log until the pipeline ends (exit code: 0 if it succeeded)')
     .description('the logs of each job of a pipeline')
-    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags & { follow?: boolean }) => {
       const p = await call<Pipeline>(flags, 'GET', path(pipelineRef(repo, number)));
+      if (flags.follow) {
+        // Job by job, in the pipeline's order: a later job's lines wait in the store meanwhile.
+        for (const j of p.jobs ?? []) {
+          out.line(out.bold(`── ${j.name}`));
+          const status = await printJobLog(out, flags, j.id, true, '');
+          out.line(`${out.dim('──')} ${j.name} ${statusText(out, status)}`);
+        }
+        const ended = await call<Pipeline>(flags, 'GET', path(pipelineRef(repo, number)));
+        out.result({ pipeline: ended.id, status: ended.status });
+        out.line(`${out.bold(`${ended.repo}#${ended.number}`)} ${statusText(out, ended.status)}`);
+        return ended.status === 'succeeded' ? 0 : 1;
+      }
       const all: unknown[] = [];
       for (const j of p.jobs ?? []) {
         const { lines } = await call<{ lines: { source: string; text: string }[] }>(flags, 'GET', `/api/jobs/${j.id}/logs`);

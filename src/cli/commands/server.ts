@@ -11,13 +11,17 @@ import { DEFAULT_HTTP_LIMITS } from '../../server/http-limits.ts';
 import { startServer } from '../../server/server.ts';
 import { action, hostEngine } from '../action.ts';
 import { withLifecycle, type Lifecycle } from '../lifecycle.ts';
-import { makeLogger, withLogOptions, type LogFlags } from '../logger.ts';
+import { makeLogger, withLogOptions, type LogFlags, type LogFormat, type LogLevel } from '../logger.ts';
 import type { Logger } from 'pino';
 import type { EngineClient } from '../../engine/engine-client.ts';
 import type { GitopsConfig } from '../../gitops/service.ts';
 import { errorMessage } from '../../errors.ts';
 import type { Output } from '../output.ts';
 import { runnerLabels } from '../../runner/runner-labels.ts';
+import { readFileSync } from 'node:fs';
+import { parseRunnerConfig, RunnerConfigError } from '../../runner/runner-config.ts';
+import { effectiveRunnerSettings, shownSettings, type EffectiveRunnerSettings, type ExplicitRunnerFlags } from '../../runner/runner-settings.ts';
+import { EXIT } from '../output.ts';
 
 export interface ServerFlags extends LogFlags {
   port: string;
@@ -33,14 +37,59 @@ export interface ServerFlags extends LogFlags {
 }
 
 interface RunnerFlags extends LogFlags {
-  server: string;
-  token: string;
+  config?: string;
+  check?: boolean;
+  json?: boolean;
+  server?: string;
+  token?: string;
   name: string;
   maxJobs: string;
   labels: string;
   mode: IsolationMode;
   trusted?: boolean;
   warm?: string;
+}
+
+/**
+ * The runner's settings: the flags and NESTOR_* variables given (commander says which were),
+ * over the --config file, over the defaults. The file is read knowing whether --trusted was
+ * given, which allows what it refuses an untrusted runner.
+ */
+function runnerConfiguration(flags: RunnerFlags, cmd: Command, env: NodeJS.ProcessEnv): EffectiveRunnerSettings {
+  const sourceOf = (key: string): 'flag' | 'env' | undefined => {
+    const s = cmd.getOptionValueSource(key);
+    return s === 'cli' ? 'flag' : s === 'env' ? 'env' : undefined;
+  };
+  const explicit: ExplicitRunnerFlags = {};
+  const sources: Partial<Record<keyof ExplicitRunnerFlags, 'flag' | 'env'>> = {};
+  const give = <K extends keyof ExplicitRunnerFlags>(key: K, option: string, value: () => ExplicitRunnerFlags[K]) => {
+    const source = sourceOf(option);
+    if (source === undefined) return;
+    explicit[key] = value();
+    sources[key] = source;
+  };
+  give('server', 'server', () => flags.server);
+  give('token', 'token', () => flags.token);
+  give('name', 'name', () => flags.name);
+  give('maxJobs', 'maxJobs', () => countFlag(flags.maxJobs, defaultMaxJobs(), '--max-jobs'));
+  give('labels', 'labels', () => flags.labels.split(',').map((l) => l.trim()).filter(Boolean));
+  give('mode', 'mode', () => flags.mode);
+  give('trusted', 'trusted', () => Boolean(flags.trusted));
+  give('warm', 'warm', () => countFlag(flags.warm, 0, '--warm', 0));
+  give('logLevel', 'logLevel', () => flags.logLevel);
+  give('logFormat', 'logFormat', () => flags.logFormat);
+  if (env.NESTOR_DEFAULT_IMAGE) (explicit.stepImage = env.NESTOR_DEFAULT_IMAGE), (sources.stepImage = 'env');
+  if (insecureRegistries(env).length) (explicit.insecureRegistries = insecureRegistries(env)), (sources.insecureRegistries = 'env');
+  const file = flags.config ? parseRunnerConfig(flags.config, readConfig(flags.config), env, { trusted: explicit.trusted === true }) : undefined;
+  return effectiveRunnerSettings(file, explicit, sources, { name: hostname(), maxJobs: defaultMaxJobs(), stepImage: defaultStepImage(env) });
+}
+
+function readConfig(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new NestorError('NESTOR_USAGE', `Cannot read the runner configuration ${path}: ${errorMessage(err)}`, 'Give --config the path of an existing runner.yaml (docs/runner.md has an example).');
+  }
 }
 
 /**
@@ -170,35 +219,59 @@ export function registerServerCommands(program: Command): void {
   withLogOptions(program
     .command('runner'))
     .description('take jobs from a server and run each in its own nested engine')
-    .addOption(new Option('--server <url>', 'the server').env('NESTOR_SERVER').makeOptionMandatory())
-    .addOption(new Option('--token <token>', 'registration token (or this runner\'s own)').env('NESTOR_RUNNER_TOKEN').makeOptionMandatory())
+    .addOption(new Option('--config <file>', 'runner.yaml: the runner\'s settings (docs/runner.md); flags and NESTOR_* variables given win over it').env('NESTOR_RUNNER_CONFIG'))
+    .option('--check', 'check the --config file (and flags), print the settings the runner would use, and exit')
+    .option('--json', 'with --check: the settings as JSON')
+    .addOption(new Option('--server <url>', 'the server (or server.url in --config)').env('NESTOR_SERVER'))
+    .addOption(new Option('--token <token>', 'registration token, or this runner\'s own (or server.token in --config)').env('NESTOR_RUNNER_TOKEN'))
     .addOption(new Option('--name <name>', 'runner name').default(hostname()).env('NESTOR_RUNNER_NAME'))
     .addOption(new Option('--max-jobs <n>', 'jobs at once (default: 3 per core, at most one per 2 GiB, 2 to 8)').default(String(defaultMaxJobs())).env('NESTOR_MAX_JOBS'))
     .addOption(new Option('--labels <list>', 'comma-separated labels jobs can target').default('').env('NESTOR_RUNNER_LABELS'))
     .addOption(new Option('--mode <isolation>', 'engine isolation (auto: the strongest the host offers; dind, dind-caps and socket need --trusted)').choices([...ISOLATION_MODES]).default('auto').env('NESTOR_ENGINE_ISOLATION'))
     .addOption(new Option('--trusted', 'only trusted work reaches this runner: allow modes that give a job root on the host').env('NESTOR_RUNNER_TRUSTED'))
     .addOption(new Option('--warm <n>', 'engines kept started for the next jobs (default: as many as --max-jobs)').env('NESTOR_WARM_ENGINES'))
-    .action(action(async (out: Output, flags: RunnerFlags) =>
+    .addHelpText('after', `
+Precedence, highest first: a flag on the command line, its NESTOR_* variable, the --config
+file, Nestor's default. A default shown above applies only when neither a flag, its variable
+nor the file sets the value. NESTOR_DEFAULT_IMAGE and NESTOR_INSECURE_REGISTRIES, when set,
+win over the file's images.default and engine.insecure_registries.`)
+    .action(action(async (out: Output, flags: RunnerFlags, cmd: Command) =>
       withLifecycle(out, async (life) => {
-      requireTrustFor(flags.mode, Boolean(flags.trusted));
-      const maxJobs = countFlag(flags.maxJobs, defaultMaxJobs(), '--max-jobs');
-      const warm = countFlag(flags.warm, maxJobs, '--warm', 0);
+      let settings: EffectiveRunnerSettings;
+      try {
+        settings = runnerConfiguration(flags, cmd, process.env);
+      } catch (err) {
+        // A file or flag that cannot be used: the usage exit code, as for a pipeline file's problems.
+        if (!(err instanceof RunnerConfigError)) throw err;
+        out.error(err);
+        return EXIT.usage;
+      }
+      requireTrustFor(settings.isolation, settings.trusted);
+      if (flags.check) {
+        if (out.json) out.result(shownSettings(settings));
+        else for (const [k, v] of Object.entries(shownSettings(settings))) if (k !== 'from') out.line(`${k}: ${JSON.stringify(v)}${settings.from[k] ? out.dim(` (${settings.from[k]})`) : ''}`);
+        return EXIT.ok;
+      }
       const host = await hostEngine();
       life.check();
       const supply = life.own(await ImageSupply.start(host), 'the image supply', (s) => s.close());
       life.check();
       const agent = new RunnerAgent({
-        server: flags.server,
-        token: flags.token,
-        name: flags.name,
-        maxJobs,
-        labels: runnerLabels(flags.labels.split(',').map((l) => l.trim()).filter(Boolean)),
+        ...runnerSettings(process.env),
+        server: settings.server,
+        token: settings.token,
+        name: settings.name,
+        maxJobs: settings.maxJobs,
+        labels: runnerLabels(settings.labels),
         host,
         supply,
-        isolation: flags.mode,
-        warm,
-        ...runnerSettings(process.env),
-        log: makeLogger(flags),
+        isolation: settings.isolation,
+        warm: settings.warm,
+        stepImage: settings.stepImage,
+        insecureRegistries: settings.insecureRegistries,
+        ...(Object.keys(settings.platforms).length ? { platforms: settings.platforms } : {}),
+        engine: settings.engine,
+        log: makeLogger({ logLevel: settings.logging.level as LogLevel, logFormat: settings.logging.format as LogFormat }),
       });
       life.own(agent, 'the runner', (a) => a.stop());
       await agent.start();

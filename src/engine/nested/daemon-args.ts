@@ -16,7 +16,39 @@ export interface DaemonOptions {
   cgroupDriver?: 'cgroupfs' | 'systemd';
   cgroupParent?: string;
   debug?: boolean;
+  /**
+   * Any other daemon.json settings (`default-runtime`, `runtimes`, `features`…), written to
+   * DAEMON_CONFIG_FILE in the sidecar. None of DAEMON_KEYS_SET_BY_NESTOR: dockerd refuses to
+   * start when a setting is given both as a flag and in its file.
+   */
+  config?: Record<string, unknown>;
 }
+
+export const DAEMON_CONFIG_FILE = '/nestor/daemon.json';
+
+/**
+ * daemon.json keys that Nestor gives the nested dockerd as flags (or may, depending on the
+ * host and the mode), each with what to set instead. Written in the file too, the daemon would
+ * not start ("specified both as a flag and in the configuration file").
+ */
+export const DAEMON_KEYS_SET_BY_NESTOR: Record<string, string> = {
+  hosts: 'Nestor serves the engine over TLS on its own port',
+  tls: 'Nestor sets up the engine\'s TLS',
+  tlsverify: 'Nestor sets up the engine\'s TLS',
+  tlscacert: 'Nestor sets up the engine\'s TLS',
+  tlscert: 'Nestor sets up the engine\'s TLS',
+  tlskey: 'Nestor sets up the engine\'s TLS',
+  'data-root': 'Nestor places the engine\'s storage',
+  'storage-driver': 'Nestor chooses the storage driver (it shares the host\'s image layers with it)',
+  'log-driver': 'use engine.log.driver',
+  'log-opts': 'use engine.log.max_size and engine.log.max_file',
+  'registry-mirrors': 'use engine.registry_mirrors',
+  'insecure-registries': 'use engine.insecure_registries',
+  'default-address-pools': 'Nestor chooses the address pools (around its image mirror\'s subnet)',
+  mtu: 'Nestor sets the MTU from the host\'s uplink',
+  'exec-opts': 'Nestor sets the cgroup driver',
+  'cgroup-parent': 'Nestor nests the engine\'s containers in its own cgroup',
+};
 
 export const ENGINE_PORT = 2376;
 export const CERT_DIR = '/nestor/certs';
@@ -43,6 +75,7 @@ export function daemonArgs(opts: DaemonOptions): string[] {
   if (opts.cgroupDriver) args.push(`--exec-opt=native.cgroupdriver=${opts.cgroupDriver}`);
   if (opts.cgroupParent) args.push(`--cgroup-parent=${opts.cgroupParent}`);
   if (opts.debug) args.push('--debug');
+  if (opts.config) args.push(`--config-file=${DAEMON_CONFIG_FILE}`);
   return args;
 }
 
@@ -85,7 +118,11 @@ if [ -n "$NESTOR_DROPPED_CAPS" ] && [ "$NESTOR_ROOTLESS" != 1 ]; then
     echo 'exec runc "$@"'
   } > /nestor/runc-within-caps
   chmod 0755 /nestor/runc-within-caps
-  set -- "$@" --add-runtime=nestor-runc=/nestor/runc-within-caps --default-runtime=nestor-runc
+  # The operator's daemon.json names runtimes of its own (NESTOR_OWN_RUNTIME): theirs are used,
+  # as flags and file may not both set them.
+  if [ "$NESTOR_OWN_RUNTIME" != 1 ]; then
+    set -- "$@" --add-runtime=nestor-runc=/nestor/runc-within-caps --default-runtime=nestor-runc
+  fi
 fi
 ${SEED_SCRIPT}
 if [ "$NESTOR_ROOTLESS" = 1 ]; then

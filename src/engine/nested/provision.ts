@@ -10,7 +10,7 @@ import { LABEL_ENGINE, LABEL_ISOLATION, LABEL_MANAGED, LABEL_PERSISTENT, nestorL
 import { makeEngineCertificates } from '../tls-material.ts';
 import { dindImage, rootlessImage } from '../images/local-images.ts';
 import { READONLY_REGISTRY_CONTAINER, REGISTRY_ALIAS, REGISTRY_CONTAINER } from '../images/registry.ts';
-import { CERT_DIR, CLIENT_CERT_DIR, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
+import { CERT_DIR, CLIENT_CERT_DIR, DAEMON_CONFIG_FILE, ENGINE_PORT, ENTRY_SCRIPT, daemonArgs, type DaemonOptions } from './daemon-args.ts';
 import { DIND_CAPS_DROPPED, isolationHostConfig, refusesPrivileged, RUNTIME_OF, type IsolationMode, type ResolvedIsolation } from './isolation.ts';
 import { BACKGROUND_CPU_SHARES, NestedEngine } from './nested-engine.ts';
 import { engineAddress } from './address.ts';
@@ -186,6 +186,8 @@ export async function provision(opts: ProvisionOptions): Promise<NestedEngine> {
     const files = await tarOf([
       ...(seed?.files.map((f) => ({ ...f, name: f.name.slice(1) })) ?? []),
       { name: 'nestor/entry.sh', content: ENTRY_SCRIPT, mode: 0o755 },
+      // The operator's own daemon.json settings (daemonArgs points dockerd at the file).
+      ...(opts.daemon?.config ? [{ name: DAEMON_CONFIG_FILE.slice(1), content: `${JSON.stringify(opts.daemon.config, null, 2)}\n` }] : []),
       { name: `${CERT_DIR.slice(1)}/ca.pem`, content: certs.ca },
       { name: `${CERT_DIR.slice(1)}/server-cert.pem`, content: certs.server.cert },
       { name: `${CERT_DIR.slice(1)}/server-key.pem`, content: certs.server.key, mode: 0o600 },
@@ -271,6 +273,8 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
   const storage = s.opts.storage ?? { kind: 'tmpfs' as const };
   const cgroupNest = s.mode === 'dind-caps' && (s.opts.cgroupBind ?? true);
   const rootless = s.mode === 'rootless';
+  const config = s.opts.daemon?.config;
+  const ownRuntime = config !== undefined && ('runtimes' in config || 'default-runtime' in config);
   return {
     name: `nestor-${s.name}`,
     Image: s.image,
@@ -281,6 +285,7 @@ export function containerSpec(s: SpecInput): Docker.ContainerCreateOptions {
       `NESTOR_ENGINE=${s.name}`,
       ...(cgroupNest ? ['NESTOR_CGROUP_NEST=1'] : []),
       ...(rootless ? ['NESTOR_ROOTLESS=1'] : []),
+      ...(ownRuntime ? ['NESTOR_OWN_RUNTIME=1'] : []),
       ...(s.mode === 'dind-caps' ? [`NESTOR_DROPPED_CAPS=${DIND_CAPS_DROPPED.map((c) => `CAP_${c}`).join(' ')}`] : []),
     ],
     Labels: nestorLabels('engine', { ...s.labels, [LABEL_ISOLATION]: s.mode }),

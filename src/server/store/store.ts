@@ -357,8 +357,9 @@ export class Store {
    * A repository's pipelines (or every repository's), newest first, filtered; `before` is the
    * cursor: the creation time and id of the last one of the previous page.
    */
-  async pipelines(f: { repo?: string; branch?: string; event?: string; status?: JobStatus; since?: number; before?: { createdAt: number; id: string }; limit: number }): Promise<Job[]> {
-    const where = ['id = pipeline_id', 'repo IS NOT NULL'];
+  async pipelines(f: { repo?: string; branch?: string; event?: string; status?: JobStatus; since?: number; before?: { createdAt: number; id: string }; limit: number; jobs?: boolean }): Promise<Job[]> {
+    // Pipelines: repositories' pipelines' own rows. Jobs: every job, on its own or of a pipeline.
+    const where = f.jobs ? ['(pipeline_id IS NULL OR id <> pipeline_id)'] : ['id = pipeline_id', 'repo IS NOT NULL'];
     const values: unknown[] = [];
     const add = (sql: string, value: unknown) => {
       values.push(value);
