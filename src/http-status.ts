@@ -21,6 +21,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_FORBIDDEN: 403,
   NESTOR_ADMIN_ONLY: 403,
   NESTOR_JOB_TOKEN_SCOPE: 403,
+  NESTOR_TOKEN_SCOPE: 403,
   NESTOR_GIT_READ_ONLY: 403,
   NESTOR_REPO_OUTSIDE_ROOTS: 403,
   // What the URL names is not there.
@@ -35,6 +36,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_REPO_NOT_FOUND: 404,
   NESTOR_CRON_NOT_FOUND: 404,
   NESTOR_SECRET_NOT_FOUND: 404,
+  NESTOR_MEMBER_NOT_FOUND: 404,
+  NESTOR_TOKEN_NOT_FOUND: 404,
   NESTOR_PIPELINE_NUMBER_NOT_FOUND: 404,
   // It is there, in a state that refuses the request.
   NESTOR_LEASE_LOST: 409,

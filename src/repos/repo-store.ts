@@ -155,6 +155,7 @@ export class RepoStore {
     return this.db.transaction(async (tx) => {
       await tx.query('DELETE FROM secrets WHERE scope = $1', [name]);
       await tx.query('DELETE FROM repo_crons WHERE repo = $1', [name]);
+      await tx.query('DELETE FROM repo_members WHERE repo = $1', [name]);
       return (await tx.query('DELETE FROM repos WHERE name = $1 RETURNING name', [name])).length === 1;
     });
   }

@@ -18,11 +18,11 @@ import {
   logsBody,
   registerRunnerBody,
   submitJobBody,
-  tokenBody,
 } from './schemas.ts';
-import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind } from './store/store.ts';
+import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind, type TokenScope } from './store/store.ts';
 import { neededOutcomes } from './store/pipelines.ts';
 import { queuedReason } from './queue-reason.ts';
+import { registerTokenRoutes } from './token-routes.ts';
 
 export interface AppOptions {
   store: Store;
@@ -44,9 +44,11 @@ export interface AppOptions {
    * secrets and its job token. An error fails the lease, which the runner asks again.
    */
   leaseExtras?: (job: Job) => Promise<Record<string, unknown>>;
+  /** Refuses a user a repository's job they may not `need` (read it, or write: cancel it); jobs on their own are every user's. */
+  jobAccess?: (req: FastifyRequest, job: Job, need: 'read' | 'write') => Promise<void>;
 }
 
-type Identity = { kind: TokenKind; name: string };
+type Identity = { kind: TokenKind; name: string; scope?: TokenScope };
 declare module 'fastify' {
   interface FastifyRequest {
     identity?: Identity;
@@ -135,6 +137,9 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     const identity = await store.findToken(token);
     if (!identity) throw new NestorError('NESTOR_UNAUTHENTICATED', 'The token is not known', 'Check the token; an admin can issue a new one with POST /api/tokens.');
     if (!allowed.includes(identity.kind)) throw new NestorError('NESTOR_FORBIDDEN', `A ${identity.kind} token cannot use this route`, `Use a ${allowed.join(' or ')} token.`);
+    if (identity.scope === 'read' && req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new NestorError('NESTOR_TOKEN_SCOPE', `This token of ${identity.name} reads only: it cannot ${req.method} ${req.routeOptions.url}`, 'Make a token with --scope write for changes: nestor token create --scope write.');
+    }
     req.identity = identity;
   });
 
@@ -150,11 +155,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     return metrics.registry.metrics();
   });
 
-  app.post('/api/tokens', { config: { auth: ['admin'] }, schema: doc('Issue an API token for a user (admin)', tokenBody, ['auth']) }, async (req, reply) => {
-    const body = parse(tokenBody, req.body);
-    const token = await store.addToken('user', body.name);
-    return reply.code(201).send({ name: body.name, token });
-  });
+  await registerTokenRoutes(app, { store });
 
   // Runners
 
@@ -209,8 +210,13 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     if (!job) throw new NestorError('NESTOR_JOB_NOT_FOUND', `No job ${id}`, 'Use the id POST /api/jobs answered.');
     return job;
   };
+  const userJob = async (req: FastifyRequest, id: string, need: 'read' | 'write') => {
+    const job = await findJob(id);
+    if (job.repo) await opts.jobAccess?.(req, job, need);
+    return job;
+  };
   app.get<{ Params: { id: string } }>('/api/jobs/:id', { config: { auth: USERS }, schema: doc('A job and its result; a pipeline with each of its jobs') }, async (req) => {
-    const job = await findJob(req.params.id);
+    const job = await userJob(req, req.params.id, 'read');
     const runners = await store.runners();
     const shown = (j: Job) => {
       const why = queuedReason(j, runners, Date.now(), offlineMs);
@@ -219,7 +225,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     return job.pipelineId === job.id ? { ...shown(job), jobs: (await store.pipelineJobs(job.id)).map(shown) } : shown(job);
   });
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { config: { auth: USERS }, schema: doc('Cancel a job (its runner stops it within 2 s)') }, async (req) => {
-    const job = await findJob(req.params.id);
+    const job = await userJob(req, req.params.id, 'write');
     const cancelled = publicJob((await store.cancel(req.params.id))!);
     if (job.pipelineId) opts.pipelineChanged?.(job.pipelineId);
     return cancelled;
@@ -228,7 +234,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     '/api/jobs/:id/logs',
     { config: { auth: USERS }, schema: doc('Log lines: JSON, or live as server-sent events (Accept: text/event-stream; resumes after Last-Event-ID)') },
     async (req, reply) => {
-      const job = await findJob(req.params.id);
+      const job = await userJob(req, req.params.id, 'read');
       const after = Number(req.headers['last-event-id'] ?? req.query.after ?? 0) || 0;
       const follow = (req.headers.accept ?? '').includes('text/event-stream') || req.query.follow === 'true' || req.query.follow === '1';
       if (!follow) {

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NestorError } from '../errors.ts';
 import type { RepositoryCache } from '../gitops/git.ts';
 import type { RepoStore } from '../repos/repo-store.ts';
+import { covers, type RepoMembers } from '../repos/repo-members.ts';
 import { JobTokens, tokenOf } from './job-tokens.ts';
 import type { Store } from './store/store.ts';
 
@@ -18,10 +19,17 @@ export interface GitRoutesDeps {
   tokens: JobTokens;
   mirror: RepositoryCache;
   gitEnv: NodeJS.ProcessEnv;
+  members: RepoMembers;
 }
 
 /** Who reads: a job of one repository (its token), or a user of the server (any repository). */
-export type GitReader = { kind: 'job'; job: string; repo: string; pipeline: string | null } | { kind: 'user'; name: string };
+export type GitReader = { kind: 'job'; job: string; repo: string; pipeline: string | null } | { kind: 'user'; name: string; admin: boolean };
+
+/** Whether the reader may read the repository: a job its own, a user one they have a role on, the admin any. */
+export async function mayRead(reader: GitReader, repo: string, members: RepoMembers): Promise<boolean> {
+  if (reader.kind === 'job') return reader.repo === repo;
+  return reader.admin || covers(await members.roleOf(repo, reader.name), 'read');
+}
 
 /** The caller of a request that takes a job's token as well as a user's; undefined when it shows none that holds. */
 export async function readerOf(req: FastifyRequest, deps: Pick<GitRoutesDeps, 'store' | 'tokens'>): Promise<GitReader | undefined> {
@@ -32,7 +40,7 @@ export async function readerOf(req: FastifyRequest, deps: Pick<GitRoutesDeps, 's
     return job ? { kind: 'job', job: job.id, repo: job.repo, pipeline: job.pipelineId } : undefined;
   }
   const identity = await deps.store.findToken(token);
-  return identity && (identity.kind === 'admin' || identity.kind === 'user') ? { kind: 'user', name: identity.name } : undefined;
+  return identity && (identity.kind === 'admin' || identity.kind === 'user') ? { kind: 'user', name: identity.name, admin: identity.kind === 'admin' } : undefined;
 }
 
 class Unauthenticated extends NestorError {
@@ -57,6 +65,9 @@ export async function registerGitRoutes(app: FastifyInstance, deps: GitRoutesDep
     if (reader.kind === 'job' && reader.repo !== repoName) {
       req.log.warn({ job: reader.job, repo: reader.repo, asked: repoName }, 'job token refused for another repository');
       throw new NestorError('NESTOR_JOB_TOKEN_SCOPE', `A job token of ${reader.repo} reads that repository only, not ${repoName}`, `Give the job a credential of ${repoName} as a secret (nestor secrets set) if it must read it.`);
+    }
+    if (reader.kind === 'user' && !(await mayRead(reader, repoName, deps.members))) {
+      throw new NestorError('NESTOR_FORBIDDEN', `${reader.name} may not read ${repoName}`, `Ask a maintainer of ${repoName} for the read role.`);
     }
     const repo = await deps.repos.get(repoName);
     const dir = repo ? deps.mirror.pathOf(repo.url) : undefined;

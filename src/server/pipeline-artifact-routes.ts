@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LocalArtifactStore } from '../artifacts/artifact-store.ts';
 import { NestorError } from '../errors.ts';
-import { readerOf } from './git-routes.ts';
+import { mayRead, readerOf } from './git-routes.ts';
+import type { RepoMembers } from '../repos/repo-members.ts';
 import type { JobTokens } from './job-tokens.ts';
 import type { Store } from './store/store.ts';
 
@@ -10,7 +11,7 @@ import type { Store } from './store/store.ts';
  * job) with a user's token, or with the job token of a job of that same pipeline, which
  * reads no other pipeline's.
  */
-export async function registerPipelineArtifactRoutes(app: FastifyInstance, deps: { store: Store; tokens: JobTokens; artifacts: LocalArtifactStore }): Promise<void> {
+export async function registerPipelineArtifactRoutes(app: FastifyInstance, deps: { store: Store; tokens: JobTokens; artifacts: LocalArtifactStore; members: RepoMembers }): Promise<void> {
   const tags = ['pipelines'];
   const pipelineFor = async (req: FastifyRequest, id: string) => {
     const reader = await readerOf(req, deps);
@@ -18,6 +19,7 @@ export async function registerPipelineArtifactRoutes(app: FastifyInstance, deps:
     const pipeline = await deps.store.job(id);
     if (!pipeline || pipeline.pipelineId !== pipeline.id) throw new NestorError('NESTOR_JOB_NOT_FOUND', `No pipeline ${id}`, '`nestor pipelines list` shows the pipelines.');
     if (reader.kind === 'job' && reader.pipeline !== pipeline.id) throw new NestorError('NESTOR_JOB_TOKEN_SCOPE', 'A job token reads its own pipeline\'s artifacts only', 'Hand files between pipelines through a registry or a release, with a credential given as a secret.');
+    if (reader.kind === 'user' && pipeline.repo && !(await mayRead(reader, pipeline.repo, deps.members))) throw new NestorError('NESTOR_FORBIDDEN', `${reader.name} may not read ${pipeline.repo}`, `Ask a maintainer of ${pipeline.repo} for the read role.`);
     return pipeline;
   };
   app.get<{ Params: { id: string } }>('/api/pipelines/:id/artifacts', { schema: { summary: 'What the jobs of a pipeline kept (user token, or a job token of the pipeline)', tags } }, async (req) => {

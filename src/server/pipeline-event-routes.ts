@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseBody as parse } from './problem.ts';
 import { publicPipeline } from './repo-routes.ts';
+import { readableRepos } from './repo-access.ts';
+import type { RepoMembers } from '../repos/repo-members.ts';
 import type { Job, Store } from './store/store.ts';
 
 /** How often the stream looks at the store for changes made through another server on the same database. */
@@ -18,11 +20,12 @@ const eventsQuery = z.strictObject({ repo: z.string().max(200).optional() });
  * time one changes. Woken at once by this server's own changes (`changes` emits a pipeline's
  * id), and every few seconds it looks at the store for those made through another server.
  */
-export async function registerPipelineEventRoutes(app: FastifyInstance, deps: { store: Store; changes: EventEmitter }): Promise<void> {
+export async function registerPipelineEventRoutes(app: FastifyInstance, deps: { store: Store; changes: EventEmitter; members: RepoMembers }): Promise<void> {
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
   app.get('/api/events', { config: { auth: ['admin', 'user'] }, schema: { summary: 'Pipeline and job status changes, live (server-sent events: event pipeline)', tags: ['pipelines'] } }, async (req, reply) => {
     const q = parse(eventsQuery, req.query);
+    const visible = await readableRepos(req, deps.members);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -60,7 +63,7 @@ export async function registerPipelineEventRoutes(app: FastifyInstance, deps: { 
         for (const p of await deps.store.pipelines({ ...(q.repo ? { repo: q.repo } : {}), limit: 50 })) if (ACTIVE.includes(p.status) || sent.has(p.id)) ids.add(p.id);
         for (const id of ids) {
           const p = await deps.store.job(id);
-          if (!p || p.pipelineId !== p.id || !p.repo || (q.repo && p.repo !== q.repo)) continue;
+          if (!p || p.pipelineId !== p.id || !p.repo || (q.repo && p.repo !== q.repo) || (visible && !visible.has(p.repo))) continue;
           send(p, await deps.store.pipelineJobs(p.id), initial && !local.has(id));
           if (!ACTIVE.includes(p.status)) sent.delete(p.id);
         }

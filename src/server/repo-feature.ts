@@ -19,6 +19,7 @@ import type { Store } from './store/store.ts';
 import { compileCheckout } from './submission.ts';
 import { SecretStore } from '../repos/secret-store.ts';
 import { supersedeReason } from '../repos/supersede.ts';
+import { RepoMembers } from '../repos/repo-members.ts';
 import { JobTokens } from './job-tokens.ts';
 import type { Job } from './store/store.ts';
 import type { LocalArtifactStore } from '../artifacts/artifact-store.ts';
@@ -61,6 +62,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     },
   };
   const crons = new CronStore(store.db);
+  const members = new RepoMembers(store.db);
   const secrets = new SecretStore(store.db, box);
   const tokens = new JobTokens(box, store);
   const mirror = new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv);
@@ -122,6 +124,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
   const routes: Omit<RepoRoutesDeps, 'onPipeline' | 'offlineMs'> = {
     store,
     repos,
+    members,
     crons,
     pipelines,
     deliveries: new WebhookDeliveries(store.db),
@@ -129,5 +132,5 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     onRepoChanged: () => poller?.nudge(),
     onCronsChanged: () => void scheduler?.nudge(),
   };
-  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos, changes };
+  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos, changes, members };
 }

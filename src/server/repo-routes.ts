@@ -19,10 +19,13 @@ import type { Job, JobStatus, Store } from './store/store.ts';
 import { publicJob } from './app.ts';
 import { queuedReason } from './queue-reason.ts';
 import { badgeSvg } from './badge.ts';
+import { readableRepos } from './repo-access.ts';
+import { ROLES, type RepoMembers } from '../repos/repo-members.ts';
 
 export interface RepoRoutesDeps {
   store: Store;
   repos: RepoStore;
+  members: RepoMembers;
   pipelines: RepoPipelines;
   deliveries: WebhookDeliveries;
   /** Told of each pipeline made, for its first status on the forge and the lease pollers. */
@@ -169,15 +172,39 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     };
     if (!(await repos.add(record))) throw new NestorError('NESTOR_REPO_EXISTS', `A repository named ${name} is there already`, 'Give another with --name, or change it with `nestor repos update`.');
     req.log.info({ repo: name, by: req.identity?.name }, 'repository added');
+    // Whoever connects a repository maintains it (the admin needs no role).
+    if (req.identity?.kind === 'user') await deps.members.grant(name, req.identity.name, 'maintain', req.identity.name);
     deps.onRepoChanged?.();
     // The secret is shown this once: the forge needs it, and it is stored sealed.
     return reply.code(201).send({ ...publicRepo((await repos.get(name))!), webhook: { path: `/api/repos/${encodeURIComponent(name)}/hooks`, secret: webhookSecret } });
   });
 
-  app.get('/api/repos', { config: auth, schema: doc('List repositories') }, async () => ({ repos: (await repos.list()).map(publicRepo) }));
-  app.get<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('A repository') }, async (req) => publicRepo(await findRepo(req.params.repo)));
+  app.get('/api/repos', { config: auth, schema: doc('List repositories (those the user may read)') }, async (req) => {
+    const visible = await readableRepos(req, deps.members);
+    return { repos: (await repos.list()).filter((r) => !visible || visible.has(r.name)).map(publicRepo) };
+  });
 
-  app.patch<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('Change a repository\'s settings', updateRepoBody) }, async (req) => {
+  // Members: who may read, write (run, cancel, restart, approve) or maintain a repository.
+  const memberBody = z.strictObject({ user: z.string().min(1).max(100), role: z.enum(ROLES) });
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/members', { config: { ...auth, role: 'read' }, schema: doc('Who may do what on a repository') }, async (req) => {
+    const repo = await findRepo(req.params.repo);
+    return { members: (await deps.members.list(repo.name)).map((m) => ({ user: m.user, role: m.role, granted_by: m.grantedBy, granted_at: new Date(m.grantedAt).toISOString() })) };
+  });
+  app.put<{ Params: { repo: string } }>('/api/repos/:repo/members', { config: { ...auth, role: 'maintain' }, schema: doc('Give a user a role on a repository (read, write, maintain)', memberBody) }, async (req) => {
+    const body = parse(memberBody, req.body);
+    const repo = await findRepo(req.params.repo);
+    await deps.members.grant(repo.name, body.user, body.role, req.identity!.name);
+    req.log.info({ repo: repo.name, user: body.user, role: body.role, by: req.identity?.name }, 'member role set');
+    return { user: body.user, role: body.role };
+  });
+  app.delete<{ Params: { repo: string; user: string } }>('/api/repos/:repo/members/:user', { config: { ...auth, role: 'maintain' }, schema: doc('Take a user\'s role on a repository away') }, async (req, reply) => {
+    const repo = await findRepo(req.params.repo);
+    if (!(await deps.members.revoke(repo.name, req.params.user))) throw new NestorError('NESTOR_MEMBER_NOT_FOUND', `${req.params.user} has no role on ${repo.name}`, `\`nestor repos members list ${repo.name}\` shows who has.`);
+    return reply.code(204).send();
+  });
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo', { config: { ...auth, role: 'read' }, schema: doc('A repository') }, async (req) => publicRepo(await findRepo(req.params.repo)));
+
+  app.patch<{ Params: { repo: string } }>('/api/repos/:repo', { config: { ...auth, role: 'maintain' }, schema: doc('Change a repository\'s settings', updateRepoBody) }, async (req) => {
     const body = parse(updateRepoBody, req.body);
     const repo = await findRepo(req.params.repo);
     if (body.trusted !== undefined && body.trusted !== repo.trusted) requireAdmin(req, 'change whether a repository is trusted', 'Ask the server\'s admin.');
@@ -197,7 +224,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     return { ...publicRepo(updated!), ...(secret ? { webhook: { path: `/api/repos/${encodeURIComponent(repo.name)}/hooks`, secret } } : {}) };
   });
 
-  app.delete<{ Params: { repo: string } }>('/api/repos/:repo', { config: auth, schema: doc('Remove a repository (its pipelines stay in the history)') }, async (req, reply) => {
+  app.delete<{ Params: { repo: string } }>('/api/repos/:repo', { config: { ...auth, role: 'maintain' }, schema: doc('Remove a repository (its pipelines stay in the history)') }, async (req, reply) => {
     const repo = await findRepo(req.params.repo);
     await repos.remove(repo.name);
     await deps.crons.removeRepo(repo.name);
@@ -215,8 +242,9 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     before: z.uuid().optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   });
-  const listPipelines = async (query: unknown, repo?: string, jobs = false) => {
-    const q = parse(listQuery, query);
+  const listPipelines = async (req: FastifyRequest, repo?: string, jobs = false) => {
+    const q = parse(listQuery, req.query);
+    const visible = repo ? undefined : await readableRepos(req, deps.members);
     const cursor = q.before ? await store.job(q.before) : undefined;
     const page = await store.pipelines({
       ...(repo ?? q.repo ? { repo: repo ?? q.repo } : {}),
@@ -227,6 +255,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       ...(cursor ? { before: { createdAt: cursor.createdAt, id: cursor.id } } : {}),
       limit: q.limit,
       jobs,
+      ...(visible ? { visible: [...visible] } : {}),
     });
     const next = page.length === q.limit ? page.at(-1)!.id : null;
     if (!jobs) return { pipelines: page.map((p) => publicPipeline(p)), next };
@@ -239,11 +268,11 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       next,
     };
   };
-  app.get('/api/jobs', { config: auth, schema: doc('List jobs, on their own and of pipelines (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req.query, undefined, true));
-  app.get('/api/pipelines', { config: auth, schema: doc('List pipelines of every repository (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req.query));
-  app.get<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: auth, schema: doc('List a repository\'s pipelines') }, async (req) => {
+  app.get('/api/jobs', { config: auth, schema: doc('List jobs, on their own and of pipelines (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req, undefined, true));
+  app.get('/api/pipelines', { config: auth, schema: doc('List pipelines of every repository (filters: repo, branch, event, status, since; cursor: before)') }, async (req) => listPipelines(req));
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: { ...auth, role: 'read' }, schema: doc('List a repository\'s pipelines') }, async (req) => {
     const repo = await findRepo(req.params.repo);
-    return listPipelines(req.query, repo.name);
+    return listPipelines(req, repo.name);
   });
   const numbered = async (params: { repo: string; number: string }) => {
     const number = Number(params.number);
@@ -251,13 +280,13 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     if (!p) throw new NestorError('NESTOR_PIPELINE_NUMBER_NOT_FOUND', `No pipeline #${params.number} in ${params.repo}`, '`nestor pipelines list --repo NAME` lists them.');
     return p;
   };
-  app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: auth, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
+  app.get<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number', { config: { ...auth, role: 'read' }, schema: doc('A repository\'s pipeline by its number, with its jobs') }, async (req) => {
     const p = await numbered(req.params);
     const runners = await store.runners();
     return publicPipeline(p, await store.pipelineJobs(p.id), (j) => queuedReason(j, runners, Date.now(), deps.offlineMs));
   });
   const restartBody = z.strictObject({ failed_only: z.boolean().default(false) });
-  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/restart', { config: auth, schema: doc('Run a pipeline again as a new one (its commit; with failed_only, only the jobs that did not succeed and those after them); the old one is kept', restartBody) }, async (req, reply) => {
+  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/restart', { config: { ...auth, role: 'write' }, schema: doc('Run a pipeline again as a new one (its commit; with failed_only, only the jobs that did not succeed and those after them); the old one is kept', restartBody) }, async (req, reply) => {
     const body = parse(restartBody, req.body ?? {});
     const p = await numbered(req.params);
     const repo = await findRepo(req.params.repo);
@@ -273,7 +302,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     deps.onPipeline(started.id);
     return reply.code(201).send(publicPipeline((await store.job(started.id))!, await store.pipelineJobs(started.id)));
   });
-  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/approve', { config: auth, schema: doc('Let a pipeline held for approval run (a pull request from a fork: read its changes first)') }, async (req) => {
+  app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/approve', { config: { ...auth, role: 'write' }, schema: doc('Let a pipeline held for approval run (a pull request from a fork: read its changes first)') }, async (req) => {
     const p = await numbered(req.params);
     if (!(await store.approvePipeline(p.id, req.identity!.name))) {
       throw new NestorError('NESTOR_PIPELINE_NOT_HELD', `Pipeline #${p.number} of ${p.repo} is not waiting for approval (it is ${p.status})`, 'Only a pipeline that says waiting_for: approval is approved; restart an ended one with `nestor pipelines restart`.');
@@ -292,7 +321,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     return reply.type('image/svg+xml').header('cache-control', 'no-cache, max-age=0').send(badgeSvg('nestor', latest?.status ?? 'unknown'));
   });
 
-  app.post<{ Params: { repo: string } }>('/api/repos/:repo/poll', { config: auth, schema: doc('Poll a repository\'s refs now (one polled for want of a webhook)') }, async (req, reply) => {
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/poll', { config: { ...auth, role: 'write' }, schema: doc('Poll a repository\'s refs now (one polled for want of a webhook)') }, async (req, reply) => {
     const repo = await findRepo(req.params.repo);
     if (!(await repos.pollSoon(repo.name))) throw new NestorError('NESTOR_REPO_NOT_POLLED', `${repo.name} is not polled`, 'Turn polling on with `nestor repos update NAME --poll 60`, or let its webhook tell the server.');
     deps.onRepoChanged?.();
@@ -302,7 +331,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
   // Cron schedules: a branch's pipeline at set times (UTC), with the event `cron` and the schedule's name.
   const cronBody = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, ".", "_" and "-"'), cron: z.string().min(1).max(200), branch: z.string().min(1).max(255).optional() });
   const publicCron = (c: CronRecord) => ({ name: c.name, cron: c.expr, branch: c.branch, source: c.source, next_run_at: new Date(c.nextRunAt).toISOString(), last_run_at: c.lastRunAt ? new Date(c.lastRunAt).toISOString() : null });
-  app.post<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: auth, schema: doc('Add (or replace) a cron schedule: a branch\'s pipeline at set times, UTC', cronBody) }, async (req, reply) => {
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: { ...auth, role: 'maintain' }, schema: doc('Add (or replace) a cron schedule: a branch\'s pipeline at set times, UTC', cronBody) }, async (req, reply) => {
     const body = parse(cronBody, req.body);
     const repo = await findRepo(req.params.repo);
     const c = await deps.crons.put({ repo: repo.name, name: body.name, expr: body.cron, branch: body.branch ?? repo.defaultBranch, source: 'api' }, deps.now());
@@ -310,11 +339,11 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     deps.onCronsChanged?.();
     return reply.code(201).send(publicCron(c));
   });
-  app.get<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: auth, schema: doc('A repository\'s cron schedules (its own, and those its files declare)') }, async (req) => {
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/crons', { config: { ...auth, role: 'read' }, schema: doc('A repository\'s cron schedules (its own, and those its files declare)') }, async (req) => {
     const repo = await findRepo(req.params.repo);
     return { crons: (await deps.crons.list(repo.name)).map(publicCron) };
   });
-  app.delete<{ Params: { repo: string; name: string } }>('/api/repos/:repo/crons/:name', { config: auth, schema: doc('Remove a cron schedule') }, async (req, reply) => {
+  app.delete<{ Params: { repo: string; name: string } }>('/api/repos/:repo/crons/:name', { config: { ...auth, role: 'maintain' }, schema: doc('Remove a cron schedule') }, async (req, reply) => {
     const repo = await findRepo(req.params.repo);
     if (!(await deps.crons.remove(repo.name, req.params.name))) throw new NestorError('NESTOR_CRON_NOT_FOUND', `${repo.name} has no cron schedule ${req.params.name}`, '`nestor repos crons NAME` lists them.');
     deps.onCronsChanged?.();
@@ -323,7 +352,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
 
   // A manual run of a branch (or a commit of it), as the user asks for it.
   const runBody = z.strictObject({ branch: z.string().min(1).max(255).optional(), commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(), variables: z.record(z.string(), z.string()).default({}) });
-  app.post<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: auth, schema: doc('Run a branch\'s pipeline now (manual)', runBody) }, async (req, reply) => {
+  app.post<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: { ...auth, role: 'write' }, schema: doc('Run a branch\'s pipeline now (manual)', runBody) }, async (req, reply) => {
     const body = parse(runBody, req.body);
     const repo = await findRepo(req.params.repo);
     const branch = body.branch ?? repo.defaultBranch;

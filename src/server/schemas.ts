@@ -53,7 +53,6 @@ export const completeBody = z.strictObject({
   /** Lines the runner counted and did not send once the server had said the log's cap was reached. */
   log_not_kept: z.strictObject({ lines: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }).optional(),
 });
-export const tokenBody = z.strictObject({ name });
 
 export function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-07', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

@@ -64,12 +64,12 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: { secrets
     await remove(req);
     return reply.code(204).send();
   });
-  app.put<{ Params: { repo: string; name: string } }>('/api/repos/:repo/secrets/:name', { config: auth, schema: doc('Set a secret of a repository, given to its jobs its limits allow', setSecretBody) }, async (req, reply) => {
+  app.put<{ Params: { repo: string; name: string } }>('/api/repos/:repo/secrets/:name', { config: { ...auth, role: 'maintain' }, schema: doc('Set a secret of a repository, given to its jobs its limits allow', setSecretBody) }, async (req, reply) => {
     const r = await put(req);
     return reply.code(r.created ? 201 : 200).send(r.secret);
   });
-  app.get<{ Params: { repo: string } }>('/api/repos/:repo/secrets', { config: auth, schema: doc('A repository\'s secrets: names and limits, never values') }, (req) => list(req));
-  app.delete<{ Params: { repo: string; name: string } }>('/api/repos/:repo/secrets/:name', { config: auth, schema: doc('Remove a secret of a repository') }, async (req, reply) => {
+  app.get<{ Params: { repo: string } }>('/api/repos/:repo/secrets', { config: { ...auth, role: 'write' }, schema: doc('A repository\'s secrets: names and limits, never values') }, (req) => list(req));
+  app.delete<{ Params: { repo: string; name: string } }>('/api/repos/:repo/secrets/:name', { config: { ...auth, role: 'maintain' }, schema: doc('Remove a secret of a repository') }, async (req, reply) => {
     await remove(req);
     return reply.code(204).send();
   });

@@ -224,6 +224,36 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN approved_at BIGINT`,
   // Whether a repository's new pipeline cancels the older ones still running on its ref (Woodpecker's and Drone's setting).
   `ALTER TABLE repos ADD COLUMN auto_cancel INTEGER NOT NULL DEFAULT 0`,
+  // Personal API tokens: an id to list and revoke them by, a label, an expiry and a scope
+  // ('read': GETs only; 'write': all the user may do). Older tokens have neither: no expiry, write.
+  `ALTER TABLE tokens ADD COLUMN id TEXT`,
+  `ALTER TABLE tokens ADD COLUMN label TEXT`,
+  `ALTER TABLE tokens ADD COLUMN expires_at BIGINT`,
+  `ALTER TABLE tokens ADD COLUMN scope TEXT`,
+  // Who may do what on a repository: read (see it), write (run, cancel, restart, approve),
+  // maintain (its settings, secrets, schedules, members). The server's admin may do all.
+  `CREATE TABLE repo_members (
+     repo TEXT NOT NULL,
+     user_name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     granted_by TEXT NOT NULL,
+     granted_at BIGINT NOT NULL,
+     PRIMARY KEY (repo, user_name)
+   )`,
+  `CREATE INDEX repo_members_user ON repo_members (user_name)`,
+  // Every state-changing call, by whom, when, with its outcome.
+  `CREATE TABLE audit_log (
+     id TEXT PRIMARY KEY,
+     at BIGINT NOT NULL,
+     actor TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT,
+     status INTEGER NOT NULL,
+     ip TEXT,
+     detail TEXT
+   )`,
+  `CREATE INDEX audit_log_at ON audit_log (at)`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -50,6 +50,7 @@ for (const kind of STORES) {
     const hook = `${server.url}${added.body.webhook.path}`;
     const secret = added.body.webhook.secret;
     const user = (await api<{ token: string }>(server.url, 'POST', '/api/tokens', { name: 'ada' })).body.token;
+    assert.equal((await api(server.url, 'PUT', '/api/repos/team%2Fapp/members', { user: 'ada', role: 'maintain' })).status, 200);
 
     // Write-only: set, replaced, listed by name and limits; the value never comes back, and is sealed in the store.
     const set = await api<Record<string, unknown>>(server.url, 'PUT', '/api/repos/team%2Fapp/secrets/DEPLOY_TOKEN', { value: 'dt-first-value', branches: ['main'] }, user);

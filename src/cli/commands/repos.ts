@@ -131,6 +131,26 @@ export function registerReposCommands(program: Command): void {
     out.line(`${out.mark(true)} ${name} removed`);
   }));
 
+  const members = repos.command('members').description('who may read, write (run, cancel, restart, approve) or maintain a repository');
+  withServer(members.command('list').argument('<repo>', 'owner/name')).description('the repository\'s members and their roles').action(action(async (out: Output, repo: string, flags: ServerFlags) => {
+    const { members: list } = await call<{ members: { user: string; role: string; granted_by: string; granted_at: string }[] }>(flags, 'GET', `/api/repos/${encodeURIComponent(repo)}/members`);
+    out.result(list);
+    if (!list.length) out.line(`no members: only the server's admin may act on ${repo}; add one with \`nestor repos members add ${repo} USER read\``);
+    for (const m of list) out.line(`${m.user.padEnd(24)} ${m.role.padEnd(9)} ${out.dim(`by ${m.granted_by} ${m.granted_at}`)}`);
+  }));
+  withServer(members.command('add').argument('<repo>', 'owner/name').argument('<user>', 'the user (as their token names them)').argument('<role>', 'read, write or maintain'))
+    .description('give a user a role on the repository (or change theirs)')
+    .action(action(async (out: Output, repo: string, user: string, role: string, flags: ServerFlags) => {
+      const r = await call(flags, 'PUT', `/api/repos/${encodeURIComponent(repo)}/members`, { user, role });
+      out.result(r);
+      out.line(`${out.mark(true)} ${user} may ${role} ${repo}`);
+    }));
+  withServer(members.command('rm').argument('<repo>', 'owner/name').argument('<user>', 'the user')).description('take a user\'s role away').action(action(async (out: Output, repo: string, user: string, flags: ServerFlags) => {
+    await call(flags, 'DELETE', `/api/repos/${encodeURIComponent(repo)}/members/${encodeURIComponent(user)}`);
+    out.result({ removed: user });
+    out.line(`${out.mark(true)} ${user} has no role on ${repo} now`);
+  }));
+
   const cron = repos.command('cron').description('a repository\'s cron schedules: a branch\'s pipeline at set times (UTC)');
   withServer(cron.command('add').argument('<repo>', 'owner/name').argument('<name>', 'the schedule\'s name (what `when: cron:` matches)').argument('<cron>', 'five fields, e.g. "0 3 * * *"'))
     .option('--branch <name>', 'the branch to run (default: the repository\'s default branch)')

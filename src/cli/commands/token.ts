@@ -6,6 +6,8 @@ import { NestorError } from '../../errors.ts';
 import { Store } from '../../server/store/store.ts';
 import { action } from '../action.ts';
 import type { Output } from '../output.ts';
+import { countFlag } from '../count-flag.ts';
+import { call, withServer, type ServerFlags } from '../server-call.ts';
 
 interface TokenFlags {
   dataDir?: string;
@@ -21,7 +23,8 @@ interface TokenFlags {
  * token cannot be shown again; this is how an operator gets a new one without the API.
  */
 export function registerTokenCommands(program: Command): void {
-  const token = program.command('token').description('tokens for the API, made with local access to the server\'s store');
+  const token = program.command('token').description('API tokens: minted with local access to the server\'s store (create), or your personal ones through the API');
+  registerApiTokenCommands(program, token);
   token
     .command('create')
     .description('mint a new token (admin by default) and print it once')
@@ -47,5 +50,40 @@ export function registerTokenCommands(program: Command): void {
       } finally {
         await store.close();
       }
+    }));
+}
+
+/** The API's side of tokens: personal ones (`nestor token personal|list|revoke`) and the audit log. */
+export function registerApiTokenCommands(program: Command, token: Command): void {
+  withServer(token.command('personal'))
+    .option('--label <text>', 'what it is for (shown in `nestor token list`)')
+    .option('--expires <days>', 'days until it stops working (at most 366)', '90')
+    .addOption(new Option('--scope <scope>', 'read: GETs only; write: all you may do').choices(['read', 'write']).default('write'))
+    .description('make a personal API token for yourself (with your token)')
+    .action(action(async (out: Output, flags: ServerFlags & { label?: string; expires: string; scope: string }) => {
+      const t = await call<{ token: string; expires_at: string; scope: string }>(flags, 'POST', '/api/me/tokens', { ...(flags.label ? { label: flags.label } : {}), expires_in_days: countFlag(flags.expires, 90, '--expires'), scope: flags.scope });
+      out.result(t);
+      out.line(t.token);
+      out.progress(`${t.scope} token, expires ${t.expires_at} (shown once)`);
+    }));
+  withServer(token.command('list')).description('your tokens (never their values)').action(action(async (out: Output, flags: ServerFlags) => {
+    const { tokens } = await call<{ tokens: { id: string; label: string | null; scope: string; created_at: string; expires_at: string | null }[] }>(flags, 'GET', '/api/me/tokens');
+    out.result(tokens);
+    for (const t of tokens) out.line(`${t.id}  ${t.scope.padEnd(5)} ${(t.label ?? '').padEnd(20)} ${out.dim(`made ${t.created_at}, ${t.expires_at ? `expires ${t.expires_at}` : 'never expires'}`)}`);
+  }));
+  withServer(token.command('revoke').argument('<id>', 'the token\'s id (nestor token list)')).description('revoke one of your tokens at once').action(action(async (out: Output, id: string, flags: ServerFlags) => {
+    await call(flags, 'DELETE', `/api/me/tokens/${encodeURIComponent(id)}`);
+    out.result({ revoked: id });
+    out.line(`${out.mark(true)} token ${id} revoked`);
+  }));
+  withServer(program.command('audit'))
+    .option('--actor <user>', 'only this user\'s calls')
+    .option('--limit <n>', 'how many', '50')
+    .description('the audit log: every state-changing call, newest first (admin token)')
+    .action(action(async (out: Output, flags: ServerFlags & { actor?: string; limit: string }) => {
+      const q = new URLSearchParams({ limit: String(countFlag(flags.limit, 50, '--limit')), ...(flags.actor ? { actor: flags.actor } : {}) });
+      const { entries } = await call<{ entries: { at: string; actor: string; action: string; target: Record<string, string>; status: number }[] }>(flags, 'GET', `/api/audit?${q}`);
+      out.result(entries);
+      for (const e of entries) out.line(`${out.dim(e.at.replace('T', ' ').slice(0, 19))} ${e.actor.padEnd(16)} ${String(e.status).padEnd(4)} ${e.action} ${Object.values(e.target).join(' ')}`);
     }));
 }

@@ -17,6 +17,23 @@ import { SqliteDatabase } from '../../store/sqlite.ts';
  */
 export type JobStatus = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 export type TokenKind = 'admin' | 'registration' | 'user' | 'runner';
+/** What a user's token may do: 'read' answers GETs only; 'write' all its user may. */
+export type TokenScope = 'read' | 'write';
+
+export interface TokenIdentity {
+  kind: TokenKind;
+  name: string;
+  scope: TokenScope;
+  expiresAt: number | null;
+}
+
+export interface TokenInfo {
+  id: string;
+  label: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  scope: TokenScope;
+}
 export type RetryPolicy = 'retry' | 'fail';
 
 export interface JobSpec {
@@ -232,7 +249,7 @@ export class Store {
   readonly db: Database;
   /** Told of problems the store works around (the server logs them); silent by default. */
   onProblem: (what: string, err: unknown) => void = () => undefined;
-  private readonly tokenCache = new Map<string, { identity: { kind: TokenKind; name: string } | undefined; until: number }>();
+  private readonly tokenCache = new Map<string, { identity: TokenIdentity | undefined; until: number }>();
   private readonly queueStatistics: QueueStatistics;
   private readonly jobInserts: BatchedInsert;
 
@@ -263,9 +280,23 @@ export class Store {
 
   // Tokens
 
-  async addToken(kind: TokenKind, name: string, token = newToken(kind)): Promise<string> {
-    await this.db.query('INSERT INTO tokens (hash, kind, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING', [hashToken(token), kind, name, Date.now()]);
+  async addToken(kind: TokenKind, name: string, token = newToken(kind), opts: { label?: string; expiresAt?: number | null; scope?: TokenScope } = {}): Promise<string> {
+    await this.db.query('INSERT INTO tokens (hash, kind, name, created_at, id, label, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING', [
+      hashToken(token), kind, name, Date.now(), randomUUID(), opts.label ?? null, opts.expiresAt ?? null, opts.scope ?? null,
+    ]);
     return token;
+  }
+
+  /** A user's tokens, as listed to them: never the token, which only its hash is kept of. */
+  async userTokens(name: string): Promise<TokenInfo[]> {
+    const rows = await this.db.query(`SELECT id, label, created_at, expires_at, scope FROM tokens WHERE kind = 'user' AND name = $1 ORDER BY created_at`, [name]);
+    return rows.map((r) => ({ id: String(r.id ?? ''), label: (r.label as string | null) ?? null, createdAt: Number(r.created_at), expiresAt: r.expires_at === null || r.expires_at === undefined ? null : Number(r.expires_at), scope: (r.scope as TokenScope | null) ?? 'write' }));
+  }
+
+  /** Revokes one of a user's tokens by its id; false when they have none of that id. */
+  async revokeUserToken(name: string, id: string): Promise<boolean> {
+    this.tokenCache.clear();
+    return (await this.db.query(`DELETE FROM tokens WHERE kind = 'user' AND name = $1 AND id = $2 RETURNING id`, [name, id])).length === 1;
   }
 
   async hasToken(kind: TokenKind): Promise<boolean> {
@@ -277,12 +308,14 @@ export class Store {
    * checks its token, and this keeps that off the database (a removed token stops working
    * within TOKEN_CACHE_MS).
    */
-  async findToken(token: string): Promise<{ kind: TokenKind; name: string } | undefined> {
+  async findToken(token: string): Promise<TokenIdentity | undefined> {
     const hash = hashToken(token);
     const cached = this.tokenCache.get(hash);
-    if (cached && cached.until > Date.now()) return cached.identity;
-    const [row] = await this.db.query<{ kind: TokenKind; name: string }>('SELECT kind, name FROM tokens WHERE hash = $1', [hash]);
-    const identity = row ? { kind: row.kind, name: row.name } : undefined;
+    if (cached && cached.until > Date.now() && (!cached.identity?.expiresAt || cached.identity.expiresAt > Date.now())) return cached.identity;
+    // Looked up by its SHA-256: the token itself is compared nowhere, so no timing tells of it.
+    const [row] = await this.db.query<{ kind: TokenKind; name: string; expires_at: unknown; scope: TokenScope | null }>('SELECT kind, name, expires_at, scope FROM tokens WHERE hash = $1', [hash]);
+    const expiresAt = row?.expires_at === null || row?.expires_at === undefined ? null : Number(row.expires_at);
+    const identity = row && (expiresAt === null || expiresAt > Date.now()) ? { kind: row.kind, name: row.name, scope: row.scope ?? 'write', expiresAt } : undefined;
     if (this.tokenCache.size > 10_000) this.tokenCache.clear();
     this.tokenCache.set(hash, { identity, until: Date.now() + TOKEN_CACHE_MS });
     return identity;
@@ -357,7 +390,7 @@ export class Store {
    * A repository's pipelines (or every repository's), newest first, filtered; `before` is the
    * cursor: the creation time and id of the last one of the previous page.
    */
-  async pipelines(f: { repo?: string; branch?: string; event?: string; status?: JobStatus; since?: number; before?: { createdAt: number; id: string }; limit: number; jobs?: boolean }): Promise<Job[]> {
+  async pipelines(f: { repo?: string; branch?: string; event?: string; status?: JobStatus; since?: number; before?: { createdAt: number; id: string }; limit: number; jobs?: boolean; visible?: string[] }): Promise<Job[]> {
     // Pipelines: repositories' pipelines' own rows. Jobs: every job, on its own or of a pipeline.
     const where = f.jobs ? ['(pipeline_id IS NULL OR id <> pipeline_id)'] : ['id = pipeline_id', 'repo IS NOT NULL'];
     const values: unknown[] = [];
@@ -366,6 +399,14 @@ export class Store {
       where.push(sql.replace('?', `$${values.length}`));
     };
     if (f.repo) add('repo = ?', f.repo);
+    if (f.visible) {
+      // Only these repositories' (a user's readable ones); jobs on their own stay every user's.
+      const places = f.visible.map((r) => {
+        values.push(r);
+        return `$${values.length}`;
+      });
+      where.push(`(${f.jobs ? 'repo IS NULL OR ' : ''}repo IN (${places.length ? places.join(', ') : 'NULL'}))`);
+    }
     if (f.branch) add('trigger_branch = ?', f.branch);
     if (f.event) add('trigger_event = ?', f.event);
     if (f.status) add('status = ?', f.status);
