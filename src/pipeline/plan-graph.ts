@@ -17,6 +17,8 @@ export interface PlannedJob {
   schedules?: string[];
   /** A newer pipeline of the same ref may cancel it while it runs (GitLab's `interruptible`). */
   interruptible?: boolean;
+  /** Runs alone among the jobs of this group, across runs (GitLab's `resource_group`). */
+  resourceGroup?: string;
 }
 
 /**
@@ -35,6 +37,11 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}) };
+    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}), ...resourceGroupOf(plan) };
   });
+}
+
+function resourceGroupOf(plan: JobPlan): { resourceGroup?: string } {
+  const group = plan.steps.find((s) => s.recorded?.resourceGroup)?.recorded?.resourceGroup;
+  return group ? { resourceGroup: group } : {};
 }

@@ -254,6 +254,10 @@ export const MIGRATIONS: string[] = [
      detail TEXT
    )`,
   `CREATE INDEX audit_log_at ON audit_log (at)`,
+  // GitLab's resource_group, per repository: one job of a group runs at a time. The unique
+  // index is the guard when two servers lease at once; the lease itself skips a busy group.
+  `ALTER TABLE jobs ADD COLUMN resource_group TEXT`,
+  `CREATE UNIQUE INDEX jobs_one_running_per_group ON jobs (resource_group) WHERE status = 'running' AND resource_group IS NOT NULL`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -105,3 +105,27 @@ for (const kind of STORES) {
     assert.match((await pipeline(4)).error ?? '', /auto-cancel/);
   });
 }
+
+for (const kind of STORES) {
+  test(`[${kind}] a GitLab resource_group runs one job at a time across the repository's pipelines, the next in order once it ends`, { timeout: 60_000 }, async () => {
+    const server = await testServer(kind);
+    after(() => server.close());
+    const repo = new TestRepo();
+    const added = await api<{ webhook: { path: string; secret: string } }>(server.url, 'POST', '/api/repos', { url: repo.url });
+    const hook = `${server.url}${added.body.webhook.path}`;
+    const runner = (await api<{ token: string }>(server.url, 'POST', '/api/runners/register', { name: 'r1', max_jobs: 4 }, REGISTRATION)).body.token;
+    for (const message of ['one', 'two']) {
+      const c = repo.commit({ '.gitlab-ci.yml': 'deploy:\n  resource_group: production\n  script: [echo deploy]\n', 'n.txt': `${message}\n` }, message);
+      assert.equal((await deliver(hook, githubPush(added.body.webhook.secret, { ref: 'refs/heads/main', ...c, message }))).status, 201);
+    }
+    const lease = () => api<Leased>(server.url, 'POST', '/api/runner/lease', { wait_ms: 300 }, runner);
+    const first = await lease();
+    assert.equal(first.status, 200);
+    assert.equal((await lease()).status, 204, 'the second deploy waits while the first runs, though the runner has room');
+    assert.equal((await api(server.url, 'POST', `/api/runner/jobs/${first.body.job.id}/complete`, { lease: first.body.lease.token, status: 'succeeded', result: [] }, runner)).status, 200);
+    const second = await lease();
+    assert.equal(second.status, 200, 'its turn once the first ended');
+    const p2 = (await api<{ jobs: { id: string }[] }>(server.url, 'GET', '/api/repos/team%2Fapp/pipelines/2')).body;
+    assert.equal(second.body.job.id, p2.jobs[0]!.id, 'in the order the pipelines came');
+  });
+}

@@ -64,6 +64,8 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
     const status = job.leftOut !== undefined ? 'skipped' : carried ? 'succeeded' : job.needs.length || held ? 'waiting' : 'queued';
     await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.interruptible ? { interruptible: true } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
+    // A repository's group: two repositories' `production` never meet.
+    if (job.resourceGroup && job.leftOut === undefined) await tx.query('UPDATE jobs SET resource_group = $1 WHERE pipeline_id = $2 AND plan_job = $3', [`${p.repo?.name ?? id}:${job.resourceGroup}`, id, job.name]);
     if (carried) {
       await tx.query('UPDATE jobs SET result = $1, runner = $2, started_at = $3, finished_at = $4, error = $5 WHERE pipeline_id = $6 AND plan_job = $7', [JSON.stringify(carried.result ?? null), carried.runner, carried.startedAt, carried.finishedAt, 'not run again: it succeeded in the attempt this one restarts', id, job.name]);
     }

@@ -230,6 +230,7 @@ export const POSTGRES_LEASE = `WITH picked AS (
      SELECT id FROM jobs
      WHERE status = 'queued' AND (target_runner IS NULL OR target_runner = $1) AND labels::jsonb <@ $2::jsonb
        AND (SELECT COUNT(*) FROM jobs WHERE runner = $1 AND status = 'running') < $3
+       AND (resource_group IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy WHERE busy.resource_group = jobs.resource_group AND busy.status = 'running'))
      ORDER BY queue_order LIMIT 1 FOR UPDATE SKIP LOCKED
    ), taken AS (
      UPDATE jobs SET status = 'running', runner = $1, lease_token = jobs.lease_token + 1, lease_hash = $6, lease_expires_at = $4, attempts = jobs.attempts + 1, started_at = COALESCE(jobs.started_at, $5),
@@ -510,6 +511,7 @@ export class Store {
            SELECT q.id FROM jobs AS q
            WHERE q.status = 'queued' AND (q.target_runner IS NULL OR q.target_runner = $1)
              AND NOT EXISTS (SELECT 1 FROM json_each(q.labels) AS need WHERE need.value NOT IN (SELECT value FROM json_each($4)))
+             AND (q.resource_group IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy WHERE busy.resource_group = q.resource_group AND busy.status = 'running'))
            ORDER BY q.queue_order LIMIT 1
          ) RETURNING *`,
         [runner.name, expiresAt, now, JSON.stringify([...runner.labels, ...runner.capabilities]), hash],
@@ -532,10 +534,14 @@ export class Store {
     // Made before knowing whether a job is there: 16 random bytes and a hash cost microseconds,
     // a second round trip would cost a millisecond.
     const { token, hash } = newLeaseToken();
-    const [row] = await this.db.query(
-      POSTGRES_LEASE,
-      [runner.name, JSON.stringify([...runner.labels, ...runner.capabilities]), runner.maxJobs, expiresAt, now, hash],
-    );
+    let row: JobRow | undefined;
+    try {
+      [row] = await this.db.query(POSTGRES_LEASE, [runner.name, JSON.stringify([...runner.labels, ...runner.capabilities]), runner.maxJobs, expiresAt, now, hash]);
+    } catch (err) {
+      // Another server leased a job of the same resource group in the same instant: this one waits its turn.
+      if ((err as { code?: string }).code === '23505') return undefined;
+      throw err;
+    }
     if (!row) return undefined;
     return { job: toJob(row), token, expiresAt };
   }
