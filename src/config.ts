@@ -124,3 +124,18 @@ export function insecureRegistries(env: NodeJS.ProcessEnv): string[] {
 export function debianMirror(env: NodeJS.ProcessEnv): string | undefined {
   return env.NESTOR_DEBIAN_MIRROR || undefined;
 }
+
+/**
+ * How many days ended pipelines and jobs, with their logs and artifacts, are kept
+ * (NESTOR_RETENTION_DAYS; default 90; 0 keeps them for ever).
+ */
+export function retentionDays(env: NodeJS.ProcessEnv): number {
+  const raw = env.NESTOR_RETENTION_DAYS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_RETENTION_DAYS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 36_500) {
+    throw new NestorError('NESTOR_CONFIG_INVALID', `NESTOR_RETENTION_DAYS=${raw} is not a number of days`, 'Set it to a whole number of days (0 keeps everything), or unset it for the default of 90.');
+  }
+  return n;
+}
+export const DEFAULT_RETENTION_DAYS = 90;

@@ -85,6 +85,11 @@ export class LocalArtifactStore implements ArtifactStore {
     return createReadStream(p.tar);
   }
 
+  /** Removes everything a pipeline's jobs kept (its retention is over). */
+  removeRun(pipelineId: string): void {
+    rmSync(this.paths(pipelineId, '').dir, { recursive: true, force: true });
+  }
+
   /** Hands a job's archive (if any) from one pipeline to another: a restart's jobs not run again. */
   copy(fromPipeline: string, toPipeline: string, job: string): boolean {
     const from = this.paths(fromPipeline, job);

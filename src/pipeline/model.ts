@@ -166,6 +166,8 @@ export interface JobRecord {
   startInSeconds?: number;
   /** The rule, `only`/`except` or `when` that decided whether it runs. */
   decidedBy?: string;
+  /** `when: manual`: it runs when someone starts it (a server's play, `nestor run --step`). */
+  manual?: boolean;
 }
 
 export interface ServiceConfig {

@@ -19,6 +19,10 @@ export interface PlannedJob {
   interruptible?: boolean;
   /** Runs alone among the jobs of this group, across runs (GitLab's `resource_group`). */
   resourceGroup?: string;
+  /** The workflow (or Drone/Woodpecker pipeline) it is of: a commit status per workflow. */
+  workflow: string;
+  /** Left out until someone starts it (GitLab's `when: manual`). */
+  manual?: boolean;
 }
 
 /**
@@ -37,7 +41,7 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}), ...resourceGroupOf(plan) };
+    return { name: plan.name, workflow: plan.pipeline, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}), ...resourceGroupOf(plan), ...(plan.steps.some((s) => s.recorded?.manual) ? { manual: true } : {}) };
   });
 }
 

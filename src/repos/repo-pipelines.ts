@@ -120,7 +120,7 @@ export class RepoPipelines {
     const group = jobs.find((j) => j.concurrency)?.concurrency;
     const created = await this.deps.sink.create({
       name: repo.name,
-      spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts } },
+      spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts, timeoutS: repo.timeoutS } },
       jobs,
       ...(failed ? { failed } : {}),
       // A fork's code runs only once someone with write access has read it and approved

@@ -15,6 +15,8 @@ export interface RepoRun {
   ref: string;
   /** The pipeline file or folder read (repository-relative); absent: the conventional ones. */
   config?: string;
+  /** The repository's timeout: how long one of its jobs may run, whatever its file says. */
+  timeoutS?: number;
   facts: RepoRunFacts;
 }
 

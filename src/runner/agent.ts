@@ -84,7 +84,7 @@ interface LeasedJob {
   job: {
     id: string;
     name: string;
-    spec: { pipeline?: { text: string; file: string }; repo?: RepoRun; job?: string };
+    spec: { pipeline?: { text: string; file: string }; repo?: RepoRun; job?: string; played?: unknown };
     attempt: number;
     needs?: LeasedNeed[];
     /** A repository's job: the secrets its trigger may have, and those held back with why. */
@@ -307,6 +307,16 @@ export class RunnerAgent {
       }
     }, HEARTBEAT_MS);
 
+    // A repository's timeout bounds the whole job, checkout and engine included: it then fails, saying so.
+    let timedOut = false;
+    const timeoutS = job.spec.repo?.timeoutS;
+    const deadline = timeoutS
+      ? setTimeout(() => {
+          timedOut = true;
+          shipper.push({ source: 'nestor', stream: 'stderr', time: Date.now(), text: `the job ran past the repository's timeout of ${Math.round(timeoutS / 60)} min and is stopped (nestor repos update ${job.spec.repo!.repo} --timeout MINUTES)` });
+          controller.abort();
+        }, timeoutS * 1000)
+      : undefined;
     let results: JobResult[] = [];
     let error: string | undefined;
     let engineMs: number | undefined;
@@ -317,7 +327,7 @@ export class RunnerAgent {
       const { secrets, secretVariables, variables } = jobSecrets(job);
       for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
       const all = sourceDir && job.spec.repo
-        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}) }, sourceDir)
+        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}), ...(job.spec.played && job.spec.job ? { only: [job.spec.job] } : {}) }, sourceDir)
         // As jobPlansOf compiles it, with the runner's platform images.
         : compileText(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, event: 'push', ...this.platformsFact() });
       const plans = jobOfPipeline(all, job.spec.job);
@@ -352,9 +362,11 @@ export class RunnerAgent {
     } finally {
       clearInterval(flusher);
       clearInterval(heartbeat);
+      clearTimeout(deadline);
       if (sourceDir) rmSync(sourceDir, { recursive: true, force: true });
     }
-    const status = controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled') ? 'failed' : 'succeeded';
+    if (timedOut) error = `timed out after ${Math.round(timeoutS! / 60)} min (the repository's timeout)`;
+    const status = timedOut ? 'failed' : controller.signal.aborted && !lost ? 'cancelled' : error || results.some((r) => (r.status === 'failure' && !r.allowedFailure) || r.status === 'cancelled') ? 'failed' : 'succeeded';
     // Keep trying to report: a restarting server must not lose the outcome or the last lines.
     for (let attempt = 0; !lost; attempt++) {
       try {

@@ -95,7 +95,10 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
       const repo = await repos.get(p.repo);
       if (!repo) return;
       forge ??= new PipelineStatuses(opts.statuses, opts.publicUrl());
-      forge.changed(repo, { id: p.id, number: p.number, status: p.status, commit: p.spec.repo?.commit ?? p.trigger.commit, error: p.error });
+      const byWorkflow = new Map<string, string[]>();
+      for (const j of await store.pipelineJobs(p.id)) if (j.spec.workflow) byWorkflow.set(j.spec.workflow, [...(byWorkflow.get(j.spec.workflow) ?? []), j.status]);
+      const workflows = [...byWorkflow].map(([name, statuses]) => ({ name, statuses }));
+      forge.changed(repo, { id: p.id, number: p.number, status: p.status, commit: p.spec.repo?.commit ?? p.trigger.commit, error: p.error, workflows });
     })().catch((err: unknown) => opts.logger.warn({ err, pipeline: pipelineId }, 'could not report a pipeline\'s status to its forge'));
   };
   const jobChanged = (jobId: string) => {
@@ -122,6 +125,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     };
   };
   const routes: Omit<RepoRoutesDeps, 'onPipeline' | 'offlineMs'> = {
+    publicUrl: opts.publicUrl,
     store,
     repos,
     members,

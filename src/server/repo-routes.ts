@@ -19,6 +19,7 @@ import type { Job, JobStatus, Store } from './store/store.ts';
 import { publicJob } from './app.ts';
 import { queuedReason } from './queue-reason.ts';
 import { badgeSvg } from './badge.ts';
+import { createForgeWebhook } from '../repos/forge-webhook.ts';
 import { readableRepos } from './repo-access.ts';
 import { ROLES, type RepoMembers } from '../repos/repo-members.ts';
 
@@ -40,6 +41,8 @@ export interface RepoRoutesDeps {
   webhookAnswerMs?: number;
   /** How long a runner unseen counts as offline (for why a queued job is not taken). */
   offlineMs: number;
+  /** The server's URL as forges reach it, for the webhook `repos add` makes on the forge. */
+  publicUrl: () => string;
 }
 
 /** owner/name, GitLab's group/sub/name: segments of letters, digits, ".", "_" and "-". */
@@ -54,7 +57,7 @@ const repoSettings = {
   default_branch: z.string().min(1).max(255),
   config_path: z.string().min(1).max(255).nullable(),
   trusted: z.boolean(),
-  timeout_s: z.number().int().min(60).max(7 * 86_400),
+  timeout_s: z.number().int().min(10).max(7 * 86_400),
   poll_interval_s: z.number().int().min(10).max(86_400).nullable(),
   forge: forge.nullable(),
   auto_cancel: z.boolean(),
@@ -70,6 +73,8 @@ export const addRepoBody = z.strictObject({
   poll_interval_s: repoSettings.poll_interval_s.optional(),
   forge: forge.optional(),
   auto_cancel: repoSettings.auto_cancel.default(false),
+  /** With a forge token: add the webhook on the forge (default), or leave it to the user. */
+  create_webhook: z.boolean().default(true),
 });
 export const updateRepoBody = z.strictObject({
   default_branch: repoSettings.default_branch.optional(),
@@ -174,9 +179,16 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     req.log.info({ repo: name, by: req.identity?.name }, 'repository added');
     // Whoever connects a repository maintains it (the admin needs no role).
     if (req.identity?.kind === 'user') await deps.members.grant(name, req.identity.name, 'maintain', req.identity.name);
+    const hookPath = `/api/repos/${encodeURIComponent(name)}/hooks`;
+    // With a forge token the forge is told of the webhook itself; failing that, the user is told how.
+    const onForge = record.forge && record.forgeToken && body.create_webhook
+      ? await createForgeWebhook({ kind: record.forge.kind, apiUrl: record.forge.apiUrl, project: record.forge.project, token: record.forgeToken }, `${deps.publicUrl().replace(/\/+$/, '')}${hookPath}`, webhookSecret)
+      : undefined;
+    if (onForge && !onForge.created) req.log.warn({ repo: name, err: onForge.error }, 'could not add the webhook on the forge');
     deps.onRepoChanged?.();
     // The secret is shown this once: the forge needs it, and it is stored sealed.
-    return reply.code(201).send({ ...publicRepo((await repos.get(name))!), webhook: { path: `/api/repos/${encodeURIComponent(name)}/hooks`, secret: webhookSecret } });
+    const forgeHook = onForge ? { on_forge: onForge.created ? { created: true, id: onForge.id } : { created: false, error: onForge.error, hint: 'Add the webhook on the forge by hand with this URL and secret (push, tag and pull request events), or give a token that may manage webhooks.' } } : {};
+    return reply.code(201).send({ ...publicRepo((await repos.get(name))!), webhook: { path: hookPath, secret: webhookSecret, ...forgeHook } });
   });
 
   app.get('/api/repos', { config: auth, schema: doc('List repositories (those the user may read)') }, async (req) => {
@@ -301,6 +313,19 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     req.log.info({ repo: repo.name, number: started.number, of: p.number, failedOnly: body.failed_only, by: req.identity?.name }, 'pipeline restarted');
     deps.onPipeline(started.id);
     return reply.code(201).send(publicPipeline((await store.job(started.id))!, await store.pipelineJobs(started.id)));
+  });
+  app.post<{ Params: { repo: string; number: string; job: string } }>('/api/repos/:repo/pipelines/:number/jobs/:job/play', { config: { ...auth, role: 'write' }, schema: doc('Start a manual job of a pipeline (GitLab\'s when: manual)') }, async (req) => {
+    const p = await numbered(req.params);
+    const jobs = await store.pipelineJobs(p.id);
+    const job = jobs.find((j) => j.spec.job === req.params.job);
+    if (!job || !job.spec.manual) {
+      const manual = jobs.filter((j) => j.spec.manual).map((j) => j.spec.job);
+      throw new NestorError('NESTOR_JOB_NOT_MANUAL', `Pipeline #${p.number} of ${p.repo} has no manual job ${req.params.job}`, manual.length ? `Its manual jobs: ${manual.join(', ')}.` : 'Only a job its file marks when: manual is started by hand.');
+    }
+    if (!(await store.playJob(p.id, req.params.job, req.identity!.name))) throw new NestorError('NESTOR_JOB_RUNNING', `Job ${req.params.job} of #${p.number} is ${job.status}`, 'Wait for it to end; a manual job is started again once it has.');
+    req.log.info({ repo: p.repo, number: p.number, job: req.params.job, by: req.identity?.name }, 'manual job started');
+    deps.onPipeline(p.id);
+    return publicPipeline((await store.job(p.id))!, await store.pipelineJobs(p.id));
   });
   app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/approve', { config: { ...auth, role: 'write' }, schema: doc('Let a pipeline held for approval run (a pull request from a fork: read its changes first)') }, async (req) => {
     const p = await numbered(req.params);

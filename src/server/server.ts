@@ -35,6 +35,8 @@ export interface ServerConfig {
   logger?: Logger;
   /** Most bytes of log kept per job attempt; what passes it is counted, not stored. */
   logCapBytes?: number;
+  /** Days ended pipelines and jobs are kept, with their logs and artifacts (0 or absent: for ever). */
+  retentionDays?: number;
   /** Runs the GitOps controller and the function gateway; needs a Docker engine. */
   gitops?: GitopsConfig;
   /** A second port serving functions alone at /NAMESPACE/PATH (0: any free port); needs gitops. */
@@ -152,11 +154,17 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     }
   }, reaperEveryMs(leaseMs));
   // Expired artifacts go every ten minutes: a timer of no cost while the server rests.
-  const sweeper = setInterval(() => {
+  // Pipelines and jobs past the retention go with their logs and artifacts, on the same timer.
+  const sweeper = setInterval(async () => {
     try {
       artifacts.sweep(Date.now());
+      if (cfg.retentionDays) {
+        const gone = await store.pruneEnded(Date.now() - cfg.retentionDays * 86_400_000, 500);
+        for (const id of gone.pipelines) artifacts.removeRun(id);
+        if (gone.jobs) logger.info({ jobs: gone.jobs, pipelines: gone.pipelines.length, retentionDays: cfg.retentionDays }, 'ended jobs past the retention removed');
+      }
     } catch (err) {
-      logger.warn({ err }, 'could not remove expired artifacts');
+      logger.warn({ err }, 'could not remove expired artifacts or jobs past the retention');
     }
   }, 600_000).unref();
   const watching = repoParts.startWatching(onPipeline);

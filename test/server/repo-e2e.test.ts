@@ -170,6 +170,48 @@ test('a second push cancels the first pipeline where the file says interruptible
     assert.match(listed.stdout, /team\/app#3\s+succeeded/);
     assert.match(listed.stdout, /team\/app#2\s+failed/);
     assert.match(listed.stdout, /team\/app#1\s+cancelled/);
+
+    // The repository's timeout stops a job that runs past it, and fails it saying so.
+    assert.equal((await api(url, 'PATCH', '/api/repos/team%2Fapp', { timeout_s: 10 })).status, 200);
+    const slow = repo.commit({ slow: 'again\n' }, 'Slow again');
+    const p4 = await deliver(hook, githubPush(webhook.secret, { ref: 'refs/heads/main', ...slow, message: 'Slow again' }));
+    const started = Date.now();
+    const timedOut = await waitForJob(url, String(p4.body.pipeline), 60_000);
+    assert.equal(timedOut.status, 'failed');
+    assert.ok(Date.now() - started < 40_000, 'stopped at its timeout, not at the end of its sleep');
+    const prepare4 = (await jobsOf(String(p4.body.pipeline))).find((j) => j.name === 'prepare')!;
+    assert.ok((await logOf(prepare4.id)).some((l) => l.includes("ran past the repository's timeout")), (await logOf(prepare4.id)).join('\n'));
+  } finally {
+    await runner.stop();
+    await server.stop();
+  }
+});
+
+test('a manual GitLab job waits in its pipeline until someone plays it; then it runs on an engine and the pipeline ends again', { timeout: 180_000 }, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess(port, tempDir());
+  const runner = await startRunnerProcess(url, 'ci-runner-3', { NESTOR_REPO_CACHE: tempDir('nestor-mirrors-') });
+  const cli = (...args: string[]) => run(NESTOR, args, { env: { ...process.env, NESTOR_SERVER: url, NESTOR_TOKEN: ADMIN } });
+  try {
+    const repo = new TestRepo();
+    const { webhook } = JSON.parse((await cli('repos', 'add', repo.url, '--json')).stdout) as { webhook: { path: string; secret: string } };
+    const file = `build:\n  image: nestor/base:busybox\n  script: [echo built]\ndeploy:\n  image: nestor/base:busybox\n  when: manual\n  script: [echo "deploying $CI_COMMIT_SHORT_SHA"]\n`;
+    const c = repo.commit({ '.gitlab-ci.yml': file }, 'Deployable');
+    const p = await deliver(`${url}${webhook.path}`, githubPush(webhook.secret, { ref: 'refs/heads/main', ...c, message: 'Deployable' }));
+    assert.equal(p.status, 201, JSON.stringify(p.body));
+    const first = await waitForJob(url, String(p.body.pipeline), 120_000);
+    assert.equal(first.status, 'succeeded');
+    const before = JSON.parse((await cli('pipelines', 'show', 'team/app#1', '--json')).stdout) as { jobs: { name: string; status: string; error: string | null }[] };
+    assert.deepEqual(before.jobs.map((j) => [j.name, j.status]), [['build', 'succeeded'], ['deploy', 'skipped']]);
+    assert.match(before.jobs[1]!.error ?? '', /manual job/);
+    await assert.rejects(cli('pipelines', 'play', 'team/app#1', 'build'), /no manual job build/);
+
+    await cli('pipelines', 'play', 'team/app#1', 'deploy');
+    const played = await waitForJob(url, String(p.body.pipeline), 120_000, (j) => j.status === 'succeeded' && (j.jobs as { status: string }[] | undefined)?.every((x) => x.status === 'succeeded') === true);
+    assert.equal(played.status, 'succeeded', runner.output());
+    const logs = (await cli('pipelines', 'logs', 'team/app#1')).stdout;
+    assert.match(logs, new RegExp(`deploying ${c.after.slice(0, 8)}`));
   } finally {
     await runner.stop();
     await server.stop();

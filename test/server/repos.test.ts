@@ -51,6 +51,12 @@ for (const kind of STORES) {
     assert.equal(added.body.name, 'team/app');
     const hook = `${server.url}${added.body.webhook.path}`;
     const secret = added.body.webhook.secret;
+    // With a forge token the webhook is added on the forge, in its documented shape, with the secret.
+    const made = forge.calls.find((c) => c.path === '/repos/team/app/hooks')!;
+    assert.ok(made, JSON.stringify(forge.calls.map((c) => c.path)));
+    assert.deepEqual([made.body.name, made.body.events, (made.body.config as Record<string, string>).secret, (made.body.config as Record<string, string>).url], ['web', ['push', 'pull_request'], secret, `${server.url}/api/repos/team%2Fapp/hooks`]);
+    assert.equal(made.headers.authorization, 'Bearer ghp_statustoken');
+    assert.deepEqual((added.body.webhook as { on_forge?: unknown }).on_forge, { created: true, id: '1' });
     const shown = await api<Record<string, unknown>>(server.url, 'GET', '/api/repos/team%2Fapp');
     assert.equal(JSON.stringify(shown.body).includes(secret), false, 'the webhook secret is shown once, never again');
     assert.equal(JSON.stringify(shown.body).includes('ghp_statustoken'), false, 'nor the forge token');

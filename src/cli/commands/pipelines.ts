@@ -127,6 +127,15 @@ export function registerPipelinesCommands(program: Command): void {
       out.line(`${out.mark(true)} ${ref.repo}#${ref.number} restarted as #${p.number}${flags.failed ? ` (${(p.jobs ?? []).filter((j) => j.status !== 'succeeded').length} job(s) run again)` : ''}`);
     }));
 
+  withServer(pipelines.command('play').argument('<repo>', 'OWNER/NAME#NUMBER (or OWNER/NAME NUMBER)').argument('<job-or-number>', 'the manual job (or the number, then the job)').argument('[job]', 'the manual job'))
+    .description('start a manual job of a pipeline (GitLab\'s when: manual)')
+    .action(action(async (out: Output, repo: string, second: string, third: string | undefined, flags: ServerFlags) => {
+      const [ref, job] = third === undefined ? [pipelineRef(repo, undefined), second] : [pipelineRef(repo, second), third];
+      const p = await call<Pipeline>(flags, 'POST', `${path(ref)}/jobs/${encodeURIComponent(job)}/play`);
+      out.result(p);
+      out.line(`${out.mark(true)} ${ref.repo}#${ref.number} ${job} started`);
+    }));
+
   withServer(pipelines.command('approve').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
     .description('let a pipeline held for approval run (a pull request from a fork: read its changes first, they run with the repository\'s runners)')
     .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags) => {

@@ -15,7 +15,7 @@ type Repo = {
   poll_interval_s: number | null;
   auto_cancel: boolean;
   forge: { kind: string; api_url: string; project: string; token: boolean } | null;
-  webhook: { path: string; secret?: string };
+  webhook: { path: string; secret?: string; on_forge?: { created: boolean; id?: string; error?: string; hint?: string } };
 };
 
 interface RepoFlags extends ServerFlags {
@@ -78,6 +78,12 @@ function describe(out: Output, r: Repo): string {
 
 function webhookLines(out: Output, flags: ServerFlags, r: Repo): void {
   if (!r.webhook.secret) return;
+  const onForge = r.webhook.on_forge;
+  if (onForge?.created) {
+    out.line(`  webhook added on the forge (id ${onForge.id}): pushes, tags and pull requests now reach ${flags.server.replace(/\/+$/, '')}${r.webhook.path}`);
+    return;
+  }
+  if (onForge) out.line(out.yellow(`  the forge refused the webhook: ${onForge.error}; add it by hand:`));
   out.line(`  webhook: ${flags.server.replace(/\/+$/, '')}${r.webhook.path}`);
   out.line(`  secret:  ${r.webhook.secret}  ${out.dim('(shown once: give it to the forge as the webhook\'s secret)')}`);
 }

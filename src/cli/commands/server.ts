@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { countFlag } from '../count-flag.ts';
-import { dataDir, repoCacheDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots } from '../../config.ts';
+import { dataDir, repoCacheDir, defaultMaxJobs, defaultStepImage, engineImages, insecureRegistries, localRepoRoots, portNumber, secretKey, stepSlots, retentionDays } from '../../config.ts';
 import { sshLogin } from '../../engine/docker-host.ts';
 import { ImageSupply } from '../../engine/images/supply.ts';
 import { givesHostRoot, ISOLATION_MODES, type IsolationMode } from '../../engine/nested/isolation.ts';
@@ -173,6 +173,7 @@ export async function serve(out: Output, flags: ServerFlags, logger: Logger, git
     gitEnv: process.env,
     ...(secretKey(process.env) ? { secretKey: secretKey(process.env)! } : {}),
     ...(process.env.NESTOR_PUBLIC_URL ? { publicUrl: process.env.NESTOR_PUBLIC_URL } : {}),
+    retentionDays: retentionDays(process.env),
     logger,
   });
   if (server.generated.admin) out.progress(`admin token (shown once, store it now): ${server.generated.admin}`);

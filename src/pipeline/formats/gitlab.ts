@@ -206,6 +206,7 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
         ...(job.trigger ? { trigger: triggerOf(job.trigger) } : {}),
         ...(startIn ? { startInSeconds: startIn } : {}),
         ...(decision.decidedBy ? { decidedBy: decision.decidedBy } : {}),
+        ...(decision.manual ? { manual: true } : {}),
       };
       const imageName = image ? substitute(typeof image === 'string' ? image : image.name, jobVars) : undefined;
       const unsetImage = imageName !== undefined && unreachable.length > 0 && /\$\{?[A-Za-z_]/.test(imageName);
@@ -720,7 +721,7 @@ function decide(job: Job, vars: Record<string, string>, facts: RunFacts, source:
     case 'never':
       return { ...base, when: 'never', note: 'when: never' };
     case 'manual':
-      return { ...base, when: 'never', note: 'manual job: not run (run it with --step)', manual: true };
+      return { ...base, when: 'never', note: 'manual job: not run until someone starts it (nestor pipelines play; here, --step)', manual: true };
     case 'on_failure':
       return { ...base, when: ['failure'] };
     case 'always':

@@ -62,7 +62,7 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
   for (const job of p.jobs) {
     const carried = job.leftOut === undefined ? p.carried?.[job.name] : undefined;
     const status = job.leftOut !== undefined ? 'skipped' : carried ? 'succeeded' : job.needs.length || held ? 'waiting' : 'queued';
-    await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.interruptible ? { interruptible: true } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.workflow ? { workflow: job.workflow } : {}), ...(job.interruptible ? { interruptible: true } : {}), ...(job.manual ? { manual: true } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
     // A repository's group: two repositories' `production` never meet.
     if (job.resourceGroup && job.leftOut === undefined) await tx.query('UPDATE jobs SET resource_group = $1 WHERE pipeline_id = $2 AND plan_job = $3', [`${p.repo?.name ?? id}:${job.resourceGroup}`, id, job.name]);
@@ -224,6 +224,26 @@ export async function approvePipeline(tx: Database, pipelineId: string, by: stri
   if (own.concurrency_group) return { queued: await releaseGroup(tx, own.concurrency_group, order) };
   await tx.query(`UPDATE jobs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'waiting'`, [now, pipelineId]);
   return advancePipeline(tx, pipelineId, order);
+}
+
+/**
+ * Starts a manual job someone asked for: it is queued (or waits for the jobs it needs), and
+ * its pipeline, ended or not, runs again until it has. Undefined when there is no manual job
+ * of that name that is left out or has ended.
+ */
+export async function playJob(tx: Database, pipelineId: string, job: string, by: string, order: () => number): Promise<{ id: string } | undefined> {
+  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const [row] = await tx.query<{ id: string; spec: string; status: string }>(`SELECT id, spec, status FROM jobs WHERE pipeline_id = $1 AND id <> $1 AND plan_job = $2${lock}`, [pipelineId, job]);
+  if (!row || !ENDED.includes(row.status)) return undefined;
+  const spec = JSON.parse(row.spec) as JobSpec;
+  if (!spec.manual) return undefined;
+  const now = Date.now();
+  await tx.query(`UPDATE jobs SET status = 'waiting', spec = $2, error = NULL, result = NULL, finished_at = NULL, cancel_requested = 0 WHERE id = $1`, [row.id, JSON.stringify({ ...spec, played: { by, at: now } })]);
+  await tx.query(`UPDATE jobs SET status = 'running', result = NULL, finished_at = NULL WHERE id = $1 AND status IN ('succeeded', 'failed', 'cancelled', 'skipped')`, [pipelineId]);
+  // Played, it runs whatever its `when` says: it waits only for its needs to end.
+  await tx.query(`UPDATE jobs SET run_when = 'always' WHERE id = $1`, [row.id]);
+  await advancePipeline(tx, pipelineId, order);
+  return { id: row.id };
 }
 
 /** Cancels every job of the pipeline: those not started at once, running ones at their next heartbeat. */

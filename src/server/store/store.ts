@@ -5,7 +5,7 @@ import { formatBytes } from '../../format-bytes.ts';
 import type { Database } from '../../store/database.ts';
 import { migrate } from '../../store/migrations.ts';
 import { BatchedInsert } from './batched-insert.ts';
-import { advancePipeline, approvePipeline, cancelPipeline, insertPipeline, type NewPipeline } from './pipelines.ts';
+import { advancePipeline, approvePipeline, cancelPipeline, insertPipeline, playJob, type NewPipeline } from './pipelines.ts';
 import { QueueStatistics } from './queue-statistics.ts';
 import { PostgresDatabase } from '../../store/postgres.ts';
 import { SqliteDatabase } from '../../store/sqlite.ts';
@@ -44,6 +44,12 @@ export interface JobSpec {
   job?: string;
   /** A job of a pipeline that a newer pipeline of its ref may cancel while it runs (GitLab's `interruptible`). */
   interruptible?: boolean;
+  /** A job of a pipeline: the workflow (or Drone/Woodpecker pipeline) of its file it is of. */
+  workflow?: string;
+  /** A manual job (GitLab's `when: manual`), left out until played. */
+  manual?: boolean;
+  /** Played: the runner runs it though its file leaves it to be started by hand. */
+  played?: { by: string; at: number };
   /** A repository's pipeline: its files at one commit, from the runner's mirror (instead of `pipeline`). */
   repo?: RepoRun;
 }
@@ -434,6 +440,38 @@ export class Store {
   /** A repository's pipelines still running or held, oldest first. */
   async activePipelines(repo: string): Promise<Job[]> {
     return (await this.db.query(`SELECT * FROM jobs WHERE repo = $1 AND id = pipeline_id AND status IN ('running', 'waiting') ORDER BY created_at, id`, [repo])).map(toJob);
+  }
+
+  /** Starts a manual job of a pipeline (see playJob); answers the job's id, or undefined when there is no such job to start. */
+  async playJob(pipelineId: string, job: string, by: string): Promise<string | undefined> {
+    const played = await this.db.transaction((tx) => playJob(tx, pipelineId, job, by, nextQueueOrder));
+    if (played) this.queueStatistics.added(1);
+    return played?.id;
+  }
+
+  /**
+   * Removes ended jobs that finished before `before`, with their logs and attempts: a pipeline
+   * with all its jobs (only once the pipeline itself has ended), a job on its own alone. At
+   * most `limit` pipelines or jobs a call, so a first sweep of a large store is not one long
+   * transaction. Answers the pipelines removed (for their artifacts) and how many rows went.
+   */
+  async pruneEnded(before: number, limit: number): Promise<{ pipelines: string[]; jobs: number }> {
+    return this.db.transaction(async (tx) => {
+      const roots = await tx.query<{ id: string; pipeline_id: string | null }>(
+        `SELECT id, pipeline_id FROM jobs WHERE (pipeline_id IS NULL OR id = pipeline_id) AND status IN ('succeeded', 'failed', 'cancelled', 'skipped') AND finished_at < $1 ORDER BY finished_at LIMIT $2`,
+        [before, limit],
+      );
+      if (!roots.length) return { pipelines: [], jobs: 0 };
+      const ids = roots.map((r) => r.id);
+      const places = ids.map((_, i) => `$${i + 1}`).join(', ');
+      const rows = await tx.query<{ id: string }>(`SELECT id FROM jobs WHERE id IN (${places}) OR pipeline_id IN (${places})`, ids);
+      const all = rows.map((r) => r.id);
+      const allPlaces = all.map((_, i) => `$${i + 1}`).join(', ');
+      await tx.query(`DELETE FROM job_logs WHERE job_id IN (${allPlaces})`, all);
+      await tx.query(`DELETE FROM job_runs WHERE job_id IN (${allPlaces})`, all);
+      await tx.query(`DELETE FROM jobs WHERE id IN (${allPlaces})`, all);
+      return { pipelines: roots.filter((r) => r.pipeline_id === r.id).map((r) => r.id), jobs: all.length };
+    });
   }
 
   /** Says on a pipeline's row why it ended as it did (superseded, say), whatever its status. */
