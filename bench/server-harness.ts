@@ -9,6 +9,8 @@ import { apiCall } from '../src/server/api-client.ts';
 
 export const ADMIN = 'nst_adm_bench-admin-token-0123456789';
 export const REGISTRATION = 'nst_reg_bench-registration-token-012';
+/** One key for every bench server: those sharing a PostgreSQL store must seal with the same. */
+export const SECRET_KEY = 'b3e1c0a7d4f25968a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718';
 
 const BENCH_SCHEMA = 'nestor_bench';
 
@@ -47,7 +49,7 @@ export async function freshStore(kind: 'embedded' | 'postgres'): Promise<{ serve
   const dataDir = tempDir();
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(new URL('../bin/nestor', import.meta.url).pathname, ['server', '--port', String(port), '--data-dir', dataDir], {
-    env: { ...process.env, NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, LOG_LEVEL: 'warn', ...(databaseUrl ? { NESTOR_DATABASE_URL: databaseUrl } : {}) },
+    env: { ...process.env, NESTOR_ADMIN_TOKEN: ADMIN, NESTOR_REGISTRATION_TOKEN: REGISTRATION, NESTOR_SECRET_KEY: SECRET_KEY, LOG_LEVEL: 'warn', ...(databaseUrl ? { NESTOR_DATABASE_URL: databaseUrl } : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

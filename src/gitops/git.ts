@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestorError } from '../errors.ts';
 import { redactUrls } from '../secrets/redact.ts';
@@ -11,11 +12,14 @@ export class GitError extends NestorError {
   constructor(what: string, url: string, stderr: string) {
     // Git quotes the URL it was given; whatever credential a URL carries stays out of the message.
     const clean = redactUrls(stderr);
-    const last = clean.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
+    const lines = clean.trim().split(/\r?\n/).filter(Boolean);
+    // The cause is often before git's own closing lines ("Permission denied (publickey)", a DNS error).
+    const cause = lines.find((l) => !/^fatal: Could not read from remote|^Please make sure|^and the repository exists/.test(l));
+    const last = [...new Set([...(cause ? [cause] : []), ...lines.slice(-3)])].join(' / ') || 'no output';
     super(
       'NESTOR_GIT_FAILED',
       `git ${what} of ${redactUrls(url)} failed: ${last}`,
-      'Check that the repository URL and branch are right and that this server can reach and read it (for ssh:// URLs, a key without a passphrase in ~/.ssh; for https:// ones, credentials in the URL, which Nestor keeps apart from it, sealed).',
+      'Check that the repository URL and branch are right and that this server can reach and read it (for ssh:// URLs, a deploy key the forge accepts: a repository\'s --ssh-key, an application\'s key in ~/.ssh; for https:// ones, credentials in the URL, which Nestor keeps apart from it, sealed).',
     );
     this.stderr = clean;
   }
@@ -72,12 +76,33 @@ export function checkRepoUrl(url: string): void {
 }
 
 function git(base: NodeJS.ProcessEnv, args: string[], what: string, url: string, repo?: RepoSource): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: gitEnv(base, repo), timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+  const key = repo?.sshKey ? deployKeyEnv(repo.sshKey) : undefined;
+  return new Promise<string>((resolve, reject) => {
+    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { env: { ...gitEnv(base, repo), ...key?.env }, timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new GitError(what, url, stderr || err.message));
       else resolve(stdout);
     });
-  });
+  }).finally(() => key?.remove());
+}
+
+/**
+ * ssh with the repository's deploy key and nothing else: not the server's keys (no agent, no
+ * ~/.ssh/config, IdentitiesOnly), the key in a file of its own (0600, in a 0700 directory)
+ * only while the command runs. Host keys are the server user's known_hosts, a new host's
+ * accepted on first use and checked ever after.
+ */
+function deployKeyEnv(key: string): { env: NodeJS.ProcessEnv; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-key-'));
+  const file = join(dir, 'id');
+  writeFileSync(file, key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600 });
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  return {
+    env: {
+      GIT_SSH_COMMAND: `ssh -F /dev/null -i ${quote(file)} -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=accept-new`,
+      SSH_AUTH_SOCK: '',
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The commit a branch points at, asked of the remote without fetching anything; `env` as for RepositoryCache. */
@@ -147,16 +172,18 @@ export class RepositoryCache {
    * Fetches full refs (refs/heads/main, refs/tags/v1, refs/pull/7/head) into the mirror under
    * their own names; a ref the remote lacks fails the fetch. Answers the commit of each.
    */
-  async fetchRefs(repo: RepoSource, refs: string[]): Promise<Record<string, string>> {
+  /** Fetches `refs` into the mirror of `repo`, from `from` (default: the repository itself; a runner fetches from its server). */
+  async fetchRefs(repo: RepoSource, refs: string[], from: RepoSource = repo): Promise<Record<string, string>> {
     const { url } = repo;
     checkRepoUrl(url);
+    checkRepoUrl(from.url);
     for (const ref of refs) if (!/^refs\/[\w./-]+$/.test(ref) || ref.includes('..')) throw new GitError('fetch', url, `not a ref name: ${ref}`);
     const dir = this.dirOf(url);
     if (!existsSync(join(dir, 'HEAD'))) {
       mkdirSync(dir, { recursive: true });
       await git(this.env, ['init', '--quiet', '--bare', dir], 'init', url);
     }
-    await git(this.env, ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', url, ...refs.map((r) => `+${r}:${r}`)], 'fetch', url, repo);
+    await git(this.env, ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', '--force', '--', from.url, ...refs.map((r) => `+${r}:${r}`)], 'fetch', from.url, from);
     const out: Record<string, string> = {};
     for (const ref of refs) out[ref] = (await git(this.env, ['--git-dir', dir, 'rev-parse', '--verify', `${ref}^{commit}`], 'rev-parse', url)).trim();
     return out;

@@ -15,6 +15,8 @@ export interface GitCredential {
 export interface RepoSource {
   url: string;
   credential: GitCredential | null;
+  /** An ssh:// repository's own deploy key (a private key, OpenSSH or PEM): the only key git's ssh is given. */
+  sshKey?: string | null;
 }
 
 /**

@@ -95,9 +95,9 @@ test('the graph of jobs: pipelines stand for their jobs, and a job the file leav
   const { planGraph } = await import('./plan-graph.ts');
   const all = plans(['stages: [build, test]', 'a:', '  stage: build', '  script: [x]', 'manual:', '  stage: build', '  when: manual', '  script: [x]', 'b:', '  stage: test', '  script: [x]', ''].join('\n'));
   assert.deepEqual(planGraph(all), [
-    { name: 'a', needs: [], runWhen: 'on_success' },
-    { name: 'manual', needs: [], runWhen: 'on_success', leftOut: job(all, 'manual').steps[0]!.notRunBecause },
-    { name: 'b', needs: ['a'], runWhen: 'on_success' },
+    { name: 'a', workflow: all[0]!.pipeline, needs: [], runWhen: 'on_success' },
+    { name: 'manual', workflow: all[0]!.pipeline, needs: [], runWhen: 'on_success', leftOut: job(all, 'manual').steps[0]!.notRunBecause, manual: true },
+    { name: 'b', workflow: all[0]!.pipeline, needs: ['a'], runWhen: 'on_success' },
   ]);
   const drone = compileText({ file: '.drone.yml', text: 'kind: pipeline\nname: one\nsteps:\n  - name: s\n    image: x\n    commands: [x]\n---\nkind: pipeline\nname: two\ndepends_on: [one]\nsteps:\n  - name: s\n    image: x\n    commands: [x]\n' }, opts);
   assert.deepEqual(planGraph(drone).map((j) => [j.name, j.needs]), [['one', []], ['two', ['one']]]);

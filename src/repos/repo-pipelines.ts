@@ -66,7 +66,7 @@ export class RepoPipelines {
   async start(repo: RepoRecord, trigger: PipelineTrigger, restart?: Restart): Promise<Started> {
     const { mirror } = this.deps;
     if (trigger.cause === 'poll' && (await this.deps.sink.made(repo.name, trigger.ref, trigger.commit))) return { created: false, reason: `a pipeline of ${trigger.commit.slice(0, 12)} on ${trigger.ref} was made already` };
-    const source = { url: repo.url, credential: repo.credential };
+    const source = { url: repo.url, credential: repo.credential, sshKey: repo.sshKey };
     const base = trigger.pullRequest ? trigger.pullRequest.targetBranch : repo.defaultBranch;
     const refs = [...new Set([trigger.ref, `refs/heads/${base}`])];
     // The base branch may not exist yet (a first push to a new repository): only the ref is needed.

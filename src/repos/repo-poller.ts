@@ -102,7 +102,7 @@ export class RepoPoller {
     if (!(await this.opts.repos.claimPoll(repo.name, repo.nextPollAt, next))) return;
     let refs: Record<string, string>;
     try {
-      refs = isLocalRepo(repo.url) ? localRefs(repo.url) : await remoteRefs({ url: repo.url, credential: repo.credential }, this.opts.gitEnv);
+      refs = isLocalRepo(repo.url) ? localRefs(repo.url) : await remoteRefs({ url: repo.url, credential: repo.credential, sshKey: repo.sshKey }, this.opts.gitEnv);
     } catch (err) {
       const failures = repo.pollFailures + 1;
       const backoff = backoffDelay(failures, { base: interval, max: Math.max(interval, (this.opts.maxBackoffS ?? 600) * 1000), maxDoublings: 10 });

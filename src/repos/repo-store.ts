@@ -20,6 +20,8 @@ export interface RepoRecord {
   /** Without credentials: those are `credential`, sealed in the store. */
   url: string;
   credential: GitCredential | null;
+  /** An ssh:// repository's deploy key (a private key), sealed in the store. */
+  sshKey: string | null;
   defaultBranch: string;
   /** The pipeline file or folder to read; null: the first of the conventional names that exists. */
   configPath: string | null;
@@ -39,7 +41,7 @@ export interface RepoRecord {
   createdAt: number;
 }
 
-export type RepoChanges = Partial<Pick<RepoRecord, 'defaultBranch' | 'configPath' | 'trusted' | 'timeoutS' | 'forge' | 'forgeToken' | 'pollIntervalS' | 'webhookSecret' | 'credential' | 'autoCancel'>>;
+export type RepoChanges = Partial<Pick<RepoRecord, 'defaultBranch' | 'configPath' | 'trusted' | 'timeoutS' | 'forge' | 'forgeToken' | 'pollIntervalS' | 'webhookSecret' | 'credential' | 'autoCancel' | 'sshKey'>>;
 
 /** What the poll of a repository last saw, and how it went. */
 export interface PollState {
@@ -64,6 +66,7 @@ const context = {
   credential: (repo: string) => `repo-credential:${repo}`,
   webhook: (repo: string) => `repo-webhook:${repo}`,
   forgeToken: (repo: string) => `repo-forge-token:${repo}`,
+  sshKey: (repo: string) => `repo-ssh-key:${repo}`,
 };
 
 function toRepo(r: Row, box: SecretBox): RepoRecord {
@@ -73,6 +76,7 @@ function toRepo(r: Row, box: SecretBox): RepoRecord {
     name,
     url: String(r.url),
     credential: credential === null ? null : (JSON.parse(credential) as GitCredential),
+    sshKey: box.revealOrNull(r.ssh_key as string | null | undefined, context.sshKey(name)),
     defaultBranch: String(r.default_branch),
     configPath: (r.config_path as string | null) ?? null,
     trusted: Number(r.trusted) === 1,
@@ -99,8 +103,8 @@ export class RepoStore {
   /** False when a repository of that name is there already. */
   async add(repo: Omit<RepoRecord, 'createdAt'>): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO repos (name, url, credential, default_branch, config_path, trusted, timeout_s, webhook_secret, forge, forge_token, poll_interval_s, next_number, created_at, auto_cancel)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      `INSERT INTO repos (name, url, credential, default_branch, config_path, trusted, timeout_s, webhook_secret, forge, forge_token, poll_interval_s, next_number, created_at, auto_cancel, ssh_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14) ON CONFLICT (name) DO NOTHING RETURNING name`,
       [
         repo.name,
         repo.url,
@@ -115,6 +119,7 @@ export class RepoStore {
         repo.pollIntervalS,
         Date.now(),
         repo.autoCancel ? 1 : 0,
+        this.box.sealOrNull(repo.sshKey, context.sshKey(repo.name)),
       ],
     );
     return rows.length === 1;
@@ -144,6 +149,7 @@ export class RepoStore {
     if (changes.forgeToken !== undefined) set('forge_token', this.box.sealOrNull(changes.forgeToken, context.forgeToken(name)));
     if (changes.pollIntervalS !== undefined) set('poll_interval_s', changes.pollIntervalS);
     if (changes.autoCancel !== undefined) set('auto_cancel', changes.autoCancel ? 1 : 0);
+    if (changes.sshKey !== undefined) set('ssh_key', this.box.sealOrNull(changes.sshKey, context.sshKey(name)));
     if (changes.webhookSecret !== undefined) set('webhook_secret', this.box.seal(changes.webhookSecret, context.webhook(name)));
     if (changes.credential !== undefined) set('credential', changes.credential ? this.box.seal(JSON.stringify(changes.credential), context.credential(name)) : null);
     if (sets.length) await this.db.query(`UPDATE repos SET ${sets.join(', ')} WHERE name = $1`, values);

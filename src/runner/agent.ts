@@ -214,12 +214,14 @@ export class RunnerAgent {
   }
 
   /** The job's commit in a directory of its own (removed when the job ends), timed in its log. */
-  private async checkout(repo: RepoRun, shipper: LogShipper): Promise<string> {
+  private async checkout(repo: RepoRun, shipper: LogShipper, token?: LeasedJobToken): Promise<string> {
     this.checkouts ??= new RepoCheckouts(this.opts.repoCacheDir ?? join(tmpdir(), `nestor-mirrors-${process.getuid?.() ?? 'user'}`), this.opts.gitEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' });
     const dir = mkdtempSync(join(tmpdir(), 'nestor-checkout-'));
     const started = Date.now();
     try {
-      await this.checkouts.checkout(repo, dir);
+      // Through the server, with the job's token: the runner needs no credential of the forge.
+      const from = token ? { url: `${this.opts.server.replace(/\/+$/, '')}/git/${repo.repo}.git`, credential: { username: 'nestor', password: token.value } } : undefined;
+      await this.checkouts.checkout(repo, dir, from);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -323,7 +325,7 @@ export class RunnerAgent {
     let sourceDir: string | undefined;
     try {
       // A repository's job: its commit from this runner's mirror, compiled as the server did.
-      if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper);
+      if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper, job.token);
       const { secrets, secretVariables, variables } = jobSecrets(job);
       for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
       const all = sourceDir && job.spec.repo

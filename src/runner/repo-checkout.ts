@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { NestorError } from '../errors.ts';
 import { RepositoryCache } from '../gitops/git.ts';
 import type { RepoRun } from '../repos/repo-run.ts';
+import type { RepoSource } from '../gitops/repo-url.ts';
 import { redactUrls } from '../secrets/redact.ts';
 
 const run = promisify(execFile);
@@ -27,9 +28,14 @@ export class RepoCheckouts {
     this.env = env;
   }
 
-  /** Writes the run's commit, as a Git work tree on its branch (or detached), into `dir`. */
-  async checkout(repo: RepoRun, dir: string, depth = CHECKOUT_DEPTH): Promise<void> {
-    await this.mirrors.fetchRefs({ url: repo.url, credential: null }, [repo.ref]);
+  /**
+   * Writes the run's commit, as a Git work tree on its branch (or detached), into `dir`.
+   * `from` is where the mirror fetches: the server's Git endpoint with the job's token, so a
+   * runner holds no credential of the forge; absent, the repository's URL.
+   */
+  async checkout(repo: RepoRun, dir: string, from?: RepoSource, depth = CHECKOUT_DEPTH): Promise<void> {
+    // A later job of the same pipeline finds its commit in the mirror already: no fetch at all.
+    if (!(await this.mirrors.hasCommit(repo.url, repo.commit))) await this.mirrors.fetchRefs({ url: repo.url, credential: null }, [repo.ref], from);
     if (!(await this.mirrors.hasCommit(repo.url, repo.commit))) {
       throw new NestorError('NESTOR_GIT_COMMIT_MISSING', `${redactUrls(repo.url)} no longer has commit ${repo.commit.slice(0, 12)} on ${repo.ref}`, 'It was force-pushed away: run the pipeline again on the new commit.');
     }

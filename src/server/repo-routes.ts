@@ -66,6 +66,8 @@ export const addRepoBody = z.strictObject({
   url: z.string().min(1).max(2048),
   name: REPO_NAME.optional(),
   credentials: z.strictObject({ username: z.string().min(1).max(1024), password: z.string().max(8192) }).optional(),
+  /** An ssh:// repository's deploy key (its private key): required for ssh, the server's own keys are never used. */
+  ssh_key: z.string().min(1).max(16_384).regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key (OpenSSH or PEM)').optional(),
   default_branch: repoSettings.default_branch.default('main'),
   config_path: repoSettings.config_path.optional(),
   trusted: repoSettings.trusted.default(false),
@@ -99,6 +101,7 @@ function publicRepo(r: RepoRecord & PollState) {
     name: r.name,
     url: redactUrls(r.url),
     credentials: r.credential !== null,
+    deploy_key: r.sshKey !== null,
     default_branch: r.defaultBranch,
     config_path: r.configPath,
     trusted: r.trusted,
@@ -158,6 +161,9 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     // A local repository is a path on the server's own disk, and trust lowers isolation: the admin's.
     if (isLocalRepo(split.url)) requireAdmin(req, 'add a repository from the server\'s own disk (file:// or a path)', 'Serve it from a forge (https:// or ssh://).');
     if (body.trusted) requireAdmin(req, 'mark a repository trusted', 'Add it untrusted: its jobs run in a user namespace, which most pipelines need no more than.');
+    const ssh = /^ssh:\/\//.test(split.url) || /^[\w.-]+@[\w.-]+:/.test(split.url);
+    if (ssh && !body.ssh_key) throw new NestorError('NESTOR_REPO_DEPLOY_KEY_NEEDED', `${redactUrls(split.url)} is reached over ssh, and no deploy key was given`, 'Give the repository a deploy key of its own (read-only on the forge): nestor repos add URL --ssh-key FILE. Nestor never uses the server\'s own ssh keys for a repository.');
+    if (!ssh && body.ssh_key) throw new NestorError('NESTOR_REPO_CREDENTIALS_UNUSED', 'A deploy key was given for a repository not reached over ssh', 'Give an ssh:// URL with --ssh-key, or credentials for https.');
     const name = body.name ?? repoNameOf(split.url);
     if (!name) throw new NestorError('NESTOR_BAD_REQUEST', `Cannot make a repository name (owner/name) of ${redactUrls(split.url)}`, 'Give one with --name owner/name.');
     const webhookSecret = randomBytes(24).toString('base64url');
@@ -165,6 +171,7 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       name,
       url: split.url,
       credential: body.credentials ?? split.credential,
+      sshKey: body.ssh_key ?? null,
       defaultBranch: body.default_branch,
       configPath: body.config_path ?? null,
       trusted: body.trusted,

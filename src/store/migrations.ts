@@ -258,6 +258,8 @@ export const MIGRATIONS: string[] = [
   // index is the guard when two servers lease at once; the lease itself skips a busy group.
   `ALTER TABLE jobs ADD COLUMN resource_group TEXT`,
   `CREATE UNIQUE INDEX jobs_one_running_per_group ON jobs (resource_group) WHERE status = 'running' AND resource_group IS NOT NULL`,
+  // An ssh:// repository's own deploy key, sealed: the server's own keys are never used for it.
+  `ALTER TABLE repos ADD COLUMN ssh_key TEXT`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { NestorError } from '../../errors.ts';
 import { action } from '../action.ts';
@@ -95,8 +96,9 @@ export function registerReposCommands(program: Command): void {
     .description('connect a repository: its pipelines run on every push, tag and pull request')
     .option('--name <owner/name>', 'its name on this server (default: the last two parts of the URL)')
     .option('--trusted', 'let its jobs ask for privileged steps, host volumes and socket mode (admin only)')
-    .action(action(async (out: Output, url: string, flags: RepoFlags) => {
-      const r = await call<Repo>(flags, 'POST', '/api/repos', { url, ...(flags.name ? { name: flags.name } : {}), ...settingsOf(flags) });
+    .option('--ssh-key <file>', 'an ssh:// repository\'s deploy key (its private key; kept sealed, never the server\'s own)')
+    .action(action(async (out: Output, url: string, flags: RepoFlags & { sshKey?: string }) => {
+      const r = await call<Repo>(flags, 'POST', '/api/repos', { url, ...(flags.name ? { name: flags.name } : {}), ...(flags.sshKey ? { ssh_key: readFileSync(flags.sshKey, 'utf8') } : {}), ...settingsOf(flags) });
       out.result(r);
       out.line(`${out.mark(true)} ${describe(out, r)}`);
       webhookLines(out, flags, r);
