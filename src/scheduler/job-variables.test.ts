@@ -16,6 +16,8 @@ test('a GitLab job has every secret as a variable, over the file\'s own of that 
   const drone = withSecretVariables(plan([step('build', { NESTOR_SERVER_URL: 'mine' }, [{ name: 'DEPLOY_KEY', env: 'KEY' }])]), secrets, ['CI_JOB_TOKEN'], { NESTOR_SERVER_URL: 'http://s' });
   assert.deepEqual(drone.steps[0]!.secrets, [{ name: 'DEPLOY_KEY', env: 'KEY' }, { name: 'CI_JOB_TOKEN', env: 'CI_JOB_TOKEN' }]);
   assert.equal(drone.steps[0]!.environment.NESTOR_SERVER_URL, 'mine', 'a plain variable fills in, never overrides');
+  const pulling = plan([{ ...step('b'), recorded: { imagePull: [{ name: 'DOCKER_AUTH_CONFIG', variable: true, optional: true }] } }], true);
+  assert.deepEqual(withSecretVariables(pulling, { DOCKER_AUTH_CONFIG: '{}', KEY: 'k-1' }, []).steps[0]!.secrets, [{ name: 'KEY', env: 'KEY' }], 'a pull secret stays the pulls\' alone');
   const none = plan([step('a')]);
   assert.equal(withSecretVariables(none, {}, ['CI_JOB_TOKEN']), none, 'nothing to add: the plan as it is');
 });

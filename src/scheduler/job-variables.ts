@@ -9,7 +9,10 @@ import type { JobPlan, PlanContainer } from '../pipeline/plan.ts';
  * set only where the file sets no variable of that name.
  */
 export function withSecretVariables(plan: JobPlan, secrets: Record<string, string>, always: string[], variables: Record<string, string> = {}): JobPlan {
-  const names = [...new Set([...always, ...(plan.secretsAsVariables ? Object.keys(secrets) : [])])].filter((n) => secrets[n] !== undefined);
+  // A pull secret given to the run (GitLab's DOCKER_AUTH_CONFIG) is for the pulls, never a container's.
+  const pulls = new Set(plan.steps.flatMap((s) => s.recorded?.imagePull ?? []).map((p) => p.name));
+  const asVariables = plan.secretsAsVariables ? Object.keys(secrets).filter((n) => !pulls.has(n)) : [];
+  const names = [...new Set([...always, ...asVariables])].filter((n) => secrets[n] !== undefined);
   if (!names.length && !Object.keys(variables).length) return plan;
   const add = <C extends PlanContainer>(c: C): C => {
     const listed = new Set(c.secrets.map((s) => s.env));
