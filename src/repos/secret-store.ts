@@ -103,16 +103,25 @@ export class SecretStore {
    * widened by a server-wide one it hides.
    */
   async forPipeline(repo: string, trigger: Pick<PipelineTrigger, 'event' | 'branch' | 'pullRequest'>): Promise<{ values: Record<string, string>; withheld: { name: string; why: string }[] }> {
+    const values: Record<string, string> = {};
+    const withheld: { name: string; why: string }[] = [];
+    for (const { name, row, why } of await this.decide(repo, trigger)) {
+      if (why) withheld.push({ name, why });
+      else values[name] = this.box.reveal(String(row.value), this.context(String(row.scope), name));
+    }
+    return { values, withheld };
+  }
+
+  /** The names of the secrets a pipeline with this trigger gets, opening none (for its compile). */
+  async namesFor(repo: string, trigger: Pick<PipelineTrigger, 'event' | 'branch' | 'pullRequest'>): Promise<string[]> {
+    return (await this.decide(repo, trigger)).filter((d) => !d.why).map((d) => d.name);
+  }
+
+  /** Each secret the repository's pipelines see (its own over the server's of a name), with why this trigger is refused it. */
+  private async decide(repo: string, trigger: Pick<PipelineTrigger, 'event' | 'branch' | 'pullRequest'>): Promise<{ name: string; row: Row; why: string | undefined }[]> {
     const rows = await this.db.query('SELECT * FROM secrets WHERE scope = $1 OR scope = $2', ['', repo]);
     const chosen = new Map<string, Row>();
     for (const r of rows) if (String(r.scope) === repo || !chosen.has(String(r.name))) chosen.set(String(r.name), r);
-    const values: Record<string, string> = {};
-    const withheld: { name: string; why: string }[] = [];
-    for (const [name, r] of [...chosen].sort(([a], [b]) => a.localeCompare(b))) {
-      const why = secretRefusal(toInfo(r), trigger);
-      if (why) withheld.push({ name, why });
-      else values[name] = this.box.reveal(String(r.value), this.context(String(r.scope), name));
-    }
-    return { values, withheld };
+    return [...chosen].sort(([a], [b]) => a.localeCompare(b)).map(([name, row]) => ({ name, row, why: secretRefusal(toInfo(row), trigger) }));
   }
 }

@@ -66,7 +66,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
   const secrets = new SecretStore(store.db, box);
   const tokens = new JobTokens(box, store);
   const mirror = new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv);
-  const secretNames = async (repo: string, trigger: PipelineTrigger) => Object.keys((await secrets.forPipeline(repo, trigger)).values);
+  const secretNames = (repo: string, trigger: PipelineTrigger) => secrets.namesFor(repo, trigger);
   const pipelines = new RepoPipelines({ mirror, compile: compileCheckout, sink, workDir, log: opts.logger, crons, secretNames, ...(opts.now ? { now: opts.now } : {}) });
   /** A repository's job is given, with its lease, the secrets its trigger may have and its own token. */
   const leaseExtras = async (job: Job): Promise<Record<string, unknown>> => {
