@@ -58,6 +58,7 @@ export async function up(out: Output, flags: Flags): Promise<number> {
     let code: number = EXIT.ok;
     if (flags.demo) {
       const { name, spec } = await compileSubmission({ ...DEMO_JOB, labels: [], file: '.nestor.yml', retry: { policy: 'retry', max_attempts: 3 } });
+      life.check(); // stopped while compiling: no demo job that nothing will run
       const job = await server.store.createJob({ name, spec });
       out.progress(`demo job ${job.id} submitted; follow it with:`);
       out.progress(`  ${followCommand(server, job.id)}`);

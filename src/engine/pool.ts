@@ -15,7 +15,8 @@ export interface PoolOptions {
    * Readies a new engine further before it joins the pool (e.g. starts a job's first
    * container ahead). A failure is reported as an `error` event; the engine is used anyway.
    */
-  prepare?: (engine: NestedEngine) => Promise<void>;
+  /** Readies a started engine before it is handed out; `signal` aborts when the pool closes. */
+  prepare?: (engine: NestedEngine, signal: AbortSignal) => Promise<void>;
   /**
    * A ready engine unused for this long is frozen until it is acquired (default 5 s; 0: never).
    * A warm engine's dockerd and containerd wake many times a second even when idle.
@@ -80,7 +81,7 @@ export class EnginePool extends EventEmitter {
    * A ready engine at once; else the next of those already starting (a second cold start beside
    * it would only make both slower on a busy host); else one started cold for this caller.
    */
-  async acquire(): Promise<NestedEngine> {
+  async acquire(signal?: AbortSignal): Promise<NestedEngine> {
     if (this.closed) throw closedError();
     const engine = this.ready.shift();
     this.refill();
@@ -95,13 +96,20 @@ export class EnginePool extends EventEmitter {
         // A frozen engine that cannot be thawed is no use to anyone: the job gets another.
         this.reportError(err);
         void engine.destroy().catch(() => undefined);
-        return this.acquire();
+        return this.acquire(signal);
       }
     }
     if (this.starting > this.waiters.length) {
       const waiter = Promise.withResolvers<NestedEngine>();
       this.waiters.push(waiter);
-      return waiter.promise;
+      // A caller that gives up stops waiting at once; the engine it waited for stays warm for the next.
+      const giveUp = () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        waiter.reject(signal?.reason ?? new Error('stopped waiting for an engine'));
+      };
+      signal?.addEventListener('abort', giveUp, { once: true });
+      return waiter.promise.finally(() => signal?.removeEventListener('abort', giveUp));
     }
     return this.make(this.options.engine);
   }
@@ -163,7 +171,9 @@ export class EnginePool extends EventEmitter {
           if (!engine) return;
           this.consecutiveFailures = 0;
           if (this.closed) return engine.destroy();
-          await this.options.prepare?.(engine).catch((err: unknown) => this.reportError(err));
+          await this.options.prepare?.(engine, this.closing.signal).catch((err: unknown) => {
+            if (!this.closed) this.reportError(err); // stopped by close: not a failure
+          });
           if (this.closed) return engine.destroy();
           this.emit('ready', engine);
           const waiter = this.waiters.shift();

@@ -81,7 +81,9 @@ export class DockerBackend implements Backend<DockerJob> {
     const startedAt = Date.now();
     const spec = withRunnerVolumes(asked, this.settings.volumes);
     const id = `nestor-job-${randomBytes(4).toString('hex')}`;
-    const engine = await this.engines.acquire(spec);
+    const engine = await this.engines.acquire(spec, opts.signal).catch((err: unknown) => {
+      throw opts.signal.aborted ? new SetupCancelledError() : err;
+    });
     // Cancelling removes the engine at once: whatever the set-up waits on fails fast.
     const onAbort = () => void this.engines.release(engine).catch(() => undefined);
     if (opts.signal.aborted) {

@@ -16,7 +16,8 @@ import { pullInto } from '../../engine/images/supply.ts';
 
 /** Where the Docker backend gets each job's engine, and what becomes of it after the job. */
 export interface EngineSource {
-  acquire(spec: JobSpec): Promise<NestedEngine>;
+  /** An engine for the job; `signal` lets a cancelled job stop waiting for a warm one. */
+  acquire(spec: JobSpec, signal?: AbortSignal): Promise<NestedEngine>;
   /** The job is done with it: a source's own engines are destroyed, with everything in them. */
   release(engine: NestedEngine): Promise<void>;
   /** Warm engines ready for the next job. */
@@ -154,8 +155,9 @@ export function warmPool(s: EngineSettings, warm: WarmEngines): EngineSource {
   const pool = new EnginePool({
     size: warm.size,
     engine: { ...baseOptions(s), images: [BASE_ALIAS, LOCAL_CLI_IMAGE] },
-    prepare: async (engine) => {
-      for (const image of warm.images ?? []) if ((await imageExists(s.host.docker, image)) && !(await imageExists(engine.docker, image))) await pullInto(engine, image).catch(() => undefined);
+    prepare: async (engine, signal) => {
+      for (const image of warm.images ?? []) if ((await imageExists(s.host.docker, image)) && !(await imageExists(engine.docker, image))) await pullInto(engine, image, signal).catch(() => undefined);
+      signal.throwIfAborted();
       await prepareStepSlots(engine, warm.stepImage, warm.stepSlots);
       await prepareWarmContainers(engine, warm.containers ?? []);
     },
@@ -163,7 +165,7 @@ export function warmPool(s: EngineSettings, warm: WarmEngines): EngineSource {
   pool.on('error', (err: Error) => warm.onError?.(err));
   pool.on('ready', (engine: NestedEngine) => warm.onReady?.(engine));
   return {
-    acquire: () => pool.acquire(),
+    acquire: (_spec, signal) => pool.acquire(signal),
     release: (engine) => pool.release(engine),
     get available() {
       return pool.available;

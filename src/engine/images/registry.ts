@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { sleep } from '../../sleep.ts';
 import { NestorError } from '../../errors.ts';
-import { LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
+import { LABEL_CREATED, LABEL_PERSISTENT, nestorLabels } from '../labels.ts';
 import { firstPresent } from './local-images.ts';
 import { LOCAL_REGISTRY_IMAGE, OFFICIAL_REGISTRY_IMAGE } from './image-names.ts';
 
@@ -156,15 +156,24 @@ async function ensureRegistryContainer(
         if ((err as { statusCode?: number }).statusCode !== 409) throw err;
         continue; // another process made it first: look again
       }
-      if (made.files) await container.putArchive(made.files, { path: '/' });
-      await container.start();
+      try {
+        if (made.files) await container.putArchive(made.files, { path: '/' });
+        await container.start();
+      } catch (err) {
+        // Half made, it would have every later start wait for a start that never comes.
+        await container.remove({ force: true }).catch(() => undefined);
+        throw err;
+      }
       return container.inspect();
     }
     if (info.State.Running) return info;
     if (info.State.Status === 'created') {
-      // Another process is between its create and its start.
-      await waitUntilRunning(container, name);
-      return container.inspect();
+      // Another process is between its create and its start, or died there (killed, say):
+      // after a while the container is taken as abandoned and made again.
+      const age = Date.now() - Date.parse(info.Config.Labels?.[LABEL_CREATED] ?? '');
+      if ((Number.isFinite(age) && age < HALF_MADE_MS && (await waitUntilRunning(container, HALF_MADE_MS - age))) || (await isRunning(container))) return container.inspect();
+      await container.remove({ force: true }).catch(() => undefined);
+      continue;
     }
     await container.start().catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 304) throw err;
@@ -174,18 +183,27 @@ async function ensureRegistryContainer(
   throw new RegistryUnavailableError(`${name} kept being replaced by another process while this one started it`);
 }
 
-async function waitUntilRunning(container: Docker.Container, name: string, timeoutMs = 15_000): Promise<void> {
+/** How long a registry container may stay created and not started before it is taken as abandoned. */
+const HALF_MADE_MS = 15_000;
+
+async function isRunning(container: Docker.Container): Promise<boolean> {
+  return (await container.inspect().catch(() => undefined))?.State.Running === true;
+}
+
+/** Whether the container runs within `timeoutMs`, started by whoever made it (or by this process if it has stopped since). */
+async function waitUntilRunning(container: Docker.Container, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const info = await container.inspect().catch(() => undefined);
-    if (info?.State.Running) return;
-    if (info && info.State.Status !== 'created') {
+    if (!info) return false;
+    if (info.State.Running) return true;
+    if (info.State.Status !== 'created') {
       await container.start().catch(() => undefined);
       continue;
     }
     await sleep(100);
   }
-  throw new RegistryUnavailableError(`${name} was made by another process that never started it; remove it (docker rm -f ${name}) and try again`);
+  return false;
 }
 
 function tarOf(path: string, content: string): Promise<Buffer> {
@@ -196,19 +214,36 @@ function tarOf(path: string, content: string): Promise<Buffer> {
 }
 
 async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gateway: string; subnet: string | undefined }> {
-  let net = await docker.getNetwork(SUPPLY_NETWORK).inspect().catch(() => undefined);
+  let net = await onlySupplyNetwork(docker);
   if (!net) {
     await docker
       .createNetwork({ Name: SUPPLY_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: nestorLabels('network', { [LABEL_PERSISTENT]: 'true' }) })
       .catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 409) throw err;
       });
-    net = await docker.getNetwork(SUPPLY_NETWORK).inspect();
+    net = await onlySupplyNetwork(docker);
+    if (!net) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} was removed as soon as it was made`);
   }
-  const ipam = (net as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config?.[0];
+  const ipam = net.IPAM?.Config?.[0];
   const gateway = ipam?.Gateway;
   if (!gateway) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} has no gateway address`);
   return { name: SUPPLY_NETWORK, gateway, subnet: ipam?.Subnet };
+}
+
+type NetworkInfo = { Id: string; Name: string; Created?: string; IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } };
+
+/**
+ * The supply network, made one if several exist. Docker's duplicate check is not atomic: two
+ * Nestor processes starting at the same moment can each make a network of the name, after which
+ * every use of the name is refused as ambiguous. Every process keeps the oldest (ties broken by
+ * id, so all keep the same one) and removes the others, which nobody has joined yet.
+ */
+async function onlySupplyNetwork(docker: Docker): Promise<NetworkInfo | undefined> {
+  const found = ((await docker.listNetworks({ filters: JSON.stringify({ name: [SUPPLY_NETWORK] }) })) as NetworkInfo[]).filter((n) => n.Name === SUPPLY_NETWORK);
+  found.sort((a, b) => (a.Created ?? '').localeCompare(b.Created ?? '') || a.Id.localeCompare(b.Id));
+  const [kept, ...extra] = found;
+  for (const n of extra) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+  return kept;
 }
 
 async function waitForRegistry(url: string, authorization: string | undefined, timeoutMs = 10_000): Promise<void> {

@@ -166,7 +166,15 @@ function imageOf(url: string | undefined): string {
   return m ? `${m[1]!.replace(/^library\//, '')}${m[3]!.startsWith('sha256:') ? '@' : ':'}${m[3]}` : String(url);
 }
 
-export async function pullInto(engine: NestedEngine, image: string): Promise<void> {
-  const stream = await engine.docker.pull(image);
-  await consumeProgress(`pull of ${image} into ${engine.name}`, stream);
+/** Pulls `image` into the engine; an abort ends the pull where it is. */
+export async function pullInto(engine: NestedEngine, image: string, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  const stream = (await engine.docker.pull(image)) as NodeJS.ReadableStream & { destroy(err?: Error): void };
+  const stop = () => stream.destroy(new Error(`pull of ${image} into ${engine.name} stopped`));
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    await consumeProgress(`pull of ${image} into ${engine.name}`, stream);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
