@@ -25,6 +25,13 @@ ensure_postgres() {
     as_root pg_ctlcluster "$version" main start </dev/null
   fi
   psql_admin() { as_root su postgres -c "psql -v ON_ERROR_STOP=1 -qtAX -c \"$1\""; }
+  # The suite runs test files side by side, each with servers of its own (10 connections each
+  # at most): more than the default 100 connections may be open at once.
+  if [ "$(psql_admin "SHOW max_connections")" -lt 300 ]; then
+    say "raising PostgreSQL's max_connections to 300 …"
+    psql_admin "ALTER SYSTEM SET max_connections = 300" >/dev/null
+    as_root pg_ctlcluster "$version" main restart </dev/null
+  fi
   psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'nestor'" | grep -q 1 || psql_admin "CREATE ROLE nestor LOGIN PASSWORD 'nestor'"
   psql_admin "SELECT 1 FROM pg_database WHERE datname = 'nestor_test'" | grep -q 1 || psql_admin "CREATE DATABASE nestor_test OWNER nestor"
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { NESTOR } from '../helpers.ts';
+import { NESTOR, ownProcess } from '../helpers.ts';
 import { ADMIN, REGISTRATION, api } from './harness.ts';
 
 /**
@@ -53,6 +53,7 @@ export interface Proc {
 
 function start(args: string[], env: NodeJS.ProcessEnv): Proc {
   const child = spawn(NESTOR, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  ownProcess(child.pid);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
