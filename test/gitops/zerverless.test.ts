@@ -122,7 +122,7 @@ test('a functions port that is taken refuses the start, and nothing it began sta
     await assert.rejects(
       startServer({ port, host: '127.0.0.1', functionsPort: busy, dataDir: tempDir(), adminToken: ADMIN, logger: pino({ level: 'silent' }), gitops: { host, supply, buildWarm: 0, gitEnv: process.env } }),
       (err: Error & { code: string; hint: string }) => {
-        assert.equal(err.code, 'NESTOR_FUNCTIONS_PORT_UNAVAILABLE');
+        assert.equal(err.code, 'NESTOR_FUNCTIONS_PORT_UNAVAILABLE', err.stack);
         assert.match(err.message, new RegExp(`port ${busy}: .*EADDRINUSE`));
         assert.match(err.hint, /--functions-port/);
         return true;

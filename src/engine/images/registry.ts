@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import bcrypt from 'bcryptjs';
 import type Docker from 'dockerode';
@@ -215,20 +218,52 @@ function tarOf(path: string, content: string): Promise<Buffer> {
 
 async function ensureSupplyNetwork(docker: Docker): Promise<{ name: string; gateway: string; subnet: string | undefined }> {
   let net = await onlySupplyNetwork(docker);
-  if (!net) {
+  // Processes of this host make it one at a time: two made at once would both be kept for a
+  // moment, when every use of the name is refused as ambiguous.
+  if (!net) net = await withHostLock('supply-network', async () => {
+    const found = await onlySupplyNetwork(docker);
+    if (found) return found;
     await docker
       .createNetwork({ Name: SUPPLY_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: nestorLabels('network', { [LABEL_PERSISTENT]: 'true' }) })
       .catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 409) throw err;
       });
-    net = await onlySupplyNetwork(docker);
-    if (!net) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} was removed as soon as it was made`);
-  }
+    return onlySupplyNetwork(docker);
+  });
+  if (!net) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} was removed as soon as it was made`);
   const ipam = net.IPAM?.Config?.[0];
   const gateway = ipam?.Gateway;
   if (!gateway) throw new RegistryUnavailableError(`network ${SUPPLY_NETWORK} has no gateway address`);
   return { name: SUPPLY_NETWORK, gateway, subnet: ipam?.Subnet };
 }
+
+/**
+ * Runs `work` while holding a lock of this host's Nestor processes (a directory in the temporary
+ * directory, made atomically). One left by a process that died is taken after a while; past the
+ * wait, the work goes on without it rather than never.
+ */
+async function withHostLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), `nestor-${name}.lock`);
+  let held = false;
+  for (const deadline = Date.now() + LOCK_WAIT_MS; !held && Date.now() < deadline; ) {
+    try {
+      mkdirSync(lock);
+      held = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') break;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > LOCK_WAIT_MS) rmSync(lock, { recursive: true, force: true });
+      else await sleep(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    if (held) rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+const LOCK_WAIT_MS = 15_000;
 
 type NetworkInfo = { Id: string; Name: string; Created?: string; IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } };
 
