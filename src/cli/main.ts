@@ -11,6 +11,7 @@ import { registerAppsCommands } from './commands/apps.ts';
 import { registerReposCommands } from './commands/repos.ts';
 import { registerPipelinesCommands } from './commands/pipelines.ts';
 import { registerSecretsCommands } from './commands/secrets.ts';
+import { registerTargetsCommands } from './commands/targets.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { EXIT } from './output.ts';
@@ -37,6 +38,7 @@ registerAppsCommands(program);
 registerReposCommands(program);
 registerPipelinesCommands(program);
 registerSecretsCommands(program);
+registerTargetsCommands(program);
 registerJobsCommands(program);
 registerTokenCommands(program);
 

@@ -103,6 +103,7 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
           timeoutMs: (s.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000,
           ignoreFailure: s.ignoreFailure,
           detach: s.detach,
+          ...deployTargetOf(s, environment),
           ...(s.recorded ? { recorded: s.recorded } : {}),
           ...(s.execIn ? { execIn: s.execIn } : {}),
           ...(s.imageBuiltInJob ? { imageBuiltInJob: true } : {}),
@@ -129,10 +130,11 @@ export function compile(config: PipelineConfig, source: YamlSource, opts: Compil
     for (const n of hostNotices) if (!notices.some((k) => k.message === n.message)) notices.push(n);
     const volumes = [...new Set([...steps, ...services].flatMap((c) => c.mounts.flatMap((m) => (m.kind === 'volume' ? [m.name] : []))))];
     const volumeFolders = config.steps.filter((s) => selected.has(s.name)).flatMap((s) => s.volumeFolders ?? []);
+    const deployTargets = [...new Set(steps.filter((s) => !s.notRunBecause).flatMap((s) => (s.deployTarget ? [s.deployTarget] : [])))];
     // A step run inside another's container needs no image of its own.
     const images = [...new Set([...services.map((s) => s.image), ...steps.filter((s) => !s.notRunBecause && !s.execIn && !s.imageBuiltInJob).map((s) => s.image)])];
     for (const s of steps) if (!s.notRunBecause && s.image.includes('${')) problems.push({ position: at(config.steps.find((c) => c.name === s.name)!.at), message: `image "${s.image}" names a variable that is not set` });
-    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, ...(volumeFolders.length ? { volumeFolders } : {}), images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...(config.format === 'gitlab' ? { secretsAsVariables: true } : {}), ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
+    return { name, pipeline: config.name, matrix: axes, workspace: config.workspace, steps, services, volumes, ...(volumeFolders.length ? { volumeFolders } : {}), images, engineAliases, ...(plainEngine ? { plainEngine: true } : {}), ...(config.runnerLabels?.length ? { runnerLabels: config.runnerLabels } : {}), ...(config.title ? { title: config.title } : {}), copySource: !config.emptyWorkspace, ...(deployTargets.length ? { deployTargets } : {}), ...(config.format === 'gitlab' ? { secretsAsVariables: true } : {}), ...needsOf(config, source), notices, ...(config.github ? { github: config.github } : {}), ...(config.concurrency ? { concurrency: config.concurrency } : {}) };
   });
   throwProblems(problems, config.unsupported, plans.flatMap((p) => p.notices));
   return config.jobPerStep ? plans.flatMap((p) => jobsOfSteps(p, config, source)) : plans;
@@ -153,6 +155,16 @@ function needsOf(config: PipelineConfig, source: YamlSource): Pick<JobPlan, 'nee
   const outcomes = new Set(config.runsOn ?? config.when.flatMap((c) => c.status ?? []));
   const runWhen = outcomes.has('failure') ? (outcomes.has('success') ? 'always' : 'on_failure') : 'on_success';
   return { needs: config.dependsOn.map((d) => d.name), needsAt: config.dependsOn.map((d) => source.position(d.at)), runWhen };
+}
+
+/**
+ * The deploy target a step names: Nestor's `deploy:` key, or NESTOR_DEPLOY_TARGET in its
+ * environment, which every format can set (a Drone step's `environment`, a GitLab job's
+ * `variables`, a GitHub step's `env`).
+ */
+function deployTargetOf(s: StepConfig, environment: Record<string, string>): { deployTarget?: string } {
+  const name = s.deploy ?? environment.NESTOR_DEPLOY_TARGET;
+  return name ? { deployTarget: name } : {};
 }
 
 /** Why a step will not run, if it will not; naming a step with --step runs it regardless. */

@@ -91,6 +91,8 @@ export interface StepConfig {
   secrets: { name: string; env: string }[];
   privileged: boolean;
   volumes: VolumeRef[];
+  /** Nestor's `deploy:` key: the deploy target whose engine the step talks to. */
+  deploy?: string;
   networkMode?: string;
   workingDir?: string;
   /** Who the step runs as in its container (Drone's and Woodpecker's `user`). */

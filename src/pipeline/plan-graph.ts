@@ -23,6 +23,8 @@ export interface PlannedJob {
   workflow: string;
   /** Left out until someone starts it (GitLab's `when: manual`). */
   manual?: boolean;
+  /** The deploy targets its steps name: the server gives those it allows with the lease. */
+  deployTargets?: string[];
 }
 
 /**
@@ -41,7 +43,7 @@ export function planGraph(plans: JobPlan[]): PlannedJob[] {
       ...(plan.after ?? []).map((a) => a.job),
     ].filter((n, i, all) => !leftOut.has(n) && all.indexOf(n) === i);
     const why = leftOut.get(plan.name);
-    return { name: plan.name, workflow: plan.pipeline, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}), ...resourceGroupOf(plan), ...(plan.steps.some((s) => s.recorded?.manual) ? { manual: true } : {}) };
+    return { name: plan.name, workflow: plan.pipeline, needs, runWhen: plan.runWhen ?? 'on_success', ...(plan.runnerLabels?.length ? { labels: plan.runnerLabels } : {}), ...(why !== undefined ? { leftOut: why } : {}), ...(plan.concurrency ? { concurrency: plan.concurrency } : {}), ...(plan.github?.triggers?.schedules.length ? { schedules: plan.github.triggers.schedules } : {}), ...(plan.steps.some((s) => s.recorded?.interruptible) ? { interruptible: true } : {}), ...resourceGroupOf(plan), ...(plan.steps.some((s) => s.recorded?.manual) ? { manual: true } : {}), ...(plan.deployTargets?.length ? { deployTargets: plan.deployTargets } : {}) };
   });
 }
 

@@ -97,6 +97,12 @@ export interface PlanContainer {
 }
 
 export interface PlanStep extends PlanContainer {
+  /**
+   * The deploy target (defined by the server's admin) whose Docker engine the step's client is
+   * pointed at instead of the job's: Nestor's `deploy:` key, or NESTOR_DEPLOY_TARGET in any
+   * format's environment. The runner gives the address; the target's credentials stay its own.
+   */
+  deployTarget?: string;
   dependsOn: string[];
   /** Which outcome of the job so far lets it run. */
   runOn: ('success' | 'failure')[];
@@ -172,6 +178,8 @@ export interface JobPlan {
   title?: string;
   /** Whether the source is copied into the workspace before the first step. */
   copySource: boolean;
+  /** The deploy targets its steps name (`PlanStep.deployTarget`), which the server gives at lease if it allows. */
+  deployTargets?: string[];
   /** The run's secrets are variables of each of its containers, as GitLab gives a project's CI/CD variables. */
   secretsAsVariables?: boolean;
   /**

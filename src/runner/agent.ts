@@ -16,6 +16,8 @@ import type { JobPlan } from '../pipeline/plan.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
+import { closeAll, openJobTargets, withDeployTargets, type LeasedTargets } from './deploy-steps.ts';
+import type { DeployGateway } from './deploy-gateway.ts';
 import { runPlans, type EarlierJobs } from './run-plans.ts';
 import { DEFAULT_STEP_IMAGE, DEFAULT_STEP_SLOTS } from '../config.ts';
 import type { EngineImages } from '../engine/images/local-images.ts';
@@ -91,7 +93,7 @@ interface LeasedJob {
     secrets?: Record<string, string>;
     secrets_withheld?: { name: string; why: string }[];
     token?: LeasedJobToken;
-  };
+  } & LeasedTargets;
   lease: { token: string; expires_at: number; lease_ms: number };
 }
 
@@ -323,6 +325,7 @@ export class RunnerAgent {
     let error: string | undefined;
     let engineMs: number | undefined;
     let sourceDir: string | undefined;
+    let gateways: DeployGateway[] = [];
     try {
       // A repository's job: its commit from this runner's mirror, compiled as the server did.
       if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper, job.token);
@@ -332,7 +335,11 @@ export class RunnerAgent {
         ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}), ...(job.spec.played && job.spec.job ? { only: [job.spec.job] } : {}) }, sourceDir)
         // As jobPlansOf compiles it, with the runner's platform images.
         : compileText(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, event: 'push', ...this.platformsFact() });
-      const plans = jobOfPipeline(all, job.spec.job);
+      const note = (text: string) => shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text });
+      const compiled = jobOfPipeline(all, job.spec.job);
+      gateways = await openJobTargets(compiled, job, this.opts.supply?.registry.gateway, note);
+      for (const g of gateways) note(`deploy target ${g.name} is reached through this runner at ${g.dockerHost}; its credentials stay with the runner`);
+      const plans = withDeployTargets(compiled, gateways);
       const earlier = earlierOf(all, job.needs);
       results = await runPlans(plans, {
         backend: this.backend,
@@ -365,6 +372,7 @@ export class RunnerAgent {
       clearInterval(flusher);
       clearInterval(heartbeat);
       clearTimeout(deadline);
+      await closeAll(gateways);
       if (sourceDir) rmSync(sourceDir, { recursive: true, force: true });
     }
     if (timedOut) error = `timed out after ${Math.round(timeoutS! / 60)} min (the repository's timeout)`;

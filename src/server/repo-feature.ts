@@ -18,6 +18,7 @@ import type { RepoRoutesDeps } from './repo-routes.ts';
 import type { Store } from './store/store.ts';
 import { compileCheckout } from './submission.ts';
 import { SecretStore } from '../repos/secret-store.ts';
+import { DeployTargets } from '../repos/deploy-targets.ts';
 import { supersedeReason } from '../repos/supersede.ts';
 import { RepoMembers } from '../repos/repo-members.ts';
 import { JobTokens } from './job-tokens.ts';
@@ -64,6 +65,7 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
   const crons = new CronStore(store.db);
   const members = new RepoMembers(store.db);
   const secrets = new SecretStore(store.db, box);
+  const targets = new DeployTargets(store.db, box);
   const tokens = new JobTokens(box, store);
   const mirror = new RepositoryCache(join(opts.dataDir, 'mirrors'), opts.gitEnv);
   const secretNames = (repo: string, trigger: PipelineTrigger) => secrets.namesFor(repo, trigger);
@@ -82,7 +84,13 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
       DRONE_NETRC_MACHINE: machine,
       DRONE_NETRC_USERNAME: 'nestor',
     };
-    return { secrets: given.values, ...(given.withheld.length ? { secrets_withheld: given.withheld } : {}), token: { value: tokens.issue(job), variables } };
+    const deploy = job.spec.deployTargets?.length ? await targets.forJob(job.spec.deployTargets, job.repo, job.trigger) : undefined;
+    return {
+      secrets: given.values,
+      ...(given.withheld.length ? { secrets_withheld: given.withheld } : {}),
+      token: { value: tokens.issue(job), variables },
+      ...(deploy ? { deploy_targets: deploy.granted, ...(deploy.refused.length ? { deploy_refused: deploy.refused } : {}) } : {}),
+    };
   };
   let forge: PipelineStatuses | undefined;
   /** Emits 'pipeline' with a pipeline's id whenever it may have changed (for GET /api/events). */
@@ -136,5 +144,5 @@ export function repoFeature(store: Store, box: SecretBox, opts: { dataDir: strin
     onRepoChanged: () => poller?.nudge(),
     onCronsChanged: () => void scheduler?.nudge(),
   };
-  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, tokens, mirror, repos, changes, members };
+  return { routes, pipelineChanged, jobChanged, startWatching, leaseExtras, secrets, targets, tokens, mirror, repos, changes, members };
 }

@@ -15,6 +15,7 @@ import { StatusReporter } from '../repos/forge-status.ts';
 import type { Backoff } from '../backoff.ts';
 import { errorMessage } from '../errors.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
+import { registerDeployTargetRoutes } from './deploy-target-routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import { AuditLog, registerAudit } from './audit.ts';
 import { registerRoleCheck, requireRole } from './repo-access.ts';
@@ -86,9 +87,27 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   secureDataDir(cfg.dataDir, cfg.databaseUrl ? {} : { database: 'nestor.db' });
   const store = await Store.open(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { file: join(cfg.dataDir, 'nestor.db') });
   store.onProblem = (what, err) => logger.warn({ err }, what);
+  // What has started, stopped again if a later part of the start fails: a failed start leaves
+  // nothing running (a port, the GitOps controller, the store's connections).
+  const started: (() => Promise<unknown>)[] = [() => store.close()];
+  try {
+    return await startOnStore(cfg, { store, logger, leaseMs, host, limits }, started);
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The server's parts on its open store; each part started is added to `started`. */
+async function startOnStore(
+  cfg: ServerConfig,
+  { store, logger, leaseMs, host, limits }: { store: Store; logger: Logger; leaseMs: number; host: string; limits: ReturnType<typeof httpLimits> },
+  started: (() => Promise<unknown>)[],
+): Promise<RunningServer> {
   const generated = await bootstrapTokens(store, cfg);
   const box = cfg.gitops?.secrets ?? (await openSecrets(store.db, cfg.dataDir, cfg.secretKey ?? cfg.gitops?.secretKey, logger));
   const gitops = cfg.gitops ? await startGitops(store, { ...cfg.gitops, secrets: box }, cfg.dataDir, logger) : undefined;
+  if (gitops) started.push(() => gitops.close());
   // Artifacts of pipelines' jobs, in this server's data directory (servers sharing one database
   // each keep their own: a pipeline's jobs then go through one server).
   const artifacts = new LocalArtifactStore(join(cfg.dataDir, 'artifacts'));
@@ -104,6 +123,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   registerRoleCheck(app, repoParts.members);
   await registerRepoRoutes(app, { ...repoParts.routes, onPipeline, offlineMs: Math.max(3 * leaseMs, 10_000) });
   await registerSecretRoutes(app, { secrets: repoParts.secrets, repos: repoParts.repos });
+  await registerDeployTargetRoutes(app, { targets: repoParts.targets });
   await registerGitRoutes(app, { store, repos: repoParts.repos, tokens: repoParts.tokens, mirror: repoParts.mirror, gitEnv: cfg.gitEnv ?? DEFAULT_GIT_ENV, members: repoParts.members });
   await registerPipelineArtifactRoutes(app, { store, tokens: repoParts.tokens, artifacts, members: repoParts.members });
   await registerPipelineEventRoutes(app, { store, changes: repoParts.changes, members: repoParts.members });
@@ -112,30 +132,18 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   applyHttpLimits(app.server, limits);
   // Submissions are compiled on threads of their own while this server runs.
   const releaseCompiler = holdCompiler();
-  try {
-    await app.listen({ port: cfg.port, host });
-  } catch (err) {
-    await releaseCompiler();
-    throw err;
-  }
+  started.push(releaseCompiler, () => app.close());
+  await app.listen({ port: cfg.port, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   publicUrl ||= `http://${urlHost(host)}:${port}`;
   let functions: Awaited<ReturnType<typeof startFunctionsListener>> | undefined;
   if (cfg.functionsPort !== undefined && !gitops) logger.warn({ functionsPort: cfg.functionsPort }, 'no functions port: GitOps and functions are off on this server');
   if (cfg.functionsPort !== undefined && gitops) {
-    try {
-      functions = await startFunctionsListener(gitops.gateway, { port: cfg.functionsPort, host, logger });
-      // Set once it listens: its timeouts hold, checked on Node's own interval.
-      applyHttpLimits(functions.app.server, limits);
-    } catch (err) {
-      // A start that fails leaves nothing behind: not the API's port, not a function container.
-      await app.close();
-      await releaseCompiler();
-      await gitops.close();
-      await store.close();
-      throw err;
-    }
+    // A start that fails here leaves nothing behind either: not the API's port, not a function container.
+    functions = await startFunctionsListener(gitops.gateway, { port: cfg.functionsPort, host, logger });
+    // Set once it listens: its timeouts hold, checked on Node's own interval.
+    applyHttpLimits(functions.app.server, limits);
     logger.info({ functionsUrl: functions.url }, 'functions served at /NAMESPACE/PATH');
   }
 

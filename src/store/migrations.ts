@@ -260,6 +260,17 @@ export const MIGRATIONS: string[] = [
   `CREATE UNIQUE INDEX jobs_one_running_per_group ON jobs (resource_group) WHERE status = 'running' AND resource_group IS NOT NULL`,
   // An ssh:// repository's own deploy key, sealed: the server's own keys are never used for it.
   `ALTER TABLE repos ADD COLUMN ssh_key TEXT`,
+  // Deploy targets: Docker engines of other machines that the admin lets steps of some
+  // repositories and branches reach (ssh:// or tcp:// with TLS), their credentials sealed.
+  `CREATE TABLE deploy_targets (
+     name TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     credentials TEXT NOT NULL,
+     repos TEXT NOT NULL,
+     branches TEXT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     updated_by TEXT NOT NULL
+   )`,
 ];
 
 export async function migrate(db: Database): Promise<number> {

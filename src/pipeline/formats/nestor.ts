@@ -56,6 +56,8 @@ export const stepSchema = z.strictObject({
   timeout: durationSchema.optional(),
   failure: z.enum(['ignore', 'fail']).optional(),
   detach: z.boolean().optional(),
+  /** A deploy target of the server's (nestor targets add): the step's Docker client talks to its engine. */
+  deploy: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a deploy target name: lower-case letters, digits, ".", "_" and "-"').optional(),
 });
 
 export const serviceSchema = z.strictObject({
@@ -181,6 +183,7 @@ function toStep(
     ...(s.timeout !== undefined ? { timeoutSeconds: toSeconds(s.timeout)! } : {}),
     ignoreFailure: s.failure === 'ignore',
     detach: s.detach ?? false,
+    ...(s.deploy ? { deploy: s.deploy } : {}),
     at,
   };
 }

@@ -62,7 +62,7 @@ export async function insertPipeline(tx: Database, p: NewPipeline, order: () => 
   for (const job of p.jobs) {
     const carried = job.leftOut === undefined ? p.carried?.[job.name] : undefined;
     const status = job.leftOut !== undefined ? 'skipped' : carried ? 'succeeded' : job.needs.length || held ? 'waiting' : 'queued';
-    await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.workflow ? { workflow: job.workflow } : {}), ...(job.interruptible ? { interruptible: true } : {}), ...(job.manual ? { manual: true } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
+    await row(randomUUID(), job.name, { ...p.spec, job: job.name, ...(job.workflow ? { workflow: job.workflow } : {}), ...(job.interruptible ? { interruptible: true } : {}), ...(job.manual ? { manual: true } : {}), ...(job.deployTargets ? { deployTargets: job.deployTargets } : {}) }, status, job.name, job.needs, job.runWhen, job.labels);
     if (job.leftOut !== undefined) await tx.query('UPDATE jobs SET error = $1, finished_at = $2 WHERE pipeline_id = $3 AND plan_job = $4', [`not run: ${job.leftOut}`, now, id, job.name]);
     // A repository's group: two repositories' `production` never meet.
     if (job.resourceGroup && job.leftOut === undefined) await tx.query('UPDATE jobs SET resource_group = $1 WHERE pipeline_id = $2 AND plan_job = $3', [`${p.repo?.name ?? id}:${job.resourceGroup}`, id, job.name]);

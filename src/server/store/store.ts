@@ -50,6 +50,8 @@ export interface JobSpec {
   manual?: boolean;
   /** Played: the runner runs it though its file leaves it to be started by hand. */
   played?: { by: string; at: number };
+  /** The deploy targets its steps name, which the lease gives where the server's admin allows. */
+  deployTargets?: string[];
   /** A repository's pipeline: its files at one commit, from the runner's mirror (instead of `pipeline`). */
   repo?: RepoRun;
 }
