@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type Docker from 'dockerode';
 import { filesArchive, joinArchives, listFiles } from '../../engine/archive.ts';
 import { removeLabelled } from '../../engine/cleanup.ts';
 import { LABEL_ENGINE, LABEL_JOB, LABEL_MANAGED, nestorLabels } from '../../engine/labels.ts';
@@ -40,7 +41,7 @@ export async function setUpInEngine(
     const warmVolumes = await takeWarmVolumes(engine);
     const [ctx] = await Promise.all([makeContext(id, engine, spec, labels, opts.secrets, warmVolumes), prepareImages(engine.docker, images, opts.notice, opts.registryAuth)]);
     if (plain && !opts.signal.aborted) await startPlainEnginePort(ctx);
-    if (!opts.signal.aborted) await Promise.all([opts.workspace ? fillWorkspace(ctx, spec, opts.workspace()) : undefined, fillVolumeFolders(ctx, spec)]);
+    if (!opts.signal.aborted) await Promise.all([opts.workspace ? fillWorkspace(ctx, spec, opts.workspace(), warmWorkspaceHolder(ctx, spec, slots)) : undefined, fillVolumeFolders(ctx, spec)]);
     return { ctx, warm: { slots, containers } };
   } catch (err) {
     for (const slot of slots) slot.armed.dispose();
@@ -84,23 +85,40 @@ async function makeContext(
   };
 }
 
-/** Unpacks the tar stream into the workspace volume through a container that is never started; nothing for an empty one. */
-async function fillWorkspace(ctx: JobContext, spec: JobSpec, content: AsyncIterable<Uint8Array>): Promise<void> {
+/**
+ * A warm step slot's container, which runs with the job's (warm) workspace volume where the job
+ * has its workspace: the source can go in through it, with no container made and removed for
+ * the copy while the job waits.
+ */
+function warmWorkspaceHolder(ctx: JobContext, spec: JobSpec, slots: StepSlot[]): Docker.Container | undefined {
+  const mounted = slots.find((s) => s.options.HostConfig?.Binds?.includes(`${ctx.workspaceVolume}:${spec.workspace}`));
+  return mounted?.armed.container;
+}
+
+/**
+ * Unpacks the tar stream into the workspace volume: through a warm slot's container that has it
+ * mounted, else through a container made for it and never started; nothing for an empty one.
+ */
+async function fillWorkspace(ctx: JobContext, spec: JobSpec, content: AsyncIterable<Uint8Array>, warmHolder: Docker.Container | undefined): Promise<void> {
   const chunks = content[Symbol.asyncIterator]();
   const first = await chunks.next();
   if (first.done) return;
+  const rest = { [Symbol.asyncIterator]: () => chunks };
+  const stream = () => Readable.from((async function* () {
+    yield first.value;
+    yield* rest;
+  })());
+  if (warmHolder) {
+    await warmHolder.putArchive(stream() as unknown as NodeJS.ReadableStream, { path: spec.workspace });
+    return;
+  }
   const holder = await ctx.docker.createContainer({
     Image: spec.images[0] ?? PROBE_IMAGE,
     Labels: nestorLabels('workspace', ctx.labels),
     HostConfig: { Binds: [`${ctx.workspaceVolume}:${spec.workspace}`], NetworkMode: 'none' },
   });
-  const rest = { [Symbol.asyncIterator]: () => chunks };
-  const stream = Readable.from((async function* () {
-    yield first.value;
-    yield* rest;
-  })());
   try {
-    await holder.putArchive(stream as unknown as NodeJS.ReadableStream, { path: spec.workspace });
+    await holder.putArchive(stream() as unknown as NodeJS.ReadableStream, { path: spec.workspace });
   } finally {
     await holder.remove({ force: true }).catch(() => undefined);
   }
