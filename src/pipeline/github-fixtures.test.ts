@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { planGraph } from './plan-graph.ts';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RUNNER_IMAGE } from '../config.ts';
@@ -788,14 +789,16 @@ test('runner-labels: self-hosted labels and a runner group become runner labels;
   assert.equal(job(arm, 'arm').steps[0]!.image, 'my/arm-runner:1', '-P maps a label to an image');
 });
 
-test('environment-deploy: environment of each job is recorded, its own concurrency said to span runs; secrets stay expressions for the run', () => {
+test('environment-deploy: environment of each job is recorded, its own concurrency group holds the job on a server (one at a time across runs); secrets stay expressions for the run', () => {
   const plans = fixture('environment-deploy');
   const [staging, production] = plans;
   for (const p of plans) {
     assert.equal(noticeAt(p, `jobs.${p.name}.environment`, 'NESTOR_ENVIRONMENT_RECORDED').severity, 'info');
-    assert.equal(noticeAt(p, `jobs.${p.name}.concurrency`, 'NESTOR_CONCURRENCY_RECORDED').severity, 'info');
+    assert.match(noticeAt(p, `jobs.${p.name}.concurrency`, 'NESTOR_CONCURRENCY_RECORDED').message, /one job of the group "deploy-\w+" at a time/);
     assert.equal(p.concurrency, undefined, 'a job-level group is not the run\'s');
   }
+  assert.deepEqual(planGraph(plans).map((j) => j.resourceGroup), ['deploy-staging', 'deploy-production'], 'the server runs one job of each group at a time, as a resource_group');
+  assert.equal(production!.notices.some((n) => n.code === 'NESTOR_CANCEL_IN_PROGRESS_JOB'), false, 'cancel-in-progress: false drops nothing');
   assert.deepEqual(production!.needs, ['staging']);
   assert.deepEqual(written(staging!)[0]!.github?.env, { DEPLOY_KEY: '${{ secrets.STAGING_DEPLOY_KEY }}' });
   const prepared = prepareStep(staging!.github!, written(staging!)[0]!.github!, newJobState('n', { STAGING_DEPLOY_KEY: 'k3y' }), {}, staging!.workspace, 1);

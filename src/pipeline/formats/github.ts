@@ -202,6 +202,8 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       detach: true,
     };
     const steps = readSteps(source, facts, job.steps ?? [], [...at, 'steps'], scope, jobTimeout, problems, notices);
+    const group = job.concurrency !== undefined ? jobGroupOf(source, job.concurrency, at, scope, notices) : undefined;
+    if (group) setUp.recorded = { ...setUp.recorded, resourceGroup: group };
     const jobIf = job.if !== undefined ? ifExpression(job.if) : undefined;
     if (jobIf !== undefined) checkExpression(source, jobIf, at, 'if', problems);
     const decided = jobIf !== undefined && !readsRunState(jobIf) ? staticIf(jobIf, scope) : undefined;
@@ -505,9 +507,29 @@ function recordTopLevel(source: YamlSource, doc: { permissions?: unknown; concur
   else if (doc.concurrency !== undefined) notices.push(source.notice([], 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: a server runs one pipeline of the group at a time (a newer one waits, replacing any older one still waiting; with cancel-in-progress it cancels the one running); one nestor run is alone in its group", 'info'));
 }
 
+/**
+ * A job's own `concurrency` group, filled from its contexts (github, matrix, inputs): on a
+ * server, one job of the group runs at a time across the repository's pipelines, the next in
+ * order, as GitLab's resource_group does. GitHub's replacing of a waiting job by a newer one,
+ * and `cancel-in-progress`, are not done for a job's group, and are said to be not done.
+ */
+function jobGroupOf(source: YamlSource, written: NonNullable<GithubJob['concurrency']>, at: PathSegment[], scope: ExpressionScope, notices: PipelineNotice[]): string | undefined {
+  const { group, 'cancel-in-progress': cancel } = typeof written === 'string' ? { group: written } : written;
+  const filled = fillKnown(group, scope).trim();
+  if (!filled) return undefined;
+  if (filled.includes('${{')) {
+    notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_LATE', `concurrency: the job's group ${JSON.stringify(group)} reads what is known only while the run goes (needs, steps): the job is not held by it`, 'degraded'));
+    return undefined;
+  }
+  notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', `concurrency: a server runs one job of the group ${JSON.stringify(filled)} at a time across the repository's pipelines, the next in order (a waiting one is not replaced by a newer one, as GitHub does); one nestor run has nothing to wait for`, 'info'));
+  if (booleanOf(cancel, scope) !== false && cancel !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CANCEL_IN_PROGRESS_JOB', "concurrency: cancel-in-progress of a job's own group is not done: a newer job waits for the one running (the workflow's own group does cancel)", 'degraded'));
+  return filled;
+}
+
 function recordJobKeys(source: YamlSource, job: GithubJob, at: PathSegment[], notices: PipelineNotice[]): void {
   if (job.permissions !== undefined) notices.push(source.notice(at, 'permissions', 'NESTOR_PERMISSIONS_RECORDED', 'permissions: recorded as the scope of the job token a server gives; nestor run gives no token', 'info'));
-  if (job.concurrency !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: a job's own group spans runs, so one nestor run has nothing to wait for; a server holds whole pipelines by the workflow's group, not single jobs by this one, and may run this job beside the same job of another run", 'info'));
+  // A job that runs steps has its group read where its contexts are known (jobGroupOf).
+  if (job.concurrency !== undefined && job.uses !== undefined) notices.push(source.notice(at, 'concurrency', 'NESTOR_CONCURRENCY_RECORDED', "concurrency: a job's own group spans runs, so one nestor run has nothing to wait for; a server holds whole pipelines by the workflow's group, not single jobs by this one, and may run this job beside the same job of another run", 'info'));
   if (job.environment !== undefined) notices.push(source.notice(at, 'environment', 'NESTOR_ENVIRONMENT_RECORDED', 'environment: recorded as the deployment the job makes; its protection rules and its own secrets are a server\'s (give secrets with --secret here)', 'info'));
   if (job.snapshot !== undefined) notices.push(source.notice(at, 'snapshot', 'NESTOR_SNAPSHOT_UNSUPPORTED', 'snapshot: custom runner images are not made from jobs: the job runs, and no image is saved', 'degraded'));
 }
