@@ -27,6 +27,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // What the URL names is not there.
   NESTOR_NOT_FOUND: 404,
   NESTOR_JOB_NOT_FOUND: 404,
+  NESTOR_SHELL_NO_STEP: 404,
   NESTOR_RUNNER_NOT_FOUND: 404,
   NESTOR_APP_NOT_FOUND: 404,
   NESTOR_DEPLOYMENT_NOT_FOUND: 404,
@@ -47,6 +48,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_REPO_NOT_POLLED: 409,
   NESTOR_PIPELINE_NOT_HELD: 409,
   NESTOR_JOB_RUNNING: 409,
+  NESTOR_SHELL_NOT_RUNNING: 409,
   NESTOR_JOB_NOT_MANUAL: 404,
   NESTOR_PIPELINE_STILL_RUNNING: 409,
   NESTOR_FUNCTION_TAKEN: 409,
@@ -82,6 +84,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_PATH_OUTSIDE_REPOSITORY: 422,
   NESTOR_PATH_MISSING: 422,
   NESTOR_TARGET_REFUSED: 422,
+  // A shell (sent as the WebSocket's closing error, with the status it would have had).
+  NESTOR_SHELL_PIPELINE: 422,
   NESTOR_DOCKER_HOST_INVALID: 422,
   NESTOR_TLS_MATERIAL_MISSING: 422,
   NESTOR_DOCKER_CONFIG_INVALID: 422,
@@ -93,6 +97,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   NESTOR_ENGINE_UNREACHABLE: 502,
   NESTOR_FUNCTION_FAILED: 502,
   NESTOR_FUNCTION_RESPONSE_TOO_LARGE: 502,
+  NESTOR_SHELL_REFUSED: 502,
+  NESTOR_SHELL_RUNNER_SILENT: 504,
   // Not now: retry.
   NESTOR_COMPILER_BUSY: 503,
   // A program the server needs to read the pipeline (jsonnet) is not installed: the operator installs it.

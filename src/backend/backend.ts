@@ -259,6 +259,38 @@ export interface RunningContainer {
    * be removed on its own (a pod's).
    */
   remove(): Promise<void>;
+  /**
+   * Optional: an interactive process in the container, as `docker exec -it` gives
+   * (`nestor jobs shell`). After the container has ended (a failed step held for a shell) the
+   * backend keeps what the step left, its files and mounts, and runs the process in that.
+   * Rejects with a NestorError when it cannot (the engine is gone, the image has no shell).
+   */
+  shell?(opts: ShellOptions): Promise<ShellSession>;
+}
+
+/** What `RunningContainer.shell` runs. */
+export interface ShellOptions {
+  /** The program and its arguments; empty: bash where the image has it, else sh. */
+  command: string[];
+  /** A terminal (the user's is one): output is one stream, and `resize` applies. */
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** A process started by `RunningContainer.shell`. */
+export interface ShellSession {
+  /** Goes to its standard input. */
+  write(data: Uint8Array): void;
+  /** Closes its standard input (a piped script has ended). */
+  endInput(): void;
+  /** Receives its output from the first byte; on a terminal all of it comes as stdout. */
+  onOutput(receive: (stream: StreamName, data: Uint8Array) => void): void;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Settles with its exit code once it has ended and its output has been given; null when unknown. Never rejects. */
+  readonly exited: Promise<number | null>;
+  /** Kills it and everything it started, if it still runs. Idempotent. */
+  close(): void;
 }
 
 /** A step made ready ahead of being due (see `Backend.prepareStep`). */

@@ -90,6 +90,8 @@ export class RepoPipelines {
       project: repo.name,
       ...(changedPaths ? { changedPaths } : {}),
       trusted: repo.trusted,
+      // A manual run's variables, over the file's own (as GitLab's "Run pipeline" form sets them).
+      ...(trigger.variables && Object.keys(trigger.variables).length ? { env: trigger.variables } : {}),
       ...(this.deps.secretNames ? { secrets: await this.deps.secretNames(repo.name, trigger) } : {}),
       facts: { repo: repo.name, ...(trigger.cron ? { cron: trigger.cron } : {}), ...(trigger.pullRequest ? { pull_request: String(trigger.pullRequest.number), source_branch: trigger.pullRequest.sourceBranch, target_branch: trigger.pullRequest.targetBranch } : {}) },
     };
@@ -120,7 +122,7 @@ export class RepoPipelines {
     const group = jobs.find((j) => j.concurrency)?.concurrency;
     const created = await this.deps.sink.create({
       name: repo.name,
-      spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts, timeoutS: repo.timeoutS } },
+      spec: { repo: { repo: repo.name, url: repo.url, commit, ref: trigger.ref, config, facts, timeoutS: repo.timeoutS, ...(trigger.holdOnFailureS ? { holdOnFailureS: trigger.holdOnFailureS } : {}) } },
       jobs,
       ...(failed ? { failed } : {}),
       // A fork's code runs only once someone with write access has read it and approved

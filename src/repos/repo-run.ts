@@ -17,6 +17,8 @@ export interface RepoRun {
   config?: string;
   /** The repository's timeout: how long one of its jobs may run, whatever its file says. */
   timeoutS?: number;
+  /** How long a failed step is kept for a shell (`nestor jobs shell`): a run or restart asked so. */
+  holdOnFailureS?: number;
   facts: RepoRunFacts;
 }
 
@@ -59,4 +61,8 @@ export interface PipelineTrigger {
   cron?: string;
   /** A restart: the number of the pipeline it runs again (that one is kept as it ended). */
   restartOf?: number;
+  /** A manual run's variables (a restart keeps them). */
+  variables?: Record<string, string>;
+  /** A manual run or restart asked its failed steps to be kept this long for a shell. */
+  holdOnFailureS?: number;
 }

@@ -13,6 +13,9 @@ import type { RepoRun } from '../repos/repo-run.ts';
 import { RepoCheckouts } from './repo-checkout.ts';
 import { githubJobContainer } from '../pipeline/warm-job-container.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
+import { LiveSteps } from '../scheduler/live-steps.ts';
+import type { ShellOffer } from '../shell-protocol.ts';
+import { answerShell } from './shell-answer.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
@@ -297,13 +300,17 @@ export class RunnerAgent {
       onLeaseLost: () => loseLease(),
     });
     const flusher = setInterval(() => void shipper.flush(), FLUSH_MS);
+    // The job's steps a user may open a shell in (nestor jobs shell), asked for in heartbeat answers.
+    const holdS = job.spec.repo?.holdOnFailureS;
+    const live = new LiveSteps({ ...(holdS ? { holdMs: holdS * 1000 } : {}), shellCommand: (step) => `nestor jobs shell ${job.id} ${step}` });
     const heartbeat = setInterval(async () => {
       try {
-        const r = await this.client.call<{ cancel: boolean }>('POST', `/api/runner/jobs/${job.id}/heartbeat`, { lease: lease.token }, HEARTBEAT_MS * 2);
+        const r = await this.client.call<{ cancel: boolean; shells?: ShellOffer[] }>('POST', `/api/runner/jobs/${job.id}/heartbeat`, { lease: lease.token }, HEARTBEAT_MS * 2);
         if (r?.cancel && !controller.signal.aborted) {
           log.info('cancel requested');
           controller.abort();
         }
+        for (const offer of r?.shells ?? []) void answerShell(this.client, { id: job.id, lease: lease.token }, offer, live, log).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'a shell failed'));
       } catch (err) {
         // 409, or any other answer about the job itself (403, 404): the job is not ours to run.
         // A 401 is this runner's token, replaced while the lease loop registers again.
@@ -352,6 +359,7 @@ export class RunnerAgent {
         // The jobs it needs ran on other runners: the server says how they ended, for needs.*.
         ...(earlier ? { earlier } : {}),
         signal: controller.signal,
+        live,
         parallel: 1,
         // Report first, remove the engine after: the job's result does not wait for teardown.
         deferTeardown: (removal) => void this.removals.add(removal),

@@ -8,6 +8,7 @@ import { FAILED, type JobEvent, type JobResult, type LogLine, type StepResult } 
 import { SecretMasker } from './secret-masker.ts';
 import { serviceSink } from './sinks.ts';
 import { runGraph } from './step-graph.ts';
+import type { LiveSteps } from './live-steps.ts';
 import { GithubJobRun } from './github-steps.ts';
 import { jobNotRunBecause, type NeededJob } from '../pipeline/github/step-runtime.ts';
 
@@ -41,6 +42,8 @@ export interface ScheduleOptions {
    * first; the caller must await what it was given before it exits.
    */
   deferTeardown?: (teardown: Promise<void>) => void;
+  /** Where started steps are listed for a shell (`nestor jobs shell`), and failed ones held for one. */
+  live?: LiveSteps;
 }
 
 /**
@@ -149,7 +152,7 @@ export async function runJob(planned: JobPlan, backend: Backend, opts: ScheduleO
         background.push(await backend.startService(job, svc, { sink, signal, readyWithinMs: opts.serviceTimeoutMs ?? 60_000 }));
       }
       const report = (r: StepResult, startedAt?: number) => opts.onEvent?.({ type: 'step', job: plan.name, step: { ...r }, ...(startedAt ? { startedAt } : {}) });
-      await runGraph({ backend, job, plan, specs, results, logs, signal, report, background, prepared, ...(githubRun ? { github: githubRun } : {}) });
+      await runGraph({ backend, job, plan, specs, results, logs, signal, report, background, prepared, ...(githubRun ? { github: githubRun } : {}), ...(opts.live ? { live: opts.live } : {}) });
       const steps = [...results.values()];
       if (signal.aborted || steps.some((s) => s.status === 'cancelled')) return finish('cancelled');
       if (!steps.some((s) => FAILED.includes(s.status))) return finish('success');

@@ -5,6 +5,7 @@ import { FAILED, type StepResult } from './results.ts';
 import { stepSink, type LogTarget } from './sinks.ts';
 import { privilegeHint, watchPrivilegeRefusal } from './privilege-hint.ts';
 import type { GithubJobRun } from './github-steps.ts';
+import type { LiveSteps } from './live-steps.ts';
 
 /** What one walk of a job's step graph works with. */
 export interface GraphRun {
@@ -24,6 +25,8 @@ export interface GraphRun {
   prepared: Map<string, PreparedStep>;
   /** A GitHub Actions job: its steps are finished from the job's state as each starts. */
   github?: GithubJobRun;
+  /** Started steps, for a shell; failed ones held for one. */
+  live?: LiveSteps;
 }
 
 const CANCELLED = { status: 'cancelled', reason: 'the job was cancelled' } as const;
@@ -92,6 +95,7 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
   const timeout = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let privilege: ReturnType<typeof watchPrivilegeRefusal> | undefined;
+  let unlist: (() => void) | undefined;
   try {
     const prepared = g.prepared.get(step.name);
     g.prepared.delete(step.name);
@@ -101,7 +105,10 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
     const spec = github?.spec ?? g.specs.get(step.name)!;
     for (const line of github?.say ?? []) sink.line('stdout', line);
     const container = prepared ? await prepared.start(opts) : await g.backend.startStep(g.job, status ? { ...spec, environment: { ...spec.environment, ...status } } : spec, opts);
+    const key = g.live && `${g.plan.name}/${step.name}`;
+    if (key) unlist = g.live!.add(key, step.name, container);
     if (step.detach) {
+      unlist = undefined;
       g.background.push(container);
       Object.assign(result, { status: 'success', reason: 'detached: runs until the job ends' });
       return;
@@ -110,6 +117,8 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
     timer = setTimeout(() => timeout.abort(new DOMException(`did not finish within ${seconds} s`, 'TimeoutError')), step.timeoutMs);
     const exit = await container.wait();
     clearTimeout(timer);
+    // Held for a shell: its container stays until the hold ends (what it left is looked at in it).
+    if (key && exit.exitCode !== 0 && exit.exitCode !== null && !g.signal.aborted && !step.ignoreFailure) await g.live!.hold(key, g.signal, (text) => sink.line('stderr', text));
     await container.remove();
     if (github && 'collect' in github && github.collect && exit.exitCode !== null) await (await g.backend.startStep(g.job, github.collect, opts)).wait();
     // A step whose end was never known (its engine went away) counts as cancelled, as it ended with the job.
@@ -123,6 +132,7 @@ async function runStep(g: GraphRun, step: PlanStep, result: StepResult, status?:
     Object.assign(result, g.signal.aborted ? CANCELLED : { status: 'failure', reason: errorMessage(err) });
   } finally {
     clearTimeout(timer);
+    unlist?.();
     if ((result.status as StepResult['status']) === 'failure' && privilege?.refused()) {
       const hint = privilegeHint(step.name, g.job.engine.isolation);
       stepSink(g.logs, g.plan.name, step.name).line('stderr', `nestor: ${hint}`);

@@ -23,6 +23,7 @@ import { DEFAULT_LOG_CAP_BYTES, type Job, type Store, type TokenKind, type Token
 import { neededOutcomes } from './store/pipelines.ts';
 import { queuedReason } from './queue-reason.ts';
 import { registerTokenRoutes } from './token-routes.ts';
+import type { ShellHub } from './shell-routes.ts';
 
 export interface AppOptions {
   store: Store;
@@ -46,6 +47,8 @@ export interface AppOptions {
   leaseExtras?: (job: Job) => Promise<Record<string, unknown>>;
   /** Refuses a user a repository's job they may not `need` (read it, or write: cancel it); jobs on their own are every user's. */
   jobAccess?: (req: FastifyRequest, job: Job, need: 'read' | 'write') => Promise<void>;
+  /** Shells asked for, offered to each job's runner in its heartbeat answer. */
+  shells?: ShellHub;
 }
 
 type Identity = { kind: TokenKind; name: string; scope?: TokenScope };
@@ -283,7 +286,10 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/heartbeat', { config: { auth: RUNNERS }, schema: doc('Extend a lease; answers whether to cancel', heartbeatBody, ['runner protocol']) }, async (req) => {
     const body = parse(heartbeatBody, req.body);
     await store.touchRunner(req.identity!.name);
-    return { ...(await store.heartbeat(req.params.id, req.identity!.name, body.lease, leaseMs)), lease_ms: leaseMs };
+    const beat = await store.heartbeat(req.params.id, req.identity!.name, body.lease, leaseMs);
+    // Shells users asked for in this job: the runner opens each (src/server/shell-routes.ts).
+    const shells = opts.shells?.offers(req.params.id) ?? [];
+    return { ...beat, lease_ms: leaseMs, ...(shells.length ? { shells } : {}) };
   });
   app.post<{ Params: { id: string } }>('/api/runner/jobs/:id/logs', { config: { auth: RUNNERS }, schema: doc('Append log lines; answers cap_reached once the job\'s log is full (send no more lines, count them)', logsBody, ['runner protocol']) }, async (req) => {
     const body = parse(logsBody, req.body);

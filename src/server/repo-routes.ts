@@ -304,7 +304,9 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
     const runners = await store.runners();
     return publicPipeline(p, await store.pipelineJobs(p.id), (j) => queuedReason(j, runners, Date.now(), deps.offlineMs));
   });
-  const restartBody = z.strictObject({ failed_only: z.boolean().default(false) });
+  /** Up to a day: a held step keeps its runner's slot and engine. */
+  const holdOnFailure = z.number().int().min(1).max(86_400).optional();
+  const restartBody = z.strictObject({ failed_only: z.boolean().default(false), hold_on_failure_s: holdOnFailure });
   app.post<{ Params: { repo: string; number: string } }>('/api/repos/:repo/pipelines/:number/restart', { config: { ...auth, role: 'write' }, schema: doc('Run a pipeline again as a new one (its commit; with failed_only, only the jobs that did not succeed and those after them); the old one is kept', restartBody) }, async (req, reply) => {
     const body = parse(restartBody, req.body ?? {});
     const p = await numbered(req.params);
@@ -314,7 +316,8 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
       throw new NestorError('NESTOR_PIPELINE_STILL_RUNNING', `Pipeline #${p.number} of ${p.repo} is ${p.status}: which of its jobs failed is not known yet`, 'Wait for it to end, or cancel it (`nestor pipelines cancel`) and restart it whole.');
     }
     const carried = body.failed_only ? Object.fromEntries(jobs.filter((j) => j.status === 'succeeded' && j.spec.job).map((j) => [j.spec.job!, { result: j.result, runner: j.runner, startedAt: j.startedAt, finishedAt: j.finishedAt }])) : undefined;
-    const trigger: PipelineTrigger = { ...p.trigger!, cause: 'restart', restartOf: p.number!, author: req.identity?.name ?? p.trigger!.author };
+    const { holdOnFailureS: _held, ...was } = p.trigger!;
+    const trigger: PipelineTrigger = { ...was, cause: 'restart', restartOf: p.number!, author: req.identity?.name ?? p.trigger!.author, ...(body.hold_on_failure_s ? { holdOnFailureS: body.hold_on_failure_s } : {}) };
     const started = await deps.pipelines.start(repo, trigger, { pipelineId: p.id, commit: p.spec.repo?.commit ?? p.trigger!.commit, ...(carried ? { carried } : {}) });
     if (!started.created) return reply.code(200).send({ created: false, reason: started.reason });
     req.log.info({ repo: repo.name, number: started.number, of: p.number, failedOnly: body.failed_only, by: req.identity?.name }, 'pipeline restarted');
@@ -383,12 +386,12 @@ export async function registerRepoRoutes(app: FastifyInstance, deps: RepoRoutesD
   });
 
   // A manual run of a branch (or a commit of it), as the user asks for it.
-  const runBody = z.strictObject({ branch: z.string().min(1).max(255).optional(), commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(), variables: z.record(z.string(), z.string()).default({}) });
+  const runBody = z.strictObject({ branch: z.string().min(1).max(255).optional(), commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(), variables: z.record(z.string(), z.string()).default({}), hold_on_failure_s: holdOnFailure });
   app.post<{ Params: { repo: string } }>('/api/repos/:repo/pipelines', { config: { ...auth, role: 'write' }, schema: doc('Run a branch\'s pipeline now (manual)', runBody) }, async (req, reply) => {
     const body = parse(runBody, req.body);
     const repo = await findRepo(req.params.repo);
     const branch = body.branch ?? repo.defaultBranch;
-    const trigger: PipelineTrigger = { event: 'manual', ref: `refs/heads/${branch}`, branch, commit: body.commit ?? '', message: '', author: req.identity?.name ?? '', cause: 'manual' };
+    const trigger: PipelineTrigger = { event: 'manual', ref: `refs/heads/${branch}`, branch, commit: body.commit ?? '', message: '', author: req.identity?.name ?? '', cause: 'manual', ...(Object.keys(body.variables).length ? { variables: body.variables } : {}), ...(body.hold_on_failure_s ? { holdOnFailureS: body.hold_on_failure_s } : {}) };
     const started = await deps.pipelines.start(repo, trigger);
     if (!started.created) return reply.code(200).send({ created: false, reason: started.reason });
     deps.onPipeline(started.id);

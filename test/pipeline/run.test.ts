@@ -195,3 +195,24 @@ test("GitLab: a docker:dind service with TLS turned off is reached at tcp://dock
   assert.ok(texts.includes('hi through the plain port'), 'an attached docker run works through it');
   assert.ok(r.stdout.includes('turns TLS off'), 'the notice says what was done');
 });
+
+for (const mode of ['auto', 'socket'] as const) {
+  test(`--hold-on-failure (${mode}): a failed step opens a shell on the terminal in what it left; its exit lets the run go on, and nothing of it stays`, async () => {
+    const dir = project({ '.nestor.yml': 'steps:\n  check:\n    image: busybox:latest\n    commands: ["echo it broke here > /tmp/why", "exit 3"]\n  after:\n    image: busybox:latest\n    when: {status: [failure]}\n    commands: [echo after-ran]\n' });
+    // script(1) gives the run a terminal; what is piped into it is typed there.
+    const child = spawn('script', ['-qec', `${NESTOR} run --hold-on-failure 2m --mode ${mode} -C ${dir}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stdin.end('cat /tmp/why\nexit 5\n');
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 1, output);
+    assert.match(output, /step check failed; it is kept 2 min for a shell/);
+    assert.match(output, /shell in the failed step pipeline\/check/);
+    assert.match(output, /^it broke here\r?$/m, `the shell is in the step's container as the step left it:\n${output}`);
+    assert.match(output, /after-ran/, 'the run went on once the shell exited');
+    // Other files' jobs may run on the host's engine meanwhile: what is looked for is what a hold makes.
+    const held = JSON.stringify({ label: ['dev.nestor.role=step'], name: ['-held'] });
+    assert.deepEqual((await host.docker.listContainers({ all: true, filters: held })).map((c) => c.Names), [], 'the container kept for the shell is gone');
+    assert.deepEqual((await host.docker.listImages({ filters: JSON.stringify({ label: ['dev.nestor.role=step'] }) })).map((i) => i.Id), [], 'the image kept for the shell is gone');
+  });
+}

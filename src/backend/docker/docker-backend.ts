@@ -121,17 +121,20 @@ export class DockerBackend implements Backend<DockerJob> {
 
   async startStep(job: DockerJob, step: StepSpec, opts: StartOptions): Promise<RunningContainer> {
     if (step.execIn !== undefined) return execStep(job.ctx, job, job.starter.containerOf(step.execIn), step, opts);
+    const options = job.starter.options(step);
+    // A shell in it (nestor jobs shell) has the step's variables and directory, which a gated step's container got at its gate.
+    const place = { docker: job.ctx.docker, env: options.Env ?? [], ...(options.WorkingDir ? { workingDir: options.WorkingDir } : {}), ...(options.User !== undefined ? { user: options.User } : {}) };
     if (job.starter.gated(step)) {
       const { armed, run } = await job.starter.take(step);
       armed.release(opts.sink, run);
-      return new DockerContainer(step.name, armed.container, job, opts.signal, { ended: armed.ended, finished: armed.finished });
+      return new DockerContainer(step.name, armed.container, job, opts.signal, { ended: armed.ended, finished: armed.finished }, place);
     }
     const warm = job.starter.adoptWarm(step, opts.sink);
-    if (warm) return new DockerContainer(step.name, warm.container, job, opts.signal, { ended: warm.ended });
-    const container = await job.ctx.docker.createContainer(job.starter.options(step));
+    if (warm) return new DockerContainer(step.name, warm.container, job, opts.signal, { ended: warm.ended }, place);
+    const container = await job.ctx.docker.createContainer(options);
     const { ended } = await attachOutput(container, opts.sink);
     await container.start();
-    return new DockerContainer(step.name, container, job, opts.signal, { ended });
+    return new DockerContainer(step.name, container, job, opts.signal, { ended }, place);
   }
 
   /** A gated step is armed ahead, a few at a time (StepStarter); any other gains nothing. */

@@ -2,12 +2,12 @@ import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { NestorError } from '../../errors.ts';
-import { sleep } from '../../sleep.ts';
-import type { ContainerExit, RunningContainer, StartOptions, StepSpec } from '../backend.ts';
+import type { ContainerExit, RunningContainer, ShellOptions, ShellSession, StartOptions, StepSpec } from '../backend.ts';
 import { streamLines } from './container-output.ts';
 import { containerOptions } from './container-spec.ts';
 import type { JobContext } from './job-context.ts';
 import { StartedInJob, type ContainerJob } from './running-container.ts';
+import { execExitCode, execShell, KILL_TREE, type ShellPlace } from './shell-session.ts';
 
 /** A step whose container is no longer there to run it in. */
 export class ExecTargetGoneError extends NestorError {
@@ -51,7 +51,8 @@ export async function execStep(ctx: JobContext, job: ContainerJob, container: Do
   }
   const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Duplex;
   const ended = streamLines(stream, () => opts.sink);
-  return new ExecedStep(step.name, container, exec, pidFile, ended, job, opts.signal);
+  const place = { docker: ctx.docker, env: own.Env ?? [], ...(step.workingDir ? { workingDir: step.workingDir } : {}), ...(step.user !== undefined ? { user: step.user } : {}) };
+  return new ExecedStep(step.name, container, exec, pidFile, ended, job, opts.signal, place);
 }
 
 function refusalOf(err: unknown): string {
@@ -59,8 +60,6 @@ function refusalOf(err: unknown): string {
   return e.json?.message ?? e.message ?? String(err);
 }
 
-/** Kills a process and every descendant, found through /proc (minimal images have no pkill). */
-const KILL_TREE = 'k() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do k "$c"; done; kill -9 "$1" 2>/dev/null; }; p=$(cat "$0" 2>/dev/null) && k "$p"; rm -f "$0"';
 
 class ExecedStep extends StartedInJob {
   private readonly container: Docker.Container;
@@ -68,12 +67,20 @@ class ExecedStep extends StartedInJob {
   private readonly pidFile: string;
   private readonly ended: Promise<void>;
 
-  constructor(name: string, container: Docker.Container, exec: Docker.Exec, pidFile: string, ended: Promise<void>, job: ContainerJob, signal: AbortSignal) {
+  private readonly place: ShellPlace;
+
+  constructor(name: string, container: Docker.Container, exec: Docker.Exec, pidFile: string, ended: Promise<void>, job: ContainerJob, signal: AbortSignal, place: ShellPlace) {
     super(name, job, signal);
     this.container = container;
     this.exec = exec;
     this.pidFile = pidFile;
     this.ended = ended;
+    this.place = place;
+  }
+
+  /** In the container the step ran in, which outlives the step: what it left there is there. */
+  shell(opts: ShellOptions): Promise<ShellSession> {
+    return execShell(this.container, this.place, opts);
   }
 
   protected stop(): void {
@@ -92,19 +99,9 @@ class ExecedStep extends StartedInJob {
   protected async waitForExit(): Promise<ContainerExit> {
     if ((await Promise.race([this.ended.then(() => 'ended' as const), this.tornDown()])) === null) return { exitCode: null, oomKilled: false, stopped: true };
     try {
-      return { exitCode: await this.exitCode(), oomKilled: false, stopped: this.stopped };
+      return { exitCode: await execExitCode(this.exec), oomKilled: false, stopped: this.stopped };
     } catch {
       return { exitCode: null, oomKilled: false, stopped: this.stopped };
     }
-  }
-
-  /** The output ends a moment before the engine records the exit code: asked again briefly. */
-  private async exitCode(): Promise<number | null> {
-    for (let i = 0; i < 50; i++) {
-      const info = await this.exec.inspect();
-      if (!info.Running) return info.ExitCode;
-      await sleep(20);
-    }
-    return null;
   }
 }

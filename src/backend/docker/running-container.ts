@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import type { ContainerExit, RunningContainer } from '../backend.ts';
+import type { ContainerExit, RunningContainer, ShellOptions, ShellSession } from '../backend.ts';
+import { execShell, holdEnded, type ShellPlace } from './shell-session.ts';
 
 /** How a started container's end is known besides the engine's own wait. */
 export interface ContainerEnd {
@@ -67,11 +68,26 @@ export class DockerContainer extends StartedInJob {
   private readonly container: Docker.Container;
   private readonly end: ContainerEnd;
   private removal: Promise<void> | undefined;
+  private readonly place: ShellPlace | undefined;
+  /** Once the step has ended and a shell was asked for: what was kept of it. */
+  private held: ReturnType<typeof holdEnded> | undefined;
 
-  constructor(name: string, container: Docker.Container, job: ContainerJob, signal: AbortSignal, end: ContainerEnd) {
+  constructor(name: string, container: Docker.Container, job: ContainerJob, signal: AbortSignal, end: ContainerEnd, place?: ShellPlace) {
     super(name, job, signal);
     this.container = container;
     this.end = end;
+    this.place = place;
+  }
+
+  /** Services have no place given, and no shell. */
+  get shell(): ((opts: ShellOptions) => Promise<ShellSession>) | undefined {
+    const place = this.place;
+    if (!place) return undefined;
+    return async (opts) => {
+      this.held ??= holdEnded(place.docker, this.container);
+      this.held.catch(() => (this.held = undefined));
+      return execShell((await this.held).container, place, opts);
+    };
   }
 
   protected stop(): void {
@@ -80,7 +96,8 @@ export class DockerContainer extends StartedInJob {
 
   /** A throw-away engine takes its containers with it; removing each one only costs time. */
   remove(): Promise<void> {
-    this.removal ??= this.job.disposable ? Promise.resolve() : this.container.remove({ force: true }).then(() => undefined, () => undefined);
+    const held = this.held?.then((h) => h.remove(), () => undefined);
+    this.removal ??= this.job.disposable ? Promise.resolve() : Promise.all([this.container.remove({ force: true }).catch(() => undefined), held]).then(() => undefined);
     return this.removal;
   }
 

@@ -4,6 +4,7 @@ import { countFlag } from '../count-flag.ts';
 import { eventsOf } from '../event-stream.ts';
 import type { Output } from '../output.ts';
 import { call, withServer, type ServerFlags } from '../server-call.ts';
+import { jobShell, type ShellFlags } from './job-shell.ts';
 
 type Job = { id: string; name: string; status: string; runner: string | null; created_at: string; duration_ms?: number; error: string | null; waiting_reason?: string; pipeline?: { id: string; role: string; job?: string } };
 type LogLine = { seq: number; source: string; stream: string; text: string };
@@ -46,6 +47,11 @@ export function registerJobsCommands(program: Command): void {
       out.result({ job: id, status });
       return flags.follow && status !== 'succeeded' ? 1 : 0;
     }));
+  withServer(jobs.command('shell').argument('<job>', 'the job\'s id (nestor jobs list, or a pipeline\'s jobs in nestor pipelines show --json)').argument('[step]', 'the step (default: the one that started last)'))
+    .description('an interactive shell in a running step of a job, or in a failed step kept by a run with --hold-on-failure (write access to its repository); exits with the shell\'s code')
+    .option('-c, --command <line>', 'run this (through sh -c) instead of a shell')
+    .option('-T, --no-tty', 'no terminal, even on one (for scripts: standard input goes in as it is)')
+    .action(action(async (out: Output, id: string, step: string | undefined, flags: ShellFlags) => jobShell(out, flags, id, step)));
   withServer(jobs.command('cancel').argument('<job>', 'the job\'s id'))
     .description('cancel a job: not started, it never starts; running, it stops within 2 s')
     .action(action(async (out: Output, id: string, flags: ServerFlags) => {

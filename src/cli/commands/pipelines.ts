@@ -5,6 +5,8 @@ import { countFlag } from '../count-flag.ts';
 import type { Output } from '../output.ts';
 import { call, download, withServer, type ServerFlags } from '../server-call.ts';
 import { printJobLog } from './jobs.ts';
+import { assignments } from './run.ts';
+import { parseDuration } from '../../engine/prune-plan.ts';
 
 type Trigger = { event: string; ref: string; branch?: string; tag?: string; commit: string; message: string; author: string; cause: string; pullRequest?: { number: number } };
 type PipelineJob = { id: string; name: string; status: string; runner: string | null; error: string | null; waiting_reason?: string };
@@ -38,6 +40,16 @@ function pipelineRef(repo: string, number: string | undefined): { repo: string; 
   const num = Number(n);
   if (!name || !Number.isInteger(num) || num < 1) throw new NestorError('NESTOR_USAGE', `${repo}${number ? ` ${number}` : ''} is not a pipeline`, 'Name it as OWNER/NAME NUMBER (or OWNER/NAME#NUMBER), as `nestor pipelines list` shows.');
   return { repo: name, number: num };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** `--hold-on-failure 15m` as the API takes it. */
+function holdBody(text: string | undefined): { hold_on_failure_s?: number } {
+  if (text === undefined) return {};
+  const seconds = Math.round(parseDuration(text) / 1000);
+  if (seconds < 1 || seconds > 86_400) throw new NestorError('NESTOR_BAD_OPTION', `--hold-on-failure ${text} is not between 1 s and 24 h`, 'A held step keeps its runner\'s slot and engine: give e.g. 15m.');
+  return { hold_on_failure_s: seconds };
 }
 
 const path = (r: { repo: string; number: number }) => `/api/repos/${encodeURIComponent(r.repo)}/pipelines/${r.number}`;
@@ -113,12 +125,30 @@ export function registerPipelinesCommands(program: Command): void {
       out.line(`${out.mark(true)} ${ref.repo}#${ref.number} cancelled`);
     }));
 
+  withServer(pipelines.command('run').argument('<repo>', 'OWNER/NAME'))
+    .description('run a branch\'s (or a commit\'s) pipeline now, as a manual pipeline')
+    .option('--branch <name>', 'the branch (default: the repository\'s default branch)')
+    .option('--commit <sha>', 'this commit of the branch instead of its head (the full id)')
+    .option('-e, --var <K=V>', 'a variable for every step, over the file\'s own; `--var K` takes K from your environment (repeatable)', collect, [])
+    .option('--hold-on-failure <duration>', `keep a failed step this long for \`nestor jobs shell\` (e.g. 15m; at most 24h)`)
+    .action(action(async (out: Output, repo: string, flags: ServerFlags & { branch?: string; commit?: string; var: string[]; holdOnFailure?: string }) => {
+      const body = { ...(flags.branch ? { branch: flags.branch } : {}), ...(flags.commit ? { commit: flags.commit } : {}), variables: assignments('--var', flags.var), ...holdBody(flags.holdOnFailure) };
+      const p = await call<Pipeline & { created?: boolean; reason?: string }>(flags, 'POST', `/api/repos/${encodeURIComponent(repo)}/pipelines`, body);
+      out.result(p);
+      if (p.created === false) {
+        out.line(`${out.mark(false)} nothing to run: ${p.reason}`);
+        return 1;
+      }
+      out.line(`${out.mark(true)} ${repo}#${p.number} started on ${where(p.trigger)} (${p.trigger.commit.slice(0, 8)}): nestor pipelines logs ${repo}#${p.number} -f`);
+    }));
+
   withServer(pipelines.command('restart').argument('<repo>', 'OWNER/NAME (or OWNER/NAME#NUMBER)').argument('[number]', 'the pipeline\'s number'))
     .option('--failed', 'only the jobs that did not succeed, and those after them; the others are carried over as they ended')
+    .option('--hold-on-failure <duration>', `keep a failed step this long for \`nestor jobs shell\` (e.g. 15m; at most 24h)`)
     .description('run a pipeline again, as a new numbered pipeline of the same commit (the old one is kept)')
-    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags & { failed?: boolean }) => {
+    .action(action(async (out: Output, repo: string, number: string | undefined, flags: ServerFlags & { failed?: boolean; holdOnFailure?: string }) => {
       const ref = pipelineRef(repo, number);
-      const p = await call<Pipeline & { created?: boolean; reason?: string }>(flags, 'POST', `${path(ref)}/restart`, { failed_only: Boolean(flags.failed) });
+      const p = await call<Pipeline & { created?: boolean; reason?: string }>(flags, 'POST', `${path(ref)}/restart`, { failed_only: Boolean(flags.failed), ...holdBody(flags.holdOnFailure) });
       out.result(p);
       if (p.created === false) {
         out.line(`${out.mark(false)} nothing to run: ${p.reason}`);

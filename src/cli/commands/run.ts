@@ -14,6 +14,9 @@ import { runPlans } from '../../runner/run-plans.ts';
 import { action, hostEngine } from '../action.ts';
 import { EXIT, type Output } from '../output.ts';
 import { RunPrinter } from '../run-printer.ts';
+import { shellHere } from '../local-shell.ts';
+import { LiveSteps } from '../../scheduler/live-steps.ts';
+import { parseDuration } from '../../engine/prune-plan.ts';
 
 interface RunFlags {
   dir: string;
@@ -26,6 +29,7 @@ interface RunFlags {
   event: string;
   trusted?: boolean;
   parallel: string;
+  holdOnFailure?: string | boolean;
   image: string;
   platform: string[];
   ref?: string;
@@ -96,6 +100,15 @@ export function currentCommit(dir: string): string | undefined {
   }
 }
 
+/** `--hold-on-failure`: where failed steps are held, and a shell opened in each on this terminal. */
+function holdHere(flag: string | boolean | undefined, say: (text: string) => void): LiveSteps | undefined {
+  if (flag === undefined || flag === false) return undefined;
+  if (!process.stdin.isTTY || !process.stdout.isTTY) throw new NestorError('NESTOR_USAGE', '--hold-on-failure opens a shell on this terminal, and this is not one', 'Run it from a terminal; on a server, run the pipeline with `nestor pipelines run --hold-on-failure` and get in with `nestor jobs shell`.');
+  const holdMs = parseDuration(flag === true ? '30m' : flag);
+  const live: LiveSteps = new LiveSteps({ holdMs, onHeld: (key) => void shellHere(live, key, say) });
+  return live;
+}
+
 export function registerRunCommand(program: Command): void {
   program
     .command('run [file]')
@@ -111,6 +124,7 @@ export function registerRunCommand(program: Command): void {
     .option('--ref <ref>', 'the Git ref for conditions and GITHUB_REF (refs/heads/main, refs/tags/v1.0)')
     .option('-P, --platform <label=image>', 'the image a GitHub runs-on label runs in (repeatable)', collect, [])
     .option('--trusted', 'allow host path volumes')
+    .option('--hold-on-failure [duration]', 'on a terminal: a step that fails opens a shell in its container, as it was left, before the run goes on (kept at most DURATION, default 30m)')
     .option('--parallel <n>', 'jobs run at once (matrix jobs, pipelines that do not wait for each other)', '2')
     .addOption(new Option('--image <image>', 'image for steps that name none (NESTOR_DEFAULT_IMAGE)').default(defaultStepImage(process.env)))
     .option('--json', 'one JSON object per line: logs, step events, then the result')
@@ -137,6 +151,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   // Like a secret a step uses, a pull secret not given stops the run before any engine starts.
   checkPullSecrets(plans, Object.keys(secrets));
   const printer = new RunPrinter(out, plans.length > 1);
+  const live = holdHere(flags.holdOnFailure, (text) => printer.notice(text));
   // Signals are caught before anything is made: an interrupt at any moment cancels the run,
   // and what it started is removed before the process exits.
   const controller = new AbortController();
@@ -183,6 +198,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
       onLog: (line) => printer.log(line),
       logsFull: () => printer.full(),
       onEvent: (event) => printer.event(event),
+      ...(live ? { live } : {}),
     });
     printer.summary(results);
     if (results.some((r) => r.status === 'cancelled')) {
