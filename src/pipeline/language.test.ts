@@ -314,7 +314,12 @@ test('Woodpecker when: matrix runs a step only in the matrix jobs with those val
   assert.match(problems('.drone.yml', 'kind: pipeline\nname: d\nservices:\n  - name: my db\n    image: postgres\nsteps:\n  - name: a\n    image: alpine\n    commands: [echo]\n'), /"my db" is not a valid name/, 'a service is reached by its name, a hostname');
 });
 
-test('a Drone host volume written as a bare path is refused as Drone refuses it, saying how to write it', () => {
-  const text = 'kind: pipeline\nname: p\nsteps:\n  - name: a\n    image: golang\n    commands: [go test]\nvolumes:\n  - name: docker\n    host: /var/lib/docker\n';
-  assert.match(problems('.drone.yml', text), /\.drone\.yml:9:\d+: host takes a map, as Drone reads it: write host: \{path: \/var\/lib\/docker\}/);
+test('a Drone host volume written as a bare path is that host path, with a notice that Drone itself would refuse it', () => {
+  const text = 'kind: pipeline\nname: p\nsteps:\n  - name: a\n    image: golang\n    volumes: [{name: docker, path: /var/lib/docker}]\n    commands: [go test]\nvolumes:\n  - name: docker\n    host: /var/lib/docker\n';
+  const [job] = plans('.drone.yml', text);
+  const said = job!.notices.find((n) => n.code === 'NESTOR_HOST_AS_PATH');
+  assert.equal(said?.severity, 'info');
+  assert.ok(job!.steps[0]!.mounts.some((m) => m.target === '/var/lib/docker'), JSON.stringify(job!.steps[0]!.mounts));
+  assert.match(said!.message, /host: \/var\/lib\/docker is read as host: \{path: \/var\/lib\/docker\}: Drone's own runner refuses the bare path/);
+  assert.deepEqual(plans('.drone.yml', text.replace('host: /var/lib/docker', 'host: {path: /var/lib/docker}'))[0]!.steps[0]!.mounts, job!.steps[0]!.mounts, 'the same mount as the map gives');
 });

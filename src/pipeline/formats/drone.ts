@@ -69,7 +69,7 @@ const pipeline = z.strictObject({
   name: z.string().optional(),
   steps: z.array(z.unknown()),
   services: z.array(z.unknown()).optional(),
-  volumes: z.array(z.strictObject({ name: z.string(), temp: z.strictObject({ medium: z.string().optional(), size_limit: z.union([z.string(), z.number()]).optional() }).optional(), host: z.strictObject({ path: z.string() }, { error: (i) => (typeof i.input === 'string' ? `host takes a map, as Drone reads it: write host: {path: ${i.input}}` : undefined) }).optional() })).optional(),
+  volumes: z.array(z.strictObject({ name: z.string(), temp: z.strictObject({ medium: z.string().optional(), size_limit: z.union([z.string(), z.number()]).optional() }).optional(), host: z.union([z.strictObject({ path: z.string() }), z.string()]).optional() })).optional(),
   trigger: condition.optional(),
   depends_on: z.array(z.string()).optional(),
   node: z.record(z.string(), z.string()).optional(),
@@ -118,6 +118,8 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
   if (runnerLabels.length) notices.push(source.notice([], labelKeys[0]!.split('.')[0]!, 'NESTOR_RUNNER_LABELS', `${labelKeys.join(', ')} (${runnerLabels.join(', ')}): on a server the pipeline goes only to a runner with these labels (every runner has platform=linux/ARCH of its machine; others: nestor runner --labels ${runnerLabels.join(',')}); nestor run runs it here`, 'info'));
   notices.push(...kubernetesNotices(source, top));
   for (const [i, v] of (top.volumes ?? []).entries()) {
+    // The path alone, where Drone's own schema wants {path: …}: the meaning is the same.
+    if (typeof v.host === 'string') notices.push(source.notice(['volumes', i], 'host', 'NESTOR_HOST_AS_PATH', `volume ${v.name}: host: ${v.host} is read as host: {path: ${v.host}}: Drone's own runner refuses the bare path, so write the map where the file must also run on Drone`, 'info'));
     if (v.temp?.medium || v.temp?.size_limit !== undefined) notices.push(source.notice(['volumes', i], 'temp', 'NESTOR_TEMP_ON_DISK', `volume ${v.name}: temp${v.temp.medium ? ` medium ${v.temp.medium}` : ''}${v.temp.size_limit !== undefined ? ` size_limit ${v.temp.size_limit}` : ''} is a volume of the job on disk here, not in memory, bounded by the engine's disk: only speed differs, and it goes with the job as a temp volume does`, 'info'));
   }
   if (top.clone) {
@@ -171,7 +173,7 @@ export function readDrone(source: YamlSource): PipelineConfig | undefined {
     environment: Object.fromEntries(Object.entries(top.environment ?? {}).map(([k, v]) => [k, String(v)])),
     steps,
     services,
-    volumes: (top.volumes ?? []).map((v, i): JobVolume => (v.host ? { name: v.name, kind: 'host', hostPath: v.host.path, at: ['volumes', i] } : { name: v.name, kind: 'temp', at: ['volumes', i] })),
+    volumes: (top.volumes ?? []).map((v, i): JobVolume => (v.host ? { name: v.name, kind: 'host', hostPath: typeof v.host === 'string' ? v.host : v.host.path, at: ['volumes', i] } : { name: v.name, kind: 'temp', at: ['volumes', i] })),
     matrix: [{}],
     workspace: top.workspace?.path ? `${top.workspace.base ?? DRONE_WORKSPACE}/${top.workspace.path}`.replace(/\/+/g, '/') : (top.workspace?.base ?? DRONE_WORKSPACE),
     when: top.trigger ? [toCondition(top.trigger)] : [],
