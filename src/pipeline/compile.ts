@@ -1,3 +1,4 @@
+import type { GithubFacts } from './formats/github.ts';
 import { posix } from 'node:path';
 import { throwProblems, type PipelineNotice, type PipelineProblem, type SourcePosition } from './errors.ts';
 import { checkNames, dependencies, maybeUnread } from './graph.ts';
@@ -33,6 +34,8 @@ export interface CompileOptions extends RunFacts {
   limits?: Partial<PipelineLimits>;
   /** The image each GitHub `runs-on` label runs in (`-P ubuntu-latest=IMAGE`), before Nestor's own table. */
   platforms?: Record<string, string>;
+  /** How the jobs a GitHub job needs ended, by job id: a matrix over their outputs is expanded (a run compiling such a job again). */
+  needs?: GithubFacts['needs'];
 }
 
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 3600;

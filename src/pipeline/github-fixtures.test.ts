@@ -84,7 +84,7 @@ const EXPECTED: Record<string, { jobs?: string[]; steps?: number; degraded?: str
   'docker-step': { jobs: ['lint'], steps: 4 },
   'cross-platform': { jobs: ['build (ubuntu-latest)', 'build (windows-latest)', 'build (macos-14)', 'windows-only'], steps: 2 * 3 + 1, degraded: Array(3).fill('NESTOR_PLATFORM_UNAVAILABLE') },
   'env-levels': { jobs: ['show (lite)', 'show (full)'], steps: 2 * 2 },
-  'dynamic-matrix': { jobs: ['plan', 'per-package (20)', 'per-package (22)', 'whole'], steps: 2 + 1 + 1 + 1, degraded: ['NESTOR_MATRIX_DYNAMIC', 'NESTOR_MATRIX_DYNAMIC'] },
+  'dynamic-matrix': { jobs: ['plan', 'per-package (20)', 'per-package (22)', 'whole'], steps: 2 + 1 + 1 + 1, degraded: [] },
   // The arm64 job is said to need an arm64 runner only on a host that is not one.
   'runner-labels': { jobs: ['gpu', 'arm', 'grouped'], steps: 3, degraded: hostPlatform() === 'linux/arm64' ? [] : ['NESTOR_PLATFORM_UNAVAILABLE'] },
   'environment-deploy': { jobs: ['staging', 'production'], steps: 2 },
@@ -759,21 +759,33 @@ test('env-levels: the workflow\'s env, then the job\'s, then the step\'s, each w
   assert.equal(c.environment.BRANCH, 'feature/login');
 });
 
-test('dynamic-matrix: a matrix from fromJSON(needs…) is said and not expanded; the static axes still are', () => {
+test('dynamic-matrix: a matrix from fromJSON(needs…) waits for the jobs it needs, the static axes expanded; given their outputs it is expanded', () => {
   const plans = fixture('dynamic-matrix');
   const plan = job(plans, 'plan');
   assert.deepEqual(plan.github?.outputs, { packages: '${{ steps.list.outputs.packages }}', matrix: '${{ steps.list.outputs.matrix }}' });
   const per = plans.filter((p) => p.pipeline === 'per-package');
-  assert.deepEqual(per.map((p) => [p.name, p.github?.matrix, p.needs]), [
-    ['per-package (20)', { node: 20 }, ['plan']],
-    ['per-package (22)', { node: 22 }, ['plan']],
+  assert.deepEqual(per.map((p) => [p.name, p.github?.matrix, p.needs, p.github?.matrixFromNeeds]), [
+    ['per-package (20)', { node: 20 }, ['plan'], '${{ fromJSON(needs.plan.outputs.packages) }}'],
+    ['per-package (22)', { node: 22 }, ['plan'], '${{ fromJSON(needs.plan.outputs.packages) }}'],
   ]);
   const axis = noticeAt(per[0]!, 'jobs.per-package.strategy.matrix.package', 'NESTOR_MATRIX_DYNAMIC');
-  assert.match(axis.message, /matrix package is the expression \$\{\{ fromJSON\(needs\.plan\.outputs\.packages\) \}\}.*once per combination of the other axes/);
+  assert.equal(axis.severity, 'info');
+  assert.match(axis.message, /matrix package is the expression \$\{\{ fromJSON\(needs\.plan\.outputs\.packages\) \}\}, known once the jobs it needs have ended: the job is expanded then/);
   const whole = job(plans, 'whole');
-  assert.deepEqual(whole.github?.matrix, {});
-  assert.deepEqual(whole.matrix, {});
-  assert.match(noticeAt(whole, 'jobs.whole.strategy.matrix', 'NESTOR_MATRIX_DYNAMIC').message, /the job runs once, with an empty matrix/);
+  assert.deepEqual([whole.github?.matrix, whole.matrix, whole.github?.matrixFromNeeds], [{}, {}, '${{ fromJSON(needs.plan.outputs.matrix) }}']);
+
+  const ran = fixture('dynamic-matrix', { needs: { plan: { result: 'success', outputs: { packages: '["core","cli","web"]', matrix: '{"include":[{"pkg":"core"},{"pkg":"cli"}]}' } } } });
+  assert.deepEqual(ran.filter((p) => p.pipeline === 'per-package').map((p) => [p.github?.matrix, p.github?.matrixFromNeeds]), [
+    [{ package: 'core', node: 20 }, undefined], [{ package: 'core', node: 22 }, undefined],
+    [{ package: 'cli', node: 20 }, undefined], [{ package: 'cli', node: 22 }, undefined],
+    [{ package: 'web', node: 20 }, undefined], [{ package: 'web', node: 22 }, undefined],
+  ]);
+  const wholes = ran.filter((p) => p.pipeline === 'whole');
+  assert.deepEqual(wholes.map((p) => p.matrix), [{ pkg: 'core' }, { pkg: 'cli' }]);
+  assert.match(noticeAt(wholes[0]!, 'jobs.whole.strategy.matrix', 'NESTOR_MATRIX_FROM_NEEDS').message, /expanded from the outputs of the jobs it needs: 2 combinations/);
+  // Outputs that are not what the expression wants: the job stands as one, as before its needs ran.
+  const odd = fixture('dynamic-matrix', { needs: { plan: { result: 'success', outputs: { packages: 'not json', matrix: '' } } } });
+  assert.deepEqual(odd.filter((p) => p.pipeline === 'whole').map((p) => p.github?.matrixFromNeeds), ['${{ fromJSON(needs.plan.outputs.matrix) }}']);
 });
 
 test('runner-labels: self-hosted labels and a runner group become runner labels; an arm runner asks for arm64', () => {

@@ -90,7 +90,7 @@ export function formatOf(path: string, value: unknown): Format {
 export function readPipelines(
   path: string,
   text: string,
-  facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean; platforms?: Record<string, string> },
+  facts: RunFacts & { limits?: Partial<PipelineLimits>; trusted?: boolean; platforms?: Record<string, string>; needs?: GithubFacts['needs'] },
   displayPath = path,
   /** The format, when the file's name does not say it (a GitLab child pipeline's file). */
   formatGiven?: Format,

@@ -13,6 +13,7 @@ import type { RepoRun } from '../repos/repo-run.ts';
 import { RepoCheckouts } from './repo-checkout.ts';
 import { githubJobContainer } from '../pipeline/warm-job-container.ts';
 import type { JobPlan } from '../pipeline/plan.ts';
+import type { NeededJob } from '../pipeline/github/step-runtime.ts';
 import { LiveSteps } from '../scheduler/live-steps.ts';
 import type { ShellOffer } from '../shell-protocol.ts';
 import { answerShell } from './shell-answer.ts';
@@ -338,10 +339,12 @@ export class RunnerAgent {
       if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper, job.token);
       const { secrets, secretVariables, variables } = jobSecrets(job);
       for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
-      const all = sourceDir && job.spec.repo
-        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}), ...(job.spec.played && job.spec.job ? { only: [job.spec.job] } : {}) }, sourceDir)
+      // `needs`: compiled again once the jobs a matrix is made from have ended (runPlans' expand).
+      const compile = (needs?: Record<string, NeededJob>) => sourceDir && job.spec.repo
+        ? loadPlans(sourceDir, job.spec.repo.config, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, ...job.spec.repo.facts, ...this.platformsFact(), secrets: Object.keys(job.secrets ?? {}), ...(job.spec.played && job.spec.job ? { only: [job.spec.job] } : {}), ...(needs ? { needs } : {}) }, sourceDir)
         // As jobPlansOf compiles it, with the runner's platform images.
-        : compileText(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, event: 'push', ...this.platformsFact() });
+        : compileText(job.spec.pipeline!, { defaultImage: this.opts.stepImage ?? DEFAULT_STEP_IMAGE, event: 'push', ...this.platformsFact(), ...(needs ? { needs } : {}) });
+      const all = compile();
       const note = (text: string) => shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text });
       const compiled = jobOfPipeline(all, job.spec.job);
       gateways = await openJobTargets(compiled, job, this.opts.supply?.registry.gateway, note);
@@ -358,6 +361,7 @@ export class RunnerAgent {
         ...(job.spec.job ? { artifacts: { store: new ServerArtifacts(this.client, job.id, lease.token), run: job.id } } : {}),
         // The jobs it needs ran on other runners: the server says how they ended, for needs.*.
         ...(earlier ? { earlier } : {}),
+        expand: (needs) => compile(needs),
         signal: controller.signal,
         live,
         parallel: 1,

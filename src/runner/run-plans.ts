@@ -31,6 +31,13 @@ export interface RunPlansOptions extends ExecuteOptions {
    * `needs.ID` reads them as it reads the jobs run here.
    */
   earlier?: EarlierJobs;
+  /**
+   * Compiles the file again with how the jobs a GitHub job needs ended (`needs`, by job id),
+   * answering every plan it now has: a job whose matrix is an expression over their outputs
+   * (`github.matrixFromNeeds`) is run as the combinations it gives. Absent: such a job fails,
+   * saying its matrix could not be known.
+   */
+  expand?: (needs: Record<string, NeededJob>) => JobPlan[];
 }
 
 /** Jobs of a run that ended before this part of it: every plan of the run, and results of those that ran. */
@@ -55,14 +62,30 @@ export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise
   const handOver = artifacts ? new ArtifactHandOver(artifacts.store, artifacts.run) : temporary ? new ArtifactHandOver(new LocalArtifactStore(temporary), randomUUID()) : undefined;
   try {
     const ended = new Map<string, JobResult>();
-    return await runGraphOfJobs(plans, opts, async (plan) => {
-      const withNeeds = plan.github ? { ...schedule, needs: neededJobs(plan, plans, ended, earlier) } : schedule;
+    // Every plan known so far: a matrix expanded from needs adds its combinations, which later jobs' needs read.
+    const known = [...plans];
+    const runOne = async (plan: JobPlan): Promise<JobResult> => {
+      const withNeeds = plan.github ? { ...schedule, needs: neededJobs(plan, known, ended, earlier) } : schedule;
       const ran = await runJob(plan, backend, handOver ? withArtifacts(plan, withNeeds, handOver) : withNeeds);
       // A GitHub job with continue-on-error fails on its own: the run, and the jobs after it, go on.
       const result = ran.status === 'failure' && plan.github?.continueOnError ? { ...ran, allowedFailure: true } : ran;
       // GitHub's needs.ID.result of such a job is success, whatever it did.
       ended.set(plan.name, result.allowedFailure ? { ...result, status: 'success' } : result);
       return result;
+    };
+    const expanded = new Map<string, JobResult[]>();
+    return await runGraphOfJobs(plans, opts, expanded, async (plan) => {
+      if (!plan.github?.matrixFromNeeds) return runOne(plan);
+      const parts = combinationsOf(plan, neededJobs(plan, known, ended, earlier), opts);
+      if ('error' in parts) {
+        opts.onEvent?.({ type: 'notice', job: plan.name, text: parts.error });
+        return { name: plan.name, status: 'failure', error: parts.error, steps: [], durationMs: 0, engine: '' };
+      }
+      known.push(...parts);
+      opts.onEvent?.({ type: 'notice', job: plan.name, text: `matrix from the outputs of ${plan.github.needs.join(', ')}: ${parts.map((p) => p.name).join(', ')}` });
+      const results = await inTurns(parts, opts.parallel ?? 2, runOne);
+      expanded.set(plan.name, results);
+      return combined(plan.name, results);
     });
   } finally {
     if (temporary) rmSync(temporary, { recursive: true, force: true });
@@ -102,7 +125,48 @@ function withArtifacts(plan: JobPlan, schedule: ScheduleOptions, handOver: Artif
   };
 }
 
-async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (plan: JobPlan) => Promise<JobResult>): Promise<JobResult[]> {
+/**
+ * The combinations a job whose matrix is over its needs' outputs now has: those of the file
+ * compiled again with how they ended, of the same job and the same values of the axes that were
+ * known before (a server queued each of those as a job of its own).
+ */
+function combinationsOf(plan: JobPlan, needs: Record<string, NeededJob>, opts: RunPlansOptions): JobPlan[] | { error: string } {
+  const what = `the matrix ${plan.github!.matrixFromNeeds}`;
+  if (!opts.expand) return { error: `${what} is known only from the jobs it needs, and this run cannot compile the file again` };
+  let all: JobPlan[];
+  try {
+    all = opts.expand(Object.fromEntries(Object.entries(needs).map(([id, n]) => [id, n])));
+  } catch (err) {
+    return { error: `${what} gave no matrix: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+  }
+  const parts = all.filter((p) => p.pipeline === plan.pipeline && p.github && Object.entries(plan.matrix).every(([k, v]) => p.matrix[k] === v));
+  if (parts.some((p) => p.github?.matrixFromNeeds)) return { error: `${what} gave no matrix from the outputs of ${plan.github!.needs.join(', ')} (${JSON.stringify(Object.fromEntries(Object.entries(needs).map(([id, n]) => [id, n.outputs])))}): it must give an object of axes (or include:), as fromJSON of a JSON text does` };
+  if (!parts.length) return { error: `${what} left no combination to run` };
+  return parts.map(({ needs: _needs, after: _after, needsAt: _at, ...alone }) => alone);
+}
+
+/** Runs each of `items`, `parallel` at a time, answering their results in order. */
+async function inTurns<T, R>(items: T[], parallel: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await run(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, items.length)) }, worker));
+  return out;
+}
+
+/** A job run as several combinations, to the jobs after it: failed if one failed (and was not allowed to), as on GitHub. */
+function combined(name: string, results: JobResult[]): JobResult {
+  const failed = results.some((r) => r.status === 'failure' && !r.allowedFailure);
+  const status = failed ? 'failure' : results.some((r) => r.status === 'cancelled') ? 'cancelled' : 'success';
+  return { name, status, steps: [], durationMs: results.reduce((t, r) => t + r.durationMs, 0), engine: '' };
+}
+
+async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, expanded: ReadonlyMap<string, JobResult[]>, run: (plan: JobPlan) => Promise<JobResult>): Promise<JobResult[]> {
   const planned = planGraph(plans);
   const byName = new Map(plans.map((p) => [p.name, p]));
   const graph = planned.filter((j) => j.leftOut === undefined).map((j) => ({ name: j.name, plan: byName.get(j.name)!, needs: j.needs.map((job) => ({ job })), when: j.runWhen }));
@@ -116,8 +180,9 @@ async function runGraphOfJobs(plans: JobPlan[], opts: RunPlansOptions, run: (pla
     // A job whose run threw did run: it failed, and is not announced as not run.
     failed: (name, why) => ({ name, status: 'failure', error: why, steps: [], durationMs: 0, engine: '' }),
   });
-  return planned.map((j) => {
-    if (j.leftOut === undefined) return results.get(j.name)!;
+  // A job expanded from its needs reports each of its combinations.
+  return planned.flatMap((j) => {
+    if (j.leftOut === undefined) return expanded.get(j.name) ?? [results.get(j.name)!];
     const plan = byName.get(j.name)!;
     return { name: j.name, status: 'skipped', notRunBecause: j.leftOut, steps: plan.steps.map((s) => ({ name: s.name, status: 'skipped', durationMs: 0, reason: s.notRunBecause })), durationMs: 0, engine: '' } satisfies JobResult;
   });

@@ -16,6 +16,7 @@ import { EXIT, type Output } from '../output.ts';
 import { RunPrinter } from '../run-printer.ts';
 import { shellHere } from '../local-shell.ts';
 import { LiveSteps } from '../../scheduler/live-steps.ts';
+import type { NeededJob } from '../../pipeline/github/step-runtime.ts';
 import { parseDuration } from '../../engine/prune-plan.ts';
 
 interface RunFlags {
@@ -135,7 +136,7 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
   const dir = resolve(flags.dir);
   const secrets = assignments('--secret', flags.secret);
   const branch = flags.branch ?? refFacts(flags.ref).branch ?? currentBranch(dir);
-  const plans = selectJobs(loadPlans(dir, file, {
+  const compile = (needs?: Record<string, NeededJob>) => loadPlans(dir, file, {
     defaultImage: flags.image,
     ...(branch ? { branch } : {}),
     event: flags.event,
@@ -147,7 +148,9 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
     secrets: Object.keys(secrets),
     includes: includeSourceFromEnv(process.env),
     ...commitOf(dir),
-  }), flags.job);
+    ...(needs ? { needs } : {}),
+  });
+  const plans = selectJobs(compile(), flags.job);
   // Like a secret a step uses, a pull secret not given stops the run before any engine starts.
   checkPullSecrets(plans, Object.keys(secrets));
   const printer = new RunPrinter(out, plans.length > 1);
@@ -199,6 +202,8 @@ async function runCommand(out: Output, file: string | undefined, flags: RunFlags
       logsFull: () => printer.full(),
       onEvent: (event) => printer.event(event),
       ...(live ? { live } : {}),
+      // A GitHub matrix over the outputs of the jobs it needs: the file compiled again once they have ended.
+      expand: (needs) => compile(needs),
     });
     printer.summary(results);
     if (results.some((r) => r.status === 'cancelled')) {

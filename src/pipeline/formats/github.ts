@@ -3,7 +3,7 @@ import { join, posix, resolve } from 'node:path';
 import { PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
 import { ExpressionError, type ExpressionScope, type Value } from '../github/expression.ts';
 import { GITHUB_WORKSPACE, githubContext, runnerContext } from '../github/contexts.ts';
-import { FILES_DIR } from '../github/step-runtime.ts';
+import { FILES_DIR, type NeededJob } from '../github/step-runtime.ts';
 import { ACTIONS_NODE_DIR, ACTIONS_NODE_IMAGE } from '../../config.ts';
 import type { ActionFrame, GithubJobPlan, GithubStepPlan } from '../github/job-plan.ts';
 import { fill, fillKnown, fillValue, ifExpression, namesStatus, readsRunState } from '../github/templates.ts';
@@ -14,7 +14,7 @@ import { check } from '../validate.ts';
 import type { RunFacts } from '../when.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import { actionUse, type ActionUse } from './github-actions.ts';
-import { expandMatrix, MatrixError, type Combination } from './github-matrix.ts';
+import { jobMatrix } from './github-job-matrix.ts';
 import { jobSchema, stepSchema, workflowSchema, type GithubJob, type GithubStep, type Workflow } from './github-schema.ts';
 import { callJob, staticInputs, type CallSite, type Placed, type WorkflowContext, type WorkflowReader } from './github-reusable.ts';
 import { checkExpression, checkTemplateAt, listOf, runsAfter, staticIf } from './github-static.ts';
@@ -43,6 +43,8 @@ const JOB_TIMEOUT_MINUTES = 360;
 export interface GithubFacts extends RunFacts {
   /** `-P label=image`: the image each `runs-on` label runs on. */
   platforms?: Record<string, string>;
+  /** How the jobs a job needs ended, by job id, where the run knows (a matrix over their outputs expands). */
+  needs?: Record<string, NeededJob>;
 }
 
 export function readGithub(source: YamlSource, facts: GithubFacts): PipelineConfig[] {
@@ -86,7 +88,7 @@ function readJobs(source: YamlSource, facts: GithubFacts, doc: Workflow, w: Work
   const workflowEnv = envOf(source, doc.env, ['env'], w.problems);
   const jobIds = Object.keys(doc.jobs);
   checkNeeds(source, doc.jobs, w.problems);
-  const reader: WorkflowReader = { readJobs: (s, d, inner) => readJobs(s, facts, d, inner), matrixOf, topLevel: (s, d, notices) => recordTopLevel(s, d, notices, true) };
+  const reader: WorkflowReader = { readJobs: (s, d, inner) => readJobs(s, facts, d, inner), matrixOf: (s, job, at, problems, notices) => jobMatrix(s, job, at, problems, notices).combos, topLevel: (s, d, notices) => recordTopLevel(s, d, notices, true) };
   const placed: Placed[] = [];
   for (const [jobId, raw] of Object.entries(doc.jobs)) {
     const at: PathSegment[] = ['jobs', jobId];
@@ -170,7 +172,8 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
   }
   if (job['runs-on'] === undefined) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no runs-on: say where it runs (runs-on: ubuntu-latest)` });
   if (!job.steps?.length) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no steps: a job runs steps (or uses: a reusable workflow)` });
-  const combos = matrixOf(source, job, at, problems, jobNotices);
+  // A job of a called workflow is expanded with its caller; one of the run's own, over needs, once they have ended.
+  const { combos, fromNeeds } = jobMatrix(source, job, at, problems, jobNotices, { ...(facts.needs ? { needs: facts.needs } : {}), expandsLater: !j.call });
   const written = typeof job.strategy === 'object' ? job.strategy : undefined;
   const failFast = typeof written?.['fail-fast'] === 'boolean' ? written['fail-fast'] : true;
   const maxParallel = typeof written?.['max-parallel'] === 'number' ? written['max-parallel'] : 0;
@@ -226,6 +229,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
       ...(steps.some((s) => s.github?.kind === 'download-artifact') ? { downloads: true } : {}),
       runnerOs: 'Linux',
       ...(j.call ? { call: j.call.plan } : {}),
+      ...(fromNeeds ? { matrixFromNeeds: fromNeeds } : {}),
     };
     for (const [k, v] of Object.entries(job.outputs ?? {})) checkTemplateAt(source, v, [...at, 'outputs'], k, problems);
     // A name over a late input keeps that part as written, as one over needs would be if GitHub allowed it here.
@@ -433,39 +437,6 @@ function fetchedAction(use: Extract<ActionUse, { kind: 'remote' }>, settings: In
 function dockerCliNotices(source: YamlSource, run: string, at: PathSegment[], notices: PipelineNotice[]): void {
   if (/(^|[\s;&|(])docker\s+compose\s/m.test(run)) notices.push(source.notice(at, 'run', 'NESTOR_DOCKER_COMPOSE_V2', 'the script runs `docker compose` (Compose v2), which Debian bookworm does not package: the default image has docker-compose (v1) only; write docker-compose, or give an image with the plugin (-P ubuntu-latest=IMAGE)', 'degraded'));
   if (/(^|[\s;&|(])docker\s+buildx\s/m.test(run)) notices.push(source.notice(at, 'run', 'NESTOR_DOCKER_BUILDX', 'the script runs `docker buildx`, which Debian bookworm does not package: the job engine builds with its built-in BuildKit through docker build (DOCKER_BUILDKIT=1); give an image with the plugin for buildx itself', 'degraded'));
-}
-
-function matrixOf(source: YamlSource, job: GithubJob, at: PathSegment[], problems: PipelineProblem[], notices: PipelineNotice[]): Combination[] {
-  if (typeof job.strategy === 'string') {
-    notices.push(source.notice(at, 'strategy', 'NESTOR_MATRIX_DYNAMIC', `the strategy is the expression ${job.strategy}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once, with an empty matrix`, 'degraded'));
-    return [{}];
-  }
-  const matrix = job.strategy?.matrix;
-  if (matrix === undefined) return [{}];
-  const mat = [...at, 'strategy', 'matrix'];
-  if (typeof matrix === 'string') {
-    notices.push(source.notice(mat.slice(0, -1), 'matrix', 'NESTOR_MATRIX_DYNAMIC', `the matrix is the expression ${matrix}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once, with an empty matrix`, 'degraded'));
-    return [{}];
-  }
-  const dynamic = Object.entries(matrix).find(([, v]) => typeof v === 'string' && v.includes('${{'));
-  if (dynamic) {
-    notices.push(source.notice(mat, dynamic[0], 'NESTOR_MATRIX_DYNAMIC', `matrix ${dynamic[0]} is the expression ${String(dynamic[1])}, known only when the run starts; Nestor does not expand such a matrix yet: the job runs once per combination of the other axes`, 'degraded'));
-    const rest = Object.fromEntries(Object.entries(matrix).filter(([k]) => k !== dynamic[0]));
-    return Object.keys(rest).length ? safeExpand(source, rest, mat, problems) : [{}];
-  }
-  return safeExpand(source, matrix, mat, problems);
-}
-
-function safeExpand(source: YamlSource, matrix: Record<string, unknown>, at: PathSegment[], problems: PipelineProblem[]): Combination[] {
-  try {
-    const combos = expandMatrix(matrix);
-    return combos.length ? combos : [{}];
-  } catch (err) {
-    if (!(err instanceof MatrixError)) throw err;
-    const path = [...at, ...err.path];
-    problems.push({ position: err.path.length ? source.position(path.slice(0, -1), path[path.length - 1] as string) : source.position(at), message: err.message });
-    return [{}];
-  }
 }
 
 function checkNeeds(source: YamlSource, jobs: Record<string, unknown>, problems: PipelineProblem[]): void {

@@ -97,6 +97,11 @@ export interface GithubJobPlan {
   strategy: { 'fail-fast': boolean; 'job-index': number; 'job-total': number; 'max-parallel': number };
   /** The jobs it needs, by id. */
   needs: string[];
+  /**
+   * Its matrix, an expression over the outputs of the jobs it needs, not known when it was
+   * compiled: the run compiles it again once they have ended, one plan per combination.
+   */
+  matrixFromNeeds?: string;
   defaults: { shell?: string; workingDirectory?: string };
   /** `continue-on-error` of the job: a failure does not fail the workflow. */
   continueOnError: boolean;

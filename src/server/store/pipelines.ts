@@ -201,11 +201,20 @@ function reportedStatus(result: unknown, name: string): unknown {
   return (result.find((r: unknown) => typeof r === 'object' && r !== null && (r as { name?: unknown }).name === name) as { status?: unknown } | undefined)?.status;
 }
 
-/** The string `outputs` of the JobResult named `name` in a runner's reported result (any JSON: it is the runner's word). */
+/**
+ * The string `outputs` of the JobResult named `name` in a runner's reported result (any JSON: it
+ * is the runner's word); a job the runner ran as the combinations of a matrix from its needs
+ * (`name (…)`) gives theirs, the last to set each, as on GitHub.
+ */
 function reportedOutputs(result: unknown, name: string): Record<string, string> {
   if (!Array.isArray(result)) return {};
-  const mine = result.find((r: unknown): r is { name: string; outputs?: unknown } => typeof r === 'object' && r !== null && (r as { name?: unknown }).name === name);
-  const outputs = mine?.outputs;
+  const named = (r: unknown): r is { name: string; outputs?: unknown } => typeof r === 'object' && r !== null && typeof (r as { name?: unknown }).name === 'string';
+  const mine = result.filter(named).filter((r) => r.name === name);
+  const parts = mine.length ? mine : result.filter(named).filter((r) => r.name.startsWith(`${name} (`));
+  return Object.assign({}, ...parts.map((r) => stringsOf(r.outputs)));
+}
+
+function stringsOf(outputs: unknown): Record<string, string> {
   if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) return {};
   return Object.fromEntries(Object.entries(outputs).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
