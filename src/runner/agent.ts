@@ -17,6 +17,7 @@ import type { NeededJob } from '../pipeline/github/step-runtime.ts';
 import { LiveSteps } from '../scheduler/live-steps.ts';
 import type { ShellOffer } from '../shell-protocol.ts';
 import { answerShell } from './shell-answer.ts';
+import { isLoopbackUrl, openServerGateway, throughGateway, type ServerGateway } from './server-gateway.ts';
 import { ServerArtifacts } from './server-artifacts.ts';
 import type { JobEvent, JobResult } from '../scheduler/results.ts';
 import { LogShipper } from './log-shipper.ts';
@@ -132,6 +133,8 @@ export class RunnerAgent {
   private readonly removals = new BackgroundWork();
   private checkouts?: RepoCheckouts;
   private loop: Promise<void> | undefined;
+  /** The server as jobs reach it, where its own address is loopback (opened for the first job that needs it). */
+  private serverGateway: Promise<ServerGateway> | undefined;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -198,7 +201,27 @@ export class RunnerAgent {
     while (this.running.size) await this.jobEnded.promise;
     await this.loop?.catch(() => undefined);
     await this.removals.settled();
+    await (await this.serverGateway?.catch(() => undefined))?.close();
     await this.backend.close();
+  }
+
+  /**
+   * A job's server variables (NESTOR_SERVER_URL, NESTOR_GIT_URL, the netrc machine) as its
+   * containers can use them: a server at a loopback address (`nestor up`) is reached through a
+   * gateway of this runner's on the supply network, opened once.
+   */
+  private async reachable(variables: Record<string, string>, log: Logger): Promise<Record<string, string>> {
+    const url = variables.NESTOR_SERVER_URL;
+    const at = this.opts.supply?.registry.gateway;
+    if (!url || !at || !isLoopbackUrl(url)) return variables;
+    this.serverGateway ??= openServerGateway(url, at);
+    try {
+      return throughGateway(variables, new URL(url).origin, await this.serverGateway);
+    } catch (err) {
+      this.serverGateway = undefined;
+      log.warn({ err: errorMessage(err) }, 'the server\'s address is loopback and no gateway to it could be opened: the job\'s steps cannot reach it (set NESTOR_PUBLIC_URL on the server)');
+      return variables;
+    }
   }
 
   private async register(): Promise<void> {
@@ -337,7 +360,8 @@ export class RunnerAgent {
     try {
       // A repository's job: its commit from this runner's mirror, compiled as the server did.
       if (job.spec.repo) sourceDir = await this.checkout(job.spec.repo, shipper, job.token);
-      const { secrets, secretVariables, variables } = jobSecrets(job);
+      const { secrets, secretVariables, variables: given } = jobSecrets(job);
+      const variables = await this.reachable(given, log);
       for (const w of job.secrets_withheld ?? []) shipper.push({ source: 'nestor', stream: 'stdout', time: Date.now(), text: `secret ${w.name} is not given to this job: ${w.why}` });
       // `needs`: compiled again once the jobs a matrix is made from have ended (runPlans' expand).
       const compile = (needs?: Record<string, NeededJob>) => sourceDir && job.spec.repo

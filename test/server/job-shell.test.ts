@@ -29,6 +29,7 @@ const PIPELINE = `steps:
     commands:
       - echo made > /tmp/left-by-build
       - echo "greeting=$GREETING"
+      - echo "server at $NESTOR_SERVER_URL says $(wget -q -O- "$NESTOR_SERVER_URL/health")"
       - echo "waiting for a shell"
       - while [ ! -f /tmp/release ]; do sleep 0.2; done
       - echo released
@@ -40,7 +41,7 @@ const PIPELINE = `steps:
 `;
 
 /**
- * `nestor jobs shell` on real parts: a server and a runner process, a repository's manual run
+ * `nestor jobs shell` on real parts (and a job reaching a server whose address is loopback): a server and a runner process, a repository's manual run
  * on a real nested engine. A shell goes into the running step (piped and on a terminal, with its
  * variables, its files and its exit code), is refused to a reader, and a failed step of a run
  * with --hold-on-failure is kept, with what it left outside the workspace, until the shell in it
@@ -64,6 +65,9 @@ test('a shell into a running step and into a failed step held for it, for writer
     const logOf = async () => (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${jobId}/logs`)).body.lines.map((l) => l.text);
     for (let i = 0; i < 600 && !(await logOf()).includes('waiting for a shell'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok((await logOf()).includes('greeting=hello'), `a manual run's variables reach its steps:\n${(await logOf()).join('\n')}`);
+    // The server listens on loopback only (as nestor up's does): the job reaches it through its runner's gateway.
+    const said = (await logOf()).find((l) => l.startsWith('server at '));
+    assert.match(String(said), /^server at http:\/\/(?!127\.)[\d.]+:\d+ says \{"status":"ok"/, `a job reaches a server at a loopback address:\n${(await logOf()).join('\n')}`);
 
     // A reader may watch the job, not shell into it.
     await api(url, 'PUT', '/api/repos/team%2Fapp/members', { user: 'rita', role: 'read' });
