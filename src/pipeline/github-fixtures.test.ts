@@ -551,6 +551,9 @@ test('dispatch-inputs: typed workflow_dispatch inputs are recorded with their de
   });
   assert.deepEqual(push!.github?.inputs, { environment: 'staging', 'dry-run': true, replicas: 3, note: '' });
   assert.equal(noticeAt(push!, 'jobs.deploy.environment', 'NESTOR_ENVIRONMENT_RECORDED').severity, 'info');
+  const [given] = fixture('dispatch-inputs', { event: 'manual', env: { environment: 'production', 'dry-run': 'false', replicas: '5' } });
+  assert.deepEqual(given!.github?.inputs, { environment: 'production', 'dry-run': false, replicas: 5, note: '' }, 'a manual run\'s variables are its inputs, typed as declared');
+  assert.deepEqual(written(given!).map((s) => [s.name, runs(s)]).slice(1), [['Apply', true], ['Dry run', false]]);
   const [manual] = fixture('dispatch-inputs', { event: 'workflow_dispatch' });
   assert.deepEqual(written(manual!).map((s) => [s.name, runs(s)]), [
     // An unnamed step is named after its script's first line, up to 60 characters.

@@ -43,6 +43,8 @@ const JOB_TIMEOUT_MINUTES = 360;
 export interface GithubFacts extends RunFacts {
   /** `-P label=image`: the image each `runs-on` label runs on. */
   platforms?: Record<string, string>;
+  /** A manual run's variables: a workflow_dispatch input of the same name takes its value. */
+  env?: Record<string, string>;
   /** How the jobs a job needs ended, by job id, where the run knows (a matrix over their outputs expands). */
   needs?: Record<string, NeededJob>;
 }
@@ -68,7 +70,7 @@ export function readGithubJobs(source: YamlSource, facts: GithubFacts): ReadJob[
   if (!doc) return [{ config: unreadable(source, 'github', GITHUB_WORKSPACE, problems), source }];
   const workflowName = doc.name ?? source.file.split('/').pop()!.replace(/\.ya?ml$/, '');
   const { triggers, when } = readTriggers(source, doc.on, problems, notices);
-  const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown }>).map(([k, v]) => [k, (v?.default ?? '') as Value]));
+  const inputs = Object.fromEntries(Object.entries((triggers.dispatchInputs ?? triggers.call?.inputs ?? {}) as Record<string, { default?: unknown; type?: string }>).map(([k, v]) => [k, dispatchInput(k, v, facts) ?? ((v?.default ?? '') as Value)]));
   recordTopLevel(source, doc, notices);
   const runName = doc['run-name'] !== undefined ? runNameOf(doc['run-name'], facts, workflowName, inputs) : undefined;
   const concurrency = doc.concurrency !== undefined ? concurrencyOf(doc.concurrency, facts, workflowName, inputs) : undefined;
@@ -122,6 +124,18 @@ function byPipeline(placed: Placed[], namespace: string): Placed[] {
     const waits = p.waits.flatMap((w) => [...(pipelines.get(w.name) ?? [namespace + w.name])].map((name) => ({ name, at: w.at })));
     return { ...p, waits: [], config: { ...p.config, dependsOn: [...(p.config.dependsOn ?? []), ...waits] } };
   });
+}
+
+/**
+ * A workflow_dispatch input a manual run gave (`nestor pipelines run --var NAME=VALUE`), typed
+ * as the input is declared: a boolean's `true`/`false`, a number's digits.
+ */
+function dispatchInput(name: string, declared: { type?: string } | null | undefined, facts: GithubFacts): Value | undefined {
+  const given = facts.event === 'manual' || facts.event === 'workflow_dispatch' ? facts.env?.[name] : undefined;
+  if (given === undefined) return undefined;
+  if (declared?.type === 'boolean') return given === 'true';
+  if (declared?.type === 'number' && given.trim() !== '' && Number.isFinite(Number(given))) return Number(given);
+  return given;
 }
 
 /** `run-name`: the run's title, over the github and inputs contexts (what GitHub allows there). */
