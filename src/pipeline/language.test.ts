@@ -323,3 +323,22 @@ test('a Drone host volume written as a bare path is that host path, with a notic
   assert.match(said!.message, /host: \/var\/lib\/docker is read as host: \{path: \/var\/lib\/docker\}: Drone's own runner refuses the bare path/);
   assert.deepEqual(plans('.drone.yml', text.replace('host: /var/lib/docker', 'host: {path: /var/lib/docker}'))[0]!.steps[0]!.mounts, job!.steps[0]!.mounts, 'the same mount as the map gives');
 });
+
+test('a Drone 0.8 file (pipeline: a map, no kind:) is read as Woodpecker reads it, its plugin steps\' own keys as settings, status changed said', () => {
+  const text = 'workspace:\n  base: /go\n  path: src/example.com/tool\npipeline:\n  build:\n    image: golang:1.22\n    commands: [go build]\n  publish:\n    image: plugins/s3\n    bucket: releases\n    acl: public-read\n    when:\n      event: [push]\n  notify:\n    image: appleboy/drone-discord\n    when:\n      status: [changed, failure]\n';
+  const [job] = plans('.drone.yml', text);
+  assert.deepEqual(job!.steps.map((s) => s.name), ['build', 'publish', 'notify']);
+  assert.equal(job!.workspace, '/go/src/example.com/tool');
+  const publish = job!.steps.find((s) => s.name === 'publish')!;
+  assert.equal(publish.environment.PLUGIN_BUCKET, 'releases');
+  assert.equal(publish.environment.PLUGIN_ACL, 'public-read');
+  assert.equal(job!.notices.find((n) => n.code === 'NESTOR_DRONE_LEGACY')?.severity, 'info');
+  assert.equal(job!.notices.find((n) => n.code === 'NESTOR_STATUS_CHANGED_UNKNOWN')?.severity, 'degraded');
+  assert.deepEqual(job!.steps.find((s) => s.name === 'notify')!.runOn, ['failure']);
+});
+
+test('a Woodpecker environment value that is a list is joined with commas, a map written as JSON, as Woodpecker does', () => {
+  const [job] = plans('.woodpecker.yml', 'steps:\n  build:\n    image: golang\n    environment:\n      PLATFORMS:\n        - linux/amd64\n        - linux/arm64\n      OPTS: {a: 1}\n    commands: [echo $PLATFORMS]\n');
+  assert.equal(job!.steps[0]!.environment.PLATFORMS, 'linux/amd64,linux/arm64');
+  assert.equal(job!.steps[0]!.environment.OPTS, '{"a":1}');
+});

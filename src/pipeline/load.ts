@@ -16,7 +16,7 @@ import { readGithubJobs, type GithubFacts } from './formats/github.ts';
 import { githubContext, githubVariables } from './github/contexts.ts';
 import { withWorkflowArtifacts } from './github/artifacts.ts';
 import { readNestor } from './formats/nestor.ts';
-import { readWoodpecker } from './formats/woodpecker.ts';
+import { readWoodpecker, WOODPECKER_STEP_KEYS } from './formats/woodpecker.ts';
 import type { PipelineConfig } from './model.ts';
 import type { JobPlan } from './plan.ts';
 import type { RunFacts } from './when.ts';
@@ -174,12 +174,57 @@ function readAll(path: string, format: Format, sources: YamlSource[], facts: Git
   return read;
 }
 
+/**
+ * A Drone 0.8 file (`pipeline:` a map of steps, no `kind:`), which Drone 1.0 and later refuse:
+ * Woodpecker continues that format, so it is read as Woodpecker reads it, and said so.
+ */
+function droneLegacy(source: YamlSource, name: string): PipelineConfig | undefined {
+  const raw = source.value as Record<string, unknown> | null;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || raw.kind !== undefined || raw.pipeline === undefined) return undefined;
+  const changed: string[] = [];
+  const config = readWoodpecker(YamlSource.layered(source, withLegacySettings(raw, changed), [source]), name);
+  const lost = changed.map((step) => source.notice(['pipeline', step, 'when'], 'status', 'NESTOR_STATUS_CHANGED_UNKNOWN', `step ${step}: status changed (the build's status differs from the one before it) is not known to a run here: the step runs on the other statuses it names, or on any when it names none`, 'degraded'));
+  const said = source.notice([], 'pipeline', 'NESTOR_DRONE_LEGACY', 'a Drone 0.8 file (pipeline: a map of steps, no kind:), which Drone 1.0 and later refuse (drone convert rewrites it): read as Woodpecker reads it, which continues that format, with Woodpecker\'s workspace and CI_* variables; a plugin step\'s own keys are its settings', 'info');
+  return { ...config, notices: [said, ...lost, ...(config.notices ?? [])] };
+}
+
+/** Drone 0.8's plugin steps (no commands) gave their parameters beside image:; Woodpecker reads them under settings:. */
+function withLegacySettings(raw: Record<string, unknown>, changed: string[]): Record<string, unknown> {
+  const pipeline = raw.pipeline;
+  if (!pipeline || typeof pipeline !== 'object' || Array.isArray(pipeline)) return raw;
+  const known = WOODPECKER_STEP_KEYS();
+  const steps = Object.fromEntries(Object.entries(pipeline as Record<string, unknown>).map(([name, written]) => {
+    const step = withoutStatusChanged(name, written, changed);
+    if (!step || typeof step !== 'object' || Array.isArray(step) || 'commands' in step) return [name, step];
+    const own = Object.entries(step as Record<string, unknown>);
+    const settings = Object.fromEntries(own.filter(([k]) => !known.has(k)));
+    if (!Object.keys(settings).length) return [name, step];
+    const rest = Object.fromEntries(own.filter(([k]) => known.has(k)));
+    return [name, { ...rest, settings: { ...(rest.settings as Record<string, unknown> | undefined), ...settings } }];
+  }));
+  return { ...raw, pipeline: steps };
+}
+
+/** Drone 0.8's `when: {status: [changed, …]}`, which no later format has: the other statuses stay. */
+function withoutStatusChanged(name: string, step: unknown, changed: string[]): unknown {
+  const when = (step as { when?: { status?: unknown } } | null)?.when;
+  const status = when && typeof when === 'object' && !Array.isArray(when) ? when.status : undefined;
+  const list = typeof status === 'string' ? [status] : Array.isArray(status) ? status : undefined;
+  if (!list?.includes('changed')) return step;
+  changed.push(name);
+  const rest = list.filter((s) => s !== 'changed');
+  const { status: _status, ...otherWhen } = when as Record<string, unknown>;
+  return { ...(step as Record<string, unknown>), when: rest.length ? { ...otherWhen, status: rest } : { ...otherWhen, status: ['success', 'failure'] } };
+}
+
 function readEach(path: string, format: Format, sources: YamlSource[], facts: GithubFacts): { config: PipelineConfig; source: YamlSource }[] {
   return sources.flatMap((source) => {
     switch (format) {
       case 'drone': {
         const config = readDrone(source);
-        return config ? [{ config: explainJsonnet(config, source), source }] : [];
+        if (config) return [{ config: explainJsonnet(config, source), source }];
+        const legacy = droneLegacy(source, workflowName(path));
+        return legacy ? [{ config: legacy, source }] : [];
       }
       case 'woodpecker':
         return [{ config: readWoodpecker(source, workflowName(path)), source }];

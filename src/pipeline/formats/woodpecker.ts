@@ -47,7 +47,14 @@ const condition = z.strictObject({
   evaluate: z.string().optional(),
   matrix: z.record(z.string(), scalar).optional(),
 });
-const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() })]);
+/**
+ * Woodpecker takes any YAML value (its schema's step_environment): a list is joined with
+ * commas, a map written as JSON, as its sanitizeParamValue does for settings.
+ */
+const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() }), z.array(z.union([scalar, z.null()])).transform((l) => l.map((v) => (v === null ? '' : String(v))).join(',')), z.record(z.string(), z.unknown()).transform((m) => JSON.stringify(m))]);
+
+/** The keys of a Woodpecker step: a Drone 0.8 plugin step's others are its settings (load.ts). */
+export const WOODPECKER_STEP_KEYS = (): Set<string> => new Set(Object.keys(container.shape));
 
 const container = z.strictObject({
   ...recognised(STEP_UNSUPPORTED),
