@@ -342,3 +342,17 @@ test('a Woodpecker environment value that is a list is joined with commas, a map
   assert.equal(job!.steps[0]!.environment.PLATFORMS, 'linux/amd64,linux/arm64');
   assert.equal(job!.steps[0]!.environment.OPTS, '{"a":1}');
 });
+
+test('a GitLab image naming a variable of the project\'s settings leaves that job out, saying how to give it; the others run; nested cache lists are flattened', () => {
+  const text = '.caches: &caches\n  - key: go\n    paths: [.go/]\nbuild:\n  image: "${BUILDER_REGISTRY}/ubuntu:22.04"\n  cache:\n    - *caches\n    - key: apt\n      paths: [apt/]\n  script: [make]\ntest:\n  image: alpine\n  script: [make test]\n';
+  const byJob = (extra: Partial<CompileOptions> = {}) => compileText({ text, file: '.gitlab-ci.yml' }, { ...opts, ...extra });
+  const jobs = byJob();
+  const build = jobs.find((j) => j.name === 'build')!;
+  assert.match(build.steps[0]!.notRunBecause ?? '', /its image names a variable that is not set/);
+  const said = build.notices.find((n) => n.code === 'NESTOR_IMAGE_VARIABLE_UNSET');
+  assert.equal(said?.severity, 'degraded');
+  assert.match(said!.message, /give it with --env NAME=VALUE/);
+  assert.equal(jobs.find((j) => j.name === 'test')!.steps[0]!.notRunBecause, undefined);
+  const given = byJob({ env: { BUILDER_REGISTRY: 'registry.example.com' } }).find((j) => j.name === 'build')!;
+  assert.deepEqual([given.steps[0]!.image, given.steps[0]!.notRunBecause], ['registry.example.com/ubuntu:22.04', undefined]);
+});

@@ -91,7 +91,8 @@ const inheritList = z.union([z.boolean(), z.array(z.string())]);
 /** Keys recorded as data (later parts of Nestor act on them), each checked only for its outline. */
 const recordedKeys = {
   artifacts: z.union([z.record(z.string(), z.unknown()), z.null()]),
-  cache: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())), z.null()]),
+  // A list may hold lists (an anchor of several caches used inside another list): GitLab flattens them.
+  cache: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown()).transform((l) => l.flat(Infinity)).pipe(z.array(z.record(z.string(), z.unknown()))), z.null()]),
   environment: z.union([z.string(), z.record(z.string(), z.unknown())]),
   resource_group: z.string(),
   interruptible: z.boolean(),

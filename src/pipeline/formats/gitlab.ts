@@ -208,9 +208,12 @@ export function readGitlab(main: YamlSource, facts: RunFacts): PipelineConfig {
         ...(decision.decidedBy ? { decidedBy: decision.decidedBy } : {}),
         ...(decision.manual ? { manual: true } : {}),
       };
-      const imageName = image ? substitute(typeof image === 'string' ? image : image.name, jobVars) : undefined;
-      const unsetImage = imageName !== undefined && unreachable.length > 0 && /\$\{?[A-Za-z_]/.test(imageName);
-      if (unsetImage) notices.push(source.notice([owner(['image'])], 'image', REMOTE_UNREACHABLE, `job ${name}: image "${imageName}" names a variable that is not set; ${maybeRemote('it')!.replace(/^it; /, '')}: the job is not run`, 'degraded'));
+      // As the compile fills it: the run's own variables (--env, a manual run's) over the file's.
+      const imageName = image ? substitute(typeof image === 'string' ? image : image.name, { ...jobVars, ...(facts as { env?: Record<string, string> }).env }) : undefined;
+      const unsetImage = imageName !== undefined && /\$\{?[A-Za-z_]/.test(imageName);
+      if (unsetImage && unreachable.length > 0) notices.push(source.notice([owner(['image'])], 'image', REMOTE_UNREACHABLE, `job ${name}: image "${imageName}" names a variable that is not set; ${maybeRemote('it')!.replace(/^it; /, '')}: the job is not run`, 'degraded'));
+      // A variable of the project's CI/CD settings, which the file cannot show: that job waits for it, the others run.
+      else if (unsetImage) notices.push(source.notice([owner(['image'])], 'image', 'NESTOR_IMAGE_VARIABLE_UNSET', `job ${name}: image "${imageName}" names a variable that is not set (a CI/CD variable of the project's settings, on GitLab): the job is not run; give it with --env NAME=VALUE (nestor pipelines run --var on a server)`, 'degraded'));
       const notRun = platform ? `needs a ${platform.os} runner` : unsetImage ? 'its image names a variable that is not set' : job.trigger ? triggerNote(job, name, source, owner, notices, facts) : job.script === undefined && !misspeltScript(job) ? 'its script is not in the file (an include not read from here)' : undefined;
       const timeout = job.timeout ?? (defaults.timeout as string | undefined);
       steps.push({
