@@ -356,3 +356,14 @@ test('a GitLab image naming a variable of the project\'s settings leaves that jo
   const given = byJob({ env: { BUILDER_REGISTRY: 'registry.example.com' } }).find((j) => j.name === 'build')!;
   assert.deepEqual([given.steps[0]!.image, given.steps[0]!.notRunBecause], ['registry.example.com/ubuntu:22.04', undefined]);
 });
+
+test('a GitHub matrix of several expression axes: over a reusable workflow\'s input defaults it is expanded now; over needs, all wait and expand together', () => {
+  const called = 'on:\n  workflow_call:\n    inputs:\n      pythons: {type: string, default: \'["3.12", "3.13"]\'}\n      envs: {type: string, default: \'["redis", "amqp"]\'}\njobs:\n  t:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        python: ${{ fromJson(inputs.pythons) }}\n        env: ${{ fromJson(inputs.envs) }}\n    steps:\n      - run: tox -e ${{ matrix.env }}\n';
+  const now = compileText({ text: called, file: '.github/workflows/t.yml' }, opts);
+  assert.deepEqual(now.map((p) => p.github?.matrix), [{ python: '3.12', env: 'redis' }, { python: '3.12', env: 'amqp' }, { python: '3.13', env: 'redis' }, { python: '3.13', env: 'amqp' }]);
+  const overNeeds = 'on: push\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    outputs: {a: "${{ steps.s.outputs.a }}", b: "${{ steps.s.outputs.b }}"}\n    steps:\n      - {id: s, run: echo}\n  t:\n    needs: plan\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        a: ${{ fromJson(needs.plan.outputs.a) }}\n        b: ${{ fromJson(needs.plan.outputs.b) }}\n    steps:\n      - run: echo\n';
+  const waiting = compileText({ text: overNeeds, file: '.github/workflows/n.yml' }, opts).filter((p) => p.pipeline === 't');
+  assert.deepEqual(waiting.map((p) => [p.github?.matrix, Boolean(p.github?.matrixFromNeeds)]), [[{}, true]]);
+  const ran = compileText({ text: overNeeds, file: '.github/workflows/n.yml' }, { ...opts, needs: { plan: { result: 'success', outputs: { a: '[1, 2]', b: '["x"]' } } } }).filter((p) => p.pipeline === 't');
+  assert.deepEqual(ran.map((p) => p.github?.matrix), [{ a: 1, b: 'x' }, { a: 2, b: 'x' }]);
+});

@@ -16,6 +16,8 @@ export interface JobMatrix {
 export interface MatrixRun {
   /** How the jobs the file's jobs need have ended, where known (a run compiling one whose needs ran). */
   needs?: Record<string, NeededJob>;
+  /** The `inputs` context as far as it is known now (a late input throws when read). */
+  inputs?: Record<string, Value>;
   /** Whether the run expands a matrix over needs once they have ended (a job of the run's own workflow). */
   expandsLater: boolean;
 }
@@ -41,23 +43,31 @@ export function jobMatrix(source: YamlSource, job: GithubJob, at: PathSegment[],
     if (value && typeof value === 'object' && !Array.isArray(value)) return fromValue(source, matrix, value as Record<string, unknown>, mat.slice(0, -1), 'matrix', problems, notices);
     return pending(source, matrix, mat.slice(0, -1), 'matrix', `the matrix is the expression ${matrix}`, run, notices, [{}]);
   }
-  const dynamic = Object.entries(matrix).find(([, v]) => typeof v === 'string' && v.includes('${{'));
-  if (dynamic) {
-    const [axis, text] = dynamic as [string, string];
-    const value = known(text, run);
-    if (Array.isArray(value)) return fromValue(source, text, { ...matrix, [axis]: value }, mat, axis, problems, notices);
-    const rest = Object.fromEntries(Object.entries(matrix).filter(([k]) => k !== axis));
-    const others = Object.keys(rest).length ? safeExpand(source, rest, mat, problems) : [{}];
-    return pending(source, text, mat, axis, `matrix ${axis} is the expression ${text}`, run, notices, others);
+  // Axes written as expressions (include/exclude too): each known now, or the job waits for all of them.
+  const dynamic = Object.entries(matrix).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].includes('${{'));
+  if (dynamic.length) {
+    const values = dynamic.map(([axis, text]) => [axis, known(text, run)] as const);
+    if (values.every(([, v]) => Array.isArray(v))) {
+      return fromValue(source, dynamic.map(([, t]) => t).join(', '), { ...matrix, ...Object.fromEntries(values) }, mat, dynamic[0]![0], problems, notices);
+    }
+    const rest = Object.fromEntries(Object.entries(matrix).filter(([k]) => !dynamic.some(([axis]) => axis === k)));
+    const others = Object.keys(rest).some((k) => k !== 'include' && k !== 'exclude') ? safeExpand(source, rest, mat, problems) : [{}];
+    const text = dynamic.map(([, t]) => t).join(', ');
+    const names = dynamic.map(([axis]) => axis).join(', ');
+    return pending(source, text, mat, dynamic[0]![0], `matrix ${names} ${dynamic.length > 1 ? 'are the expressions' : 'is the expression'} ${text}`, run, notices, others);
   }
   return { combos: safeExpand(source, matrix, mat, problems) };
 }
 
-/** The expression's value from the needs given; undefined when it reads anything else or they are not given. */
+/**
+ * The expression's value now: over the inputs known when the file is read (a reusable
+ * workflow's defaults), or the needs given; undefined when it reads anything else.
+ */
 function known(text: string, run: MatrixRun): Value | undefined {
-  if (!run.needs || !readsNeeds(text)) return undefined;
+  if (readsNeeds(text) && !run.needs) return undefined;
+  const contexts: Record<string, Value> = { ...(run.inputs ? { inputs: run.inputs as Value } : {}), ...(run.needs ? { needs: run.needs as unknown as Value } : {}) };
   try {
-    return fillValue(text, { contexts: { needs: run.needs as unknown as Value } });
+    return fillValue(text, { contexts });
   } catch {
     return undefined;
   }
@@ -69,7 +79,8 @@ function readsNeeds(text: string): boolean {
 
 function fromValue(source: YamlSource, text: string, matrix: Record<string, unknown>, at: PathSegment[], key: string, problems: PipelineProblem[], notices: PipelineNotice[]): JobMatrix {
   const combos = safeExpand(source, matrix, at, problems);
-  notices.push(source.notice(at, key, 'NESTOR_MATRIX_FROM_NEEDS', `${text} is expanded from the outputs of the jobs it needs: ${combos.length} combination${combos.length === 1 ? '' : 's'}, each in its own engine`, 'info'));
+  const from = readsNeeds(text) ? 'the outputs of the jobs it needs' : 'what is known when the file is read (its inputs)';
+  notices.push(source.notice(at, key, 'NESTOR_MATRIX_FROM_NEEDS', `${text} is expanded from ${from}: ${combos.length} combination${combos.length === 1 ? '' : 's'}, each in its own engine`, 'info'));
   return { combos };
 }
 

@@ -187,7 +187,7 @@ function readJob(source: YamlSource, facts: GithubFacts, j: JobContext): Pipelin
   if (job['runs-on'] === undefined) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no runs-on: say where it runs (runs-on: ubuntu-latest)` });
   if (!job.steps?.length) problems.push({ position: source.position(at.slice(0, -1), jobId), message: `job ${jobId} has no steps: a job runs steps (or uses: a reusable workflow)` });
   // A job of a called workflow is expanded with its caller; one of the run's own, over needs, once they have ended.
-  const { combos, fromNeeds } = jobMatrix(source, job, at, problems, jobNotices, { ...(facts.needs ? { needs: facts.needs } : {}), expandsLater: !j.call });
+  const { combos, fromNeeds } = jobMatrix(source, job, at, problems, jobNotices, { ...(facts.needs ? { needs: facts.needs } : {}), inputs: staticInputs(j.inputs, j.late), expandsLater: !j.call });
   const written = typeof job.strategy === 'object' ? job.strategy : undefined;
   const failFast = typeof written?.['fail-fast'] === 'boolean' ? written['fail-fast'] : true;
   const maxParallel = typeof written?.['max-parallel'] === 'number' ? written['max-parallel'] : 0;
