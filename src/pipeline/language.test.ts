@@ -367,3 +367,10 @@ test('a GitHub matrix of several expression axes: over a reusable workflow\'s in
   const ran = compileText({ text: overNeeds, file: '.github/workflows/n.yml' }, { ...opts, needs: { plan: { result: 'success', outputs: { a: '[1, 2]', b: '["x"]' } } } }).filter((p) => p.pipeline === 't');
   assert.deepEqual(ran.map((p) => p.github?.matrix), [{ a: 1, b: 'x' }, { a: 2, b: 'x' }]);
 });
+
+test('a GitHub service volume over ${{ github.workspace }} is that folder of the job\'s workspace', () => {
+  const text = 'on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    services:\n      fuzz:\n        image: crossbario/autobahn-testsuite\n        volumes:\n          - ${{ github.workspace }}/test/config:/config\n          - cache:/cache\n    steps:\n      - run: echo\n';
+  const [job] = compileText({ text, file: '.github/workflows/ci.yml' }, opts);
+  const mounts = job!.services[0]!.mounts.filter((m) => m.target !== '/github/workspace');
+  assert.deepEqual(mounts.map((m) => ('subPath' in m ? [m.kind, m.subPath, m.target] : [m.kind, m.target])), [['workspace', 'test/config', '/config'], ['volume', '/cache']]);
+});

@@ -1,6 +1,7 @@
 import type { PipelineNotice, PipelineProblem } from '../errors.ts';
 import { ExpressionError, type ExpressionScope } from '../github/expression.ts';
 import { fill } from '../github/templates.ts';
+import { GITHUB_WORKSPACE } from '../github/contexts.ts';
 import type { ServiceConfig, VolumeRef } from '../model.ts';
 import type { PathSegment, YamlSource } from '../yaml-source.ts';
 import type { containerSchema } from './github-schema.ts';
@@ -36,7 +37,7 @@ export function containerOf(source: YamlSource, written: Written, at: PathSegmen
     image,
     environment: { ...envOf('env' in c ? c.env : undefined), ...options.env },
     privileged: options.privileged,
-    volumes: [...volumesOf('volumes' in c ? c.volumes : undefined, [...at, 'volumes']), ...options.volumes],
+    volumes: [...volumesOf(source, 'volumes' in c ? c.volumes : undefined, [...at, 'volumes'], scope, problems), ...options.volumes],
     ...(options.user !== undefined ? { user: options.user } : {}),
   };
 }
@@ -100,7 +101,7 @@ function serviceOf(source: YamlSource, name: string, written: Written, at: PathS
     ...(options.healthCmd !== undefined ? { readyCommand: options.healthCmd } : {}),
     published,
     privileged: options.privileged,
-    volumes: [...volumesOf('volumes' in c ? c.volumes : undefined, [...at, 'volumes']), ...options.volumes],
+    volumes: [...volumesOf(source, 'volumes' in c ? c.volumes : undefined, [...at, 'volumes'], scope, problems), ...options.volumes],
     at,
   };
 }
@@ -120,9 +121,15 @@ function envOf(env: Record<string, unknown> | string | undefined): Record<string
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
-function volumesOf(volumes: string[] | undefined, at: PathSegment[]): VolumeRef[] {
-  return (volumes ?? []).flatMap((v, i) => {
-    const [src, target, mode] = v.split(':');
+/**
+ * `SOURCE:TARGET[:ro]`, expressions filled first (`${{ github.workspace }}/config:/config`): a
+ * source in the workspace is that folder of the job's workspace, as the runner's checkout is on GitHub.
+ */
+function volumesOf(source: YamlSource, volumes: string[] | undefined, at: PathSegment[], scope: ExpressionScope, problems: PipelineProblem[]): VolumeRef[] {
+  return (volumes ?? []).flatMap((written, i) => {
+    const v = written.includes('${{') ? text(source, written, [...at, i], '', scope, problems) ?? '' : written;
+    const [filled, target, mode] = v.split(':');
+    const src = filled === GITHUB_WORKSPACE ? '.' : filled?.startsWith(`${GITHUB_WORKSPACE}/`) ? `./${filled.slice(GITHUB_WORKSPACE.length + 1)}` : filled;
     if (!src) return [];
     // `- /data` alone is an anonymous volume at /data.
     return [{ source: target ? src : `anon-${i}`, target: target ?? src, readOnly: mode === 'ro', at: [...at, i] }];
