@@ -26,9 +26,13 @@ export function checkNames(config: PipelineConfig, problems: PipelineProblem[], 
   // GitLab's jobs and services have names of their own kinds (a job `docker` beside a `docker:dind` service).
   // So do a GitHub job's steps, run inside its container, which no one reaches by name.
   const gitlab = config.format === 'gitlab' || config.format === 'github';
+  // Woodpecker checks steps' names among steps and services' among services (its own CI has a
+  // step `postgres` beside the service): a step no one reaches by name may share a service's.
+  const serviceNames = new Set(config.services.map((s) => s.name));
+  const apart = (item: { name: string }) => config.format === 'woodpecker' && config.steps.includes(item as StepConfig) && !(item as StepConfig).detach && serviceNames.has(item.name) && config.steps.filter((s) => s.name === item.name).length === 1;
   for (const item of [...config.services, ...config.steps, ...unread]) {
     if (gitlab && item === config.steps[0]) seen.clear();
-    if (seen.has(item.name)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
+    if (seen.has(item.name) && !apart(item)) problems.push({ position: at(item.at), message: `the name "${item.name}" is used twice (steps and services share one namespace)` });
     seen.add(item.name);
     // GitLab job names may hold any character (`test:unit`, `build image`), and so may Drone's
     // and Woodpecker's step names (`runner identification`): the runner makes container names

@@ -374,3 +374,9 @@ test('a GitHub service volume over ${{ github.workspace }} is that folder of the
   const mounts = job!.services[0]!.mounts.filter((m) => m.target !== '/github/workspace');
   assert.deepEqual(mounts.map((m) => ('subPath' in m ? [m.kind, m.subPath, m.target] : [m.kind, m.target])), [['workspace', 'test/config', '/config'], ['volume', '/cache']]);
 });
+
+test('a Woodpecker step may share a service\'s name, as Woodpecker allows; two steps of one name are still refused', () => {
+  const [job] = plans('.woodpecker.yml', 'services:\n  postgres:\n    image: postgres\nsteps:\n  postgres:\n    image: golang\n    commands: [go test ./store/postgres]\n');
+  assert.deepEqual([job!.steps.map((s) => s.name), job!.services.map((s) => s.name)], [['postgres'], ['postgres']]);
+  assert.match(problems('.woodpecker.yml', 'steps:\n  - name: a\n    image: golang\n    commands: [x]\n  - name: a\n    image: golang\n    commands: [y]\n'), /the name "a" is used twice/);
+});

@@ -44,7 +44,9 @@ export class StepStarter {
   }
 
   options(step: StepSpec): Docker.ContainerCreateOptions {
-    return { ...containerOptions(this.ctx, step, 'step', [containerSafeName(step.name)]), name: `${this.ctx.id}-${containerSafeName(step.name)}` };
+    // A step may share a service's name (Woodpecker allows it): its container's name must not.
+    const own = !step.detach && this.ctx.localNames.includes(step.name) ? `step-${containerSafeName(step.name)}` : containerSafeName(step.name);
+    return { ...containerOptions(this.ctx, step, 'step', [containerSafeName(step.name)]), name: `${this.ctx.id}-${own}` };
   }
 
   /** Whether another step may be armed ahead now (a claimed slot costs nothing). */
