@@ -38,7 +38,7 @@ export function jobsOfSteps(plan: JobPlan, config: PipelineConfig, source: YamlS
   });
   const byName = new Map(jobs.map((j) => [j.name, j]));
   for (const job of jobs) {
-    const from = artifactSources(read.get(job.name)!, job, names, source, notices).filter((n) => byName.get(n)?.artifacts);
+    const from = artifactSources(read.get(job.name)!, job, names, source, notices, (n) => Boolean(byName.get(n)?.artifacts)).filter((n) => byName.get(n)?.artifacts);
     if (from.length) job.artifactsFrom = from;
   }
   // Each job's log shows what was said of it; what concerns the whole file, the first job's.
@@ -65,7 +65,7 @@ function isInstanceOf(name: string, job: string): boolean {
  * Whose artifacts a job gets, as GitLab decides: the jobs `dependencies` names; else those of
  * its `needs` that do not say `artifacts: false`; else every job of the stages before its own.
  */
-function artifactSources(own: StepConfig, job: JobPlan, names: string[], source: YamlSource, notices: PipelineNotice[]): string[] {
+function artifactSources(own: StepConfig, job: JobPlan, names: string[], source: YamlSource, notices: PipelineNotice[], keeps: (job: string) => boolean): string[] {
   const deps = own.recorded?.dependencies;
   if (deps) {
     const before = new Set(job.after?.map((a) => a.job) ?? []);
@@ -73,7 +73,8 @@ function artifactSources(own: StepConfig, job: JobPlan, names: string[], source:
       const found = names.filter((n) => isInstanceOf(n, d));
       if (!found.length) notices.push(source.notice([...own.at, 'dependencies'], undefined, 'NESTOR_ARTIFACTS_UNKNOWN_JOB', `job ${own.name}: dependencies names ${d}, which is not a job of this pipeline: no artifacts come from it`, 'degraded'));
       const late = found.filter((n) => !before.has(n));
-      if (late.length) notices.push(source.notice([...own.at, 'dependencies'], undefined, 'NESTOR_ARTIFACTS_UNKNOWN_JOB', `job ${own.name}: dependencies names ${d}, which does not run before it (an earlier stage or a need): no artifacts come from it`, 'degraded'));
+      // One that keeps no artifacts gives none on GitLab either: nothing is lost, and it is said as such.
+      if (late.length) notices.push(source.notice([...own.at, 'dependencies'], undefined, 'NESTOR_ARTIFACTS_UNKNOWN_JOB', `job ${own.name}: dependencies names ${d}, which does not run before it (an earlier stage or a need): no artifacts come from it${late.some(keeps) ? '' : ' (it keeps none anyway)'}`, late.some(keeps) ? 'degraded' : 'info'));
       return found.filter((n) => before.has(n));
     });
   }
@@ -95,7 +96,7 @@ function artifactRule(own: StepConfig, step: PlanStep, workspace: string, source
     if (v === undefined || v === null) return [];
     const list = Array.isArray(v) ? v : [v];
     if (!list.every((x) => typeof x === 'string')) say(key, 'must be a list of paths; the entries that are not are left out');
-    return list.filter((x): x is string => typeof x === 'string').flatMap((p) => relativePath(substitute(p, step.environment), workspace, (why) => say(key, `"${p}" ${why}`)));
+    return list.filter((x): x is string => typeof x === 'string').flatMap((p) => relativePath(substitute(p, step.environment), workspace, (why) => say(key, `"${p}" ${why}`), (text) => notices.push(source.notice(at, key, 'NESTOR_ARTIFACTS_PROJECT_DIR', `job ${own.name}: artifacts ${key} ${text}`, 'info'))));
   };
   const paths = strings('paths');
   if (a.untracked === true) say('untracked', 'is not kept (Nestor does not know which files Git tracks after the job): list the paths instead');
@@ -108,9 +109,15 @@ function artifactRule(own: StepConfig, step: PlanStep, workspace: string, source
 }
 
 /** A path of the file (relative, or absolute under the workspace as `$CI_PROJECT_DIR/x`) relative to the workspace. */
-function relativePath(path: string, workspace: string, refuse: (why: string) => void): string[] {
+function relativePath(path: string, workspace: string, refuse: (why: string) => void, note?: (text: string) => void): string[] {
   const abs = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(workspace, path);
   const rel = posix.relative(workspace, abs);
+  // GitLab's own project directory written out (`/builds/GROUP/PROJECT/x`, gitlab.com's CI_PROJECT_DIR): x of this one.
+  const gitlab = /^\/builds\/[^/]+\/[^/]+\/(.+)$/.exec(abs);
+  if ((rel === '..' || rel.startsWith('../')) && gitlab && workspace.startsWith('/builds/')) {
+    note?.(`"${path}" is GitLab's project directory written out (/builds/GROUP/PROJECT); it is read as ${gitlab[1]} of this job's (${workspace}); write $CI_PROJECT_DIR/${gitlab[1]} for both`);
+    return [gitlab[1]!];
+  }
   if (rel === '..' || rel.startsWith('../') || posix.isAbsolute(rel)) {
     refuse('is outside the workspace: artifacts are kept from the workspace only');
     return [];

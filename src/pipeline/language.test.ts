@@ -380,3 +380,35 @@ test('a Woodpecker step may share a service\'s name, as Woodpecker allows; two s
   assert.deepEqual([job!.steps.map((s) => s.name), job!.services.map((s) => s.name)], [['postgres'], ['postgres']]);
   assert.match(problems('.woodpecker.yml', 'steps:\n  - name: a\n    image: golang\n    commands: [x]\n  - name: a\n    image: golang\n    commands: [y]\n'), /the name "a" is used twice/);
 });
+
+test('GitLab: a need naming one instance of a parallel:matrix by its own name, artifacts written under gitlab.com\'s /builds/GROUP/PROJECT, a dependency that keeps nothing', () => {
+  const text = [
+    'stages: [build, deploy]',
+    't_fedora:',
+    '  stage: build',
+    '  parallel:',
+    '    matrix:',
+    '      - {RUN: [gcc, clang]}',
+    '  script: [make]',
+    '  artifacts:',
+    '    paths: [/builds/OpenMW/openmw/out/log.txt]',
+    'lint:',
+    '  stage: deploy',
+    '  script: [lint]',
+    'pages:',
+    '  stage: deploy',
+    '  needs: ["t_fedora: [gcc]"]',
+    '  dependencies: ["t_fedora: [gcc]", lint]',
+    '  script: [publish]',
+    '',
+  ].join('\n');
+  const jobs = compileText({ text, file: '.gitlab-ci.yml' }, opts);
+  const pages = jobs.find((j) => j.name === 'pages')!;
+  assert.deepEqual(pages.after?.map((a) => a.job), ['t_fedora: [gcc]']);
+  assert.deepEqual(pages.artifactsFrom, ['t_fedora: [gcc]']);
+  assert.deepEqual(jobs.find((j) => j.name === 't_fedora: [gcc]')!.artifacts?.paths, ['out/log.txt']);
+  const all = jobs.flatMap((j) => j.notices);
+  assert.equal(all.find((n) => n.code === 'NESTOR_ARTIFACTS_PROJECT_DIR')?.severity, 'info');
+  const lint = all.find((n) => n.code === 'NESTOR_ARTIFACTS_UNKNOWN_JOB' && /names lint/.test(n.message));
+  assert.deepEqual([lint?.severity, /keeps none anyway/.test(lint?.message ?? '')], ['info', true]);
+});

@@ -425,7 +425,9 @@ function needsOf(
       return;
     }
     const target = need.job!;
-    const all = instances.get(target);
+    // A job's name, or one instance of its parallel:matrix by its own name (`build: [amd64, gcc]`), as GitLab takes either.
+    const exact = [...instances.values()].flatMap((list) => list.filter((inst) => inst.name === target));
+    const all = instances.get(target) ?? (exact.length ? exact.slice(0, 1) : undefined);
     const optional = 'optional' in need && need.optional === true;
     if (!all) {
       if (optional) return;
