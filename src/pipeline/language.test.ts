@@ -412,3 +412,9 @@ test('GitLab: a need naming one instance of a parallel:matrix by its own name, a
   const lint = all.find((n) => n.code === 'NESTOR_ARTIFACTS_UNKNOWN_JOB' && /names lint/.test(n.message));
   assert.deepEqual([lint?.severity, /keeps none anyway/.test(lint?.message ?? '')], ['info', true]);
 });
+
+test('a Woodpecker environment written as a list of NAME=VALUE is the map it means, with a notice that Woodpecker 3 refuses it', () => {
+  const [job] = plans('.woodpecker.yml', 'steps:\n  build:\n    image: debian\n    environment:\n      - DEBIAN_FRONTEND="noninteractive"\n      - CC=gcc\n    commands: [make]\n');
+  assert.deepEqual([job!.steps[0]!.environment.DEBIAN_FRONTEND, job!.steps[0]!.environment.CC], ['noninteractive', 'gcc']);
+  assert.equal(job!.notices.find((n) => n.code === 'NESTOR_ENVIRONMENT_LIST')?.severity, 'info');
+});

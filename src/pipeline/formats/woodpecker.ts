@@ -53,6 +53,16 @@ const condition = z.strictObject({
  */
 const envValue = z.union([scalar, z.null(), z.strictObject({ from_secret: z.string() }), z.array(z.union([scalar, z.null()])).transform((l) => l.map((v) => (v === null ? '' : String(v))).join(',')), z.record(z.string(), z.unknown()).transform((m) => JSON.stringify(m))]);
 
+/** `- NAME=VALUE` entries as a map (quotes around a value kept off, as a shell would take them). */
+function assignmentsList(list: string[]): Record<string, string> {
+  return Object.fromEntries(list.map((entry) => {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    const value = eq < 0 ? '' : entry.slice(eq + 1).replace(/^"(.*)"$/s, '$1').replace(/^'(.*)'$/s, '$1');
+    return [name, value];
+  }));
+}
+
 /** The keys of a Woodpecker step: a Drone 0.8 plugin step's others are its settings (load.ts). */
 export const WOODPECKER_STEP_KEYS = (): Set<string> => new Set(Object.keys(container.shape));
 
@@ -63,7 +73,8 @@ const container = z.strictObject({
   commands: stringList.optional(),
   entrypoint: commandSchema.optional(),
   command: commandSchema.optional(),
-  environment: z.record(z.string(), envValue).optional(),
+  // Woodpecker 2 also read a list of NAME=VALUE (deprecated; Woodpecker 3 refuses it): read as the map it meant.
+  environment: z.union([z.record(z.string(), envValue), z.array(z.string()).transform(assignmentsList)]).optional(),
   secrets: z.array(z.union([z.string(), z.strictObject({ source: z.string(), target: z.string() })])).optional(),
   privileged: z.boolean().optional(),
   volumes: z.array(z.string()).optional(),
@@ -143,6 +154,7 @@ export function readWoodpecker(source: YamlSource, name: string): PipelineConfig
     if (!r) continue;
     const { c } = r;
     if (c.pull !== undefined) notices.push(pullNotice(source, at, `step ${r.name}`, c.pull));
+    if (Array.isArray((value as { environment?: unknown } | null)?.environment)) notices.push(source.notice(at, 'environment', 'NESTOR_ENVIRONMENT_LIST', `step ${r.name}: environment as a list of NAME=VALUE is read as the map it means, as Woodpecker 2 did; Woodpecker 3 refuses the list (write environment: {NAME: VALUE})`, 'info'));
     const env = environmentWithSecrets(c.environment);
     // A plugin: its image's own entrypoint runs with the settings in its environment.
     const plugin = c.settings ? pluginSettings(c.settings) : { environment: {}, secrets: [] };
