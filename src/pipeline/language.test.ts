@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, type CompileOptions } from './compile.ts';
 import { PipelineError } from './errors.ts';
-import { compileText, readPipelines } from './load.ts';
+import { compileText, loadPlans, readPipelines } from './load.ts';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { asOneJob } from './jobs-as-one.test-helper.ts';
 import type { JobPlan } from './plan.ts';
 
@@ -417,4 +420,17 @@ test('a Woodpecker environment written as a list of NAME=VALUE is the map it mea
   const [job] = plans('.woodpecker.yml', 'steps:\n  build:\n    image: debian\n    environment:\n      - DEBIAN_FRONTEND="noninteractive"\n      - CC=gcc\n    commands: [make]\n');
   assert.deepEqual([job!.steps[0]!.environment.DEBIAN_FRONTEND, job!.steps[0]!.environment.CC], ['noninteractive', 'gcc']);
   assert.equal(job!.notices.find((n) => n.code === 'NESTOR_ENVIRONMENT_LIST')?.severity, 'info');
+});
+
+test('a GitHub local action an earlier step checks out (actions/checkout with path:) is left out, said, and the file is not refused; one that is simply missing still is', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-action-'));
+  mkdirSync(join(dir, '.github', 'workflows'), { recursive: true });
+  const workflow = (checkout: string) => `on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n${checkout}      - uses: ./action\n        with: {x: 1}\n      - run: echo after\n`;
+  writeFileSync(join(dir, '.github', 'workflows', 'ci.yml'), workflow('      - uses: actions/checkout@v4\n        with: {path: action}\n'));
+  const [job] = loadPlans(dir, undefined, opts);
+  const said = job!.notices.find((n) => n.code === 'NESTOR_ACTION_UNSUPPORTED');
+  assert.equal(said?.severity, 'degraded');
+  assert.match(said!.message, /checks out into action, readable only as the job runs/);
+  writeFileSync(join(dir, '.github', 'workflows', 'ci.yml'), workflow(''));
+  assert.throws(() => loadPlans(dir, undefined, opts), /the repository has no action\/action.yml/);
 });

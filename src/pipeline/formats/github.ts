@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { PLATFORM_UNAVAILABLE, REMOTE_UNREACHABLE, type PipelineNotice, type PipelineProblem } from '../errors.ts';
 import { ExpressionError, type ExpressionScope, type Value } from '../github/expression.ts';
@@ -412,6 +413,12 @@ function oneActionStep(source: YamlSource, facts: GithubFacts, step: GithubStep,
         problems.push({ position: source.position(at, 'uses'), message: `${uses}: a local action is a folder of the repository; ${use.path} leads out of it` });
         return config;
       }
+      // An action an earlier step checks out there (actions/checkout with path:, another repository or ref): its files exist only as the job runs.
+      const into = checkedOutBefore(source, at).find((p) => path === p || path.startsWith(`${p}/`));
+      if (into !== undefined && !existsSync(join(dir, path))) {
+        notices.push(source.notice(at, 'uses', 'NESTOR_ACTION_UNSUPPORTED', `${uses}: an action an earlier step checks out into ${into}, readable only as the job runs, which Nestor does not do yet; the step is not run`, 'degraded'));
+        return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses}: checked out by an earlier step, read only as the job runs` } };
+      }
       return folderActionSteps({ source, at, config, plan: { ...plan, uses }, uses, dir: join(dir, path), path, ...(plan.action ? { parent: plan.action } : {}), problems, notices }, readInner);
     }
     case 'remote': {
@@ -436,6 +443,18 @@ function oneActionStep(source: YamlSource, facts: GithubFacts, step: GithubStep,
       return { ...config, github: { ...plan, kind: 'unavailable', uses, unavailable: `${uses} could not be fetched (${reason})` } };
     }
   }
+}
+
+/** The `path:` of each actions/checkout step before the step at `at`, in the same list of steps. */
+function checkedOutBefore(source: YamlSource, at: PathSegment[]): string[] {
+  let list: unknown = source.value;
+  for (const key of at.slice(0, -1)) list = list && typeof list === 'object' ? (list as Record<string | number, unknown>)[key] : undefined;
+  const index = at[at.length - 1];
+  if (!Array.isArray(list) || typeof index !== 'number') return [];
+  return list.slice(0, index).flatMap((s) => {
+    const step = s as { uses?: unknown; with?: { path?: unknown } } | null;
+    return typeof step?.uses === 'string' && /^actions\/checkout@/.test(step.uses) && typeof step.with?.path === 'string' ? [posix.normalize(step.with.path)] : [];
+  });
 }
 
 function fetchedAction(use: Extract<ActionUse, { kind: 'remote' }>, settings: IncludeSource): FetchedAction | { why: string } {
