@@ -41,6 +41,17 @@ test('a selection keeps the paths named (directories whole, globs as GitLab read
   assert.equal(selected('dist/../src/main.ts', sel), false, 'no path climbs out');
 });
 
+test('untracked (GitLab): every file the source did not bring, .git never, excludes still apply, directories only as places of kept files', () => {
+  const sel = { paths: ['report.xml'], exclude: ['build/*.tmp'], untracked: new Set(['src/main.c', 'Makefile', '.gitignore']) };
+  assert.equal(selected('build/main.o', sel), true);
+  assert.equal(selected('build/x.tmp', sel), false);
+  assert.equal(selected('src/main.c', sel), false, 'a file of the source');
+  assert.equal(selected('.git/HEAD', sel), false);
+  assert.equal(selected('report.xml', sel), true);
+  assert.equal(selected('build', sel, true), false, 'a directory goes only as the place of what is kept');
+  assert.equal(selected('build/main.o', { paths: [], exclude: [] }), false, 'without untracked, only the paths');
+});
+
 test("a job's artifacts are selected from its workspace, stored, and unpack in the next job's workspace", async () => {
   const tar = workspaceArchive();
   const store = new LocalArtifactStore(join(work, 'store'));

@@ -17,10 +17,13 @@ export type WorkspaceReader = (paths: string[]) => Promise<AsyncIterable<Uint8Ar
 export class ArtifactHandOver {
   private readonly store: ArtifactStore;
   private readonly run: string;
+  /** The source's files, for GitLab's `artifacts: untracked` (every other file of the workspace). */
+  private readonly sourceFiles: (() => Promise<ReadonlySet<string>>) | undefined;
 
-  constructor(store: ArtifactStore, run: string) {
+  constructor(store: ArtifactStore, run: string, sourceFiles?: () => Promise<ReadonlySet<string>>) {
     this.store = store;
     this.run = run;
+    this.sourceFiles = sourceFiles;
   }
 
   /** The job's workspace content: the source when it copies it, then the artifacts it is given. */
@@ -47,7 +50,8 @@ export class ArtifactHandOver {
     const passed = result.status === 'success';
     if ((rule.when === 'on_success' && !passed) || (rule.when === 'on_failure' && passed)) return;
     const missing: string[] = [];
-    const parts = artifactRoots(rule.paths).map((root) => async () => {
+    const untracked = rule.untracked ? ((await this.sourceFiles?.().catch(() => undefined)) ?? new Set<string>()) : undefined;
+    const parts = (untracked ? ['.'] : artifactRoots(rule.paths)).map((root) => async () => {
       try {
         return await read([root]);
       } catch (err) {
@@ -60,9 +64,10 @@ export class ArtifactHandOver {
     });
     const count = { files: 0, bytes: 0 };
     try {
-      const stored = await this.store.put(this.run, plan.name, selectArtifacts(joinArchives(parts), rule, count), rule.expireInMs === null ? null : Date.now() + rule.expireInMs);
+      const stored = await this.store.put(this.run, plan.name, selectArtifacts(joinArchives(parts), { paths: rule.paths, exclude: rule.exclude, ...(untracked ? { untracked } : {}) }, count), rule.expireInMs === null ? null : Date.now() + rule.expireInMs);
       const absent = missing.length ? `; not in the workspace: ${missing.join(', ')}` : '';
-      if (!count.files) notice(`artifacts: no file matched ${rule.paths.join(', ')}${absent}; the jobs after it get none`);
+      const wanted = [...rule.paths, ...(untracked ? ['the untracked files'] : [])].join(', ');
+      if (!count.files) notice(`artifacts: no file matched ${wanted}${absent}; the jobs after it get none`);
       else notice(`artifacts: kept ${count.files} file${count.files === 1 ? '' : 's'} (${formatBytes(count.bytes)}, ${formatBytes(stored.bytes)} archived)${absent}`);
     } catch (err) {
       notice(`artifacts: none kept: ${errorMessage(err)}`);

@@ -8,6 +8,11 @@ export interface ArtifactSelection {
   /** Relative to the workspace; a directory keeps everything under it; globs as GitLab reads them. */
   paths: string[];
   exclude: string[];
+  /**
+   * GitLab's `untracked: true`: also every file that is not one of these (the source's files,
+   * `.git` included), whatever `.gitignore` says, as GitLab keeps them.
+   */
+  untracked?: ReadonlySet<string>;
 }
 
 /** A workspace path as the patterns see it: no leading `./`, no trailing `/`. */
@@ -45,10 +50,13 @@ export function artifactRoots(paths: string[]): string[] {
   return unique.filter((r) => !unique.some((o) => o !== r && r.startsWith(`${o}/`)));
 }
 
-export function selected(path: string, selection: ArtifactSelection): boolean {
+export function selected(path: string, selection: ArtifactSelection, directory = false): boolean {
   const p = normal(path);
   if (p === '' || p.split('/').includes('..')) return false;
-  return selection.paths.some((pattern) => covered(p, pattern)) && !selection.exclude.some((pattern) => covered(p, pattern));
+  if (selection.exclude.some((pattern) => covered(p, pattern))) return false;
+  if (selection.paths.some((pattern) => covered(p, pattern))) return true;
+  // Untracked: files the source did not bring; a directory only as the place of such a file (tar makes it).
+  return selection.untracked !== undefined && !directory && p !== '.git' && !p.startsWith('.git/') && !selection.untracked.has(p);
 }
 
 export interface SelectionCount {
@@ -65,7 +73,7 @@ export function selectArtifacts(archive: NodeJS.ReadableStream, selection: Artif
   const out = pack();
   const ex = extract();
   ex.on('entry', (header: Header, stream, next) => {
-    const keep = selected(header.name, selection) && !(header.type === 'symlink' || header.type === 'link' ? escapes(header.name, header.linkname ?? '') : false);
+    const keep = selected(header.name, selection, header.type === 'directory') && !(header.type === 'symlink' || header.type === 'link' ? escapes(header.name, header.linkname ?? '') : false);
     if (!keep) {
       stream.on('end', next);
       stream.resume();

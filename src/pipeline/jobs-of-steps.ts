@@ -99,13 +99,13 @@ function artifactRule(own: StepConfig, step: PlanStep, workspace: string, source
     return list.filter((x): x is string => typeof x === 'string').flatMap((p) => relativePath(substitute(p, step.environment), workspace, (why) => say(key, `"${p}" ${why}`), (text) => notices.push(source.notice(at, key, 'NESTOR_ARTIFACTS_PROJECT_DIR', `job ${own.name}: artifacts ${key} ${text}`, 'info'))));
   };
   const paths = strings('paths');
-  if (a.untracked === true) say('untracked', 'is not kept (Nestor does not know which files Git tracks after the job): list the paths instead');
-  if (!paths.length) return undefined;
+  const untracked = a.untracked === true;
+  if (!paths.length && !untracked) return undefined;
   const when = typeof a.when === 'string' && WHEN.has(a.when) ? (a.when as ArtifactRule['when']) : 'on_success';
   if (a.when !== undefined && when !== a.when) say('when', `"${String(a.when)}" is not on_success, on_failure or always: on_success is used`);
   const expire = a.expire_in === undefined ? 30 * 86_400_000 : typeof a.expire_in === 'string' || typeof a.expire_in === 'number' ? parseExpireIn(a.expire_in) : undefined;
   if (expire === undefined) say('expire_in', `"${String(a.expire_in)}" cannot be read ("3 days", "1 week", "never"): they are kept 30 days`);
-  return { paths, exclude: strings('exclude'), when, expireInMs: expire === undefined ? 30 * 86_400_000 : expire };
+  return { paths, exclude: strings('exclude'), when, expireInMs: expire === undefined ? 30 * 86_400_000 : expire, ...(untracked ? { untracked: true } : {}) };
 }
 
 /** A path of the file (relative, or absolute under the workspace as `$CI_PROJECT_DIR/x`) relative to the workspace. */

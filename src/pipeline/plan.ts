@@ -143,6 +143,8 @@ export interface ArtifactRule {
   when: 'on_success' | 'on_failure' | 'always';
   /** How long they are kept after the job, in milliseconds; null: as long as the store keeps the run. */
   expireInMs: number | null;
+  /** GitLab's `untracked: true`: every file of the workspace that the source did not bring, besides `paths`. */
+  untracked?: boolean;
 }
 
 export interface JobPlan {

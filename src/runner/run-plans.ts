@@ -13,6 +13,7 @@ import { runJob, type ScheduleOptions } from '../scheduler/scheduler.ts';
 import type { NeededJob } from '../pipeline/github/step-runtime.ts';
 import { namespaceOf, neededJob } from '../pipeline/github/called-workflow.ts';
 import { scheduleOptions, type ExecuteOptions } from './execute-job.ts';
+import { sourceFiles } from './source-archive.ts';
 
 export interface RunPlansOptions extends ExecuteOptions {
   /** Where the jobs run: the Docker backend, a nested engine for each job. */
@@ -55,11 +56,15 @@ export interface EarlierJobs {
  * nobody's way. Each job is torn down afterwards, whether it passed, failed or was cancelled.
  */
 export async function runPlans(plans: JobPlan[], opts: RunPlansOptions): Promise<JobResult[]> {
-  const { backend, parallel, artifacts, earlier, ...execute } = opts;
+  const { backend, parallel, artifacts, earlier, expand: _expand, ...execute } = opts;
   const schedule = scheduleOptions(execute);
   const wantsStore = plans.some((p) => p.artifacts) && plans.some((p) => p.artifactsFrom?.length);
   const temporary = wantsStore && !artifacts ? mkdtempSync(join(tmpdir(), 'nestor-artifacts-')) : undefined;
-  const handOver = artifacts ? new ArtifactHandOver(artifacts.store, artifacts.run) : temporary ? new ArtifactHandOver(new LocalArtifactStore(temporary), randomUUID()) : undefined;
+  // What the source brought, once, for GitLab's `artifacts: untracked` (what else the workspace holds).
+  let brought: Promise<ReadonlySet<string>> | undefined;
+  const sourceDir = execute.sourceDir;
+  const listed = sourceDir ? () => (brought ??= sourceFiles(sourceDir).then((files) => new Set(files))) : undefined;
+  const handOver = artifacts ? new ArtifactHandOver(artifacts.store, artifacts.run, listed) : temporary ? new ArtifactHandOver(new LocalArtifactStore(temporary), randomUUID(), listed) : undefined;
   try {
     const ended = new Map<string, JobResult>();
     // Every plan known so far: a matrix expanded from needs adds its combinations, which later jobs' needs read.

@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * untracked-but-not-ignored: what the user would commit), otherwise every file. `.git` itself
  * is included so that steps can ask Git about the commit.
  */
-async function sourceFiles(dir: string): Promise<string[]> {
+export async function sourceFiles(dir: string): Promise<string[]> {
   try {
     const { stdout } = await run('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 256 * 1024 * 1024 });
     const files = stdout.split('\0').filter(Boolean);

@@ -216,3 +216,15 @@ for (const mode of ['auto', 'socket'] as const) {
     assert.deepEqual((await host.docker.listImages({ filters: JSON.stringify({ label: ['dev.nestor.role=step'] }) })).map((i) => i.Id), [], 'the image kept for the shell is gone');
   });
 }
+
+test('GitLab artifacts untracked: what a job made beside the source reaches the next stage; the source\'s own files come from the source', async () => {
+  const dir = project({
+    '.gitlab-ci.yml': 'stages: [build, test]\nbuild:\n  stage: build\n  image: busybox:latest\n  script:\n    - mkdir -p out && echo compiled > out/app.o\n    - echo changed >> tracked.txt\n  artifacts:\n    untracked: true\ntest:\n  stage: test\n  image: busybox:latest\n  script:\n    - cat out/app.o\n    - cat tracked.txt\n',
+    'tracked.txt': 'original\n',
+  });
+  const r = await jsonRun(dir);
+  assert.equal(r.code, 0, r.stdout);
+  const test = r.logs.filter((l) => l.source.startsWith('test')).map((l) => l.text);
+  assert.ok(test.includes('compiled'), `the untracked file came over:\n${test.join('\n')}`);
+  assert.ok(test.includes('original') && !test.includes('changed'), `a file of the source is not an untracked one:\n${test.join('\n')}`);
+});
