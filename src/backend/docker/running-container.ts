@@ -71,6 +71,8 @@ export class DockerContainer extends StartedInJob {
   private readonly place: ShellPlace | undefined;
   /** Once the step has ended and a shell was asked for: what was kept of it. */
   private held: ReturnType<typeof holdEnded> | undefined;
+  /** Whether its end is known (the shell then goes into what it left, not into it). */
+  private ended = false;
 
   constructor(name: string, container: Docker.Container, job: ContainerJob, signal: AbortSignal, end: ContainerEnd, place?: ShellPlace) {
     super(name, job, signal);
@@ -84,10 +86,22 @@ export class DockerContainer extends StartedInJob {
     const place = this.place;
     if (!place) return undefined;
     return async (opts) => {
-      this.held ??= holdEnded(place.docker, this.container);
+      // Running: the step's own container. Ended: what it left, kept.
+      if (!this.ended) return execShell(this.container, place, opts);
+      this.held ??= this.engineStopped().then(() => holdEnded(place.docker, this.container));
       this.held.catch(() => (this.held = undefined));
       return execShell((await this.held).container, place, opts);
     };
+  }
+
+  /**
+   * Resolves once the engine has the container stopped: a gated step's end is known from its
+   * gate's marker, a moment before its container has exited.
+   */
+  private async engineStopped(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([(this.container.wait() as Promise<unknown>).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
   }
 
   protected stop(): void {
@@ -102,6 +116,14 @@ export class DockerContainer extends StartedInJob {
   }
 
   protected async waitForExit(): Promise<ContainerExit> {
+    try {
+      return await this.exitOf();
+    } finally {
+      this.ended = true;
+    }
+  }
+
+  private async exitOf(): Promise<ContainerExit> {
     const gone = this.tornDown();
     try {
       const gate = this.end.finished?.then((StatusCode) => ({ StatusCode }));
