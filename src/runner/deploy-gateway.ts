@@ -1,3 +1,4 @@
+import { forward } from './forward.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -46,18 +47,7 @@ export async function openDeployGateway(name: string, target: LeasedTarget, list
     const open = new Set<Socket>();
     // Half-open both ways: a client that is done sending (docker run's attach, with no stdin)
     // still reads the container's output to its end.
-    const server = tlsServer({ key: certs.server.key, cert: certs.server.cert, ca: certs.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', allowHalfOpen: true }, (client: TLSSocket) => {
-      const far = upstream.connect();
-      open.add(client);
-      const end = () => {
-        client.destroy();
-        far.destroy();
-        open.delete(client);
-      };
-      client.on('error', end).on('close', end);
-      far.on('error', end).on('close', end);
-      client.pipe(far).pipe(client);
-    });
+    const server = tlsServer({ key: certs.server.key, cert: certs.server.cert, ca: certs.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', allowHalfOpen: true }, (client: TLSSocket) => forward(client, upstream.connect(), open));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, listenHost, () => resolve());

@@ -64,44 +64,25 @@ test("runPlans answers a job's if: with the earlier jobs it is given", async () 
   assert.match(empty.notRunBecause ?? '', /its if: needs\.prepare\.outputs\.version != '' is false/);
 });
 
-const DYNAMIC = `name: dyn
-on: push
-jobs:
-  plan:
-    runs-on: ubuntu-latest
-    outputs:
-      packages: \${{ steps.list.outputs.packages }}
-    steps:
-      - id: list
-        run: echo 'packages=["core","cli"]' >> "$GITHUB_OUTPUT"
-  per:
-    needs: plan
-    runs-on: ubuntu-latest
-    strategy:
-      matrix:
-        package: \${{ fromJSON(needs.plan.outputs.packages) }}
-        os: [linux]
-    steps:
-      - run: echo "\${{ matrix.package }}"
-`;
+const DYNAMIC = readFileSync(new URL('../../test/fixtures/github-server/matrix-from-needs.yml', import.meta.url), 'utf8');
 
 test('a job whose matrix is over its needs\' outputs runs as the combinations they give, compiled again once they ended; bad outputs fail it, saying why', async () => {
   const compile = (needs?: Parameters<NonNullable<Parameters<typeof runPlans>[1]['expand']>>[0]) => compileText({ text: DYNAMIC, file: '.github/workflows/ci.yml' }, { defaultImage: 'alpine', event: 'push', ...(needs ? { needs } : {}) });
   const plans = compile();
-  assert.deepEqual(plans.map((p) => [p.name, p.github?.matrixFromNeeds]), [['plan', undefined], ['per (linux)', '${{ fromJSON(needs.plan.outputs.packages) }}']]);
+  assert.deepEqual(plans.map((p) => [p.name, p.github?.matrixFromNeeds]), [['plan', undefined], ['build (linux)', '${{ fromJSON(needs.plan.outputs.packages) }}'], ['after', undefined]]);
   // Each combination reaches the backend (which refuses it): what is under test is which ones run.
   const backend = new Proxy({}, { get: (_t, key) => { if (key === 'then') return undefined; throw new Error(`the backend was asked for ${String(key)}`); } }) as Backend;
   const notices: string[] = [];
-  const run = (packages: string, expand = true) => runPlans(jobOfPipeline(plans, 'per (linux)'), {
+  const run = (packages: string, expand = true) => runPlans(jobOfPipeline(plans, 'build (linux)'), {
     backend, parallel: 2, onLog: () => undefined, onEvent: (e) => e.type === 'notice' && notices.push(e.text),
     earlier: earlierOf(plans, [{ name: 'plan', status: 'success', outputs: { packages } }])!,
     ...(expand ? { expand: (needs) => compile(needs) } : {}),
   });
   const ran = await run('["core","cli"]');
-  assert.deepEqual(ran.map((r) => r.name), ['per (core, linux)', 'per (cli, linux)']);
-  assert.ok(notices.some((n) => /matrix from the outputs of plan: per \(core, linux\), per \(cli, linux\)/.test(n)), notices.join('\n'));
+  assert.deepEqual(ran.map((r) => r.name), ['build (core, linux)', 'build (cli, linux)']);
+  assert.ok(notices.some((n) => /matrix from the outputs of plan: build \(core, linux\), build \(cli, linux\)/.test(n)), notices.join('\n'));
   const bad = await run('not json');
-  assert.deepEqual(bad.map((r) => [r.name, r.status]), [['per (linux)', 'failure']]);
+  assert.deepEqual(bad.map((r) => [r.name, r.status]), [['build (linux)', 'failure']]);
   assert.match(bad[0]!.error!, /gave no matrix from the outputs of plan .*not json.*it must give an object of axes/);
   const cannot = await run('["core"]', false);
   assert.match(cannot[0]!.error!, /this run cannot compile the file again/);

@@ -1,3 +1,4 @@
+import { forward } from './forward.ts';
 import { createConnection, createServer, type Socket } from 'node:net';
 
 /** Whether a URL names this machine's loopback, which no container of a job's engine can reach. */
@@ -28,18 +29,7 @@ export async function openServerGateway(server: string, listenHost: string): Pro
   const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const open = new Set<Socket>();
-  const gateway = createServer({ allowHalfOpen: true }, (client) => {
-    const far = createConnection({ host, port, allowHalfOpen: true });
-    open.add(client);
-    const end = () => {
-      client.destroy();
-      far.destroy();
-      open.delete(client);
-    };
-    client.on('error', end).on('close', end);
-    far.on('error', end).on('close', end);
-    client.pipe(far).pipe(client);
-  });
+  const gateway = createServer({ allowHalfOpen: true }, (client) => forward(client, createConnection({ host, port, allowHalfOpen: true }), open));
   await new Promise<void>((resolve, reject) => {
     gateway.once('error', reject);
     gateway.listen(0, listenHost, () => resolve());

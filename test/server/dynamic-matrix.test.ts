@@ -1,37 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, tempDir } from './harness.ts';
 import { freePort, startRunnerProcess, startServerProcess, waitForJob } from './processes.ts';
 
-const WORKFLOW = `name: per package
-on: push
-jobs:
-  plan:
-    runs-on: ubuntu-latest
-    outputs:
-      packages: \${{ steps.list.outputs.packages }}
-    steps:
-      - id: list
-        run: echo 'packages=["core","cli"]' >> "$GITHUB_OUTPUT"
-  build:
-    needs: plan
-    runs-on: ubuntu-latest
-    strategy:
-      matrix:
-        package: \${{ fromJSON(needs.plan.outputs.packages) }}
-    outputs:
-      built: \${{ steps.make.outputs.built }}
-    steps:
-      - id: make
-        run: |
-          echo "building \${{ matrix.package }}"
-          echo "built=\${{ matrix.package }}" >> "$GITHUB_OUTPUT"
-  after:
-    needs: build
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo "build was \${{ needs.build.result }}, last built \${{ needs.build.outputs.built }}"
-`;
+const WORKFLOW = readFileSync(new URL('../fixtures/github-server/matrix-from-needs.yml', import.meta.url), 'utf8');
 
 /**
  * A GitHub matrix made by an earlier job's output, on a server with a runner process and real
@@ -51,13 +24,13 @@ test('a matrix from the outputs of the job it needs runs as its combinations on 
     const done = await waitForJob(url, submitted.body.id, 200_000);
     const jobs = done.jobs as { id: string; name: string; status: string; result?: { name: string; status: string; outputs?: Record<string, string> }[] }[];
     assert.equal(done.status, 'succeeded', `${JSON.stringify(jobs.map((j) => [j.name, j.status]))}\n${runner.output().slice(-3000)}`);
-    assert.deepEqual(jobs.map((j) => j.name), ['plan', 'build', 'after'], 'the server queued the job once');
-    const build = jobs.find((j) => j.name === 'build')!;
+    assert.deepEqual(jobs.map((j) => j.name), ['plan', 'build (linux)', 'after'], 'the server queued the job once');
+    const build = jobs.find((j) => j.name === 'build (linux)')!;
     const logOf = async (id: string) => (await api<{ lines: { text: string }[] }>(url, 'GET', `/api/jobs/${id}/logs`)).body.lines.map((l) => l.text);
     const built = await logOf(build.id);
     assert.ok(built.includes('building core') && built.includes('building cli'), built.join('\n'));
     const shown = await api<{ result: { name: string; status: string }[] }>(url, 'GET', `/api/jobs/${build.id}`);
-    assert.deepEqual(shown.body.result.map((r) => [r.name, r.status]), [['build (core)', 'success'], ['build (cli)', 'success']], 'each combination is reported');
+    assert.deepEqual(shown.body.result.map((r) => [r.name, r.status]), [['build (core, linux)', 'success'], ['build (cli, linux)', 'success']], 'each combination is reported');
     const after = await logOf(jobs.find((j) => j.name === 'after')!.id);
     assert.ok(after.includes('build was success, last built cli'), after.join('\n'));
   } finally {

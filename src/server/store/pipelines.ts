@@ -204,13 +204,14 @@ function reportedStatus(result: unknown, name: string): unknown {
 /**
  * The string `outputs` of the JobResult named `name` in a runner's reported result (any JSON: it
  * is the runner's word); a job the runner ran as the combinations of a matrix from its needs
- * (`name (…)`) gives theirs, the last to set each, as on GitHub.
+ * gives theirs, the last to set each, as on GitHub.
  */
 function reportedOutputs(result: unknown, name: string): Record<string, string> {
   if (!Array.isArray(result)) return {};
   const named = (r: unknown): r is { name: string; outputs?: unknown } => typeof r === 'object' && r !== null && typeof (r as { name?: unknown }).name === 'string';
   const mine = result.filter(named).filter((r) => r.name === name);
-  const parts = mine.length ? mine : result.filter(named).filter((r) => r.name.startsWith(`${name} (`));
+  // None of its name: the runner ran it as combinations, and its result holds only theirs.
+  const parts = mine.length ? mine : result.filter(named);
   return Object.assign({}, ...parts.map((r) => stringsOf(r.outputs)));
 }
 
